@@ -1,0 +1,410 @@
+/*
+ * broker.c - librdkafka producer and consumer.
+ *
+ * Configuration is built from the settings table plus the "kafka.*"
+ * passthrough properties, which are applied last so an operator can
+ * override anything (except what guarantees depend on: idempotence and
+ * the manual offset store are set after them and cannot be turned off).
+ */
+#include "broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+struct orc_producer {
+	rd_kafka_t *rk;
+	orc_delivery_fn *dr;
+	void *ctx;
+};
+
+struct orc_consumer {
+	rd_kafka_t *rk;
+};
+
+const char *
+orc_broker_library_version(void)
+{
+	return rd_kafka_version_str();
+}
+
+static enum orc_status
+map_error(rd_kafka_resp_err_t code)
+{
+	switch (code) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR:
+		return ORC_OK;
+	case RD_KAFKA_RESP_ERR__FATAL:
+	case RD_KAFKA_RESP_ERR__FENCED:
+	case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+		return ORC_FATAL;
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+		return ORC_INVALID;
+	default:
+		return ORC_TRANSIENT;
+	}
+}
+
+static enum orc_status
+conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+	 struct orc_error *err)
+{
+	char errstr[512];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) !=
+	    RD_KAFKA_CONF_OK)
+		return orc_error_set(err, ORC_INVALID,
+				     "invalid kafka property %s=%s: %s", name,
+				     value, errstr);
+	return ORC_OK;
+}
+
+static enum orc_status
+conf_set_all(rd_kafka_conf_t *conf, const char *const *kv,
+	     struct orc_error *err)
+{
+	for (size_t i = 0; kv[i] != NULL; i += 2)
+		if (conf_set(conf, kv[i], kv[i + 1], err) != ORC_OK)
+			return ORC_INVALID;
+	return ORC_OK;
+}
+
+/*
+ * Our defaults, then the operator's passthrough properties, then the fixed
+ * settings that our guarantees rest on.  Both lists are name, value, ...,
+ * NULL.
+ */
+static rd_kafka_conf_t *
+build_conf(const struct orc_config *cfg, const char *const *defaults,
+	   const char *const *fixed, struct orc_error *err)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	if (conf_set(conf, "bootstrap.servers",
+		     orc_config_str(cfg, ORC_CFG_KAFKA_BROKERS), err) != ORC_OK)
+		goto fail;
+	if (conf_set(conf, "client.id", "orchestrator", err) != ORC_OK ||
+	    conf_set_all(conf, defaults, err) != ORC_OK)
+		goto fail;
+	for (int i = 0; i < cfg->n_kafka; i++)
+		if (conf_set(conf, cfg->kafka_names[i], cfg->kafka_values[i],
+			     err) != ORC_OK)
+			goto fail;
+	if (conf_set_all(conf, fixed, err) != ORC_OK)
+		goto fail;
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+static void
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct orc_producer *p = opaque;
+
+	if (p->dr == NULL)
+		return;
+	if (m->err)
+		p->dr(m->_private, map_error(m->err), rd_kafka_err2str(m->err),
+		      -1, -1, p->ctx);
+	else
+		p->dr(m->_private, ORC_OK, NULL, m->partition, m->offset,
+		      p->ctx);
+}
+
+enum orc_status
+orc_producer_create(const struct orc_config *cfg, orc_delivery_fn *dr,
+		    void *ctx, struct orc_producer **out, struct orc_error *err)
+{
+	static const char *const defaults[] = {
+		"linger.ms", "2",
+		NULL,
+	};
+	static const char *const fixed[] = {
+		"enable.idempotence", "true",
+		"acks", "all",
+		NULL,
+	};
+	struct orc_producer *p;
+	rd_kafka_conf_t *conf;
+	char errstr[512];
+
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	p->dr = dr;
+	p->ctx = ctx;
+	conf = build_conf(cfg, defaults, fixed, err);
+	if (conf == NULL) {
+		free(p);
+		return ORC_INVALID;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_opaque(conf, p);
+	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (p->rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		free(p);
+		return orc_error_set(err, ORC_FATAL,
+				     "cannot create kafka producer: %s", errstr);
+	}
+	*out = p;
+	return ORC_OK;
+}
+
+enum orc_status
+orc_producer_send(struct orc_producer *p, const char *topic, const void *key,
+		  size_t key_len, const struct orc_kafka_header *headers,
+		  size_t n_headers, const void *value, size_t value_len,
+		  void *opaque, struct orc_error *err)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	rd_kafka_resp_err_t e;
+
+	if (n_headers > 0) {
+		hdrs = rd_kafka_headers_new(n_headers);
+		for (size_t i = 0; i < n_headers; i++)
+			rd_kafka_header_add(hdrs, headers[i].name, -1,
+					    headers[i].value,
+					    (ssize_t)headers[i].size);
+	}
+	e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
+			      RD_KAFKA_V_KEY(key, key_len),
+			      RD_KAFKA_V_VALUE((void *)value, value_len),
+			      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			      RD_KAFKA_V_HEADERS(hdrs),
+			      RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		/* On failure the headers were not taken over. */
+		rd_kafka_headers_destroy(hdrs);
+		return orc_error_set(err,
+				     e == RD_KAFKA_RESP_ERR__QUEUE_FULL
+					     ? ORC_TRANSIENT
+					     : map_error(e),
+				     "cannot produce to %s: %s", topic,
+				     rd_kafka_err2str(e));
+	}
+	return ORC_OK;
+}
+
+int
+orc_producer_poll(struct orc_producer *p, int timeout_ms)
+{
+	return rd_kafka_poll(p->rk, timeout_ms);
+}
+
+int
+orc_producer_outstanding(struct orc_producer *p)
+{
+	return rd_kafka_outq_len(p->rk);
+}
+
+enum orc_status
+orc_producer_flush(struct orc_producer *p, int timeout_ms,
+		   struct orc_error *err)
+{
+	rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
+
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return orc_error_set(err, ORC_TRANSIENT,
+				     "kafka flush: %d messages not delivered: %s",
+				     rd_kafka_outq_len(p->rk),
+				     rd_kafka_err2str(e));
+	return ORC_OK;
+}
+
+void
+orc_producer_destroy(struct orc_producer *p)
+{
+	if (p == NULL)
+		return;
+	rd_kafka_flush(p->rk, 5000);
+	rd_kafka_destroy(p->rk);
+	free(p);
+}
+
+/* ---- consumer ---- */
+
+size_t
+orc_kafka_message_header_count(const struct orc_kafka_message *m)
+{
+	rd_kafka_headers_t *hdrs;
+
+	if (rd_kafka_message_headers(m->impl, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	return rd_kafka_header_cnt(hdrs);
+}
+
+bool
+orc_kafka_message_header_at(const struct orc_kafka_message *m, size_t idx,
+			    struct orc_kafka_header *out)
+{
+	rd_kafka_headers_t *hdrs;
+
+	if (rd_kafka_message_headers(m->impl, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	return rd_kafka_header_get_all(hdrs, idx, &out->name, &out->value,
+				       &out->size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+bool
+orc_kafka_message_header(const struct orc_kafka_message *m, const char *name,
+			 struct orc_kafka_header *out)
+{
+	rd_kafka_headers_t *hdrs;
+
+	if (rd_kafka_message_headers(m->impl, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	if (rd_kafka_header_get_last(hdrs, name, &out->value, &out->size) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	out->name = name;
+	return true;
+}
+
+void
+orc_kafka_message_destroy(struct orc_kafka_message *m)
+{
+	if (m == NULL)
+		return;
+	rd_kafka_message_destroy(m->impl);
+	free(m);
+}
+
+enum orc_status
+orc_consumer_create(const struct orc_config *cfg, const char *group,
+		    const char *const *topics, size_t n_topics,
+		    struct orc_consumer **out, struct orc_error *err)
+{
+	static const char *const defaults[] = {
+		"auto.offset.reset", "earliest",
+		"partition.assignment.strategy", "cooperative-sticky",
+		NULL,
+	};
+	const char *fixed[] = {
+		"group.id", group,
+		"enable.auto.offset.store", "false",
+		NULL,
+	};
+	struct orc_consumer *c;
+	rd_kafka_conf_t *conf;
+	rd_kafka_topic_partition_list_t *subs;
+	rd_kafka_resp_err_t e;
+	char errstr[512];
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	conf = build_conf(cfg, defaults, fixed, err);
+	if (conf == NULL) {
+		free(c);
+		return ORC_INVALID;
+	}
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (c->rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		free(c);
+		return orc_error_set(err, ORC_FATAL,
+				     "cannot create kafka consumer: %s", errstr);
+	}
+	rd_kafka_poll_set_consumer(c->rk);
+	subs = rd_kafka_topic_partition_list_new((int)n_topics);
+	for (size_t i = 0; i < n_topics; i++)
+		rd_kafka_topic_partition_list_add(subs, topics[i],
+						  RD_KAFKA_PARTITION_UA);
+	e = rd_kafka_subscribe(c->rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		orc_consumer_destroy(c);
+		return orc_error_set(err, map_error(e), "cannot subscribe: %s",
+				     rd_kafka_err2str(e));
+	}
+	*out = c;
+	return ORC_OK;
+}
+
+enum orc_status
+orc_consumer_poll(struct orc_consumer *c, int timeout_ms,
+		  struct orc_kafka_message **out, struct orc_error *err)
+{
+	rd_kafka_message_t *rm = rd_kafka_consumer_poll(c->rk, timeout_ms);
+	struct orc_kafka_message *m;
+
+	*out = NULL;
+	if (rm == NULL)
+		return ORC_OK;
+	if (rm->err) {
+		enum orc_status st = ORC_OK;
+
+		if (rm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			st = orc_error_set(err, map_error(rm->err),
+					   "kafka consumer: %s",
+					   rd_kafka_message_errstr(rm));
+		rd_kafka_message_destroy(rm);
+		return st;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		rd_kafka_message_destroy(rm);
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	}
+	m->impl = rm;
+	m->topic = rd_kafka_topic_name(rm->rkt);
+	m->partition = rm->partition;
+	m->offset = rm->offset;
+	m->key = rm->key;
+	m->key_len = rm->key_len;
+	m->value = rm->payload;
+	m->value_len = rm->len;
+	m->timestamp_ms = rd_kafka_message_timestamp(rm, NULL);
+	*out = m;
+	return ORC_OK;
+}
+
+enum orc_status
+orc_consumer_store(struct orc_consumer *c, const struct orc_kafka_message *m,
+		   struct orc_error *err)
+{
+	rd_kafka_resp_err_t e = rd_kafka_offset_store(
+		((rd_kafka_message_t *)m->impl)->rkt, m->partition, m->offset);
+
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return orc_error_set(err, map_error(e),
+				     "cannot store offset %s [%d] @ %lld: %s",
+				     m->topic, (int)m->partition,
+				     (long long)m->offset, rd_kafka_err2str(e));
+	return ORC_OK;
+}
+
+enum orc_status
+orc_consumer_commit(struct orc_consumer *c, struct orc_error *err)
+{
+	rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
+
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		return orc_error_set(err, map_error(e), "kafka commit: %s",
+				     rd_kafka_err2str(e));
+	return ORC_OK;
+}
+
+void
+orc_consumer_destroy(struct orc_consumer *c)
+{
+	if (c == NULL)
+		return;
+	rd_kafka_consumer_close(c->rk);
+	rd_kafka_destroy(c->rk);
+	free(c);
+}

@@ -1,0 +1,140 @@
+/*
+ * broker.h - Kafka, through librdkafka: a producer and a consumer.
+ *
+ * The only module that includes rdkafka.h.  librdkafka errors are mapped
+ * to orc_status here, once: retriable errors are ORC_TRANSIENT, fatal ones
+ * (an idempotent producer's fenced or out-of-sequence state) ORC_FATAL.
+ *
+ * The producer is idempotent (enable.idempotence=true, acks=all), so a
+ * retried send never duplicates or reorders messages within a partition.
+ * The consumer never stores offsets by itself (enable.auto.offset.store=
+ * false): the caller stores a message's offset after the database commit
+ * that applied it, and the stored offsets are committed in the background.
+ * Partitions are assigned cooperative-sticky.
+ *
+ * Handles are not thread-safe beyond what librdkafka promises; use each
+ * from one thread.
+ */
+#ifndef ORC_BROKER_H
+#define ORC_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+
+/* librdkafka's version, e.g. "2.0.2" (static string). */
+const char *orc_broker_library_version(void);
+
+struct orc_kafka_header {
+	const char *name;  /* borrowed */
+	const void *value; /* borrowed, may be NULL */
+	size_t size;
+};
+
+/*
+ * Called from orc_producer_poll()/flush() once per sent message with the
+ * opaque given to orc_producer_send(), and ORC_OK once the broker
+ * acknowledged it (err then is NULL) or the failure.  partition/offset are
+ * where it was written (-1 on failure).
+ */
+typedef void orc_delivery_fn(void *opaque, enum orc_status status,
+			     const char *err, int32_t partition, int64_t offset,
+			     void *ctx);
+
+struct orc_producer;
+
+/*
+ * Create an idempotent producer for cfg's brokers and Kafka passthrough
+ * properties (cfg borrowed for the call).  dr (may be NULL) receives
+ * delivery reports with ctx.  *out is new; free with orc_producer_destroy().
+ */
+enum orc_status orc_producer_create(const struct orc_config *cfg,
+				    orc_delivery_fn *dr, void *ctx,
+				    struct orc_producer **out,
+				    struct orc_error *err);
+
+/*
+ * Queue one message (everything borrowed and copied).  A full local queue
+ * is ORC_TRANSIENT: poll and try again.
+ */
+enum orc_status orc_producer_send(struct orc_producer *p, const char *topic,
+				  const void *key, size_t key_len,
+				  const struct orc_kafka_header *headers,
+				  size_t n_headers, const void *value,
+				  size_t value_len, void *opaque,
+				  struct orc_error *err);
+
+/* Serve delivery reports, waiting at most timeout_ms; returns how many. */
+int orc_producer_poll(struct orc_producer *p, int timeout_ms);
+
+/* Wait until every queued message is delivered or failed (reports served). */
+enum orc_status orc_producer_flush(struct orc_producer *p, int timeout_ms,
+				   struct orc_error *err);
+
+/* Messages queued and not yet reported. */
+int orc_producer_outstanding(struct orc_producer *p);
+
+/* Flush briefly and free; accepts NULL. */
+void orc_producer_destroy(struct orc_producer *p);
+
+/* A consumed message: a view valid until orc_kafka_message_destroy(). */
+struct orc_kafka_message {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const void *key; /* NULL when the message has no key */
+	size_t key_len;
+	const void *value; /* NULL for a tombstone */
+	size_t value_len;
+	int64_t timestamp_ms; /* -1 when unknown */
+	void *impl;
+};
+
+size_t orc_kafka_message_header_count(const struct orc_kafka_message *m);
+
+/* The idx-th header (borrowed from m); false past the end. */
+bool orc_kafka_message_header_at(const struct orc_kafka_message *m, size_t idx,
+				 struct orc_kafka_header *out);
+
+/* The last header named name (borrowed from m); false when absent. */
+bool orc_kafka_message_header(const struct orc_kafka_message *m,
+			      const char *name, struct orc_kafka_header *out);
+
+void orc_kafka_message_destroy(struct orc_kafka_message *m);
+
+struct orc_consumer;
+
+/*
+ * Create a consumer in group (borrowed) subscribed to topics[0..n)
+ * (borrowed).  *out is new; free with orc_consumer_destroy().
+ */
+enum orc_status orc_consumer_create(const struct orc_config *cfg,
+				    const char *group, const char *const *topics,
+				    size_t n_topics, struct orc_consumer **out,
+				    struct orc_error *err);
+
+/*
+ * Wait at most timeout_ms for a message.  ORC_OK with *out new (free with
+ * orc_kafka_message_destroy()), ORC_OK with *out NULL on timeout, or the
+ * mapped failure of a consumer error.
+ */
+enum orc_status orc_consumer_poll(struct orc_consumer *c, int timeout_ms,
+				  struct orc_kafka_message **out,
+				  struct orc_error *err);
+
+/* Mark m consumed: its offset + 1 is committed with the next commit. */
+enum orc_status orc_consumer_store(struct orc_consumer *c,
+				   const struct orc_kafka_message *m,
+				   struct orc_error *err);
+
+/* Commit the stored offsets now (synchronously). */
+enum orc_status orc_consumer_commit(struct orc_consumer *c,
+				    struct orc_error *err);
+
+/* Leave the group cleanly (commits stored offsets) and free; accepts NULL. */
+void orc_consumer_destroy(struct orc_consumer *c);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * commands.h - the subcommands of the orchestrator binary.
+ *
+ * Each takes the arguments after its own name (argv[0] is the command
+ * name) and returns the process exit status: 0 success, 1 failure of the
+ * thing asked for (invalid file, saga not found), 2 usage error.  A command
+ * prints its results on stdout and its errors on stderr, once.
+ */
+#ifndef ORC_COMMANDS_H
+#define ORC_COMMANDS_H
+
+int orc_cmd_validate(int argc, char **argv);
+int orc_cmd_graph(int argc, char **argv);
+int orc_cmd_migrate(int argc, char **argv);
+
+#endif

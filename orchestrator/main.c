@@ -1,0 +1,88 @@
+/*
+ * main.c - the orchestrator command line: find the subcommand, run it.
+ *
+ * Everything a command does lives in cmd_*.c; this file only dispatches,
+ * prints the overview, and sets up what every command shares (logging).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "broker.h"
+#include "commands.h"
+#include "config.h"
+#include "store.h"
+#include "version.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static int cmd_version(int argc, char **argv);
+static int cmd_config(int argc, char **argv);
+
+static const struct command commands[] = {
+	{"validate", orc_cmd_validate, "check saga definition files"},
+	{"graph", orc_cmd_graph, "draw a saga definition (mermaid or dot)"},
+	{"migrate", orc_cmd_migrate, "create or upgrade the database schema"},
+	{"config", cmd_config, "print the settings table (--markdown for the README)"},
+	{"version", cmd_version, "print the version and library versions"},
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: orchestrator COMMAND [OPTIONS]\n\n"
+		"A saga orchestrator for microservices on Kafka and PostgreSQL.\n\n"
+		"Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nRun 'orchestrator COMMAND --help' for a command's options.\n\n");
+	orc_config_print_help(out);
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	printf("orchestrator %s\n", ORC_VERSION);
+	printf("librdkafka %s\n", orc_broker_library_version());
+	printf("libpq %s\n", orc_store_library_version());
+	printf("jansson %s\n", JANSSON_VERSION);
+	return 0;
+}
+
+static int
+cmd_config(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--markdown") == 0)
+		orc_config_print_markdown(stdout);
+	else
+		orc_config_print_help(stdout);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "orchestrator: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

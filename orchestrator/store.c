@@ -1,0 +1,149 @@
+/*
+ * store.c - the PostgreSQL connection and the one place where libpq errors
+ * become orc_status classes.
+ */
+#include "store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum orc_status
+orc_store_fail(struct orc_store *store, const PGresult *res, const char *what,
+	       struct orc_error *err)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+			      : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)
+				 : NULL;
+	enum orc_status status;
+
+	if (msg == NULL)
+		msg = PQerrorMessage(store->conn);
+	if (PQstatus(store->conn) != CONNECTION_OK || state == NULL)
+		status = ORC_TRANSIENT; /* lost connection: retry after reconnect */
+	else if (strncmp(state, "08", 2) == 0 || strcmp(state, "40001") == 0 ||
+		 strcmp(state, "40P01") == 0 || strncmp(state, "53", 2) == 0 ||
+		 strncmp(state, "57P", 3) == 0 || strcmp(state, "55P03") == 0)
+		status = ORC_TRANSIENT;
+	else if (strcmp(state, "23505") == 0)
+		status = ORC_CONFLICT;
+	else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+		status = ORC_INVALID;
+	else
+		status = ORC_FATAL;
+	orc_error_set(err, status, "%s: %s", what, msg);
+	if (err != NULL) {
+		size_t n = strlen(err->message);
+
+		/* libpq's connection messages end in a newline */
+		while (n > 0 && err->message[n - 1] == '\n')
+			err->message[--n] = '\0';
+	}
+	orc_error_detail(err, "sqlstate=%s%s%s", state ? state : "none",
+			 detail ? " detail=" : "", detail ? detail : "");
+	return status;
+}
+
+enum orc_status
+orc_store_exec(struct orc_store *store, const char *sql, struct orc_error *err)
+{
+	PGresult *res = PQexec(store->conn, sql);
+	enum orc_status st = ORC_OK;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		st = orc_store_fail(store, res, sql, err);
+	PQclear(res);
+	return st;
+}
+
+enum orc_status
+orc_store_connect(const char *dsn, const char *schema, struct orc_store **out,
+		  struct orc_error *err)
+{
+	struct orc_store *store;
+	enum orc_status st;
+	char *quoted;
+
+	*out = NULL;
+	store = calloc(1, sizeof(*store));
+	if (store == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	store->schema = strdup(schema ? schema : ORC_STORE_DEFAULT_SCHEMA);
+	if (store->schema == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto fail;
+	}
+	store->conn = PQconnectdb(dsn ? dsn : "");
+	if (PQstatus(store->conn) != CONNECTION_OK) {
+		st = orc_error_set(err, ORC_TRANSIENT,
+				   "cannot connect to postgresql: %s",
+				   PQerrorMessage(store->conn));
+		if (err != NULL) {
+			size_t n = strlen(err->message);
+
+			while (n > 0 && err->message[n - 1] == '\n')
+				err->message[--n] = '\0';
+		}
+		goto fail;
+	}
+	quoted = PQescapeIdentifier(store->conn, store->schema,
+				    strlen(store->schema));
+	if (quoted == NULL) {
+		st = orc_error_set(err, ORC_INVALID, "invalid schema name \"%s\"",
+				   store->schema);
+		goto fail;
+	}
+	store->schema_quoted = strdup(quoted);
+	PQfreemem(quoted);
+	if (store->schema_quoted == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto fail;
+	}
+	*out = store;
+	return ORC_OK;
+fail:
+	orc_store_destroy(store);
+	return st;
+}
+
+void
+orc_store_destroy(struct orc_store *store)
+{
+	if (store == NULL)
+		return;
+	PQfinish(store->conn);
+	free(store->schema);
+	free(store->schema_quoted);
+	free(store);
+}
+
+const char *
+orc_store_library_version(void)
+{
+	static char buf[32];
+	int v = PQlibVersion();
+
+	snprintf(buf, sizeof(buf), "%d.%d", v / 10000, v % 10000);
+	return buf;
+}
+
+const char *
+orc_store_schema(const struct orc_store *store)
+{
+	return store->schema;
+}
+
+bool
+orc_store_connected(const struct orc_store *store)
+{
+	return PQstatus(store->conn) == CONNECTION_OK;
+}
+
+enum orc_status
+orc_store_ping(struct orc_store *store, struct orc_error *err)
+{
+	return orc_store_exec(store, "SELECT 1", err);
+}

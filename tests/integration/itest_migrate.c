@@ -1,0 +1,225 @@
+/*
+ * itest_migrate.c - `orchestrator migrate` against a real PostgreSQL: an
+ * empty database, a second run that changes nothing, two concurrent runs,
+ * and a tampered migration that is refused.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_runner.h"
+#include "harness.h"
+
+static void
+migrate(const char *db, int expect_rc, char *out, size_t len)
+{
+	char dsn[1024];
+	const char *args[] = {"migrate", "--dsn", dsn, NULL};
+	int rc;
+
+	orc_it_dsn_for(db, dsn, sizeof(dsn));
+	rc = orc_it_run(out, len, args);
+	ck_assert_msg(rc == expect_rc, "migrate exited %d, expected %d:\n%s", rc,
+		      expect_rc, out);
+}
+
+static long
+count(PGconn *conn, const char *sql)
+{
+	char *v = orc_it_pg_value(conn, sql);
+	long n = strtol(v, NULL, 10);
+
+	free(v);
+	return n;
+}
+
+/* Everything the schema holds, as one string, to compare before/after. */
+static char *
+schema_fingerprint(PGconn *conn)
+{
+	return orc_it_pg_value(
+		conn, "SELECT md5(string_agg(c.relname || ':' || c.relkind || ':' ||"
+		      " coalesce(obj_description(c.oid, 'pg_class'), ''), ',' "
+		      " ORDER BY c.relname)) FROM pg_class c JOIN pg_namespace n"
+		      " ON n.oid = c.relnamespace WHERE n.nspname = 'orchestrator'");
+}
+
+START_TEST(test_empty_then_again)
+{
+	char db[64], out[4096];
+	PGconn *conn;
+	char *before, *after;
+
+	orc_it_create_database(db, sizeof(db));
+	migrate(db, 0, out, sizeof(out));
+	ck_assert_msg(strstr(out, "1 migration applied, 0 already") != NULL, "%s",
+		      out);
+
+	conn = orc_it_pg_connect(db);
+	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.schema_migrations"),
+			 1);
+	/* the data model of DESIGN.md */
+	ck_assert_int_eq(count(conn,
+			       "SELECT count(*) FROM information_schema.tables"
+			       " WHERE table_schema = 'orchestrator' AND table_name IN"
+			       " ('saga_definitions', 'sagas', 'saga_steps', 'saga_history',"
+			       "  'outbox', 'inbox', 'dead_letters', 'overdue_sagas')"),
+			 8);
+	/* every table an operator reads is documented */
+	ck_assert_int_eq(count(conn,
+			       "SELECT count(*) FROM pg_class c JOIN pg_namespace n"
+			       " ON n.oid = c.relnamespace WHERE n.nspname = 'orchestrator'"
+			       " AND c.relkind IN ('r', 'v') AND c.relname <> 'schema_migrations'"
+			       " AND obj_description(c.oid, 'pg_class') IS NULL"),
+			 0);
+	/* hot-path indexes */
+	ck_assert_int_eq(count(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname"
+				     " = 'orchestrator' AND indexname IN"
+				     " ('sagas_wake_at_idx', 'outbox_pkey',"
+				     "  'sagas_definition_name_business_key_key')"),
+			 3);
+	before = schema_fingerprint(conn);
+
+	migrate(db, 0, out, sizeof(out));
+	ck_assert_msg(strstr(out, "0 migrations applied, 1 already") != NULL, "%s",
+		      out);
+	after = schema_fingerprint(conn);
+	ck_assert_str_eq(before, after);
+	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.schema_migrations"),
+			 1);
+	free(before);
+	free(after);
+	PQfinish(conn);
+}
+END_TEST
+
+START_TEST(test_concurrent)
+{
+	char db[64], dsn[1024], log1[64], log2[64], buf[4096];
+	const char *args[] = {"migrate", "--dsn", dsn, NULL};
+	int p1, p2, applied = 0;
+	PGconn *conn;
+
+	orc_it_create_database(db, sizeof(db));
+	orc_it_dsn_for(db, dsn, sizeof(dsn));
+	snprintf(log1, sizeof(log1), "/tmp/orc-it-mig1-%d.log", (int)getpid());
+	snprintf(log2, sizeof(log2), "/tmp/orc-it-mig2-%d.log", (int)getpid());
+	p1 = orc_it_spawn(log1, args);
+	p2 = orc_it_spawn(log2, args);
+	ck_assert_int_eq(orc_it_wait(p1), 0);
+	ck_assert_int_eq(orc_it_wait(p2), 0);
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(i ? log2 : log1, "r");
+		size_t n;
+
+		ck_assert_ptr_nonnull(f);
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		unlink(i ? log2 : log1);
+		if (strstr(buf, "1 migration applied") != NULL)
+			applied++;
+		else
+			ck_assert_msg(strstr(buf, "0 migrations applied, 1 already"),
+				      "%s", buf);
+	}
+	ck_assert_int_eq(applied, 1); /* exactly one of them did the work */
+	conn = orc_it_pg_connect(db);
+	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.schema_migrations"),
+			 1);
+	PQfinish(conn);
+}
+END_TEST
+
+START_TEST(test_tampered_migration_refused)
+{
+	char db[64], out[4096];
+	PGconn *conn;
+	PGresult *res;
+
+	orc_it_create_database(db, sizeof(db));
+	migrate(db, 0, out, sizeof(out));
+	conn = orc_it_pg_connect(db);
+	res = PQexec(conn, "UPDATE orchestrator.schema_migrations SET checksum = 'x'");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	migrate(db, 1, out, sizeof(out));
+	ck_assert_msg(strstr(out, "migration 001_initial was applied with a "
+				  "different text") != NULL, "%s", out);
+	PQfinish(conn);
+}
+END_TEST
+
+START_TEST(test_history_is_append_only)
+{
+	char db[64], out[4096];
+	PGconn *conn;
+	PGresult *res;
+
+	orc_it_create_database(db, sizeof(db));
+	migrate(db, 0, out, sizeof(out));
+	conn = orc_it_pg_connect(db);
+	res = PQexec(conn,
+		     "SET search_path TO orchestrator;"
+		     "INSERT INTO saga_definitions (name, version, body, checksum)"
+		     " VALUES ('d', 1, '{}', 'c');"
+		     "INSERT INTO sagas (id, definition_name, definition_version,"
+		     " business_key, status) VALUES"
+		     " ('00000000-0000-0000-0000-000000000001', 'd', 1, 'k', 'running');"
+		     "INSERT INTO saga_history (saga_id, kind) VALUES"
+		     " ('00000000-0000-0000-0000-000000000001', 'saga.started')");
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s",
+		      PQerrorMessage(conn));
+	PQclear(res);
+	res = PQexec(conn, "UPDATE orchestrator.saga_history SET kind = 'x'");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
+	ck_assert_ptr_nonnull(strstr(PQerrorMessage(conn), "append-only"));
+	PQclear(res);
+	/* a second saga for the same definition and key is refused */
+	res = PQexec(conn, "INSERT INTO orchestrator.sagas (id, definition_name,"
+			   " definition_version, business_key, status) VALUES"
+			   " ('00000000-0000-0000-0000-000000000002', 'd', 1, 'k',"
+			   " 'running')");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
+	ck_assert_str_eq(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505");
+	PQclear(res);
+	PQfinish(conn);
+}
+END_TEST
+
+START_TEST(test_unreachable_database_fails_clearly)
+{
+	char out[4096];
+	const char *args[] = {"migrate", "--dsn",
+			      "host=127.0.0.1 port=1 dbname=x connect_timeout=2",
+			      NULL};
+
+	ck_assert_int_eq(orc_it_run(out, sizeof(out), args), 1);
+	ck_assert_msg(strstr(out, "cannot connect to postgresql") != NULL, "%s",
+		      out);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("migrate");
+	TCase *tc = tcase_create("migrate");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_empty_then_again);
+	tcase_add_test(tc, test_concurrent);
+	tcase_add_test(tc, test_tampered_migration_refused);
+	tcase_add_test(tc, test_history_is_append_only);
+	tcase_add_test(tc, test_unreachable_database_fails_clearly);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return orc_check_run(suite());
+}

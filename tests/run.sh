@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tests/run.sh - the whole test suite, from a fresh machine: install what is
+# missing, build with warnings as errors, run the unit tests under
+# ASan+UBSan, check the JSON Schemas with ajv, then start a real local
+# Kafka + PostgreSQL (deploy/local/stack.sh) and run unit and integration
+# tests against it.  Exits non-zero on any failure; the stack is stopped
+# whatever happens.
+#
+#   tests/run.sh            everything
+#   ORC_SKIP_ASAN=1 ...     skip the sanitizer build (local iteration only)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+t0=$(date +%s)
+step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+step "installing dependencies"
+bash deploy/install-deps.sh
+
+step "building (warnings are errors)"
+cmake -S . -B build -DORC_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+if [ "${ORC_SKIP_ASAN:-0}" != 1 ]; then
+	step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+	cmake -S . -B build-asan -DORC_WERROR=ON -DORC_SANITIZE=ON \
+		-DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build-asan -j"$jobs"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
+fi
+
+step "JSON Schemas, examples and fixtures (ajv)"
+(cd tests/schema && npm ci --no-audit --no-fund --loglevel=error && node check.mjs)
+
+step "unit and integration tests against a real Kafka and PostgreSQL"
+deploy/local/stack.sh run -- ctest --test-dir build --output-on-failure \
+	-L 'unit|integration'
+
+step "all tests passed"
