@@ -119,6 +119,12 @@ struct orc_definition {
 	struct orc_step_def *steps;
 	size_t n_steps;
 	json_t *body; /* the JSON it was loaded from (owned reference) */
+	/*
+	 * Private to definition.c: the transitive closure of needs, an
+	 * n_steps x n_steps bit matrix behind orc_definition_depends_on().
+	 * NULL in a definition built by hand (the function then walks needs).
+	 */
+	uint64_t *needs_closure;
 };
 
 /*

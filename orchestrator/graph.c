@@ -1,0 +1,522 @@
+/*
+ * graph.c - a saga definition as a Mermaid or Graphviz flowchart.
+ *
+ * Both formats are written by one walk over the definition; only node,
+ * edge and escaping syntax differ, and they live in a small table of
+ * printers.  Node ids never clash: step names are lowercase by the
+ * language's rule, so the extra nodes use uppercase ids (START, END,
+ * UNDO_<step>), and a step named like a Mermaid keyword ("end", "style",
+ * ...) gets its first letter capitalised, distinct from both.  Labels are escaped for each format,
+ * so any event type or condition text draws as written.
+ */
+#include "graph.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a growable string; oom latches ---- */
+
+struct buf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void
+put_n(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->s, cap);
+		if (p == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void
+put(struct buf *b, const char *s)
+{
+	put_n(b, s, strlen(s));
+}
+
+static void putf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+putf(struct buf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		put_n(b, small, (size_t)n);
+		return;
+	} else {
+		char *big = malloc((size_t)n + 1);
+
+		if (big == NULL) {
+			b->oom = true;
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		put_n(b, big, (size_t)n);
+		free(big);
+	}
+}
+
+/* ---- condition text: gt(${/input/total}, 1000) ---- */
+
+static void
+put_json(struct buf *b, const json_t *v)
+{
+	char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (dump == NULL) {
+		b->oom = true;
+		return;
+	}
+	put(b, dump);
+	free(dump);
+}
+
+/* An operand: a reference as written, anything else as compact JSON. */
+static void
+put_operand(struct buf *b, const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (s != NULL && s[0] == '$' && s[1] == '{' &&
+	    strchr(s, '}') == s + strlen(s) - 1)
+		put(b, s);
+	else
+		put_json(b, v);
+}
+
+static void
+put_condition(struct buf *b, const json_t *cond)
+{
+	const char *op;
+	json_t *arg, *item;
+	size_t i;
+
+	if (!json_is_object(cond) || json_object_size(cond) != 1) {
+		put_json(b, cond);
+		return;
+	}
+	json_object_foreach((json_t *)cond, op, arg) {
+		bool nested = strcmp(op, "all") == 0 || strcmp(op, "any") == 0 ||
+			      strcmp(op, "not") == 0;
+
+		put(b, op);
+		put(b, "(");
+		if (strcmp(op, "not") == 0) {
+			put_condition(b, arg);
+		} else if (json_is_array(arg)) {
+			json_array_foreach(arg, i, item) {
+				if (i > 0)
+					put(b, ", ");
+				if (nested)
+					put_condition(b, item);
+				else
+					put_operand(b, item);
+			}
+		} else {
+			put_operand(b, arg);
+		}
+		put(b, ")");
+	}
+}
+
+/* ---- labels ---- */
+
+static void
+format_duration(int64_t ms, char *out, size_t len)
+{
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} units[] = {
+		{"d", INT64_C(86400000)}, {"h", 3600000}, {"m", 60000},
+		{"s", 1000},             {"ms", 1},
+	};
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms < units[i].ms)
+			continue;
+		n += (size_t)snprintf(out + n, n < len ? len - n : 0,
+				      "%" PRId64 "%s", ms / units[i].ms,
+				      units[i].unit);
+		ms %= units[i].ms;
+		if (n >= len)
+			return;
+	}
+}
+
+/* The second line of a step's label, e.g. "command: inventory.reserve". */
+static void
+kind_text(const struct orc_definition *def, const struct orc_step_def *st,
+	  struct buf *b)
+{
+	const json_t *js, *delay;
+	char text[64];
+
+	put(b, orc_step_kind_name(st->kind));
+	put(b, ": ");
+	switch (st->kind) {
+	case ORC_STEP_COMMAND:
+		put(b, st->command.type ? st->command.type : "");
+		return;
+	case ORC_STEP_WAIT:
+		put(b, st->wait.type ? st->wait.type : "");
+		return;
+	case ORC_STEP_DELAY:
+		/* as the author wrote it ("24h", not "1d") when we can */
+		js = json_array_get(json_object_get(def->body, "steps"), st->index);
+		delay = json_object_get(js, "delay");
+		if (json_is_string(delay)) {
+			put(b, json_string_value(delay));
+			return;
+		}
+		format_duration(st->delay_ms, text, sizeof(text));
+		put(b, text);
+		return;
+	}
+}
+
+/* ---- the two formats ---- */
+
+enum shape {
+	SHAPE_TERMINAL, /* start and end */
+	SHAPE_COMMAND,
+	SHAPE_WAIT,
+	SHAPE_DELAY,
+	SHAPE_UNDO,
+};
+
+struct printer {
+	const char *header;
+	const char *footer;
+	void (*node)(struct buf *b, const char *id, enum shape shape,
+		     const char *label);
+	void (*edge)(struct buf *b, const char *from, const char *to,
+		     const char *label, bool dashed);
+};
+
+/* Mermaid: quotes as #quot;, markup characters as entities, \n as <br/>. */
+static void
+mermaid_text(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '"':
+			put(b, "#quot;");
+			break;
+		case '<':
+			put(b, "#lt;");
+			break;
+		case '>':
+			put(b, "#gt;");
+			break;
+		case '#':
+			put(b, "#35;");
+			break;
+		case '\n':
+			put(b, "<br/>");
+			break;
+		default:
+			put_n(b, s, 1);
+		}
+	}
+}
+
+static void
+mermaid_node(struct buf *b, const char *id, enum shape shape,
+	     const char *label)
+{
+	static const char *const open[] = {
+		[SHAPE_TERMINAL] = "([\"", [SHAPE_COMMAND] = "[\"",
+		[SHAPE_WAIT] = "{{\"",     [SHAPE_DELAY] = "(\"",
+		[SHAPE_UNDO] = "[/\"",
+	};
+	static const char *const close[] = {
+		[SHAPE_TERMINAL] = "\"])", [SHAPE_COMMAND] = "\"]",
+		[SHAPE_WAIT] = "\"}}",     [SHAPE_DELAY] = "\")",
+		[SHAPE_UNDO] = "\"/]",
+	};
+
+	putf(b, "    %s%s", id, open[shape]);
+	mermaid_text(b, label);
+	putf(b, "%s\n", close[shape]);
+}
+
+static void
+mermaid_edge(struct buf *b, const char *from, const char *to,
+	     const char *label, bool dashed)
+{
+	putf(b, "    %s %s", from, dashed ? "-.->" : "-->");
+	if (label != NULL) {
+		put(b, "|\"");
+		mermaid_text(b, label);
+		put(b, "\"|");
+	}
+	putf(b, " %s\n", to);
+}
+
+/* DOT: a double-quoted string; \n is dot's own line break. */
+static void
+dot_text(struct buf *b, const char *s)
+{
+	put(b, "\"");
+	for (; *s; s++) {
+		switch (*s) {
+		case '"':
+			put(b, "\\\"");
+			break;
+		case '\\':
+			put(b, "\\\\");
+			break;
+		case '\n':
+			put(b, "\\n");
+			break;
+		default:
+			put_n(b, s, 1);
+		}
+	}
+	put(b, "\"");
+}
+
+static void
+dot_node(struct buf *b, const char *id, enum shape shape, const char *label)
+{
+	static const char *const attrs[] = {
+		[SHAPE_TERMINAL] = "shape=ellipse",
+		[SHAPE_COMMAND] = "shape=box",
+		[SHAPE_WAIT] = "shape=hexagon",
+		[SHAPE_DELAY] = "shape=box, style=rounded",
+		[SHAPE_UNDO] = "shape=box, style=dashed",
+	};
+
+	put(b, "    ");
+	dot_text(b, id);
+	put(b, " [label=");
+	dot_text(b, label);
+	putf(b, ", %s];\n", attrs[shape]);
+}
+
+static void
+dot_edge(struct buf *b, const char *from, const char *to, const char *label,
+	 bool dashed)
+{
+	put(b, "    ");
+	dot_text(b, from);
+	put(b, " -> ");
+	dot_text(b, to);
+	if (label != NULL || dashed) {
+		put(b, " [");
+		if (label != NULL) {
+			put(b, "label=");
+			dot_text(b, label);
+		}
+		if (dashed)
+			put(b, label != NULL ? ", style=dashed" : "style=dashed");
+		put(b, "]");
+	}
+	put(b, ";\n");
+}
+
+static const struct printer printers[] = {
+	[ORC_GRAPH_MERMAID] = {"flowchart TD\n", "", mermaid_node, mermaid_edge},
+	[ORC_GRAPH_DOT] = {NULL, "}\n", dot_node, dot_edge},
+};
+
+const char *
+orc_graph_format_name(enum orc_graph_format fmt)
+{
+	switch (fmt) {
+	case ORC_GRAPH_MERMAID:
+		return "mermaid";
+	case ORC_GRAPH_DOT:
+		return "dot";
+	}
+	return "unknown";
+}
+
+bool
+orc_graph_format_parse(const char *text, enum orc_graph_format *out)
+{
+	if (text == NULL)
+		return false;
+	if (strcmp(text, "mermaid") == 0)
+		*out = ORC_GRAPH_MERMAID;
+	else if (strcmp(text, "dot") == 0)
+		*out = ORC_GRAPH_DOT;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Words a Mermaid flowchart reads as keywords at the start of a statement
+ * or after an arrow.  A step with one of these names gets its first letter
+ * capitalised as its id, which no other id can be (see the file comment).
+ */
+static const char *const mermaid_reserved[] = {
+	"end", "graph", "flowchart", "subgraph", "style", "class", "click",
+	"call", "href", "default", "direction", "interpolate", NULL,
+};
+
+#define ID_MAX (ORC_NAME_MAX + 8)
+
+/* The node id of every step, ID_MAX bytes each (new, or NULL on oom). */
+static char *
+step_ids(const struct orc_definition *def, enum orc_graph_format fmt)
+{
+	char *ids = calloc(def->n_steps ? def->n_steps : 1, ID_MAX);
+
+	if (ids == NULL)
+		return NULL;
+	for (size_t i = 0; i < def->n_steps; i++) {
+		char *id = ids + i * ID_MAX;
+
+		snprintf(id, ID_MAX, "%s", def->steps[i].name);
+		if (fmt != ORC_GRAPH_MERMAID)
+			continue;
+		for (size_t k = 0; mermaid_reserved[k] != NULL; k++)
+			if (strcmp(id, mermaid_reserved[k]) == 0)
+				id[0] = (char)(id[0] - 'a' + 'A');
+	}
+	return ids;
+}
+
+char *
+orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
+{
+	const struct printer *p;
+	struct buf b = {0}, label = {0}, cond = {0};
+	char id[ID_MAX];
+	bool *needed = NULL;
+	char *ids = NULL;
+
+	if (def == NULL || (fmt != ORC_GRAPH_MERMAID && fmt != ORC_GRAPH_DOT))
+		return NULL;
+	p = &printers[fmt];
+	needed = calloc(def->n_steps + 1, sizeof(*needed));
+	ids = step_ids(def, fmt);
+	if (needed == NULL || ids == NULL)
+		goto fail;
+
+	if (p->header != NULL) {
+		put(&b, p->header);
+	} else {
+		put(&b, "digraph ");
+		dot_text(&b, def->name ? def->name : "saga");
+		put(&b, " {\n    rankdir=TB;\n");
+	}
+
+	/* nodes */
+	label.len = 0;
+	put(&label, "start: ");
+	put(&label, def->trigger.type ? def->trigger.type : "");
+	p->node(&b, "START", SHAPE_TERMINAL, label.s ? label.s : "");
+	for (size_t i = 0; i < def->n_steps; i++) {
+		const struct orc_step_def *st = &def->steps[i];
+		static const enum shape shapes[] = {
+			[ORC_STEP_COMMAND] = SHAPE_COMMAND,
+			[ORC_STEP_WAIT] = SHAPE_WAIT,
+			[ORC_STEP_DELAY] = SHAPE_DELAY,
+		};
+
+		label.len = 0;
+		put(&label, st->name);
+		put(&label, "\n");
+		kind_text(def, st, &label);
+		p->node(&b, ids + i * ID_MAX, shapes[st->kind],
+			label.s ? label.s : "");
+		for (size_t k = 0; k < st->n_needs; k++)
+			needed[st->needs[k]] = true;
+	}
+	for (size_t i = 0; i < def->n_steps; i++) {
+		const struct orc_step_def *st = &def->steps[i];
+
+		if (!st->has_compensation)
+			continue;
+		label.len = 0;
+		put(&label, "undo: ");
+		put(&label, st->compensation.command.type
+				    ? st->compensation.command.type
+				    : "");
+		snprintf(id, sizeof(id), "UNDO_%s", st->name);
+		p->node(&b, id, SHAPE_UNDO, label.s ? label.s : "");
+	}
+	p->node(&b, "END", SHAPE_TERMINAL, "end");
+
+	/* edges */
+	for (size_t i = 0; i < def->n_steps; i++) {
+		const struct orc_step_def *st = &def->steps[i];
+		const char *when = NULL;
+
+		if (st->when != NULL && !json_is_true(st->when)) {
+			cond.len = 0;
+			put_condition(&cond, st->when);
+			when = cond.s;
+		}
+		if (st->n_needs == 0)
+			p->edge(&b, "START", ids + i * ID_MAX, when, false);
+		for (size_t k = 0; k < st->n_needs; k++)
+			p->edge(&b, ids + st->needs[k] * ID_MAX,
+				ids + i * ID_MAX, when, false);
+	}
+	for (size_t i = 0; i < def->n_steps; i++) {
+		if (!def->steps[i].has_compensation)
+			continue;
+		snprintf(id, sizeof(id), "UNDO_%s", def->steps[i].name);
+		p->edge(&b, ids + i * ID_MAX, id, NULL, true);
+	}
+	for (size_t i = 0; i < def->n_steps; i++)
+		if (!needed[i])
+			p->edge(&b, ids + i * ID_MAX, "END", NULL, false);
+	put(&b, p->footer);
+	if (b.oom || label.oom || cond.oom)
+		goto fail;
+	free(needed);
+	free(ids);
+	free(label.s);
+	free(cond.s);
+	return b.s;
+
+fail:
+	free(needed);
+	free(ids);
+	free(label.s);
+	free(cond.s);
+	free(b.s);
+	return NULL;
+}

@@ -1,0 +1,238 @@
+/*
+ * test_graph.c - Mermaid and dot renderings: a node per step with its kind,
+ * start and end nodes, need edges, conditions on edges, dashed
+ * compensation edges, escaping, and step names that are Mermaid keywords.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_runner.h"
+#include "definition.h"
+#include "graph.h"
+
+#define EXAMPLE ORC_SOURCE_DIR "/schemas/examples/order_fulfillment.json"
+
+static struct orc_definition *def;
+static char *text;
+
+static void
+setup(void)
+{
+	def = NULL;
+	text = NULL;
+}
+
+static void
+teardown(void)
+{
+	free(text);
+	orc_definition_destroy(def);
+}
+
+static void
+load_example(void)
+{
+	struct orc_definition_issues issues = {0};
+	struct orc_error err;
+
+	ck_assert_int_eq(orc_definition_load_file(EXAMPLE, &def, &issues, &err),
+			 ORC_OK);
+	orc_definition_issues_finish(&issues);
+}
+
+static void
+load_inline(const char *json)
+{
+	struct orc_definition_issues issues = {0};
+	char *s = strdup(json);
+	json_error_t jerr;
+	json_t *body;
+
+	ck_assert_ptr_nonnull(s);
+	for (char *p = s; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	body = json_loads(s, 0, &jerr);
+	ck_assert_msg(body != NULL, "%s", jerr.text);
+	ck_assert_int_eq(orc_definition_from_json(body, &def, &issues), ORC_OK);
+	json_decref(body);
+	free(s);
+	orc_definition_issues_finish(&issues);
+}
+
+static void
+render(enum orc_graph_format fmt)
+{
+	free(text);
+	text = orc_graph_render(def, fmt);
+	ck_assert_ptr_nonnull(text);
+}
+
+/* text has this whole line */
+#define ck_line(line)                                                       \
+	ck_assert_msg(has_line(text, line), "missing line:\n%s\nin:\n%s", line, \
+		      text)
+
+static bool
+has_line(const char *all, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = all; (p = strstr(p, line)) != NULL; p++)
+		if ((p == all || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+START_TEST(test_example_mermaid)
+{
+	load_example();
+	render(ORC_GRAPH_MERMAID);
+	ck_assert_msg(strncmp(text, "flowchart TD\n", 13) == 0, "%s", text);
+	ck_line("    START([\"start: order.placed\"])");
+	ck_line("    reserve_inventory[\"reserve_inventory<br/>command: inventory.reserve\"]");
+	ck_line("    charge_payment[\"charge_payment<br/>command: payment.charge\"]");
+	ck_line("    notify_customer[\"notify_customer<br/>command: notification.send\"]");
+	ck_line("    manual_review{{\"manual_review<br/>wait: review.approved\"}}");
+	ck_line("    ship[\"ship<br/>command: shipping.schedule\"]");
+	ck_line("    UNDO_reserve_inventory[/\"undo: inventory.release\"/]");
+	ck_line("    UNDO_charge_payment[/\"undo: payment.refund\"/]");
+	ck_line("    END([\"end\"])");
+	ck_line("    START --> reserve_inventory");
+	ck_line("    reserve_inventory --> charge_payment");
+	ck_line("    reserve_inventory --> notify_customer");
+	ck_line("    charge_payment -->|\"gt(${/input/total}, 1000)\"| manual_review");
+	ck_line("    charge_payment --> ship");
+	ck_line("    manual_review --> ship");
+	ck_line("    notify_customer --> ship");
+	ck_line("    reserve_inventory -.-> UNDO_reserve_inventory");
+	ck_line("    charge_payment -.-> UNDO_charge_payment");
+	ck_line("    ship --> END");
+	/* only the last step leads to the end; notify_customer has no undo */
+	ck_assert(strstr(text, "notify_customer --> END") == NULL);
+	ck_assert(strstr(text, "UNDO_notify_customer") == NULL);
+}
+END_TEST
+
+START_TEST(test_example_dot)
+{
+	load_example();
+	render(ORC_GRAPH_DOT);
+	ck_assert_msg(strncmp(text, "digraph \"order_fulfillment\" {\n", 30) == 0,
+		      "%s", text);
+	ck_assert_msg(strcmp(text + strlen(text) - 2, "}\n") == 0, "%s", text);
+	ck_line("    \"START\" [label=\"start: order.placed\", shape=ellipse];");
+	ck_line("    \"reserve_inventory\" [label=\"reserve_inventory\\ncommand: inventory.reserve\", shape=box];");
+	ck_line("    \"manual_review\" [label=\"manual_review\\nwait: review.approved\", shape=hexagon];");
+	ck_line("    \"UNDO_charge_payment\" [label=\"undo: payment.refund\", shape=box, style=dashed];");
+	ck_line("    \"END\" [label=\"end\", shape=ellipse];");
+	ck_line("    \"START\" -> \"reserve_inventory\";");
+	ck_line("    \"reserve_inventory\" -> \"charge_payment\";");
+	ck_line("    \"charge_payment\" -> \"manual_review\" [label=\"gt(${/input/total}, 1000)\"];");
+	ck_line("    \"notify_customer\" -> \"ship\";");
+	ck_line("    \"reserve_inventory\" -> \"UNDO_reserve_inventory\" [style=dashed];");
+	ck_line("    \"ship\" -> \"END\";");
+}
+END_TEST
+
+static const char *const odd =
+	"{'name': 'odd', 'version': 1,"
+	" 'trigger': {'topic': 't', 'type': 'say \\'hi\\'', 'key': '/k'},"
+	" 'steps': ["
+	"  {'name': 'nap', 'delay': '24h',"
+	"   'when': {'all': [{'exists': '${/input/coupon}'},"
+	"     {'not': {'eq': ['${/input/country}', 'US']}}, {'in': [1, [1, 2]]}]}},"
+	"  {'name': 'end', 'needs': ['nap'], 'when': true,"
+	"   'wait': {'topic': 'w', 'type': 'a<b>', 'key': '/k'}},"
+	"  {'name': 'style', 'needs': ['end'], 'when': false, 'command': {'topic': 'c',"
+	"   'type': 'c.do'}, 'success': ['ok'],"
+	"   'compensation': {'topic': 'c', 'type': 'c.undo', 'success': ['ok']}}"
+	" ]}";
+
+START_TEST(test_mermaid_escaping_and_reserved_id)
+{
+	load_inline(odd);
+	render(ORC_GRAPH_MERMAID);
+	ck_line("    START([\"start: say #quot;hi#quot;\"])");
+	ck_line("    nap(\"nap<br/>delay: 24h\")");
+	ck_line("    End{{\"end<br/>wait: a#lt;b#gt;\"}}");
+	ck_line("    START -->|\"all(exists(${/input/coupon}), "
+		"not(eq(${/input/country}, #quot;US#quot;)), in(1, [1,2]))\"| nap");
+	ck_line("    nap --> End"); /* "when": true draws no label */
+	ck_line("    Style[\"style<br/>command: c.do\"]");
+	ck_line("    End -->|\"false\"| Style");
+	ck_line("    Style -.-> UNDO_style");
+	ck_line("    Style --> END");
+}
+END_TEST
+
+START_TEST(test_dot_escaping)
+{
+	load_inline(odd);
+	render(ORC_GRAPH_DOT);
+	ck_line("    \"START\" [label=\"start: say \\\"hi\\\"\", shape=ellipse];");
+	ck_line("    \"nap\" [label=\"nap\\ndelay: 24h\", shape=box, style=rounded];");
+	ck_line("    \"end\" [label=\"end\\nwait: a<b>\", shape=hexagon];");
+	ck_line("    \"START\" -> \"nap\" [label=\"all(exists(${/input/coupon}), "
+		"not(eq(${/input/country}, \\\"US\\\")), in(1, [1,2]))\"];");
+	ck_line("    \"end\" -> \"style\" [label=\"false\"];");
+	ck_line("    \"style\" -> \"END\";");
+}
+END_TEST
+
+START_TEST(test_hand_built_delay)
+{
+	/* no body: the delay is formatted from milliseconds */
+	struct orc_step_def steps[1] = {
+		{.name = "wait_a_bit", .kind = ORC_STEP_DELAY, .delay_ms = 5401500},
+	};
+	struct orc_definition d = {.name = "h", .version = 1, .steps = steps,
+				   .n_steps = 1};
+
+	text = orc_graph_render(&d, ORC_GRAPH_MERMAID);
+	ck_assert_ptr_nonnull(text);
+	ck_line("    wait_a_bit(\"wait_a_bit<br/>delay: 1h30m1s500ms\")");
+	ck_line("    START --> wait_a_bit");
+	ck_line("    wait_a_bit --> END");
+}
+END_TEST
+
+START_TEST(test_formats)
+{
+	enum orc_graph_format fmt = ORC_GRAPH_DOT;
+
+	ck_assert(orc_graph_format_parse("mermaid", &fmt));
+	ck_assert_int_eq(fmt, ORC_GRAPH_MERMAID);
+	ck_assert(orc_graph_format_parse("dot", &fmt));
+	ck_assert_int_eq(fmt, ORC_GRAPH_DOT);
+	ck_assert(!orc_graph_format_parse("svg", &fmt));
+	ck_assert(!orc_graph_format_parse(NULL, &fmt));
+	ck_assert_str_eq(orc_graph_format_name(ORC_GRAPH_MERMAID), "mermaid");
+	ck_assert_str_eq(orc_graph_format_name(ORC_GRAPH_DOT), "dot");
+	ck_assert_ptr_null(orc_graph_render(NULL, ORC_GRAPH_DOT));
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("graph");
+	TCase *tc = tcase_create("render");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_example_mermaid);
+	tcase_add_test(tc, test_example_dot);
+	tcase_add_test(tc, test_mermaid_escaping_and_reserved_id);
+	tcase_add_test(tc, test_dot_escaping);
+	tcase_add_test(tc, test_hand_built_delay);
+	tcase_add_test(tc, test_formats);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return orc_check_run(suite());
+}
