@@ -164,7 +164,7 @@ orc_producer_create(const struct orc_config *cfg, orc_delivery_fn *dr,
 
 enum orc_status
 orc_producer_send(struct orc_producer *p, const char *topic, const void *key,
-		  size_t key_len, const struct orc_kafka_header *headers,
+		  size_t key_len, const struct orc_header *headers,
 		  size_t n_headers, const void *value, size_t value_len,
 		  void *opaque, struct orc_error *err)
 {
@@ -247,7 +247,7 @@ orc_kafka_message_header_count(const struct orc_kafka_message *m)
 
 bool
 orc_kafka_message_header_at(const struct orc_kafka_message *m, size_t idx,
-			    struct orc_kafka_header *out)
+			    struct orc_header *out)
 {
 	rd_kafka_headers_t *hdrs;
 
@@ -259,7 +259,7 @@ orc_kafka_message_header_at(const struct orc_kafka_message *m, size_t idx,
 
 bool
 orc_kafka_message_header(const struct orc_kafka_message *m, const char *name,
-			 struct orc_kafka_header *out)
+			 struct orc_header *out)
 {
 	rd_kafka_headers_t *hdrs;
 
@@ -404,6 +404,27 @@ orc_consumer_destroy(struct orc_consumer *c)
 {
 	if (c == NULL)
 		return;
+	/*
+	 * librdkafka 2.0's cooperative-sticky close does not send LeaveGroup,
+	 * so the group would wait a session timeout before handing our
+	 * partitions on: unsubscribe (which leaves) and let it complete first.
+	 */
+	rd_kafka_unsubscribe(c->rk);
+	for (int i = 0; i < 50; i++) {
+		rd_kafka_topic_partition_list_t *parts = NULL;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 20);
+		int n;
+
+		/* not stored, so redelivered to whoever takes the partition */
+		if (m != NULL)
+			rd_kafka_message_destroy(m);
+		if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			break;
+		n = parts->cnt;
+		rd_kafka_topic_partition_list_destroy(parts);
+		if (n == 0)
+			break;
+	}
 	rd_kafka_consumer_close(c->rk);
 	rd_kafka_destroy(c->rk);
 	free(c);

@@ -23,16 +23,11 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "envelope.h"
 #include "error.h"
 
 /* librdkafka's version, e.g. "2.0.2" (static string). */
 const char *orc_broker_library_version(void);
-
-struct orc_kafka_header {
-	const char *name;  /* borrowed */
-	const void *value; /* borrowed, may be NULL */
-	size_t size;
-};
 
 /*
  * Called from orc_producer_poll()/flush() once per sent message with the
@@ -62,7 +57,7 @@ enum orc_status orc_producer_create(const struct orc_config *cfg,
  */
 enum orc_status orc_producer_send(struct orc_producer *p, const char *topic,
 				  const void *key, size_t key_len,
-				  const struct orc_kafka_header *headers,
+				  const struct orc_header *headers,
 				  size_t n_headers, const void *value,
 				  size_t value_len, void *opaque,
 				  struct orc_error *err);
@@ -97,11 +92,11 @@ size_t orc_kafka_message_header_count(const struct orc_kafka_message *m);
 
 /* The idx-th header (borrowed from m); false past the end. */
 bool orc_kafka_message_header_at(const struct orc_kafka_message *m, size_t idx,
-				 struct orc_kafka_header *out);
+				 struct orc_header *out);
 
 /* The last header named name (borrowed from m); false when absent. */
 bool orc_kafka_message_header(const struct orc_kafka_message *m,
-			      const char *name, struct orc_kafka_header *out);
+			      const char *name, struct orc_header *out);
 
 void orc_kafka_message_destroy(struct orc_kafka_message *m);
 

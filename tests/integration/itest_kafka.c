@@ -41,12 +41,14 @@ config_for_stack(struct orc_config *cfg)
 	struct orc_error err;
 
 	ck_assert_int_eq(orc_config_init(cfg, &err), ORC_OK);
+	/* ORC_KAFKA_* passthrough (e.g. ORC_KAFKA_DEBUG=cgrp) applies too */
+	ck_assert_int_eq(orc_config_load_env(cfg, &err), ORC_OK);
 	ck_assert_int_eq(orc_config_set(cfg, "kafka_brokers",
 					orc_it_kafka_brokers(), &err),
 			 ORC_OK);
 }
 
-static const struct orc_kafka_header event_headers[] = {
+static const struct orc_header event_headers[] = {
 	{"ce_specversion", "1.0", 3},
 	{"ce_id", "a8f1b1c2-0001", 13},
 	{"ce_source", "/orders", 7},
@@ -117,7 +119,7 @@ START_TEST(test_cloudevent_round_trip)
 	ck_assert_int_eq(memcmp(m->value, event_data, m->value_len), 0);
 	ck_assert_uint_eq(orc_kafka_message_header_count(m), N_HEADERS);
 	for (size_t i = 0; i < N_HEADERS; i++) {
-		struct orc_kafka_header h;
+		struct orc_header h;
 
 		ck_assert(orc_kafka_message_header_at(m, i, &h));
 		ck_assert_str_eq(h.name, event_headers[i].name);
@@ -125,7 +127,7 @@ START_TEST(test_cloudevent_round_trip)
 		ck_assert_int_eq(memcmp(h.value, event_headers[i].value, h.size), 0);
 	}
 	{
-		struct orc_kafka_header h;
+		struct orc_header h;
 
 		ck_assert(orc_kafka_message_header(m, "ce_type", &h));
 		ck_assert_int_eq(memcmp(h.value, "order.placed", 12), 0);

@@ -40,7 +40,7 @@ static char *
 schema_fingerprint(PGconn *conn)
 {
 	return orc_it_pg_value(
-		conn, "SELECT md5(string_agg(c.relname || ':' || c.relkind || ':' ||"
+		conn, "SELECT md5(string_agg(c.relname || ':' || c.relkind::text || ':' ||"
 		      " coalesce(obj_description(c.oid, 'pg_class'), ''), ',' "
 		      " ORDER BY c.relname)) FROM pg_class c JOIN pg_namespace n"
 		      " ON n.oid = c.relnamespace WHERE n.nspname = 'orchestrator'");
