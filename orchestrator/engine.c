@@ -1,0 +1,1927 @@
+/*
+ * engine.c - the saga state machine.
+ *
+ * One call applies one input to one saga in place and lists the effects.
+ * Every handler below is a few lines over a small vocabulary: start a step,
+ * succeed it, fail an attempt (retry or fail the step), begin failing the
+ * saga, advance the compensation, end the saga.  After anything finishes,
+ * advance() decides what comes next: start the steps that became ready and
+ * complete the saga, or compensate the next step, or end it.
+ *
+ * Status changes go through step_status() and saga_status(), which check
+ * them against the two transition tables below and refuse (ORC_FATAL) what
+ * the tables do not list; nothing else writes a status.
+ *
+ * The engine must stay pure: no I/O, no clock, no logging, no globals, no
+ * randomness.  Its output depends only on its arguments, and effects are
+ * listed in the order things happen, so replays are byte-identical.  Errors
+ * (out of memory, a refused transition) latch in struct txn and end the
+ * call; the caller then discards the half-changed state.
+ *
+ * Cost per input is linear in the number of steps (a scan to start ready
+ * steps, one to find the next compensation, one for the wake-up time) plus
+ * rendering the commands sent.  The context is changed in place: a reply's
+ * data goes in by reference, never copied.
+ */
+#include "engine.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr.h"
+#include "jsonp.h"
+
+#define NO_STEP SIZE_MAX
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- names ---- */
+
+static const char *const saga_status_names[] = {
+	[ORC_SAGA_RUNNING] = "running",
+	[ORC_SAGA_COMPLETED] = "completed",
+	[ORC_SAGA_COMPENSATING] = "compensating",
+	[ORC_SAGA_COMPENSATED] = "compensated",
+	[ORC_SAGA_FAILED] = "failed",
+	[ORC_SAGA_STUCK] = "stuck",
+	[ORC_SAGA_CANCELLED] = "cancelled",
+	[ORC_SAGA_TIMED_OUT] = "timed_out",
+};
+
+/* The history kind of entering each status. */
+static const char *const saga_status_history[] = {
+	[ORC_SAGA_RUNNING] = "saga.running",
+	[ORC_SAGA_COMPLETED] = "saga.completed",
+	[ORC_SAGA_COMPENSATING] = "saga.compensating",
+	[ORC_SAGA_COMPENSATED] = "saga.compensated",
+	[ORC_SAGA_FAILED] = "saga.failed",
+	[ORC_SAGA_STUCK] = "saga.stuck",
+	[ORC_SAGA_CANCELLED] = "saga.cancelled",
+	[ORC_SAGA_TIMED_OUT] = "saga.timed_out",
+};
+
+static const char *const step_status_names[] = {
+	[ORC_STEP_PENDING] = "pending",
+	[ORC_STEP_RUNNING] = "running",
+	[ORC_STEP_SUCCEEDED] = "succeeded",
+	[ORC_STEP_FAILED] = "failed",
+	[ORC_STEP_SKIPPED] = "skipped",
+	[ORC_STEP_COMPENSATING] = "compensating",
+	[ORC_STEP_COMPENSATED] = "compensated",
+};
+
+static const char *const wake_reason_names[] = {
+	[ORC_WAKE_NONE] = "none",
+	[ORC_WAKE_TIMEOUT] = "timeout",
+	[ORC_WAKE_RETRY] = "retry",
+	[ORC_WAKE_DELAY] = "delay",
+	[ORC_WAKE_WAIT_TIMEOUT] = "wait_timeout",
+	[ORC_WAKE_COMP_TIMEOUT] = "comp_timeout",
+	[ORC_WAKE_COMP_RETRY] = "comp_retry",
+};
+
+static const char *const cause_names[] = {
+	[ORC_CAUSE_NONE] = "none",
+	[ORC_CAUSE_FAILURE] = "failure",
+	[ORC_CAUSE_CANCEL] = "cancel",
+	[ORC_CAUSE_TIMEOUT] = "timeout",
+};
+
+static const char *const input_kind_names[] = {
+	[ORC_INPUT_START] = "start",   [ORC_INPUT_REPLY] = "reply",
+	[ORC_INPUT_EVENT] = "event",   [ORC_INPUT_TIMER] = "timer",
+	[ORC_INPUT_CANCEL] = "cancel", [ORC_INPUT_RETRY] = "retry",
+};
+
+/* The history kind of an ignored input, by input kind. */
+static const char *const input_ignored_history[] = {
+	[ORC_INPUT_START] = "start.ignored",
+	[ORC_INPUT_REPLY] = "reply.ignored",
+	[ORC_INPUT_EVENT] = "event.ignored",
+	[ORC_INPUT_TIMER] = "timer.ignored",
+	[ORC_INPUT_CANCEL] = "cancel.ignored",
+	[ORC_INPUT_RETRY] = "retry.ignored",
+};
+
+static const char *const effect_kind_names[] = {
+	[ORC_EFFECT_COMMAND] = "command",
+	[ORC_EFFECT_HISTORY] = "history",
+	[ORC_EFFECT_SAGA_EVENT] = "saga_event",
+};
+
+static const char *const command_kind_names[] = {
+	[ORC_COMMAND_ACTION] = "action",
+	[ORC_COMMAND_COMPENSATION] = "compensation",
+};
+
+static const char *const ignore_reason_names[] = {
+	[ORC_IGNORE_NONE] = "",
+	[ORC_IGNORE_LATE] = "late",
+	[ORC_IGNORE_DUPLICATE] = "duplicate",
+	[ORC_IGNORE_UNKNOWN_STEP] = "unknown_step",
+	[ORC_IGNORE_UNEXPECTED_TYPE] = "unexpected_type",
+	[ORC_IGNORE_NO_MATCH] = "no_match",
+	[ORC_IGNORE_NOT_DUE] = "not_due",
+	[ORC_IGNORE_NOT_ALLOWED] = "not_allowed",
+};
+
+static const char *
+name_of(const char *const *names, size_t n, unsigned value)
+{
+	return value < n && names[value] != NULL ? names[value] : "?";
+}
+
+static bool
+parse_name(const char *const *names, size_t n, const char *text,
+	   unsigned *out)
+{
+	if (text == NULL)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (names[i] != NULL && strcmp(names[i], text) == 0) {
+			*out = (unsigned)i;
+			return true;
+		}
+	return false;
+}
+
+#define NAME(names, v) name_of(names, COUNT(names), (unsigned)(v))
+
+const char *
+orc_saga_status_name(enum orc_saga_status status)
+{
+	return NAME(saga_status_names, status);
+}
+
+bool
+orc_saga_status_parse(const char *text, enum orc_saga_status *out)
+{
+	unsigned v;
+
+	if (!parse_name(saga_status_names, COUNT(saga_status_names), text, &v))
+		return false;
+	*out = (enum orc_saga_status)v;
+	return true;
+}
+
+bool
+orc_saga_status_is_final(enum orc_saga_status status)
+{
+	return status != ORC_SAGA_RUNNING && status != ORC_SAGA_COMPENSATING;
+}
+
+const char *
+orc_step_status_name(enum orc_step_status status)
+{
+	return NAME(step_status_names, status);
+}
+
+bool
+orc_step_status_parse(const char *text, enum orc_step_status *out)
+{
+	unsigned v;
+
+	if (!parse_name(step_status_names, COUNT(step_status_names), text, &v))
+		return false;
+	*out = (enum orc_step_status)v;
+	return true;
+}
+
+const char *
+orc_wake_reason_name(enum orc_wake_reason reason)
+{
+	return NAME(wake_reason_names, reason);
+}
+
+bool
+orc_wake_reason_parse(const char *text, enum orc_wake_reason *out)
+{
+	unsigned v;
+
+	if (!parse_name(wake_reason_names, COUNT(wake_reason_names), text, &v))
+		return false;
+	*out = (enum orc_wake_reason)v;
+	return true;
+}
+
+const char *
+orc_saga_cause_name(enum orc_saga_cause cause)
+{
+	return NAME(cause_names, cause);
+}
+
+bool
+orc_saga_cause_parse(const char *text, enum orc_saga_cause *out)
+{
+	unsigned v;
+
+	if (!parse_name(cause_names, COUNT(cause_names), text, &v))
+		return false;
+	*out = (enum orc_saga_cause)v;
+	return true;
+}
+
+const char *
+orc_input_kind_name(enum orc_input_kind kind)
+{
+	return NAME(input_kind_names, kind);
+}
+
+const char *
+orc_effect_kind_name(enum orc_effect_kind kind)
+{
+	return NAME(effect_kind_names, kind);
+}
+
+const char *
+orc_command_kind_name(enum orc_command_kind kind)
+{
+	return NAME(command_kind_names, kind);
+}
+
+const char *
+orc_ignore_reason_name(enum orc_ignore_reason reason)
+{
+	return NAME(ignore_reason_names, reason);
+}
+
+/* ---- the transition tables ---- */
+
+/*
+ * Saga statuses.  Failing always passes through compensating, even when
+ * there is nothing to undo, so the final status is decided in one place
+ * (finish_failing).  failed and stuck are the two an operator can act on.
+ */
+static const bool saga_transitions[ORC_SAGA_STATUS_COUNT]
+				  [ORC_SAGA_STATUS_COUNT] = {
+	[ORC_SAGA_RUNNING] = {
+		[ORC_SAGA_COMPLETED] = true,    /* every step done */
+		[ORC_SAGA_COMPENSATING] = true, /* failure, timeout, cancel */
+	},
+	[ORC_SAGA_COMPENSATING] = {
+		[ORC_SAGA_COMPENSATED] = true, /* failure, all undone */
+		[ORC_SAGA_FAILED] = true,      /* failure, nothing to undo */
+		[ORC_SAGA_CANCELLED] = true,   /* cancel, all undone */
+		[ORC_SAGA_TIMED_OUT] = true,   /* timeout, all undone */
+		[ORC_SAGA_STUCK] = true,       /* a compensation gave up */
+	},
+	[ORC_SAGA_FAILED] = {
+		[ORC_SAGA_RUNNING] = true, /* operator retry */
+	},
+	[ORC_SAGA_STUCK] = {
+		[ORC_SAGA_COMPENSATING] = true, /* retry, or a late success */
+		[ORC_SAGA_CANCELLED] = true,    /* operator gives up */
+	},
+};
+
+/*
+ * Step statuses.  A retry keeps a step running and a compensation retry
+ * keeps it compensating: neither is a transition.
+ */
+static const bool step_transitions[ORC_STEP_STATUS_COUNT]
+				  [ORC_STEP_STATUS_COUNT] = {
+	[ORC_STEP_PENDING] = {
+		[ORC_STEP_RUNNING] = true, /* its needs are done */
+		[ORC_STEP_SKIPPED] = true, /* ... and "when" is false */
+	},
+	[ORC_STEP_RUNNING] = {
+		[ORC_STEP_SUCCEEDED] = true, /* reply, event, delay over */
+		[ORC_STEP_FAILED] = true,    /* failure, timeout, aborted */
+	},
+	[ORC_STEP_SUCCEEDED] = {
+		[ORC_STEP_COMPENSATING] = true,
+	},
+	[ORC_STEP_FAILED] = {
+		[ORC_STEP_PENDING] = true, /* operator retry */
+	},
+	[ORC_STEP_COMPENSATING] = {
+		[ORC_STEP_COMPENSATED] = true,
+	},
+};
+
+static bool
+saga_transition_is_valid(enum orc_saga_status from, enum orc_saga_status to)
+{
+	return (unsigned)from < ORC_SAGA_STATUS_COUNT &&
+	       (unsigned)to < ORC_SAGA_STATUS_COUNT &&
+	       saga_transitions[from][to];
+}
+
+static bool
+step_transition_is_valid(enum orc_step_status from, enum orc_step_status to)
+{
+	return (unsigned)from < ORC_STEP_STATUS_COUNT &&
+	       (unsigned)to < ORC_STEP_STATUS_COUNT &&
+	       step_transitions[from][to];
+}
+
+/* ---- small helpers ---- */
+
+static bool
+utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		unsigned c = *p++;
+		int n;
+		uint32_t cp;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (int i = 0; i < n; i++, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (*p & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
+/* strdup that keeps NULL; *oom set when out of memory. */
+static char *
+dup_or_null(const char *s, bool *oom)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*oom = true;
+	return d;
+}
+
+bool
+orc_business_key(const json_t *data, const char *pointer, char *buf,
+		 size_t len)
+{
+	const json_t *v = orc_jsonp_get(data, pointer);
+	int n;
+
+	if (v == NULL || len == 0)
+		return false;
+	if (json_is_string(v)) {
+		if (json_string_length(v) >= len ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return false;
+		memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+		return true;
+	}
+	if (json_is_integer(v)) {
+		n = snprintf(buf, len, "%" JSON_INTEGER_FORMAT,
+			     json_integer_value(v));
+		return n > 0 && (size_t)n < len;
+	}
+	return false;
+}
+
+/* ---- effects ---- */
+
+void
+orc_effects_init(struct orc_effects *fx)
+{
+	memset(fx, 0, sizeof(*fx));
+}
+
+void
+orc_effects_reset(struct orc_effects *fx)
+{
+	for (size_t i = 0; i < fx->n; i++) {
+		json_decref(fx->v[i].data);
+		json_decref(fx->v[i].detail);
+	}
+	fx->n = 0;
+	fx->result = ORC_RESULT_APPLIED;
+	fx->ignore_reason = ORC_IGNORE_NONE;
+	fx->wake_ms = 0;
+	fx->wake_changed = false;
+}
+
+void
+orc_effects_finish(struct orc_effects *fx)
+{
+	if (fx == NULL)
+		return;
+	orc_effects_reset(fx);
+	free(fx->v);
+	memset(fx, 0, sizeof(*fx));
+}
+
+static json_t *
+effect_to_json(const struct orc_effect *e)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (!ok)
+		return NULL;
+	ok = json_object_set_new(o, "kind",
+				 json_string(orc_effect_kind_name(e->kind))) ==
+	     0;
+	if (ok && e->step_name != NULL)
+		ok = json_object_set_new(o, "step",
+					 json_string(e->step_name)) == 0;
+	switch (e->kind) {
+	case ORC_EFFECT_COMMAND:
+		ok = ok &&
+		     json_object_set_new(o, "command",
+					 json_string(orc_command_kind_name(
+						 e->command_kind))) == 0 &&
+		     json_object_set_new(o, "attempt",
+					 json_integer(e->attempt)) == 0 &&
+		     json_object_set_new(o, "topic", json_string(e->topic)) ==
+			     0 &&
+		     json_object_set_new(o, "type", json_string(e->type)) ==
+			     0 &&
+		     json_object_set_new(o, "message_id",
+					 json_string(e->message_id)) == 0 &&
+		     json_object_set(o, "data", e->data) == 0;
+		break;
+	case ORC_EFFECT_HISTORY:
+		ok = ok &&
+		     json_object_set_new(o, "history",
+					 json_string(e->history)) == 0 &&
+		     json_object_set(o, "detail", e->detail) == 0;
+		break;
+	case ORC_EFFECT_SAGA_EVENT:
+		ok = ok && json_object_set_new(
+				   o, "status",
+				   json_string(orc_saga_status_name(
+					   e->saga_status))) == 0;
+		break;
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+orc_effects_to_json(const struct orc_effects *fx)
+{
+	json_t *doc = json_object(), *list = json_array();
+
+	if (doc == NULL || list == NULL)
+		goto fail;
+	if (json_object_set_new(doc, "result",
+				json_string(fx->result == ORC_RESULT_APPLIED
+						    ? "applied"
+						    : "ignored")) != 0 ||
+	    json_object_set_new(doc, "wake_ms", json_integer(fx->wake_ms)) !=
+		    0 ||
+	    json_object_set_new(doc, "wake_changed",
+				json_boolean(fx->wake_changed)) != 0)
+		goto fail;
+	if (fx->ignore_reason != ORC_IGNORE_NONE &&
+	    json_object_set_new(
+		    doc, "ignore_reason",
+		    json_string(orc_ignore_reason_name(fx->ignore_reason))) !=
+		    0)
+		goto fail;
+	for (size_t i = 0; i < fx->n; i++)
+		if (json_array_append_new(list, effect_to_json(&fx->v[i])) !=
+		    0)
+			goto fail;
+	if (json_object_set_new(doc, "effects", list) != 0) {
+		list = NULL;
+		goto fail;
+	}
+	return doc;
+fail:
+	json_decref(list);
+	json_decref(doc);
+	return NULL;
+}
+
+/* ---- saga state ---- */
+
+enum orc_status
+orc_saga_init(struct orc_saga *saga, const struct orc_definition *def)
+{
+	memset(saga, 0, sizeof(*saga));
+	saga->def = def;
+	saga->n_steps = def->n_steps;
+	saga->steps = calloc(def->n_steps ? def->n_steps : 1,
+			     sizeof(*saga->steps));
+	if (saga->steps == NULL)
+		return ORC_FATAL;
+	return ORC_OK;
+}
+
+void
+orc_saga_finish(struct orc_saga *saga)
+{
+	if (saga == NULL)
+		return;
+	for (size_t i = 0; saga->steps != NULL && i < saga->n_steps; i++) {
+		free(saga->steps[i].last_error);
+		json_decref(saga->steps[i].early_event);
+	}
+	free(saga->steps);
+	free(saga->id);
+	free(saga->key);
+	free(saga->failure_reason);
+	json_decref(saga->context);
+	memset(saga, 0, sizeof(*saga));
+}
+
+/*
+ * A copy of a context that shares the values no saga ever changes (the
+ * trigger data, step results, the saga object) and copies the one object
+ * the engine changes, "steps".  Linear in the number of steps, not in the
+ * size of the data.
+ */
+static json_t *
+context_copy(const json_t *ctx)
+{
+	json_t *copy;
+	const char *key;
+	json_t *v;
+
+	copy = json_object();
+	if (copy == NULL)
+		return NULL;
+	json_object_foreach((json_t *)ctx, key, v) {
+		json_t *nv = strcmp(key, "steps") == 0 ? json_copy(v)
+						      : json_incref(v);
+
+		if (nv == NULL || json_object_set_new(copy, key, nv) != 0) {
+			json_decref(copy);
+			return NULL;
+		}
+	}
+	return copy;
+}
+
+enum orc_status
+orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src)
+{
+	bool oom = false;
+
+	memset(dst, 0, sizeof(*dst));
+	if (orc_saga_init(dst, src->def) != ORC_OK)
+		return ORC_FATAL;
+	dst->id = dup_or_null(src->id, &oom);
+	dst->key = dup_or_null(src->key, &oom);
+	dst->status = src->status;
+	dst->cause = src->cause;
+	if (src->context != NULL) {
+		dst->context = context_copy(src->context);
+		oom = oom || dst->context == NULL;
+	}
+	dst->started_ms = src->started_ms;
+	dst->deadline_ms = src->deadline_ms;
+	dst->wake_ms = src->wake_ms;
+	dst->seq = src->seq;
+	dst->failure_reason = dup_or_null(src->failure_reason, &oom);
+	for (size_t i = 0; i < src->n_steps && i < dst->n_steps; i++) {
+		struct orc_saga_step *d = &dst->steps[i];
+
+		*d = src->steps[i];
+		d->last_error = dup_or_null(src->steps[i].last_error, &oom);
+		d->early_event = src->steps[i].early_event != NULL
+					 ? json_incref(src->steps[i].early_event)
+					 : NULL;
+	}
+	if (oom) {
+		orc_saga_finish(dst);
+		return ORC_FATAL;
+	}
+	return ORC_OK;
+}
+
+enum orc_status
+orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
+		   const struct orc_saga_row *row,
+		   const struct orc_step_row *steps, size_t n_steps,
+		   struct orc_error *err)
+{
+	enum orc_status status;
+	bool oom = false;
+
+	if (orc_saga_init(saga, def) != ORC_OK)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	if (row->id == NULL || *row->id == '\0' ||
+	    strlen(row->id) >= ORC_SAGA_ID_MAX) {
+		status = orc_error_set(err, ORC_INVALID, "bad saga id");
+		goto fail;
+	}
+	if (row->key == NULL) {
+		status = orc_error_set(err, ORC_INVALID, "saga %s: no key",
+				       row->id);
+		goto fail;
+	}
+	if (!orc_saga_status_parse(row->status, &saga->status) ||
+	    !orc_saga_cause_parse(row->cause, &saga->cause)) {
+		status = orc_error_set(err, ORC_INVALID,
+				       "saga %s: bad status or cause", row->id);
+		goto fail;
+	}
+	if (!json_is_object(row->context) ||
+	    !json_is_object(json_object_get(row->context, "steps"))) {
+		status = orc_error_set(err, ORC_INVALID,
+				       "saga %s: context has no \"steps\"",
+				       row->id);
+		goto fail;
+	}
+	saga->context = json_incref(row->context);
+	saga->id = dup_or_null(row->id, &oom);
+	saga->key = dup_or_null(row->key, &oom);
+	saga->failure_reason = dup_or_null(row->failure_reason, &oom);
+	saga->started_ms = row->started_ms;
+	saga->deadline_ms = row->deadline_ms;
+	saga->wake_ms = row->wake_ms;
+	saga->seq = row->seq;
+
+	for (size_t r = 0; r < n_steps; r++) {
+		const struct orc_step_row *sr = &steps[r];
+		ptrdiff_t i = orc_definition_step_index(def, sr->name);
+		struct orc_saga_step *st;
+
+		if (i < 0) {
+			status = orc_error_set(err, ORC_INVALID,
+					       "saga %s: unknown step \"%s\"",
+					       row->id,
+					       sr->name ? sr->name : "");
+			goto fail;
+		}
+		st = &saga->steps[i];
+		if (!orc_step_status_parse(sr->status, &st->status) ||
+		    !orc_wake_reason_parse(sr->wake_reason,
+					   &st->wake_reason)) {
+			status = orc_error_set(
+				err, ORC_INVALID,
+				"saga %s: step %s: bad status or wake reason",
+				row->id, sr->name);
+			goto fail;
+		}
+		st->attempt = sr->attempt;
+		st->attempt_base = sr->attempt_base;
+		st->comp_attempt = sr->comp_attempt;
+		st->comp_attempt_base = sr->comp_attempt_base;
+		st->started_ms = sr->started_ms;
+		st->finished_ms = sr->finished_ms;
+		st->wake_ms = sr->wake_ms;
+		st->completed_seq = sr->completed_seq;
+		free(st->last_error);
+		st->last_error = dup_or_null(sr->last_error, &oom);
+		json_decref(st->early_event);
+		st->early_event =
+			sr->early_event ? json_incref(sr->early_event) : NULL;
+	}
+	if (oom) {
+		status = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto fail;
+	}
+	return ORC_OK;
+fail:
+	orc_saga_finish(saga);
+	return status;
+}
+
+void
+orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row)
+{
+	row->id = saga->id;
+	row->key = saga->key;
+	row->status = orc_saga_status_name(saga->status);
+	row->cause = orc_saga_cause_name(saga->cause);
+	row->context = saga->context;
+	row->started_ms = saga->started_ms;
+	row->deadline_ms = saga->deadline_ms;
+	row->wake_ms = saga->wake_ms;
+	row->seq = saga->seq;
+	row->failure_reason = saga->failure_reason;
+}
+
+void
+orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
+		     struct orc_step_row *row)
+{
+	const struct orc_saga_step *st = &saga->steps[index];
+
+	row->name = saga->def->steps[index].name;
+	row->status = orc_step_status_name(st->status);
+	row->attempt = st->attempt;
+	row->attempt_base = st->attempt_base;
+	row->comp_attempt = st->comp_attempt;
+	row->comp_attempt_base = st->comp_attempt_base;
+	row->started_ms = st->started_ms;
+	row->finished_ms = st->finished_ms;
+	row->wake_ms = st->wake_ms;
+	row->wake_reason = orc_wake_reason_name(st->wake_reason);
+	row->completed_seq = st->completed_seq;
+	row->last_error = st->last_error;
+	row->early_event = st->early_event;
+}
+
+/* ---- one transition ---- */
+
+struct txn {
+	struct orc_saga *saga;
+	const struct orc_definition *def;
+	const struct orc_engine_input *in;
+	struct orc_effects *fx;
+	int64_t now;
+	struct orc_error *err;
+	enum orc_status status; /* the first error latches here */
+};
+
+static void
+oom(struct txn *t)
+{
+	if (t->status == ORC_OK || t->status == ORC_CONFLICT)
+		t->status = orc_error_set(t->err, ORC_FATAL, "out of memory");
+}
+
+static bool
+ok(const struct txn *t)
+{
+	return t->status == ORC_OK;
+}
+
+static struct orc_effect *
+push_effect(struct txn *t, enum orc_effect_kind kind, size_t step)
+{
+	struct orc_effects *fx = t->fx;
+	struct orc_effect *e;
+
+	if (fx->n == fx->cap) {
+		size_t cap = fx->cap ? fx->cap * 2 : 16;
+		struct orc_effect *v = realloc(fx->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			oom(t);
+			return NULL;
+		}
+		fx->v = v;
+		fx->cap = cap;
+	}
+	e = &fx->v[fx->n++];
+	e->kind = kind;
+	e->step = step;
+	e->step_name = step != NO_STEP ? t->def->steps[step].name : NULL;
+	e->command_kind = ORC_COMMAND_ACTION;
+	e->attempt = 0;
+	e->topic = NULL;
+	e->type = NULL;
+	e->message_id[0] = '\0';
+	e->data = NULL;
+	e->history = NULL;
+	e->detail = NULL;
+	e->saga_status = t->saga->status;
+	return e;
+}
+
+/*
+ * Append a history entry and return its detail object (borrowed) for the
+ * caller to fill with put_*(); NULL when out of memory, which the put_*
+ * helpers accept.
+ */
+static json_t *
+history(struct txn *t, const char *kind, size_t step)
+{
+	struct orc_effect *e = push_effect(t, ORC_EFFECT_HISTORY, step);
+
+	if (e == NULL)
+		return NULL;
+	e->history = kind;
+	e->detail = json_object();
+	if (e->detail == NULL)
+		oom(t);
+	return e->detail;
+}
+
+/* Set detail[key] = v (taken). */
+static void
+put(struct txn *t, json_t *detail, const char *key, json_t *v)
+{
+	if (detail == NULL) {
+		json_decref(v);
+		return;
+	}
+	if (json_object_set_new_nocheck(detail, key, v) != 0)
+		oom(t);
+}
+
+static void
+put_str(struct txn *t, json_t *detail, const char *key, const char *s)
+{
+	if (detail != NULL && s != NULL)
+		put(t, detail, key, json_string_nocheck(s));
+}
+
+static void
+put_int(struct txn *t, json_t *detail, const char *key, int64_t v)
+{
+	if (detail != NULL)
+		put(t, detail, key, json_integer(v));
+}
+
+/* The type and id of the event being applied, when it has them. */
+static void
+put_event(struct txn *t, json_t *detail)
+{
+	put_str(t, detail, "type", t->in->type);
+	put_str(t, detail, "event_id", t->in->event_id);
+}
+
+static void
+saga_event(struct txn *t)
+{
+	struct orc_effect *e = push_effect(t, ORC_EFFECT_SAGA_EVENT, NO_STEP);
+
+	if (e != NULL)
+		e->saga_status = t->saga->status;
+}
+
+/* Replace *field with a copy of s (NULL clears). */
+static void
+set_text(struct txn *t, char **field, const char *s)
+{
+	char *d = NULL;
+
+	if (s != NULL && (d = strdup(s)) == NULL) {
+		oom(t);
+		return;
+	}
+	free(*field);
+	*field = d;
+}
+
+static void set_textf(struct txn *t, char **field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+set_textf(struct txn *t, char **field, const char *fmt, ...)
+{
+	va_list ap;
+	char *d;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (d = malloc((size_t)n + 1)) == NULL) {
+		oom(t);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(d, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	free(*field);
+	*field = d;
+}
+
+static bool
+saga_status(struct txn *t, enum orc_saga_status to)
+{
+	struct orc_saga *saga = t->saga;
+
+	if (!ok(t))
+		return false;
+	if (!saga_transition_is_valid(saga->status, to)) {
+		t->status = orc_error_set(t->err, ORC_FATAL,
+					  "invalid saga transition");
+		orc_error_detail(t->err, "saga %s: %s -> %s", saga->id,
+				 orc_saga_status_name(saga->status),
+				 orc_saga_status_name(to));
+		return false;
+	}
+	saga->status = to;
+	return true;
+}
+
+static bool
+step_status(struct txn *t, size_t i, enum orc_step_status to)
+{
+	struct orc_saga_step *st = &t->saga->steps[i];
+
+	if (!ok(t))
+		return false;
+	if (!step_transition_is_valid(st->status, to)) {
+		t->status = orc_error_set(t->err, ORC_FATAL,
+					  "invalid step transition");
+		orc_error_detail(t->err, "saga %s: step %s: %s -> %s",
+				 t->saga->id, t->def->steps[i].name,
+				 orc_step_status_name(st->status),
+				 orc_step_status_name(to));
+		return false;
+	}
+	st->status = to;
+	st->changed = true;
+	return true;
+}
+
+static void
+set_timer(struct orc_saga_step *st, int64_t at_ms, enum orc_wake_reason why)
+{
+	st->wake_ms = at_ms;
+	st->wake_reason = why;
+	st->changed = true;
+}
+
+static void
+clear_timer(struct orc_saga_step *st)
+{
+	set_timer(st, 0, ORC_WAKE_NONE);
+}
+
+/* A timer after_ms from now, or none when after_ms is 0. */
+static void
+timer_after(struct txn *t, struct orc_saga_step *st, int64_t after_ms,
+	    enum orc_wake_reason why)
+{
+	if (after_ms > 0)
+		set_timer(st, t->now + after_ms, why);
+	else
+		clear_timer(st);
+}
+
+/* The backoff before round attempt next (2 = first retry); at least 1ms. */
+static int64_t
+backoff(const struct orc_retry *retry, int next)
+{
+	int64_t ms = orc_retry_backoff_ms(retry, next);
+
+	return ms > 0 ? ms : 1;
+}
+
+/* The data of the input as a new reference (null when it has none). */
+static json_t *
+input_data(const struct txn *t)
+{
+	return t->in->data != NULL ? json_incref(t->in->data) : json_null();
+}
+
+/* ---- commands ---- */
+
+static void
+emit_command(struct txn *t, size_t i, enum orc_command_kind kind, int attempt)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+	const struct orc_command_def *cmd = kind == ORC_COMMAND_ACTION
+						    ? &sd->command
+						    : &sd->compensation.command;
+	struct orc_effect *e = push_effect(t, ORC_EFFECT_COMMAND, i);
+
+	if (e == NULL)
+		return;
+	e->command_kind = kind;
+	e->attempt = attempt;
+	e->topic = cmd->topic;
+	e->type = cmd->type;
+	/* fits: the id is checked against ORC_SAGA_ID_MAX, names are short */
+	snprintf(e->message_id, sizeof(e->message_id), "%s/%s/%s/%d",
+		 t->saga->id, sd->name, orc_command_kind_name(kind), attempt);
+	e->data = orc_template_render(cmd->data, t->saga->context);
+	if (e->data == NULL)
+		oom(t);
+}
+
+/* Send the next attempt of step i's command; it is running. */
+static void
+send_action(struct txn *t, size_t i)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+	struct orc_saga_step *st = &t->saga->steps[i];
+	json_t *d;
+
+	st->attempt++;
+	d = history(t, "step.started", i);
+	put_int(t, d, "attempt", st->attempt);
+	emit_command(t, i, ORC_COMMAND_ACTION, st->attempt);
+	timer_after(t, st, sd->timeout_ms, ORC_WAKE_TIMEOUT);
+}
+
+/* Send the next attempt of step i's compensation; it is compensating. */
+static void
+send_compensation(struct txn *t, size_t i)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+	struct orc_saga_step *st = &t->saga->steps[i];
+	json_t *d;
+
+	st->comp_attempt++;
+	st->changed = true;
+	d = history(t, "compensation.started", i);
+	put_int(t, d, "attempt", st->comp_attempt);
+	emit_command(t, i, ORC_COMMAND_COMPENSATION, st->comp_attempt);
+	timer_after(t, st, sd->compensation.timeout_ms, ORC_WAKE_COMP_TIMEOUT);
+}
+
+/* ---- the vocabulary of transitions ---- */
+
+static void advance(struct txn *t);
+
+/* Enter a final (or stuck) status: history and the saga event. */
+static void
+end_saga(struct txn *t, enum orc_saga_status to)
+{
+	json_t *d;
+
+	if (!saga_status(t, to))
+		return;
+	d = history(t, saga_status_history[to], NO_STEP);
+	put_str(t, d, "cause", t->saga->cause != ORC_CAUSE_NONE
+				       ? orc_saga_cause_name(t->saga->cause)
+				       : NULL);
+	put_str(t, d, "reason", t->saga->failure_reason);
+	saga_event(t);
+}
+
+/*
+ * Step i succeeded, with data (taken; NULL = nothing in the context).
+ * Returns the history detail for the caller to add to.
+ */
+static json_t *
+succeed_step(struct txn *t, size_t i, json_t *data)
+{
+	struct orc_saga_step *st = &t->saga->steps[i];
+	json_t *d;
+
+	if (!step_status(t, i, ORC_STEP_SUCCEEDED)) {
+		json_decref(data);
+		return NULL;
+	}
+	clear_timer(st);
+	st->finished_ms = t->now;
+	st->completed_seq = ++t->saga->seq;
+	if (data != NULL &&
+	    json_object_set_new_nocheck(
+		    json_object_get(t->saga->context, "steps"),
+		    t->def->steps[i].name, data) != 0)
+		oom(t);
+	d = history(t, "step.succeeded", i);
+	put_int(t, d, "seq", st->completed_seq);
+	return d;
+}
+
+/*
+ * Start step i (pending, its needs done).  Returns true when it finished
+ * at once (skipped, or a wait with an early event), which can make more
+ * steps ready.
+ */
+static bool
+start_step(struct txn *t, size_t i)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+	struct orc_saga_step *st = &t->saga->steps[i];
+	json_t *data;
+
+	if (!orc_condition_eval(sd->when, t->saga->context)) {
+		if (!step_status(t, i, ORC_STEP_SKIPPED))
+			return false;
+		st->finished_ms = t->now;
+		json_decref(st->early_event);
+		st->early_event = NULL;
+		history(t, "step.skipped", i);
+		return true;
+	}
+	if (!step_status(t, i, ORC_STEP_RUNNING))
+		return false;
+	st->started_ms = t->now;
+	st->finished_ms = 0;
+	switch (sd->kind) {
+	case ORC_STEP_COMMAND:
+		send_action(t, i);
+		return false;
+	case ORC_STEP_WAIT:
+		history(t, "step.started", i);
+		timer_after(t, st, sd->wait.timeout_ms, ORC_WAKE_WAIT_TIMEOUT);
+		if (st->early_event == NULL)
+			return false;
+		data = st->early_event;
+		st->early_event = NULL;
+		put_str(t, succeed_step(t, i, data), "source", "early_event");
+		return true;
+	case ORC_STEP_DELAY:
+		history(t, "step.started", i);
+		timer_after(t, st, sd->delay_ms, ORC_WAKE_DELAY);
+		return false;
+	}
+	return false;
+}
+
+static bool
+needs_done(const struct txn *t, size_t i)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+
+	for (size_t k = 0; k < sd->n_needs; k++) {
+		enum orc_step_status s = t->saga->steps[sd->needs[k]].status;
+
+		if (s != ORC_STEP_SUCCEEDED && s != ORC_STEP_SKIPPED)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Start every pending step whose needs are done.  One pass in index order
+ * is enough for steps listed after their needs; another pass runs only
+ * when a step finished at once (a skip can cascade).
+ */
+static void
+start_ready(struct txn *t)
+{
+	struct orc_saga *saga = t->saga;
+	bool again;
+
+	do {
+		again = false;
+		for (size_t i = 0; i < saga->n_steps && ok(t); i++)
+			if (saga->steps[i].status == ORC_STEP_PENDING &&
+			    needs_done(t, i) && start_step(t, i))
+				again = true;
+	} while (again && ok(t));
+}
+
+static void
+check_completed(struct txn *t)
+{
+	struct orc_saga *saga = t->saga;
+
+	for (size_t i = 0; i < saga->n_steps; i++)
+		if (saga->steps[i].status != ORC_STEP_SUCCEEDED &&
+		    saga->steps[i].status != ORC_STEP_SKIPPED)
+			return;
+	end_saga(t, ORC_SAGA_COMPLETED);
+}
+
+/* Nothing left to undo: the final status follows from the cause. */
+static void
+finish_failing(struct txn *t)
+{
+	struct orc_saga *saga = t->saga;
+	bool undone = false;
+
+	switch (saga->cause) {
+	case ORC_CAUSE_CANCEL:
+		end_saga(t, ORC_SAGA_CANCELLED);
+		return;
+	case ORC_CAUSE_TIMEOUT:
+		end_saga(t, ORC_SAGA_TIMED_OUT);
+		return;
+	case ORC_CAUSE_FAILURE:
+	case ORC_CAUSE_NONE:
+		break;
+	}
+	for (size_t i = 0; i < saga->n_steps; i++)
+		if (saga->steps[i].status == ORC_STEP_COMPENSATED)
+			undone = true;
+	end_saga(t, undone ? ORC_SAGA_COMPENSATED : ORC_SAGA_FAILED);
+}
+
+/*
+ * While compensating: wait for running steps and the compensation in
+ * flight; then compensate the succeeded step that completed last, or end.
+ */
+static void
+advance_compensation(struct txn *t)
+{
+	struct orc_saga *saga = t->saga;
+	size_t next = NO_STEP;
+
+	for (size_t i = 0; i < saga->n_steps; i++) {
+		const struct orc_saga_step *st = &saga->steps[i];
+
+		if (st->status == ORC_STEP_RUNNING ||
+		    st->status == ORC_STEP_COMPENSATING)
+			return;
+		if (st->status == ORC_STEP_SUCCEEDED &&
+		    t->def->steps[i].has_compensation &&
+		    (next == NO_STEP ||
+		     st->completed_seq > saga->steps[next].completed_seq))
+			next = i;
+	}
+	if (next == NO_STEP) {
+		finish_failing(t);
+		return;
+	}
+	if (step_status(t, next, ORC_STEP_COMPENSATING))
+		send_compensation(t, next);
+}
+
+/* What comes next after something finished. */
+static void
+advance(struct txn *t)
+{
+	if (!ok(t))
+		return;
+	if (t->saga->status == ORC_SAGA_RUNNING) {
+		start_ready(t);
+		if (ok(t))
+			check_completed(t);
+	} else if (t->saga->status == ORC_SAGA_COMPENSATING) {
+		advance_compensation(t);
+	}
+}
+
+/* A running step without a command in flight gives up at once. */
+static void
+abort_step(struct txn *t, size_t i)
+{
+	struct orc_saga_step *st = &t->saga->steps[i];
+
+	if (!step_status(t, i, ORC_STEP_FAILED))
+		return;
+	clear_timer(st);
+	st->finished_ms = t->now;
+	set_text(t, &st->last_error, "aborted");
+	history(t, "step.aborted", i);
+}
+
+/*
+ * The saga starts failing (t->saga->failure_reason is set): no step starts
+ * any more, commands in flight are awaited, everything else running stops.
+ */
+static void
+begin_failing(struct txn *t, enum orc_saga_cause cause)
+{
+	struct orc_saga *saga = t->saga;
+	json_t *d;
+
+	if (!saga_status(t, ORC_SAGA_COMPENSATING))
+		return;
+	saga->cause = cause;
+	d = history(t, "saga.compensating", NO_STEP);
+	put_str(t, d, "cause", orc_saga_cause_name(cause));
+	put_str(t, d, "reason", saga->failure_reason);
+	for (size_t i = 0; i < saga->n_steps && ok(t); i++) {
+		const struct orc_saga_step *st = &saga->steps[i];
+
+		if (st->status != ORC_STEP_RUNNING)
+			continue;
+		if (t->def->steps[i].kind == ORC_STEP_COMMAND &&
+		    st->wake_reason != ORC_WAKE_RETRY)
+			continue; /* a command in flight: await its reply */
+		abort_step(t, i);
+	}
+	advance_compensation(t);
+}
+
+/*
+ * An attempt of step i failed with error (a failure type, "timed out").
+ * Retry after a backoff while the saga runs, the failure is retryable and
+ * attempts remain; otherwise the step fails, and with it the saga.
+ * Returns the history detail.
+ */
+static json_t *
+attempt_failed(struct txn *t, size_t i, const char *error, bool retryable)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+	struct orc_saga_step *st = &t->saga->steps[i];
+	int round = st->attempt - st->attempt_base;
+	json_t *d;
+
+	set_text(t, &st->last_error, error);
+	if (t->saga->status == ORC_SAGA_RUNNING && retryable &&
+	    round < sd->retry.max_attempts) {
+		set_timer(st, t->now + backoff(&sd->retry, round + 1),
+			  ORC_WAKE_RETRY);
+		d = history(t, "step.retry_scheduled", i);
+		put_str(t, d, "error", error);
+		put_int(t, d, "attempt", st->attempt + 1);
+		put_int(t, d, "at_ms", st->wake_ms);
+		return d;
+	}
+	if (!step_status(t, i, ORC_STEP_FAILED))
+		return NULL;
+	clear_timer(st);
+	st->finished_ms = t->now;
+	d = history(t, "step.failed", i);
+	put_str(t, d, "error", error);
+	put_int(t, d, "attempt", st->attempt);
+	if (t->saga->status == ORC_SAGA_RUNNING) {
+		set_textf(t, &t->saga->failure_reason, "%s: %s", sd->name,
+			  error);
+		begin_failing(t, ORC_CAUSE_FAILURE);
+	} else {
+		advance(t);
+	}
+	return d;
+}
+
+/*
+ * An attempt of step i's compensation failed: retry with backoff, or,
+ * with the attempts spent, the saga is stuck.  Returns the history detail.
+ */
+static json_t *
+compensation_failed(struct txn *t, size_t i, const char *error)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+	const struct orc_retry *retry = &sd->compensation.retry;
+	struct orc_saga_step *st = &t->saga->steps[i];
+	int round = st->comp_attempt - st->comp_attempt_base;
+	json_t *d;
+
+	set_text(t, &st->last_error, error);
+	if (round < retry->max_attempts) {
+		set_timer(st, t->now + backoff(retry, round + 1),
+			  ORC_WAKE_COMP_RETRY);
+		d = history(t, "compensation.retry_scheduled", i);
+		put_str(t, d, "error", error);
+		put_int(t, d, "attempt", st->comp_attempt + 1);
+		put_int(t, d, "at_ms", st->wake_ms);
+		return d;
+	}
+	clear_timer(st);
+	d = history(t, "compensation.failed", i);
+	put_str(t, d, "error", error);
+	put_int(t, d, "attempt", st->comp_attempt);
+	set_textf(t, &t->saga->failure_reason,
+		  "compensation of %s failed: %s (%d attempts)", sd->name,
+		  error, round);
+	end_saga(t, ORC_SAGA_STUCK);
+	return d;
+}
+
+static void
+compensation_succeeded(struct txn *t, size_t i)
+{
+	struct orc_saga_step *st = &t->saga->steps[i];
+	json_t *d;
+
+	if (t->saga->status == ORC_SAGA_STUCK) {
+		/* a late success unsticks it: carry on compensating */
+		if (!saga_status(t, ORC_SAGA_COMPENSATING))
+			return;
+		d = history(t, "saga.compensating", NO_STEP);
+		put_str(t, d, "cause", orc_saga_cause_name(t->saga->cause));
+		put_str(t, d, "resumed_by", "late compensation reply");
+	}
+	if (!step_status(t, i, ORC_STEP_COMPENSATED))
+		return;
+	clear_timer(st);
+	st->finished_ms = t->now;
+	d = history(t, "compensation.succeeded", i);
+	put_event(t, d);
+	put_int(t, d, "attempt", st->comp_attempt);
+	advance(t);
+}
+
+/* ---- inputs ---- */
+
+/*
+ * The input changes nothing: one history entry says why.  step is the
+ * step it named, when known.
+ */
+static void
+ignore(struct txn *t, enum orc_ignore_reason reason, size_t step)
+{
+	const struct orc_engine_input *in = t->in;
+	json_t *d;
+
+	t->fx->result = ORC_RESULT_IGNORED;
+	t->fx->ignore_reason = reason;
+	d = history(t, input_ignored_history[in->kind], step);
+	put_str(t, d, "reason", orc_ignore_reason_name(reason));
+	if (reason == ORC_IGNORE_NOT_ALLOWED)
+		put_str(t, d, "status", orc_saga_status_name(t->saga->status));
+	if (in->kind == ORC_INPUT_REPLY && step == NO_STEP)
+		put_str(t, d, "step", in->step);
+	if (in->kind == ORC_INPUT_EVENT)
+		put_str(t, d, "topic", in->topic);
+	if (in->kind == ORC_INPUT_REPLY || in->kind == ORC_INPUT_EVENT)
+		put_event(t, d);
+}
+
+/* An operator command (or START) the saga's status does not allow. */
+static void
+conflict(struct txn *t, const char *what)
+{
+	ignore(t, ORC_IGNORE_NOT_ALLOWED, NO_STEP);
+	if (ok(t))
+		t->status = orc_error_set(t->err, ORC_CONFLICT,
+					  "cannot %s a saga that is %s", what,
+					  orc_saga_status_name(t->saga->status));
+}
+
+static void
+on_start(struct txn *t)
+{
+	const struct orc_engine_input *in = t->in;
+	struct orc_saga *saga = t->saga;
+	char keybuf[ORC_SAGA_KEY_MAX];
+	const char *key = in->key;
+	json_t *ctx, *meta;
+	json_t *d;
+
+	if (key == NULL) {
+		/* checked by orc_engine_apply() */
+		orc_business_key(in->data, t->def->trigger.key, keybuf,
+				 sizeof(keybuf));
+		key = keybuf;
+	}
+	ctx = json_object();
+	meta = json_object();
+	if (ctx == NULL || meta == NULL ||
+	    json_object_set_new_nocheck(ctx, "input", input_data(t)) != 0 ||
+	    json_object_set_new_nocheck(ctx, "steps", json_object()) != 0 ||
+	    json_object_set_new_nocheck(meta, "id",
+					json_string_nocheck(in->saga_id)) !=
+		    0 ||
+	    json_object_set_new_nocheck(meta, "key",
+					json_string_nocheck(key)) != 0 ||
+	    json_object_set_new_nocheck(meta, "name",
+					json_string(t->def->name)) != 0 ||
+	    json_object_set_new_nocheck(meta, "version",
+					json_integer(t->def->version)) != 0 ||
+	    json_object_set_nocheck(ctx, "saga", meta) != 0) {
+		json_decref(meta);
+		json_decref(ctx);
+		oom(t);
+		return;
+	}
+	json_decref(meta);
+	saga->context = ctx;
+	set_text(t, &saga->id, in->saga_id);
+	set_text(t, &saga->key, key);
+	if (!ok(t))
+		return;
+	saga->status = ORC_SAGA_RUNNING; /* the only status set directly */
+	saga->cause = ORC_CAUSE_NONE;
+	saga->started_ms = t->now;
+	saga->deadline_ms = t->def->timeout_ms ? t->now + t->def->timeout_ms
+					       : 0;
+	d = history(t, "saga.started", NO_STEP);
+	put_str(t, d, "key", key);
+	put_str(t, d, "event_id", in->event_id);
+	put_str(t, d, "definition", t->def->name);
+	put_int(t, d, "version", t->def->version);
+	if (saga->deadline_ms)
+		put_int(t, d, "deadline_ms", saga->deadline_ms);
+	advance(t);
+}
+
+/*
+ * Why a reply to step i (not awaiting one) is ignored: a type the step
+ * does not list at all is unexpected; a success it already has is a
+ * duplicate; anything else is late.
+ */
+static enum orc_ignore_reason
+classify_reply(const struct orc_step_def *sd, const struct orc_saga_step *st,
+	       const char *type)
+{
+	bool ok_type = orc_strv_contains(&sd->success, type);
+	bool comp_ok = sd->has_compensation &&
+		       orc_strv_contains(&sd->compensation.success, type);
+
+	if (!ok_type && !comp_ok && !orc_strv_contains(&sd->failure, type) &&
+	    !(sd->has_compensation &&
+	      orc_strv_contains(&sd->compensation.failure, type)))
+		return ORC_IGNORE_UNEXPECTED_TYPE;
+	if (ok_type && (st->status == ORC_STEP_SUCCEEDED ||
+			st->status == ORC_STEP_COMPENSATING ||
+			st->status == ORC_STEP_COMPENSATED))
+		return ORC_IGNORE_DUPLICATE;
+	if (comp_ok && st->status == ORC_STEP_COMPENSATED)
+		return ORC_IGNORE_DUPLICATE;
+	return ORC_IGNORE_LATE;
+}
+
+static void
+on_reply(struct txn *t)
+{
+	const char *type = t->in->type;
+	ptrdiff_t idx = orc_definition_step_index(t->def, t->in->step);
+	const struct orc_step_def *sd;
+	struct orc_saga_step *st;
+	size_t i;
+	json_t *d;
+
+	if (idx < 0) {
+		ignore(t, ORC_IGNORE_UNKNOWN_STEP, NO_STEP);
+		return;
+	}
+	i = (size_t)idx;
+	sd = &t->def->steps[i];
+	st = &t->saga->steps[i];
+	if (sd->kind != ORC_STEP_COMMAND) {
+		ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
+		return;
+	}
+	if (st->status == ORC_STEP_RUNNING) {
+		if (orc_strv_contains(&sd->success, type)) {
+			/* also while a retry waits: the work was done */
+			d = succeed_step(t, i, input_data(t));
+			put_event(t, d);
+			put_int(t, d, "attempt", st->attempt);
+			advance(t);
+		} else if (orc_strv_contains(&sd->failure, type)) {
+			bool retryable = orc_strv_contains(&sd->retry.on, type);
+
+			if (retryable && st->wake_reason == ORC_WAKE_RETRY) {
+				/* an earlier attempt's; a retry is due */
+				ignore(t, ORC_IGNORE_LATE, i);
+				return;
+			}
+			put_event(t, attempt_failed(t, i, type, retryable));
+		} else {
+			ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
+		}
+		return;
+	}
+	if (st->status == ORC_STEP_COMPENSATING &&
+	    (t->saga->status == ORC_SAGA_COMPENSATING ||
+	     t->saga->status == ORC_SAGA_STUCK) &&
+	    sd->has_compensation) {
+		if (orc_strv_contains(&sd->compensation.success, type)) {
+			compensation_succeeded(t, i);
+			return;
+		}
+		if (orc_strv_contains(&sd->compensation.failure, type) &&
+		    t->saga->status == ORC_SAGA_COMPENSATING &&
+		    st->wake_reason != ORC_WAKE_COMP_RETRY) {
+			put_event(t, compensation_failed(t, i, type));
+			return;
+		}
+	}
+	ignore(t, classify_reply(sd, st, type), i);
+}
+
+/* True when the event matches wait step i: topic, type and key. */
+static bool
+event_matches(const struct txn *t, size_t i)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+	char key[ORC_SAGA_KEY_MAX];
+
+	return sd->kind == ORC_STEP_WAIT &&
+	       strcmp(sd->wait.topic, t->in->topic) == 0 &&
+	       strcmp(sd->wait.type, t->in->type) == 0 &&
+	       orc_business_key(t->in->data, sd->wait.key, key, sizeof(key)) &&
+	       strcmp(key, t->saga->key) == 0;
+}
+
+static void
+on_event(struct txn *t)
+{
+	struct orc_saga *saga = t->saga;
+	bool matched = false, applied = false;
+
+	if (saga->status != ORC_SAGA_RUNNING) {
+		ignore(t, ORC_IGNORE_NOT_ALLOWED, NO_STEP);
+		return;
+	}
+	for (size_t i = 0; i < saga->n_steps && ok(t); i++) {
+		struct orc_saga_step *st = &saga->steps[i];
+
+		if (!event_matches(t, i))
+			continue;
+		matched = true;
+		if (st->status == ORC_STEP_RUNNING) {
+			put_event(t, succeed_step(t, i, input_data(t)));
+			applied = true;
+		} else if (st->status == ORC_STEP_PENDING &&
+			   st->early_event == NULL) {
+			/* kept until the step starts; then it succeeds */
+			st->early_event = input_data(t);
+			st->changed = true;
+			put_event(t, history(t, "step.event_stored", i));
+			applied = true;
+		}
+	}
+	if (!applied) {
+		ignore(t, matched ? ORC_IGNORE_DUPLICATE : ORC_IGNORE_NO_MATCH,
+		       NO_STEP);
+		return;
+	}
+	advance(t);
+}
+
+/* A due timer; step == NO_STEP for the saga deadline. */
+struct due {
+	int64_t at_ms;
+	size_t step;
+	enum orc_wake_reason why;
+};
+
+static int
+due_cmp(const void *a, const void *b)
+{
+	const struct due *x = a, *y = b;
+
+	if (x->at_ms != y->at_ms)
+		return x->at_ms < y->at_ms ? -1 : 1;
+	/* the deadline (NO_STEP, the largest size_t) goes last */
+	return x->step < y->step ? -1 : x->step > y->step;
+}
+
+static void
+fire(struct txn *t, size_t i, enum orc_wake_reason why)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+	struct orc_saga_step *st = &t->saga->steps[i];
+	json_t *d;
+
+	switch (why) {
+	case ORC_WAKE_NONE:
+		break;
+	case ORC_WAKE_TIMEOUT:
+		put_int(t, history(t, "step.timed_out", i), "attempt",
+			st->attempt);
+		attempt_failed(t, i, "timed out", true);
+		break;
+	case ORC_WAKE_RETRY:
+		send_action(t, i);
+		break;
+	case ORC_WAKE_DELAY:
+		succeed_step(t, i, NULL);
+		advance(t);
+		break;
+	case ORC_WAKE_WAIT_TIMEOUT:
+		history(t, "step.timed_out", i);
+		if (sd->wait.continue_on_timeout) {
+			d = json_pack("{sb}", "timed_out", 1);
+			if (d == NULL) {
+				oom(t);
+				return;
+			}
+			succeed_step(t, i, d);
+			advance(t);
+		} else {
+			attempt_failed(t, i, "timed out", false);
+		}
+		break;
+	case ORC_WAKE_COMP_TIMEOUT:
+		put_int(t, history(t, "compensation.timed_out", i), "attempt",
+			st->comp_attempt);
+		compensation_failed(t, i, "timed out");
+		break;
+	case ORC_WAKE_COMP_RETRY:
+		send_compensation(t, i);
+		break;
+	}
+}
+
+/*
+ * Fire every timer due at now, earliest first (ties: step order, then the
+ * deadline), each against the state the earlier ones left: a timer that
+ * an earlier one cleared or moved does not fire.  New timers are always
+ * later than now, so the list collected up front is complete.
+ */
+static void
+on_timer(struct txn *t)
+{
+	struct orc_saga *saga = t->saga;
+	struct due stack[16], *due = stack;
+	size_t n = 0;
+
+	if (saga->n_steps + 1 > COUNT(stack)) {
+		due = malloc((saga->n_steps + 1) * sizeof(*due));
+		if (due == NULL) {
+			oom(t);
+			return;
+		}
+	}
+	for (size_t i = 0; i < saga->n_steps; i++)
+		if (saga->steps[i].wake_ms > 0 &&
+		    saga->steps[i].wake_ms <= t->now)
+			due[n++] = (struct due){saga->steps[i].wake_ms, i,
+						saga->steps[i].wake_reason};
+	if (saga->status == ORC_SAGA_RUNNING && saga->deadline_ms > 0 &&
+	    saga->deadline_ms <= t->now)
+		due[n++] = (struct due){saga->deadline_ms, NO_STEP,
+					ORC_WAKE_NONE};
+	if (n == 0) {
+		ignore(t, ORC_IGNORE_NOT_DUE, NO_STEP);
+		goto out;
+	}
+	qsort(due, n, sizeof(*due), due_cmp);
+	for (size_t k = 0; k < n && ok(t); k++) {
+		if (due[k].step == NO_STEP) {
+			if (saga->status != ORC_SAGA_RUNNING)
+				continue;
+			set_text(t, &saga->failure_reason, "saga timed out");
+			begin_failing(t, ORC_CAUSE_TIMEOUT);
+			continue;
+		}
+		if (saga->steps[due[k].step].wake_ms != due[k].at_ms ||
+		    saga->steps[due[k].step].wake_reason != due[k].why)
+			continue;
+		fire(t, due[k].step, due[k].why);
+	}
+out:
+	if (due != stack)
+		free(due);
+}
+
+static void
+on_cancel(struct txn *t)
+{
+	struct orc_saga *saga = t->saga;
+	json_t *d;
+
+	switch (saga->status) {
+	case ORC_SAGA_RUNNING:
+		set_textf(t, &saga->failure_reason, "cancelled%s%s",
+			  t->in->reason ? ": " : "",
+			  t->in->reason ? t->in->reason : "");
+		begin_failing(t, ORC_CAUSE_CANCEL);
+		return;
+	case ORC_SAGA_STUCK:
+		/* the operator gives up on the compensation */
+		d = history(t, "saga.cancel_requested", NO_STEP);
+		put_str(t, d, "reason", t->in->reason);
+		saga->cause = ORC_CAUSE_CANCEL;
+		end_saga(t, ORC_SAGA_CANCELLED);
+		return;
+	default:
+		conflict(t, "cancel");
+		return;
+	}
+}
+
+static void
+on_retry(struct txn *t)
+{
+	struct orc_saga *saga = t->saga;
+	json_t *d;
+
+	switch (saga->status) {
+	case ORC_SAGA_FAILED:
+		if (!saga_status(t, ORC_SAGA_RUNNING))
+			return;
+		d = history(t, "saga.retried", NO_STEP);
+		put_str(t, d, "reason", t->in->reason);
+		saga->cause = ORC_CAUSE_NONE;
+		set_text(t, &saga->failure_reason, NULL);
+		saga->deadline_ms = t->def->timeout_ms
+					    ? t->now + t->def->timeout_ms
+					    : 0;
+		for (size_t i = 0; i < saga->n_steps && ok(t); i++) {
+			struct orc_saga_step *st = &saga->steps[i];
+
+			if (st->status != ORC_STEP_FAILED)
+				continue;
+			if (!step_status(t, i, ORC_STEP_PENDING))
+				return;
+			st->attempt_base = st->attempt;
+			st->finished_ms = 0;
+			clear_timer(st);
+			set_text(t, &st->last_error, NULL);
+		}
+		advance(t);
+		return;
+	case ORC_SAGA_STUCK:
+		if (!saga_status(t, ORC_SAGA_COMPENSATING))
+			return;
+		d = history(t, "saga.retried", NO_STEP);
+		put_str(t, d, "reason", t->in->reason);
+		for (size_t i = 0; i < saga->n_steps && ok(t); i++) {
+			struct orc_saga_step *st = &saga->steps[i];
+
+			if (st->status != ORC_STEP_COMPENSATING)
+				continue;
+			st->comp_attempt_base = st->comp_attempt;
+			send_compensation(t, i);
+			return;
+		}
+		advance(t); /* no compensation in flight: pick the next */
+		return;
+	default:
+		conflict(t, "retry");
+		return;
+	}
+}
+
+/* ---- the entry point ---- */
+
+static bool
+text_ok(const char *s, bool required)
+{
+	return s == NULL ? !required : utf8_valid(s);
+}
+
+static enum orc_status
+check_input(const struct orc_saga *saga, const struct orc_engine_input *in,
+	    struct orc_error *err)
+{
+	const char *what = orc_input_kind_name(in->kind);
+	char key[ORC_SAGA_KEY_MAX];
+
+	if ((unsigned)in->kind >= COUNT(input_kind_names))
+		return orc_error_set(err, ORC_INVALID, "unknown input kind %d",
+				     (int)in->kind);
+	if (!text_ok(in->type, in->kind == ORC_INPUT_REPLY ||
+				       in->kind == ORC_INPUT_EVENT) ||
+	    !text_ok(in->step, in->kind == ORC_INPUT_REPLY) ||
+	    !text_ok(in->topic, in->kind == ORC_INPUT_EVENT) ||
+	    !text_ok(in->event_id, false) || !text_ok(in->reason, false) ||
+	    !text_ok(in->key, false) ||
+	    !text_ok(in->saga_id, in->kind == ORC_INPUT_START))
+		return orc_error_set(err, ORC_INVALID,
+				     "%s input: missing or non-UTF-8 field",
+				     what);
+	if (saga->steps == NULL)
+		return orc_error_set(err, ORC_INVALID,
+				     "%s input: saga not initialised", what);
+	if (in->kind != ORC_INPUT_START) {
+		if (saga->context == NULL || saga->id == NULL ||
+		    saga->key == NULL)
+			return orc_error_set(err, ORC_INVALID,
+					     "%s input: saga not started",
+					     what);
+		return ORC_OK;
+	}
+	if (*in->saga_id == '\0' || strlen(in->saga_id) >= ORC_SAGA_ID_MAX)
+		return orc_error_set(err, ORC_INVALID,
+				     "start input: bad saga id");
+	if (in->key != NULL ? strlen(in->key) >= ORC_SAGA_KEY_MAX
+			    : !orc_business_key(in->data,
+						saga->def->trigger.key, key,
+						sizeof(key)))
+		return orc_error_set(err, ORC_INVALID,
+				     "start input: no business key at \"%s\"",
+				     saga->def->trigger.key);
+	return ORC_OK;
+}
+
+static int64_t
+next_wake(const struct orc_saga *saga)
+{
+	int64_t wake = 0;
+
+	for (size_t i = 0; i < saga->n_steps; i++) {
+		int64_t w = saga->steps[i].wake_ms;
+
+		if (w > 0 && (wake == 0 || w < wake))
+			wake = w;
+	}
+	if (saga->status == ORC_SAGA_RUNNING && saga->deadline_ms > 0 &&
+	    (wake == 0 || saga->deadline_ms < wake))
+		wake = saga->deadline_ms;
+	return wake;
+}
+
+enum orc_status
+orc_engine_apply(struct orc_saga *saga, const struct orc_engine_input *in,
+		 int64_t now_ms, struct orc_effects *fx, struct orc_error *err)
+{
+	struct txn t = {
+		.saga = saga,
+		.def = saga->def,
+		.in = in,
+		.fx = fx,
+		.now = now_ms,
+		.err = err,
+		.status = ORC_OK,
+	};
+	int64_t old_wake = saga->wake_ms;
+	enum orc_status status;
+
+	orc_effects_reset(fx);
+	status = check_input(saga, in, err);
+	if (status != ORC_OK)
+		return status;
+
+	switch (in->kind) {
+	case ORC_INPUT_START:
+		if (saga->context != NULL) {
+			conflict(&t, "start");
+			break;
+		}
+		on_start(&t);
+		break;
+	case ORC_INPUT_REPLY:
+		on_reply(&t);
+		break;
+	case ORC_INPUT_EVENT:
+		on_event(&t);
+		break;
+	case ORC_INPUT_TIMER:
+		on_timer(&t);
+		break;
+	case ORC_INPUT_CANCEL:
+		on_cancel(&t);
+		break;
+	case ORC_INPUT_RETRY:
+		on_retry(&t);
+		break;
+	}
+	saga->wake_ms = next_wake(saga);
+	fx->wake_ms = saga->wake_ms;
+	fx->wake_changed = saga->wake_ms != old_wake;
+	return t.status;
+}

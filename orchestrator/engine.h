@@ -1,0 +1,417 @@
+/*
+ * engine.h - the saga state machine: (definition, state, input, now) ->
+ * (new state, effects).
+ *
+ * orc_engine_apply() is the whole engine.  It reads and changes one saga's
+ * state in place and appends what the caller must do to a list of effects:
+ * commands to publish (transactional outbox rows), history rows, saga
+ * outcome events and the saga's next wake-up time.  It does no I/O, reads
+ * no clock (the caller passes now_ms), keeps no globals and draws no random
+ * numbers, so the same definition, state, input and now always give the same
+ * new state and byte-identical effects; a transaction that is replayed after
+ * a crash writes the very same outbox rows (command message ids are
+ * "<saga id>/<step>/<action|compensation>/<attempt>").
+ *
+ * The store keeps the state as one saga row and one row per step, with the
+ * scalar fields below as columns; struct orc_saga_row / orc_step_row and
+ * orc_saga_from_rows() / orc_saga_to_row() / orc_saga_step_to_row() convert.
+ * Everything a saga will wait for (step timeouts, retry backoffs, delays,
+ * wait timeouts, the saga deadline) folds into one number, saga.wake_ms,
+ * which the store indexes; the caller feeds ORC_INPUT_TIMER at or after it.
+ *
+ * Semantics in short:
+ * a step starts once every step it needs succeeded or was skipped; a false
+ * "when" skips it.  A failure reply, a timeout with the attempts spent, the
+ * saga deadline or an operator cancel makes the saga compensate: no new step
+ * starts, commands already sent are awaited (until they reply or time out,
+ * without further retries), waits, delays and retry backoffs are aborted;
+ * then every succeeded step with a compensation is compensated, one at a
+ * time, latest completion first.  A compensation retries with backoff; when
+ * its attempts are spent the saga is stuck until an operator retries or
+ * cancels it.
+ */
+#ifndef ORC_ENGINE_H
+#define ORC_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "definition.h"
+#include "error.h"
+
+/* Saga ids and business keys are shorter than these (a UUID is 36). */
+#define ORC_SAGA_ID_MAX 128
+#define ORC_SAGA_KEY_MAX 256
+/* "<saga id>/<step>/compensation/<attempt>" and its NUL fit in this. */
+#define ORC_MESSAGE_ID_MAX (ORC_SAGA_ID_MAX + ORC_NAME_MAX + 32)
+
+/* ---- statuses and their names (the text the store writes) ---- */
+
+enum orc_saga_status {
+	ORC_SAGA_RUNNING,
+	ORC_SAGA_COMPLETED,    /* terminal: every step succeeded or skipped */
+	ORC_SAGA_COMPENSATING, /* failing: awaiting steps, then undoing them */
+	ORC_SAGA_COMPENSATED,  /* terminal: failed, everything undone */
+	ORC_SAGA_FAILED,       /* failed with nothing to undo; RETRY reruns */
+	ORC_SAGA_STUCK,        /* a compensation ran out of attempts */
+	ORC_SAGA_CANCELLED,    /* terminal: an operator cancelled it */
+	ORC_SAGA_TIMED_OUT,    /* terminal: the saga deadline passed */
+};
+#define ORC_SAGA_STATUS_COUNT 8
+
+/* "running", "completed", ... Never NULL ("?" for an unknown value). */
+const char *orc_saga_status_name(enum orc_saga_status status);
+bool orc_saga_status_parse(const char *text, enum orc_saga_status *out);
+/*
+ * True for every status but running and compensating: the saga has no
+ * timers and no commands in flight and does nothing more by itself.  Only
+ * an operator moves a failed saga (RETRY) or a stuck one (RETRY, CANCEL;
+ * a late compensation success also unsticks it); the others are terminal.
+ */
+bool orc_saga_status_is_final(enum orc_saga_status status);
+
+enum orc_step_status {
+	ORC_STEP_PENDING,
+	ORC_STEP_RUNNING,
+	ORC_STEP_SUCCEEDED,
+	ORC_STEP_FAILED,
+	ORC_STEP_SKIPPED,
+	ORC_STEP_COMPENSATING,
+	ORC_STEP_COMPENSATED,
+};
+#define ORC_STEP_STATUS_COUNT 7
+
+const char *orc_step_status_name(enum orc_step_status status);
+bool orc_step_status_parse(const char *text, enum orc_step_status *out);
+
+/* What a step's timer (step.wake_ms) will do when it fires. */
+enum orc_wake_reason {
+	ORC_WAKE_NONE,         /* no timer */
+	ORC_WAKE_TIMEOUT,      /* the command's reply is overdue */
+	ORC_WAKE_RETRY,        /* send the next attempt (backoff over) */
+	ORC_WAKE_DELAY,        /* a delay step is over */
+	ORC_WAKE_WAIT_TIMEOUT, /* a wait step gives up */
+	ORC_WAKE_COMP_TIMEOUT, /* the compensation's reply is overdue */
+	ORC_WAKE_COMP_RETRY,   /* send the next compensation attempt */
+};
+
+const char *orc_wake_reason_name(enum orc_wake_reason reason); /* "none", ... */
+bool orc_wake_reason_parse(const char *text, enum orc_wake_reason *out);
+
+/* Why a saga compensates, which decides its final status. */
+enum orc_saga_cause {
+	ORC_CAUSE_NONE,    /* not failing */
+	ORC_CAUSE_FAILURE, /* a step failed: compensated (or failed) */
+	ORC_CAUSE_CANCEL,  /* an operator cancelled it: cancelled */
+	ORC_CAUSE_TIMEOUT, /* the saga deadline passed: timed_out */
+};
+
+const char *orc_saga_cause_name(enum orc_saga_cause cause); /* "none", ... */
+bool orc_saga_cause_parse(const char *text, enum orc_saga_cause *out);
+
+/* ---- state ---- */
+
+/* One step of a running saga; parallel to def->steps. */
+struct orc_saga_step {
+	enum orc_step_status status;
+	/*
+	 * Command attempts, 1-based, never reset: the message id of attempt n
+	 * is ".../action/n", so a command re-sent after an operator RETRY
+	 * never reuses an id a service has seen.  The retry policy counts
+	 * attempt - attempt_base (RETRY sets attempt_base = attempt).
+	 */
+	int attempt;
+	int attempt_base;
+	int comp_attempt; /* the same for the compensation command */
+	int comp_attempt_base;
+	int64_t started_ms;  /* last start (0 = never) */
+	int64_t finished_ms; /* succeeded, failed, skipped or compensated */
+	int64_t wake_ms;     /* this step's timer, 0 = none */
+	enum orc_wake_reason wake_reason;
+	int64_t completed_seq; /* order of success (saga.seq), 0 = none */
+	char *last_error;      /* owned, NULL = none */
+	/*
+	 * The data of a correlated event that arrived for this wait step
+	 * before it started (owned reference, NULL = none); the step
+	 * succeeds with it as soon as it starts.
+	 */
+	json_t *early_event;
+	/*
+	 * Set by the engine whenever it changes this step; never cleared by
+	 * it.  The store writes the rows of changed steps and clears the flag.
+	 */
+	bool changed;
+};
+
+/*
+ * A saga instance.  Caller-owned memory (a struct on the stack or inside
+ * another struct); orc_saga_init() / orc_saga_finish() manage what it
+ * points to.  Every char * and json_t * is owned by the saga, except def,
+ * which is borrowed and must outlive it.  The engine changes the fields in
+ * place; the caller may read every field and may write the scalar ones
+ * (orc_saga_from_rows() does).
+ */
+struct orc_saga {
+	const struct orc_definition *def; /* borrowed */
+	char *id;  /* set by ORC_INPUT_START (NULL before) */
+	char *key; /* business key; set by ORC_INPUT_START */
+	enum orc_saga_status status;
+	enum orc_saga_cause cause; /* why it compensates or ended */
+	/*
+	 * {"input": trigger data, "steps": {"<name>": reply or event data},
+	 *  "saga": {"id", "key", "name", "version"}}; NULL until START.
+	 * Step data is shared (a reference to the input's json_t), not copied.
+	 */
+	json_t *context;
+	int64_t started_ms;
+	int64_t deadline_ms; /* saga timeout; 0 = none */
+	int64_t wake_ms;     /* earliest pending timer (or deadline); 0 = none */
+	int64_t seq;         /* completions so far (steps' completed_seq) */
+	/*
+	 * Why it is failing or ended, for people: "charge_payment:
+	 * payment.declined", "saga timed out", "compensation of
+	 * reserve_inventory failed: timed out".  Owned, NULL = none.
+	 */
+	char *failure_reason;
+	struct orc_saga_step *steps; /* owned, def->n_steps of them */
+	size_t n_steps;
+};
+
+/*
+ * Prepare saga for def (borrowed): no id yet, every step pending.  The next
+ * input must be ORC_INPUT_START (or use orc_saga_from_rows() instead).
+ * Returns ORC_FATAL only when out of memory.
+ */
+enum orc_status orc_saga_init(struct orc_saga *saga,
+			      const struct orc_definition *def);
+
+/* Free what saga owns (not the struct); accepts NULL and repeated calls. */
+void orc_saga_finish(struct orc_saga *saga);
+
+/*
+ * Make dst (uninitialised caller memory) an independent copy of src: a
+ * snapshot to roll back to (a savepoint for one event of a batch).  Cheap:
+ * it copies the strings, the steps and the context's "steps" object, and
+ * shares by reference the JSON values no engine call changes (trigger data,
+ * step results, early events).  ORC_FATAL when out of memory.
+ */
+enum orc_status orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src);
+
+/* ---- rows: what the store reads and writes ---- */
+
+/*
+ * The columns of the saga row.  Strings are NUL-terminated; statuses are
+ * their names.  From orc_saga_to_row() every pointer is borrowed from the
+ * saga and lives until the saga is next changed; into orc_saga_from_rows()
+ * every pointer is borrowed for the call (the saga copies strings and takes
+ * its own references).
+ */
+struct orc_saga_row {
+	const char *id;
+	const char *key;
+	const char *status;
+	const char *cause;
+	json_t *context;
+	int64_t started_ms;
+	int64_t deadline_ms;
+	int64_t wake_ms;
+	int64_t seq;
+	const char *failure_reason; /* NULL = none */
+};
+
+/* The columns of one step row; borrowed as for orc_saga_row. */
+struct orc_step_row {
+	const char *name;
+	const char *status;
+	int attempt;
+	int attempt_base;
+	int comp_attempt;
+	int comp_attempt_base;
+	int64_t started_ms;
+	int64_t finished_ms;
+	int64_t wake_ms;
+	const char *wake_reason;
+	int64_t completed_seq;
+	const char *last_error; /* NULL = none */
+	json_t *early_event;    /* NULL = none */
+};
+
+/*
+ * Build saga (uninitialised caller memory) for def (borrowed) from stored
+ * rows.  Step rows are matched by name, in any order; a step without a row
+ * is pending.  Returns ORC_INVALID (err says which column) for an unknown
+ * status or step name, a missing id or key, or a context that is not an
+ * object with "steps"; ORC_FATAL when out of memory.  On failure saga holds
+ * nothing to free.  Step changed flags start false.
+ */
+enum orc_status orc_saga_from_rows(struct orc_saga *saga,
+				   const struct orc_definition *def,
+				   const struct orc_saga_row *row,
+				   const struct orc_step_row *steps,
+				   size_t n_steps, struct orc_error *err);
+
+/* Fill *row from saga; pointers borrowed from saga (see orc_saga_row). */
+void orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row);
+
+/* Fill *row from saga->steps[index]; borrowed from saga and its def. */
+void orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
+			  struct orc_step_row *row);
+
+/* ---- inputs ---- */
+
+enum orc_input_kind {
+	ORC_INPUT_START,  /* the trigger event: data, saga_id, key */
+	ORC_INPUT_REPLY,  /* a reply to a command: step, type, data */
+	ORC_INPUT_EVENT,  /* a correlated event for wait steps: topic, type, data */
+	ORC_INPUT_TIMER,  /* fire every timer due at now_ms */
+	ORC_INPUT_CANCEL, /* operator: give up (compensate first if running) */
+	ORC_INPUT_RETRY,  /* operator: rerun a failed saga, unstick a stuck one */
+};
+
+const char *orc_input_kind_name(enum orc_input_kind kind); /* "start", ... */
+
+/*
+ * One input.  Every pointer is borrowed for the call, except that the
+ * engine keeps a reference to data (as the trigger input or a step's
+ * result) instead of copying it: the caller must not change data after
+ * passing it.  Strings must be valid UTF-8.
+ */
+struct orc_engine_input {
+	enum orc_input_kind kind;
+	const char *saga_id;  /* START: shorter than ORC_SAGA_ID_MAX */
+	const char *key;      /* START: business key; NULL = from data at the
+				 trigger's key pointer (orc_business_key) */
+	const char *step;     /* REPLY: the sagastep attribute */
+	const char *topic;    /* EVENT */
+	const char *type;     /* REPLY, EVENT: the event type */
+	const char *event_id; /* START, REPLY, EVENT: for history; may be NULL */
+	json_t *data;         /* START, REPLY, EVENT: may be NULL (= null) */
+	const char *reason;   /* CANCEL, RETRY: operator's note; may be NULL */
+};
+
+/*
+ * The business key in data at pointer (JSON Pointer): a string as is, an
+ * integer in decimal.  Copies it into buf (size len) and returns true;
+ * false when the pointer does not resolve to one of those or it does not
+ * fit.  The worker uses the same function to route events to sagas.
+ */
+bool orc_business_key(const json_t *data, const char *pointer, char *buf,
+		      size_t len);
+
+/* ---- effects ---- */
+
+enum orc_effect_kind {
+	ORC_EFFECT_COMMAND,    /* publish a command (an outbox row) */
+	ORC_EFFECT_HISTORY,    /* append a history row */
+	ORC_EFFECT_SAGA_EVENT, /* the saga ended (or got stuck) */
+};
+
+const char *orc_effect_kind_name(enum orc_effect_kind kind);
+
+enum orc_command_kind {
+	ORC_COMMAND_ACTION,
+	ORC_COMMAND_COMPENSATION,
+};
+
+const char *orc_command_kind_name(enum orc_command_kind kind); /* "action" */
+
+/* Why an input changed nothing. */
+enum orc_ignore_reason {
+	ORC_IGNORE_NONE,
+	ORC_IGNORE_LATE,            /* the step no longer awaits this reply */
+	ORC_IGNORE_DUPLICATE,       /* the step already has this outcome */
+	ORC_IGNORE_UNKNOWN_STEP,    /* no step of that name */
+	ORC_IGNORE_UNEXPECTED_TYPE, /* the step lists no such type */
+	ORC_IGNORE_NO_MATCH,        /* no wait step matches the event */
+	ORC_IGNORE_NOT_DUE,         /* a timer input with nothing due */
+	ORC_IGNORE_NOT_ALLOWED,     /* not in the saga's current status */
+};
+
+/* "late", "duplicate", "unknown_step", ... ("" for none). */
+const char *orc_ignore_reason_name(enum orc_ignore_reason reason);
+
+/*
+ * One effect.  NUL-terminated strings; topic, type and step_name are
+ * borrowed from the definition, history kinds are static strings, json_t
+ * values are owned by the effect list.
+ */
+struct orc_effect {
+	enum orc_effect_kind kind;
+	size_t step;           /* step index, or SIZE_MAX for none */
+	const char *step_name; /* NULL for none */
+
+	/* ORC_EFFECT_COMMAND */
+	enum orc_command_kind command_kind;
+	int attempt;
+	const char *topic;
+	const char *type;
+	char message_id[ORC_MESSAGE_ID_MAX];
+	json_t *data; /* rendered template */
+
+	/* ORC_EFFECT_HISTORY */
+	const char *history; /* "saga.started", "step.succeeded", ... */
+	json_t *detail;      /* an object, never NULL */
+
+	/* ORC_EFFECT_SAGA_EVENT */
+	enum orc_saga_status saga_status;
+};
+
+enum orc_engine_result {
+	ORC_RESULT_APPLIED, /* the state changed */
+	ORC_RESULT_IGNORED, /* nothing but one history effect */
+};
+
+/*
+ * The output of one orc_engine_apply().  Caller-owned; orc_effects_init()
+ * once, reuse for many applies (each one empties it first and keeps its
+ * memory), orc_effects_finish() at the end.
+ */
+struct orc_effects {
+	struct orc_effect *v; /* in the order they happened */
+	size_t n;
+	size_t cap;
+	enum orc_engine_result result;
+	enum orc_ignore_reason ignore_reason; /* when ignored */
+	int64_t wake_ms;   /* the saga's next wake-up, 0 = none */
+	bool wake_changed; /* wake_ms differs from before: set/cancel timer */
+};
+
+void orc_effects_init(struct orc_effects *fx);
+/* Drop every effect, keep the memory. */
+void orc_effects_reset(struct orc_effects *fx);
+void orc_effects_finish(struct orc_effects *fx);
+
+/*
+ * The effects as a JSON document (new reference; NULL when out of memory):
+ * {"result", "ignore_reason"?, "wake_ms", "wake_changed", "effects": [...]}.
+ * Serialized with JSON_SORT_KEYS it is byte-identical for identical effects;
+ * for logs and tests.
+ */
+json_t *orc_effects_to_json(const struct orc_effects *fx);
+
+/* ---- the engine ---- */
+
+/*
+ * Apply one input to saga at now_ms; fx is emptied first, then filled.
+ *
+ * Returns:
+ *   ORC_OK        applied (fx->result APPLIED) or ignored with a reason
+ *                 (IGNORED: late, duplicate, unknown step ... reply), the
+ *                 state unchanged but for nothing;
+ *   ORC_CONFLICT  an operator command (or START) not allowed in the saga's
+ *                 status; the state is unchanged, fx holds the IGNORED
+ *                 history entry and err the message;
+ *   ORC_INVALID   a malformed input (missing fields, bad UTF-8, START
+ *                 without a business key); nothing changed, nothing in fx;
+ *   ORC_FATAL     out of memory, or an invalid status transition (a bug);
+ *                 the state may be half changed: discard it (roll back).
+ */
+enum orc_status orc_engine_apply(struct orc_saga *saga,
+				 const struct orc_engine_input *in,
+				 int64_t now_ms, struct orc_effects *fx,
+				 struct orc_error *err);
+
+#endif

@@ -1,0 +1,1662 @@
+/*
+ * test_engine.c - the saga engine: a table of (state, input) pairs over
+ * every saga and step status, then the order saga of schemas/examples end
+ * to end, the store's row round trip and determinism.
+ *
+ * A state is reached by a small script of inputs ("start; reply a a.ok;
+ * wake"), and the effects of one input are compared as a summary string:
+ *   h:<history kind>   h:reply.ignored(late)   cmd:<step>/<kind>/<attempt>
+ *   ev:<saga status>
+ * Step statuses read "a=succeeded b=running".
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_runner.h"
+#include "engine.h"
+#include "jsonp.h"
+
+#define SAGA_ID "7d1f7f4e-0000-4000-8000-000000000001"
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- definitions (single quotes stand for double quotes) ---- */
+
+/*
+ * A chain a -> b -> c.  a retries a.flaky once and its compensation can
+ * fail; b's compensation times out; c has no compensation.
+ */
+static const char *const def_seq =
+	"{'name':'seq','version':1,'timeout':'1h',"
+	" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+	" 'steps':["
+	"  {'name':'a','command':{'topic':'ta','type':'a.do',"
+	"    'data':{'id':'${/input/id}'}},"
+	"   'success':['a.ok'],'failure':['a.bad','a.flaky'],'timeout':'10s',"
+	"   'retry':{'max_attempts':2,'backoff':'1s','on':['a.flaky']},"
+	"   'compensation':{'topic':'ta','type':'a.undo',"
+	"    'data':{'r':'${/steps/a/r}'},'success':['a.undone'],"
+	"    'failure':['a.stuck'],'retry':{'max_attempts':2,'backoff':'1s'}}},"
+	"  {'name':'b','needs':['a'],'command':{'topic':'tb','type':'b.do'},"
+	"   'success':['b.ok'],'failure':['b.bad'],'timeout':'10s',"
+	"   'compensation':{'topic':'tb','type':'b.undo',"
+	"    'success':['b.undone'],'failure':['b.stuck'],'timeout':'5s',"
+	"    'retry':{'max_attempts':2,'backoff':'1s'}}},"
+	"  {'name':'c','needs':['b'],'command':{'topic':'tc','type':'c.do'},"
+	"   'success':['c.ok'],'failure':['c.bad'],'timeout':'10s'}]}";
+
+/*
+ * Waits, a delay and a condition: w and d start at once; s (when
+ * /input/flag) and v (a wait that continues on timeout) follow d; x needs
+ * w, s and v.
+ */
+static const char *const def_flow =
+	"{'name':'flow','version':2,"
+	" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+	" 'steps':["
+	"  {'name':'w','wait':{'topic':'tw','type':'w.ok','key':'/id',"
+	"    'timeout':'1m'}},"
+	"  {'name':'d','delay':'5s'},"
+	"  {'name':'s','needs':['d'],'when':{'eq':['${/input/flag}',true]},"
+	"   'command':{'topic':'ts','type':'s.do'},'success':['s.ok']},"
+	"  {'name':'v','needs':['d'],'wait':{'topic':'tw','type':'v.ok',"
+	"    'key':'/id','timeout':'30s','on_timeout':'continue'}},"
+	"  {'name':'x','needs':['w','s','v'],"
+	"   'command':{'topic':'tx','type':'x.do','data':{'w':'${/steps/w}'}},"
+	"   'success':['x.ok'],"
+	"   'compensation':{'topic':'tx','type':'x.undo',"
+	"    'success':['x.undone']}}]}";
+
+/* Every step skipped: the saga completes at start. */
+static const char *const def_skip =
+	"{'name':'skip','version':1,"
+	" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+	" 'steps':["
+	"  {'name':'a','when':false,'command':{'topic':'t','type':'a.do'},"
+	"   'success':['a.ok']},"
+	"  {'name':'b','needs':['a'],'when':{'exists':'${/input/nope}'},"
+	"   'delay':'1s'}]}";
+
+static char *
+unquote(const char *s)
+{
+	char *d = strdup(s);
+
+	ck_assert_ptr_nonnull(d);
+	for (char *p = d; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return d;
+}
+
+static json_t *
+json_sq(const char *s)
+{
+	char *text = unquote(s);
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+
+	ck_assert_msg(v != NULL, "%s: %s", s, jerr.text);
+	free(text);
+	return v;
+}
+
+static struct orc_definition *
+def_from_body(json_t *body)
+{
+	struct orc_definition_issues issues = {0};
+	struct orc_definition *def = NULL;
+	enum orc_status st = orc_definition_from_json(body, &def, &issues);
+
+	for (size_t i = 0; i < issues.n; i++)
+		fprintf(stderr, "%s: %s\n", issues.v[i].pointer,
+			issues.v[i].message);
+	ck_assert_int_eq(st, ORC_OK);
+	orc_definition_issues_finish(&issues);
+	return def;
+}
+
+static struct orc_definition *
+def_sq(const char *s)
+{
+	json_t *body = json_sq(s);
+	struct orc_definition *def = def_from_body(body);
+
+	json_decref(body);
+	return def;
+}
+
+static struct orc_definition *
+def_order(void)
+{
+	struct orc_definition_issues issues = {0};
+	struct orc_definition *def = NULL;
+	struct orc_error err;
+	enum orc_status st = orc_definition_load_file(
+		ORC_SOURCE_DIR "/schemas/examples/order_fulfillment.json",
+		&def, &issues, &err);
+
+	ck_assert_msg(st == ORC_OK, "%s", err.message);
+	orc_definition_issues_finish(&issues);
+	return def;
+}
+
+/* ---- the rig: a saga, its effects and a script interpreter ---- */
+
+struct rig {
+	struct orc_definition *def;
+	struct orc_saga saga;
+	struct orc_effects fx;
+	struct orc_error err;
+	int64_t now;
+	char got[4096];
+	json_t *log; /* every apply's effects, for determinism checks */
+};
+
+static void
+rig_init(struct rig *r, struct orc_definition *def)
+{
+	memset(r, 0, sizeof(*r));
+	r->def = def;
+	ck_assert_int_eq(orc_saga_init(&r->saga, def), ORC_OK);
+	orc_effects_init(&r->fx);
+	r->log = json_array();
+}
+
+static void
+rig_finish(struct rig *r)
+{
+	orc_saga_finish(&r->saga);
+	orc_effects_finish(&r->fx);
+	orc_definition_destroy(r->def);
+	json_decref(r->log);
+}
+
+static void
+summarize(struct rig *r)
+{
+	size_t len = 0;
+
+	r->got[0] = '\0';
+	for (size_t i = 0; i < r->fx.n; i++) {
+		const struct orc_effect *e = &r->fx.v[i];
+		char item[512];
+
+		switch (e->kind) {
+		case ORC_EFFECT_COMMAND:
+			snprintf(item, sizeof(item), "cmd:%s/%s/%d",
+				 e->step_name,
+				 orc_command_kind_name(e->command_kind),
+				 e->attempt);
+			break;
+		case ORC_EFFECT_HISTORY: {
+			const char *why = json_string_value(
+				json_object_get(e->detail, "reason"));
+
+			if (strstr(e->history, ".ignored") != NULL)
+				snprintf(item, sizeof(item), "h:%s(%s)",
+					 e->history, why ? why : "?");
+			else
+				snprintf(item, sizeof(item), "h:%s",
+					 e->history);
+			break;
+		}
+		case ORC_EFFECT_SAGA_EVENT:
+			snprintf(item, sizeof(item), "ev:%s",
+				 orc_saga_status_name(e->saga_status));
+			break;
+		}
+		len += (size_t)snprintf(r->got + len, sizeof(r->got) - len,
+					"%s%s", len ? " " : "", item);
+		ck_assert_uint_lt(len, sizeof(r->got));
+	}
+}
+
+static const char *
+steps_of(struct rig *r)
+{
+	static char buf[1024];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->saga.n_steps; i++)
+		len += (size_t)snprintf(
+			buf + len, sizeof(buf) - len, "%s%s=%s",
+			len ? " " : "", r->def->steps[i].name,
+			orc_step_status_name(r->saga.steps[i].status));
+	return buf;
+}
+
+/* Apply one input; returns the engine's status, effects in r->got. */
+static enum orc_status
+apply(struct rig *r, const struct orc_engine_input *in)
+{
+	enum orc_status st;
+	json_t *doc;
+
+	orc_error_clear(&r->err);
+	st = orc_engine_apply(&r->saga, in, r->now, &r->fx, &r->err);
+	summarize(r);
+	doc = orc_effects_to_json(&r->fx);
+	ck_assert_ptr_nonnull(doc);
+	json_array_append_new(r->log, doc);
+	return st;
+}
+
+/* Copy the next word of *s into buf; false at the end. */
+static bool
+word(const char **s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (**s == ' ')
+		(*s)++;
+	if (**s == '\0')
+		return false;
+	if (**s == '{' || **s == '[') {
+		/* a JSON argument: the rest */
+		n = strlen(*s);
+		ck_assert_uint_lt(n, len);
+		memcpy(buf, *s, n + 1);
+		*s += n;
+		return true;
+	}
+	while ((*s)[n] != '\0' && (*s)[n] != ' ')
+		n++;
+	ck_assert_uint_lt(n, len);
+	memcpy(buf, *s, n);
+	buf[n] = '\0';
+	*s += n;
+	return true;
+}
+
+/* Run one script command ("reply a a.ok {'r':1}"). */
+static enum orc_status
+command(struct rig *r, const char *cmd)
+{
+	struct orc_engine_input in = {0};
+	char verb[32], a1[128] = "", a2[128] = "", a3[1024] = "";
+	const char *p = cmd;
+	enum orc_status st;
+
+	ck_assert_msg(word(&p, verb, sizeof(verb)), "empty command");
+	if (strcmp(verb, "start") == 0) {
+		in.kind = ORC_INPUT_START;
+		in.saga_id = SAGA_ID;
+		in.event_id = "trigger-1";
+		if (!word(&p, a3, sizeof(a3)))
+			strcpy(a3, "{'id':'k1','flag':false}");
+	} else if (strcmp(verb, "reply") == 0) {
+		in.kind = ORC_INPUT_REPLY;
+		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)));
+		word(&p, a3, sizeof(a3));
+		in.step = a1;
+		in.type = a2;
+		in.event_id = "reply-1";
+	} else if (strcmp(verb, "event") == 0) {
+		in.kind = ORC_INPUT_EVENT;
+		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)) &&
+			  word(&p, a3, sizeof(a3)));
+		in.topic = a1;
+		in.type = a2;
+		in.event_id = "event-1";
+	} else if (strcmp(verb, "wake") == 0) {
+		ck_assert_msg(r->saga.wake_ms > 0, "wake: no timer");
+		r->now = r->saga.wake_ms;
+		in.kind = ORC_INPUT_TIMER;
+	} else if (strcmp(verb, "timer") == 0) {
+		in.kind = ORC_INPUT_TIMER;
+	} else if (strcmp(verb, "at") == 0) {
+		ck_assert(word(&p, a1, sizeof(a1)));
+		r->now = strtoll(a1, NULL, 10);
+		return ORC_OK;
+	} else if (strcmp(verb, "cancel") == 0) {
+		in.kind = ORC_INPUT_CANCEL;
+		in.reason = "test";
+	} else if (strcmp(verb, "retry") == 0) {
+		in.kind = ORC_INPUT_RETRY;
+	} else {
+		ck_abort_msg("unknown command %s", verb);
+	}
+	if (a3[0] != '\0')
+		in.data = json_sq(a3);
+	st = apply(r, &in);
+	json_decref(in.data);
+	return st;
+}
+
+/* Run a ';'-separated script; every command must succeed. */
+static void
+script(struct rig *r, const char *s)
+{
+	char buf[2048], *save = NULL;
+
+	ck_assert_uint_lt(strlen(s), sizeof(buf));
+	strcpy(buf, s);
+	for (char *c = strtok_r(buf, ";", &save); c != NULL;
+	     c = strtok_r(NULL, ";", &save)) {
+		enum orc_status st = command(r, c);
+
+		ck_assert_msg(st == ORC_OK, "%s: %s (%s)", c,
+			      orc_status_name(st), r->err.message);
+	}
+}
+
+static void
+expect(struct rig *r, const char *cmd, const char *effects)
+{
+	enum orc_status st = command(r, cmd);
+
+	ck_assert_msg(st == ORC_OK, "%s: %s (%s)", cmd, orc_status_name(st),
+		      r->err.message);
+	ck_assert_str_eq(r->got, effects);
+}
+
+/* ---- the table ---- */
+
+#define S_SEQ_COMP "start; reply a a.ok {'r':7}; reply b b.ok; reply c c.bad"
+#define S_SEQ_DONE "start; reply a a.ok; reply b b.ok; reply c c.ok"
+#define S_SEQ_COMPENSATED S_SEQ_COMP "; reply b b.undone; reply a a.undone"
+#define S_SEQ_FAILED "start; reply a a.bad"
+#define S_SEQ_STUCK S_SEQ_COMP "; wake; wake; wake"
+#define S_SEQ_CANCELLED "start; cancel; reply a a.bad"
+#define S_SEQ_TIMED_OUT "start; at 3600000; timer"
+
+struct row {
+	const char *name;
+	const char *const *def;
+	const char *setup;
+	const char *input;
+	enum orc_status status;
+	const char *effects;
+	const char *saga;  /* saga status after */
+	const char *steps; /* step statuses after */
+};
+
+static const struct row rows[] = {
+	/* running: replies to a step in every status */
+	{"start", &def_seq, "", "start", ORC_OK,
+	 "h:saga.started h:step.started cmd:a/action/1", "running",
+	 "a=running b=pending c=pending"},
+	{"running: success starts the next", &def_seq, "start",
+	 "reply a a.ok", ORC_OK, "h:step.succeeded h:step.started cmd:b/action/1",
+	 "running", "a=succeeded b=running c=pending"},
+	{"running: retryable failure", &def_seq, "start", "reply a a.flaky",
+	 ORC_OK, "h:step.retry_scheduled", "running",
+	 "a=running b=pending c=pending"},
+	{"running: retryable failure in backoff is late", &def_seq,
+	 "start; reply a a.flaky", "reply a a.flaky", ORC_OK,
+	 "h:reply.ignored(late)", "running", "a=running b=pending c=pending"},
+	{"running: success in backoff is taken", &def_seq,
+	 "start; reply a a.flaky", "reply a a.ok", ORC_OK,
+	 "h:step.succeeded h:step.started cmd:b/action/1", "running",
+	 "a=succeeded b=running c=pending"},
+	{"running: backoff over sends attempt 2", &def_seq,
+	 "start; reply a a.flaky", "wake", ORC_OK,
+	 "h:step.started cmd:a/action/2", "running",
+	 "a=running b=pending c=pending"},
+	{"running: retryable failure with attempts spent", &def_seq,
+	 "start; reply a a.flaky; wake", "reply a a.flaky", ORC_OK,
+	 "h:step.failed h:saga.compensating h:saga.failed ev:failed", "failed",
+	 "a=failed b=pending c=pending"},
+	{"running: failure", &def_seq, "start", "reply a a.bad", ORC_OK,
+	 "h:step.failed h:saga.compensating h:saga.failed ev:failed", "failed",
+	 "a=failed b=pending c=pending"},
+	{"running: non-retryable failure in backoff", &def_seq,
+	 "start; reply a a.flaky", "reply a a.bad", ORC_OK,
+	 "h:step.failed h:saga.compensating h:saga.failed ev:failed", "failed",
+	 "a=failed b=pending c=pending"},
+	{"running: unexpected type", &def_seq, "start", "reply a a.what",
+	 ORC_OK, "h:reply.ignored(unexpected_type)", "running",
+	 "a=running b=pending c=pending"},
+	{"running: unknown step", &def_seq, "start", "reply zz a.ok", ORC_OK,
+	 "h:reply.ignored(unknown_step)", "running",
+	 "a=running b=pending c=pending"},
+	{"running: reply to a pending step is late", &def_seq, "start",
+	 "reply b b.ok", ORC_OK, "h:reply.ignored(late)", "running",
+	 "a=running b=pending c=pending"},
+	{"running: duplicate success", &def_seq, "start; reply a a.ok",
+	 "reply a a.ok", ORC_OK, "h:reply.ignored(duplicate)", "running",
+	 "a=succeeded b=running c=pending"},
+	{"running: failure after success is late", &def_seq,
+	 "start; reply a a.ok", "reply a a.bad", ORC_OK,
+	 "h:reply.ignored(late)", "running", "a=succeeded b=running c=pending"},
+	{"running: timeout schedules a retry", &def_seq, "start", "wake",
+	 ORC_OK, "h:step.timed_out h:step.retry_scheduled", "running",
+	 "a=running b=pending c=pending"},
+	{"running: timeout with attempts spent", &def_seq,
+	 "start; wake; wake", "wake", ORC_OK,
+	 "h:step.timed_out h:step.failed h:saga.compensating h:saga.failed "
+	 "ev:failed",
+	 "failed", "a=failed b=pending c=pending"},
+	{"running: timeout without retry fails", &def_seq,
+	 "start; reply a a.ok", "wake", ORC_OK,
+	 "h:step.timed_out h:step.failed h:saga.compensating "
+	 "h:compensation.started cmd:a/compensation/1",
+	 "compensating", "a=compensating b=failed c=pending"},
+	{"running: timer with nothing due", &def_seq, "start", "timer", ORC_OK,
+	 "h:timer.ignored(not_due)", "running", "a=running b=pending c=pending"},
+	{"running: event matching no wait step", &def_seq, "start",
+	 "event tw w.ok {'id':'k1'}", ORC_OK, "h:event.ignored(no_match)",
+	 "running", "a=running b=pending c=pending"},
+	{"running: cancel awaits the command in flight", &def_seq, "start",
+	 "cancel", ORC_OK, "h:saga.compensating", "compensating",
+	 "a=running b=pending c=pending"},
+	{"running: cancel aborts a backoff", &def_seq, "start; reply a a.flaky",
+	 "cancel", ORC_OK,
+	 "h:saga.compensating h:step.aborted h:saga.cancelled ev:cancelled",
+	 "cancelled", "a=failed b=pending c=pending"},
+	{"running: retry is a conflict", &def_seq, "start", "retry",
+	 ORC_CONFLICT, "h:retry.ignored(not_allowed)", "running",
+	 "a=running b=pending c=pending"},
+	{"running: start again is a conflict", &def_seq, "start", "start",
+	 ORC_CONFLICT, "h:start.ignored(not_allowed)", "running",
+	 "a=running b=pending c=pending"},
+	{"running: failure compensates the latest first", &def_seq,
+	 "start; reply a a.ok; reply b b.ok", "reply c c.bad", ORC_OK,
+	 "h:step.failed h:saga.compensating h:compensation.started "
+	 "cmd:b/compensation/1",
+	 "compensating", "a=succeeded b=compensating c=failed"},
+
+	/* compensating */
+	{"compensating: compensation success, next", &def_seq, S_SEQ_COMP,
+	 "reply b b.undone", ORC_OK,
+	 "h:compensation.succeeded h:compensation.started "
+	 "cmd:a/compensation/1",
+	 "compensating", "a=compensating b=compensated c=failed"},
+	{"compensating: last compensation ends it", &def_seq,
+	 S_SEQ_COMP "; reply b b.undone", "reply a a.undone", ORC_OK,
+	 "h:compensation.succeeded h:saga.compensated ev:compensated",
+	 "compensated", "a=compensated b=compensated c=failed"},
+	{"compensating: compensation failure retries", &def_seq, S_SEQ_COMP,
+	 "reply b b.stuck", ORC_OK, "h:compensation.retry_scheduled",
+	 "compensating", "a=succeeded b=compensating c=failed"},
+	{"compensating: compensation timeout retries", &def_seq, S_SEQ_COMP,
+	 "wake", ORC_OK, "h:compensation.timed_out h:compensation.retry_scheduled",
+	 "compensating", "a=succeeded b=compensating c=failed"},
+	{"compensating: failure during backoff is late", &def_seq,
+	 S_SEQ_COMP "; reply b b.stuck", "reply b b.stuck", ORC_OK,
+	 "h:reply.ignored(late)", "compensating",
+	 "a=succeeded b=compensating c=failed"},
+	{"compensating: backoff over resends", &def_seq,
+	 S_SEQ_COMP "; reply b b.stuck", "wake", ORC_OK,
+	 "h:compensation.started cmd:b/compensation/2", "compensating",
+	 "a=succeeded b=compensating c=failed"},
+	{"compensating: success during backoff is taken", &def_seq,
+	 S_SEQ_COMP "; reply b b.stuck", "reply b b.undone", ORC_OK,
+	 "h:compensation.succeeded h:compensation.started "
+	 "cmd:a/compensation/1",
+	 "compensating", "a=compensating b=compensated c=failed"},
+	{"compensating: action success again is a duplicate", &def_seq,
+	 S_SEQ_COMP, "reply b b.ok", ORC_OK, "h:reply.ignored(duplicate)",
+	 "compensating", "a=succeeded b=compensating c=failed"},
+	{"compensating: reply to the failed step is late", &def_seq,
+	 S_SEQ_COMP, "reply c c.ok", ORC_OK, "h:reply.ignored(late)",
+	 "compensating", "a=succeeded b=compensating c=failed"},
+	{"compensating: compensation reply before it started is late",
+	 &def_seq, S_SEQ_COMP, "reply a a.undone", ORC_OK,
+	 "h:reply.ignored(late)", "compensating",
+	 "a=succeeded b=compensating c=failed"},
+	{"compensating: unexpected type", &def_seq, S_SEQ_COMP,
+	 "reply b zz.top", ORC_OK, "h:reply.ignored(unexpected_type)",
+	 "compensating", "a=succeeded b=compensating c=failed"},
+	{"compensating: cancel is a conflict", &def_seq, S_SEQ_COMP, "cancel",
+	 ORC_CONFLICT, "h:cancel.ignored(not_allowed)", "compensating",
+	 "a=succeeded b=compensating c=failed"},
+	{"compensating: retry is a conflict", &def_seq, S_SEQ_COMP, "retry",
+	 ORC_CONFLICT, "h:retry.ignored(not_allowed)", "compensating",
+	 "a=succeeded b=compensating c=failed"},
+	{"compensating: events are not allowed", &def_seq, S_SEQ_COMP,
+	 "event tw w.ok {'id':'k1'}", ORC_OK, "h:event.ignored(not_allowed)",
+	 "compensating", "a=succeeded b=compensating c=failed"},
+	{"compensating: a late success is compensated", &def_seq,
+	 "start; cancel", "reply a a.ok {'r':1}", ORC_OK,
+	 "h:step.succeeded h:compensation.started cmd:a/compensation/1",
+	 "compensating", "a=compensating b=pending c=pending"},
+	{"compensating: a timeout is not retried", &def_seq, "start; cancel",
+	 "wake", ORC_OK,
+	 "h:step.timed_out h:step.failed h:saga.cancelled ev:cancelled",
+	 "cancelled", "a=failed b=pending c=pending"},
+	{"compensating: a retryable failure is not retried", &def_seq,
+	 "start; cancel", "reply a a.flaky", ORC_OK,
+	 "h:step.failed h:saga.cancelled ev:cancelled", "cancelled",
+	 "a=failed b=pending c=pending"},
+
+	/* compensated */
+	{"compensated: duplicate compensation reply", &def_seq,
+	 S_SEQ_COMPENSATED, "reply a a.undone", ORC_OK,
+	 "h:reply.ignored(duplicate)", "compensated",
+	 "a=compensated b=compensated c=failed"},
+	{"compensated: cancel is a conflict", &def_seq, S_SEQ_COMPENSATED,
+	 "cancel", ORC_CONFLICT, "h:cancel.ignored(not_allowed)",
+	 "compensated", "a=compensated b=compensated c=failed"},
+	{"compensated: retry is a conflict", &def_seq, S_SEQ_COMPENSATED,
+	 "retry", ORC_CONFLICT, "h:retry.ignored(not_allowed)", "compensated",
+	 "a=compensated b=compensated c=failed"},
+	{"compensated: timer", &def_seq, S_SEQ_COMPENSATED, "timer", ORC_OK,
+	 "h:timer.ignored(not_due)", "compensated",
+	 "a=compensated b=compensated c=failed"},
+	{"compensated: event", &def_seq, S_SEQ_COMPENSATED,
+	 "event tw w.ok {'id':'k1'}", ORC_OK, "h:event.ignored(not_allowed)",
+	 "compensated", "a=compensated b=compensated c=failed"},
+	{"compensated: start", &def_seq, S_SEQ_COMPENSATED, "start",
+	 ORC_CONFLICT, "h:start.ignored(not_allowed)", "compensated",
+	 "a=compensated b=compensated c=failed"},
+
+	/* failed */
+	{"failed: retry reruns the failed step", &def_seq, S_SEQ_FAILED,
+	 "retry", ORC_OK, "h:saga.retried h:step.started cmd:a/action/2",
+	 "running", "a=running b=pending c=pending"},
+	{"failed: cancel is a conflict", &def_seq, S_SEQ_FAILED, "cancel",
+	 ORC_CONFLICT, "h:cancel.ignored(not_allowed)", "failed",
+	 "a=failed b=pending c=pending"},
+	{"failed: late reply", &def_seq, S_SEQ_FAILED, "reply a a.ok", ORC_OK,
+	 "h:reply.ignored(late)", "failed", "a=failed b=pending c=pending"},
+	{"failed: timer", &def_seq, S_SEQ_FAILED, "timer", ORC_OK,
+	 "h:timer.ignored(not_due)", "failed", "a=failed b=pending c=pending"},
+	{"failed: retried saga runs on", &def_seq, S_SEQ_FAILED "; retry",
+	 "reply a a.ok", ORC_OK, "h:step.succeeded h:step.started cmd:b/action/1",
+	 "running", "a=succeeded b=running c=pending"},
+
+	/* stuck */
+	{"stuck: compensation attempts spent", &def_seq,
+	 S_SEQ_COMP "; wake; wake", "wake", ORC_OK,
+	 "h:compensation.timed_out h:compensation.failed h:saga.stuck ev:stuck",
+	 "stuck", "a=succeeded b=compensating c=failed"},
+	{"stuck: retry resends the compensation", &def_seq, S_SEQ_STUCK,
+	 "retry", ORC_OK, "h:saga.retried h:compensation.started "
+			  "cmd:b/compensation/3",
+	 "compensating", "a=succeeded b=compensating c=failed"},
+	{"stuck: cancel gives up", &def_seq, S_SEQ_STUCK, "cancel", ORC_OK,
+	 "h:saga.cancel_requested h:saga.cancelled ev:cancelled", "cancelled",
+	 "a=succeeded b=compensating c=failed"},
+	{"stuck: a late compensation success unsticks it", &def_seq,
+	 S_SEQ_STUCK, "reply b b.undone", ORC_OK,
+	 "h:saga.compensating h:compensation.succeeded h:compensation.started "
+	 "cmd:a/compensation/1",
+	 "compensating", "a=compensating b=compensated c=failed"},
+	{"stuck: a late compensation failure", &def_seq, S_SEQ_STUCK,
+	 "reply b b.stuck", ORC_OK, "h:reply.ignored(late)", "stuck",
+	 "a=succeeded b=compensating c=failed"},
+	{"stuck: timer", &def_seq, S_SEQ_STUCK, "timer", ORC_OK,
+	 "h:timer.ignored(not_due)", "stuck",
+	 "a=succeeded b=compensating c=failed"},
+	{"stuck: event", &def_seq, S_SEQ_STUCK, "event tw w.ok {'id':'k1'}",
+	 ORC_OK, "h:event.ignored(not_allowed)", "stuck",
+	 "a=succeeded b=compensating c=failed"},
+
+	/* cancelled */
+	{"cancelled: with nothing to undo", &def_seq, "start; cancel",
+	 "reply a a.bad", ORC_OK, "h:step.failed h:saga.cancelled ev:cancelled",
+	 "cancelled", "a=failed b=pending c=pending"},
+	{"cancelled: retry is a conflict", &def_seq, S_SEQ_CANCELLED, "retry",
+	 ORC_CONFLICT, "h:retry.ignored(not_allowed)", "cancelled",
+	 "a=failed b=pending c=pending"},
+	{"cancelled: cancel is a conflict", &def_seq, S_SEQ_CANCELLED,
+	 "cancel", ORC_CONFLICT, "h:cancel.ignored(not_allowed)", "cancelled",
+	 "a=failed b=pending c=pending"},
+	{"cancelled: late reply", &def_seq, S_SEQ_CANCELLED, "reply a a.ok",
+	 ORC_OK, "h:reply.ignored(late)", "cancelled",
+	 "a=failed b=pending c=pending"},
+	{"cancelled from stuck: late compensation reply", &def_seq,
+	 S_SEQ_STUCK "; cancel", "reply b b.undone", ORC_OK,
+	 "h:reply.ignored(late)", "cancelled",
+	 "a=succeeded b=compensating c=failed"},
+
+	/* timed_out */
+	{"timed out: the deadline fires last", &def_seq, "start; at 3600000",
+	 "timer", ORC_OK,
+	 "h:step.timed_out h:step.retry_scheduled h:saga.compensating "
+	 "h:step.aborted h:saga.timed_out ev:timed_out",
+	 "timed_out", "a=failed b=pending c=pending"},
+	{"timed out: compensates what succeeded", &def_seq,
+	 "start; reply a a.ok; at 3600000", "timer", ORC_OK,
+	 "h:step.timed_out h:step.failed h:saga.compensating "
+	 "h:compensation.started cmd:a/compensation/1",
+	 "compensating", "a=compensating b=failed c=pending"},
+	{"timed out: an earlier step timeout wins", &def_seq,
+	 "start; at 9000; reply a a.ok; at 3600000", "timer", ORC_OK,
+	 "h:step.timed_out h:step.failed h:saga.compensating "
+	 "h:compensation.started cmd:a/compensation/1",
+	 "compensating", "a=compensating b=failed c=pending"},
+	{"timed out: retry is a conflict", &def_seq, S_SEQ_TIMED_OUT, "retry",
+	 ORC_CONFLICT, "h:retry.ignored(not_allowed)", "timed_out",
+	 "a=failed b=pending c=pending"},
+	{"timed out: cancel is a conflict", &def_seq, S_SEQ_TIMED_OUT,
+	 "cancel", ORC_CONFLICT, "h:cancel.ignored(not_allowed)", "timed_out",
+	 "a=failed b=pending c=pending"},
+
+	/* completed */
+	{"completed: the last success", &def_seq,
+	 "start; reply a a.ok; reply b b.ok", "reply c c.ok", ORC_OK,
+	 "h:step.succeeded h:saga.completed ev:completed", "completed",
+	 "a=succeeded b=succeeded c=succeeded"},
+	{"completed: duplicate", &def_seq, S_SEQ_DONE, "reply c c.ok", ORC_OK,
+	 "h:reply.ignored(duplicate)", "completed",
+	 "a=succeeded b=succeeded c=succeeded"},
+	{"completed: late failure", &def_seq, S_SEQ_DONE, "reply c c.bad",
+	 ORC_OK, "h:reply.ignored(late)", "completed",
+	 "a=succeeded b=succeeded c=succeeded"},
+	{"completed: cancel is a conflict", &def_seq, S_SEQ_DONE, "cancel",
+	 ORC_CONFLICT, "h:cancel.ignored(not_allowed)", "completed",
+	 "a=succeeded b=succeeded c=succeeded"},
+	{"completed: retry is a conflict", &def_seq, S_SEQ_DONE, "retry",
+	 ORC_CONFLICT, "h:retry.ignored(not_allowed)", "completed",
+	 "a=succeeded b=succeeded c=succeeded"},
+	{"completed: timer", &def_seq, S_SEQ_DONE "; at 99999999", "timer",
+	 ORC_OK, "h:timer.ignored(not_due)", "completed",
+	 "a=succeeded b=succeeded c=succeeded"},
+
+	/* waits, delays, conditions */
+	{"flow: start runs the independent steps", &def_flow, "", "start",
+	 ORC_OK, "h:saga.started h:step.started h:step.started", "running",
+	 "w=running d=running s=pending v=pending x=pending"},
+	{"flow: the awaited event", &def_flow, "start",
+	 "event tw w.ok {'id':'k1','ok':true}", ORC_OK, "h:step.succeeded",
+	 "running", "w=succeeded d=running s=pending v=pending x=pending"},
+	{"flow: another key", &def_flow, "start", "event tw w.ok {'id':'k2'}",
+	 ORC_OK, "h:event.ignored(no_match)", "running",
+	 "w=running d=running s=pending v=pending x=pending"},
+	{"flow: no key", &def_flow, "start", "event tw w.ok {'idx':'k1'}",
+	 ORC_OK, "h:event.ignored(no_match)", "running",
+	 "w=running d=running s=pending v=pending x=pending"},
+	{"flow: another topic", &def_flow, "start", "event tz w.ok {'id':'k1'}",
+	 ORC_OK, "h:event.ignored(no_match)", "running",
+	 "w=running d=running s=pending v=pending x=pending"},
+	{"flow: the event again", &def_flow,
+	 "start; event tw w.ok {'id':'k1'}", "event tw w.ok {'id':'k1'}",
+	 ORC_OK, "h:event.ignored(duplicate)", "running",
+	 "w=succeeded d=running s=pending v=pending x=pending"},
+	{"flow: an early event is stored", &def_flow, "start",
+	 "event tw v.ok {'id':'k1'}", ORC_OK, "h:step.event_stored", "running",
+	 "w=running d=running s=pending v=pending x=pending"},
+	{"flow: a second early event is a duplicate", &def_flow,
+	 "start; event tw v.ok {'id':'k1'}", "event tw v.ok {'id':'k1'}",
+	 ORC_OK, "h:event.ignored(duplicate)", "running",
+	 "w=running d=running s=pending v=pending x=pending"},
+	{"flow: delay over, skip, the early event applies", &def_flow,
+	 "start; event tw v.ok {'id':'k1'}", "wake", ORC_OK,
+	 "h:step.succeeded h:step.skipped h:step.started h:step.succeeded",
+	 "running", "w=running d=succeeded s=skipped v=succeeded x=pending"},
+	{"flow: the last need starts x", &def_flow,
+	 "start; event tw v.ok {'id':'k1'}; wake", "event tw w.ok {'id':'k1'}",
+	 ORC_OK, "h:step.succeeded h:step.started cmd:x/action/1", "running",
+	 "w=succeeded d=succeeded s=skipped v=succeeded x=running"},
+	{"flow: condition true runs s", &def_flow,
+	 "start {'id':'k1','flag':true}", "wake", ORC_OK,
+	 "h:step.succeeded h:step.started cmd:s/action/1 h:step.started",
+	 "running", "w=running d=succeeded s=running v=running x=pending"},
+	{"flow: wait timeout continues", &def_flow,
+	 "start; event tw w.ok {'id':'k1'}; wake", "wake", ORC_OK,
+	 "h:step.timed_out h:step.succeeded h:step.started cmd:x/action/1",
+	 "running", "w=succeeded d=succeeded s=skipped v=succeeded x=running"},
+	{"flow: wait timeout fails", &def_flow, "start; wake; wake", "wake",
+	 ORC_OK,
+	 "h:step.timed_out h:step.failed h:saga.compensating h:saga.failed "
+	 "ev:failed",
+	 "failed", "w=failed d=succeeded s=skipped v=succeeded x=pending"},
+	{"flow: a failing wait aborts the delay", &def_flow,
+	 "start; at 60000", "timer", ORC_OK,
+	 "h:step.succeeded h:step.skipped h:step.started h:step.timed_out "
+	 "h:step.failed h:saga.compensating h:step.aborted h:saga.failed "
+	 "ev:failed",
+	 "failed", "w=failed d=succeeded s=skipped v=failed x=pending"},
+	{"flow: cancel aborts waits and delays", &def_flow, "start", "cancel",
+	 ORC_OK,
+	 "h:saga.compensating h:step.aborted h:step.aborted h:saga.cancelled "
+	 "ev:cancelled",
+	 "cancelled", "w=failed d=failed s=pending v=pending x=pending"},
+	{"flow: a reply to a wait step", &def_flow, "start", "reply w w.ok",
+	 ORC_OK, "h:reply.ignored(unexpected_type)", "running",
+	 "w=running d=running s=pending v=pending x=pending"},
+	{"flow: retry after a failed wait", &def_flow,
+	 "start; wake; wake; wake", "retry", ORC_OK,
+	 "h:saga.retried h:step.started", "running",
+	 "w=running d=succeeded s=skipped v=succeeded x=pending"},
+	{"skip: every step skipped completes at once", &def_skip, "", "start",
+	 ORC_OK, "h:saga.started h:step.skipped h:step.skipped h:saga.completed "
+		 "ev:completed",
+	 "completed", "a=skipped b=skipped"},
+};
+
+START_TEST(test_table)
+{
+	const struct row *row = &rows[_i];
+	struct rig r;
+	enum orc_status st;
+
+	rig_init(&r, def_sq(*row->def));
+	if (row->setup[0] != '\0')
+		script(&r, row->setup);
+	st = command(&r, row->input);
+	ck_assert_msg(st == row->status, "%s: status %s, want %s (%s)",
+		      row->name, orc_status_name(st),
+		      orc_status_name(row->status), r.err.message);
+	ck_assert_msg(strcmp(r.got, row->effects) == 0,
+		      "%s:\n  got  \"%s\"\n  want \"%s\"", row->name, r.got,
+		      row->effects);
+	ck_assert_msg(strcmp(orc_saga_status_name(r.saga.status), row->saga) ==
+			      0,
+		      "%s: saga %s, want %s", row->name,
+		      orc_saga_status_name(r.saga.status), row->saga);
+	ck_assert_msg(strcmp(steps_of(&r), row->steps) == 0,
+		      "%s: steps \"%s\", want \"%s\"", row->name, steps_of(&r),
+		      row->steps);
+	if (st == ORC_CONFLICT)
+		ck_assert_str_ne(r.err.message, "");
+	rig_finish(&r);
+}
+END_TEST
+
+/* ---- details the table does not show ---- */
+
+START_TEST(test_names)
+{
+	for (int i = 0; i < ORC_SAGA_STATUS_COUNT; i++) {
+		enum orc_saga_status s;
+
+		ck_assert(orc_saga_status_parse(orc_saga_status_name(i), &s));
+		ck_assert_int_eq(s, i);
+	}
+	for (int i = 0; i < ORC_STEP_STATUS_COUNT; i++) {
+		enum orc_step_status s;
+
+		ck_assert(orc_step_status_parse(orc_step_status_name(i), &s));
+		ck_assert_int_eq(s, i);
+	}
+	for (int i = ORC_WAKE_NONE; i <= ORC_WAKE_COMP_RETRY; i++) {
+		enum orc_wake_reason w;
+
+		ck_assert(orc_wake_reason_parse(orc_wake_reason_name(i), &w));
+		ck_assert_int_eq(w, i);
+	}
+	for (int i = ORC_CAUSE_NONE; i <= ORC_CAUSE_TIMEOUT; i++) {
+		enum orc_saga_cause c;
+
+		ck_assert(orc_saga_cause_parse(orc_saga_cause_name(i), &c));
+		ck_assert_int_eq(c, i);
+	}
+	ck_assert_str_eq(orc_saga_status_name(ORC_SAGA_TIMED_OUT), "timed_out");
+	ck_assert_str_eq(orc_saga_status_name((enum orc_saga_status)99), "?");
+	ck_assert_str_eq(orc_step_status_name(ORC_STEP_COMPENSATED),
+			 "compensated");
+	ck_assert_str_eq(orc_wake_reason_name(ORC_WAKE_COMP_RETRY),
+			 "comp_retry");
+	ck_assert_str_eq(orc_input_kind_name(ORC_INPUT_RETRY), "retry");
+	ck_assert_str_eq(orc_effect_kind_name(ORC_EFFECT_SAGA_EVENT),
+			 "saga_event");
+	ck_assert_str_eq(orc_command_kind_name(ORC_COMMAND_COMPENSATION),
+			 "compensation");
+	ck_assert_str_eq(orc_ignore_reason_name(ORC_IGNORE_UNKNOWN_STEP),
+			 "unknown_step");
+	enum orc_saga_status s = ORC_SAGA_RUNNING;
+
+	ck_assert(!orc_saga_status_parse("Running", &s));
+	ck_assert(!orc_saga_status_parse(NULL, &s));
+	ck_assert(orc_saga_status_is_final(ORC_SAGA_STUCK));
+	ck_assert(!orc_saga_status_is_final(ORC_SAGA_COMPENSATING));
+}
+END_TEST
+
+START_TEST(test_invalid_inputs)
+{
+	struct rig r;
+	struct orc_engine_input in = {.kind = ORC_INPUT_REPLY,
+				      .step = "a",
+				      .type = "a.ok"};
+	json_t *data = json_sq("{'nokey':1}");
+
+	rig_init(&r, def_sq(def_seq));
+	/* not started yet */
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_uint_eq(r.fx.n, 0);
+	/* START without a business key in the data */
+	in = (struct orc_engine_input){.kind = ORC_INPUT_START,
+				       .saga_id = SAGA_ID,
+				       .data = data};
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_str_eq(r.err.message, "start input: no business key at \"/id\"");
+	/* START without an id, or with one too long */
+	in.key = "k";
+	in.saga_id = NULL;
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	char longid[ORC_SAGA_ID_MAX + 1];
+
+	memset(longid, 'x', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	in.saga_id = longid;
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_ptr_null(r.saga.context);
+	/* an explicit key wins over the data */
+	in.saga_id = SAGA_ID;
+	ck_assert_int_eq(apply(&r, &in), ORC_OK);
+	ck_assert_str_eq(r.saga.key, "k");
+	/* a reply without a type, an event without a topic, bad UTF-8 */
+	in = (struct orc_engine_input){.kind = ORC_INPUT_REPLY, .step = "a"};
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	in = (struct orc_engine_input){.kind = ORC_INPUT_EVENT, .type = "x"};
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	in = (struct orc_engine_input){
+		.kind = ORC_INPUT_REPLY, .step = "a", .type = "a.\xff"};
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	in = (struct orc_engine_input){.kind = (enum orc_input_kind)42};
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_str_eq(orc_saga_status_name(r.saga.status), "running");
+	json_decref(data);
+	rig_finish(&r);
+}
+END_TEST
+
+/* An inconsistent state makes the engine refuse, not apply, a transition. */
+START_TEST(test_invalid_transition_is_fatal)
+{
+	struct orc_definition *def = def_sq(def_flow);
+	json_t *ctx = json_sq("{'input':{},'steps':{},'saga':{}}");
+	struct orc_saga_row row = {
+		.id = SAGA_ID, .key = "k1", .status = "running",
+		.cause = "none", .context = ctx, .wake_ms = 5000,
+	};
+	struct orc_step_row step = {
+		.name = "d", .status = "skipped", .wake_ms = 5000,
+		.wake_reason = "delay",
+	};
+	struct orc_engine_input in = {.kind = ORC_INPUT_TIMER};
+	struct orc_saga saga;
+	struct orc_effects fx;
+	struct orc_error err;
+
+	orc_effects_init(&fx);
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, &step, 1, &err),
+			 ORC_OK);
+	ck_assert_int_eq(orc_engine_apply(&saga, &in, 5000, &fx, &err),
+			 ORC_FATAL);
+	ck_assert_str_eq(err.message, "invalid step transition");
+	ck_assert_str_eq(err.detail, "saga " SAGA_ID ": step d: skipped -> "
+				     "succeeded");
+	ck_assert_int_eq(saga.steps[1].status, ORC_STEP_SKIPPED);
+	orc_saga_finish(&saga);
+	orc_saga_finish(&saga); /* twice is fine */
+
+	/* a completed saga whose step is still compensating */
+	row.status = "completed";
+	row.wake_ms = 0;
+	step = (struct orc_step_row){.name = "x", .status = "compensating",
+				     .wake_reason = "none"};
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, &step, 1, &err),
+			 ORC_OK);
+	in = (struct orc_engine_input){
+		.kind = ORC_INPUT_REPLY, .step = "x", .type = "x.undone"};
+	/* not awaited in a completed saga: just late */
+	ck_assert_int_eq(orc_engine_apply(&saga, &in, 1, &fx, &err), ORC_OK);
+	ck_assert_int_eq(fx.ignore_reason, ORC_IGNORE_LATE);
+	orc_saga_finish(&saga);
+
+	/* a stuck saga with nothing compensating: retry picks the next */
+	row.status = "stuck";
+	row.cause = "failure";
+	step = (struct orc_step_row){.name = "x", .status = "succeeded",
+				     .wake_reason = "none", .attempt = 1,
+				     .completed_seq = 1};
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, &step, 1, &err),
+			 ORC_OK);
+	in = (struct orc_engine_input){.kind = ORC_INPUT_RETRY};
+	ck_assert_int_eq(orc_engine_apply(&saga, &in, 1, &fx, &err), ORC_OK);
+	ck_assert_int_eq(saga.steps[4].status, ORC_STEP_COMPENSATING);
+	orc_saga_finish(&saga);
+
+	orc_effects_finish(&fx);
+	json_decref(ctx);
+	orc_definition_destroy(def);
+}
+END_TEST
+
+START_TEST(test_rows_reject)
+{
+	struct orc_definition *def = def_sq(def_seq);
+	json_t *ctx = json_sq("{'input':{},'steps':{}}");
+	json_t *bad = json_sq("{'input':{}}");
+	struct orc_saga_row row = {.id = SAGA_ID, .key = "k1",
+				   .status = "running", .cause = "none",
+				   .context = ctx};
+	struct orc_step_row step = {.name = "a", .status = "running",
+				    .wake_reason = "none"};
+	struct orc_saga saga;
+	struct orc_error err;
+
+	row.status = "walking";
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, NULL, 0, &err),
+			 ORC_INVALID);
+	ck_assert_ptr_null(saga.steps);
+	row.status = "running";
+	row.context = bad;
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, NULL, 0, &err),
+			 ORC_INVALID);
+	row.context = ctx;
+	row.id = NULL;
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, NULL, 0, &err),
+			 ORC_INVALID);
+	row.id = SAGA_ID;
+	step.name = "zz";
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, &step, 1, &err),
+			 ORC_INVALID);
+	ck_assert_str_eq(err.message, "saga " SAGA_ID ": unknown step \"zz\"");
+	step.name = "a";
+	step.wake_reason = "sometime";
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, &step, 1, &err),
+			 ORC_INVALID);
+	step.wake_reason = "none";
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, &step, 1, &err),
+			 ORC_OK);
+	ck_assert_int_eq(saga.steps[0].status, ORC_STEP_RUNNING);
+	ck_assert_int_eq(saga.steps[1].status, ORC_STEP_PENDING);
+	orc_saga_finish(&saga);
+	json_decref(ctx);
+	json_decref(bad);
+	orc_definition_destroy(def);
+}
+END_TEST
+
+
+/* ---- rows, copies, determinism ---- */
+
+/* Everything a saga holds, as the rows the store would write. */
+static json_t *
+state_json(const struct orc_saga *saga)
+{
+	struct orc_saga_row row;
+	json_t *doc, *steps = json_array();
+
+	orc_saga_to_row(saga, &row);
+	for (size_t i = 0; i < saga->n_steps; i++) {
+		struct orc_step_row sr;
+
+		orc_saga_step_to_row(saga, i, &sr);
+		json_array_append_new(
+			steps,
+			json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:s,"
+				  "s:I,s:s?,s:O?}",
+				  "name", sr.name, "status", sr.status,
+				  "attempt", sr.attempt, "attempt_base",
+				  sr.attempt_base, "comp_attempt",
+				  sr.comp_attempt, "comp_attempt_base",
+				  sr.comp_attempt_base, "started_ms",
+				  (json_int_t)sr.started_ms, "finished_ms",
+				  (json_int_t)sr.finished_ms, "wake_ms",
+				  (json_int_t)sr.wake_ms, "wake_reason",
+				  sr.wake_reason, "completed_seq",
+				  (json_int_t)sr.completed_seq, "last_error",
+				  sr.last_error, "early_event",
+				  sr.early_event));
+	}
+	doc = json_pack("{s:s?,s:s?,s:s,s:s,s:O?,s:I,s:I,s:I,s:I,s:s?,s:o}",
+			"id", row.id, "key", row.key, "status", row.status,
+			"cause", row.cause, "context", row.context,
+			"started_ms", (json_int_t)row.started_ms,
+			"deadline_ms", (json_int_t)row.deadline_ms, "wake_ms",
+			(json_int_t)row.wake_ms, "seq", (json_int_t)row.seq,
+			"failure_reason", row.failure_reason, "steps", steps);
+	ck_assert_ptr_nonnull(doc);
+	return doc;
+}
+
+static char *
+dump(json_t *v)
+{
+	char *s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+static char *
+state_text(const struct orc_saga *saga)
+{
+	json_t *doc = state_json(saga);
+	char *s = dump(doc);
+
+	json_decref(doc);
+	return s;
+}
+
+/* Write the saga as rows (JSON as text, like a database), read it back. */
+static void
+reload(struct rig *r)
+{
+	struct orc_saga_row row;
+	struct orc_step_row srows[16];
+	json_t *early[16] = {0}, *ctx;
+	struct orc_saga fresh;
+	struct orc_error err;
+	char *text, *before, *after;
+
+	ck_assert_uint_le(r->saga.n_steps, 16);
+	orc_saga_to_row(&r->saga, &row);
+	text = dump(row.context);
+	ctx = json_loads(text, 0, NULL);
+	free(text);
+	row.context = ctx;
+	for (size_t i = 0; i < r->saga.n_steps; i++) {
+		orc_saga_step_to_row(&r->saga, i, &srows[i]);
+		if (srows[i].early_event != NULL) {
+			text = dump(srows[i].early_event);
+			early[i] = json_loads(text, JSON_DECODE_ANY, NULL);
+			free(text);
+			srows[i].early_event = early[i];
+		}
+	}
+	ck_assert_int_eq(orc_saga_from_rows(&fresh, r->def, &row, srows,
+					    r->saga.n_steps, &err),
+			 ORC_OK);
+	json_decref(ctx);
+	for (size_t i = 0; i < 16; i++)
+		json_decref(early[i]);
+	before = state_text(&r->saga);
+	after = state_text(&fresh);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	orc_saga_finish(&r->saga);
+	r->saga = fresh;
+}
+
+static const char *const long_run[] = {
+	"start",
+	"reply a a.flaky",
+	"wake",
+	"reply a a.ok {'r':5}",
+	"reply b b.ok",
+	"reply c c.bad",
+	"reply b b.stuck",
+	"wake",
+	"wake",
+	"retry",
+	"reply b b.undone",
+	"reply a a.stuck",
+	"wake",
+	"reply a a.undone",
+};
+
+START_TEST(test_rows_round_trip)
+{
+	struct rig a, b;
+	char *la, *lb;
+
+	rig_init(&a, def_sq(def_seq));
+	rig_init(&b, def_sq(def_seq));
+	for (size_t k = 0; k < COUNT(long_run); k++) {
+		script(&a, long_run[k]);
+		script(&b, long_run[k]);
+		reload(&b);
+	}
+	ck_assert_str_eq(orc_saga_status_name(b.saga.status), "compensated");
+	la = dump(a.log);
+	lb = dump(b.log);
+	ck_assert_str_eq(la, lb);
+	free(la);
+	free(lb);
+	rig_finish(&a);
+	rig_finish(&b);
+}
+END_TEST
+
+START_TEST(test_determinism)
+{
+	struct rig a, b;
+	char *la, *lb;
+
+	rig_init(&a, def_sq(def_seq));
+	rig_init(&b, def_sq(def_seq));
+	for (size_t k = 0; k < COUNT(long_run); k++) {
+		struct rig c;
+		char *before, *x, *y, *sa, *sc;
+
+		/* a copy taken before the input replays it identically */
+		memset(&c, 0, sizeof(c));
+		c.def = a.def;
+		c.now = a.now;
+		c.log = json_array();
+		orc_effects_init(&c.fx);
+		ck_assert_int_eq(orc_saga_copy(&c.saga, &a.saga), ORC_OK);
+		before = state_text(&c.saga);
+
+		script(&a, long_run[k]);
+		script(&b, long_run[k]);
+		script(&c, long_run[k]);
+		x = dump(json_array_get(a.log, k));
+		y = dump(json_array_get(c.log, 0));
+		ck_assert_str_eq(x, y);
+		sa = state_text(&a.saga);
+		sc = state_text(&c.saga);
+		ck_assert_str_eq(sa, sc);
+		ck_assert_str_ne(before, sa);
+		free(before);
+		free(x);
+		free(y);
+		free(sa);
+		free(sc);
+		orc_saga_finish(&c.saga);
+		orc_effects_finish(&c.fx);
+		json_decref(c.log);
+	}
+	la = dump(a.log);
+	lb = dump(b.log);
+	ck_assert_str_eq(la, lb);
+	free(la);
+	free(lb);
+	rig_finish(&a);
+	rig_finish(&b);
+}
+END_TEST
+
+/* A copy is independent: changing one leaves the other as it was. */
+START_TEST(test_copy_is_independent)
+{
+	struct rig r;
+	struct orc_saga snap;
+	char *before, *after;
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, "start; reply a a.ok {'r':1}");
+	ck_assert_int_eq(orc_saga_copy(&snap, &r.saga), ORC_OK);
+	before = state_text(&snap);
+	script(&r, "reply b b.ok {'q':2}; reply c c.ok");
+	after = state_text(&snap);
+	ck_assert_str_eq(before, after);
+	ck_assert_ptr_null(orc_jsonp_get(snap.context, "/steps/b"));
+	ck_assert_ptr_nonnull(orc_jsonp_get(r.saga.context, "/steps/b"));
+	free(before);
+	free(after);
+	orc_saga_finish(&snap);
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_changed_flags_and_wake)
+{
+	struct rig r;
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, "start");
+	ck_assert(r.saga.steps[0].changed);
+	ck_assert(!r.saga.steps[1].changed);
+	ck_assert(r.fx.wake_changed);
+	ck_assert_int_eq(r.fx.wake_ms, 10000); /* a's timeout before 1h */
+	r.saga.steps[0].changed = false;
+	script(&r, "reply zz zz");
+	ck_assert_int_eq(r.fx.result, ORC_RESULT_IGNORED);
+	ck_assert(!r.fx.wake_changed);
+	ck_assert(!r.saga.steps[0].changed);
+	script(&r, "at 500; reply a a.ok");
+	ck_assert(r.saga.steps[0].changed && r.saga.steps[1].changed);
+	ck_assert_int_eq(r.fx.wake_ms, 10500);
+	ck_assert_int_eq(r.saga.wake_ms, 10500);
+	ck_assert_int_eq(r.saga.steps[0].completed_seq, 1);
+	ck_assert_int_eq(r.saga.steps[0].finished_ms, 500);
+	script(&r, "reply b b.ok; reply c c.ok");
+	ck_assert_int_eq(r.fx.wake_ms, 0);
+	ck_assert(r.fx.wake_changed);
+	rig_finish(&r);
+}
+END_TEST
+
+/* ---- the order saga, end to end ---- */
+
+#define SMALL                                                                  \
+	"{'order_id':'o-1','customer_id':'c-9','total':50,'currency':'EUR',"   \
+	"'items':[{'sku':'s1','qty':2}],"                                      \
+	"'shipping_address':{'country':'NL','city':'Delft'}}"
+#define BIG                                                                    \
+	"{'order_id':'o-1','customer_id':'c-9','total':5000,'currency':'EUR'," \
+	"'items':[{'sku':'s1','qty':2}],"                                      \
+	"'shipping_address':{'country':'NL','city':'Delft'}}"
+
+static const struct orc_effect *
+command_effect(struct rig *r, const char *step)
+{
+	for (size_t i = 0; i < r->fx.n; i++)
+		if (r->fx.v[i].kind == ORC_EFFECT_COMMAND &&
+		    strcmp(r->fx.v[i].step_name, step) == 0)
+			return &r->fx.v[i];
+	ck_abort_msg("no command for %s", step);
+	return NULL;
+}
+
+static void
+assert_json(const json_t *v, const char *want_sq)
+{
+	json_t *want = json_sq(want_sq);
+	char *a = dump((json_t *)v), *b = dump(want);
+
+	ck_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	json_decref(want);
+}
+
+static const json_t *
+ctx_at(struct rig *r, const char *ptr)
+{
+	return orc_jsonp_get(r->saga.context, ptr);
+}
+
+START_TEST(test_order_happy_path)
+{
+	struct rig r;
+	const struct orc_effect *e;
+
+	rig_init(&r, def_order());
+	expect(&r, "start " SMALL,
+	       "h:saga.started h:step.started cmd:reserve_inventory/action/1");
+	ck_assert_str_eq(r.saga.key, "o-1");
+	ck_assert_int_eq(r.saga.deadline_ms, 2 * 86400000LL);
+	e = command_effect(&r, "reserve_inventory");
+	ck_assert_str_eq(e->topic, "inventory.commands");
+	ck_assert_str_eq(e->type, "inventory.reserve");
+	ck_assert_str_eq(e->message_id, SAGA_ID "/reserve_inventory/action/1");
+	assert_json(e->data, "{'order_id':'o-1','items':[{'sku':'s1','qty':2}],"
+			     "'warehouse':'NL'}");
+	ck_assert_int_eq(r.fx.wake_ms, 10000);
+	assert_json(ctx_at(&r, "/saga"),
+		    "{'id':'" SAGA_ID "','key':'o-1','name':'order_fulfillment',"
+		    "'version':1}");
+
+	/* charge and notify start together */
+	r.now = 1000;
+	expect(&r, "reply reserve_inventory inventory.reserved "
+		   "{'reservation_id':'r-1'}",
+	       "h:step.succeeded h:step.started cmd:charge_payment/action/1 "
+	       "h:step.started cmd:notify_customer/action/1");
+	assert_json(command_effect(&r, "charge_payment")->data,
+		    "{'order_id':'o-1','customer_id':'c-9','amount':50,"
+		    "'currency':'EUR','reservation_id':'r-1',"
+		    "'statement':'Order o-1'}");
+	assert_json(command_effect(&r, "notify_customer")->data,
+		    "{'customer_id':'c-9','template':'order_confirmed',"
+		    "'subject':'Your order o-1 is confirmed',"
+		    "'items':[{'sku':'s1','qty':2}]}");
+
+	/* a small order skips the review; ship still needs notify */
+	r.now = 2000;
+	expect(&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
+	       "h:step.succeeded h:step.skipped");
+	r.now = 3000;
+	expect(&r, "reply notify_customer notification.sent",
+	       "h:step.succeeded h:step.started cmd:ship/action/1");
+	assert_json(command_effect(&r, "ship")->data,
+		    "{'order_id':'o-1','reservation_id':'r-1','payment_id':'p-1',"
+		    "'address':{'country':'NL','city':'Delft'}}");
+	ck_assert_int_eq(r.fx.wake_ms, 63000);
+	r.now = 4000;
+	expect(&r, "reply ship shipping.scheduled {'tracking':'t-1'}",
+	       "h:step.succeeded h:saga.completed ev:completed");
+	ck_assert_int_eq(r.saga.status, ORC_SAGA_COMPLETED);
+	ck_assert_int_eq(r.fx.wake_ms, 0);
+	ck_assert_str_eq(steps_of(&r),
+			 "reserve_inventory=succeeded charge_payment=succeeded "
+			 "notify_customer=succeeded manual_review=skipped "
+			 "ship=succeeded");
+	ck_assert_int_eq(r.saga.steps[0].completed_seq, 1);
+	ck_assert_int_eq(r.saga.steps[1].completed_seq, 2);
+	ck_assert_int_eq(r.saga.steps[2].completed_seq, 3);
+	ck_assert_int_eq(r.saga.steps[3].completed_seq, 0);
+	ck_assert_int_eq(r.saga.steps[4].completed_seq, 4);
+	assert_json(ctx_at(&r, "/steps"),
+		    "{'reserve_inventory':{'reservation_id':'r-1'},"
+		    "'charge_payment':{'payment_id':'p-1'},"
+		    "'notify_customer':null,'ship':{'tracking':'t-1'}}");
+	/* the last history entry carries the reply */
+	assert_json(r.fx.v[0].detail,
+		    "{'seq':4,'type':'shipping.scheduled','event_id':'reply-1',"
+		    "'attempt':1}");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_order_review_early_event)
+{
+	struct rig r;
+
+	rig_init(&r, def_order());
+	script(&r, "start " BIG);
+	expect(&r, "event reviews.events review.approved {'order_id':'o-2'}",
+	       "h:event.ignored(no_match)");
+	expect(&r, "event reviews.events review.approved "
+		   "{'order_id':'o-1','by':'ann'}",
+	       "h:step.event_stored");
+	script(&r, "reply reserve_inventory inventory.reserved "
+		   "{'reservation_id':'r-1'}");
+	/* the review starts and takes the stored event at once */
+	expect(&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
+	       "h:step.succeeded h:step.started h:step.succeeded");
+	ck_assert_ptr_null(r.saga.steps[3].early_event);
+	assert_json(ctx_at(&r, "/steps/manual_review"),
+		    "{'order_id':'o-1','by':'ann'}");
+	expect(&r, "reply notify_customer notification.sent",
+	       "h:step.succeeded h:step.started cmd:ship/action/1");
+	expect(&r, "reply ship shipping.scheduled",
+	       "h:step.succeeded h:saga.completed ev:completed");
+	rig_finish(&r);
+}
+
+END_TEST
+
+START_TEST(test_order_review_event)
+{
+	struct rig r;
+
+	rig_init(&r, def_order());
+	script(&r, "start " BIG "; reply reserve_inventory inventory.reserved;"
+		   "reply charge_payment payment.charged");
+	ck_assert_int_eq(r.saga.steps[3].status, ORC_STEP_RUNNING);
+	ck_assert_int_eq(r.saga.steps[3].wake_reason, ORC_WAKE_WAIT_TIMEOUT);
+	ck_assert_int_eq(r.saga.steps[3].wake_ms, 86400000LL);
+	expect(&r, "event reviews.events review.approved {'order_id':'o-1'}",
+	       "h:step.succeeded");
+	expect(&r, "event reviews.events review.approved {'order_id':'o-1'}",
+	       "h:event.ignored(duplicate)");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_order_failure_compensates_in_reverse)
+{
+	struct rig r;
+
+	rig_init(&r, def_order());
+	script(&r, "start " BIG "; at 1000;"
+		   "reply reserve_inventory inventory.reserved "
+		   "{'reservation_id':'r-1'}; at 2000;"
+		   "reply charge_payment payment.charged {'payment_id':'p-1'};"
+		   "at 3000; reply notify_customer notification.sent");
+	/* the review times out a day later and fails the saga */
+	expect(&r, "wake",
+	       "h:step.timed_out h:step.failed h:saga.compensating "
+	       "h:compensation.started cmd:charge_payment/compensation/1");
+	ck_assert_int_eq(r.now, 2000 + 86400000LL);
+	ck_assert_str_eq(r.saga.failure_reason, "manual_review: timed out");
+	ck_assert_int_eq(r.saga.cause, ORC_CAUSE_FAILURE);
+	assert_json(command_effect(&r, "charge_payment")->data,
+		    "{'payment_id':'p-1','amount':5000,'currency':'EUR',"
+		    "'reason':'saga " SAGA_ID " failed'}");
+	ck_assert_str_eq(command_effect(&r, "charge_payment")->type,
+			 "payment.refund");
+	ck_assert_str_eq(command_effect(&r, "charge_payment")->message_id,
+			 SAGA_ID "/charge_payment/compensation/1");
+	expect(&r, "reply charge_payment payment.refunded",
+	       "h:compensation.succeeded h:compensation.started "
+	       "cmd:reserve_inventory/compensation/1");
+	assert_json(command_effect(&r, "reserve_inventory")->data,
+		    "{'order_id':'o-1','reservation_id':'r-1'}");
+	expect(&r, "reply reserve_inventory inventory.released",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	ck_assert_str_eq(steps_of(&r),
+			 "reserve_inventory=compensated "
+			 "charge_payment=compensated "
+			 "notify_customer=succeeded manual_review=failed "
+			 "ship=pending");
+	ck_assert_str_eq(r.saga.steps[3].last_error, "timed out");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_order_decline_awaits_parallel_step)
+{
+	struct rig r;
+
+	rig_init(&r, def_order());
+	script(&r, "start " SMALL "; reply reserve_inventory "
+		   "inventory.reserved {'reservation_id':'r-1'}");
+	expect(&r, "reply charge_payment payment.declined {'code':51}",
+	       "h:step.failed h:saga.compensating");
+	ck_assert_str_eq(r.saga.failure_reason,
+			 "charge_payment: payment.declined");
+	/* notify is awaited: it has a command in flight */
+	ck_assert_int_eq(r.saga.steps[2].status, ORC_STEP_RUNNING);
+	expect(&r, "reply notify_customer notification.sent",
+	       "h:step.succeeded h:compensation.started "
+	       "cmd:reserve_inventory/compensation/1");
+	expect(&r, "reply reserve_inventory inventory.released",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_order_cancel_compensates_late_success_first)
+{
+	struct rig r;
+
+	rig_init(&r, def_order());
+	script(&r, "start " SMALL "; reply reserve_inventory "
+		   "inventory.reserved {'reservation_id':'r-1'}");
+	expect(&r, "cancel", "h:saga.compensating");
+	ck_assert_str_eq(r.saga.failure_reason, "cancelled: test");
+	expect(&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
+	       "h:step.succeeded");
+	expect(&r, "reply notify_customer notification.sent",
+	       "h:step.succeeded h:compensation.started "
+	       "cmd:charge_payment/compensation/1");
+	expect(&r, "reply charge_payment payment.refunded",
+	       "h:compensation.succeeded h:compensation.started "
+	       "cmd:reserve_inventory/compensation/1");
+	expect(&r, "reply reserve_inventory inventory.released",
+	       "h:compensation.succeeded h:saga.cancelled ev:cancelled");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_order_timeout_retry_success)
+{
+	struct rig r;
+
+	rig_init(&r, def_order());
+	script(&r, "start " SMALL);
+	expect(&r, "wake", "h:step.timed_out h:step.retry_scheduled");
+	ck_assert_int_eq(r.now, 10000);
+	ck_assert_int_eq(r.saga.wake_ms, 10500); /* backoff 500ms */
+	expect(&r, "wake", "h:step.started cmd:reserve_inventory/action/2");
+	ck_assert_str_eq(command_effect(&r, "reserve_inventory")->message_id,
+			 SAGA_ID "/reserve_inventory/action/2");
+	ck_assert_int_eq(r.saga.wake_ms, 20500);
+	expect(&r, "wake", "h:step.timed_out h:step.retry_scheduled");
+	ck_assert_int_eq(r.saga.wake_ms, 21500); /* 500ms x 2 */
+	expect(&r, "wake", "h:step.started cmd:reserve_inventory/action/3");
+	expect(&r, "reply reserve_inventory inventory.reserved",
+	       "h:step.succeeded h:step.started cmd:charge_payment/action/1 "
+	       "h:step.started cmd:notify_customer/action/1");
+	ck_assert_int_eq(r.saga.steps[0].attempt, 3);
+	ck_assert_str_eq(r.saga.steps[0].last_error, "timed out");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_order_retries_exhausted)
+{
+	static const int64_t backoffs[] = {1000, 2000, 4000, 8000};
+	struct rig r;
+	char want[128];
+
+	rig_init(&r, def_order());
+	script(&r, "start " SMALL "; reply reserve_inventory "
+		   "inventory.reserved {'reservation_id':'r-1'};"
+		   "reply charge_payment payment.charged {'payment_id':'p-1'}");
+	for (int k = 0; k < 4; k++) {
+		int64_t before = r.saga.wake_ms;
+
+		expect(&r, "wake", "h:step.timed_out h:step.retry_scheduled");
+		ck_assert_int_eq(r.saga.wake_ms - before, backoffs[k]);
+		snprintf(want, sizeof(want),
+			 "h:step.started cmd:notify_customer/action/%d", k + 2);
+		expect(&r, "wake", want);
+	}
+	expect(&r, "wake",
+	       "h:step.timed_out h:step.failed h:saga.compensating "
+	       "h:compensation.started cmd:charge_payment/compensation/1");
+	ck_assert_str_eq(r.saga.failure_reason, "notify_customer: timed out");
+	script(&r, "reply charge_payment payment.refunded;"
+		   "reply reserve_inventory inventory.released");
+	ck_assert_int_eq(r.saga.status, ORC_SAGA_COMPENSATED);
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_order_saga_timeout)
+{
+	json_error_t jerr;
+	json_t *body = json_load_file(
+		ORC_SOURCE_DIR "/schemas/examples/order_fulfillment.json", 0,
+		&jerr);
+	struct rig r;
+
+	ck_assert_ptr_nonnull(body);
+	json_object_set_new(body, "timeout", json_string("1h"));
+	rig_init(&r, def_from_body(body));
+	json_decref(body);
+	script(&r, "start " BIG "; reply reserve_inventory inventory.reserved "
+		   "{'reservation_id':'r-1'};"
+		   "reply charge_payment payment.charged {'payment_id':'p-1'};"
+		   "reply notify_customer notification.sent");
+	ck_assert_int_eq(r.saga.wake_ms, 3600000);
+	expect(&r, "wake",
+	       "h:saga.compensating h:step.aborted h:compensation.started "
+	       "cmd:charge_payment/compensation/1");
+	ck_assert_str_eq(r.saga.failure_reason, "saga timed out");
+	ck_assert_str_eq(r.saga.steps[3].last_error, "aborted");
+	script(&r, "reply charge_payment payment.refunded");
+	expect(&r, "reply reserve_inventory inventory.released",
+	       "h:compensation.succeeded h:saga.timed_out ev:timed_out");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_order_odd_replies)
+{
+	struct rig r;
+	const struct orc_effect *e;
+
+	rig_init(&r, def_order());
+	script(&r, "start " SMALL "; reply reserve_inventory "
+		   "inventory.reserved {'reservation_id':'r-1'}");
+	expect(&r, "reply reserve_inventory inventory.reserved",
+	       "h:reply.ignored(duplicate)");
+	expect(&r, "reply reserve_inventory inventory.unavailable",
+	       "h:reply.ignored(late)");
+	expect(&r, "reply ship shipping.scheduled", "h:reply.ignored(late)");
+	expect(&r, "reply charge_payment inventory.reserved",
+	       "h:reply.ignored(unexpected_type)");
+	expect(&r, "reply manual_review review.approved",
+	       "h:reply.ignored(unexpected_type)");
+	expect(&r, "reply warehouse x.y", "h:reply.ignored(unknown_step)");
+	e = &r.fx.v[0];
+	ck_assert_ptr_null(e->step_name);
+	ck_assert_int_eq(r.fx.result, ORC_RESULT_IGNORED);
+	ck_assert_int_eq(r.fx.ignore_reason, ORC_IGNORE_UNKNOWN_STEP);
+	assert_json(e->detail, "{'reason':'unknown_step','step':'warehouse',"
+			       "'type':'x.y','event_id':'reply-1'}");
+	/* nothing changed: the same two steps run */
+	ck_assert_str_eq(steps_of(&r),
+			 "reserve_inventory=succeeded charge_payment=running "
+			 "notify_customer=running manual_review=pending "
+			 "ship=pending");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_stuck_retry_compensated)
+{
+	struct rig r;
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, S_SEQ_COMP "; wake; wake");
+	expect(&r, "wake",
+	       "h:compensation.timed_out h:compensation.failed h:saga.stuck "
+	       "ev:stuck");
+	ck_assert_str_eq(r.saga.failure_reason,
+			 "compensation of b failed: timed out (2 attempts)");
+	ck_assert_int_eq(r.saga.wake_ms, 0);
+	expect(&r, "retry",
+	       "h:saga.retried h:compensation.started cmd:b/compensation/3");
+	ck_assert_int_eq(r.saga.steps[1].comp_attempt_base, 2);
+	expect(&r, "reply b b.undone",
+	       "h:compensation.succeeded h:compensation.started "
+	       "cmd:a/compensation/1");
+	assert_json(command_effect(&r, "a")->data, "{'r':7}");
+	/* a's compensation fails twice: stuck again */
+	expect(&r, "reply a a.stuck", "h:compensation.retry_scheduled");
+	expect(&r, "wake", "h:compensation.started cmd:a/compensation/2");
+	expect(&r, "reply a a.stuck",
+	       "h:compensation.failed h:saga.stuck ev:stuck");
+	expect(&r, "retry",
+	       "h:saga.retried h:compensation.started cmd:a/compensation/3");
+	expect(&r, "reply a a.undone",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_retry_failed_saga_renews_deadline)
+{
+	struct rig r;
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, "start; at 1000; reply a a.bad");
+	ck_assert_int_eq(r.saga.status, ORC_SAGA_FAILED);
+	ck_assert_str_eq(r.saga.failure_reason, "a: a.bad");
+	ck_assert_int_eq(r.saga.wake_ms, 0);
+	r.now = 7200000;
+	expect(&r, "retry", "h:saga.retried h:step.started cmd:a/action/2");
+	ck_assert_int_eq(r.saga.deadline_ms, 7200000 + 3600000);
+	ck_assert_ptr_null(r.saga.failure_reason);
+	ck_assert_int_eq(r.saga.cause, ORC_CAUSE_NONE);
+	ck_assert_int_eq(r.saga.steps[0].attempt_base, 1);
+	/* the retry budget starts again: one more a.flaky is retried */
+	expect(&r, "reply a a.flaky", "h:step.retry_scheduled");
+	script(&r, "wake");
+	ck_assert_str_eq(command_effect(&r, "a")->message_id,
+			 SAGA_ID "/a/action/3");
+	rig_finish(&r);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("table");
+
+	tcase_add_loop_test(tc, test_table, 0, (int)COUNT(rows));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("details");
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_invalid_inputs);
+	tcase_add_test(tc, test_invalid_transition_is_fatal);
+	tcase_add_test(tc, test_rows_reject);
+	tcase_add_test(tc, test_rows_round_trip);
+	tcase_add_test(tc, test_determinism);
+	tcase_add_test(tc, test_copy_is_independent);
+	tcase_add_test(tc, test_changed_flags_and_wake);
+	tcase_add_test(tc, test_stuck_retry_compensated);
+	tcase_add_test(tc, test_retry_failed_saga_renews_deadline);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("order");
+	tcase_add_test(tc, test_order_happy_path);
+	tcase_add_test(tc, test_order_review_early_event);
+	tcase_add_test(tc, test_order_review_event);
+	tcase_add_test(tc, test_order_failure_compensates_in_reverse);
+	tcase_add_test(tc, test_order_decline_awaits_parallel_step);
+	tcase_add_test(tc, test_order_cancel_compensates_late_success_first);
+	tcase_add_test(tc, test_order_timeout_retry_success);
+	tcase_add_test(tc, test_order_retries_exhausted);
+	tcase_add_test(tc, test_order_saga_timeout);
+	tcase_add_test(tc, test_order_odd_replies);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return orc_check_run(suite());
+}

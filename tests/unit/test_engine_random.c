@@ -1,0 +1,1015 @@
+/*
+ * test_engine_random.c - the engine against many random sagas.
+ *
+ * A seeded PRNG (here, in the test only) builds random valid definitions -
+ * a DAG of up to 8 command, wait and delay steps listed in a shuffled
+ * order, with conditions, timeouts, retries and compensations - and drives
+ * each with random replies (right, wrong, late, unknown), correlated events
+ * (right and wrong key), timer firings and operator commands, then drives
+ * it to the end.  After every input it checks:
+ *   - the engine never refuses (ORC_FATAL) or rejects (ORC_INVALID) a
+ *     well-formed input; ORC_CONFLICT only for operator commands;
+ *   - no step starts or is skipped before everything it needs is done, and
+ *     no command is sent for a step whose needs are not done;
+ *   - the step statuses, timers and wake-up time fit the saga status;
+ *   - command message ids never repeat;
+ *   - compensations run in strictly decreasing completion order;
+ * and at the end: the saga reached a final status; exactly the succeeded
+ * steps with a compensation were compensated; replaying the recorded inputs
+ * on a fresh state gives byte-identical effects and the same state.  Now
+ * and then the state goes through the store's rows and back mid-run.
+ *
+ * A failure prints the seed; ORC_ENGINE_SEED=<seed> reruns from it and
+ * ORC_ENGINE_RUNS=<n> changes how many sagas run (default 1000).
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_runner.h"
+#include "engine.h"
+
+#define MAX_STEPS 8
+#define BATCHES 10
+#define RANDOM_INPUTS 40
+#define MAX_INPUTS 600
+
+/* ---- the PRNG (splitmix64) ---- */
+
+static uint64_t rng;
+
+static uint64_t
+rnd64(void)
+{
+	uint64_t z = (rng += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static unsigned
+rnd(unsigned n)
+{
+	return n ? (unsigned)(rnd64() % n) : 0;
+}
+
+static bool
+chance(unsigned percent)
+{
+	return rnd(100) < percent;
+}
+
+/* ---- one simulated saga ---- */
+
+struct rec {
+	enum orc_input_kind kind;
+	char step[16];
+	char topic[16];
+	char type[32];
+	json_t *data;
+	int64_t now;
+};
+
+struct sim {
+	uint64_t seed;
+	size_t at; /* inputs applied so far, for messages */
+	struct orc_definition *def;
+	json_t *trigger;
+	struct orc_saga saga;
+	struct orc_effects fx;
+	int64_t now;
+	struct rec *inputs;
+	size_t n_inputs;
+	json_t *log;	 /* the effects of every input, as text */
+	json_t *ids;	 /* message ids seen */
+	bool done[MAX_STEPS]; /* succeeded or skipped, from the history */
+	bool ever_succeeded[MAX_STEPS];
+	size_t comp_order[MAX_STEPS * 4];
+	size_t n_comp;
+	bool failing; /* from the history: saga.compensating ... */
+};
+
+/* On failure, the seed and input first (stderr), then Check's message. */
+#define CHECK(s, cond, ...)                                                    \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr,                                        \
+				"engine_random: seed %" PRIu64 ", input %zu "  \
+				"(rerun: ORC_ENGINE_SEED=%" PRIu64             \
+				" ORC_ENGINE_RUNS=1)\n",                       \
+				(s)->seed, (s)->at, (s)->seed);                \
+			ck_abort_msg(__VA_ARGS__);                             \
+		}                                                              \
+	} while (0)
+
+/* ---- random definitions ---- */
+
+static json_t *
+strings(const char *a, const char *b)
+{
+	json_t *v = json_array();
+
+	json_array_append_new(v, json_string(a));
+	if (b != NULL)
+		json_array_append_new(v, json_string(b));
+	return v;
+}
+
+static json_t *
+random_retry(bool compensation)
+{
+	json_t *r = json_object();
+
+	json_object_set_new(r, "max_attempts", json_integer(1 + rnd(3)));
+	json_object_set_new(r, "backoff", json_string(chance(50) ? "1s" : "250ms"));
+	if (chance(30))
+		json_object_set_new(r, "max_backoff", json_string("2s"));
+	if (!compensation)
+		json_object_set_new(r, "on", strings("flaky", NULL));
+	return r;
+}
+
+/*
+ * Steps s0..s(n-1) in dependency order (s<t> needs only lower numbers),
+ * listed in a shuffled order; trigger data {"id", "f<t>": bool}.
+ */
+static json_t *
+random_definition(size_t n, json_t *trigger)
+{
+	json_t *body = json_object(), *steps = json_array(), *made[MAX_STEPS];
+	size_t order[MAX_STEPS];
+	char name[32], buf[64];
+
+	json_object_set_new(body, "name", json_string("random"));
+	json_object_set_new(body, "version", json_integer(1));
+	json_object_set_new(body, "trigger",
+			    json_pack("{ssssss}", "topic", "in", "type", "go",
+				      "key", "/id"));
+	if (chance(30))
+		json_object_set_new(body, "timeout",
+				    json_string(chance(50) ? "5m" : "20s"));
+	json_object_set_new(trigger, "id", json_string("key-1"));
+
+	for (size_t t = 0; t < n; t++) {
+		json_t *st = json_object(), *needs = json_array();
+		unsigned kind = rnd(100);
+		size_t last_need = SIZE_MAX;
+
+		snprintf(name, sizeof(name), "s%zu", t);
+		json_object_set_new(st, "name", json_string(name));
+		for (size_t u = 0; u < t; u++)
+			if (chance(35)) {
+				snprintf(buf, sizeof(buf), "s%zu", u);
+				json_array_append_new(needs, json_string(buf));
+				last_need = u;
+			}
+		json_object_set_new(st, "needs", needs);
+		if (chance(25)) {
+			snprintf(buf, sizeof(buf), "${/input/f%zu}", t);
+			json_object_set_new(
+				st, "when",
+				json_pack("{s[sb]}", "eq", buf, 1));
+			snprintf(buf, sizeof(buf), "f%zu", t);
+			json_object_set_new(trigger, buf,
+					    json_boolean(chance(60)));
+		}
+		if (kind < 65) {
+			json_t *data = json_pack("{ss}", "id", "${/input/id}");
+
+			if (last_need != SIZE_MAX) {
+				snprintf(buf, sizeof(buf), "${/steps/s%zu}",
+					 last_need);
+				json_object_set_new(data, "prev",
+						    json_string(buf));
+			}
+			snprintf(buf, sizeof(buf), "%s.do", name);
+			json_object_set_new(st, "command",
+					    json_pack("{sssssO}", "topic", "t",
+						      "type", buf, "data",
+						      data));
+			json_decref(data);
+			json_object_set_new(st, "success", strings("ok", NULL));
+			json_object_set_new(st, "failure",
+					    strings("bad", "flaky"));
+			if (chance(50))
+				json_object_set_new(st, "timeout",
+						    json_string("10s"));
+			if (chance(50))
+				json_object_set_new(st, "retry",
+						    random_retry(false));
+			if (chance(55)) {
+				json_t *c = json_object();
+
+				snprintf(buf, sizeof(buf), "%s.undo", name);
+				json_object_set_new(c, "topic",
+						    json_string("t"));
+				json_object_set_new(c, "type",
+						    json_string(buf));
+				snprintf(buf, sizeof(buf), "${/steps/%s}",
+					 name);
+				json_object_set_new(
+					c, "data", json_pack("{ss}", "r", buf));
+				json_object_set_new(c, "success",
+						    strings("undone", NULL));
+				json_object_set_new(c, "failure",
+						    strings("undo_bad", NULL));
+				if (chance(50))
+					json_object_set_new(
+						c, "timeout", json_string("5s"));
+				if (chance(70))
+					json_object_set_new(c, "retry",
+							    random_retry(true));
+				json_object_set_new(st, "compensation", c);
+			}
+		} else if (kind < 85) {
+			json_t *w = json_object();
+
+			snprintf(buf, sizeof(buf), "%s.evt", name);
+			json_object_set_new(w, "topic", json_string("tw"));
+			json_object_set_new(w, "type", json_string(buf));
+			json_object_set_new(w, "key", json_string("/id"));
+			if (chance(60))
+				json_object_set_new(w, "timeout",
+						    json_string("30s"));
+			if (chance(50))
+				json_object_set_new(
+					w, "on_timeout",
+					json_string(chance(50) ? "fail"
+							       : "continue"));
+			json_object_set_new(st, "wait", w);
+		} else {
+			json_object_set_new(st, "delay",
+					    json_string(chance(50) ? "2s"
+								   : "100ms"));
+		}
+		made[t] = st;
+	}
+	for (size_t t = 0; t < n; t++)
+		order[t] = t;
+	for (size_t t = n; t > 1; t--) {
+		size_t k = rnd((unsigned)t), tmp = order[t - 1];
+
+		order[t - 1] = order[k];
+		order[k] = tmp;
+	}
+	for (size_t t = 0; t < n; t++)
+		json_array_append_new(steps, made[order[t]]);
+	json_object_set_new(body, "steps", steps);
+	return body;
+}
+
+/* ---- state as text (the store's rows) ---- */
+
+static char *
+state_text(const struct orc_saga *saga)
+{
+	struct orc_saga_row row;
+	json_t *doc, *steps = json_array();
+	char *text;
+
+	orc_saga_to_row(saga, &row);
+	for (size_t i = 0; i < saga->n_steps; i++) {
+		struct orc_step_row sr;
+
+		orc_saga_step_to_row(saga, i, &sr);
+		json_array_append_new(
+			steps,
+			json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:s,"
+				  "s:I,s:s?,s:O?}",
+				  "name", sr.name, "status", sr.status,
+				  "attempt", sr.attempt, "attempt_base",
+				  sr.attempt_base, "comp_attempt",
+				  sr.comp_attempt, "comp_attempt_base",
+				  sr.comp_attempt_base, "started_ms",
+				  (json_int_t)sr.started_ms, "finished_ms",
+				  (json_int_t)sr.finished_ms, "wake_ms",
+				  (json_int_t)sr.wake_ms, "wake_reason",
+				  sr.wake_reason, "completed_seq",
+				  (json_int_t)sr.completed_seq, "last_error",
+				  sr.last_error, "early_event",
+				  sr.early_event));
+	}
+	doc = json_pack("{s:s?,s:s?,s:s,s:s,s:O?,s:I,s:I,s:I,s:I,s:s?,s:o}",
+			"id", row.id, "key", row.key, "status", row.status,
+			"cause", row.cause, "context", row.context,
+			"started_ms", (json_int_t)row.started_ms,
+			"deadline_ms", (json_int_t)row.deadline_ms, "wake_ms",
+			(json_int_t)row.wake_ms, "seq", (json_int_t)row.seq,
+			"failure_reason", row.failure_reason, "steps", steps);
+	ck_assert_ptr_nonnull(doc);
+	text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(doc);
+	return text;
+}
+
+/* Through the rows and back, with the JSON as text. */
+static void
+reload(struct sim *s)
+{
+	struct orc_saga_row row;
+	struct orc_step_row srows[MAX_STEPS];
+	json_t *owned[MAX_STEPS + 1] = {0};
+	struct orc_saga fresh;
+	struct orc_error err;
+	char *text, *before, *after;
+
+	orc_saga_to_row(&s->saga, &row);
+	text = json_dumps(row.context, JSON_COMPACT);
+	row.context = owned[MAX_STEPS] = json_loads(text, 0, NULL);
+	free(text);
+	for (size_t i = 0; i < s->saga.n_steps; i++) {
+		orc_saga_step_to_row(&s->saga, i, &srows[i]);
+		if (srows[i].early_event != NULL) {
+			text = json_dumps(srows[i].early_event,
+					  JSON_COMPACT | JSON_ENCODE_ANY);
+			srows[i].early_event = owned[i] =
+				json_loads(text, JSON_DECODE_ANY, NULL);
+			free(text);
+		}
+	}
+	CHECK(s,
+	      orc_saga_from_rows(&fresh, s->def, &row, srows, s->saga.n_steps,
+				 &err) == ORC_OK,
+	      "from rows: %s", err.message);
+	for (size_t i = 0; i <= MAX_STEPS; i++)
+		json_decref(owned[i]);
+	before = state_text(&s->saga);
+	after = state_text(&fresh);
+	CHECK(s, strcmp(before, after) == 0, "rows lose state:\n%s\n%s",
+	      before, after);
+	free(before);
+	free(after);
+	orc_saga_finish(&s->saga);
+	s->saga = fresh;
+}
+
+/* Statistics over all runs, printed once: what the runs covered. */
+static size_t ended[ORC_SAGA_STATUS_COUNT];
+static size_t visited[ORC_SAGA_STATUS_COUNT]; /* inputs leaving it there */
+static size_t total_inputs;
+
+/* ---- invariants ---- */
+
+static bool
+needs_done(const struct sim *s, size_t i)
+{
+	const struct orc_step_def *sd = &s->def->steps[i];
+
+	for (size_t k = 0; k < sd->n_needs; k++)
+		if (!s->done[sd->needs[k]])
+			return false;
+	return true;
+}
+
+/* Follow the effects in order against the shadow state. */
+static void
+check_effects(struct sim *s, const struct orc_engine_input *in,
+	      enum orc_saga_status before)
+{
+	for (size_t k = 0; k < s->fx.n; k++) {
+		const struct orc_effect *e = &s->fx.v[k];
+		size_t i = e->step;
+
+		if (e->kind == ORC_EFFECT_COMMAND) {
+			CHECK(s, json_object_get(s->ids, e->message_id) == NULL,
+			      "message id %s sent twice", e->message_id);
+			json_object_set_new(s->ids, e->message_id, json_true());
+			CHECK(s, e->data != NULL, "command without data");
+			if (e->command_kind == ORC_COMMAND_ACTION) {
+				CHECK(s, needs_done(s, i),
+				      "command for %s before its needs",
+				      e->step_name);
+				CHECK(s, !s->failing,
+				      "command for %s while failing",
+				      e->step_name);
+			}
+			else
+				CHECK(s,
+				      s->ever_succeeded[i] &&
+					      s->def->steps[i].has_compensation,
+				      "compensation of %s that never "
+				      "succeeded",
+				      e->step_name);
+			continue;
+		}
+		if (e->kind != ORC_EFFECT_HISTORY)
+			continue;
+		CHECK(s, json_is_object(e->detail), "history without detail");
+		if (strcmp(e->history, "saga.compensating") == 0) {
+			s->failing = true;
+		} else if (strcmp(e->history, "saga.retried") == 0) {
+			if (before == ORC_SAGA_FAILED)
+				s->failing = false;
+		} else if (strcmp(e->history, "step.started") == 0) {
+			CHECK(s, needs_done(s, i), "%s started before its needs",
+			      e->step_name);
+		} else if (strcmp(e->history, "step.skipped") == 0) {
+			CHECK(s, needs_done(s, i), "%s skipped before its needs",
+			      e->step_name);
+			s->done[i] = true;
+		} else if (strcmp(e->history, "step.succeeded") == 0) {
+			s->done[i] = true;
+			s->ever_succeeded[i] = true;
+		} else if (strcmp(e->history, "compensation.succeeded") == 0) {
+			CHECK(s, s->n_comp < MAX_STEPS * 4, "too many");
+			s->comp_order[s->n_comp++] = i;
+		}
+	}
+	if (s->fx.result == ORC_RESULT_IGNORED)
+		CHECK(s,
+		      s->fx.n == 1 && s->fx.v[0].kind == ORC_EFFECT_HISTORY &&
+			      strstr(s->fx.v[0].history, ".ignored") != NULL,
+		      "an ignored %s input has %zu effects",
+		      orc_input_kind_name(in->kind), s->fx.n);
+}
+
+static void
+check_state(struct sim *s)
+{
+	const struct orc_saga *saga = &s->saga;
+	enum orc_saga_status ss = saga->status;
+	size_t running = 0, compensating = 0, compensated = 0, failed = 0;
+	int64_t wake = 0;
+
+	for (size_t i = 0; i < saga->n_steps; i++) {
+		const struct orc_saga_step *st = &saga->steps[i];
+		const struct orc_step_def *sd = &s->def->steps[i];
+		enum orc_wake_reason w = st->wake_reason;
+
+		running += st->status == ORC_STEP_RUNNING;
+		compensating += st->status == ORC_STEP_COMPENSATING;
+		compensated += st->status == ORC_STEP_COMPENSATED;
+		failed += st->status == ORC_STEP_FAILED;
+		CHECK(s, (st->wake_ms == 0) == (w == ORC_WAKE_NONE),
+		      "step %s: wake %" PRId64 " reason %s", sd->name,
+		      st->wake_ms, orc_wake_reason_name(w));
+		if (st->wake_ms > 0 && (wake == 0 || st->wake_ms < wake))
+			wake = st->wake_ms;
+		switch (st->status) {
+		case ORC_STEP_RUNNING:
+			if (sd->kind == ORC_STEP_COMMAND)
+				CHECK(s,
+				      w == ORC_WAKE_RETRY ||
+					      (w == ORC_WAKE_TIMEOUT) ==
+						      (sd->timeout_ms > 0),
+				      "running %s: timer %s", sd->name,
+				      orc_wake_reason_name(w));
+			else if (sd->kind == ORC_STEP_WAIT)
+				CHECK(s,
+				      (w == ORC_WAKE_WAIT_TIMEOUT) ==
+					      (sd->wait.timeout_ms > 0) &&
+					      (w == ORC_WAKE_NONE ||
+					       w == ORC_WAKE_WAIT_TIMEOUT),
+				      "waiting %s: timer %s", sd->name,
+				      orc_wake_reason_name(w));
+			else
+				CHECK(s, w == ORC_WAKE_DELAY,
+				      "delay %s: timer %s", sd->name,
+				      orc_wake_reason_name(w));
+			CHECK(s, st->attempt - st->attempt_base >= 1 ||
+					 sd->kind != ORC_STEP_COMMAND,
+			      "running %s: attempt %d", sd->name, st->attempt);
+			break;
+		case ORC_STEP_COMPENSATING:
+			CHECK(s,
+			      w == ORC_WAKE_NONE || w == ORC_WAKE_COMP_TIMEOUT ||
+				      w == ORC_WAKE_COMP_RETRY,
+			      "compensating %s: timer %s", sd->name,
+			      orc_wake_reason_name(w));
+			CHECK(s, sd->has_compensation,
+			      "%s compensating without a compensation",
+			      sd->name);
+			break;
+		default:
+			CHECK(s, w == ORC_WAKE_NONE, "%s %s with timer %s",
+			      orc_step_status_name(st->status), sd->name,
+			      orc_wake_reason_name(w));
+		}
+		if (st->status == ORC_STEP_COMPENSATED)
+			CHECK(s, sd->has_compensation && st->completed_seq > 0,
+			      "%s compensated", sd->name);
+		/* a step that ever ran or was skipped had its needs done */
+		if (st->status != ORC_STEP_PENDING)
+			for (size_t k = 0; k < sd->n_needs; k++) {
+				enum orc_step_status ns =
+					saga->steps[sd->needs[k]].status;
+
+				CHECK(s,
+				      ns == ORC_STEP_SUCCEEDED ||
+					      ns == ORC_STEP_SKIPPED ||
+					      ns == ORC_STEP_COMPENSATING ||
+					      ns == ORC_STEP_COMPENSATED,
+				      "%s is %s but its need %s is %s",
+				      sd->name,
+				      orc_step_status_name(st->status),
+				      s->def->steps[sd->needs[k]].name,
+				      orc_step_status_name(ns));
+			}
+	}
+	if (ss == ORC_SAGA_RUNNING && saga->deadline_ms > 0 &&
+	    (wake == 0 || saga->deadline_ms < wake))
+		wake = saga->deadline_ms;
+	CHECK(s, saga->wake_ms == wake, "saga wake %" PRId64 ", want %" PRId64,
+	      saga->wake_ms, wake);
+	CHECK(s, s->fx.wake_ms == saga->wake_ms, "effects wake");
+
+	switch (ss) {
+	case ORC_SAGA_RUNNING:
+		CHECK(s, compensating + compensated + failed == 0,
+		      "running with failed or compensating steps");
+		CHECK(s, saga->cause == ORC_CAUSE_NONE, "running with a cause");
+		break;
+	case ORC_SAGA_COMPLETED:
+		for (size_t i = 0; i < saga->n_steps; i++)
+			CHECK(s,
+			      saga->steps[i].status == ORC_STEP_SUCCEEDED ||
+				      saga->steps[i].status == ORC_STEP_SKIPPED,
+			      "completed with %s %s", s->def->steps[i].name,
+			      orc_step_status_name(saga->steps[i].status));
+		break;
+	case ORC_SAGA_COMPENSATING:
+		CHECK(s, saga->cause != ORC_CAUSE_NONE, "no cause");
+		/* only commands in flight are awaited; the rest stopped */
+		for (size_t i = 0; i < saga->n_steps; i++)
+			CHECK(s,
+			      saga->steps[i].status != ORC_STEP_RUNNING ||
+				      (s->def->steps[i].kind ==
+					       ORC_STEP_COMMAND &&
+				       saga->steps[i].wake_reason !=
+					       ORC_WAKE_RETRY),
+			      "%s still running while compensating",
+			      s->def->steps[i].name);
+		CHECK(s, compensating <= 1, "%zu compensating at once",
+		      compensating);
+		CHECK(s, compensating == 0 || running == 0,
+		      "compensating while steps run");
+		break;
+	case ORC_SAGA_STUCK:
+		CHECK(s, compensating == 1 && running == 0, "stuck");
+		break;
+	case ORC_SAGA_FAILED:
+		CHECK(s, compensated + compensating + running == 0 &&
+				 failed > 0 && saga->cause == ORC_CAUSE_FAILURE,
+		      "failed");
+		break;
+	case ORC_SAGA_COMPENSATED:
+		CHECK(s, compensated > 0 && compensating + running == 0 &&
+				 saga->cause == ORC_CAUSE_FAILURE,
+		      "compensated");
+		break;
+	case ORC_SAGA_CANCELLED:
+		CHECK(s, running == 0 && compensating <= 1 &&
+				 saga->cause == ORC_CAUSE_CANCEL,
+		      "cancelled");
+		break;
+	case ORC_SAGA_TIMED_OUT:
+		CHECK(s, running + compensating == 0 &&
+				 saga->cause == ORC_CAUSE_TIMEOUT,
+		      "timed out");
+		break;
+	}
+	if (orc_saga_status_is_final(ss))
+		CHECK(s, saga->wake_ms == 0, "final with a timer");
+	if (ss != ORC_SAGA_RUNNING && ss != ORC_SAGA_COMPLETED &&
+	    ss != ORC_SAGA_FAILED)
+		CHECK(s, saga->failure_reason != NULL, "no failure reason");
+
+	/* compensations in strictly decreasing order of completion */
+	for (size_t k = 1; k < s->n_comp; k++)
+		CHECK(s,
+		      saga->steps[s->comp_order[k - 1]].completed_seq >
+			      saga->steps[s->comp_order[k]].completed_seq,
+		      "compensated %s before %s",
+		      s->def->steps[s->comp_order[k - 1]].name,
+		      s->def->steps[s->comp_order[k]].name);
+}
+
+/* ---- inputs ---- */
+
+static void
+to_input(const struct rec *r, struct orc_engine_input *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->kind = r->kind;
+	in->data = r->data;
+	switch (r->kind) {
+	case ORC_INPUT_START:
+		in->saga_id = "5a9a0000-0000-4000-8000-00000000000f";
+		in->event_id = "trigger";
+		break;
+	case ORC_INPUT_REPLY:
+		in->step = r->step;
+		in->type = r->type;
+		in->event_id = "reply";
+		break;
+	case ORC_INPUT_EVENT:
+		in->topic = r->topic;
+		in->type = r->type;
+		in->event_id = "event";
+		break;
+	default:
+		break;
+	}
+}
+
+static enum orc_status
+apply(struct orc_saga *saga, const struct rec *r, struct orc_effects *fx,
+      struct orc_error *err)
+{
+	struct orc_engine_input in;
+
+	to_input(r, &in);
+	return orc_engine_apply(saga, &in, r->now, fx, err);
+}
+
+static void
+record(struct sim *s, struct rec *r)
+{
+	enum orc_saga_status before = s->saga.status;
+	struct orc_engine_input in;
+	struct orc_error err;
+	enum orc_status st;
+	json_t *doc;
+	char *text;
+
+	CHECK(s, s->n_inputs < MAX_INPUTS, "the saga never ends");
+	r->now = s->now;
+	s->inputs[s->n_inputs++] = *r;
+	to_input(r, &in);
+	st = orc_engine_apply(&s->saga, &in, r->now, &s->fx, &err);
+	s->at++;
+	if (r->kind == ORC_INPUT_CANCEL || r->kind == ORC_INPUT_RETRY)
+		CHECK(s, st == ORC_OK || st == ORC_CONFLICT, "%s: %s: %s",
+		      orc_input_kind_name(r->kind), orc_status_name(st),
+		      err.message);
+	else
+		CHECK(s, st == ORC_OK, "%s: %s: %s %s",
+		      orc_input_kind_name(r->kind), orc_status_name(st),
+		      err.message, err.detail);
+	doc = orc_effects_to_json(&s->fx);
+	text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+	json_array_append_new(s->log, json_string_nocheck(text));
+	free(text);
+	json_decref(doc);
+	check_effects(s, &in, before);
+	check_state(s);
+	visited[s->saga.status]++;
+	if (chance(12))
+		reload(s);
+}
+
+/* A step index in a random order. */
+static size_t
+pick(struct sim *s, bool (*want)(const struct sim *, size_t))
+{
+	size_t n = s->saga.n_steps, first = rnd((unsigned)n);
+
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (first + k) % n;
+
+		if (want(s, i))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+static bool
+awaits_reply(const struct sim *s, size_t i)
+{
+	const struct orc_saga_step *st = &s->saga.steps[i];
+
+	return s->def->steps[i].kind == ORC_STEP_COMMAND &&
+	       ((st->status == ORC_STEP_RUNNING &&
+		 st->wake_reason != ORC_WAKE_RETRY) ||
+		(st->status == ORC_STEP_COMPENSATING &&
+		 st->wake_reason != ORC_WAKE_COMP_RETRY &&
+		 s->saga.status == ORC_SAGA_COMPENSATING));
+}
+
+static bool
+running_wait(const struct sim *s, size_t i)
+{
+	return s->def->steps[i].kind == ORC_STEP_WAIT &&
+	       s->saga.steps[i].status == ORC_STEP_RUNNING;
+}
+
+static bool
+any_wait(const struct sim *s, size_t i)
+{
+	return s->def->steps[i].kind == ORC_STEP_WAIT;
+}
+
+static void
+reply_to(struct sim *s, struct rec *r, size_t i, const char *type)
+{
+	r->kind = ORC_INPUT_REPLY;
+	snprintf(r->step, sizeof(r->step), "%s", s->def->steps[i].name);
+	snprintf(r->type, sizeof(r->type), "%s", type);
+	r->data = json_pack("{si}", "v", (int)rnd(1000));
+}
+
+static void
+event_for(struct sim *s, struct rec *r, size_t i, bool right_key)
+{
+	r->kind = ORC_INPUT_EVENT;
+	snprintf(r->topic, sizeof(r->topic), "%s", chance(95) ? "tw" : "tz");
+	snprintf(r->type, sizeof(r->type), "%s", s->def->steps[i].wait.type);
+	r->data = json_pack("{sssi}", "id", right_key ? "key-1" : "key-2",
+			    "v", (int)rnd(1000));
+}
+
+static void
+random_input(struct sim *s, struct rec *r)
+{
+	static const char *const action_types[] = {
+		"ok", "ok", "ok", "bad", "flaky", "flaky", "zzz", "undone",
+	};
+	static const char *const comp_types[] = {
+		"undone", "undone", "undo_bad", "undo_bad", "ok", "zzz",
+	};
+	unsigned roll = rnd(100);
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	if (roll < 45) {
+		i = chance(80) ? pick(s, awaits_reply) : SIZE_MAX;
+		if (i == SIZE_MAX)
+			i = rnd((unsigned)s->saga.n_steps);
+		if (s->saga.steps[i].status == ORC_STEP_COMPENSATING)
+			reply_to(s, r, i, comp_types[rnd(6)]);
+		else
+			reply_to(s, r, i, action_types[rnd(8)]);
+		if (chance(3))
+			snprintf(r->step, sizeof(r->step), "nope");
+	} else if (roll < 60) {
+		i = pick(s, any_wait);
+		if (i == SIZE_MAX) {
+			r->kind = ORC_INPUT_EVENT;
+			snprintf(r->topic, sizeof(r->topic), "tw");
+			snprintf(r->type, sizeof(r->type), "x.evt");
+			r->data = json_pack("{ss}", "id", "key-1");
+		} else {
+			event_for(s, r, i, chance(85));
+		}
+	} else if (roll < 92) {
+		r->kind = ORC_INPUT_TIMER;
+		if (s->saga.wake_ms > 0 && chance(85))
+			s->now = s->saga.wake_ms + (chance(20) ? rnd(5000) : 0);
+		else
+			s->now += rnd(3000);
+	} else if (roll < 96) {
+		r->kind = ORC_INPUT_CANCEL;
+	} else {
+		r->kind = ORC_INPUT_RETRY;
+	}
+}
+
+/* Toward the end: successes, awaited events, timers, unsticking. */
+static bool
+finishing_input(struct sim *s, struct rec *r)
+{
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	switch (s->saga.status) {
+	case ORC_SAGA_RUNNING:
+	case ORC_SAGA_COMPENSATING:
+		break;
+	case ORC_SAGA_STUCK:
+		r->kind = chance(70) ? ORC_INPUT_RETRY : ORC_INPUT_CANCEL;
+		return true;
+	default:
+		return false;
+	}
+	if (chance(70) && (i = pick(s, awaits_reply)) != SIZE_MAX) {
+		reply_to(s, r, i,
+			 s->saga.steps[i].status == ORC_STEP_COMPENSATING
+				 ? "undone"
+				 : "ok");
+		return true;
+	}
+	if (chance(70) && (i = pick(s, running_wait)) != SIZE_MAX) {
+		event_for(s, r, i, true);
+		return true;
+	}
+	if (s->saga.wake_ms > 0) {
+		r->kind = ORC_INPUT_TIMER;
+		s->now = s->saga.wake_ms;
+		return true;
+	}
+	i = pick(s, awaits_reply);
+	if (i == SIZE_MAX)
+		i = pick(s, running_wait);
+	CHECK(s, i != SIZE_MAX, "%s saga with nothing to wait for",
+	      orc_saga_status_name(s->saga.status));
+	if (s->def->steps[i].kind == ORC_STEP_WAIT)
+		event_for(s, r, i, true);
+	else
+		reply_to(s, r, i,
+			 s->saga.steps[i].status == ORC_STEP_COMPENSATING
+				 ? "undone"
+				 : "ok");
+	return true;
+}
+
+/* ---- one run ---- */
+
+static void
+check_end(struct sim *s)
+{
+	const struct orc_saga *saga = &s->saga;
+	bool stuck_cancel = false;
+
+	CHECK(s, orc_saga_status_is_final(saga->status) &&
+			 saga->status != ORC_SAGA_STUCK,
+	      "ended %s", orc_saga_status_name(saga->status));
+	for (size_t i = 0; i < saga->n_steps; i++)
+		if (saga->steps[i].status == ORC_STEP_COMPENSATING)
+			stuck_cancel = true;
+	if (saga->status == ORC_SAGA_COMPLETED ||
+	    saga->status == ORC_SAGA_FAILED)
+		CHECK(s, s->n_comp == 0, "%s with compensations",
+		      orc_saga_status_name(saga->status));
+	/* exactly the succeeded steps with a compensation were undone */
+	if (!stuck_cancel && saga->status != ORC_SAGA_COMPLETED)
+		for (size_t i = 0; i < saga->n_steps; i++) {
+			bool want = s->ever_succeeded[i] &&
+				    s->def->steps[i].has_compensation;
+			bool got = false;
+
+			for (size_t k = 0; k < s->n_comp; k++)
+				got = got || s->comp_order[k] == i;
+			CHECK(s, want == got,
+			      "%s: succeeded %d, compensation %d, "
+			      "compensated %d",
+			      s->def->steps[i].name, s->ever_succeeded[i],
+			      s->def->steps[i].has_compensation, got);
+			CHECK(s,
+			      want == (saga->steps[i].status ==
+				       ORC_STEP_COMPENSATED),
+			      "%s is %s", s->def->steps[i].name,
+			      orc_step_status_name(saga->steps[i].status));
+		}
+}
+
+/* Replay the recorded inputs on a fresh state: the same, byte for byte. */
+static void
+check_replay(struct sim *s)
+{
+	struct orc_saga saga;
+	struct orc_effects fx;
+	struct orc_error err;
+	char *a, *b;
+
+	orc_effects_init(&fx);
+	ck_assert_int_eq(orc_saga_init(&saga, s->def), ORC_OK);
+	for (size_t k = 0; k < s->n_inputs; k++) {
+		json_t *doc;
+		char *text;
+
+		apply(&saga, &s->inputs[k], &fx, &err);
+		doc = orc_effects_to_json(&fx);
+		text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+		s->at = k;
+		CHECK(s,
+		      strcmp(text, json_string_value(
+					   json_array_get(s->log, k))) == 0,
+		      "replay differs:\n%s\n%s", text,
+		      json_string_value(json_array_get(s->log, k)));
+		free(text);
+		json_decref(doc);
+	}
+	a = state_text(&saga);
+	b = state_text(&s->saga);
+	CHECK(s, strcmp(a, b) == 0, "replayed state differs");
+	free(a);
+	free(b);
+	orc_saga_finish(&saga);
+	orc_effects_finish(&fx);
+}
+
+
+static void
+run(uint64_t seed)
+{
+	struct orc_definition_issues issues = {0};
+	struct sim s;
+	struct rec r;
+	json_t *body;
+	size_t n = 1 + rnd(MAX_STEPS);
+
+	memset(&s, 0, sizeof(s));
+	s.seed = seed;
+	rng = seed;
+	n = 1 + rnd(MAX_STEPS);
+	s.trigger = json_object();
+	body = random_definition(n, s.trigger);
+	if (orc_definition_from_json(body, &s.def, &issues) != ORC_OK) {
+		char *text = json_dumps(body, JSON_INDENT(1));
+
+		for (size_t i = 0; i < issues.n; i++)
+			fprintf(stderr, "%s: %s\n", issues.v[i].pointer,
+				issues.v[i].message);
+		CHECK(&s, false, "generated an invalid definition:\n%s", text);
+	}
+	json_decref(body);
+	ck_assert_int_eq(orc_saga_init(&s.saga, s.def), ORC_OK);
+	orc_effects_init(&s.fx);
+	s.inputs = calloc(MAX_INPUTS, sizeof(*s.inputs));
+	s.log = json_array();
+	s.ids = json_object();
+	s.now = 1000;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = ORC_INPUT_START;
+	r.data = json_incref(s.trigger);
+	record(&s, &r);
+	for (size_t k = 0; k < RANDOM_INPUTS; k++) {
+		random_input(&s, &r);
+		record(&s, &r);
+	}
+	while (finishing_input(&s, &r))
+		record(&s, &r);
+	check_end(&s);
+	check_replay(&s);
+	ended[s.saga.status]++;
+	total_inputs += s.n_inputs;
+
+	for (size_t k = 0; k < s.n_inputs; k++)
+		json_decref(s.inputs[k].data);
+	free(s.inputs);
+	json_decref(s.log);
+	json_decref(s.ids);
+	json_decref(s.trigger);
+	orc_saga_finish(&s.saga);
+	orc_effects_finish(&s.fx);
+	orc_definition_destroy(s.def);
+	orc_definition_issues_finish(&issues);
+}
+
+static uint64_t
+env_u64(const char *name, uint64_t fallback)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? strtoull(v, NULL, 10) : fallback;
+}
+
+START_TEST(test_random_sagas)
+{
+	uint64_t base = env_u64("ORC_ENGINE_SEED", 20240601);
+	uint64_t runs = env_u64("ORC_ENGINE_RUNS", 1000);
+	uint64_t from = runs * (uint64_t)_i / BATCHES;
+	uint64_t to = runs * (uint64_t)(_i + 1) / BATCHES;
+
+	memset(ended, 0, sizeof(ended));
+	memset(visited, 0, sizeof(visited));
+	total_inputs = 0;
+	for (uint64_t k = from; k < to; k++)
+		run(base + k);
+	if (_i == 0 && to > from) {
+		fprintf(stderr, "engine_random: %" PRIu64 " sagas, %zu inputs;",
+			to - from, total_inputs);
+		for (int st = 0; st < ORC_SAGA_STATUS_COUNT; st++)
+			if (ended[st])
+				fprintf(stderr, " %s %zu",
+					orc_saga_status_name(st), ended[st]);
+		fprintf(stderr, "; inputs leaving it");
+		for (int st = 0; st < ORC_SAGA_STATUS_COUNT; st++)
+			fprintf(stderr, " %s %zu", orc_saga_status_name(st),
+				visited[st]);
+		fprintf(stderr, "\n");
+		/* the runs must reach every status and every way of ending */
+		for (int st = 0; st < ORC_SAGA_STATUS_COUNT; st++)
+			if (to - from >= 100)
+				ck_assert_msg(visited[st] > 0, "no run was %s",
+					      orc_saga_status_name(st));
+		for (int st = 0; st < ORC_SAGA_STATUS_COUNT; st++)
+			if (st != ORC_SAGA_STUCK && st != ORC_SAGA_RUNNING &&
+			    st != ORC_SAGA_COMPENSATING && to - from >= 100)
+				ck_assert_msg(ended[st] > 0, "no run ended %s",
+					      orc_saga_status_name(st));
+	}
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("engine_random");
+	TCase *tc = tcase_create("random");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_random_sagas, 0, BATCHES);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return orc_check_run(suite());
+}
