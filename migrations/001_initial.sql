@@ -55,6 +55,8 @@ COMMENT ON COLUMN sagas.deadline_at IS 'Saga timeout: when a still running saga 
 COMMENT ON COLUMN sagas.completion_seq IS 'Counter of completed steps; gives saga_steps.completed_seq, the order compensation reverses.';
 COMMENT ON COLUMN sagas.failing_reason IS 'Why the saga is compensating or ended unsuccessfully: failure, cancel or timeout.';
 COMMENT ON COLUMN sagas.failure IS 'Human-readable reason of the failure (step and error).';
+COMMENT ON COLUMN sagas.created_at IS 'When the saga started (its trigger event was applied).';
+COMMENT ON COLUMN sagas.updated_at IS 'Last transition.';
 COMMENT ON COLUMN sagas.finished_at IS 'When the saga reached a terminal status.';
 
 CREATE INDEX sagas_wake_at_idx ON sagas (wake_at) WHERE wake_at IS NOT NULL;
@@ -69,7 +71,9 @@ CREATE TABLE saga_steps (
                              'running', 'succeeded', 'failed', 'skipped',
                              'compensating', 'compensated')),
     attempt              integer     NOT NULL DEFAULT 0,
+    attempt_base         integer     NOT NULL DEFAULT 0,
     compensation_attempt integer     NOT NULL DEFAULT 0,
+    compensation_attempt_base integer NOT NULL DEFAULT 0,
     started_at           timestamptz,
     finished_at          timestamptz,
     wake_at              timestamptz,
@@ -82,6 +86,8 @@ CREATE TABLE saga_steps (
 COMMENT ON TABLE saga_steps IS 'One row per step of every saga.';
 COMMENT ON COLUMN saga_steps.status IS 'pending, running, succeeded, failed, skipped, compensating, compensated.';
 COMMENT ON COLUMN saga_steps.attempt IS 'Attempt number of the step''s command (1 = first try).';
+COMMENT ON COLUMN saga_steps.attempt_base IS 'Attempts made before the last operator retry; the retry policy counts attempt - attempt_base.';
+COMMENT ON COLUMN saga_steps.compensation_attempt_base IS 'The same for the compensation.';
 COMMENT ON COLUMN saga_steps.compensation_attempt IS 'Attempt number of the step''s compensation command.';
 COMMENT ON COLUMN saga_steps.started_at IS 'When the step started (its first command was decided).';
 COMMENT ON COLUMN saga_steps.finished_at IS 'When the step succeeded, failed, was skipped or compensated.';
@@ -118,25 +124,40 @@ CREATE TRIGGER saga_history_no_update BEFORE UPDATE ON saga_history
 CREATE TABLE outbox (
     id          bigserial   PRIMARY KEY,
     saga_id     uuid        NOT NULL,
+    lane        smallint    NOT NULL,
     message_id  text        NOT NULL,
     topic       text        NOT NULL,
     type        text        NOT NULL,
     source      text        NOT NULL,
     step_name   text,
-    headers     jsonb       NOT NULL DEFAULT '{}',
+    reply_to    text,
     payload     text        NOT NULL,
     traceparent text,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE outbox IS 'Commands decided by committed transitions, waiting to be published to Kafka by the relay; a row is deleted once the broker acknowledged it.';
 COMMENT ON COLUMN outbox.id IS 'Publication order; per saga, rows are published in id order.';
-COMMENT ON COLUMN outbox.saga_id IS 'Saga that decided the command; the Kafka key.';
+COMMENT ON COLUMN outbox.saga_id IS 'Saga that decided the command; the Kafka key and the sagaid attribute.';
+COMMENT ON COLUMN outbox.lane IS 'Ordering lane (0-15) derived from the saga id; one relay at a time owns a lane (advisory lock), so per-saga order holds with several relays.';
 COMMENT ON COLUMN outbox.message_id IS 'CloudEvents id: stable, the same when the command is re-published after a crash.';
 COMMENT ON COLUMN outbox.topic IS 'Kafka topic the command goes to.';
 COMMENT ON COLUMN outbox.type IS 'CloudEvents type of the command.';
+COMMENT ON COLUMN outbox.source IS 'CloudEvents source: /orchestrator/<definition name>.';
+COMMENT ON COLUMN outbox.step_name IS 'The step the command belongs to (the sagastep attribute).';
+COMMENT ON COLUMN outbox.reply_to IS 'Topic the service should reply on (the replyto attribute).';
 COMMENT ON COLUMN outbox.payload IS 'The command''s data as JSON text (the Kafka message value).';
 COMMENT ON COLUMN outbox.traceparent IS 'W3C traceparent of the event that caused the command.';
-CREATE INDEX outbox_saga_idx ON outbox (saga_id, id);
+COMMENT ON COLUMN outbox.created_at IS 'Commit time of the transition that decided it; now() - created_at is the outbox lag.';
+CREATE INDEX outbox_lane_idx ON outbox (lane, id);
+
+-- Wake the relays (LISTEN orchestrator_outbox) once per inserting statement.
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('orchestrator_outbox', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 
 CREATE TABLE inbox (
     consumer     text        NOT NULL,

@@ -22,6 +22,9 @@ struct orc_producer {
 
 struct orc_consumer {
 	rd_kafka_t *rk;
+	void (*on_revoke)(void *ctx);
+	void *revoke_ctx;
+	bool warned_unknown_topic;
 };
 
 const char *
@@ -281,6 +284,59 @@ orc_kafka_message_destroy(struct orc_kafka_message *m)
 	free(m);
 }
 
+/*
+ * Hand partitions over only after the owner of the batch in hand had its
+ * say.  Cooperative protocols add and remove partitions incrementally;
+ * eager ones replace the whole assignment.
+ */
+static void
+on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+	     rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct orc_consumer *c = opaque;
+	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+
+	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (coop)
+			rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+		else
+			rd_kafka_assign(rk, parts);
+		return;
+	}
+	if (c->on_revoke != NULL)
+		c->on_revoke(c->revoke_ctx);
+	if (coop)
+		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+	else
+		rd_kafka_assign(rk, NULL);
+}
+
+void
+orc_consumer_on_revoke(struct orc_consumer *c, void (*fn)(void *ctx), void *ctx)
+{
+	c->on_revoke = fn;
+	c->revoke_ctx = ctx;
+}
+
+enum orc_status
+orc_consumer_subscribe(struct orc_consumer *c, const char *const *topics,
+		       size_t n_topics, struct orc_error *err)
+{
+	rd_kafka_topic_partition_list_t *subs;
+	rd_kafka_resp_err_t e;
+
+	subs = rd_kafka_topic_partition_list_new((int)n_topics);
+	for (size_t i = 0; i < n_topics; i++)
+		rd_kafka_topic_partition_list_add(subs, topics[i],
+						  RD_KAFKA_PARTITION_UA);
+	e = rd_kafka_subscribe(c->rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return orc_error_set(err, map_error(e), "cannot subscribe: %s",
+				     rd_kafka_err2str(e));
+	return ORC_OK;
+}
+
 enum orc_status
 orc_consumer_create(const struct orc_config *cfg, const char *group,
 		    const char *const *topics, size_t n_topics,
@@ -289,6 +345,9 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 	static const char *const defaults[] = {
 		"auto.offset.reset", "earliest",
 		"partition.assignment.strategy", "cooperative-sticky",
+		"allow.auto.create.topics", "true",
+		/* pick up subscribed topics created after we started */
+		"topic.metadata.refresh.interval.ms", "10000",
 		NULL,
 	};
 	const char *fixed[] = {
@@ -298,8 +357,6 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 	};
 	struct orc_consumer *c;
 	rd_kafka_conf_t *conf;
-	rd_kafka_topic_partition_list_t *subs;
-	rd_kafka_resp_err_t e;
 	char errstr[512];
 
 	*out = NULL;
@@ -311,6 +368,8 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 		free(c);
 		return ORC_INVALID;
 	}
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_opaque(conf, c);
 	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (c->rk == NULL) {
 		rd_kafka_conf_destroy(conf);
@@ -319,16 +378,11 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 				     "cannot create kafka consumer: %s", errstr);
 	}
 	rd_kafka_poll_set_consumer(c->rk);
-	subs = rd_kafka_topic_partition_list_new((int)n_topics);
-	for (size_t i = 0; i < n_topics; i++)
-		rd_kafka_topic_partition_list_add(subs, topics[i],
-						  RD_KAFKA_PARTITION_UA);
-	e = rd_kafka_subscribe(c->rk, subs);
-	rd_kafka_topic_partition_list_destroy(subs);
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	if (orc_consumer_subscribe(c, topics, n_topics, err) != ORC_OK) {
+		enum orc_status st = err ? err->status : ORC_FATAL;
+
 		orc_consumer_destroy(c);
-		return orc_error_set(err, map_error(e), "cannot subscribe: %s",
-				     rd_kafka_err2str(e));
+		return st;
 	}
 	*out = c;
 	return ORC_OK;
@@ -347,6 +401,14 @@ orc_consumer_poll(struct orc_consumer *c, int timeout_ms,
 	if (rm->err) {
 		enum orc_status st = ORC_OK;
 
+		/*
+		 * A subscribed topic that does not exist yet is normal (a
+		 * definition names it before anyone produced to it).
+		 */
+		if (rm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+			rd_kafka_message_destroy(rm);
+			return ORC_OK;
+		}
 		if (rm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			st = orc_error_set(err, map_error(rm->err),
 					   "kafka consumer: %s",

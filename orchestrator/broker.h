@@ -112,6 +112,24 @@ enum orc_status orc_consumer_create(const struct orc_config *cfg,
 				    struct orc_error *err);
 
 /*
+ * Replace the subscription with topics[0..n) (borrowed); topics that do not
+ * exist yet are created by the broker when it allows it, or picked up once
+ * they exist.
+ */
+enum orc_status orc_consumer_subscribe(struct orc_consumer *c,
+				       const char *const *topics,
+				       size_t n_topics, struct orc_error *err);
+
+/*
+ * Call fn(ctx) from inside orc_consumer_poll() whenever partitions are
+ * about to be taken away (a rebalance, or leaving the group), before they
+ * go: the place to finish and commit the batch in hand and store its
+ * offsets.  fn must not poll the consumer.
+ */
+void orc_consumer_on_revoke(struct orc_consumer *c, void (*fn)(void *ctx),
+			    void *ctx);
+
+/*
  * Wait at most timeout_ms for a message.  ORC_OK with *out new (free with
  * orc_kafka_message_destroy()), ORC_OK with *out NULL on timeout, or the
  * mapped failure of a consumer error.

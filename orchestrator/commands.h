@@ -13,4 +13,19 @@ int orc_cmd_validate(int argc, char **argv);
 int orc_cmd_graph(int argc, char **argv);
 int orc_cmd_migrate(int argc, char **argv);
 
+/* cmd_run.c */
+int orc_cmd_run(int argc, char **argv);
+
+/* cmd_saga.c: operator actions that go through the engine */
+int orc_cmd_definitions(int argc, char **argv); /* load | list */
+int orc_cmd_start(int argc, char **argv);
+int orc_cmd_retry(int argc, char **argv);
+int orc_cmd_cancel(int argc, char **argv);
+
+/* cmd_admin.c: reading state, dead letters */
+int orc_cmd_status(int argc, char **argv);
+int orc_cmd_list(int argc, char **argv);
+int orc_cmd_history(int argc, char **argv);
+int orc_cmd_dead_letters(int argc, char **argv); /* list | replay ID */
+
 #endif

@@ -143,6 +143,24 @@ orc_store_connected(const struct orc_store *store)
 }
 
 enum orc_status
+orc_store_reconnect(struct orc_store *store, struct orc_error *err)
+{
+	PQreset(store->conn);
+	if (PQstatus(store->conn) != CONNECTION_OK) {
+		orc_error_set(err, ORC_TRANSIENT, "cannot reconnect to postgresql: %s",
+			      PQerrorMessage(store->conn));
+		if (err != NULL) {
+			size_t n = strlen(err->message);
+
+			while (n > 0 && err->message[n - 1] == '\n')
+				err->message[--n] = '\0';
+		}
+		return ORC_TRANSIENT;
+	}
+	return ORC_OK;
+}
+
+enum orc_status
 orc_store_ping(struct orc_store *store, struct orc_error *err)
 {
 	return orc_store_exec(store, "SELECT 1", err);

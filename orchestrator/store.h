@@ -46,6 +46,13 @@ const char *orc_store_schema(const struct orc_store *store);
 /* True when the connection is up; a cheap local check, no round trip. */
 bool orc_store_connected(const struct orc_store *store);
 
+/*
+ * Reconnect after a lost connection (same settings).  ORC_TRANSIENT while
+ * the server cannot be reached.
+ */
+enum orc_status orc_store_reconnect(struct orc_store *store,
+				    struct orc_error *err);
+
 /* Round trip "SELECT 1": ORC_OK when the server answers. */
 enum orc_status orc_store_ping(struct orc_store *store, struct orc_error *err);
 

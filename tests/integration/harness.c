@@ -119,13 +119,14 @@ orc_it_pg_value(PGconn *conn, const char *sql)
 }
 
 int
-orc_it_spawn(const char *logfile, const char *const *args)
+orc_it_spawn_prog(const char *logfile, const char *const *env,
+		  const char *prog, const char *const *args)
 {
 	const char *argv[64];
 	size_t n = 0;
 	pid_t pid;
 
-	argv[n++] = ORC_BINARY;
+	argv[n++] = prog;
 	for (; args[n - 1] != NULL && n < 63; n++)
 		argv[n] = args[n - 1];
 	argv[n] = NULL;
@@ -139,10 +140,26 @@ orc_it_spawn(const char *logfile, const char *const *args)
 			dup2(fd, STDERR_FILENO);
 			close(fd);
 		}
-		execv(ORC_BINARY, (char *const *)argv);
+		for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+			char name[256];
+			const char *eq = strchr(env[i], '=');
+
+			if (eq == NULL || (size_t)(eq - env[i]) >= sizeof(name))
+				continue;
+			memcpy(name, env[i], (size_t)(eq - env[i]));
+			name[eq - env[i]] = '\0';
+			setenv(name, eq + 1, 1);
+		}
+		execv(prog, (char *const *)argv);
 		_exit(127);
 	}
 	return (int)pid;
+}
+
+int
+orc_it_spawn(const char *logfile, const char *const *args)
+{
+	return orc_it_spawn_prog(logfile, NULL, ORC_BINARY, args);
 }
 
 int

@@ -47,6 +47,15 @@ int orc_it_run(char *out, size_t len, const char *const *args);
 /* Start it without waiting; returns the pid.  Output goes to logfile. */
 int orc_it_spawn(const char *logfile, const char *const *args);
 
+/*
+ * Start program prog (a path) with args (NULL-terminated, without argv[0])
+ * and, in addition to this process's environment, env ("NAME=value"
+ * strings, NULL-terminated; may be NULL).  Output goes to logfile.
+ * Returns the pid.
+ */
+int orc_it_spawn_prog(const char *logfile, const char *const *env,
+		      const char *prog, const char *const *args);
+
 /* Wait for pid; returns its exit status (or 128+signal). */
 int orc_it_wait(int pid);
 

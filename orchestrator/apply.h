@@ -1,0 +1,135 @@
+/*
+ * apply.h - apply inputs to sagas, durably: the one path every change takes.
+ *
+ * Events from Kafka, timer firings and operator commands all end here.
+ * A batch of events is applied in ONE PostgreSQL transaction: claim the
+ * events' ids in the inbox (a redelivered event changes nothing), lock
+ * every saga the batch touches, run the pure engine in memory, and write
+ * back sagas, steps, history, outbox rows and dead letters from arrays.
+ * Only after the commit may the caller store Kafka offsets.
+ *
+ * One bad event must not poison a batch: if anything but a transient
+ * failure (lost connection, deadlock) stops the batch, it is rolled back
+ * and its items are applied again one transaction each; an item that still
+ * fails is dead-lettered with the reason.  Transient failures return
+ * ORC_TRANSIENT with nothing committed: back off and apply the same batch
+ * again.
+ *
+ * Not thread-safe: one struct orc_apply per thread and connection.
+ */
+#ifndef ORC_APPLY_H
+#define ORC_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "engine.h"
+#include "envelope.h"
+#include "error.h"
+#include "store.h"
+
+struct orc_apply;
+
+struct orc_apply_config {
+	const char *consumer; /* inbox and dead-letter consumer (the group) */
+	const char *reply_to; /* the replyto attribute of every command */
+};
+
+/*
+ * New apply context over store and cat (both borrowed; they must outlive
+ * it; cat grows when sagas of unknown definition versions are read).
+ * cfg's strings are copied.
+ */
+enum orc_status orc_apply_create(struct orc_store *store,
+				 struct orc_catalog *cat,
+				 const struct orc_apply_config *cfg,
+				 struct orc_apply **out, struct orc_error *err);
+void orc_apply_destroy(struct orc_apply *ap); /* accepts NULL */
+
+enum orc_apply_outcome {
+	ORC_APPLY_PENDING,   /* not decided (only before orc_apply_events) */
+	ORC_APPLY_APPLIED,   /* changed at least one saga */
+	ORC_APPLY_IGNORED,   /* matched a saga that had no use for it */
+	ORC_APPLY_DUPLICATE, /* applied before (inbox): nothing done */
+	ORC_APPLY_DEAD,      /* dead-lettered: reason says why */
+};
+
+const char *orc_apply_outcome_name(enum orc_apply_outcome outcome);
+
+/* One consumed message: everything borrowed from the caller. */
+struct orc_apply_item {
+	const struct orc_event *event; /* NULL when it did not parse */
+	const char *parse_error;       /* why, when event is NULL */
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+	const struct orc_header *headers;
+	size_t n_headers;
+
+	/* out */
+	enum orc_apply_outcome outcome;
+	char reason[ORC_ERROR_MSG_MAX + 128]; /* why DEAD, or IGNORED */
+	char saga_id[40]; /* the saga it went to, when one ("" otherwise) */
+};
+
+/* Counters since creation, for logs and metrics. */
+struct orc_apply_stats {
+	uint64_t batches;
+	uint64_t applied;
+	uint64_t ignored;
+	uint64_t duplicates;
+	uint64_t dead;
+	uint64_t commands; /* outbox rows written */
+	uint64_t timers;   /* sagas woken by timers */
+	uint64_t fallbacks; /* batches redone one item at a time */
+	uint64_t sagas_finished[ORC_SAGA_STATUS_COUNT]; /* SAGA_EVENT effects */
+};
+
+const struct orc_apply_stats *orc_apply_stats(const struct orc_apply *ap);
+
+/*
+ * Apply items[0..n) (in order; a saga's events apply in the order given)
+ * at now_ms.  ORC_OK: committed, every item has its outcome (dead ones are
+ * in dead_letters; the caller publishes them to the dead-letter topic).
+ * ORC_TRANSIENT: nothing committed, try again later.  ORC_FATAL: give up.
+ */
+enum orc_status orc_apply_events(struct orc_apply *ap,
+				 struct orc_apply_item *items, size_t n,
+				 int64_t now_ms, struct orc_error *err);
+
+/*
+ * Fire the timers of up to limit sagas due at now_ms (FOR UPDATE SKIP
+ * LOCKED: several processes may do this at once).  *fired = sagas woken.
+ */
+enum orc_status orc_apply_timers(struct orc_apply *ap, int64_t now_ms,
+				 int limit, int *fired, struct orc_error *err);
+
+/*
+ * An operator's START: the same path as a trigger event, for the latest
+ * version of definition name.  key NULL = from input at the trigger's key
+ * pointer.  input is borrowed (the saga keeps a reference).  On success
+ * saga_id (size 40) holds the new saga's id; a saga already running for
+ * that key is ORC_CONFLICT, and saga_id holds its id.
+ */
+enum orc_status orc_apply_start(struct orc_apply *ap, const char *name,
+				const char *key, json_t *input,
+				int64_t now_ms, char *saga_id,
+				struct orc_error *err);
+
+/*
+ * An operator's CANCEL or RETRY of saga id, with a note for the history
+ * (may be NULL).  ORC_NOT_FOUND, or ORC_CONFLICT when the saga's status
+ * does not allow it (err says why).
+ */
+enum orc_status orc_apply_operator(struct orc_apply *ap,
+				   enum orc_input_kind kind, const char *id,
+				   const char *reason, int64_t now_ms,
+				   struct orc_error *err);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * cmd_common.c - setting up and tearing down an operator command.
+ */
+#include "cmd_common.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store_saga.h"
+
+int64_t
+orc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+orc_cmd_fail(const struct orc_cmd *cmd, const struct orc_error *err)
+{
+	fprintf(stderr, "orchestrator %s: %s\n", cmd->name, err->message);
+	if (err->detail[0] != '\0')
+		fprintf(stderr, "DETAIL: %s\n", err->detail);
+	return 1;
+}
+
+int
+orc_cmd_init(struct orc_cmd *cmd, const char *name, int *argc, char **argv,
+	     unsigned needs)
+{
+	struct orc_error err = {0};
+	enum orc_log_level level;
+	int out = 1;
+
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->name = name;
+	if (orc_config_init(&cmd->cfg, &err) != ORC_OK)
+		return orc_cmd_fail(cmd, &err);
+	if (orc_config_from_args(&cmd->cfg, argc, argv, &err) != ORC_OK) {
+		orc_cmd_fail(cmd, &err);
+		return 2;
+	}
+	if (orc_log_level_parse(orc_config_str(&cmd->cfg, ORC_CFG_LOG_LEVEL),
+				&level))
+		orc_log_set_level(level);
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			cmd->json = true;
+		else
+			argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return orc_cmd_open(cmd, needs);
+}
+
+int
+orc_cmd_open(struct orc_cmd *cmd, unsigned needs)
+{
+	struct orc_error err = {0};
+
+	if (needs & ORC_CMD_APPLY)
+		needs |= ORC_CMD_STORE | ORC_CMD_CATALOG;
+	if ((needs & ORC_CMD_STORE) && cmd->store == NULL &&
+	    orc_store_connect(orc_config_str(&cmd->cfg, ORC_CFG_PG_DSN),
+			      orc_config_str(&cmd->cfg, ORC_CFG_PG_SCHEMA),
+			      &cmd->store, &err) != ORC_OK)
+		return orc_cmd_fail(cmd, &err);
+	if ((needs & ORC_CMD_CATALOG) && cmd->cat == NULL) {
+		int skipped;
+
+		cmd->cat = orc_catalog_create();
+		if (cmd->cat == NULL) {
+			orc_error_set(&err, ORC_FATAL, "out of memory");
+			return orc_cmd_fail(cmd, &err);
+		}
+		if (orc_store_load_definitions(cmd->store, cmd->cat, &skipped,
+					       &err) != ORC_OK)
+			return orc_cmd_fail(cmd, &err);
+	}
+	if ((needs & ORC_CMD_APPLY) && cmd->ap == NULL) {
+		struct orc_apply_config acfg = {
+			.consumer = orc_config_str(&cmd->cfg, ORC_CFG_GROUP),
+			.reply_to = orc_config_str(&cmd->cfg, ORC_CFG_REPLY_TOPIC),
+		};
+
+		if (orc_apply_create(cmd->store, cmd->cat, &acfg, &cmd->ap,
+				     &err) != ORC_OK)
+			return orc_cmd_fail(cmd, &err);
+	}
+	return 0;
+}
+
+void
+orc_cmd_finish(struct orc_cmd *cmd)
+{
+	orc_apply_destroy(cmd->ap);
+	orc_catalog_destroy(cmd->cat);
+	orc_store_destroy(cmd->store);
+	orc_config_finish(&cmd->cfg);
+	memset(cmd, 0, sizeof(*cmd));
+}

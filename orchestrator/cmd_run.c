@@ -1,0 +1,357 @@
+/*
+ * cmd_run.c - `orchestrator run`: the worker, the relay and the timers in
+ * one process, one thread.
+ *
+ * Each pump does bounded work per turn (a batch of events, a batch of
+ * outbox rows, a batch of due timers) and the loop goes round them; the
+ * only wait is the consumer's poll, kept short when another pump has
+ * work.  Scale out by running more processes: the consumer group shares
+ * partitions, relays share outbox lanes, timers skip locked sagas.
+ *
+ * SIGTERM and SIGINT only set a flag; the loop then finishes the batch in
+ * hand, lets the relay publish what is committed, leaves the group and
+ * exits 0.  Transient failures (PostgreSQL or Kafka away) are logged and
+ * retried with exponential backoff, reconnecting as needed.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd_common.h"
+#include "commands.h"
+#include "log.h"
+#include "relay.h"
+#include "store_saga.h"
+#include "worker.h"
+
+#define MAX_TOPICS 256
+#define REFRESH_MS 5000 /* how often new definitions are picked up */
+#define STATS_MS 10000
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_requested)
+		;
+}
+
+struct runner {
+	struct orc_cmd cmd;
+	bool role_worker, role_relay, role_timers;
+	struct orc_worker *worker;
+	struct orc_relay *relay;
+	const char *topics[MAX_TOPICS];
+	size_t n_topics;
+	size_t n_defs;
+	int failures;  /* consecutive transient failures */
+	int64_t backoff_until;
+};
+
+static const char run_usage[] =
+	"usage: orchestrator run [--roles worker,relay,timers] [--definitions F1,F2]\n"
+	"                        [SETTINGS...]\n"
+	"Consume events and replies, advance sagas, publish commands and fire\n"
+	"timers until SIGTERM or SIGINT.  --definitions loads (validates and\n"
+	"stores) definition files first.  See 'orchestrator --help' for the\n"
+	"settings.\n";
+
+static bool
+parse_roles(struct runner *r, const char *roles)
+{
+	char buf[128], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", roles);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (strcmp(t, "worker") == 0)
+			r->role_worker = true;
+		else if (strcmp(t, "relay") == 0)
+			r->role_relay = true;
+		else if (strcmp(t, "timers") == 0)
+			r->role_timers = true;
+		else
+			return false;
+	}
+	return r->role_worker || r->role_relay || r->role_timers;
+}
+
+/* Validate and store the --definitions files. */
+static enum orc_status
+load_files(struct runner *r, const char *list, struct orc_error *err)
+{
+	char buf[4096], *save = NULL;
+	enum orc_status st = ORC_OK;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *f = strtok_r(buf, ",", &save); f && st == ORC_OK;
+	     f = strtok_r(NULL, ",", &save)) {
+		struct orc_definition_issues issues = {NULL, 0};
+		struct orc_definition *def = NULL;
+		bool created;
+
+		st = orc_definition_load_file(f, &def, &issues, err);
+		if (st == ORC_INVALID)
+			orc_error_set(err, ORC_INVALID, "%s:%s: %s", f,
+				      issues.n ? issues.v[0].pointer : "",
+				      issues.n ? issues.v[0].message : "invalid");
+		orc_definition_issues_finish(&issues);
+		if (st == ORC_OK)
+			st = orc_store_put_definition(r->cmd.store, def, &created,
+						      err);
+		if (st == ORC_OK)
+			orc_log(ORC_LOG_INFO, created ? "definition loaded"
+						      : "definition unchanged",
+				"file=%s definition=%s version=%d", f, def->name,
+				def->version);
+		orc_definition_destroy(def);
+	}
+	return st;
+}
+
+static void
+collect_topics(struct runner *r)
+{
+	r->n_topics = orc_catalog_topics(r->cmd.cat, r->topics, MAX_TOPICS - 1);
+	if (r->n_topics > MAX_TOPICS - 1)
+		r->n_topics = MAX_TOPICS - 1;
+	r->topics[r->n_topics++] =
+		orc_config_str(&r->cmd.cfg, ORC_CFG_REPLY_TOPIC);
+	r->n_defs = orc_catalog_count(r->cmd.cat);
+}
+
+/* Pick up definitions loaded by others; resubscribe when topics change. */
+static enum orc_status
+refresh(struct runner *r, struct orc_error *err)
+{
+	int skipped;
+	enum orc_status st;
+
+	st = orc_store_load_definitions(r->cmd.store, r->cmd.cat, &skipped, err);
+	if (st != ORC_OK || orc_catalog_count(r->cmd.cat) == r->n_defs)
+		return st;
+	collect_topics(r);
+	orc_log(ORC_LOG_INFO, "definitions changed", "definitions=%zu topics=%zu",
+		r->n_defs, r->n_topics);
+	if (r->worker != NULL)
+		st = orc_worker_subscribe(r->worker, r->topics, r->n_topics, err);
+	return st;
+}
+
+/* Deal with a failed turn: log once, back off, reconnect. */
+static bool
+failed(struct runner *r, const char *what, const struct orc_error *err)
+{
+	int64_t delay;
+
+	if (err->status != ORC_TRANSIENT && err->status != ORC_CONFLICT) {
+		orc_log(ORC_LOG_ERROR, "giving up", "role=%s status=%s err=\"%s\"",
+			what, orc_status_name(err->status), err->message);
+		return false;
+	}
+	r->failures++;
+	delay = 100LL << (r->failures < 6 ? r->failures : 6);
+	if (delay > 5000)
+		delay = 5000;
+	if (r->failures == 1 || r->failures % 20 == 0)
+		orc_log(ORC_LOG_WARN, "retrying after failure",
+			"role=%s failures=%d backoff_ms=%lld err=\"%s\"", what,
+			r->failures, (long long)delay, err->message);
+	r->backoff_until = mono_ms() + delay;
+	if (!orc_store_connected(r->cmd.store)) {
+		struct orc_error rerr;
+
+		if (orc_store_reconnect(r->cmd.store, &rerr) == ORC_OK)
+			orc_log(ORC_LOG_INFO, "reconnected to postgresql", NULL);
+	}
+	return true;
+}
+
+static void
+log_stats(struct runner *r)
+{
+	const struct orc_apply_stats *a = orc_apply_stats(r->cmd.ap);
+
+	orc_log(ORC_LOG_INFO, "stats",
+		"applied=%llu ignored=%llu duplicates=%llu dead=%llu commands=%llu"
+		" timers=%llu completed=%llu compensated=%llu failed=%llu stuck=%llu"
+		" published=%llu",
+		(unsigned long long)a->applied, (unsigned long long)a->ignored,
+		(unsigned long long)a->duplicates, (unsigned long long)a->dead,
+		(unsigned long long)a->commands, (unsigned long long)a->timers,
+		(unsigned long long)a->sagas_finished[ORC_SAGA_COMPLETED],
+		(unsigned long long)a->sagas_finished[ORC_SAGA_COMPENSATED],
+		(unsigned long long)a->sagas_finished[ORC_SAGA_FAILED],
+		(unsigned long long)a->sagas_finished[ORC_SAGA_STUCK],
+		(unsigned long long)(r->relay ? orc_relay_get_stats(r->relay)->published
+					      : 0));
+}
+
+static int
+loop(struct runner *r)
+{
+	struct orc_error err = {0};
+	int64_t next_timers = 0, next_refresh = mono_ms() + REFRESH_MS;
+	int64_t next_stats = mono_ms() + STATS_MS;
+	int timer_batch = (int)orc_config_int(&r->cmd.cfg, ORC_CFG_TIMER_BATCH);
+	int timer_poll = (int)orc_config_int(&r->cmd.cfg, ORC_CFG_TIMER_POLL_MS);
+
+	while (!stop_requested) {
+		int64_t now = mono_ms();
+		bool busy = false;
+
+		if (now < r->backoff_until) {
+			sleep_ms(r->backoff_until - now < 100 ? r->backoff_until - now
+							      : 100);
+			continue;
+		}
+		if (r->role_relay && orc_relay_wants_turn(r->relay, now)) {
+			size_t published;
+
+			if (orc_relay_turn(r->relay, &published, &err) != ORC_OK) {
+				if (!failed(r, "relay", &err))
+					return 1;
+				continue;
+			}
+			busy |= published > 0;
+		}
+		if (r->role_timers && now >= next_timers) {
+			int fired;
+
+			if (orc_apply_timers(r->cmd.ap, orc_now_ms(), timer_batch,
+					     &fired, &err) != ORC_OK) {
+				if (!failed(r, "timers", &err))
+					return 1;
+				continue;
+			}
+			next_timers = fired == timer_batch ? now : now + timer_poll;
+			busy |= fired > 0;
+		}
+		if (r->role_worker) {
+			size_t n;
+
+			if (orc_worker_turn(r->worker, busy ? 0 : 20, &n, &err) !=
+			    ORC_OK) {
+				if (!failed(r, "worker", &err))
+					return 1;
+				continue;
+			}
+		} else if (!busy) {
+			sleep_ms(10);
+		}
+		r->failures = 0;
+		if (now >= next_refresh) {
+			next_refresh = now + REFRESH_MS;
+			if (refresh(r, &err) != ORC_OK && !failed(r, "refresh", &err))
+				return 1;
+		}
+		if (now >= next_stats) {
+			next_stats = now + STATS_MS;
+			log_stats(r);
+		}
+	}
+	return 0;
+}
+
+int
+orc_cmd_run(int argc, char **argv)
+{
+	struct runner r;
+	struct orc_error err = {0};
+	struct sigaction sa;
+	const char *files;
+	int rc;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(run_usage, stdout);
+			return 0;
+		}
+	memset(&r, 0, sizeof(r));
+	rc = orc_cmd_init(&r.cmd, "run", &argc, argv, ORC_CMD_STORE);
+	if (rc != 0)
+		goto done;
+	if (argc != 1) {
+		fprintf(stderr, "orchestrator run: unexpected \"%s\"\n%s", argv[1],
+			run_usage);
+		rc = 2;
+		goto done;
+	}
+	if (!parse_roles(&r, orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES))) {
+		fprintf(stderr, "orchestrator run: invalid roles \"%s\": expected "
+				"worker, relay and/or timers\n",
+			orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES));
+		rc = 2;
+		goto done;
+	}
+	files = orc_config_str(&r.cmd.cfg, ORC_CFG_DEFINITIONS);
+	if (files != NULL && load_files(&r, files, &err) != ORC_OK) {
+		rc = orc_cmd_fail(&r.cmd, &err);
+		goto done;
+	}
+	rc = orc_cmd_open(&r.cmd, ORC_CMD_APPLY);
+	if (rc != 0) {
+		fprintf(stderr, "HINT: has the schema been created with "
+				"`orchestrator migrate`?\n");
+		goto done;
+	}
+	collect_topics(&r);
+	if (r.role_worker &&
+	    orc_worker_create(&r.cmd.cfg, r.cmd.ap, r.topics, r.n_topics,
+			      &r.worker, &err) != ORC_OK) {
+		rc = orc_cmd_fail(&r.cmd, &err);
+		goto done;
+	}
+	if (r.role_relay &&
+	    orc_relay_create(&r.cmd.cfg, NULL, &r.relay, &err) != ORC_OK) {
+		rc = orc_cmd_fail(&r.cmd, &err);
+		goto done;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	orc_log(ORC_LOG_INFO, "running",
+		"roles=%s definitions=%zu topics=%zu group=%s",
+		orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES), r.n_defs, r.n_topics,
+		orc_config_str(&r.cmd.cfg, ORC_CFG_GROUP));
+	rc = loop(&r);
+	orc_log(ORC_LOG_INFO, "stopping", "reason=%s",
+		rc == 0 ? "signal" : "error");
+	log_stats(&r);
+done:
+	/* The worker finishes its batch; the relay publishes what it holds. */
+	orc_worker_destroy(r.worker);
+	if (r.relay != NULL) {
+		size_t published;
+
+		if (rc == 0 && orc_relay_turn(r.relay, &published, &err) != ORC_OK)
+			orc_log(ORC_LOG_WARN, "relay not drained", "err=\"%s\"",
+				err.message);
+		orc_relay_destroy(r.relay);
+	}
+	orc_cmd_finish(&r.cmd);
+	return rc;
+}

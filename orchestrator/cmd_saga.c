@@ -1,0 +1,300 @@
+/*
+ * cmd_saga.c - operator commands that change sagas or definitions:
+ * `definitions load|list`, `start`, `retry`, `cancel`.
+ *
+ * start, retry and cancel go through the same apply path as events (the
+ * engine decides, one transaction records the transition, its history
+ * entry and its commands), so an operator can do nothing a service could
+ * not, and everything they do is in the saga's history.  The commands they
+ * cause are published by the relay of a running `orchestrator run`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_common.h"
+#include "commands.h"
+#include "definition.h"
+#include "store_saga.h"
+
+static int
+usage(FILE *out, const char *text, int rc)
+{
+	fputs(text, out);
+	return rc;
+}
+
+static bool
+wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+/* Take "--name VALUE" out of argv; NULL when absent. */
+static const char *
+take_opt(int *argc, char **argv, const char *name)
+{
+	const char *value = NULL;
+	int out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], name) == 0 && i + 1 < *argc)
+			value = argv[++i];
+		else
+			argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return value;
+}
+
+/* ---- definitions ---- */
+
+static const char definitions_usage[] =
+	"usage: orchestrator definitions load FILE...\n"
+	"       orchestrator definitions list [--json]\n"
+	"Load validates each file and stores it under its name and version;\n"
+	"a changed body under an existing version is refused (definitions are\n"
+	"immutable: give it a new version).  Running sagas keep the version\n"
+	"they started with; new sagas start on the latest.\n";
+
+static int
+definitions_load(struct orc_cmd *cmd, int argc, char **argv)
+{
+	struct orc_definition **defs = calloc((size_t)argc, sizeof(*defs));
+	struct orc_error err = {0};
+	int bad = 0, rc = 1;
+
+	if (defs == NULL)
+		return 1;
+	/* All files must be valid before anything is stored. */
+	for (int i = 2; i < argc; i++) {
+		struct orc_definition_issues issues = {NULL, 0};
+		enum orc_status st = orc_definition_load_file(argv[i], &defs[i],
+							      &issues, &err);
+
+		if (st == ORC_NOT_FOUND) {
+			fprintf(stderr, "%s: %s\n", argv[i], err.message);
+			bad++;
+		}
+		for (size_t j = 0; j < issues.n; j++)
+			fprintf(stderr, "%s:%s: %s\n", argv[i],
+				issues.v[j].pointer, issues.v[j].message);
+		if (st != ORC_OK && st != ORC_NOT_FOUND)
+			bad++;
+		orc_definition_issues_finish(&issues);
+	}
+	if (bad > 0) {
+		fprintf(stderr, "orchestrator definitions: %d file%s invalid, "
+				"nothing loaded\n", bad, bad == 1 ? "" : "s");
+		goto done;
+	}
+	if (orc_store_begin(cmd->store, &err) != ORC_OK) {
+		orc_cmd_fail(cmd, &err);
+		goto done;
+	}
+	for (int i = 2; i < argc; i++) {
+		bool created;
+
+		if (orc_store_put_definition(cmd->store, defs[i], &created,
+					     &err) != ORC_OK) {
+			orc_store_rollback(cmd->store);
+			orc_error_prefix(&err, "%s", argv[i]);
+			orc_cmd_fail(cmd, &err);
+			goto done;
+		}
+		printf("%s: %s version %d %s\n", argv[i], defs[i]->name,
+		       defs[i]->version, created ? "loaded" : "unchanged");
+	}
+	if (orc_store_commit(cmd->store, &err) != ORC_OK) {
+		orc_cmd_fail(cmd, &err);
+		goto done;
+	}
+	rc = 0;
+done:
+	for (int i = 0; i < argc; i++)
+		orc_definition_destroy(defs[i]);
+	free(defs);
+	return rc;
+}
+
+static int
+definitions_list(struct orc_cmd *cmd)
+{
+	struct orc_error err = {0};
+	json_t *list, *d;
+	size_t i;
+
+	if (orc_store_list_definitions(cmd->store, &list, &err) != ORC_OK)
+		return orc_cmd_fail(cmd, &err);
+	if (cmd->json) {
+		json_dumpf(list, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		printf("%-32s %7s %5s  %-24s %s\n", "NAME", "VERSION", "STEPS",
+		       "LOADED", "CHECKSUM");
+		json_array_foreach(list, i, d) {
+			printf("%-32s %7lld %5lld  %-24.19s %.12s\n",
+			       json_string_value(json_object_get(d, "name")),
+			       json_integer_value(json_object_get(d, "version")),
+			       json_integer_value(json_object_get(d, "steps")),
+			       json_string_value(json_object_get(d, "loaded_at")),
+			       json_string_value(json_object_get(d, "checksum")));
+		}
+	}
+	json_decref(list);
+	return 0;
+}
+
+int
+orc_cmd_definitions(int argc, char **argv)
+{
+	struct orc_cmd cmd;
+	int rc;
+
+	if (wants_help(argc, argv))
+		return usage(stdout, definitions_usage, 0);
+	rc = orc_cmd_init(&cmd, "definitions", &argc, argv, ORC_CMD_STORE);
+	if (rc != 0)
+		goto done;
+	if (argc >= 3 && strcmp(argv[1], "load") == 0)
+		rc = definitions_load(&cmd, argc, argv);
+	else if (argc == 2 && strcmp(argv[1], "list") == 0)
+		rc = definitions_list(&cmd);
+	else
+		rc = usage(stderr, definitions_usage, 2);
+done:
+	orc_cmd_finish(&cmd);
+	return rc;
+}
+
+/* ---- start ---- */
+
+static const char start_usage[] =
+	"usage: orchestrator start NAME [--key KEY] [--input JSON|@FILE] [--json]\n"
+	"Start a saga of definition NAME (its latest version) exactly as its\n"
+	"trigger event would.  Without --key the business key is read from the\n"
+	"input at the trigger's key pointer.  One saga per definition and key.\n";
+
+static json_t *
+read_input(const char *arg, struct orc_error *err)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	if (arg == NULL)
+		return json_object();
+	if (arg[0] == '@')
+		v = json_load_file(arg + 1, JSON_DECODE_ANY, &jerr);
+	else
+		v = json_loads(arg, JSON_DECODE_ANY, &jerr);
+	if (v == NULL)
+		orc_error_set(err, ORC_INVALID, "--input: line %d column %d: %s",
+			      jerr.line, jerr.column, jerr.text);
+	return v;
+}
+
+int
+orc_cmd_start(int argc, char **argv)
+{
+	struct orc_cmd cmd;
+	struct orc_error err = {0};
+	const char *key, *input_arg;
+	char saga_id[40];
+	json_t *input = NULL;
+	enum orc_status st;
+	int rc;
+
+	if (wants_help(argc, argv))
+		return usage(stdout, start_usage, 0);
+	rc = orc_cmd_init(&cmd, "start", &argc, argv, ORC_CMD_APPLY);
+	if (rc != 0)
+		goto done;
+	key = take_opt(&argc, argv, "--key");
+	input_arg = take_opt(&argc, argv, "--input");
+	if (argc != 2) {
+		rc = usage(stderr, start_usage, 2);
+		goto done;
+	}
+	input = read_input(input_arg, &err);
+	if (input == NULL) {
+		rc = orc_cmd_fail(&cmd, &err);
+		goto done;
+	}
+	st = orc_apply_start(cmd.ap, argv[1], key, input, orc_now_ms(), saga_id,
+			     &err);
+	if (st != ORC_OK) {
+		rc = orc_cmd_fail(&cmd, &err);
+		if (st == ORC_CONFLICT)
+			fprintf(stderr, "HINT: orchestrator status %s\n", saga_id);
+		goto done;
+	}
+	if (cmd.json)
+		printf("{\"saga_id\": \"%s\"}\n", saga_id);
+	else
+		printf("started saga %s\n", saga_id);
+	rc = 0;
+done:
+	json_decref(input);
+	orc_cmd_finish(&cmd);
+	return rc;
+}
+
+/* ---- retry, cancel ---- */
+
+static int
+operator(int argc, char **argv, const char *name, enum orc_input_kind kind)
+{
+	struct orc_cmd cmd;
+	struct orc_error err = {0};
+	const char *reason;
+	int rc;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: orchestrator %s SAGA_ID [--reason TEXT]\n%s", name,
+		       kind == ORC_INPUT_CANCEL
+			       ? "Cancel a running saga (what succeeded is "
+				 "compensated first) or give up on a stuck one.\n"
+			       : "Rerun a failed saga from where it stopped, or "
+				 "retry the compensations of a stuck one.\n");
+		return 0;
+	}
+	rc = orc_cmd_init(&cmd, name, &argc, argv, ORC_CMD_APPLY);
+	if (rc != 0)
+		goto done;
+	reason = take_opt(&argc, argv, "--reason");
+	if (argc != 2) {
+		fprintf(stderr, "usage: orchestrator %s SAGA_ID [--reason TEXT]\n",
+			name);
+		rc = 2;
+		goto done;
+	}
+	if (orc_apply_operator(cmd.ap, kind, argv[1], reason, orc_now_ms(),
+			       &err) != ORC_OK) {
+		rc = orc_cmd_fail(&cmd, &err);
+		goto done;
+	}
+	if (cmd.json)
+		printf("{\"saga_id\": \"%s\", \"action\": \"%s\"}\n", argv[1], name);
+	else
+		printf("%s: %s\n", argv[1],
+		       kind == ORC_INPUT_CANCEL ? "cancel applied" : "retry applied");
+done:
+	orc_cmd_finish(&cmd);
+	return rc;
+}
+
+int
+orc_cmd_retry(int argc, char **argv)
+{
+	return operator(argc, argv, "retry", ORC_INPUT_RETRY);
+}
+
+int
+orc_cmd_cancel(int argc, char **argv)
+{
+	return operator(argc, argv, "cancel", ORC_INPUT_CANCEL);
+}

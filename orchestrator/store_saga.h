@@ -1,0 +1,215 @@
+/*
+ * store_saga.h - sagas, definitions, inbox and dead letters in PostgreSQL:
+ * the store side of the apply path.
+ *
+ * A batch of events is applied in one transaction, in sets rather than
+ * rows: one statement claims the batch's event ids in the inbox, one locks
+ * every saga the batch touches (ORDER BY id FOR UPDATE, so two workers
+ * never deadlock), one reads their steps; the engine then runs in memory,
+ * and one statement each writes back sagas, steps, history and outbox rows
+ * from arrays (INSERT ... SELECT FROM unnest(...)).  Timers use the same
+ * write path after claiming due sagas with FOR UPDATE SKIP LOCKED.
+ *
+ * Transactions are the caller's: orc_store_begin(), then any of these,
+ * then orc_store_commit() or orc_store_rollback().
+ */
+#ifndef ORC_STORE_SAGA_H
+#define ORC_STORE_SAGA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "engine.h"
+#include "envelope.h"
+#include "error.h"
+#include "store.h"
+
+enum orc_status orc_store_begin(struct orc_store *store, struct orc_error *err);
+enum orc_status orc_store_commit(struct orc_store *store, struct orc_error *err);
+/* Roll back; errors are ignored (a lost connection rolls back anyway). */
+void orc_store_rollback(struct orc_store *store);
+
+/* ---- definitions ---- */
+
+/*
+ * Store def (borrowed) as name@version.  *created tells whether it was new.
+ * The same body again is fine; a different body under an existing version
+ * is ORC_CONFLICT: definitions are immutable once loaded.
+ */
+enum orc_status orc_store_put_definition(struct orc_store *store,
+					 const struct orc_definition *def,
+					 bool *created, struct orc_error *err);
+
+/*
+ * Add to cat every stored definition it lacks.  A stored body that no
+ * longer loads is reported and skipped, not fatal: *skipped counts them.
+ */
+enum orc_status orc_store_load_definitions(struct orc_store *store,
+					   struct orc_catalog *cat,
+					   int *skipped,
+					   struct orc_error *err);
+
+/*
+ * Every stored definition as a JSON array (new reference) of {"name",
+ * "version", "checksum", "steps", "loaded_at"}, by name and version.
+ */
+enum orc_status orc_store_list_definitions(struct orc_store *store,
+					   json_t **out, struct orc_error *err);
+
+/* ---- inbox ---- */
+
+/*
+ * Record ids[0..n) (borrowed) as applied by consumer; fresh[i] (caller's
+ * array of n) tells whether ids[i] was new.  Duplicates within ids count
+ * as fresh once.
+ */
+enum orc_status orc_store_inbox_claim(struct orc_store *store,
+				      const char *consumer,
+				      const char *const *ids, size_t n,
+				      bool *fresh, struct orc_error *err);
+
+/*
+ * Forget ids[0..n) (borrowed) for consumer: events that were claimed but
+ * then dead-lettered, so that a replay of them is applied.
+ */
+enum orc_status orc_store_inbox_release(struct orc_store *store,
+					const char *consumer,
+					const char *const *ids, size_t n,
+					struct orc_error *err);
+
+/* ---- sagas ---- */
+
+/* A saga read from (or about to be inserted into) the database. */
+struct orc_stored_saga {
+	struct orc_saga saga;
+	bool is_new;  /* not in the database yet: INSERT */
+	bool touched; /* an input was applied: write it back */
+};
+
+/* The sagas of one transaction; caller-owned, reusable. */
+struct orc_saga_set {
+	struct orc_stored_saga **v; /* stable pointers */
+	size_t n;
+	size_t cap;
+};
+
+void orc_saga_set_init(struct orc_saga_set *set);
+/* Finish every saga, keep the memory for the next batch. */
+void orc_saga_set_reset(struct orc_saga_set *set);
+void orc_saga_set_finish(struct orc_saga_set *set);
+
+/* Find by id, or by definition name and business key (borrowed). */
+struct orc_stored_saga *orc_saga_set_find(const struct orc_saga_set *set,
+					  const char *id);
+struct orc_stored_saga *orc_saga_set_find_key(const struct orc_saga_set *set,
+					      const char *def_name,
+					      const char *key);
+
+/*
+ * Add a new saga for def (borrowed), ready for ORC_INPUT_START; returns it
+ * (owned by the set) or NULL when out of memory.
+ */
+struct orc_stored_saga *orc_saga_set_add_new(struct orc_saga_set *set,
+					     const struct orc_definition *def);
+
+/*
+ * Lock and read into set the sagas with the given ids and those with the
+ * given (definition name, business key) pairs (all borrowed), with their
+ * steps.  Definitions that cat lacks are read from the database into it.
+ */
+enum orc_status orc_store_lock_sagas(struct orc_store *store,
+				     struct orc_catalog *cat,
+				     const char *const *ids, size_t n_ids,
+				     const char *const *names,
+				     const char *const *keys, size_t n_keys,
+				     struct orc_saga_set *set,
+				     struct orc_error *err);
+
+/*
+ * Lock and read up to limit sagas whose wake-up time is at or before
+ * now_ms, skipping sagas other transactions hold.
+ */
+enum orc_status orc_store_claim_due(struct orc_store *store,
+				    struct orc_catalog *cat, int64_t now_ms,
+				    int limit, struct orc_saga_set *set,
+				    struct orc_error *err);
+
+/*
+ * Move saga id's wake-up to until_ms and record why in its history: for a
+ * saga whose timer cannot be applied, so it does not fire in a loop.
+ */
+enum orc_status orc_store_defer_wake(struct orc_store *store, const char *id,
+				     int64_t until_ms, const char *reason,
+				     struct orc_error *err);
+
+/* ---- writing a batch back ---- */
+
+struct orc_write_batch;
+
+struct orc_write_batch *orc_write_batch_create(void);
+void orc_write_batch_destroy(struct orc_write_batch *wb); /* accepts NULL */
+void orc_write_batch_reset(struct orc_write_batch *wb);
+
+/*
+ * Queue the saga row and its step rows: every step when ss->is_new, else
+ * those flagged changed (the flags are cleared).  Values are copied.
+ */
+enum orc_status orc_write_batch_saga(struct orc_write_batch *wb,
+				     struct orc_stored_saga *ss,
+				     struct orc_error *err);
+
+/* Where an applied input came from, for history and outbox rows. */
+struct orc_effect_origin {
+	const char *event_id;    /* CloudEvents id, NULL for timers */
+	const char *traceparent; /* propagated to commands, may be NULL */
+	const char *reply_to;    /* the replyto attribute of commands */
+	int64_t now_ms;
+};
+
+/*
+ * Queue the history and outbox rows of fx (borrowed; copied), decided for
+ * saga.
+ */
+enum orc_status orc_write_batch_effects(struct orc_write_batch *wb,
+					const struct orc_saga *saga,
+					const struct orc_effects *fx,
+					const struct orc_effect_origin *origin,
+					struct orc_error *err);
+
+/* Rows queued so far (for metrics). */
+size_t orc_write_batch_outbox_rows(const struct orc_write_batch *wb);
+size_t orc_write_batch_history_rows(const struct orc_write_batch *wb);
+
+/* Write everything queued, in four statements.  Does not reset wb. */
+enum orc_status orc_store_write(struct orc_store *store,
+				struct orc_write_batch *wb,
+				struct orc_error *err);
+
+/* ---- dead letters ---- */
+
+struct orc_dead_letter {
+	const char *consumer;
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const void *key; /* may be NULL */
+	size_t key_len;
+	const struct orc_header *headers;
+	size_t n_headers;
+	const void *payload; /* may be NULL */
+	size_t payload_len;
+	const char *error;
+};
+
+/*
+ * Insert dl (borrowed) into dead_letters; a second insert of the same
+ * (consumer, topic, partition, offset), as after a replay, changes
+ * nothing.
+ */
+enum orc_status orc_store_dead_letter(struct orc_store *store,
+				      const struct orc_dead_letter *dl,
+				      struct orc_error *err);
+
+#endif
