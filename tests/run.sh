@@ -23,6 +23,14 @@ step "building (warnings are errors)"
 cmake -S . -B build -DORC_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 
+step "README's settings table matches the binary's"
+build/orchestrator config --markdown > build/config-table.md
+if ! awk '/<!-- config-table -->/{on=1;next} /<!-- \/config-table -->/{on=0} on' README.md |
+	diff -u - build/config-table.md; then
+	echo "README.md is out of date: paste 'orchestrator config --markdown' between the config-table markers" >&2
+	exit 1
+fi
+
 if [ "${ORC_SKIP_ASAN:-0}" != 1 ]; then
 	step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 	cmake -S . -B build-asan -DORC_WERROR=ON -DORC_SANITIZE=ON \
