@@ -145,6 +145,7 @@ orc_store_connected(const struct orc_store *store)
 enum orc_status
 orc_store_reconnect(struct orc_store *store, struct orc_error *err)
 {
+	store->n_prepared = 0;
 	PQreset(store->conn);
 	if (PQstatus(store->conn) != CONNECTION_OK) {
 		orc_error_set(err, ORC_TRANSIENT, "cannot reconnect to postgresql: %s",

@@ -9,10 +9,19 @@
 
 #include "store.h"
 
+#define ORC_STORE_PREPARED_MAX 32
+
 struct orc_store {
 	PGconn *conn;
 	char *schema;        /* unquoted name */
 	char *schema_quoted; /* as an SQL identifier, for search_path */
+	/*
+	 * Statements prepared on this connection, keyed by the address of
+	 * their (static) SQL template; statement i is named "orc_<i>".
+	 * Forgotten on reconnect, since the server forgets them too.
+	 */
+	const char *prepared[ORC_STORE_PREPARED_MAX];
+	int n_prepared;
 };
 
 /*

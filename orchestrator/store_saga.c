@@ -179,20 +179,63 @@ sqlf(const struct orc_store *store, const char *fmt)
 	return sql;
 }
 
-/* Run a statement whose text names the schema ("%1$s"). */
+/*
+ * Run a statement whose text names the schema ("%1$s"), prepared once per
+ * connection: fmt must be a string literal (its address is the key).
+ */
 static enum orc_status
 run_s(struct orc_store *store, const char *fmt, int n,
       const char *const *params, ExecStatusType want, PGresult **out,
       const char *what, struct orc_error *err)
 {
-	char *sql = sqlf(store, fmt);
-	enum orc_status st;
+	char name[16];
+	int i;
+	PGresult *res;
 
-	if (sql == NULL)
-		return orc_error_set(err, ORC_FATAL, "out of memory");
-	st = run(store, sql, n, params, want, out, what, err);
-	free(sql);
-	return st;
+	for (i = 0; i < store->n_prepared; i++)
+		if (store->prepared[i] == fmt)
+			break;
+	if (i == store->n_prepared) {
+		char *sql = sqlf(store, fmt);
+
+		if (sql == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		if (i == ORC_STORE_PREPARED_MAX) {
+			enum orc_status st = run(store, sql, n, params, want, out,
+						 what, err);
+
+			free(sql);
+			return st;
+		}
+		snprintf(name, sizeof(name), "orc_%d", i);
+		res = PQprepare(store->conn, name, sql, n, NULL);
+		free(sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			enum orc_status st = orc_store_fail(store, res, what, err);
+
+			PQclear(res);
+			if (out != NULL)
+				*out = NULL;
+			return st;
+		}
+		PQclear(res);
+		store->prepared[store->n_prepared++] = fmt;
+	}
+	snprintf(name, sizeof(name), "orc_%d", i);
+	res = PQexecPrepared(store->conn, name, n, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != want) {
+		enum orc_status st = orc_store_fail(store, res, what, err);
+
+		PQclear(res);
+		if (out != NULL)
+			*out = NULL;
+		return st;
+	}
+	if (out != NULL)
+		*out = res;
+	else
+		PQclear(res);
+	return ORC_OK;
 }
 
 static int64_t
