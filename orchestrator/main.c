@@ -25,9 +25,18 @@ static int cmd_version(int argc, char **argv);
 static int cmd_config(int argc, char **argv);
 
 static const struct command commands[] = {
+	{"run", orc_cmd_run, "run the worker, relay and timers until stopped"},
 	{"validate", orc_cmd_validate, "check saga definition files"},
 	{"graph", orc_cmd_graph, "draw a saga definition (mermaid or dot)"},
 	{"migrate", orc_cmd_migrate, "create or upgrade the database schema"},
+	{"definitions", orc_cmd_definitions, "load or list saga definitions"},
+	{"start", orc_cmd_start, "start a saga as its trigger event would"},
+	{"retry", orc_cmd_retry, "rerun a failed saga, unstick a stuck one"},
+	{"cancel", orc_cmd_cancel, "cancel a saga (compensating what succeeded)"},
+	{"status", orc_cmd_status, "show a saga and its steps"},
+	{"list", orc_cmd_list, "list sagas (filter by definition, status, age)"},
+	{"history", orc_cmd_history, "show a saga's timeline"},
+	{"dead-letters", orc_cmd_dead_letters, "list or replay dead-lettered events"},
 	{"config", cmd_config, "print the settings table (--markdown for the README)"},
 	{"version", cmd_version, "print the version and library versions"},
 };

@@ -59,6 +59,13 @@ orc_store_exec(struct orc_store *store, const char *sql, struct orc_error *err)
 	return st;
 }
 
+static void
+ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 enum orc_status
 orc_store_connect(const char *dsn, const char *schema, struct orc_store **out,
 		  struct orc_error *err)
@@ -89,6 +96,8 @@ orc_store_connect(const char *dsn, const char *schema, struct orc_store **out,
 		}
 		goto fail;
 	}
+	/* NOTICEs ("already exists, skipping") are not ours to print */
+	PQsetNoticeProcessor(store->conn, ignore_notice, NULL);
 	quoted = PQescapeIdentifier(store->conn, store->schema,
 				    strlen(store->schema));
 	if (quoted == NULL) {

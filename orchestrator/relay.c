@@ -1,0 +1,575 @@
+/*
+ * relay.c - the outbox relay: lanes, batches, delivery reports, deletes.
+ *
+ * A turn is: (re)connect, claim lanes, read a batch, produce every row,
+ * wait for every report, delete.  The rows of a batch are produced in id
+ * order with the idempotent producer, and a saga's rows share a key and so
+ * a partition: the broker keeps them in order.  What may be deleted after
+ * failures is decided per saga: the rows before its first row that was
+ * not acknowledged.  Deleting a later acknowledged row would let it be
+ * published once while an earlier one is published again after it.
+ *
+ * Delivery reports are matched to rows through the message opaque (row
+ * index + 1) and only while a batch is in flight.  A batch whose reports
+ * did not all come within delivery_wait_ms is given up (its unconfirmed
+ * rows stay in the outbox), and no new batch starts until librdkafka has
+ * reported the old messages, so a late report can never be taken for a
+ * row of the next batch.
+ *
+ * The relay reads the clock (it is a process, not core logic): the
+ * monotonic clock for intervals, the real-time clock for the lag.
+ */
+#include "relay.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+#include "envelope.h"
+#include "log.h"
+
+#define DEFAULT_LANES_PER_CLAIM 4
+#define DEFAULT_CLAIM_INTERVAL_MS 250
+#define DEFAULT_DELIVERY_WAIT_MS 30000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define DRAIN_WAIT_MS 1000 /* per turn, for an abandoned batch's reports */
+
+enum row_state {
+	ROW_UNSENT,
+	ROW_SENT,
+	ROW_ACKED,
+	ROW_FAILED,
+};
+
+/* A row's place in its saga, to find each saga's first failure. */
+struct saga_pos {
+	const char *saga;
+	int64_t id;
+	size_t idx;
+};
+
+struct orc_relay {
+	char *dsn;
+	char *schema;
+	size_t batch_limit;
+	int64_t poll_ms;
+	struct orc_relay_options opts;
+
+	struct orc_store *store; /* NULL while disconnected */
+	struct orc_producer *producer;
+	uint16_t lanes;
+	int64_t next_claim_ms;
+	int64_t last_turn_ms;
+	int64_t retry_at_ms;
+	int64_t backoff_ms;
+	bool notified; /* a notification arrived since the last turn began */
+	bool more;     /* the last turn read a full batch */
+
+	/* the batch of the current turn */
+	struct orc_outbox_batch batch;
+	unsigned char *state; /* enum row_state per row, batch_limit of them */
+	int64_t *ids;
+	struct saga_pos *order;
+	bool in_flight; /* reports are matched to rows only while set */
+	size_t pending; /* sent and not reported */
+	enum orc_status first_status; /* of the first failed row */
+	bool refused; /* the broker refused a row outright (not transient) */
+	char first_error[ORC_ERROR_DETAIL_MAX - 64]; /* "<topic>: <why>" */
+
+	struct orc_relay_stats stats;
+};
+
+static int64_t
+clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+note_failure(struct orc_relay *r, size_t idx, enum orc_status status,
+	     const char *why)
+{
+	if (r->first_status != ORC_OK)
+		return;
+	r->first_status = status == ORC_OK ? ORC_TRANSIENT : status;
+	snprintf(r->first_error, sizeof(r->first_error), "%.160s: %.240s",
+		 r->batch.rows[idx].topic, why ? why : "unknown error");
+}
+
+static void
+on_delivery(void *opaque, enum orc_status status, const char *why,
+	    int32_t partition, int64_t offset, void *ctx)
+{
+	struct orc_relay *r = ctx;
+	size_t idx = (size_t)(uintptr_t)opaque;
+
+	(void)partition;
+	(void)offset;
+	if (!r->in_flight || idx == 0 || idx > r->batch.n ||
+	    r->state[idx - 1] != ROW_SENT)
+		return; /* a report of an abandoned batch: its rows stay */
+	idx--;
+	r->pending--;
+	if (status == ORC_OK) {
+		r->state[idx] = ROW_ACKED;
+	} else {
+		r->state[idx] = ROW_FAILED;
+		note_failure(r, idx, status, why);
+	}
+}
+
+enum orc_status
+orc_relay_create(const struct orc_config *cfg,
+		 const struct orc_relay_options *opts, struct orc_relay **out,
+		 struct orc_error *err)
+{
+	struct orc_relay *r;
+	enum orc_status st;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	orc_outbox_batch_init(&r->batch);
+	if (opts != NULL)
+		r->opts = *opts;
+	if (r->opts.lanes_per_claim <= 0)
+		r->opts.lanes_per_claim = DEFAULT_LANES_PER_CLAIM;
+	if (r->opts.lanes_per_claim > ORC_OUTBOX_LANES)
+		r->opts.lanes_per_claim = ORC_OUTBOX_LANES;
+	if (r->opts.claim_interval_ms <= 0)
+		r->opts.claim_interval_ms = DEFAULT_CLAIM_INTERVAL_MS;
+	if (r->opts.delivery_wait_ms <= 0)
+		r->opts.delivery_wait_ms = DEFAULT_DELIVERY_WAIT_MS;
+	r->batch_limit = (size_t)orc_config_int(cfg, ORC_CFG_RELAY_BATCH);
+	r->poll_ms = orc_config_int(cfg, ORC_CFG_RELAY_POLL_MS);
+	if (r->batch_limit == 0)
+		r->batch_limit = 1;
+	r->dsn = strdup(orc_config_str(cfg, ORC_CFG_PG_DSN)
+				? orc_config_str(cfg, ORC_CFG_PG_DSN)
+				: "");
+	r->schema = strdup(orc_config_str(cfg, ORC_CFG_PG_SCHEMA)
+				   ? orc_config_str(cfg, ORC_CFG_PG_SCHEMA)
+				   : ORC_STORE_DEFAULT_SCHEMA);
+	r->state = malloc(r->batch_limit * sizeof(*r->state));
+	r->ids = malloc(r->batch_limit * sizeof(*r->ids));
+	r->order = malloc(r->batch_limit * sizeof(*r->order));
+	if (r->dsn == NULL || r->schema == NULL || r->state == NULL ||
+	    r->ids == NULL || r->order == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto fail;
+	}
+	st = orc_store_connect(r->dsn, r->schema, &r->store, err);
+	if (st != ORC_OK)
+		goto fail;
+	st = orc_store_outbox_listen(r->store, err);
+	if (st != ORC_OK)
+		goto fail;
+	st = orc_producer_create(cfg, on_delivery, r, &r->producer, err);
+	if (st != ORC_OK)
+		goto fail;
+	*out = r;
+	return ORC_OK;
+fail:
+	orc_relay_destroy(r);
+	return st;
+}
+
+void
+orc_relay_destroy(struct orc_relay *r)
+{
+	if (r == NULL)
+		return;
+	r->in_flight = false;
+	/* Finish what is in flight before another relay may take the lanes. */
+	orc_producer_destroy(r->producer);
+	if (r->store != NULL && r->lanes != 0) {
+		struct orc_error err;
+
+		if (orc_store_outbox_release_lanes(r->store, &r->lanes, &err) ==
+		    ORC_OK)
+			orc_log(ORC_LOG_INFO, "relay released outbox lanes",
+				NULL);
+		/* on failure closing the connection releases them anyway */
+	}
+	orc_store_destroy(r->store);
+	orc_outbox_batch_finish(&r->batch);
+	free(r->state);
+	free(r->ids);
+	free(r->order);
+	free(r->dsn);
+	free(r->schema);
+	free(r);
+}
+
+static void
+lanes_text(uint16_t mask, char buf[64])
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int lane = 0; lane < ORC_OUTBOX_LANES; lane++)
+		if (mask & (1u << lane))
+			n += (size_t)snprintf(buf + n, 64 - n, "%s%d",
+					      n ? "," : "", lane);
+	if (n == 0)
+		snprintf(buf, 64, "none");
+}
+
+static void
+drop_connection(struct orc_relay *r)
+{
+	orc_store_destroy(r->store);
+	r->store = NULL;
+	r->lanes = 0; /* the session's locks went with it */
+	r->stats.lanes = 0;
+	r->next_claim_ms = 0;
+}
+
+/*
+ * A turn failed with st: log it (the one place it is logged), back off,
+ * and drop the connection when it is gone or its lane locks are in doubt.
+ */
+static enum orc_status
+turn_failed(struct orc_relay *r, enum orc_status st, const char *msg,
+	    bool drop, const struct orc_error *e, struct orc_error *err)
+{
+	char q1[600], q2[600];
+
+	if (r->store != NULL && (drop || !orc_store_connected(r->store)))
+		drop_connection(r);
+	r->stats.errors++;
+	r->backoff_ms = r->backoff_ms == 0 ? BACKOFF_MIN_MS : r->backoff_ms * 2;
+	if (r->backoff_ms > BACKOFF_MAX_MS)
+		r->backoff_ms = BACKOFF_MAX_MS;
+	/* from now: the turn itself may have waited for reports a while */
+	r->retry_at_ms = clock_ms(CLOCK_MONOTONIC) + r->backoff_ms;
+	orc_log(st == ORC_TRANSIENT && !r->refused ? ORC_LOG_WARN
+						     : ORC_LOG_ERROR,
+		msg,
+		"status=%s err=%s detail=%s retry_in_ms=%" PRId64
+		" connected=%s",
+		orc_status_name(st), orc_log_quote(e->message, q1, sizeof(q1)),
+		orc_log_quote(e->detail, q2, sizeof(q2)), r->backoff_ms,
+		r->store != NULL ? "true" : "false");
+	if (err != NULL)
+		*err = *e;
+	return st;
+}
+
+static enum orc_status
+ensure_connected(struct orc_relay *r, struct orc_error *e)
+{
+	enum orc_status st;
+
+	if (r->store != NULL)
+		return ORC_OK;
+	st = orc_store_connect(r->dsn, r->schema, &r->store, e);
+	if (st == ORC_OK)
+		st = orc_store_outbox_listen(r->store, e);
+	if (st != ORC_OK) {
+		orc_store_destroy(r->store);
+		r->store = NULL;
+		return st;
+	}
+	orc_log(ORC_LOG_INFO, "relay reconnected to postgresql", NULL);
+	/* rows may have been written while nobody listened */
+	r->notified = true;
+	return ORC_OK;
+}
+
+static enum orc_status
+claim(struct orc_relay *r, int64_t now, struct orc_error *e)
+{
+	uint16_t before = r->lanes;
+	enum orc_status st;
+	char got[64], owned[64];
+
+	if (r->lanes == ORC_OUTBOX_ALL_LANES || now < r->next_claim_ms)
+		return ORC_OK;
+	r->next_claim_ms = now + r->opts.claim_interval_ms;
+	st = orc_store_outbox_claim_lanes(r->store, r->opts.lanes_per_claim,
+					  &r->lanes, e);
+	if (st != ORC_OK)
+		return st;
+	r->stats.lanes = r->lanes;
+	if (r->lanes != before) {
+		lanes_text((uint16_t)(r->lanes & ~before), got);
+		lanes_text(r->lanes, owned);
+		orc_log(ORC_LOG_INFO, "relay claimed outbox lanes",
+			"lanes=%s owned=%s", got, owned);
+	}
+	return ORC_OK;
+}
+
+/*
+ * Produce every row of the batch in order, then serve reports until all
+ * came or the deadline passed.  A row that cannot even be queued (after
+ * retrying a full queue until the deadline) ends the sending: the rows
+ * after it stay unsent, which keeps every saga's sent rows a prefix.
+ */
+static void
+publish(struct orc_relay *r, int64_t deadline)
+{
+	struct orc_producer *p = r->producer;
+	const struct orc_outbox_batch *b = &r->batch;
+
+	memset(r->state, ROW_UNSENT, b->n);
+	r->pending = 0;
+	r->first_status = ORC_OK;
+	r->first_error[0] = '\0';
+	r->in_flight = true;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct orc_outbox_row *row = &b->rows[i];
+		struct orc_envelope_command cmd = {
+			.id = row->message_id,
+			.source = row->source,
+			.type = row->type,
+			.time_ms = row->created_ms,
+			.sagaid = row->saga_id,
+			.sagastep = row->step_name,
+			.replyto = row->reply_to,
+			.traceparent = row->traceparent,
+		};
+		struct orc_header h[ORC_ENVELOPE_COMMAND_HEADERS];
+		size_t nh = orc_envelope_command_headers(&cmd, h);
+		struct orc_error e;
+		enum orc_status st;
+
+		for (;;) {
+			st = orc_producer_send(p, row->topic, row->saga_id,
+					       strlen(row->saga_id), h, nh,
+					       row->payload, row->payload_len,
+					       (void *)(uintptr_t)(i + 1), &e);
+			if (st != ORC_TRANSIENT ||
+			    clock_ms(CLOCK_MONOTONIC) >= deadline)
+				break;
+			/* the local queue is full: let it drain */
+			orc_producer_poll(p, 10);
+		}
+		if (st != ORC_OK) {
+			note_failure(r, i, st, e.message);
+			break;
+		}
+		r->state[i] = ROW_SENT;
+		r->pending++;
+	}
+	while (r->pending > 0) {
+		int64_t left = deadline - clock_ms(CLOCK_MONOTONIC);
+
+		if (left <= 0)
+			break;
+		orc_producer_poll(p, left < 100 ? (int)left : 100);
+	}
+	r->in_flight = false;
+}
+
+static int
+cmp_saga_pos(const void *a, const void *b)
+{
+	const struct saga_pos *x = a, *y = b;
+	int c = strcmp(x->saga, y->saga);
+
+	if (c != 0)
+		return c;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Fill r->ids with the rows that may be deleted; returns how many.  When
+ * every row was acknowledged that is all of them; otherwise, per saga, the
+ * acknowledged rows before its first row that was not.
+ */
+static size_t
+deletable(struct orc_relay *r, size_t acked)
+{
+	const struct orc_outbox_batch *b = &r->batch;
+	size_t n = 0;
+
+	if (acked == b->n) {
+		for (size_t i = 0; i < b->n; i++)
+			r->ids[i] = b->rows[i].id;
+		return b->n;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		r->order[i].saga = b->rows[i].saga_id;
+		r->order[i].id = b->rows[i].id;
+		r->order[i].idx = i;
+	}
+	qsort(r->order, b->n, sizeof(*r->order), cmp_saga_pos);
+	for (size_t i = 0; i < b->n; i++) {
+		const char *saga = r->order[i].saga;
+		bool blocked = false;
+		size_t j = i;
+
+		for (; j < b->n && strcmp(r->order[j].saga, saga) == 0; j++) {
+			if (r->state[r->order[j].idx] != ROW_ACKED)
+				blocked = true;
+			if (!blocked)
+				r->ids[n++] = r->order[j].id;
+		}
+		i = j - 1;
+	}
+	return n;
+}
+
+/* Serve the reports of an abandoned batch; true once none is left. */
+static bool
+drained(struct orc_relay *r)
+{
+	int64_t deadline;
+
+	if (orc_producer_outstanding(r->producer) == 0)
+		return true;
+	deadline = clock_ms(CLOCK_MONOTONIC) + DRAIN_WAIT_MS;
+	while (orc_producer_outstanding(r->producer) > 0 &&
+	       clock_ms(CLOCK_MONOTONIC) < deadline)
+		orc_producer_poll(r->producer, 100);
+	return orc_producer_outstanding(r->producer) == 0;
+}
+
+enum orc_status
+orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
+{
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	struct orc_error e;
+	enum orc_status st;
+	bool ignored;
+	size_t acked = 0, n_delete, deleted = 0;
+	int64_t oldest_ms;
+
+	orc_error_clear(&e);
+	if (published != NULL)
+		*published = 0;
+	r->stats.turns++;
+	r->last_turn_ms = now;
+	r->more = false;
+	r->stats.last_batch = 0;
+	r->refused = false;
+
+	st = ensure_connected(r, &e);
+	if (st != ORC_OK)
+		return turn_failed(r, st, "relay cannot connect to postgresql",
+				   false, &e, err);
+	/* Anything notified so far is visible to the fetch below. */
+	r->notified = false;
+	st = orc_store_outbox_notified(r->store, &ignored, &e);
+	if (st != ORC_OK)
+		return turn_failed(r, st, "relay lost its database connection",
+				   true, &e, err);
+	st = claim(r, now, &e);
+	if (st != ORC_OK) /* some locks may be held: start a new session */
+		return turn_failed(r, st, "cannot claim outbox lanes", true, &e,
+				   err);
+	if (r->lanes == 0 || !drained(r))
+		goto done;
+
+	st = orc_store_outbox_fetch(r->store, r->lanes, r->batch_limit,
+				    &r->batch, &e);
+	if (st != ORC_OK)
+		return turn_failed(r, st, "cannot read outbox", false, &e, err);
+	r->stats.last_batch = r->batch.n;
+	if (r->batch.n == 0)
+		goto done;
+
+	publish(r, clock_ms(CLOCK_MONOTONIC) + r->opts.delivery_wait_ms);
+	oldest_ms = r->batch.rows[0].created_ms;
+	for (size_t i = 0; i < r->batch.n; i++) {
+		if (r->state[i] == ROW_ACKED)
+			acked++;
+		if (r->batch.rows[i].created_ms < oldest_ms)
+			oldest_ms = r->batch.rows[i].created_ms;
+	}
+	if (acked > 0)
+		r->stats.last_lag_ms = clock_ms(CLOCK_REALTIME) - oldest_ms;
+	r->stats.failed += r->batch.n - acked;
+	n_delete = deletable(r, acked);
+	st = orc_store_outbox_delete(r->store, r->ids, n_delete, &deleted, &e);
+	if (st != ORC_OK) /* acknowledged rows will be published again */
+		return turn_failed(r, st, "cannot delete published outbox rows",
+				   false, &e, err);
+	r->stats.published += n_delete;
+	if (published != NULL)
+		*published = n_delete;
+	if (acked < r->batch.n) {
+		/*
+		 * Rows stay and are published again: transient for the
+		 * caller, even when the broker refused a row outright (it
+		 * is logged as an error each turn until someone fixes or
+		 * removes it); only an unusable producer is fatal.
+		 */
+		st = r->first_status == ORC_FATAL ? ORC_FATAL : ORC_TRANSIENT;
+		r->refused = r->first_status != ORC_TRANSIENT;
+		orc_error_set(&e, st, "cannot publish %zu of %zu outbox rows",
+			      r->batch.n - acked, r->batch.n);
+		orc_error_detail(&e,
+				 "%s; %zu acknowledged rows deleted, the rest "
+				 "is published again",
+				 r->first_error[0] ? r->first_error
+						   : "delivery not confirmed",
+				 n_delete);
+		return turn_failed(r, st, "cannot publish outbox rows", false,
+				   &e, err);
+	}
+	r->more = r->batch.n == r->batch_limit;
+done:
+	r->backoff_ms = 0;
+	r->retry_at_ms = 0;
+	if (err != NULL)
+		orc_error_clear(err);
+	return ORC_OK;
+}
+
+bool
+orc_relay_wants_turn(struct orc_relay *r, int64_t now_ms)
+{
+	bool note = false;
+
+	if (r->producer != NULL)
+		orc_producer_poll(r->producer, 0);
+	/* Always drain the socket, so a poll() on it does not spin. */
+	if (r->store != NULL &&
+	    orc_store_outbox_notified(r->store, &note, NULL) != ORC_OK)
+		note = true; /* the turn finds out what happened */
+	if (note)
+		r->notified = true;
+	if (now_ms < r->retry_at_ms)
+		return false;
+	if (r->store == NULL || r->notified || r->more)
+		return true;
+	if (r->lanes != ORC_OUTBOX_ALL_LANES && now_ms >= r->next_claim_ms)
+		return true;
+	return now_ms - r->last_turn_ms >= r->poll_ms;
+}
+
+int
+orc_relay_socket(const struct orc_relay *r)
+{
+	return orc_store_outbox_socket(r->store);
+}
+
+const struct orc_relay_stats *
+orc_relay_get_stats(const struct orc_relay *r)
+{
+	return &r->stats;
+}
+
+enum orc_status
+orc_relay_backlog(struct orc_relay *r, struct orc_outbox_backlog *out,
+		  struct orc_error *err)
+{
+	if (r->store == NULL) {
+		out->rows = 0;
+		out->oldest_age_ms = 0;
+		return orc_error_set(err, ORC_TRANSIENT,
+				     "relay is not connected to postgresql");
+	}
+	return orc_store_outbox_backlog(r->store, out, err);
+}

@@ -1,0 +1,128 @@
+/*
+ * relay.h - publish the outbox to Kafka, in order per saga.
+ *
+ * A relay owns some of the outbox's 16 lanes (see store_outbox.h) and, one
+ * bounded turn at a time, reads up to relay_batch rows of its lanes in id
+ * order, produces them all (binary-mode CloudEvents, key = saga id), waits
+ * for the delivery reports and deletes the rows the broker acknowledged.
+ * When some deliveries fail, only the rows of each saga before that saga's
+ * first failed row are deleted: the rest are published again next turn, in
+ * order.  So every command is published at least once, and a saga's
+ * commands are never reordered; a re-published command keeps its ce_id,
+ * so services deduplicate it.
+ *
+ * The relay has its own PostgreSQL connection (it holds the lane locks and
+ * LISTENs for new rows on it) and its own idempotent producer; it makes
+ * both and frees both.  It reconnects to PostgreSQL by itself after the
+ * connection drops (the lanes are claimed again), backing off after every
+ * failed turn.  Several relays (processes) share the lanes: each claims a
+ * few free lanes at a time and takes over the lanes of one that stopped.
+ *
+ * Not thread-safe: one thread calls every function of a relay.  The
+ * caller's loop asks orc_relay_wants_turn() and runs orc_relay_turn(); it
+ * may poll() orc_relay_socket() to sleep until a notification arrives.
+ */
+#ifndef ORC_RELAY_H
+#define ORC_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "store_outbox.h"
+
+struct orc_relay;
+
+/* Tuning beyond the settings table; zero fields take the defaults. */
+struct orc_relay_options {
+	/* most lanes taken per claim (1-16); default 4 */
+	int lanes_per_claim;
+	/* least time between claims while a lane is not owned; default 250 */
+	int64_t claim_interval_ms;
+	/* longest wait for a batch's delivery reports; default 30000 */
+	int64_t delivery_wait_ms;
+};
+
+/* What a relay did so far; read with orc_relay_get_stats(). */
+struct orc_relay_stats {
+	uint64_t turns;
+	uint64_t published;  /* rows acknowledged by the broker and deleted */
+	uint64_t failed;     /* deliveries that failed or were not confirmed */
+	uint64_t errors;     /* turns that failed */
+	size_t last_batch;   /* rows read by the last turn */
+	int64_t last_lag_ms; /* last batch: ack time - oldest created_at */
+	uint16_t lanes;	     /* lanes owned now (bit i = lane i) */
+};
+
+/*
+ * Create a relay for cfg (borrowed for the call: pg_dsn, pg_schema,
+ * kafka_brokers and kafka.* passthrough, relay_batch, relay_poll_ms) and
+ * opts (borrowed, may be NULL).  Connects to PostgreSQL and LISTENs, and
+ * creates the producer; lanes are claimed by the first turn.  *out is new;
+ * free with orc_relay_destroy().  ORC_TRANSIENT when PostgreSQL cannot be
+ * reached, ORC_INVALID for a bad Kafka property.
+ */
+enum orc_status orc_relay_create(const struct orc_config *cfg,
+				 const struct orc_relay_options *opts,
+				 struct orc_relay **out, struct orc_error *err);
+
+/*
+ * Wait (up to 5 s) for messages still in flight, release the lanes, close
+ * the connection and the producer, free the relay; accepts NULL.
+ */
+void orc_relay_destroy(struct orc_relay *relay);
+
+/*
+ * One bounded turn: reconnect if needed, claim lanes if some are not owned
+ * and the claim interval has passed, read up to relay_batch rows, publish
+ * them, wait (at most delivery_wait_ms) for their reports and delete what
+ * may be deleted.  *published (may be NULL) is the number of rows
+ * acknowledged and deleted.
+ *
+ * Failures are logged here, once, where they are handled (back off, drop
+ * and reopen the connection, publish again next turn); the status and err
+ * tell the caller what happened, not something to log again:
+ *   ORC_OK         the batch (maybe empty) is published and deleted
+ *   ORC_TRANSIENT  some rows were not published, or the database failed;
+ *                  what was acknowledged and may be deleted was deleted,
+ *                  the rest waits for a later turn (after the back-off).
+ *                  A row the broker refuses outright (e.g. an invalid
+ *                  topic) is transient too: it stays, blocks its saga and
+ *                  is logged as an error every turn until an operator
+ *                  deletes or fixes it
+ *   ORC_FATAL      the producer is unusable (fenced, fatal idempotence
+ *                  error) or the schema is missing: exit
+ */
+enum orc_status orc_relay_turn(struct orc_relay *relay, size_t *published,
+			       struct orc_error *err);
+
+/*
+ * Whether a turn is due at now_ms (CLOCK_MONOTONIC, in ms): a notification
+ * arrived, relay_poll_ms passed since the last turn, the last turn read a
+ * full batch (more rows wait), or a lane claim is due.  Never during the
+ * back-off after a failed turn.  Reads the connection without blocking and
+ * serves pending delivery reports; never waits.
+ */
+bool orc_relay_wants_turn(struct orc_relay *relay, int64_t now_ms);
+
+/*
+ * The relay's database socket, to poll() for readability (a notification
+ * arrived); -1 while disconnected.  It changes after a reconnect.
+ */
+int orc_relay_socket(const struct orc_relay *relay);
+
+/* The counters (borrowed from the relay, valid until the next turn). */
+const struct orc_relay_stats *
+orc_relay_get_stats(const struct orc_relay *relay);
+
+/*
+ * The whole outbox's size and the age of its oldest row, for metrics and
+ * benchmarks (every lane, not only the relay's).
+ */
+enum orc_status orc_relay_backlog(struct orc_relay *relay,
+				  struct orc_outbox_backlog *out,
+				  struct orc_error *err);
+
+#endif

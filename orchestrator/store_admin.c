@@ -1,0 +1,604 @@
+/*
+ * store_admin.c - the operator's read queries: sagas, history, dead letters.
+ *
+ * The server builds each row as JSON (json_build_object), already in the
+ * shape the commands print, and we parse it with jansson: one place says
+ * what a saga looks like to an operator, and times are formatted once, in
+ * SQL, as ISO-8601 UTC.  Every query is parameterised; the only text
+ * spliced in is the quoted schema name.  User input (ids, statuses) is
+ * checked before it reaches the server, so a typo gets a plain message
+ * instead of a SQLSTATE.
+ *
+ * Nothing here is on the hot path; queries favour clarity over speed (the
+ * list is a sort of the matching sagas, there is no index on created_at).
+ */
+#include "store_admin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "store_internal.h"
+
+/* A timestamptz as "2026-11-27T07:00:00.123Z" (NULL stays NULL). */
+#define ISO(col)                                                               \
+	"to_char((" col ") AT TIME ZONE 'UTC',"                                \
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+/* An interval in whole milliseconds (NULL stays NULL). */
+#define MSEC(expr) "(extract(epoch FROM (" expr ")) * 1000)::bigint"
+
+#define STEP_JSON                                                              \
+	"json_build_object('name', st.step_name, 'index', st.step_index,"      \
+	" 'status', st.status, 'attempt', st.attempt,"                         \
+	" 'compensation_attempt', st.compensation_attempt,"                    \
+	" 'started_at', " ISO("st.started_at") ","                             \
+	" 'finished_at', " ISO("st.finished_at") ","                           \
+	" 'wake_at', " ISO("st.wake_at") ", 'wake_reason', st.wake_reason,"    \
+	" 'last_error', st.last_error)"
+
+/* The columns of a saga row every saga object has. */
+#define SAGA_FIELDS                                                            \
+	"'id', s.id, 'definition_name', s.definition_name,"                    \
+	" 'definition_version', s.definition_version,"                         \
+	" 'business_key', s.business_key, 'status', s.status,"                 \
+	" 'failing_reason', s.failing_reason, 'failure', s.failure,"           \
+	" 'created_at', " ISO("s.created_at") ","                              \
+	" 'updated_at', " ISO("s.updated_at") ","                              \
+	" 'finished_at', " ISO("s.finished_at") ","                            \
+	" 'age_ms', " MSEC("now() - s.created_at")
+
+#define SAGA_JSON                                                              \
+	"json_build_object(" SAGA_FIELDS ","                                   \
+	" 'deadline_at', " ISO("s.deadline_at") ","                            \
+	" 'wake_at', " ISO("s.wake_at") ","                                    \
+	" 'duration_ms', " MSEC("s.finished_at - s.created_at") ","            \
+	" 'context', s.context,"                                               \
+	" 'steps', (SELECT coalesce(json_agg(" STEP_JSON                       \
+	" ORDER BY st.step_index), '[]'::json)"                                \
+	" FROM %1$s.saga_steps st WHERE st.saga_id = s.id))::text"
+
+/* fmt with every "%1$s" replaced by the quoted schema; new, or NULL. */
+static char *
+sqlf(const struct orc_store *store, const char *fmt)
+{
+	static const char mark[] = "%1$s";
+	size_t slen = strlen(store->schema_quoted), n = 0;
+	const char *p;
+	char *sql, *out;
+
+	for (p = strstr(fmt, mark); p != NULL; p = strstr(p + 4, mark))
+		n++;
+	sql = malloc(strlen(fmt) + n * slen + 1);
+	if (sql == NULL)
+		return NULL;
+	out = sql;
+	for (p = fmt; *p != '\0';) {
+		if (strncmp(p, mark, 4) == 0) {
+			memcpy(out, store->schema_quoted, slen);
+			out += slen;
+			p += 4;
+		} else {
+			*out++ = *p++;
+		}
+	}
+	*out = '\0';
+	return sql;
+}
+
+/*
+ * Run fmt (see sqlf) with params[0..n) as text; rows come back as text,
+ * or as raw bytes when binary.  *out is the result to PQclear() on ORC_OK.
+ */
+static enum orc_status
+query(struct orc_store *store, const char *fmt, int n,
+      const char *const *params, int binary, PGresult **out, const char *what,
+      struct orc_error *err)
+{
+	char *sql = sqlf(store, fmt);
+	PGresult *res;
+
+	*out = NULL;
+	if (sql == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	res = PQexecParams(store->conn, sql, n, NULL, params, NULL, NULL,
+			   binary);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		enum orc_status st = orc_store_fail(store, res, what, err);
+
+		PQclear(res);
+		return st;
+	}
+	*out = res;
+	return ORC_OK;
+}
+
+/* The JSON text in row r, column c, parsed: new, or NULL with err set. */
+static json_t *
+json_at(const PGresult *res, int r, int c, struct orc_error *err)
+{
+	json_error_t jerr;
+	json_t *v = json_loadb(PQgetvalue(res, r, c),
+			       (size_t)PQgetlength(res, r, c), 0, &jerr);
+
+	if (v == NULL)
+		orc_error_set(err, ORC_FATAL,
+			      "unexpected JSON from the server: %s", jerr.text);
+	return v;
+}
+
+/* Every row's column 0 parsed into a new array; NULL with err set. */
+static json_t *
+rows_to_array(const PGresult *res, struct orc_error *err)
+{
+	json_t *arr = json_array();
+
+	if (arr == NULL) {
+		orc_error_set(err, ORC_FATAL, "out of memory");
+		return NULL;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		json_t *v;
+
+		if (PQgetisnull(res, r, 0))
+			continue;
+		v = json_at(res, r, 0, err);
+		if (v == NULL || json_array_append_new(arr, v) != 0) {
+			if (v != NULL)
+				orc_error_set(err, ORC_FATAL, "out of memory");
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+enum orc_status
+orc_store_admin_check_id(const char *id, struct orc_error *err)
+{
+	if (orc_uuid_valid(id))
+		return ORC_OK;
+	orc_error_set(err, ORC_INVALID, "invalid saga id \"%s\"", id ? id : "");
+	orc_error_detail(err, "A saga id is a UUID, e.g. "
+			      "5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e.");
+	return ORC_INVALID;
+}
+
+enum orc_status
+orc_store_admin_saga(struct orc_store *store, const char *id, json_t **out,
+		     struct orc_error *err)
+{
+	const char *params[1] = {id};
+	PGresult *res;
+	enum orc_status st;
+
+	*out = NULL;
+	st = orc_store_admin_check_id(id, err);
+	if (st != ORC_OK)
+		return st;
+	st = query(store, "SELECT " SAGA_JSON " FROM %1$s.sagas s"
+			  " WHERE s.id = $1::uuid",
+		   1, params, 0, &res, "reading saga", err);
+	if (st != ORC_OK)
+		return st;
+	if (PQntuples(res) == 0)
+		st = orc_error_set(err, ORC_NOT_FOUND, "saga %s does not exist",
+				   id);
+	else if ((*out = json_at(res, 0, 0, err)) == NULL)
+		st = ORC_FATAL;
+	PQclear(res);
+	return st;
+}
+
+enum orc_status
+orc_store_admin_sagas_by_key(struct orc_store *store, const char *key,
+			     const char *definition, json_t **out,
+			     struct orc_error *err)
+{
+	const char *params[2] = {key, definition};
+	PGresult *res;
+	enum orc_status st;
+
+	*out = NULL;
+	st = query(store, "SELECT " SAGA_JSON " FROM %1$s.sagas s"
+			  " WHERE s.business_key = $1"
+			  " AND ($2::text IS NULL OR s.definition_name = $2)"
+			  " ORDER BY s.created_at DESC, s.id",
+		   2, params, 0, &res, "reading sagas", err);
+	if (st != ORC_OK)
+		return st;
+	if (PQntuples(res) == 0) {
+		if (definition != NULL)
+			st = orc_error_set(err, ORC_NOT_FOUND,
+					   "no saga of definition \"%s\" has "
+					   "business key \"%s\"",
+					   definition, key);
+		else
+			st = orc_error_set(err, ORC_NOT_FOUND,
+					   "no saga has business key \"%s\"",
+					   key);
+	} else if ((*out = rows_to_array(res, err)) == NULL) {
+		st = ORC_FATAL;
+	}
+	PQclear(res);
+	return st;
+}
+
+/* statuses as a text array literal, each checked; new, or NULL. */
+static char *
+status_array(const char *const *statuses, size_t n, enum orc_status *st,
+	     struct orc_error *err)
+{
+	size_t len = 3;
+	char *lit;
+
+	for (size_t i = 0; i < n; i++) {
+		enum orc_saga_status s;
+
+		if (!orc_saga_status_parse(statuses[i], &s)) {
+			*st = orc_error_set(err, ORC_INVALID,
+					    "invalid saga status \"%s\"",
+					    statuses[i]);
+			orc_error_detail(err, "A status is one of running, "
+					      "completed, compensating, "
+					      "compensated, failed, stuck, "
+					      "cancelled, timed_out.");
+			return NULL;
+		}
+		len += strlen(statuses[i]) + 1;
+	}
+	lit = malloc(len);
+	if (lit == NULL) {
+		*st = orc_error_set(err, ORC_FATAL, "out of memory");
+		return NULL;
+	}
+	/* checked names are plain lowercase words: no quoting needed */
+	strcpy(lit, "{");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(lit, ",");
+		strcat(lit, statuses[i]);
+	}
+	strcat(lit, "}");
+	return lit;
+}
+
+/* Column 1 of the first row as a count (0 without rows). */
+static size_t
+total_of(const PGresult *res)
+{
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 1))
+		return 0;
+	return (size_t)strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+}
+
+enum orc_status
+orc_store_admin_list(struct orc_store *store,
+		     const struct orc_admin_list_filter *f, json_t **out,
+		     size_t *total, struct orc_error *err)
+{
+	char older[24], newer[24], limit[16];
+	const char *params[5] = {f->definition, NULL, NULL, NULL, limit};
+	char *statuses = NULL;
+	PGresult *res;
+	enum orc_status st = ORC_OK;
+
+	*out = NULL;
+	if (total != NULL)
+		*total = 0;
+	if (f->n_statuses > 0) {
+		statuses = status_array(f->statuses, f->n_statuses, &st, err);
+		if (statuses == NULL)
+			return st;
+		params[1] = statuses;
+	}
+	if (f->older_than_ms > 0) {
+		snprintf(older, sizeof(older), "%lld",
+			 (long long)f->older_than_ms);
+		params[2] = older;
+	}
+	if (f->newer_than_ms > 0) {
+		snprintf(newer, sizeof(newer), "%lld",
+			 (long long)f->newer_than_ms);
+		params[3] = newer;
+	}
+	snprintf(limit, sizeof(limit), "%d",
+		 f->limit > 0 ? f->limit : ORC_ADMIN_DEFAULT_LIMIT);
+	/* count before the limit, JSON only for the rows shown */
+	st = query(store,
+		   "SELECT json_build_object(" SAGA_FIELDS ")::text, s.total"
+		   " FROM (SELECT *, count(*) OVER () AS total FROM %1$s.sagas"
+		   "  WHERE ($1::text IS NULL OR definition_name = $1)"
+		   "  AND ($2::text[] IS NULL OR status = ANY ($2::text[]))"
+		   "  AND ($3::bigint IS NULL OR"
+		   "       created_at <= now() - $3::bigint * interval '1 ms')"
+		   "  AND ($4::bigint IS NULL OR"
+		   "       created_at >= now() - $4::bigint * interval '1 ms')"
+		   "  ORDER BY created_at DESC, id LIMIT $5::int) s"
+		   " ORDER BY s.created_at DESC, s.id",
+		   5, params, 0, &res, "listing sagas", err);
+	free(statuses);
+	if (st != ORC_OK)
+		return st;
+	*out = rows_to_array(res, err);
+	if (*out == NULL)
+		st = ORC_FATAL;
+	else if (total != NULL)
+		*total = total_of(res);
+	PQclear(res);
+	return st;
+}
+
+enum orc_status
+orc_store_admin_history(struct orc_store *store, const char *id, json_t **out,
+			struct orc_error *err)
+{
+	const char *params[1] = {id};
+	PGresult *res;
+	enum orc_status st;
+
+	*out = NULL;
+	st = orc_store_admin_check_id(id, err);
+	if (st != ORC_OK)
+		return st;
+	/* one row with NULLs for a saga without history, none without saga */
+	st = query(store,
+		   "SELECT CASE WHEN h.id IS NOT NULL THEN json_build_object("
+		   " 'id', h.id, 'at', " ISO("h.at") ", 'kind', h.kind,"
+		   " 'step', h.step_name, 'event_id', h.event_id,"
+		   " 'detail', h.detail)::text END"
+		   " FROM %1$s.sagas s"
+		   " LEFT JOIN %1$s.saga_history h ON h.saga_id = s.id"
+		   " WHERE s.id = $1::uuid ORDER BY h.id",
+		   1, params, 0, &res, "reading saga history", err);
+	if (st != ORC_OK)
+		return st;
+	if (PQntuples(res) == 0)
+		st = orc_error_set(err, ORC_NOT_FOUND, "saga %s does not exist",
+				   id);
+	else if ((*out = rows_to_array(res, err)) == NULL)
+		st = ORC_FATAL;
+	PQclear(res);
+	return st;
+}
+
+#define DEAD_LETTER_FIELDS                                                     \
+	"'id', d.id, 'consumer', d.consumer, 'topic', d.topic,"                \
+	" 'partition', d.partition, 'offset', d.\"offset\", 'error', d.error," \
+	" 'created_at', " ISO("d.created_at") ","                              \
+	" 'replayed_at', " ISO("d.replayed_at")
+
+enum orc_status
+orc_store_admin_dead_letters(struct orc_store *store, bool unreplayed_only,
+			     int limit, json_t **out, size_t *total,
+			     struct orc_error *err)
+{
+	char lim[16];
+	const char *params[2] = {unreplayed_only ? "true" : "false", lim};
+	PGresult *res;
+	enum orc_status st;
+
+	*out = NULL;
+	if (total != NULL)
+		*total = 0;
+	snprintf(lim, sizeof(lim), "%d",
+		 limit > 0 ? limit : ORC_ADMIN_DEFAULT_LIMIT);
+	st = query(store,
+		   "SELECT json_build_object(" DEAD_LETTER_FIELDS ")::text,"
+		   " d.total FROM (SELECT *, count(*) OVER () AS total"
+		   "  FROM %1$s.dead_letters"
+		   "  WHERE NOT $1::bool OR replayed_at IS NULL"
+		   "  ORDER BY id DESC LIMIT $2::int) d ORDER BY d.id DESC",
+		   2, params, 0, &res, "listing dead letters", err);
+	if (st != ORC_OK)
+		return st;
+	*out = rows_to_array(res, err);
+	if (*out == NULL)
+		st = ORC_FATAL;
+	else if (total != NULL)
+		*total = total_of(res);
+	PQclear(res);
+	return st;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A stored header value's bytes: the string, or the bytes of "\x<hex>"
+ * (how the worker keeps values that were not UTF-8).  Writes them to dst
+ * when not NULL; returns their number.
+ */
+static size_t
+header_value(const char *s, size_t len, char *dst)
+{
+	bool hex = len >= 2 && len % 2 == 0 && s[0] == '\\' && s[1] == 'x';
+
+	for (size_t i = 2; hex && i < len; i++)
+		hex = hexval(s[i]) >= 0;
+	if (!hex) {
+		if (dst != NULL)
+			memcpy(dst, s, len);
+		return len;
+	}
+	if (dst != NULL)
+		for (size_t i = 2; i < len; i += 2)
+			*dst++ = (char)(hexval(s[i]) * 16 + hexval(s[i + 1]));
+	return (len - 2) / 2;
+}
+
+/* Decode info's "headers" into dl->headers, pointing into one buffer. */
+static enum orc_status
+decode_headers(struct orc_admin_dead_letter *dl, struct orc_error *err)
+{
+	json_t *arr = json_object_get(dl->info, "headers"), *h;
+	size_t i, size = 0, n = json_array_size(arr);
+	char *p;
+
+	json_array_foreach(arr, i, h) {
+		json_t *v = json_array_get(h, 1);
+
+		if (!json_is_string(json_array_get(h, 0)) ||
+		    !(json_is_string(v) || json_is_null(v)))
+			/* stored data, not user input: not ORC_INVALID */
+			return orc_error_set(err, ORC_FATAL,
+					     "dead letter %lld: header %zu is "
+					     "not a [name, value] pair",
+					     (long long)dl->id, i);
+		size += strlen(json_string_value(json_array_get(h, 0))) + 1;
+		if (json_is_string(v))
+			size += header_value(json_string_value(v),
+					     json_string_length(v), NULL) + 1;
+	}
+	dl->headers = calloc(n ? n : 1, sizeof(*dl->headers));
+	dl->header_bytes = malloc(size ? size : 1);
+	if (dl->headers == NULL || dl->header_bytes == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	p = dl->header_bytes;
+	json_array_foreach(arr, i, h) {
+		const char *name = json_string_value(json_array_get(h, 0));
+		json_t *v = json_array_get(h, 1);
+		struct orc_header *out = &dl->headers[i];
+
+		out->name = p;
+		strcpy(p, name);
+		p += strlen(name) + 1;
+		if (json_is_string(v)) {
+			out->value = p;
+			out->size = header_value(json_string_value(v),
+						 json_string_length(v), p);
+			p += out->size;
+			*p++ = '\0';
+		}
+	}
+	dl->n_headers = n;
+	return ORC_OK;
+}
+
+/* A copy of column c of row 0 (binary) into *dst; NULL stays NULL. */
+static enum orc_status
+copy_bytes(const PGresult *res, int c, unsigned char **dst, size_t *len,
+	   struct orc_error *err)
+{
+	if (PQgetisnull(res, 0, c))
+		return ORC_OK;
+	*len = (size_t)PQgetlength(res, 0, c);
+	*dst = malloc(*len ? *len : 1);
+	if (*dst == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	memcpy(*dst, PQgetvalue(res, 0, c), *len);
+	return ORC_OK;
+}
+
+/* The bytes as a JSON string when they are UTF-8, else JSON null. */
+static json_t *
+text_or_null(const unsigned char *b, size_t len)
+{
+	json_t *v = b ? json_stringn((const char *)b, len) : NULL;
+
+	return v ? v : json_null();
+}
+
+enum orc_status
+orc_store_admin_dead_letter(struct orc_store *store, int64_t id,
+			    struct orc_admin_dead_letter *out,
+			    struct orc_error *err)
+{
+	char ids[24];
+	const char *params[1] = {ids};
+	PGresult *res;
+	enum orc_status st;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	/* binary results: key and payload come back as their bytes */
+	st = query(store,
+		   "SELECT json_build_object(" DEAD_LETTER_FIELDS ","
+		   " 'headers', d.headers, 'key_size', octet_length(d.key),"
+		   " 'payload_size', octet_length(d.payload))::text,"
+		   " d.key, d.payload FROM %1$s.dead_letters d"
+		   " WHERE d.id = $1::bigint",
+		   1, params, 1, &res, "reading dead letter", err);
+	if (st != ORC_OK)
+		return st;
+	if (PQntuples(res) == 0) {
+		st = orc_error_set(err, ORC_NOT_FOUND,
+				   "dead letter %lld does not exist",
+				   (long long)id);
+		goto done;
+	}
+	out->id = id;
+	out->info = json_at(res, 0, 0, err);
+	if (out->info == NULL) {
+		st = ORC_FATAL;
+		goto done;
+	}
+	out->topic = json_string_value(json_object_get(out->info, "topic"));
+	st = copy_bytes(res, 1, &out->key, &out->key_len, err);
+	if (st == ORC_OK)
+		st = copy_bytes(res, 2, &out->payload, &out->payload_len, err);
+	if (st == ORC_OK)
+		st = decode_headers(out, err);
+	if (st != ORC_OK)
+		goto done;
+	if (json_object_set_new(out->info, "key",
+				text_or_null(out->key, out->key_len)) != 0 ||
+	    json_object_set_new(out->info, "payload",
+				text_or_null(out->payload,
+					     out->payload_len)) != 0)
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+done:
+	PQclear(res);
+	if (st != ORC_OK)
+		orc_admin_dead_letter_finish(out);
+	return st;
+}
+
+void
+orc_admin_dead_letter_finish(struct orc_admin_dead_letter *dl)
+{
+	if (dl == NULL)
+		return;
+	json_decref(dl->info);
+	free(dl->key);
+	free(dl->payload);
+	free(dl->headers);
+	free(dl->header_bytes);
+	memset(dl, 0, sizeof(*dl));
+}
+
+enum orc_status
+orc_store_admin_mark_replayed(struct orc_store *store, int64_t id,
+			      char at[32], struct orc_error *err)
+{
+	char ids[24];
+	const char *params[1] = {ids};
+	PGresult *res;
+	enum orc_status st;
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	st = query(store,
+		   "UPDATE %1$s.dead_letters SET replayed_at = now()"
+		   " WHERE id = $1::bigint RETURNING " ISO("replayed_at"),
+		   1, params, 0, &res, "marking dead letter replayed", err);
+	if (st != ORC_OK)
+		return st;
+	if (PQntuples(res) == 0)
+		st = orc_error_set(err, ORC_NOT_FOUND,
+				   "dead letter %lld does not exist",
+				   (long long)id);
+	else if (at != NULL)
+		snprintf(at, 32, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return st;
+}

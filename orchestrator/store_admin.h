@@ -1,0 +1,163 @@
+/*
+ * store_admin.h - reading sagas and dead letters for operators.
+ *
+ * The store side of `orchestrator status|list|history|dead-letters`: read
+ * only, except marking a dead letter replayed.  Results are jansson values
+ * (new references, the caller json_decref()s them) so that a command can
+ * print them as a table or as --json without knowing SQL.  Times are
+ * ISO-8601 strings in UTC with milliseconds ("2026-11-27T07:00:00.123Z"),
+ * NULL times are JSON null; ages and durations are integers of
+ * milliseconds ("age_ms").
+ *
+ * Input from users is checked here before any SQL runs: a malformed saga
+ * id or an unknown status is ORC_INVALID with a message that says what was
+ * expected, never a server error.  Something asked for by id or key that
+ * does not exist is ORC_NOT_FOUND.  Other failures are the store's usual
+ * SQLSTATE mapping (store.h).
+ */
+#ifndef ORC_STORE_ADMIN_H
+#define ORC_STORE_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "envelope.h"
+#include "error.h"
+#include "store.h"
+
+#define ORC_ADMIN_DEFAULT_LIMIT 50
+
+/*
+ * ORC_OK when id (borrowed) is a saga id (a UUID, either case), else
+ * ORC_INVALID with a message naming it: for commands that check their
+ * arguments before connecting.  No I/O.
+ */
+enum orc_status orc_store_admin_check_id(const char *id,
+					 struct orc_error *err);
+
+/*
+ * A saga and its steps.  Object members: id, definition_name,
+ * definition_version, business_key, status, failing_reason, failure,
+ * context, created_at, updated_at, finished_at, deadline_at, wake_at,
+ * age_ms (now - created_at), duration_ms (finished_at - created_at, or
+ * null), and steps: an array in definition order of {name, index, status,
+ * attempt, compensation_attempt, started_at, finished_at, wake_at,
+ * wake_reason, last_error}.
+ *
+ * orc_store_admin_saga(): the saga with id (borrowed; a UUID, either
+ * case).  *out is a new object.  ORC_INVALID when id is not a UUID,
+ * ORC_NOT_FOUND when there is no such saga.
+ */
+enum orc_status orc_store_admin_saga(struct orc_store *store, const char *id,
+				     json_t **out, struct orc_error *err);
+
+/*
+ * The sagas with business key (borrowed), of definition (borrowed; NULL:
+ * any definition), newest first, each as in orc_store_admin_saga().  One
+ * key can belong to several definitions, so *out is a new array; ORC_NOT_FOUND
+ * when it would be empty.
+ */
+enum orc_status orc_store_admin_sagas_by_key(struct orc_store *store,
+					     const char *key,
+					     const char *definition,
+					     json_t **out,
+					     struct orc_error *err);
+
+/* What orc_store_admin_list() selects; every field optional (0/NULL). */
+struct orc_admin_list_filter {
+	const char *definition;	     /* definition name, borrowed */
+	const char *const *statuses; /* saga statuses, borrowed; any of them */
+	size_t n_statuses;
+	int64_t older_than_ms; /* created at least this long ago */
+	int64_t newer_than_ms; /* created at most this long ago */
+	int limit;	       /* <= 0: ORC_ADMIN_DEFAULT_LIMIT */
+};
+
+/*
+ * Sagas matching f (borrowed), newest first (by created_at), at most
+ * f->limit.  *out is a new array of {id, definition_name,
+ * definition_version, business_key, status, failing_reason, failure,
+ * created_at, updated_at, finished_at, age_ms}; *total (may be NULL) is
+ * how many matched before the limit.  An unknown status is ORC_INVALID.
+ */
+enum orc_status orc_store_admin_list(struct orc_store *store,
+				     const struct orc_admin_list_filter *f,
+				     json_t **out, size_t *total,
+				     struct orc_error *err);
+
+/*
+ * The history of saga id (borrowed), in order: *out is a new array of {id,
+ * at, kind, step, event_id, detail}.  ORC_INVALID when id is not a UUID,
+ * ORC_NOT_FOUND when there is no such saga (a saga with no history yet
+ * gives an empty array).
+ */
+enum orc_status orc_store_admin_history(struct orc_store *store,
+					const char *id, json_t **out,
+					struct orc_error *err);
+
+/*
+ * Dead letters, newest first, at most limit (<= 0: the default), only
+ * those never replayed when unreplayed_only.  *out is a new array of {id,
+ * consumer, topic, partition, offset, error, created_at, replayed_at};
+ * *total (may be NULL) is how many matched before the limit.
+ */
+enum orc_status orc_store_admin_dead_letters(struct orc_store *store,
+					     bool unreplayed_only, int limit,
+					     json_t **out, size_t *total,
+					     struct orc_error *err);
+
+/*
+ * One dead letter, whole.  Everything is owned by the struct and freed by
+ * orc_admin_dead_letter_finish().
+ */
+struct orc_admin_dead_letter {
+	/*
+	 * {id, consumer, topic, partition, offset, error, created_at,
+	 * replayed_at, headers (as stored: [[name, value], ...]), key_size,
+	 * payload_size, key, payload (the bytes as text when they are UTF-8,
+	 * else null)}.
+	 */
+	json_t *info;
+	int64_t id;
+	const char *topic;  /* borrowed from info */
+	unsigned char *key; /* NULL when the message had no key */
+	size_t key_len;
+	unsigned char *payload; /* NULL for a tombstone */
+	size_t payload_len;
+	/*
+	 * The Kafka headers as received, in order; names and values point
+	 * into storage the struct owns; a value is NULL for a header that
+	 * had none.  A value stored as "\x<hex>" (the worker's form for
+	 * bytes that were not UTF-8) is decoded back to its bytes; so is,
+	 * unavoidably, a text value that happened to look like that.
+	 */
+	struct orc_header *headers;
+	size_t n_headers;
+	char *header_bytes;
+};
+
+/*
+ * Read dead letter id into *out (caller-owned; overwritten, not freed
+ * first).  ORC_NOT_FOUND when there is none.  On failure *out is empty and
+ * finishing it is harmless.
+ */
+enum orc_status orc_store_admin_dead_letter(struct orc_store *store,
+					    int64_t id,
+					    struct orc_admin_dead_letter *out,
+					    struct orc_error *err);
+
+/* Free what dl owns and empty it; accepts NULL. */
+void orc_admin_dead_letter_finish(struct orc_admin_dead_letter *dl);
+
+/*
+ * Set dead letter id's replayed_at to now() and write it (ISO-8601 UTC)
+ * into at (may be NULL).  ORC_NOT_FOUND when there is none.
+ */
+enum orc_status orc_store_admin_mark_replayed(struct orc_store *store,
+					      int64_t id, char at[32],
+					      struct orc_error *err);
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * store_outbox.c - the SQL of the relay: lane locks, fetch, delete,
+ * LISTEN and backlog.
+ *
+ * Lane locks are session advisory locks in the two-key space,
+ * (hashtext('orchestrator.outbox.' || schema), lane), so two schemas in one
+ * database have separate lanes and the one-key lock of migrations never
+ * collides with them.  A batch's strings stay in its PGresult: the rows
+ * point into it, and one PQclear frees them all.  Every statement is
+ * parameterised and prepared once per connection; only the quoted schema
+ * name is spliced into the text.
+ */
+#include "store_outbox.h"
+
+#include "store_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LANE_KEY "hashtext('orchestrator.outbox.' || $1)"
+#define SCHEMA_MARK "%1$s"
+
+/* tmpl with every SCHEMA_MARK replaced by the quoted schema; new, or NULL. */
+static char *
+expand(const struct orc_store *store, const char *tmpl)
+{
+	size_t mlen = strlen(SCHEMA_MARK), slen = strlen(store->schema_quoted);
+	size_t n = 0;
+	const char *p;
+	char *sql, *out;
+
+	for (p = strstr(tmpl, SCHEMA_MARK); p != NULL;
+	     p = strstr(p + mlen, SCHEMA_MARK))
+		n++;
+	sql = malloc(strlen(tmpl) + n * slen + 1);
+	if (sql == NULL)
+		return NULL;
+	for (out = sql, p = tmpl; *p != '\0';) {
+		if (strncmp(p, SCHEMA_MARK, mlen) == 0) {
+			memcpy(out, store->schema_quoted, slen);
+			out += slen;
+			p += mlen;
+		} else {
+			*out++ = *p++;
+		}
+	}
+	*out = '\0';
+	return sql;
+}
+
+/*
+ * Run the statement tmpl (a static template naming the schema as
+ * SCHEMA_MARK) with text params; rows or nothing.  It is prepared once per
+ * connection in the store's statement cache (keyed by the template's
+ * address, like the other store files), or run unprepared when the cache
+ * is full.
+ */
+static enum orc_status
+query(struct orc_store *store, const char *tmpl, int nparams,
+      const char *const *params, PGresult **out, const char *what,
+      struct orc_error *err)
+{
+	char name[16];
+	PGresult *res;
+	int i;
+
+	*out = NULL;
+	for (i = 0; i < store->n_prepared; i++)
+		if (store->prepared[i] == tmpl)
+			break;
+	if (i == store->n_prepared) {
+		char *sql = expand(store, tmpl);
+
+		if (sql == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		if (i == ORC_STORE_PREPARED_MAX) {
+			res = PQexecParams(store->conn, sql, nparams, NULL,
+					   params, NULL, NULL, 0);
+			free(sql);
+			goto done;
+		}
+		snprintf(name, sizeof(name), "orc_%d", i);
+		res = PQprepare(store->conn, name, sql, nparams, NULL);
+		free(sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			enum orc_status st = orc_store_fail(store, res, what, err);
+
+			PQclear(res);
+			return st;
+		}
+		PQclear(res);
+		store->prepared[store->n_prepared++] = tmpl;
+	}
+	snprintf(name, sizeof(name), "orc_%d", i);
+	res = PQexecPrepared(store->conn, name, nparams, params, NULL, NULL, 0);
+done:
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK) {
+		enum orc_status st = orc_store_fail(store, res, what, err);
+
+		PQclear(res);
+		return st;
+	}
+	*out = res;
+	return ORC_OK;
+}
+
+/* The lanes of mask as an SQL array literal, "{0,3,15}". */
+static void
+lanes_literal(uint16_t mask, char buf[64])
+{
+	size_t n = 0;
+
+	buf[n++] = '{';
+	for (int lane = 0; lane < ORC_OUTBOX_LANES; lane++)
+		if (mask & (1u << lane))
+			n += (size_t)snprintf(buf + n, 64 - n, "%s%d",
+					      n > 1 ? "," : "", lane);
+	buf[n++] = '}';
+	buf[n] = '\0';
+}
+
+enum orc_status
+orc_store_outbox_claim_lanes(struct orc_store *store, int max_new,
+			     uint16_t *owned, struct orc_error *err)
+{
+	/*
+	 * The lock function sits in WHERE under a LIMIT with no ORDER BY:
+	 * the executor evaluates the qual row by row as the Limit pulls, so
+	 * it stops trying lanes once max_new are taken, and every lane it
+	 * locked is one it returns.  (In the select list, or with a sort,
+	 * locks could be taken on rows the LIMIT then drops.)
+	 */
+	static const char sql[] =
+		"SELECT l FROM unnest($2::int[]) AS l"
+		" WHERE pg_try_advisory_lock(" LANE_KEY ", l) LIMIT $3::int";
+	char free_lanes[64], limit[16];
+	const char *params[3] = {store->schema, free_lanes, limit};
+	uint16_t got = 0;
+	PGresult *res;
+	enum orc_status st;
+
+	if (max_new < 1)
+		max_new = 1;
+	if (max_new > ORC_OUTBOX_LANES)
+		max_new = ORC_OUTBOX_LANES;
+	if (*owned == ORC_OUTBOX_ALL_LANES)
+		return ORC_OK;
+	lanes_literal((uint16_t)~*owned, free_lanes);
+	snprintf(limit, sizeof(limit), "%d", max_new);
+	st = query(store, sql, 3, params, &res, "claiming outbox lanes", err);
+	if (st != ORC_OK)
+		return st;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int lane = atoi(PQgetvalue(res, i, 0));
+
+		if (lane >= 0 && lane < ORC_OUTBOX_LANES)
+			got |= (uint16_t)(1u << lane);
+	}
+	PQclear(res);
+	*owned |= got;
+	return ORC_OK;
+}
+
+enum orc_status
+orc_store_outbox_release_lanes(struct orc_store *store, uint16_t *owned,
+			       struct orc_error *err)
+{
+	static const char sql[] =
+		"SELECT count(*) FILTER (WHERE pg_advisory_unlock(" LANE_KEY
+		", l)) FROM unnest($2::int[]) AS l";
+	char lanes[64];
+	const char *params[2] = {store->schema, lanes};
+	PGresult *res;
+	enum orc_status st;
+
+	if (*owned == 0)
+		return ORC_OK;
+	if (!orc_store_connected(store)) {
+		*owned = 0; /* the session ended, and its locks with it */
+		return ORC_OK;
+	}
+	lanes_literal(*owned, lanes);
+	st = query(store, sql, 2, params, &res, "releasing outbox lanes", err);
+	if (st != ORC_OK)
+		return st;
+	PQclear(res);
+	*owned = 0;
+	return ORC_OK;
+}
+
+void
+orc_outbox_batch_init(struct orc_outbox_batch *batch)
+{
+	memset(batch, 0, sizeof(*batch));
+}
+
+void
+orc_outbox_batch_finish(struct orc_outbox_batch *batch)
+{
+	if (batch == NULL)
+		return;
+	PQclear(batch->res);
+	free(batch->rows);
+	memset(batch, 0, sizeof(*batch));
+}
+
+static const char *
+opt_value(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+enum orc_status
+orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes, size_t limit,
+		       struct orc_outbox_batch *batch, struct orc_error *err)
+{
+	/*
+	 * The inner query reads at most limit ids per lane from the (lane,
+	 * id) index and keeps the lowest limit of them; only those rows are
+	 * then read whole.  Bounded however large the backlog of any lane,
+	 * and cheap when only a few lanes are owned.
+	 */
+	static const char sql[] =
+		"SELECT o.id, o.saga_id, o.lane, o.message_id, o.topic,"
+		" o.type, o.source, o.step_name, o.reply_to, o.payload,"
+		" o.traceparent,"
+		" floor(extract(epoch FROM o.created_at) * 1000)::bigint"
+		" FROM %1$s.outbox o WHERE o.id IN ("
+		"  SELECT x.id FROM unnest($1::smallint[]) AS l(lane)"
+		"  CROSS JOIN LATERAL (SELECT i.id FROM %1$s.outbox i"
+		"   WHERE i.lane = l.lane ORDER BY i.id LIMIT $2::int) x"
+		"  ORDER BY x.id LIMIT $2::int)"
+		" ORDER BY o.id";
+	char lane_list[64], limit_text[24];
+	const char *params[2] = {lane_list, limit_text};
+	PGresult *res;
+	enum orc_status st;
+	int n;
+
+	PQclear(batch->res);
+	batch->res = NULL;
+	batch->n = 0;
+	if (lanes == 0 || limit == 0)
+		return ORC_OK;
+	lanes_literal(lanes, lane_list);
+	snprintf(limit_text, sizeof(limit_text), "%zu", limit);
+	st = query(store, sql, 2, params, &res, "reading outbox", err);
+	if (st != ORC_OK)
+		return st;
+	n = PQntuples(res);
+	if ((size_t)n > batch->cap) {
+		struct orc_outbox_row *rows =
+			realloc(batch->rows, (size_t)n * sizeof(*rows));
+
+		if (rows == NULL) {
+			PQclear(res);
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		}
+		batch->rows = rows;
+		batch->cap = (size_t)n;
+	}
+	for (int i = 0; i < n; i++) {
+		struct orc_outbox_row *r = &batch->rows[i];
+
+		r->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		r->saga_id = PQgetvalue(res, i, 1);
+		r->lane = atoi(PQgetvalue(res, i, 2));
+		r->message_id = PQgetvalue(res, i, 3);
+		r->topic = PQgetvalue(res, i, 4);
+		r->type = PQgetvalue(res, i, 5);
+		r->source = PQgetvalue(res, i, 6);
+		r->step_name = opt_value(res, i, 7);
+		r->reply_to = opt_value(res, i, 8);
+		r->payload = PQgetvalue(res, i, 9);
+		r->payload_len = (size_t)PQgetlength(res, i, 9);
+		r->traceparent = opt_value(res, i, 10);
+		r->created_ms = strtoll(PQgetvalue(res, i, 11), NULL, 10);
+	}
+	batch->res = res;
+	batch->n = (size_t)n;
+	return ORC_OK;
+}
+
+enum orc_status
+orc_store_outbox_delete(struct orc_store *store, const int64_t *ids, size_t n,
+			size_t *deleted, struct orc_error *err)
+{
+	static const char sql[] =
+		"DELETE FROM %1$s.outbox WHERE id = ANY($1::bigint[])";
+	const char *params[1];
+	char *list;
+	size_t len = 0;
+	PGresult *res;
+	enum orc_status st;
+
+	if (deleted != NULL)
+		*deleted = 0;
+	if (n == 0)
+		return ORC_OK;
+	/* "{1,2,3}": at most 20 digits, a sign and a comma per id */
+	list = malloc(n * 22 + 3);
+	if (list == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	list[len++] = '{';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(list + len, "%s%" PRId64, i ? "," : "",
+				       ids[i]);
+	list[len++] = '}';
+	list[len] = '\0';
+	params[0] = list;
+	st = query(store, sql, 1, params, &res,
+		   "deleting published outbox rows", err);
+	free(list);
+	if (st != ORC_OK)
+		return st;
+	if (deleted != NULL)
+		*deleted = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return ORC_OK;
+}
+
+enum orc_status
+orc_store_outbox_listen(struct orc_store *store, struct orc_error *err)
+{
+	return orc_store_exec(store, "LISTEN " ORC_OUTBOX_CHANNEL, err);
+}
+
+enum orc_status
+orc_store_outbox_notified(struct orc_store *store, bool *notified,
+			  struct orc_error *err)
+{
+	PGnotify *note;
+
+	*notified = false;
+	if (PQconsumeInput(store->conn) == 0 ||
+	    PQstatus(store->conn) != CONNECTION_OK)
+		return orc_store_fail(store, NULL,
+				      "waiting for outbox notifications", err);
+	while ((note = PQnotifies(store->conn)) != NULL) {
+		if (strcmp(note->relname, ORC_OUTBOX_CHANNEL) == 0)
+			*notified = true;
+		PQfreemem(note);
+	}
+	return ORC_OK;
+}
+
+int
+orc_store_outbox_socket(const struct orc_store *store)
+{
+	return store == NULL ? -1 : PQsocket(store->conn);
+}
+
+enum orc_status
+orc_store_outbox_backlog(struct orc_store *store,
+			 struct orc_outbox_backlog *out, struct orc_error *err)
+{
+	static const char sql[] =
+		"SELECT count(*), coalesce(floor(extract(epoch FROM"
+		" now() - min(created_at)) * 1000)::bigint, 0) FROM %1$s.outbox";
+	PGresult *res;
+	enum orc_status st;
+
+	out->rows = 0;
+	out->oldest_age_ms = 0;
+	st = query(store, sql, 0, NULL, &res, "reading outbox backlog", err);
+	if (st != ORC_OK)
+		return st;
+	out->rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	out->oldest_age_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	if (out->oldest_age_ms < 0)
+		out->oldest_age_ms = 0; /* clock skew between writers */
+	PQclear(res);
+	return ORC_OK;
+}

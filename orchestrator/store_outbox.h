@@ -1,0 +1,149 @@
+/*
+ * store_outbox.h - the relay's side of the outbox table: lanes, reading
+ * rows to publish, deleting published ones, and the NOTIFY wake-up.
+ *
+ * Every outbox row has a lane (0-15) derived from its saga id, so all
+ * commands of one saga share a lane.  A relay owns lanes through session
+ * advisory locks, pg_try_advisory_lock(<key>, lane) with a key derived
+ * from the schema name, and only reads rows of the lanes it owns: one
+ * relay at a time publishes a saga's commands, in id order, however many
+ * relays run.  Session locks live as long as the connection; when it
+ * drops, the lanes are free for others and the owner must start over
+ * with an empty mask (reconnect, then claim again).
+ *
+ * Advisory locks are re-entrant: locking an owned lane again would stack a
+ * second lock that one unlock does not release.  So the caller keeps the
+ * mask of lanes it owns and passes it in; claim only tries the others.
+ *
+ * These functions run outside any transaction (autocommit) on a
+ * connection the relay keeps to itself (it LISTENs on it).
+ */
+#ifndef ORC_STORE_OUTBOX_H
+#define ORC_STORE_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "store.h"
+
+#define ORC_OUTBOX_LANES 16
+#define ORC_OUTBOX_ALL_LANES ((uint16_t)0xffff)
+
+/* The channel the outbox trigger notifies (migrations/001_initial.sql). */
+#define ORC_OUTBOX_CHANNEL "orchestrator_outbox"
+
+/*
+ * One outbox row.  Strings are borrowed from the batch that holds the row
+ * and stay valid until the next fetch into it or its finish.  Optional
+ * columns are NULL when the column is NULL.
+ */
+struct orc_outbox_row {
+	int64_t id;
+	int lane;
+	const char *saga_id; /* lowercase UUID text */
+	const char *message_id;
+	const char *topic;
+	const char *type;
+	const char *source;
+	const char *step_name;	 /* may be NULL */
+	const char *reply_to;	 /* may be NULL */
+	const char *payload;	 /* JSON text */
+	size_t payload_len;
+	const char *traceparent; /* may be NULL */
+	int64_t created_ms;	 /* created_at, ms since the epoch */
+};
+
+/*
+ * Rows read by orc_store_outbox_fetch(), in id order.  Caller-owned and
+ * reusable: init once, fetch into it any number of times (each fetch
+ * replaces the previous rows), finish once.  The row array is grown and
+ * kept; the strings live in one block (the query result), so a fetch makes
+ * no allocation per row.
+ */
+struct orc_outbox_batch {
+	struct orc_outbox_row *rows;
+	size_t n;
+	size_t cap; /* private */
+	void *res;  /* private: the result the strings point into */
+};
+
+void orc_outbox_batch_init(struct orc_outbox_batch *batch);
+
+/* Free everything the batch holds and empty it; accepts NULL. */
+void orc_outbox_batch_finish(struct orc_outbox_batch *batch);
+
+/*
+ * Try to lock lanes this session does not own yet, at most max_new of
+ * them (1-16), lowest first, never waiting.  *owned (in/out) is the mask
+ * of lanes the session owns (bit i = lane i): pass 0 on a new connection
+ * and the value the last claim returned afterwards; on ORC_OK the newly
+ * locked lanes are added.  Taking only a few lanes per claim lets relays
+ * that start together share the lanes.
+ *
+ * On failure *owned is unchanged, but some locks may have been taken: the
+ * caller must close the connection (which releases them all) before
+ * trusting the mask again.
+ */
+enum orc_status orc_store_outbox_claim_lanes(struct orc_store *store,
+					     int max_new, uint16_t *owned,
+					     struct orc_error *err);
+
+/*
+ * Unlock every lane in *owned and set it to 0 (also when the connection
+ * is gone: closing it released them).
+ */
+enum orc_status orc_store_outbox_release_lanes(struct orc_store *store,
+					       uint16_t *owned,
+					       struct orc_error *err);
+
+/*
+ * Replace batch's rows with up to limit rows of lanes (a mask), oldest id
+ * first.  Within a lane the rows read are the lowest ids, so every saga's
+ * rows form a prefix of its pending commands.
+ */
+enum orc_status orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes,
+				       size_t limit,
+				       struct orc_outbox_batch *batch,
+				       struct orc_error *err);
+
+/*
+ * Delete the rows ids[0..n) (borrowed) in one statement; *deleted (may be
+ * NULL) is how many existed.  n == 0 does nothing.
+ */
+enum orc_status orc_store_outbox_delete(struct orc_store *store,
+					const int64_t *ids, size_t n,
+					size_t *deleted, struct orc_error *err);
+
+/* LISTEN on ORC_OUTBOX_CHANNEL (once per connection). */
+enum orc_status orc_store_outbox_listen(struct orc_store *store,
+					struct orc_error *err);
+
+/*
+ * Read what the server sent without blocking and report in *notified
+ * whether an outbox notification arrived since the last call (also one
+ * received while another query ran).  All pending notifications are
+ * consumed.  A lost connection is ORC_TRANSIENT.
+ */
+enum orc_status orc_store_outbox_notified(struct orc_store *store,
+					  bool *notified,
+					  struct orc_error *err);
+
+/*
+ * The connection's socket, to poll() for readability before calling
+ * orc_store_outbox_notified(); -1 when there is no connection.
+ */
+int orc_store_outbox_socket(const struct orc_store *store);
+
+/* The whole outbox, every lane. */
+struct orc_outbox_backlog {
+	int64_t rows;
+	int64_t oldest_age_ms; /* now() - oldest created_at; 0 when empty */
+};
+
+enum orc_status orc_store_outbox_backlog(struct orc_store *store,
+					 struct orc_outbox_backlog *out,
+					 struct orc_error *err);
+
+#endif

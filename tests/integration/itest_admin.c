@@ -1,0 +1,797 @@
+/*
+ * itest_admin.c - the operator's read commands and views against a real
+ * PostgreSQL and Kafka: `status`, `list`, `history`, `dead-letters
+ * list|replay`, and the views of 002_operator_views.sql, over sagas seeded
+ * with SQL in a fresh database.  Replay is checked end to end: the event
+ * comes back from Kafka with its key, value and headers, plus
+ * orc_replayed_from, and only then is the dead letter marked replayed.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "check_runner.h"
+#include "config.h"
+#include "harness.h"
+
+#define OUT_MAX 65536
+
+#define S_RUNNING "11111111-1111-4111-8111-111111111111"
+#define S_STUCK "22222222-2222-4222-8222-222222222222"
+#define S_COMPENSATED "33333333-3333-4333-8333-33333333abcd"
+#define S_COMPLETED "44444444-4444-4444-8444-444444444444"
+#define S_MISSING "99999999-9999-4999-8999-999999999999"
+
+/*
+ * Four sagas of two definitions: o-1 is the business key of a running
+ * order and of a completed trip, so it is ambiguous without --definition.
+ */
+static const char seed_sql[] =
+	"SET search_path TO orchestrator;"
+	"INSERT INTO saga_definitions (name, version, body, checksum) VALUES"
+	" ('order_fulfillment', 1, '{}', 'c1'), ('travel_booking', 2, '{}', 'c2');"
+	"INSERT INTO sagas (id, definition_name, definition_version, business_key,"
+	" status, created_at, updated_at, finished_at, failing_reason, failure,"
+	" deadline_at, wake_at) VALUES"
+	" ('" S_RUNNING "', 'order_fulfillment', 1, 'o-1', 'running',"
+	"  now() - interval '5 minutes', now() - interval '1 minute', NULL, NULL,"
+	"  NULL, now() + interval '5 minutes', now() + interval '10 seconds'),"
+	" ('" S_STUCK "', 'order_fulfillment', 1, 'o-2', 'stuck',"
+	"  now() - interval '2 hours', now() - interval '1 hour', NULL, 'failure',"
+	"  'compensation of reserve_inventory failed: inventory.release_failed"
+	" (3 attempts)', NULL, NULL),"
+	" ('" S_COMPENSATED "', 'order_fulfillment', 1, 'o-3', 'compensated',"
+	"  now() - interval '3 days', now() - interval '3 days',"
+	"  now() - interval '3 days' + interval '3200 ms', 'failure',"
+	"  'step charge_payment failed: payment.declined', NULL, NULL),"
+	" ('" S_COMPLETED "', 'travel_booking', 2, 'o-1', 'completed',"
+	"  now() - interval '30 seconds', now() - interval '20 seconds',"
+	"  now() - interval '20 seconds', NULL, NULL, NULL, NULL);"
+	"INSERT INTO saga_steps (saga_id, step_name, step_index, status, attempt,"
+	" compensation_attempt, started_at, finished_at, wake_at, wake_reason,"
+	" completed_seq, last_error) VALUES"
+	" ('" S_RUNNING "', 'reserve_inventory', 0, 'succeeded', 1, 0,"
+	"  now() - interval '5 minutes', now() - interval '4 minutes', NULL, NULL,"
+	"  1, NULL),"
+	" ('" S_RUNNING "', 'charge_payment', 1, 'running', 2, 0,"
+	"  now() - interval '4 minutes', NULL, now() + interval '10 seconds',"
+	"  'timeout', NULL, 'timeout'),"
+	" ('" S_RUNNING "', 'notify_customer', 2, 'pending', 0, 0, NULL, NULL,"
+	"  NULL, NULL, NULL, NULL),"
+	" ('" S_STUCK "', 'reserve_inventory', 0, 'compensating', 1, 3,"
+	"  now() - interval '2 hours', now() - interval '2 hours', NULL, NULL, 1,"
+	"  'inventory.release_failed'),"
+	" ('" S_STUCK "', 'charge_payment', 1, 'failed', 1, 0,"
+	"  now() - interval '2 hours', now() - interval '2 hours', NULL, NULL,"
+	"  NULL, 'payment.declined');"
+	"INSERT INTO saga_history (saga_id, at, kind, step_name, event_id, detail)"
+	" VALUES"
+	" ('" S_RUNNING "', now() - interval '5 minutes', 'saga.started', NULL,"
+	"  'evt-1', '{\"input\": {\"order_id\": \"o-1\", \"total\": 42.5}}'),"
+	" ('" S_RUNNING "', now() - interval '5 minutes', 'step.started',"
+	"  'reserve_inventory', 'evt-1', '{\"attempt\": 1}'),"
+	" ('" S_RUNNING "', now() - interval '4 minutes', 'step.succeeded',"
+	"  'reserve_inventory', 'r-1', '{\"type\": \"inventory.reserved\"}'),"
+	" ('" S_RUNNING "', now() - interval '4 minutes', 'step.started',"
+	"  'charge_payment', 'r-1', NULL);";
+
+static void
+exec_sql(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
+			      PQresultStatus(res) == PGRES_TUPLES_OK,
+		      "%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+static long
+count(PGconn *conn, const char *sql)
+{
+	char *v = orc_it_pg_value(conn, sql);
+	long n = strtol(v, NULL, 10);
+
+	free(v);
+	return n;
+}
+
+/* A fresh, migrated database; its dsn in dsn, a connection to it returned. */
+static PGconn *
+fresh_db(char *dsn, size_t len, bool seed)
+{
+	char db[64], out[4096];
+	const char *args[] = {"migrate", "--dsn", dsn, NULL};
+	PGconn *conn;
+	int rc;
+
+	orc_it_create_database(db, sizeof(db));
+	orc_it_dsn_for(db, dsn, len);
+	rc = orc_it_run(out, sizeof(out), args);
+	ck_assert_msg(rc == 0, "migrate exited %d:\n%s", rc, out);
+	conn = orc_it_pg_connect(db);
+	if (seed)
+		exec_sql(conn, seed_sql);
+	return conn;
+}
+
+/* Run the binary with args (NULL-terminated), then "--dsn dsn". */
+static int
+run(char *out, const char *dsn, const char *const *args)
+{
+	const char *argv[32];
+	size_t n = 0;
+
+	while (args[n] != NULL && n < 28) {
+		argv[n] = args[n];
+		n++;
+	}
+	argv[n++] = "--dsn";
+	argv[n++] = dsn;
+	argv[n] = NULL;
+	return orc_it_run(out, OUT_MAX, argv);
+}
+
+#define RUN(out, dsn, expect, ...)                                             \
+	do {                                                                   \
+		const char *args_[] = {__VA_ARGS__, NULL};                     \
+		int rc_ = run(out, dsn, args_);                                \
+		ck_assert_msg(rc_ == (expect), "%s exited %d, expected %d:\n%s", \
+			      args_[0], rc_, (expect), out);                   \
+	} while (0)
+
+#define HAS(out, text)                                                         \
+	ck_assert_msg(strstr(out, text) != NULL, "expected \"%s\" in:\n%s",    \
+		      text, out)
+#define HASNT(out, text)                                                       \
+	ck_assert_msg(strstr(out, text) == NULL, "unexpected \"%s\" in:\n%s",  \
+		      text, out)
+
+/* Every line of a table is at most 80 columns (notes, indented, may wrap). */
+static void
+fits_80(const char *out)
+{
+	const char *line = out;
+
+	while (*line != '\0') {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+
+		if (strncmp(line, "  ", 2) != 0)
+			ck_assert_msg(n <= 80, "line of %zu columns:\n%.*s\n", n,
+				      (int)n, line);
+		if (end == NULL)
+			break;
+		line = end + 1;
+	}
+}
+
+/* a appears in out before b (both present) */
+static void
+before(const char *out, const char *a, const char *b)
+{
+	const char *pa = strstr(out, a), *pb = strstr(out, b);
+
+	ck_assert_msg(pa != NULL && pb != NULL && pa < pb,
+		      "expected \"%s\" before \"%s\" in:\n%s", a, b, out);
+}
+
+static json_t *
+parse_json(const char *out)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(out, 0, &jerr);
+
+	ck_assert_msg(v != NULL, "not JSON (%s):\n%s", jerr.text, out);
+	return v;
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static long long
+jint(const json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static bool
+jnull(const json_t *o, const char *key)
+{
+	return json_is_null(json_object_get(o, key));
+}
+
+/* ---- views ---- */
+
+START_TEST(test_views_show_the_seeded_sagas)
+{
+	char dsn[1024];
+	PGconn *conn = fresh_db(dsn, sizeof(dsn), true);
+	char *v;
+
+	/* running_sagas: in flight, with the step awaited */
+	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.running_sagas"), 1);
+	v = orc_it_pg_value(conn, "SELECT id || ' ' || current_steps || ' '"
+				  " || (age >= interval '5 minutes')"
+				  " FROM orchestrator.running_sagas");
+	ck_assert_str_eq(v, S_RUNNING " charge_payment true");
+	free(v);
+
+	/* stuck_sagas: the compensation that gave up and its error */
+	v = orc_it_pg_value(conn, "SELECT id || ' ' || compensating_step || ' '"
+				  " || compensation_attempt || ' ' ||"
+				  " compensation_error || ' ' || failing_reason"
+				  " FROM orchestrator.stuck_sagas");
+	ck_assert_str_eq(v, S_STUCK " reserve_inventory 3 inventory.release_failed failure");
+	free(v);
+
+	/* failed_sagas: ended without completing, with how long it ran */
+	v = orc_it_pg_value(conn, "SELECT string_agg(id || ' ' || status || ' ' ||"
+				  " took, ',') FROM orchestrator.failed_sagas");
+	ck_assert_str_eq(v, S_COMPENSATED " compensated 00:00:03.2");
+	free(v);
+
+	/* saga_timeline: the history with definition and key, in order */
+	v = orc_it_pg_value(conn, "SELECT string_agg(kind || ':' ||"
+				  " coalesce(step_name, '-') || ':' || business_key"
+				  " || ':' || definition_name, ',')"
+				  " FROM orchestrator.saga_timeline");
+	ck_assert_str_eq(v, "saga.started:-:o-1:order_fulfillment,"
+			    "step.started:reserve_inventory:o-1:order_fulfillment,"
+			    "step.succeeded:reserve_inventory:o-1:order_fulfillment,"
+			    "step.started:charge_payment:o-1:order_fulfillment");
+	free(v);
+	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.saga_timeline"
+				     " WHERE event_id = 'r-1' AND saga_id = '" S_RUNNING "'"),
+			 2);
+
+	/* saga_status_counts */
+	v = orc_it_pg_value(conn, "SELECT string_agg(definition_name || '/' || status"
+				  " || '=' || count, ',') FROM"
+				  " orchestrator.saga_status_counts");
+	ck_assert_str_eq(v, "order_fulfillment/compensated=1,order_fulfillment/running=1,"
+			    "order_fulfillment/stuck=1,travel_booking/completed=1");
+	free(v);
+
+	/* overdue_sagas is untouched: nothing is past its deadline */
+	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.overdue_sagas"), 0);
+
+	/* every view and every column of the new views is documented */
+	ck_assert_int_eq(count(conn,
+			       "SELECT count(*) FROM pg_class c JOIN pg_namespace n"
+			       " ON n.oid = c.relnamespace WHERE n.nspname = 'orchestrator'"
+			       " AND c.relkind = 'v' AND obj_description(c.oid, 'pg_class')"
+			       " IS NULL"),
+			 0);
+	ck_assert_int_eq(count(conn,
+			       "SELECT count(*) FROM pg_attribute a JOIN pg_class c"
+			       " ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid ="
+			       " c.relnamespace WHERE n.nspname = 'orchestrator' AND"
+			       " c.relname IN ('running_sagas', 'stuck_sagas',"
+			       " 'failed_sagas', 'saga_timeline', 'saga_status_counts')"
+			       " AND a.attnum > 0 AND col_description(c.oid, a.attnum)"
+			       " IS NULL"),
+			 0);
+	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.schema_migrations"),
+			 2);
+	PQfinish(conn);
+}
+END_TEST
+
+/* ---- status ---- */
+
+START_TEST(test_status)
+{
+	char dsn[1024], *out = malloc(OUT_MAX);
+	PGconn *conn = fresh_db(dsn, sizeof(dsn), true);
+	json_t *s, *steps, *st;
+
+	RUN(out, dsn, 0, "status", S_STUCK);
+	HAS(out, "saga        " S_STUCK "\n");
+	HAS(out, "definition  order_fulfillment@1\n");
+	HAS(out, "key         o-2\n");
+	HAS(out, "status      stuck (failure)\n");
+	HAS(out, "created     ");
+	HAS(out, "Z (2h ago)\n");
+	HAS(out, "finished    -\n");
+	HAS(out, "failure     compensation of reserve_inventory failed: "
+		 "inventory.release_failed (3 attempts)\n");
+	HAS(out, "STEP               STATUS        ATT  STARTED               FINISHED\n");
+	HAS(out, "reserve_inventory  compensating    1  20");
+	HAS(out, "\n  compensation attempt 3; last error: inventory.release_failed\n");
+	HAS(out, "charge_payment     failed          1  20");
+	HAS(out, "\n  last error: payment.declined\n");
+	HASNT(out, ".000Z"); /* tables show whole seconds */
+
+	RUN(out, dsn, 0, "status", S_RUNNING);
+	HAS(out, "status      running\n");
+	HAS(out, "deadline    20");
+	HAS(out, "next timer  20");
+	HAS(out, "notify_customer    pending      0  -                     -\n");
+	HAS(out, "(timeout); last error: timeout\n");
+	fits_80(strstr(out, "STEP"));
+
+	/* a finished saga says how long it took; a mixed-case id is fine */
+	RUN(out, dsn, 0, "status", "33333333-3333-4333-8333-33333333ABCD");
+	HAS(out, "saga        " S_COMPENSATED "\n");
+	HAS(out, "(took 3.2s)\n");
+
+	/* --json: the saga with its steps, in definition order */
+	RUN(out, dsn, 0, "status", S_RUNNING, "--json");
+	s = parse_json(out);
+	ck_assert_str_eq(jstr(s, "id"), S_RUNNING);
+	ck_assert_str_eq(jstr(s, "definition_name"), "order_fulfillment");
+	ck_assert_int_eq(jint(s, "definition_version"), 1);
+	ck_assert_str_eq(jstr(s, "status"), "running");
+	ck_assert_ptr_nonnull(jstr(s, "deadline_at"));
+	ck_assert_ptr_nonnull(strstr(jstr(s, "created_at"), "Z"));
+	ck_assert(jnull(s, "finished_at"));
+	ck_assert(jint(s, "age_ms") >= 300000);
+	steps = json_object_get(s, "steps");
+	ck_assert_uint_eq(json_array_size(steps), 3);
+	st = json_array_get(steps, 0);
+	ck_assert_str_eq(jstr(st, "name"), "reserve_inventory");
+	/* ISO-8601 UTC with milliseconds: 2026-11-27T07:00:00.123Z */
+	ck_assert_uint_eq(strlen(jstr(st, "finished_at")), 24);
+	ck_assert_int_eq(jstr(st, "finished_at")[19], '.');
+	ck_assert_int_eq(jstr(st, "finished_at")[23], 'Z');
+	st = json_array_get(steps, 1);
+	ck_assert_str_eq(jstr(st, "name"), "charge_payment");
+	ck_assert_str_eq(jstr(st, "status"), "running");
+	ck_assert_int_eq(jint(st, "attempt"), 2);
+	ck_assert_str_eq(jstr(st, "wake_reason"), "timeout");
+	ck_assert_str_eq(jstr(st, "last_error"), "timeout");
+	ck_assert(jnull(json_array_get(steps, 2), "started_at"));
+	json_decref(s);
+
+	/* by business key: unique for o-2, ambiguous for o-1 */
+	RUN(out, dsn, 0, "status", "--key", "o-2");
+	HAS(out, "saga        " S_STUCK "\n");
+	RUN(out, dsn, 1, "status", "--key", "o-1");
+	HAS(out, "orchestrator status: business key \"o-1\" belongs to 2 sagas\n");
+	HAS(out, "DETAIL: Definitions: travel_booking, order_fulfillment.\n");
+	HAS(out, "HINT: ");
+	RUN(out, dsn, 0, "status", "--key", "o-1", "--definition", "travel_booking",
+	    "--json");
+	s = parse_json(out);
+	ck_assert_str_eq(jstr(s, "id"), S_COMPLETED);
+	ck_assert_uint_eq(json_array_size(json_object_get(s, "steps")), 0);
+	json_decref(s);
+	RUN(out, dsn, 0, "status", "--key=o-1", "--definition=order_fulfillment");
+	HAS(out, "saga        " S_RUNNING "\n");
+
+	/* not found: 1; a malformed id: 2, no SQL in sight */
+	RUN(out, dsn, 1, "status", S_MISSING);
+	HAS(out, "orchestrator status: saga " S_MISSING " does not exist\n");
+	RUN(out, dsn, 1, "status", "--key", "nope");
+	HAS(out, "no saga has business key \"nope\"");
+	RUN(out, dsn, 1, "status", "--key", "o-2", "--definition", "travel_booking");
+	HAS(out, "no saga of definition \"travel_booking\" has business key \"o-2\"");
+	RUN(out, dsn, 2, "status", "not-a-uuid");
+	HAS(out, "orchestrator status: invalid saga id \"not-a-uuid\"\n"
+		 "DETAIL: A saga id is a UUID");
+	HASNT(out, "sqlstate");
+	HASNT(out, "ERROR");
+	RUN(out, dsn, 2, "status", "11111111-1111-1111-1111-11111111111g");
+	HAS(out, "invalid saga id");
+
+	/* usage */
+	RUN(out, dsn, 2, "status");
+	HAS(out, "usage: orchestrator status");
+	RUN(out, dsn, 2, "status", S_RUNNING, "--key", "o-1");
+	RUN(out, dsn, 2, "status", S_RUNNING, "--definition", "x");
+	RUN(out, dsn, 2, "status", S_RUNNING, "--bogus");
+	HAS(out, "unexpected \"--bogus\"");
+	RUN(out, dsn, 2, "status", "--key");
+	HAS(out, "option --key needs a value");
+	RUN(out, dsn, 0, "status", "--help");
+	HAS(out, "usage: orchestrator status SAGA_ID [--json]\n");
+	free(out);
+	PQfinish(conn);
+}
+END_TEST
+
+/* ---- list ---- */
+
+/* The saga ids of a --json list, in order, space-separated, into buf. */
+static void
+ids_of(const char *out, char *buf, size_t len)
+{
+	json_t *list = parse_json(out), *s;
+	size_t i, n = 0;
+
+	ck_assert(json_is_array(list));
+	buf[0] = '\0';
+	json_array_foreach(list, i, s)
+		n += (size_t)snprintf(buf + n, len - n, "%s%.8s", i ? " " : "",
+				      jstr(s, "id"));
+	json_decref(list);
+}
+
+START_TEST(test_list)
+{
+	char dsn[1024], ids[512], *out = malloc(OUT_MAX);
+	PGconn *conn = fresh_db(dsn, sizeof(dsn), true);
+
+	RUN(out, dsn, 0, "list");
+	HAS(out, "ID                                    DEFINITION           KEY  STATUS       AGE\n");
+	/* started 30s ago: "3?s" leaves a slow machine 10 seconds */
+	HAS(out, S_COMPLETED "  travel_booking@2     o-1  completed    3");
+	HAS(out, S_RUNNING "  order_fulfillment@1  o-1  running       5m\n");
+	HAS(out, S_STUCK "  order_fulfillment@1  o-2  stuck         2h\n");
+	HAS(out, S_COMPENSATED "  order_fulfillment@1  o-3  compensated   3d\n");
+	HAS(out, "(4 sagas)\n");
+	fits_80(out);
+	/* newest first */
+	before(out, S_COMPLETED, S_RUNNING);
+	before(out, S_STUCK, S_COMPENSATED);
+
+	RUN(out, dsn, 0, "list", "--json");
+	ids_of(out, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "44444444 11111111 22222222 33333333");
+	{
+		json_t *list = parse_json(out);
+		json_t *first = json_array_get(list, 0);
+
+		ck_assert_str_eq(jstr(first, "business_key"), "o-1");
+		ck_assert_str_eq(jstr(first, "status"), "completed");
+		ck_assert_int_eq(jint(first, "definition_version"), 2);
+		ck_assert_ptr_nonnull(jstr(first, "finished_at"));
+		json_decref(list);
+	}
+
+	RUN(out, dsn, 0, "list", "--status", "running,stuck", "--json");
+	ids_of(out, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "11111111 22222222");
+	RUN(out, dsn, 0, "list", "--status", "stuck", "--status=compensated", "--json");
+	ids_of(out, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "22222222 33333333");
+	RUN(out, dsn, 0, "list", "--definition", "travel_booking", "--json");
+	ids_of(out, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "44444444");
+	RUN(out, dsn, 0, "list", "--older-than", "1h", "--json");
+	ids_of(out, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "22222222 33333333");
+	RUN(out, dsn, 0, "list", "--newer-than", "10m", "--json");
+	ids_of(out, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "44444444 11111111");
+	RUN(out, dsn, 0, "list", "--older-than", "1m", "--newer-than", "1d",
+	    "--definition", "order_fulfillment", "--json");
+	ids_of(out, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "11111111 22222222");
+	RUN(out, dsn, 0, "list", "--definition", "no_such_definition");
+	HAS(out, "(0 sagas)\n");
+
+	/* the limit, and how many it hid */
+	RUN(out, dsn, 0, "list", "--limit", "1");
+	HAS(out, S_COMPLETED);
+	HASNT(out, S_RUNNING);
+	HAS(out, "(1 of 4 sagas; --limit N shows more)\n");
+	RUN(out, dsn, 0, "list", "--limit", "2", "--json");
+	ids_of(out, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "44444444 11111111");
+
+	/* bad arguments are usage errors */
+	RUN(out, dsn, 2, "list", "--status", "bogus");
+	HAS(out, "orchestrator list: invalid saga status \"bogus\"\n"
+		 "DETAIL: A status is one of running,");
+	RUN(out, dsn, 2, "list", "--older-than", "ten minutes");
+	HAS(out, "invalid duration \"ten minutes\"");
+	RUN(out, dsn, 2, "list", "--limit", "0");
+	HAS(out, "invalid limit \"0\"");
+	RUN(out, dsn, 2, "list", "--limit");
+	HAS(out, "option --limit needs a value");
+	RUN(out, dsn, 2, "list", "extra");
+	HAS(out, "unexpected \"extra\"");
+	RUN(out, dsn, 0, "list", "--help");
+	HAS(out, "usage: orchestrator list");
+	free(out);
+	PQfinish(conn);
+}
+END_TEST
+
+/* ---- history ---- */
+
+START_TEST(test_history)
+{
+	char dsn[1024], *out = malloc(OUT_MAX);
+	PGconn *conn = fresh_db(dsn, sizeof(dsn), true);
+	json_t *h, *e;
+
+	RUN(out, dsn, 0, "history", S_RUNNING);
+	HAS(out, "TIME                      KIND            STEP               DETAIL\n");
+	HAS(out, "Z  saga.started    -\n    {\"input\":{");
+	HAS(out, "Z  step.started    reserve_inventory  {\"attempt\":1}\n");
+	HAS(out, "Z  step.succeeded  reserve_inventory\n"
+		 "    {\"type\":\"inventory.reserved\"}\n");
+	HAS(out, "Z  step.started    charge_payment\n");
+	before(out, "saga.started", "step.succeeded");
+	before(out, "step.succeeded", "charge_payment");
+	fits_80(out);
+
+	RUN(out, dsn, 0, "history", S_RUNNING, "--json");
+	h = parse_json(out);
+	ck_assert_uint_eq(json_array_size(h), 4);
+	e = json_array_get(h, 0);
+	ck_assert_str_eq(jstr(e, "kind"), "saga.started");
+	ck_assert(jnull(e, "step"));
+	ck_assert_str_eq(jstr(e, "event_id"), "evt-1");
+	ck_assert_str_eq(jstr(json_object_get(json_object_get(e, "detail"),
+					      "input"), "order_id"), "o-1");
+	ck_assert_ptr_nonnull(strstr(jstr(e, "at"), "Z"));
+	e = json_array_get(h, 3);
+	ck_assert_str_eq(jstr(e, "kind"), "step.started");
+	ck_assert_str_eq(jstr(e, "step"), "charge_payment");
+	ck_assert(jnull(e, "detail"));
+	ck_assert(jint(json_array_get(h, 0), "id") < jint(e, "id"));
+	json_decref(h);
+
+	/* a saga without history yet, one that does not exist, a typo */
+	RUN(out, dsn, 0, "history", S_STUCK);
+	HAS(out, "(no history)\n");
+	RUN(out, dsn, 0, "history", S_STUCK, "--json");
+	HAS(out, "[]");
+	RUN(out, dsn, 1, "history", S_MISSING);
+	HAS(out, "orchestrator history: saga " S_MISSING " does not exist\n");
+	RUN(out, dsn, 2, "history", "1234");
+	HAS(out, "orchestrator history: invalid saga id \"1234\"\n");
+	RUN(out, dsn, 2, "history");
+	HAS(out, "usage: orchestrator history");
+	RUN(out, dsn, 0, "history", "--help");
+	HAS(out, "usage: orchestrator history SAGA_ID [--json]\n");
+	free(out);
+	PQfinish(conn);
+}
+END_TEST
+
+/* ---- dead letters ---- */
+
+static long
+insert_dead_letter(PGconn *conn, const char *topic, const char *extra_cols,
+		   const char *extra_vals)
+{
+	char sql[2048];
+	char *v;
+	long id;
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO orchestrator.dead_letters (consumer, topic, partition,"
+		 " \"offset\", key, headers, payload, error%s) VALUES ('orchestrator',"
+		 " '%s', 5, 99, convert_to('k-42', 'UTF8'),"
+		 " '[[\"ce_id\", \"e-1\"], [\"ce_type\", \"order.placed\"],"
+		 "   [\"bin\", \"\\\\x00ff01\"], [\"orc_replayed_from\", \"0\"],"
+		 "   [\"empty\", \"\"], [\"nothing\", null]]',"
+		 " convert_to('{\"order_id\":\"o-42\"}', 'UTF8'),"
+		 " 'not a CloudEvent: attribute \"source\" is missing'%s)"
+		 " RETURNING id",
+		 extra_cols, topic, extra_vals);
+	v = orc_it_pg_value(conn, sql);
+	id = strtol(v, NULL, 10);
+	free(v);
+	return id;
+}
+
+START_TEST(test_dead_letters_list)
+{
+	char dsn[1024], *out = malloc(OUT_MAX);
+	PGconn *conn = fresh_db(dsn, sizeof(dsn), false);
+	json_t *list, *d;
+	long a, b;
+
+	RUN(out, dsn, 0, "dead-letters", "list");
+	HAS(out, "(0 dead letters not replayed)\n");
+	a = insert_dead_letter(conn, "orders.events", ", replayed_at",
+			       ", now() - interval '1 minute'");
+	b = insert_dead_letter(conn, "payments.replies", "", "");
+	ck_assert_int_lt(a, b);
+
+	RUN(out, dsn, 0, "dead-letters", "list");
+	HAS(out, "ID  TOPIC             PART  OFFSET  CREATED               REPLAYED\n");
+	HAS(out, "payments.replies     5      99  20");
+	HAS(out, "Z  -\n  orchestrator: not a CloudEvent: attribute \"source\" is missing\n");
+	HASNT(out, "orders.events");
+	HAS(out, "(1 dead letter not replayed)\n");
+	fits_80(out);
+
+	RUN(out, dsn, 0, "dead-letters", "list", "--all");
+	HAS(out, "orders.events");
+	HAS(out, "(2 dead letters)\n");
+	before(out, "payments.replies", "orders.events");
+	RUN(out, dsn, 0, "dead-letters", "list", "--all", "--limit", "1");
+	HAS(out, "(1 of 2 dead letters; --limit N shows more)\n");
+
+	RUN(out, dsn, 0, "dead-letters", "list", "--all", "--json");
+	list = parse_json(out);
+	ck_assert_uint_eq(json_array_size(list), 2);
+	d = json_array_get(list, 0);
+	ck_assert_int_eq(jint(d, "id"), b);
+	ck_assert_str_eq(jstr(d, "consumer"), "orchestrator");
+	ck_assert_str_eq(jstr(d, "topic"), "payments.replies");
+	ck_assert_int_eq(jint(d, "partition"), 5);
+	ck_assert_int_eq(jint(d, "offset"), 99);
+	ck_assert_ptr_nonnull(strstr(jstr(d, "error"), "\"source\" is missing"));
+	ck_assert(jnull(d, "replayed_at"));
+	ck_assert_ptr_nonnull(jstr(json_array_get(list, 1), "replayed_at"));
+	json_decref(list);
+
+	RUN(out, dsn, 2, "dead-letters");
+	HAS(out, "usage: orchestrator dead-letters list");
+	RUN(out, dsn, 2, "dead-letters", "purge");
+	HAS(out, "unknown subcommand \"purge\"");
+	RUN(out, dsn, 2, "dead-letters", "list", "--limit", "x");
+	RUN(out, dsn, 0, "dead-letters", "--help");
+	HAS(out, "orc_replayed_from");
+	free(out);
+	PQfinish(conn);
+}
+END_TEST
+
+static struct orc_kafka_message *
+poll_one(struct orc_consumer *c, int timeout_ms)
+{
+	struct orc_kafka_message *m = NULL;
+	struct orc_error err;
+
+	for (int waited = 0; m == NULL && waited < timeout_ms; waited += 200)
+		ck_assert_msg(orc_consumer_poll(c, 200, &m, &err) == ORC_OK, "%s",
+			      err.message);
+	return m;
+}
+
+static void
+header_is(const struct orc_kafka_message *m, const char *name,
+	  const void *value, size_t size)
+{
+	struct orc_header h;
+
+	ck_assert_msg(orc_kafka_message_header(m, name, &h), "no header %s", name);
+	ck_assert_uint_eq(h.size, size);
+	if (size > 0)
+		ck_assert_int_eq(memcmp(h.value, value, size), 0);
+}
+
+START_TEST(test_dead_letters_replay)
+{
+	char dsn[1024], topic[64], group[64], idtext[24], expect[256];
+	char *out = malloc(OUT_MAX), *v;
+	PGconn *conn = fresh_db(dsn, sizeof(dsn), false);
+	const char *topics[1] = {topic};
+	struct orc_config cfg;
+	struct orc_error err;
+	struct orc_consumer *c;
+	struct orc_kafka_message *m;
+	struct orc_header h;
+	size_t replayed_from = 0;
+	long id;
+
+	orc_it_unique("it_replay", topic, sizeof(topic));
+	orc_it_unique("it_replay_group", group, sizeof(group));
+	id = insert_dead_letter(conn, topic, "", "");
+	snprintf(idtext, sizeof(idtext), "%ld", id);
+
+	/* the broker unreachable: nothing is marked */
+	RUN(out, dsn, 1, "dead-letters", "replay", idtext, "--kafka-brokers",
+	    "127.0.0.1:1", "--kafka.message.timeout.ms", "2000");
+	HAS(out, "cannot publish dead letter");
+	HAS(out, "DETAIL: The dead letter is not marked replayed.\n");
+	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.dead_letters"
+				     " WHERE replayed_at IS NOT NULL"),
+			 0);
+
+	RUN(out, dsn, 0, "dead-letters", "replay", idtext);
+	snprintf(expect, sizeof(expect), "dead letter %ld replayed to %s: partition ",
+		 id, topic);
+	HAS(out, expect);
+	HAS(out, "\n  originally partition 5, offset 99\n");
+	snprintf(expect, sizeof(expect), "\n  key 4 bytes, value 19 bytes, "
+		 "5 headers + orc_replayed_from: %ld\n", id);
+	HAS(out, expect);
+	HAS(out, "marked replayed at 20");
+	v = orc_it_pg_value(conn, "SELECT (replayed_at > now() - interval '1 minute')::text"
+				  " FROM orchestrator.dead_letters");
+	ck_assert_str_eq(v, "true");
+	free(v);
+	RUN(out, dsn, 0, "dead-letters", "list");
+	HAS(out, "(0 dead letters not replayed)\n");
+
+	/* it is on the original topic, as received, plus orc_replayed_from */
+	ck_assert_int_eq(orc_config_init(&cfg, &err), ORC_OK);
+	ck_assert_int_eq(orc_config_load_env(&cfg, &err), ORC_OK);
+	ck_assert_int_eq(orc_config_set(&cfg, "kafka_brokers",
+					orc_it_kafka_brokers(), &err),
+			 ORC_OK);
+	ck_assert_int_eq(orc_consumer_create(&cfg, group, topics, 1, &c, &err),
+			 ORC_OK);
+	m = poll_one(c, 30000);
+	ck_assert_msg(m != NULL, "nothing consumed from %s", topic);
+	ck_assert_str_eq(m->topic, topic);
+	ck_assert_uint_eq(m->key_len, 4);
+	ck_assert_int_eq(memcmp(m->key, "k-42", 4), 0);
+	ck_assert_uint_eq(m->value_len, strlen("{\"order_id\":\"o-42\"}"));
+	ck_assert_int_eq(memcmp(m->value, "{\"order_id\":\"o-42\"}", m->value_len), 0);
+	header_is(m, "ce_id", "e-1", 3);
+	header_is(m, "ce_type", "order.placed", 12);
+	header_is(m, "bin", "\x00\xff\x01", 3); /* stored as \x hex, sent as bytes */
+	header_is(m, "empty", "", 0);
+	ck_assert(orc_kafka_message_header(m, "nothing", &h));
+	ck_assert_ptr_null(h.value);
+	header_is(m, "orc_replayed_from", idtext, strlen(idtext));
+	/* the stale orc_replayed_from was replaced, not repeated */
+	for (size_t i = 0; orc_kafka_message_header_at(m, i, &h); i++)
+		if (strcmp(h.name, "orc_replayed_from") == 0)
+			replayed_from++;
+	ck_assert_uint_eq(replayed_from, 1);
+	ck_assert_uint_eq(orc_kafka_message_header_count(m), 6);
+	orc_kafka_message_destroy(m);
+
+	/* replaying again is allowed (replayed_at is the last replay) */
+	RUN(out, dsn, 0, "dead-letters", "replay", idtext, "--json");
+	{
+		json_t *r = parse_json(out);
+
+		ck_assert_int_eq(jint(r, "id"), id);
+		ck_assert_str_eq(jstr(r, "topic"), topic);
+		ck_assert_int_eq(jint(r, "original_offset"), 99);
+		ck_assert_int_eq(jint(r, "original_partition"), 5);
+		ck_assert_ptr_nonnull(jstr(r, "replayed_at"));
+		json_decref(r);
+	}
+	m = poll_one(c, 30000);
+	ck_assert_msg(m != NULL, "second replay not consumed");
+	header_is(m, "orc_replayed_from", idtext, strlen(idtext));
+	orc_kafka_message_destroy(m);
+	orc_consumer_destroy(c);
+	orc_config_finish(&cfg);
+
+	RUN(out, dsn, 1, "dead-letters", "replay", "424242");
+	HAS(out, "orchestrator dead-letters: dead letter 424242 does not exist\n");
+	RUN(out, dsn, 2, "dead-letters", "replay", "abc");
+	HAS(out, "invalid dead letter id \"abc\"");
+	RUN(out, dsn, 2, "dead-letters", "replay");
+	free(out);
+	PQfinish(conn);
+}
+END_TEST
+
+START_TEST(test_unreachable_database)
+{
+	char out[4096];
+	const char *args[] = {"list", "--dsn",
+			      "host=127.0.0.1 port=1 dbname=x connect_timeout=2",
+			      NULL};
+
+	ck_assert_int_eq(orc_it_run(out, sizeof(out), args), 1);
+	ck_assert_msg(strstr(out, "orchestrator list: cannot connect to postgresql")
+			      != NULL, "%s", out);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("admin");
+	TCase *tc = tcase_create("admin");
+
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, test_views_show_the_seeded_sagas);
+	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_history);
+	tcase_add_test(tc, test_dead_letters_list);
+	tcase_add_test(tc, test_dead_letters_replay);
+	tcase_add_test(tc, test_unreachable_database);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return orc_check_run(suite());
+}
