@@ -1,0 +1,712 @@
+/*
+ * itest_relay.c - the outbox relay against a real PostgreSQL and Kafka:
+ * every header of a published command, per-saga order across batches,
+ * two relays sharing the lanes (each row exactly once, lanes disjoint,
+ * takeover when one stops), an unreachable Kafka (nothing deleted, then
+ * published by a healthy relay), a partial failure (only each saga's
+ * prefix before its first failure is deleted), a killed database
+ * connection (reconnect, lanes claimed again), and the NOTIFY wake-up.
+ *
+ * Each test makes its own database (`orchestrator migrate` on it) and its
+ * own topics.
+ */
+#include <check.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+#include "check_runner.h"
+#include "config.h"
+#include "harness.h"
+#include "relay.h"
+
+#define TRACEPARENT "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+static const char *const header_names[] = {
+	"ce_specversion", "ce_id",	"ce_source",   "ce_type",
+	"ce_time",	  "content-type", "ce_sagaid", "ce_sagastep",
+	"ce_replyto",	  "traceparent",
+};
+#define N_HEADER_NAMES (sizeof(header_names) / sizeof(header_names[0]))
+enum { H_SPEC, H_ID, H_SOURCE, H_TYPE, H_TIME, H_CT, H_SAGA, H_STEP, H_REPLY,
+       H_TRACE };
+
+/* One consumed message, copied out of librdkafka's buffers. */
+struct consumed {
+	char key[64];
+	char value[256];
+	int32_t partition;
+	char h[N_HEADER_NAMES][128];
+	bool has[N_HEADER_NAMES];
+	size_t n_headers;
+};
+
+struct db {
+	char name[64];
+	char dsn[1024];
+	PGconn *conn;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* A fresh database with the schema, and a connection to it. */
+static void
+db_setup(struct db *db)
+{
+	char out[4096];
+	const char *args[] = {"migrate", "--dsn", db->dsn, NULL};
+	int rc;
+
+	orc_it_create_database(db->name, sizeof(db->name));
+	orc_it_dsn_for(db->name, db->dsn, sizeof(db->dsn));
+	rc = orc_it_run(out, sizeof(out), args);
+	ck_assert_msg(rc == 0, "migrate exited %d:\n%s", rc, out);
+	db->conn = orc_it_pg_connect(db->name);
+}
+
+static void
+sql(PGconn *conn, const char *text, int n, const char *const *params)
+{
+	PGresult *res = PQexecParams(conn, text, n, NULL, params, NULL, NULL, 0);
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
+			      PQresultStatus(res) == PGRES_TUPLES_OK,
+		      "%s: %s", text, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+static long
+count(PGconn *conn, const char *text)
+{
+	char *v = orc_it_pg_value(conn, text);
+	long n = strtol(v, NULL, 10);
+
+	free(v);
+	return n;
+}
+
+static long
+outbox_rows(struct db *db)
+{
+	return count(db->conn, "SELECT count(*) FROM orchestrator.outbox");
+}
+
+/*
+ * Insert n_sagas x per_saga commands to topic, interleaved (round-robin
+ * over the sagas), ids in that order.  message_id = m-<saga>-<seq>.
+ */
+static void
+insert_interleaved(struct db *db, const char *topic, int n_sagas, int per_saga)
+{
+	char ns[16], np[16];
+	const char *params[3] = {topic, ns, np};
+
+	snprintf(ns, sizeof(ns), "%d", n_sagas);
+	snprintf(np, sizeof(np), "%d", per_saga);
+	sql(db->conn,
+	    "WITH s AS MATERIALIZED (SELECT n, gen_random_uuid() AS id"
+	    "  FROM generate_series(0, $2::int - 1) n)"
+	    " INSERT INTO orchestrator.outbox (saga_id, lane, message_id, topic,"
+	    "  type, source, step_name, reply_to, payload)"
+	    " SELECT s.id, hashtext(s.id::text) & 15, 'm-' || s.n || '-' || g,"
+	    "  $1, 'test.command', '/orchestrator/it', 'step_' || g,"
+	    "  'it.replies', json_build_object('n', g)::text"
+	    " FROM generate_series(0, $3::int - 1) g CROSS JOIN s"
+	    " ORDER BY g, s.n",
+	    3, params);
+}
+
+static void
+config_for(struct orc_config *cfg, const struct db *db, const char *brokers,
+	   int batch, int poll_ms)
+{
+	struct orc_error err;
+	char v[16];
+
+	ck_assert_int_eq(orc_config_init(cfg, &err), ORC_OK);
+	ck_assert_int_eq(orc_config_load_env(cfg, &err), ORC_OK);
+	ck_assert_int_eq(orc_config_set(cfg, "pg_dsn", db->dsn, &err), ORC_OK);
+	ck_assert_int_eq(orc_config_set(cfg, "kafka_brokers", brokers, &err),
+			 ORC_OK);
+	snprintf(v, sizeof(v), "%d", batch);
+	ck_assert_int_eq(orc_config_set(cfg, "relay_batch", v, &err), ORC_OK);
+	snprintf(v, sizeof(v), "%d", poll_ms);
+	ck_assert_int_eq(orc_config_set(cfg, "relay_poll_ms", v, &err), ORC_OK);
+}
+
+static struct orc_relay *
+relay_new(const struct orc_config *cfg, int lanes_per_claim,
+	  int64_t claim_interval_ms)
+{
+	struct orc_relay_options opts = {lanes_per_claim, claim_interval_ms, 0};
+	struct orc_relay *r = NULL;
+	struct orc_error err;
+
+	ck_assert_msg(orc_relay_create(cfg, &opts, &r, &err) == ORC_OK,
+		      "relay: %s (%s)", err.message, err.detail);
+	return r;
+}
+
+/* Turn r until the outbox is empty; fails the test after timeout_ms. */
+static void
+relay_until_empty(struct orc_relay *r, struct db *db, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+	struct orc_error err;
+
+	while (outbox_rows(db) > 0) {
+		ck_assert_msg(mono_ms() < deadline,
+			      "outbox not empty after %d ms", timeout_ms);
+		ck_assert_msg(orc_relay_turn(r, NULL, &err) == ORC_OK,
+			      "turn: %s (%s)", err.message, err.detail);
+		sleep_ms(20);
+	}
+}
+
+static void
+copy_bytes(char *dst, size_t len, const void *src, size_t n)
+{
+	if (n >= len)
+		n = len - 1;
+	if (src != NULL)
+		memcpy(dst, src, n);
+	dst[src != NULL ? n : 0] = '\0';
+}
+
+/*
+ * Read topic from the start until expected messages came (then linger
+ * 2 s more to catch duplicates) or timeout_ms passed.  Returns how many,
+ * at most max, into out.
+ */
+static size_t
+consume(const struct orc_config *cfg, const char *topic, size_t expected,
+	struct consumed *out, size_t max, int timeout_ms)
+{
+	char group[64];
+	const char *topics[1] = {topic};
+	struct orc_consumer *c;
+	struct orc_error err;
+	size_t n = 0;
+	int64_t deadline = mono_ms() + timeout_ms;
+
+	orc_it_unique("it_relay_group", group, sizeof(group));
+	ck_assert_int_eq(orc_consumer_create(cfg, group, topics, 1, &c, &err),
+			 ORC_OK);
+	while (mono_ms() < deadline) {
+		struct orc_kafka_message *m;
+
+		ck_assert_msg(orc_consumer_poll(c, 200, &m, &err) == ORC_OK, "%s",
+			      err.message);
+		if (m == NULL)
+			continue;
+		if (n < max) {
+			struct consumed *x = &out[n];
+			struct orc_header h;
+
+			memset(x, 0, sizeof(*x));
+			copy_bytes(x->key, sizeof(x->key), m->key, m->key_len);
+			copy_bytes(x->value, sizeof(x->value), m->value,
+				   m->value_len);
+			x->partition = m->partition;
+			x->n_headers = orc_kafka_message_header_count(m);
+			for (size_t i = 0; i < N_HEADER_NAMES; i++)
+				if (orc_kafka_message_header(m, header_names[i],
+							     &h)) {
+					x->has[i] = true;
+					copy_bytes(x->h[i], sizeof(x->h[i]),
+						   h.value, h.size);
+				}
+		}
+		n++;
+		orc_kafka_message_destroy(m);
+		if (n == expected) /* look for duplicates a little longer */
+			deadline = mono_ms() + 2000;
+	}
+	orc_consumer_destroy(c);
+	return n;
+}
+
+/*
+ * Per saga, the first occurrences of the ids come in id order: the
+ * message ids are m-<saga>-<seq>, so seq must go 0, 1, 2, ... per saga.
+ * With exactly set, no id may come twice.  Returns the number of distinct
+ * ids.
+ */
+static size_t
+check_order(const struct consumed *msgs, size_t n, int n_sagas, int per_saga,
+	    bool exactly)
+{
+	int *next = calloc((size_t)n_sagas, sizeof(int));
+	char *seen = calloc((size_t)n_sagas * (size_t)per_saga, 1);
+	size_t distinct = 0;
+
+	ck_assert_ptr_nonnull(next);
+	ck_assert_ptr_nonnull(seen);
+	for (size_t i = 0; i < n; i++) {
+		int s, q;
+
+		ck_assert_msg(sscanf(msgs[i].h[H_ID], "m-%d-%d", &s, &q) == 2,
+			      "unexpected ce_id %s", msgs[i].h[H_ID]);
+		ck_assert(s >= 0 && s < n_sagas && q >= 0 && q < per_saga);
+		/* the key is the saga, and the saga's rows share a partition */
+		ck_assert_str_eq(msgs[i].key, msgs[i].h[H_SAGA]);
+		if (seen[s * per_saga + q]) {
+			ck_assert_msg(!exactly, "%s published twice",
+				      msgs[i].h[H_ID]);
+			ck_assert_msg(q < next[s], "%s came again before %d",
+				      msgs[i].h[H_ID], next[s]);
+			continue;
+		}
+		ck_assert_msg(q == next[s],
+			      "saga %d: got seq %d, expected %d (reordered)", s, q,
+			      next[s]);
+		seen[s * per_saga + q] = 1;
+		next[s]++;
+		distinct++;
+	}
+	free(next);
+	free(seen);
+	return distinct;
+}
+
+/* (a) every header, the key and the value; rows deleted afterwards */
+START_TEST(test_headers_and_delete)
+{
+	struct db db;
+	struct orc_config cfg;
+	struct orc_relay *r;
+	struct orc_error err;
+	struct consumed msgs[4];
+	char topic[64];
+	const char *params[2] = {topic, TRACEPARENT};
+	size_t published = 0, n;
+	const struct orc_relay_stats *stats;
+
+	db_setup(&db);
+	orc_it_unique("it_relay_headers", topic, sizeof(topic));
+	sql(db.conn,
+	    "INSERT INTO orchestrator.outbox (saga_id, lane, message_id, topic,"
+	    " type, source, step_name, reply_to, payload, traceparent,"
+	    " created_at) VALUES"
+	    " ('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e',"
+	    "  hashtext('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e') & 15,"
+	    "  'cmd-1', $1, 'inventory.reserve', '/orchestrator/order_fulfillment',"
+	    "  'reserve_inventory', 'orchestrator.replies',"
+	    "  '{\"order_id\":\"o-1\",\"note\":\"\xc3\xa9t\xc3\xa9\"}', $2,"
+	    "  '2024-11-27T07:00:00.123Z'),"
+	    " ('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e',"
+	    "  hashtext('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e') & 15,"
+	    "  'cmd-2', $1, 'inventory.release', '/orchestrator/order_fulfillment',"
+	    "  NULL, NULL, '{}', NULL, '2024-11-27T07:00:01Z')",
+	    2, params);
+	config_for(&cfg, &db, orc_it_kafka_brokers(), 100, 1000);
+	r = relay_new(&cfg, 16, 0);
+	ck_assert_msg(orc_relay_turn(r, &published, &err) == ORC_OK, "%s (%s)",
+		      err.message, err.detail);
+	ck_assert_uint_eq(published, 2);
+	ck_assert_int_eq(outbox_rows(&db), 0);
+	stats = orc_relay_get_stats(r);
+	ck_assert_uint_eq(stats->published, 2);
+	ck_assert_uint_eq(stats->failed, 0);
+	ck_assert_uint_eq(stats->last_batch, 2);
+	ck_assert_uint_eq(stats->lanes, ORC_OUTBOX_ALL_LANES);
+	ck_assert_int_gt(stats->last_lag_ms, 0); /* created in the past */
+
+	n = consume(&cfg, topic, 2, msgs, 4, 30000);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(msgs[0].key, "5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e");
+	ck_assert_str_eq(msgs[0].value,
+			 "{\"order_id\":\"o-1\",\"note\":\"\xc3\xa9t\xc3\xa9\"}");
+	ck_assert_uint_eq(msgs[0].n_headers, 10);
+	ck_assert_str_eq(msgs[0].h[H_SPEC], "1.0");
+	ck_assert_str_eq(msgs[0].h[H_ID], "cmd-1");
+	ck_assert_str_eq(msgs[0].h[H_SOURCE], "/orchestrator/order_fulfillment");
+	ck_assert_str_eq(msgs[0].h[H_TYPE], "inventory.reserve");
+	ck_assert_str_eq(msgs[0].h[H_TIME], "2024-11-27T07:00:00.123Z");
+	ck_assert_str_eq(msgs[0].h[H_CT], "application/json");
+	ck_assert_str_eq(msgs[0].h[H_SAGA], "5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e");
+	ck_assert_str_eq(msgs[0].h[H_STEP], "reserve_inventory");
+	ck_assert_str_eq(msgs[0].h[H_REPLY], "orchestrator.replies");
+	ck_assert_str_eq(msgs[0].h[H_TRACE], TRACEPARENT);
+	/* NULL columns leave their headers out */
+	ck_assert_str_eq(msgs[1].h[H_ID], "cmd-2");
+	ck_assert_str_eq(msgs[1].h[H_TIME], "2024-11-27T07:00:01.000Z");
+	ck_assert_str_eq(msgs[1].value, "{}");
+	ck_assert_uint_eq(msgs[1].n_headers, 7);
+	ck_assert(!msgs[1].has[H_STEP]);
+	ck_assert(!msgs[1].has[H_REPLY]);
+	ck_assert(!msgs[1].has[H_TRACE]);
+
+	orc_relay_destroy(r);
+	orc_config_finish(&cfg);
+	PQfinish(db.conn);
+}
+END_TEST
+
+/* (b) 3 sagas x 50 commands, interleaved, in batches of 20 */
+START_TEST(test_order_per_saga)
+{
+	enum { SAGAS = 3, PER_SAGA = 50 };
+	struct db db;
+	struct orc_config cfg;
+	struct orc_relay *r;
+	static struct consumed msgs[SAGAS * PER_SAGA + 20];
+	char topic[64];
+	size_t n;
+
+	db_setup(&db);
+	orc_it_unique("it_relay_order", topic, sizeof(topic));
+	insert_interleaved(&db, topic, SAGAS, PER_SAGA);
+	config_for(&cfg, &db, orc_it_kafka_brokers(), 20, 1000);
+	r = relay_new(&cfg, 16, 0);
+	ck_assert_int_eq(orc_relay_turn(r, NULL, NULL), ORC_OK);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->last_batch, 20);
+	/* a full batch: more rows wait, the next turn is due at once */
+	ck_assert(orc_relay_wants_turn(r, mono_ms()));
+	relay_until_empty(r, &db, 60000);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->published, SAGAS * PER_SAGA);
+	ck_assert_uint_ge(orc_relay_get_stats(r)->turns, 8);
+
+	n = consume(&cfg, topic, SAGAS * PER_SAGA, msgs,
+		    sizeof(msgs) / sizeof(msgs[0]), 60000);
+	ck_assert_uint_eq(n, SAGAS * PER_SAGA);
+	ck_assert_uint_eq(check_order(msgs, n, SAGAS, PER_SAGA, true),
+			  SAGAS * PER_SAGA);
+	orc_relay_destroy(r);
+	orc_config_finish(&cfg);
+	PQfinish(db.conn);
+}
+END_TEST
+
+/* Advisory locks held on this database's relay lanes, and by how many sessions. */
+static void
+lane_locks(struct db *db, long *locks, long *sessions)
+{
+	*locks = count(db->conn,
+		       "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+		       " AND objsubid = 2 AND granted AND database = (SELECT oid"
+		       " FROM pg_database WHERE datname = current_database())"
+		       " AND classid::bigint = hashtext('orchestrator.outbox."
+		       "orchestrator')::bigint & 4294967295");
+	*sessions = count(db->conn,
+			  "SELECT count(DISTINCT pid) FROM pg_locks WHERE"
+			  " locktype = 'advisory' AND objsubid = 2 AND granted"
+			  " AND database = (SELECT oid FROM pg_database WHERE"
+			  " datname = current_database())"
+			  " AND classid::bigint = hashtext('orchestrator.outbox."
+			  "orchestrator')::bigint & 4294967295");
+}
+
+/* (c) two relays: disjoint lanes, every row exactly once, takeover */
+START_TEST(test_two_relays)
+{
+	enum { SAGAS = 40, PER_SAGA = 10, MORE = 40 };
+	struct db db;
+	struct orc_config cfg;
+	struct orc_relay *a, *b;
+	struct orc_error err;
+	static struct consumed msgs[SAGAS * PER_SAGA + 50];
+	char topic[64], topic2[64];
+	int64_t deadline;
+	long locks, sessions;
+	size_t n;
+	uint64_t pa, pb;
+
+	db_setup(&db);
+	orc_it_unique("it_relay_two", topic, sizeof(topic));
+	insert_interleaved(&db, topic, SAGAS, PER_SAGA);
+	config_for(&cfg, &db, orc_it_kafka_brokers(), 25, 1000);
+	a = relay_new(&cfg, 4, 50);
+	b = relay_new(&cfg, 4, 50);
+	deadline = mono_ms() + 60000;
+	for (;;) {
+		uint16_t la, lb;
+
+		ck_assert_msg(orc_relay_turn(a, NULL, &err) == ORC_OK, "a: %s",
+			      err.message);
+		ck_assert_msg(orc_relay_turn(b, NULL, &err) == ORC_OK, "b: %s",
+			      err.message);
+		la = orc_relay_get_stats(a)->lanes;
+		lb = orc_relay_get_stats(b)->lanes;
+		ck_assert_msg((la & lb) == 0, "lanes overlap: %04x %04x", la, lb);
+		if ((la | lb) == ORC_OUTBOX_ALL_LANES && outbox_rows(&db) == 0)
+			break;
+		ck_assert_msg(mono_ms() < deadline, "relays did not finish");
+		sleep_ms(20);
+	}
+	/* the locks the server holds are the lanes the relays report */
+	lane_locks(&db, &locks, &sessions);
+	ck_assert_int_eq(locks, 16);
+	ck_assert_int_eq(sessions, 2);
+	pa = orc_relay_get_stats(a)->published;
+	pb = orc_relay_get_stats(b)->published;
+	ck_assert_uint_eq(pa + pb, SAGAS * PER_SAGA);
+	ck_assert_msg(pa > 0 && pb > 0, "one relay did everything: %llu/%llu",
+		      (unsigned long long)pa, (unsigned long long)pb);
+
+	n = consume(&cfg, topic, SAGAS * PER_SAGA, msgs,
+		    sizeof(msgs) / sizeof(msgs[0]), 60000);
+	ck_assert_uint_eq(n, SAGAS * PER_SAGA);
+	ck_assert_uint_eq(check_order(msgs, n, SAGAS, PER_SAGA, true),
+			  SAGAS * PER_SAGA);
+
+	/* b stops: a takes its lanes and publishes rows of every lane */
+	orc_relay_destroy(b);
+	deadline = mono_ms() + 10000;
+	while (orc_relay_get_stats(a)->lanes != ORC_OUTBOX_ALL_LANES) {
+		ck_assert_msg(mono_ms() < deadline, "a did not take over: %04x",
+			      orc_relay_get_stats(a)->lanes);
+		ck_assert_int_eq(orc_relay_turn(a, NULL, &err), ORC_OK);
+		sleep_ms(20);
+	}
+	lane_locks(&db, &locks, &sessions);
+	ck_assert_int_eq(locks, 16);
+	ck_assert_int_eq(sessions, 1);
+	orc_it_unique("it_relay_two_more", topic2, sizeof(topic2));
+	insert_interleaved(&db, topic2, MORE, 1);
+	ck_assert_int_eq(count(db.conn, "SELECT count(DISTINCT lane) FROM"
+					" orchestrator.outbox") > 8, 1);
+	relay_until_empty(a, &db, 30000);
+	ck_assert_uint_eq(orc_relay_get_stats(a)->published, pa + MORE);
+
+	orc_relay_destroy(a);
+	lane_locks(&db, &locks, &sessions);
+	ck_assert_int_eq(locks, 0);
+	orc_config_finish(&cfg);
+	PQfinish(db.conn);
+}
+END_TEST
+
+/* (d) Kafka unreachable: nothing deleted, reported; then published */
+START_TEST(test_kafka_unreachable)
+{
+	enum { ROWS = 10 };
+	struct db db;
+	struct orc_config bad, good;
+	struct orc_relay *r;
+	struct orc_error err;
+	struct consumed msgs[ROWS + 5];
+	char topic[64];
+	size_t published = 99;
+	enum orc_status st;
+
+	db_setup(&db);
+	orc_it_unique("it_relay_down", topic, sizeof(topic));
+	insert_interleaved(&db, topic, 2, ROWS / 2);
+	config_for(&bad, &db, "127.0.0.1:1", 100, 1000);
+	ck_assert_int_eq(orc_config_set(&bad, "kafka.message.timeout.ms", "2000",
+					&err),
+			 ORC_OK);
+	r = relay_new(&bad, 16, 0);
+	st = orc_relay_turn(r, &published, &err);
+	ck_assert_int_eq(st, ORC_TRANSIENT);
+	ck_assert_uint_eq(published, 0);
+	ck_assert_msg(strstr(err.message, "cannot publish 10 of 10 outbox rows"),
+		      "%s", err.message);
+	ck_assert_int_eq(outbox_rows(&db), ROWS);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->failed, ROWS);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->published, 0);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->errors, 1);
+	/* backing off: no turn is wanted right away */
+	ck_assert(!orc_relay_wants_turn(r, mono_ms()));
+	orc_relay_destroy(r); /* frees its lanes */
+
+	config_for(&good, &db, orc_it_kafka_brokers(), 100, 1000);
+	r = relay_new(&good, 16, 0);
+	ck_assert_msg(orc_relay_turn(r, &published, &err) == ORC_OK, "%s (%s)",
+		      err.message, err.detail);
+	ck_assert_uint_eq(published, ROWS);
+	ck_assert_int_eq(outbox_rows(&db), 0);
+	ck_assert_uint_eq(consume(&good, topic, ROWS, msgs, ROWS + 5, 30000),
+			  ROWS);
+	ck_assert_uint_eq(check_order(msgs, ROWS, 2, ROWS / 2, true), ROWS);
+	orc_relay_destroy(r);
+	orc_config_finish(&bad);
+	orc_config_finish(&good);
+	PQfinish(db.conn);
+}
+END_TEST
+
+/*
+ * A row the broker refuses (an invalid topic name) blocks only its saga,
+ * from that row on: the saga's earlier rows and the other saga's rows are
+ * deleted, its later (acknowledged) row is kept to be published again.
+ */
+START_TEST(test_partial_failure_keeps_saga_suffix)
+{
+	struct db db;
+	struct orc_config cfg;
+	struct orc_relay *r;
+	struct orc_error err;
+	char topic[64];
+	const char *params[1] = {topic};
+	size_t published = 0;
+	enum orc_status st;
+	char *left;
+
+	db_setup(&db);
+	orc_it_unique("it_relay_partial", topic, sizeof(topic));
+	sql(db.conn,
+	    "WITH v(saga, msg, topic) AS (VALUES"
+	    " ('00000000-0000-4000-8000-00000000000a'::uuid, 'a-0', $1),"
+	    " ('00000000-0000-4000-8000-00000000000b'::uuid, 'b-0', $1),"
+	    " ('00000000-0000-4000-8000-00000000000a'::uuid, 'a-1',"
+	    "  'not a valid topic!'),"
+	    " ('00000000-0000-4000-8000-00000000000b'::uuid, 'b-1', $1),"
+	    " ('00000000-0000-4000-8000-00000000000a'::uuid, 'a-2', $1),"
+	    " ('00000000-0000-4000-8000-00000000000b'::uuid, 'b-2', $1))"
+	    " INSERT INTO orchestrator.outbox (saga_id, lane, message_id, topic,"
+	    "  type, source, payload)"
+	    " SELECT saga, hashtext(saga::text) & 15, msg, topic, 't', '/it', '{}'"
+	    " FROM v",
+	    1, params);
+	config_for(&cfg, &db, orc_it_kafka_brokers(), 100, 1000);
+	r = relay_new(&cfg, 16, 0);
+	st = orc_relay_turn(r, &published, &err);
+	/* refused rows stay and block their saga: transient for the caller */
+	ck_assert_msg(st == ORC_TRANSIENT, "%s: %s", orc_status_name(st),
+		      err.message);
+	ck_assert_ptr_nonnull(strstr(err.detail, "not a valid topic!"));
+	ck_assert_uint_eq(published, 4);
+	left = orc_it_pg_value(db.conn,
+			       "SELECT string_agg(message_id, ',' ORDER BY id)"
+			       " FROM orchestrator.outbox");
+	ck_assert_str_eq(left, "a-1,a-2");
+	free(left);
+	orc_relay_destroy(r);
+	orc_config_finish(&cfg);
+	PQfinish(db.conn);
+}
+END_TEST
+
+/* The relay's connection is killed: it backs off, reconnects, claims again. */
+START_TEST(test_reconnects)
+{
+	struct db db;
+	struct orc_config cfg;
+	struct orc_relay *r;
+	struct orc_error err;
+	char topic[64];
+	long locks, sessions;
+	int64_t deadline;
+
+	db_setup(&db);
+	orc_it_unique("it_relay_reconnect", topic, sizeof(topic));
+	config_for(&cfg, &db, orc_it_kafka_brokers(), 100, 1000);
+	r = relay_new(&cfg, 16, 0);
+	ck_assert_int_eq(orc_relay_turn(r, NULL, &err), ORC_OK);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, ORC_OUTBOX_ALL_LANES);
+	ck_assert_int_eq(count(db.conn,
+			       "SELECT count(pg_terminate_backend(pid)) FROM"
+			       " pg_stat_activity WHERE datname = current_database()"
+			       " AND pid <> pg_backend_pid()"),
+			 1);
+	sleep_ms(200);
+	insert_interleaved(&db, topic, 8, 3);
+
+	ck_assert_int_eq(orc_relay_turn(r, NULL, &err), ORC_TRANSIENT);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, 0);
+	ck_assert_int_eq(orc_relay_socket(r), -1);
+	ck_assert(!orc_relay_wants_turn(r, mono_ms())); /* backing off */
+	deadline = mono_ms() + 10000;
+	while (!orc_relay_wants_turn(r, mono_ms())) {
+		ck_assert(mono_ms() < deadline);
+		sleep_ms(10);
+	}
+	relay_until_empty(r, &db, 30000);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->published, 24);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, ORC_OUTBOX_ALL_LANES);
+	ck_assert_int_ge(orc_relay_socket(r), 0);
+	lane_locks(&db, &locks, &sessions);
+	ck_assert_int_eq(locks, 16);
+	ck_assert_int_eq(sessions, 1);
+	orc_relay_destroy(r);
+	orc_config_finish(&cfg);
+	PQfinish(db.conn);
+}
+END_TEST
+
+/* (e) an INSERT wakes the relay through NOTIFY, long before its poll time */
+START_TEST(test_notify_wakes)
+{
+	struct db db;
+	struct orc_config cfg;
+	struct orc_relay *r;
+	struct orc_error err;
+	char topic[64];
+	size_t published = 0;
+	int64_t start, woke = -1;
+
+	db_setup(&db);
+	orc_it_unique("it_relay_notify", topic, sizeof(topic));
+	config_for(&cfg, &db, orc_it_kafka_brokers(), 100, 600000);
+	r = relay_new(&cfg, 16, 0);
+	ck_assert_int_eq(orc_relay_turn(r, &published, &err), ORC_OK);
+	ck_assert_uint_eq(published, 0);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, ORC_OUTBOX_ALL_LANES);
+	ck_assert(!orc_relay_wants_turn(r, mono_ms()));
+	ck_assert_int_ge(orc_relay_socket(r), 0);
+
+	insert_interleaved(&db, topic, 1, 1);
+	start = mono_ms();
+	while (mono_ms() - start < 5000) {
+		struct pollfd pfd = {orc_relay_socket(r), POLLIN, 0};
+
+		poll(&pfd, 1, 100);
+		if (orc_relay_wants_turn(r, mono_ms())) {
+			woke = mono_ms() - start;
+			break;
+		}
+	}
+	ck_assert_msg(woke >= 0 && woke < 2000, "woke after %lld ms",
+		      (long long)woke);
+	ck_assert_int_eq(orc_relay_turn(r, &published, &err), ORC_OK);
+	ck_assert_uint_eq(published, 1);
+	ck_assert(!orc_relay_wants_turn(r, mono_ms()));
+	orc_relay_destroy(r);
+	orc_config_finish(&cfg);
+	PQfinish(db.conn);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("relay");
+	TCase *tc = tcase_create("relay");
+
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, test_headers_and_delete);
+	tcase_add_test(tc, test_order_per_saga);
+	tcase_add_test(tc, test_two_relays);
+	tcase_add_test(tc, test_kafka_unreachable);
+	tcase_add_test(tc, test_partial_failure_keeps_saga_suffix);
+	tcase_add_test(tc, test_reconnects);
+	tcase_add_test(tc, test_notify_wakes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return orc_check_run(suite());
+}
