@@ -66,6 +66,105 @@ ignore_notice(void *arg, const char *message)
 	(void)message;
 }
 
+char *
+orc_store_sql(const struct orc_store *store, const char *tmpl)
+{
+	static const char mark[] = "%1$s";
+	size_t mlen = sizeof(mark) - 1, slen = strlen(store->schema_quoted);
+	size_t n = 0;
+	const char *p;
+	char *sql, *out;
+
+	for (p = strstr(tmpl, mark); p != NULL; p = strstr(p + mlen, mark))
+		n++;
+	sql = malloc(strlen(tmpl) + n * slen + 1);
+	if (sql == NULL)
+		return NULL;
+	for (out = sql, p = tmpl; *p != '\0';) {
+		if (strncmp(p, mark, mlen) == 0) {
+			memcpy(out, store->schema_quoted, slen);
+			out += slen;
+			p += mlen;
+		} else {
+			*out++ = *p++;
+		}
+	}
+	*out = '\0';
+	return sql;
+}
+
+/* The index of tmpl's prepared statement, preparing it; -1 when full. */
+static int
+prepared(struct orc_store *store, const char *tmpl, int n, PGresult **fail)
+{
+	char name[16];
+	PGresult *res;
+	char *sql;
+	int i;
+
+	*fail = NULL;
+	for (i = 0; i < store->n_prepared; i++)
+		if (store->prepared[i] == tmpl)
+			return i;
+	if (i == ORC_STORE_PREPARED_MAX)
+		return -1;
+	sql = orc_store_sql(store, tmpl);
+	if (sql == NULL)
+		return -1;
+	snprintf(name, sizeof(name), "orc_%d", i);
+	res = PQprepare(store->conn, name, sql, n, NULL);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*fail = res;
+		return -1;
+	}
+	PQclear(res);
+	store->prepared[store->n_prepared++] = tmpl;
+	return i;
+}
+
+enum orc_status
+orc_store_query(struct orc_store *store, const char *tmpl, int n,
+		const char *const *params, const int *lengths,
+		const int *formats, bool prepare, PGresult **out,
+		const char *what, struct orc_error *err)
+{
+	PGresult *res = NULL;
+	int i = -1;
+
+	if (out != NULL)
+		*out = NULL;
+	if (prepare)
+		i = prepared(store, tmpl, n, &res);
+	if (res == NULL && i >= 0) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "orc_%d", i);
+		res = PQexecPrepared(store->conn, name, n, params, lengths,
+				     formats, 0);
+	} else if (res == NULL) {
+		char *sql = orc_store_sql(store, tmpl);
+
+		if (sql == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		res = PQexecParams(store->conn, sql, n, NULL, params, lengths,
+				   formats, 0);
+		free(sql);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK) {
+		enum orc_status st = orc_store_fail(store, res, what, err);
+
+		PQclear(res);
+		return st;
+	}
+	if (out != NULL)
+		*out = res;
+	else
+		PQclear(res);
+	return ORC_OK;
+}
+
 enum orc_status
 orc_store_connect(const char *dsn, const char *schema, struct orc_store **out,
 		  struct orc_error *err)

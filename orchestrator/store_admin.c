@@ -58,44 +58,17 @@
 	" ORDER BY st.step_index), '[]'::json)"                                \
 	" FROM %1$s.saga_steps st WHERE st.saga_id = s.id))::text"
 
-/* fmt with every "%1$s" replaced by the quoted schema; new, or NULL. */
-static char *
-sqlf(const struct orc_store *store, const char *fmt)
-{
-	static const char mark[] = "%1$s";
-	size_t slen = strlen(store->schema_quoted), n = 0;
-	const char *p;
-	char *sql, *out;
-
-	for (p = strstr(fmt, mark); p != NULL; p = strstr(p + 4, mark))
-		n++;
-	sql = malloc(strlen(fmt) + n * slen + 1);
-	if (sql == NULL)
-		return NULL;
-	out = sql;
-	for (p = fmt; *p != '\0';) {
-		if (strncmp(p, mark, 4) == 0) {
-			memcpy(out, store->schema_quoted, slen);
-			out += slen;
-			p += 4;
-		} else {
-			*out++ = *p++;
-		}
-	}
-	*out = '\0';
-	return sql;
-}
-
 /*
- * Run fmt (see sqlf) with params[0..n) as text; rows come back as text,
- * or as raw bytes when binary.  *out is the result to PQclear() on ORC_OK.
+ * Run fmt (schema as "%1$s") with params[0..n) as text; rows come back as
+ * text, or as raw bytes when binary.  *out is the result to PQclear() on
+ * ORC_OK.  Operator queries are rare: not prepared.
  */
 static enum orc_status
 query(struct orc_store *store, const char *fmt, int n,
       const char *const *params, int binary, PGresult **out, const char *what,
       struct orc_error *err)
 {
-	char *sql = sqlf(store, fmt);
+	char *sql = orc_store_sql(store, fmt);
 	PGresult *res;
 
 	*out = NULL;

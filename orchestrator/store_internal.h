@@ -33,6 +33,26 @@ enum orc_status orc_store_fail(struct orc_store *store, const PGresult *res,
 			       const char *what, struct orc_error *err);
 
 /*
+ * tmpl with every "%1$s" replaced by the quoted schema name: new (free()),
+ * or NULL when out of memory.  Statement texts name the schema that way.
+ */
+char *orc_store_sql(const struct orc_store *store, const char *tmpl);
+
+/*
+ * Run the statement tmpl (see orc_store_sql) with params[0..n) (text, or
+ * binary where formats[i] is 1, with lengths; both arrays may be NULL).
+ * With prepare, it is prepared once per connection and kept, keyed by the
+ * address of tmpl, which must then be a string literal.  On ORC_OK, *out
+ * (when out is not NULL) is the result to PQclear(); otherwise the mapped
+ * failure, with "<what>: <server message>" in err.
+ */
+enum orc_status orc_store_query(struct orc_store *store, const char *tmpl,
+				int n, const char *const *params,
+				const int *lengths, const int *formats,
+				bool prepare, PGresult **out, const char *what,
+				struct orc_error *err);
+
+/*
  * Run a command with no result rows (BEGIN, COMMIT, SET ...).  Returns
  * ORC_OK or the mapped failure.
  */

@@ -20,91 +20,15 @@
 #include <string.h>
 
 #define LANE_KEY "hashtext('orchestrator.outbox.' || $1)"
-#define SCHEMA_MARK "%1$s"
 
-/* tmpl with every SCHEMA_MARK replaced by the quoted schema; new, or NULL. */
-static char *
-expand(const struct orc_store *store, const char *tmpl)
-{
-	size_t mlen = strlen(SCHEMA_MARK), slen = strlen(store->schema_quoted);
-	size_t n = 0;
-	const char *p;
-	char *sql, *out;
-
-	for (p = strstr(tmpl, SCHEMA_MARK); p != NULL;
-	     p = strstr(p + mlen, SCHEMA_MARK))
-		n++;
-	sql = malloc(strlen(tmpl) + n * slen + 1);
-	if (sql == NULL)
-		return NULL;
-	for (out = sql, p = tmpl; *p != '\0';) {
-		if (strncmp(p, SCHEMA_MARK, mlen) == 0) {
-			memcpy(out, store->schema_quoted, slen);
-			out += slen;
-			p += mlen;
-		} else {
-			*out++ = *p++;
-		}
-	}
-	*out = '\0';
-	return sql;
-}
-
-/*
- * Run the statement tmpl (a static template naming the schema as
- * SCHEMA_MARK) with text params; rows or nothing.  It is prepared once per
- * connection in the store's statement cache (keyed by the template's
- * address, like the other store files), or run unprepared when the cache
- * is full.
- */
+/* One of our statements, prepared once per connection; rows or nothing. */
 static enum orc_status
 query(struct orc_store *store, const char *tmpl, int nparams,
       const char *const *params, PGresult **out, const char *what,
       struct orc_error *err)
 {
-	char name[16];
-	PGresult *res;
-	int i;
-
-	*out = NULL;
-	for (i = 0; i < store->n_prepared; i++)
-		if (store->prepared[i] == tmpl)
-			break;
-	if (i == store->n_prepared) {
-		char *sql = expand(store, tmpl);
-
-		if (sql == NULL)
-			return orc_error_set(err, ORC_FATAL, "out of memory");
-		if (i == ORC_STORE_PREPARED_MAX) {
-			res = PQexecParams(store->conn, sql, nparams, NULL,
-					   params, NULL, NULL, 0);
-			free(sql);
-			goto done;
-		}
-		snprintf(name, sizeof(name), "orc_%d", i);
-		res = PQprepare(store->conn, name, sql, nparams, NULL);
-		free(sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			enum orc_status st = orc_store_fail(store, res, what, err);
-
-			PQclear(res);
-			return st;
-		}
-		PQclear(res);
-		store->prepared[store->n_prepared++] = tmpl;
-	}
-	snprintf(name, sizeof(name), "orc_%d", i);
-	res = PQexecPrepared(store->conn, name, nparams, params, NULL, NULL, 0);
-done:
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		enum orc_status st = orc_store_fail(store, res, what, err);
-
-		PQclear(res);
-		return st;
-	}
-	*out = res;
-	return ORC_OK;
+	return orc_store_query(store, tmpl, nparams, params, NULL, NULL, true,
+			       out, what, err);
 }
 
 /* The lanes of mask as an SQL array literal, "{0,3,15}". */

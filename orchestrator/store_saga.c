@@ -128,114 +128,14 @@ col_free(struct col *c)
 
 /* ---- helpers ---- */
 
+/* A prepared statement of ours (see orc_store_query). */
 static enum orc_status
-run(struct orc_store *store, const char *sql, int n, const char *const *params,
-    ExecStatusType want, PGresult **out, const char *what,
-    struct orc_error *err)
+run_s(struct orc_store *store, const char *tmpl, int n,
+      const char *const *params, PGresult **out, const char *what,
+      struct orc_error *err)
 {
-	PGresult *res = PQexecParams(store->conn, sql, n, NULL, params, NULL,
-				     NULL, 0);
-
-	if (PQresultStatus(res) != want) {
-		enum orc_status st = orc_store_fail(store, res, what, err);
-
-		PQclear(res);
-		if (out != NULL)
-			*out = NULL;
-		return st;
-	}
-	if (out != NULL)
-		*out = res;
-	else
-		PQclear(res);
-	return ORC_OK;
-}
-
-/* fmt with every "%1$s" replaced by the quoted schema; new, or NULL. */
-static char *
-sqlf(const struct orc_store *store, const char *fmt)
-{
-	static const char mark[] = "%1$s";
-	size_t slen = strlen(store->schema_quoted), n = 0;
-	const char *p;
-	char *sql, *out;
-
-	for (p = strstr(fmt, mark); p != NULL; p = strstr(p + 4, mark))
-		n++;
-	sql = malloc(strlen(fmt) + n * slen + 1);
-	if (sql == NULL)
-		return NULL;
-	out = sql;
-	for (p = fmt; *p != '\0';) {
-		if (strncmp(p, mark, 4) == 0) {
-			memcpy(out, store->schema_quoted, slen);
-			out += slen;
-			p += 4;
-		} else {
-			*out++ = *p++;
-		}
-	}
-	*out = '\0';
-	return sql;
-}
-
-/*
- * Run a statement whose text names the schema ("%1$s"), prepared once per
- * connection: fmt must be a string literal (its address is the key).
- */
-static enum orc_status
-run_s(struct orc_store *store, const char *fmt, int n,
-      const char *const *params, ExecStatusType want, PGresult **out,
-      const char *what, struct orc_error *err)
-{
-	char name[16];
-	int i;
-	PGresult *res;
-
-	for (i = 0; i < store->n_prepared; i++)
-		if (store->prepared[i] == fmt)
-			break;
-	if (i == store->n_prepared) {
-		char *sql = sqlf(store, fmt);
-
-		if (sql == NULL)
-			return orc_error_set(err, ORC_FATAL, "out of memory");
-		if (i == ORC_STORE_PREPARED_MAX) {
-			enum orc_status st = run(store, sql, n, params, want, out,
-						 what, err);
-
-			free(sql);
-			return st;
-		}
-		snprintf(name, sizeof(name), "orc_%d", i);
-		res = PQprepare(store->conn, name, sql, n, NULL);
-		free(sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			enum orc_status st = orc_store_fail(store, res, what, err);
-
-			PQclear(res);
-			if (out != NULL)
-				*out = NULL;
-			return st;
-		}
-		PQclear(res);
-		store->prepared[store->n_prepared++] = fmt;
-	}
-	snprintf(name, sizeof(name), "orc_%d", i);
-	res = PQexecPrepared(store->conn, name, n, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != want) {
-		enum orc_status st = orc_store_fail(store, res, what, err);
-
-		PQclear(res);
-		if (out != NULL)
-			*out = NULL;
-		return st;
-	}
-	if (out != NULL)
-		*out = res;
-	else
-		PQclear(res);
-	return ORC_OK;
+	return orc_store_query(store, tmpl, n, params, NULL, NULL, true, out,
+			       what, err);
 }
 
 static int64_t
@@ -294,7 +194,7 @@ orc_store_put_definition(struct orc_store *store,
 		   "INSERT INTO %1$s.saga_definitions (name, version, body, checksum)"
 		   " VALUES ($1, $2::int, $3::text::jsonb, " CHECKSUM ")"
 		   " ON CONFLICT (name, version) DO NOTHING RETURNING 1",
-		   3, params, PGRES_TUPLES_OK, &res, "storing definition", err);
+		   3, params, &res, "storing definition", err);
 	if (st != ORC_OK)
 		goto done;
 	*created = PQntuples(res) == 1;
@@ -305,7 +205,7 @@ orc_store_put_definition(struct orc_store *store,
 	st = run_s(store,
 		   "SELECT checksum = " CHECKSUM " FROM %1$s.saga_definitions"
 		   " WHERE name = $1 AND version = $2::int",
-		   3, params, PGRES_TUPLES_OK, &res, "checking definition", err);
+		   3, params, &res, "checking definition", err);
 	if (st != ORC_OK)
 		goto done;
 	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
@@ -371,7 +271,7 @@ orc_store_load_definitions(struct orc_store *store, struct orc_catalog *cat,
 	st = run_s(store,
 		   "SELECT name, version, body::text FROM %1$s.saga_definitions"
 		   " ORDER BY name, version",
-		   0, NULL, PGRES_TUPLES_OK, &res, "reading definitions", err);
+		   0, NULL, &res, "reading definitions", err);
 	if (st != ORC_OK)
 		return st;
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -406,7 +306,7 @@ orc_store_list_definitions(struct orc_store *store, json_t **out,
 		   " 'steps', jsonb_array_length(body->'steps'),"
 		   " 'loaded_at', loaded_at) ORDER BY name, version), '[]')::text"
 		   " FROM %1$s.saga_definitions",
-		   0, NULL, PGRES_TUPLES_OK, &res, "listing definitions", err);
+		   0, NULL, &res, "listing definitions", err);
 	if (st != ORC_OK)
 		return st;
 	*out = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
@@ -430,7 +330,7 @@ fetch_definition(struct orc_store *store, struct orc_catalog *cat,
 	st = run_s(store,
 		   "SELECT body::text FROM %1$s.saga_definitions"
 		   " WHERE name = $1 AND version = $2::int",
-		   2, params, PGRES_TUPLES_OK, &res, "reading definition", err);
+		   2, params, &res, "reading definition", err);
 	if (st != ORC_OK)
 		return st;
 	if (PQntuples(res) != 1)
@@ -469,7 +369,7 @@ orc_store_inbox_claim(struct orc_store *store, const char *consumer,
 		   "INSERT INTO %1$s.inbox (consumer, message_id)"
 		   " SELECT $1, m FROM unnest($2::text[]) AS m"
 		   " ON CONFLICT DO NOTHING RETURNING message_id",
-		   2, params, PGRES_TUPLES_OK, &res, "claiming inbox ids", err);
+		   2, params, &res, "claiming inbox ids", err);
 	col_free(&arr);
 	if (st != ORC_OK)
 		return st;
@@ -509,7 +409,7 @@ orc_store_inbox_release(struct orc_store *store, const char *consumer,
 	st = run_s(store,
 		   "DELETE FROM %1$s.inbox WHERE consumer = $1"
 		   " AND message_id = ANY($2::text[])",
-		   2, params, PGRES_COMMAND_OK, NULL, "releasing inbox ids", err);
+		   2, params, NULL, "releasing inbox ids", err);
 	col_free(&arr);
 	return st;
 }
@@ -534,7 +434,7 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 		   " RETURNING id)"
 		   " INSERT INTO %1$s.saga_history (saga_id, kind, detail)"
 		   " SELECT id, 'timer.deferred', $3::jsonb FROM s",
-		   3, params, PGRES_COMMAND_OK, NULL, "deferring wake-up", err);
+		   3, params, NULL, "deferring wake-up", err);
 	free(text);
 	return st;
 }
@@ -767,7 +667,7 @@ read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
 	st = run_s(store,
 		   "SELECT " STEP_COLS " FROM %1$s.saga_steps"
 		   " WHERE saga_id = ANY($1::uuid[]) ORDER BY saga_id, step_index",
-		   1, params, PGRES_TUPLES_OK, &steps, "reading saga steps", err);
+		   1, params, &steps, "reading saga steps", err);
 	col_free(&ids);
 	for (int i = 0; st == ORC_OK && i < PQntuples(sagas); i++)
 		st = build_saga(store, cat, sagas, i, steps, set, err);
@@ -807,7 +707,7 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 		   " WHERE id = ANY($1::uuid[]) OR (definition_name, business_key)"
 		   " IN (SELECT * FROM unnest($2::text[], $3::text[]))"
 		   " ORDER BY id FOR UPDATE",
-		   3, params, PGRES_TUPLES_OK, &res, "locking sagas", err);
+		   3, params, &res, "locking sagas", err);
 	if (st == ORC_OK)
 		st = read_sagas(store, cat, res, set, err);
 done:
@@ -834,7 +734,7 @@ orc_store_claim_due(struct orc_store *store, struct orc_catalog *cat,
 		   "SELECT " SAGA_COLS " FROM %1$s.sagas"
 		   " WHERE wake_at <= to_timestamp($1::bigint / 1000.0)"
 		   " ORDER BY wake_at LIMIT $2::int FOR UPDATE SKIP LOCKED",
-		   2, params, PGRES_TUPLES_OK, &res, "claiming due sagas", err);
+		   2, params, &res, "claiming due sagas", err);
 	if (st != ORC_OK)
 		return st;
 	st = read_sagas(store, cat, res, set, err);
@@ -1050,7 +950,7 @@ write_cols(struct orc_store *store, struct col *cols, int n, const char *fmt,
 		if (params[i] == NULL)
 			return orc_error_set(err, ORC_FATAL, "out of memory");
 	}
-	return run_s(store, fmt, n, params, PGRES_COMMAND_OK, NULL, what, err);
+	return run_s(store, fmt, n, params, NULL, what, err);
 }
 
 #define FINAL_STATUSES "('completed', 'compensated', 'failed', 'cancelled', 'timed_out')"
@@ -1183,28 +1083,20 @@ orc_store_dead_letter(struct orc_store *store, const struct orc_dead_letter *dl,
 	int lengths[8] = {0, 0, 0, 0, (int)dl->key_len, 0,
 			  (int)dl->payload_len, 0};
 	int formats[8] = {0, 0, 0, 0, 1, 0, 1, 0};
-	char *sql = sqlf(store,
-			 "INSERT INTO %1$s.dead_letters (consumer, topic, partition,"
-			 " \"offset\", key, headers, payload, error)"
-			 " VALUES ($1, $2, $3::int, $4::bigint, $5::bytea, $6::jsonb,"
-			 " $7::bytea, $8) ON CONFLICT DO NOTHING");
-	PGresult *res;
-	enum orc_status st = ORC_OK;
+	enum orc_status st;
 
 	json_decref(hj);
-	if (headers == NULL || sql == NULL) {
-		st = orc_error_set(err, ORC_FATAL, "out of memory");
-		goto done;
-	}
+	if (headers == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
 	snprintf(partition, sizeof(partition), "%d", (int)dl->partition);
 	snprintf(offset, sizeof(offset), "%lld", (long long)dl->offset);
-	res = PQexecParams(store->conn, sql, 8, NULL, params, lengths, formats,
-			   0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		st = orc_store_fail(store, res, "writing dead letter", err);
-	PQclear(res);
-done:
+	st = orc_store_query(store,
+			     "INSERT INTO %1$s.dead_letters (consumer, topic,"
+			     " partition, \"offset\", key, headers, payload, error)"
+			     " VALUES ($1, $2, $3::int, $4::bigint, $5::bytea,"
+			     " $6::jsonb, $7::bytea, $8) ON CONFLICT DO NOTHING",
+			     8, params, lengths, formats, true, NULL,
+			     "writing dead letter", err);
 	free(headers);
-	free(sql);
 	return st;
 }
