@@ -18,6 +18,8 @@ struct orc_producer {
 	rd_kafka_t *rk;
 	orc_delivery_fn *dr;
 	void *ctx;
+	rd_kafka_topic_t **known; /* kept so their metadata stays cached */
+	size_t n_known;
 };
 
 struct orc_consumer {
@@ -200,6 +202,29 @@ orc_producer_send(struct orc_producer *p, const char *topic, const void *key,
 	return ORC_OK;
 }
 
+void
+orc_producer_know_topics(struct orc_producer *p, const char *const *topics,
+			 size_t n, int timeout_ms)
+{
+	rd_kafka_topic_t **known = realloc(p->known,
+					   (p->n_known + n) * sizeof(*known));
+
+	if (known == NULL)
+		return;
+	p->known = known;
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topics[i], NULL);
+		const struct rd_kafka_metadata *md = NULL;
+
+		if (rkt == NULL)
+			continue;
+		if (rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms) ==
+		    RD_KAFKA_RESP_ERR_NO_ERROR)
+			rd_kafka_metadata_destroy(md);
+		p->known[p->n_known++] = rkt;
+	}
+}
+
 int
 orc_producer_poll(struct orc_producer *p, int timeout_ms)
 {
@@ -232,8 +257,90 @@ orc_producer_destroy(struct orc_producer *p)
 	if (p == NULL)
 		return;
 	rd_kafka_flush(p->rk, 5000);
+	for (size_t i = 0; i < p->n_known; i++)
+		rd_kafka_topic_destroy(p->known[i]);
+	free(p->known);
 	rd_kafka_destroy(p->rk);
 	free(p);
+}
+
+enum orc_status
+orc_broker_ensure_topics(const struct orc_config *cfg, const char *const *topics,
+			 size_t n, int timeout_ms, struct orc_error *err)
+{
+	static const char *const none[] = {NULL};
+	rd_kafka_conf_t *conf = build_conf(cfg, none, none, err);
+	rd_kafka_NewTopic_t **nt = NULL;
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_event_t *ev = NULL;
+	rd_kafka_t *rk = NULL;
+	enum orc_status st = ORC_OK;
+	char errstr[512];
+
+	if (conf == NULL)
+		return ORC_INVALID;
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		return orc_error_set(err, ORC_FATAL, "cannot create kafka admin client: %s",
+				     errstr);
+	}
+	nt = calloc(n ? n : 1, sizeof(*nt));
+	if (nt == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		nt[i] = rd_kafka_NewTopic_new(topics[i], -1, -1, errstr,
+					      sizeof(errstr));
+		if (nt[i] == NULL) {
+			st = orc_error_set(err, ORC_INVALID, "topic \"%s\": %s",
+					   topics[i], errstr);
+			goto done;
+		}
+	}
+	q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, nt, n, NULL, q);
+	ev = rd_kafka_queue_poll(q, timeout_ms);
+	if (ev == NULL) {
+		st = orc_error_set(err, ORC_TRANSIENT,
+				   "kafka did not answer CreateTopics in %d ms",
+				   timeout_ms);
+	} else if (rd_kafka_event_error(ev)) {
+		st = orc_error_set(err, map_error(rd_kafka_event_error(ev)),
+				   "cannot create topics: %s",
+				   rd_kafka_event_error_string(ev));
+	} else {
+		const rd_kafka_CreateTopics_result_t *res =
+			rd_kafka_event_CreateTopics_result(ev);
+		size_t cnt = 0;
+		const rd_kafka_topic_result_t **tr =
+			rd_kafka_CreateTopics_result_topics(res, &cnt);
+
+		for (size_t i = 0; i < cnt && st == ORC_OK; i++) {
+			rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+
+			if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
+			    e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+				st = orc_error_set(err, e == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT
+							      ? ORC_TRANSIENT
+							      : ORC_INVALID,
+						   "cannot create topic \"%s\": %s",
+						   rd_kafka_topic_result_name(tr[i]),
+						   rd_kafka_topic_result_error_string(tr[i]));
+		}
+	}
+done:
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	if (q != NULL)
+		rd_kafka_queue_destroy(q);
+	for (size_t i = 0; nt != NULL && i < n; i++)
+		if (nt[i] != NULL)
+			rd_kafka_NewTopic_destroy(nt[i]);
+	free(nt);
+	rd_kafka_destroy(rk);
+	return st;
 }
 
 /* ---- consumer ---- */

@@ -62,6 +62,15 @@ enum orc_status orc_producer_send(struct orc_producer *p, const char *topic,
 				  size_t value_len, void *opaque,
 				  struct orc_error *err);
 
+/*
+ * Learn where topics[0..n) (borrowed) live before the first message to
+ * them, waiting at most timeout_ms: otherwise the first batch to a topic
+ * waits for a metadata round (up to a second).  Best effort: a topic that
+ * does not answer is learned on first use as usual.
+ */
+void orc_producer_know_topics(struct orc_producer *p, const char *const *topics,
+			      size_t n, int timeout_ms);
+
 /* Serve delivery reports, waiting at most timeout_ms; returns how many. */
 int orc_producer_poll(struct orc_producer *p, int timeout_ms);
 
@@ -99,6 +108,18 @@ bool orc_kafka_message_header(const struct orc_kafka_message *m,
 			      const char *name, struct orc_header *out);
 
 void orc_kafka_message_destroy(struct orc_kafka_message *m);
+
+/*
+ * Make sure topics[0..n) (borrowed) exist, creating the missing ones with
+ * the broker's default partitions and replication.  A consumer subscribed
+ * to a topic that does not exist yet only sees it at its next metadata
+ * refresh, so `run` creates what it subscribes to first.  Topics that
+ * exist are fine; a broker that refuses (no permission, auto-creation off
+ * by policy) is ORC_INVALID with the topic and the broker's reason.
+ */
+enum orc_status orc_broker_ensure_topics(const struct orc_config *cfg,
+					 const char *const *topics, size_t n,
+					 int timeout_ms, struct orc_error *err);
 
 struct orc_consumer;
 

@@ -163,3 +163,26 @@ orc_catalog_topics(const struct orc_catalog *cat, const char **out, size_t max)
 	}
 	return n;
 }
+
+size_t
+orc_catalog_all_topics(const struct orc_catalog *cat, const char **out,
+		       size_t max)
+{
+	size_t n = orc_catalog_topics(cat, out, max);
+
+	for (size_t i = 0; i < cat->n; i++) {
+		const struct orc_definition *d = cat->defs[i];
+
+		for (size_t s = 0; s < d->n_steps; s++) {
+			const struct orc_step_def *st = &d->steps[s];
+
+			if (st->kind != ORC_STEP_COMMAND)
+				continue;
+			n = add_topic(out, n, max, st->command.topic);
+			if (st->has_compensation)
+				n = add_topic(out, n, max,
+					      st->compensation.command.topic);
+		}
+	}
+	return n;
+}

@@ -79,4 +79,11 @@ size_t orc_catalog_waiting_for(const struct orc_catalog *cat,
 size_t orc_catalog_topics(const struct orc_catalog *cat, const char **out,
 			  size_t max);
 
+/*
+ * The same, plus every topic commands and compensations are published to:
+ * all the topics the definitions name.
+ */
+size_t orc_catalog_all_topics(const struct orc_catalog *cat, const char **out,
+			      size_t max);
+
 #endif

@@ -21,8 +21,10 @@
 #include <time.h>
 
 #include "cmd_common.h"
+#include "broker.h"
 #include "commands.h"
 #include "log.h"
+#include "ops.h" /* ops: /healthz, /readyz, /metrics */
 #include "relay.h"
 #include "store_saga.h"
 #include "worker.h"
@@ -68,6 +70,7 @@ struct runner {
 	size_t n_defs;
 	int failures;  /* consecutive transient failures */
 	int64_t backoff_until;
+	struct orc_ops *ops; /* ops: HTTP endpoints; NULL when off */
 };
 
 static const char run_usage[] =
@@ -130,6 +133,38 @@ load_files(struct runner *r, const char *list, struct orc_error *err)
 	return st;
 }
 
+/*
+ * Create the topics the definitions name (and the reply topic) if they are
+ * missing: a consumer, ours or a service's, only sees a topic created after
+ * it subscribed at its next metadata refresh.  Not fatal: where topics are
+ * provisioned by others, they exist.
+ */
+static void
+ensure_topics(struct runner *r)
+{
+	const char *topics[MAX_TOPICS];
+	struct orc_error err;
+	size_t n = orc_catalog_all_topics(r->cmd.cat, topics, MAX_TOPICS - 1);
+
+	if (n > MAX_TOPICS - 1)
+		n = MAX_TOPICS - 1;
+	topics[n++] = orc_config_str(&r->cmd.cfg, ORC_CFG_REPLY_TOPIC);
+	if (orc_broker_ensure_topics(&r->cmd.cfg, topics, n, 10000, &err) !=
+	    ORC_OK)
+		orc_log(ORC_LOG_WARN, "topics not created", "err=\"%s\"",
+			err.message);
+}
+
+/* Let the relay learn every topic commands go to before the first one. */
+static void
+relay_topics(struct runner *r)
+{
+	const char *topics[MAX_TOPICS];
+	size_t n = orc_catalog_all_topics(r->cmd.cat, topics, MAX_TOPICS);
+
+	orc_relay_know_topics(r->relay, topics, n < MAX_TOPICS ? n : MAX_TOPICS);
+}
+
 static void
 collect_topics(struct runner *r)
 {
@@ -152,6 +187,10 @@ refresh(struct runner *r, struct orc_error *err)
 	if (st != ORC_OK || orc_catalog_count(r->cmd.cat) == r->n_defs)
 		return st;
 	collect_topics(r);
+	if (r->worker != NULL)
+		ensure_topics(r);
+	if (r->relay != NULL)
+		relay_topics(r);
 	orc_log(ORC_LOG_INFO, "definitions changed", "definitions=%zu topics=%zu",
 		r->n_defs, r->n_topics);
 	if (r->worker != NULL)
@@ -221,6 +260,7 @@ loop(struct runner *r)
 		int64_t now = mono_ms();
 		bool busy = false;
 
+		orc_ops_turn(r->ops, now); /* ops: never waits */
 		if (now < r->backoff_until) {
 			sleep_ms(r->backoff_until - now < 100 ? r->backoff_until - now
 							      : 100);
@@ -238,6 +278,7 @@ loop(struct runner *r)
 		}
 		if (r->role_timers && now >= next_timers) {
 			int fired;
+			int64_t t0 = orc_ops_clock_us(); /* ops */
 
 			if (orc_apply_timers(r->cmd.ap, orc_now_ms(), timer_batch,
 					     &fired, &err) != ORC_OK) {
@@ -245,6 +286,7 @@ loop(struct runner *r)
 					return 1;
 				continue;
 			}
+			orc_ops_timers_done(r->ops, fired, t0); /* ops */
 			next_timers = fired == timer_batch ? now : now + timer_poll;
 			busy |= fired > 0;
 		}
@@ -298,6 +340,20 @@ orc_cmd_run(int argc, char **argv)
 		rc = 2;
 		goto done;
 	}
+	{ /* ops: ORC_LOG_FORMAT; belongs beside the log level in orc_cmd_init() */
+		enum orc_log_format fmt;
+
+		if (!orc_log_format_parse(orc_config_str(&r.cmd.cfg,
+							 ORC_CFG_LOG_FORMAT),
+					  &fmt)) {
+			fprintf(stderr, "orchestrator run: invalid log_format "
+					"\"%s\": expected logfmt or json\n",
+				orc_config_str(&r.cmd.cfg, ORC_CFG_LOG_FORMAT));
+			rc = 2;
+			goto done;
+		}
+		orc_log_set_format(fmt);
+	}
 	if (!parse_roles(&r, orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES))) {
 		fprintf(stderr, "orchestrator run: invalid roles \"%s\": expected "
 				"worker, relay and/or timers\n",
@@ -317,6 +373,8 @@ orc_cmd_run(int argc, char **argv)
 		goto done;
 	}
 	collect_topics(&r);
+	if (r.role_worker)
+		ensure_topics(&r);
 	if (r.role_worker &&
 	    orc_worker_create(&r.cmd.cfg, r.cmd.ap, r.topics, r.n_topics,
 			      &r.worker, &err) != ORC_OK) {
@@ -328,20 +386,40 @@ orc_cmd_run(int argc, char **argv)
 		rc = orc_cmd_fail(&r.cmd, &err);
 		goto done;
 	}
+	if (r.relay != NULL)
+		relay_topics(&r);
+	/* ops: the HTTP endpoints (http_port 0 = off) */
+	if (orc_config_int(&r.cmd.cfg, ORC_CFG_HTTP_PORT) != 0) {
+		struct orc_ops_sources src = {r.cmd.store, r.cmd.ap, r.worker,
+					      r.relay};
+		int port = (int)orc_config_int(&r.cmd.cfg, ORC_CFG_HTTP_PORT);
+
+		if (orc_ops_create(&src, port, &r.ops, &err) != ORC_OK) {
+			if (err.status != ORC_TRANSIENT) {
+				rc = orc_cmd_fail(&r.cmd, &err);
+				goto done;
+			}
+			/* port taken: run on, without the endpoints */
+			orc_log(ORC_LOG_ERROR, "http endpoints not started",
+				"port=%d err=\"%s\"", port, err.message);
+		}
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	orc_log(ORC_LOG_INFO, "running",
-		"roles=%s definitions=%zu topics=%zu group=%s",
+		"roles=%s definitions=%zu topics=%zu group=%s http_port=%d",
 		orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES), r.n_defs, r.n_topics,
-		orc_config_str(&r.cmd.cfg, ORC_CFG_GROUP));
+		orc_config_str(&r.cmd.cfg, ORC_CFG_GROUP),
+		orc_ops_port(r.ops)); /* ops: http_port */
 	rc = loop(&r);
 	orc_log(ORC_LOG_INFO, "stopping", "reason=%s",
 		rc == 0 ? "signal" : "error");
 	log_stats(&r);
 done:
+	orc_ops_destroy(r.ops); /* ops: stop answering probes first */
 	/* The worker finishes its batch; the relay publishes what it holds. */
 	orc_worker_destroy(r.worker);
 	if (r.relay != NULL) {

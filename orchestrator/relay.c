@@ -479,7 +479,13 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 	if (r->batch.n == 0)
 		goto done;
 
-	publish(r, clock_ms(CLOCK_MONOTONIC) + r->opts.delivery_wait_ms);
+	{
+		int64_t t0 = clock_ms(CLOCK_MONOTONIC);
+
+		publish(r, t0 + r->opts.delivery_wait_ms);
+		orc_log(ORC_LOG_DEBUG, "relay batch published", "rows=%zu ms=%lld",
+			r->batch.n, (long long)(clock_ms(CLOCK_MONOTONIC) - t0));
+	}
 	oldest_ms = r->batch.rows[0].created_ms;
 	for (size_t i = 0; i < r->batch.n; i++) {
 		if (r->state[i] == ROW_ACKED)
@@ -547,6 +553,12 @@ orc_relay_wants_turn(struct orc_relay *r, int64_t now_ms)
 	if (r->lanes != ORC_OUTBOX_ALL_LANES && now_ms >= r->next_claim_ms)
 		return true;
 	return now_ms - r->last_turn_ms >= r->poll_ms;
+}
+
+void
+orc_relay_know_topics(struct orc_relay *r, const char *const *topics, size_t n)
+{
+	orc_producer_know_topics(r->producer, topics, n, 5000);
 }
 
 int

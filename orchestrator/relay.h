@@ -108,6 +108,13 @@ enum orc_status orc_relay_turn(struct orc_relay *relay, size_t *published,
 bool orc_relay_wants_turn(struct orc_relay *relay, int64_t now_ms);
 
 /*
+ * Tell the relay's producer the topics it will publish to (borrowed), so
+ * the first command to each does not wait for a metadata round.
+ */
+void orc_relay_know_topics(struct orc_relay *relay, const char *const *topics,
+			   size_t n);
+
+/*
  * The relay's database socket, to poll() for readability (a notification
  * arrived); -1 while disconnected.  It changes after a reconnect.
  */

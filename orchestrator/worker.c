@@ -196,10 +196,14 @@ advance(struct orc_worker *w, struct orc_error *err)
 	if (w->n == 0)
 		return ORC_OK;
 	if (!w->applied) {
+		int64_t t0 = mono_ms();
+
 		st = orc_apply_events(w->ap, w->items, w->n, now_ms(), err);
 		if (st != ORC_OK)
 			return st;
 		w->applied = true;
+		orc_log(ORC_LOG_DEBUG, "batch applied", "events=%zu ms=%lld",
+			w->n, (long long)(mono_ms() - t0));
 		for (size_t i = 0; i < w->n; i++)
 			if (w->items[i].outcome == ORC_APPLY_DEAD)
 				orc_log(ORC_LOG_WARN, "event dead-lettered",
