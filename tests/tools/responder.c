@@ -1178,6 +1178,22 @@ kafka_create(struct responder *r)
 		fprintf(stderr, "responder: producer: %s\n", errstr);
 		goto fail_conf;
 	}
+	/*
+	 * Learn the reply topic's partitions now: otherwise the first reply
+	 * waits for a metadata round, about a second.
+	 */
+	{
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->producer,
+							   r->opt.reply_topic, NULL);
+		const struct rd_kafka_metadata *md = NULL;
+
+		if (rkt != NULL) {
+			if (rd_kafka_metadata(r->producer, 0, rkt, &md, 5000) ==
+			    RD_KAFKA_RESP_ERR_NO_ERROR)
+				rd_kafka_metadata_destroy(md);
+			rd_kafka_topic_destroy(rkt);
+		}
+	}
 
 	conf = rd_kafka_conf_new();
 	if (!conf_apply(r, conf, PROP_CONSUMER, cconf))
