@@ -92,12 +92,13 @@ orc_apply_create(struct orc_store *store, struct orc_catalog *cat,
 	ap->cat = cat;
 	ap->urandom = -1;
 	ap->consumer = strdup(cfg->consumer);
-	ap->reply_to = strdup(cfg->reply_to);
+	ap->reply_to = cfg->reply_to ? strdup(cfg->reply_to) : NULL;
 	ap->wb = orc_write_batch_create();
 	orc_saga_set_init(&ap->set);
 	orc_effects_init(&ap->fx);
 	ap->rnd_pos = sizeof(ap->rnd);
-	if (ap->consumer == NULL || ap->reply_to == NULL || ap->wb == NULL) {
+	if (ap->consumer == NULL || (cfg->reply_to && ap->reply_to == NULL) ||
+	    ap->wb == NULL) {
 		orc_apply_destroy(ap);
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	}

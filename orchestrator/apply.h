@@ -34,7 +34,12 @@ struct orc_apply;
 
 struct orc_apply_config {
 	const char *consumer; /* inbox and dead-letter consumer (the group) */
-	const char *reply_to; /* the replyto attribute of every command */
+	/*
+	 * The replyto attribute of every command; NULL leaves it to the
+	 * relay, which fills in its own reply_topic (operator commands do,
+	 * so a CLI with other settings cannot divert replies).
+	 */
+	const char *reply_to;
 };
 
 /*

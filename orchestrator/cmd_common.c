@@ -85,7 +85,7 @@ orc_cmd_open(struct orc_cmd *cmd, unsigned needs)
 	if ((needs & ORC_CMD_APPLY) && cmd->ap == NULL) {
 		struct orc_apply_config acfg = {
 			.consumer = orc_config_str(&cmd->cfg, ORC_CFG_GROUP),
-			.reply_to = orc_config_str(&cmd->cfg, ORC_CFG_REPLY_TOPIC),
+			.reply_to = NULL, /* the relay's reply_topic */
 		};
 
 		if (orc_apply_create(cmd->store, cmd->cat, &acfg, &cmd->ap,

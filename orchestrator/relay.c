@@ -55,6 +55,7 @@ struct saga_pos {
 struct orc_relay {
 	char *dsn;
 	char *schema;
+	char *reply_topic; /* for rows that leave replyto to us */
 	size_t batch_limit;
 	int64_t poll_ms;
 	struct orc_relay_options opts;
@@ -158,10 +159,12 @@ orc_relay_create(const struct orc_config *cfg,
 	r->schema = strdup(orc_config_str(cfg, ORC_CFG_PG_SCHEMA)
 				   ? orc_config_str(cfg, ORC_CFG_PG_SCHEMA)
 				   : ORC_STORE_DEFAULT_SCHEMA);
+	r->reply_topic = strdup(orc_config_str(cfg, ORC_CFG_REPLY_TOPIC));
 	r->state = malloc(r->batch_limit * sizeof(*r->state));
 	r->ids = malloc(r->batch_limit * sizeof(*r->ids));
 	r->order = malloc(r->batch_limit * sizeof(*r->order));
-	if (r->dsn == NULL || r->schema == NULL || r->state == NULL ||
+	if (r->dsn == NULL || r->schema == NULL || r->reply_topic == NULL ||
+	    r->state == NULL ||
 	    r->ids == NULL || r->order == NULL) {
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto fail;
@@ -206,6 +209,7 @@ orc_relay_destroy(struct orc_relay *r)
 	free(r->order);
 	free(r->dsn);
 	free(r->schema);
+	free(r->reply_topic);
 	free(r);
 }
 
@@ -335,7 +339,7 @@ publish(struct orc_relay *r, int64_t deadline)
 			.time_ms = row->created_ms,
 			.sagaid = row->saga_id,
 			.sagastep = row->step_name,
-			.replyto = row->reply_to,
+			.replyto = row->reply_to ? row->reply_to : r->reply_topic,
 			.traceparent = row->traceparent,
 		};
 		struct orc_header h[ORC_ENVELOPE_COMMAND_HEADERS];
