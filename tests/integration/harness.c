@@ -191,3 +191,755 @@ orc_it_run(char *out, size_t len, const char *const *args)
 	unlink(logfile);
 	return rc;
 }
+
+/* ---- saga scenarios: a database, topics, `run` and responders ---- */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "broker.h"
+#include "config.h"
+
+int64_t
+orc_it_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+orc_it_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+long
+orc_it_pg_long(PGconn *conn, const char *sql)
+{
+	char *v = orc_it_pg_value(conn, sql), *end;
+	long n = strtol(v, &end, 10);
+
+	ck_assert_msg(*v != '\0' && *end == '\0', "%s: not an integer: %s", sql,
+		      v);
+	free(v);
+	return n;
+}
+
+int
+orc_it_spawn_guarded(const char *logfile, const char *const *env,
+		     const char *prog, const char *const *args)
+{
+	const char *argv[64];
+	size_t n = 0;
+	pid_t parent = getpid(), pid;
+
+	argv[n++] = prog;
+	for (; args[n - 1] != NULL && n < 63; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork failed");
+	if (pid == 0) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(126);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+			char name[256];
+			const char *eq = strchr(env[i], '=');
+
+			if (eq == NULL || (size_t)(eq - env[i]) >= sizeof(name))
+				continue;
+			memcpy(name, env[i], (size_t)(eq - env[i]));
+			name[eq - env[i]] = '\0';
+			setenv(name, eq + 1, 1);
+		}
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	return (int)pid;
+}
+
+int
+orc_it_stop(int pid, int sig, int timeout_ms)
+{
+	int64_t deadline = orc_it_mono_ms() + timeout_ms;
+	int status;
+
+	kill((pid_t)pid, sig);
+	for (;;) {
+		pid_t got = waitpid((pid_t)pid, &status, WNOHANG);
+
+		if (got == (pid_t)pid)
+			break;
+		if (got < 0)
+			return -1;
+		if (orc_it_mono_ms() >= deadline) {
+			kill((pid_t)pid, SIGKILL);
+			if (waitpid((pid_t)pid, &status, 0) < 0)
+				return -1;
+			break;
+		}
+		orc_it_sleep_ms(20);
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+void
+orc_it_dump_tail(const char *path, int lines)
+{
+	FILE *f = fopen(path, "r");
+	long size, from;
+	int seen = 0;
+	char buf[65536];
+	size_t got;
+
+	fprintf(stderr, "---- last %d lines of %s ----\n", lines, path);
+	if (f == NULL) {
+		fprintf(stderr, "(cannot open: %s)\n", strerror(errno));
+		return;
+	}
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	from = size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0;
+	fseek(f, from, SEEK_SET);
+	got = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[got] = '\0';
+	fclose(f);
+	for (size_t i = got; i-- > 0;) {
+		if (buf[i] == '\n' && i + 1 < got && ++seen == lines) {
+			fputs(buf + i + 1, stderr);
+			return;
+		}
+	}
+	fputs(buf, stderr);
+}
+
+static rd_kafka_t *
+admin_handle(void)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char errstr[512];
+	rd_kafka_t *rk;
+
+	ck_assert_msg(rd_kafka_conf_set(conf, "bootstrap.servers",
+					orc_it_kafka_brokers(), errstr,
+					sizeof(errstr)) == RD_KAFKA_CONF_OK,
+		      "%s", errstr);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	ck_assert_msg(rk != NULL, "kafka admin handle: %s", errstr);
+	return rk;
+}
+
+void
+orc_it_create_topics(const char *const *topics, size_t n, int partitions)
+{
+	rd_kafka_t *rk = admin_handle();
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_NewTopic_t **nt = calloc(n, sizeof(*nt));
+	rd_kafka_event_t *ev;
+	const rd_kafka_CreateTopics_result_t *res;
+	const rd_kafka_topic_result_t **tr;
+	char errstr[512];
+	size_t n_res;
+
+	ck_assert_ptr_nonnull(nt);
+	for (size_t i = 0; i < n; i++) {
+		nt[i] = rd_kafka_NewTopic_new(topics[i], partitions, 1, errstr,
+					      sizeof(errstr));
+		ck_assert_msg(nt[i] != NULL, "topic %s: %s", topics[i], errstr);
+	}
+	rd_kafka_CreateTopics(rk, nt, n, NULL, q);
+	ev = rd_kafka_queue_poll(q, 30000);
+	ck_assert_msg(ev != NULL, "CreateTopics: no answer in 30 s");
+	ck_assert_msg(rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR,
+		      "CreateTopics: %s", rd_kafka_event_error_string(ev));
+	res = rd_kafka_event_CreateTopics_result(ev);
+	ck_assert_ptr_nonnull(res);
+	tr = rd_kafka_CreateTopics_result_topics(res, &n_res);
+	for (size_t i = 0; i < n_res; i++) {
+		rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+
+		ck_assert_msg(e == RD_KAFKA_RESP_ERR_NO_ERROR ||
+				      e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS,
+			      "create topic %s: %s", rd_kafka_topic_result_name(tr[i]),
+			      rd_kafka_topic_result_error_string(tr[i]));
+	}
+	rd_kafka_event_destroy(ev);
+	/* The broker answers once the controller created them; wait until
+	 * the metadata has every partition leader. */
+	for (int64_t deadline = orc_it_mono_ms() + 30000;;) {
+		const struct rd_kafka_metadata *md = NULL;
+		size_t ready = 0;
+
+		if (rd_kafka_metadata(rk, 1, NULL, &md, 5000) ==
+		    RD_KAFKA_RESP_ERR_NO_ERROR) {
+			for (int t = 0; t < md->topic_cnt; t++)
+				for (size_t i = 0; i < n; i++)
+					if (strcmp(md->topics[t].topic, topics[i]) == 0 &&
+					    md->topics[t].err == 0 &&
+					    md->topics[t].partition_cnt == partitions)
+						ready++;
+			rd_kafka_metadata_destroy(md);
+		}
+		if (ready == n)
+			break;
+		ck_assert_msg(orc_it_mono_ms() < deadline,
+			      "created topics not in the metadata after 30 s");
+		orc_it_sleep_ms(100);
+	}
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_NewTopic_destroy(nt[i]);
+	free(nt);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+}
+
+int
+orc_it_group_members(const char *group, const char *topic,
+		     int *min_partitions)
+{
+	rd_kafka_t *rk = admin_handle();
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	const char *groups[1] = {group};
+	rd_kafka_event_t *ev;
+	const rd_kafka_DescribeConsumerGroups_result_t *res;
+	const rd_kafka_ConsumerGroupDescription_t **descs;
+	size_t n_descs;
+	int members = 0, min = -1;
+
+	rd_kafka_DescribeConsumerGroups(rk, groups, 1, NULL, q);
+	ev = rd_kafka_queue_poll(q, 30000);
+	ck_assert_msg(ev != NULL, "DescribeConsumerGroups: no answer in 30 s");
+	res = rd_kafka_event_DescribeConsumerGroups_result(ev);
+	if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR && res != NULL) {
+		descs = rd_kafka_DescribeConsumerGroups_result_groups(res, &n_descs);
+		if (n_descs == 1 &&
+		    rd_kafka_ConsumerGroupDescription_error(descs[0]) == NULL &&
+		    rd_kafka_ConsumerGroupDescription_state(descs[0]) ==
+			    RD_KAFKA_CONSUMER_GROUP_STATE_STABLE) {
+			members = (int)rd_kafka_ConsumerGroupDescription_member_count(
+				descs[0]);
+			for (int i = 0; i < members; i++) {
+				const rd_kafka_MemberDescription_t *m =
+					rd_kafka_ConsumerGroupDescription_member(
+						descs[0], (size_t)i);
+				const rd_kafka_topic_partition_list_t *parts =
+					rd_kafka_MemberAssignment_partitions(
+						rd_kafka_MemberDescription_assignment(m));
+				int mine = 0;
+
+				for (int j = 0; parts != NULL && j < parts->cnt; j++)
+					if (topic == NULL ||
+					    strcmp(parts->elems[j].topic, topic) == 0)
+						mine++;
+				if (min < 0 || mine < min)
+					min = mine;
+			}
+		}
+	}
+	rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	if (min_partitions != NULL)
+		*min_partitions = min < 0 ? 0 : min;
+	return members;
+}
+
+/* Topic name: short names get the scene's prefix. */
+const char *
+orc_it_scene_topic(const struct orc_it_scene *s, const char *name, char *buf,
+		   size_t len)
+{
+	if (strchr(name, '.') != NULL)
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "%s.%s", s->prefix, name);
+	return buf;
+}
+
+static void
+scene_on_delivery(void *opaque, enum orc_status status, const char *err,
+		  int32_t partition, int64_t offset, void *ctx)
+{
+	struct orc_it_scene *s = ctx;
+	struct orc_it_sent *sent = opaque;
+
+	if (status != ORC_OK) {
+		s->failed++;
+		fprintf(stderr, "delivery failed: %s\n", err);
+		return;
+	}
+	s->acked++;
+	if (sent != NULL) {
+		sent->partition = partition;
+		sent->offset = offset;
+	}
+}
+
+static struct orc_config *
+scene_config(void)
+{
+	struct orc_config *cfg = calloc(1, sizeof(*cfg));
+	struct orc_error err;
+
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_int_eq(orc_config_init(cfg, &err), ORC_OK);
+	ck_assert_int_eq(orc_config_set(cfg, "kafka_brokers",
+					orc_it_kafka_brokers(), &err),
+			 ORC_OK);
+	return cfg;
+}
+
+void
+orc_it_scene_init(struct orc_it_scene *s, const char *const *topics,
+		  size_t n_topics)
+{
+	const char *all[32];
+	char names[32][128];
+	char out[4096];
+	struct orc_error err;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	ck_assert(n_topics + 2 <= 32);
+	orc_it_unique("its", s->prefix, sizeof(s->prefix));
+	snprintf(s->group, sizeof(s->group), "%s_orc", s->prefix);
+	snprintf(s->replies, sizeof(s->replies), "%s.replies", s->prefix);
+	snprintf(s->dlq, sizeof(s->dlq), "%s.dlq", s->group);
+	snprintf(s->dir, sizeof(s->dir), "/tmp/%s.XXXXXX", s->prefix);
+	ck_assert_msg(mkdtemp(s->dir) != NULL, "mkdtemp: %s", strerror(errno));
+
+	orc_it_create_database(s->db, sizeof(s->db));
+	orc_it_dsn_for(s->db, s->dsn, sizeof(s->dsn));
+	{
+		const char *args[] = {"migrate", "--pg-dsn", s->dsn, NULL};
+
+		rc = orc_it_run(out, sizeof(out), args);
+		ck_assert_msg(rc == 0, "migrate exited %d:\n%s", rc, out);
+	}
+	s->conn = orc_it_pg_connect(s->db);
+	PQclear(PQexec(s->conn, "SET search_path TO orchestrator, public"));
+
+	for (size_t i = 0; i < n_topics; i++)
+		all[i] = orc_it_scene_topic(s, topics[i], names[i], sizeof(names[i]));
+	all[n_topics] = s->replies;
+	all[n_topics + 1] = s->dlq;
+	orc_it_create_topics(all, n_topics + 2, 4);
+
+	s->cfg = scene_config();
+	ck_assert_msg(orc_producer_create(s->cfg, scene_on_delivery, s,
+					  &s->producer, &err) == ORC_OK,
+		      "producer: %s", err.message);
+}
+
+void
+orc_it_scene_finish(struct orc_it_scene *s)
+{
+	for (size_t i = 0; i < s->n_procs; i++)
+		if (s->procs[i].pid > 0)
+			orc_it_scene_stop(s, (int)i, SIGTERM);
+	orc_producer_destroy(s->producer);
+	s->producer = NULL;
+	if (s->cfg != NULL) {
+		orc_config_finish(s->cfg);
+		free(s->cfg);
+		s->cfg = NULL;
+	}
+	if (s->conn != NULL)
+		PQfinish(s->conn);
+	s->conn = NULL;
+	/* a failed test never gets here: its logs stay; ORC_IT_KEEP=1 keeps
+	 * those of a passed one too */
+	if (getenv("ORC_IT_KEEP") != NULL) {
+		fprintf(stderr, "logs kept in %s\n", s->dir);
+		return;
+	}
+	for (size_t i = 0; i < s->n_procs; i++)
+		unlink(s->procs[i].log);
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/definition.json", s->dir);
+		unlink(path);
+		rmdir(s->dir);
+	}
+}
+
+void
+orc_it_scene_load(struct orc_it_scene *s, const char *json)
+{
+	char path[128], out[4096];
+	const char *args[] = {"definitions", "load", path, "--pg-dsn", s->dsn,
+			      NULL};
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/definition.json", s->dir);
+	f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	for (const char *p = json; *p != '\0'; p++) {
+		if (strncmp(p, "{P}", 3) == 0) {
+			fputs(s->prefix, f);
+			p += 2;
+		} else {
+			fputc(*p, f);
+		}
+	}
+	fclose(f);
+	rc = orc_it_run(out, sizeof(out), args);
+	ck_assert_msg(rc == 0, "definitions load exited %d:\n%s", rc, out);
+}
+
+int
+orc_it_scene_cli(struct orc_it_scene *s, char *out, size_t len,
+		 const char *const *args)
+{
+	const char *argv[32];
+	size_t n = 0;
+
+	for (; args[n] != NULL && n < 24; n++)
+		argv[n] = args[n];
+	/* the settings `run` has: the commands decided here carry them */
+	argv[n++] = "--pg-dsn";
+	argv[n++] = s->dsn;
+	argv[n++] = "--reply-topic";
+	argv[n++] = s->replies;
+	argv[n++] = "--group";
+	argv[n++] = s->group;
+	argv[n] = NULL;
+	return orc_it_run(out, len, argv);
+}
+
+static int
+scene_spawn(struct orc_it_scene *s, const char *name, const char *const *env,
+	    const char *prog, const char *const *args)
+{
+	struct orc_it_proc *p;
+
+	ck_assert_msg(s->n_procs < ORC_IT_MAX_PROCS, "too many processes");
+	p = &s->procs[s->n_procs];
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->log, sizeof(p->log), "%s/%s.%zu.log", s->dir, name,
+		 s->n_procs);
+	p->pid = orc_it_spawn_guarded(p->log, env, prog, args);
+	return (int)s->n_procs++;
+}
+
+int
+orc_it_scene_run(struct orc_it_scene *s, const char *name,
+		 const char *const *extra)
+{
+	char dsn[1100], brokers[512], group[80], replies[100];
+	const char *env[32] = {dsn, brokers, group, replies,
+			       "ORC_TIMER_POLL_MS=50", "ORC_RELAY_POLL_MS=100",
+			       "ORC_BATCH_LINGER_MS=5", "ORC_LOG_LEVEL=info",
+			       "ORC_HTTP_PORT=0"};
+	const char *args[] = {"run", NULL};
+	size_t n = 9;
+
+	snprintf(dsn, sizeof(dsn), "ORC_PG_DSN=%s", s->dsn);
+	snprintf(brokers, sizeof(brokers), "ORC_KAFKA_BROKERS=%s",
+		 orc_it_kafka_brokers());
+	snprintf(group, sizeof(group), "ORC_GROUP=%s", s->group);
+	snprintf(replies, sizeof(replies), "ORC_REPLY_TOPIC=%s", s->replies);
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+		env[n++] = extra[i];
+	env[n] = NULL;
+	return scene_spawn(s, name, env, ORC_BINARY, args);
+}
+
+int
+orc_it_scene_responder(struct orc_it_scene *s, const char *name,
+		       const char *topics, const char *const *args)
+{
+	char list[1024] = "", group[96], one[128];
+	const char *argv[48] = {"--brokers", orc_it_kafka_brokers(), "--topics",
+				list, "--name", name,
+				"--kafka.topic.metadata.refresh.interval.ms=1000"};
+	size_t n = 7, len = 0;
+	bool has_group = false;
+	char *copy = strdup(topics), *save = NULL;
+
+	ck_assert_ptr_nonnull(copy);
+	for (char *t = strtok_r(copy, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save))
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+					len ? "," : "",
+					orc_it_scene_topic(s, t, one, sizeof(one)));
+	free(copy);
+	for (size_t i = 0; args != NULL && args[i] != NULL && n < 44; i++) {
+		if (strcmp(args[i], "--group") == 0)
+			has_group = true;
+		argv[n++] = args[i];
+	}
+	if (!has_group) {
+		snprintf(group, sizeof(group), "%s_%s", s->prefix, name);
+		argv[n++] = "--group";
+		argv[n++] = group;
+	}
+	argv[n] = NULL;
+	return scene_spawn(s, name, NULL, ORC_RESPONDER, argv);
+}
+
+int
+orc_it_scene_stop(struct orc_it_scene *s, int idx, int sig)
+{
+	struct orc_it_proc *p = &s->procs[idx];
+	int rc;
+
+	if (p->pid <= 0)
+		return -1;
+	rc = orc_it_stop(p->pid, sig, 30000);
+	p->pid = 0;
+	return rc;
+}
+
+static void
+scene_dump(struct orc_it_scene *s)
+{
+	char *statuses;
+
+	for (size_t i = 0; i < s->n_procs; i++)
+		orc_it_dump_tail(s->procs[i].log, 40);
+	if (s->conn != NULL) {
+		statuses = orc_it_pg_value(
+			s->conn, "SELECT coalesce(string_agg(status || '=' || n,"
+				 " ' ' ORDER BY status), 'no sagas') FROM (SELECT"
+				 " status, count(*) n FROM orchestrator.sagas"
+				 " GROUP BY 1) x");
+		fprintf(stderr, "sagas: %s (database %s, logs in %s)\n", statuses,
+			s->db, s->dir);
+		free(statuses);
+	}
+}
+
+void
+orc_it_scene_fail(struct orc_it_scene *s, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "FAILED: %s\n", msg);
+	scene_dump(s);
+	ck_abort_msg("%s", msg);
+	abort(); /* not reached */
+}
+
+void
+orc_it_scene_await(struct orc_it_scene *s, int timeout_ms, const char *what,
+		   const char *sql)
+{
+	int64_t deadline = orc_it_mono_ms() + timeout_ms;
+
+	for (;;) {
+		char *v = orc_it_pg_value(s->conn, sql);
+		bool done = strcmp(v, "t") == 0;
+
+		free(v);
+		if (done)
+			return;
+		if (orc_it_mono_ms() >= deadline)
+			orc_it_scene_fail(s, "timed out after %d ms waiting for %s",
+					  timeout_ms, what);
+		orc_it_sleep_ms(50);
+	}
+}
+
+long
+orc_it_scene_long(struct orc_it_scene *s, const char *fmt, ...)
+{
+	char sql[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return orc_it_pg_long(s->conn, sql);
+}
+
+char *
+orc_it_scene_value(struct orc_it_scene *s, const char *fmt, ...)
+{
+	char sql[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return orc_it_pg_value(s->conn, sql);
+}
+
+void
+orc_it_scene_send(struct orc_it_scene *s, const char *topic, const char *key,
+		  json_t *headers, const char *value, struct orc_it_sent *sent)
+{
+	struct orc_header h[32];
+	size_t nh = 0;
+	const char *name;
+	json_t *v;
+	char full[128];
+	struct orc_error err;
+	enum orc_status st;
+
+	json_object_foreach(headers, name, v) {
+		ck_assert(nh < 32);
+		h[nh].name = name;
+		h[nh].value = json_string_value(v);
+		h[nh].size = json_string_length(v);
+		nh++;
+	}
+	if (sent != NULL) {
+		sent->partition = -1;
+		sent->offset = -1;
+	}
+	orc_it_scene_topic(s, topic, full, sizeof(full));
+	for (;;) {
+		st = orc_producer_send(s->producer, full, key,
+				       key ? strlen(key) : 0, h, nh, value,
+				       value ? strlen(value) : 0, sent, &err);
+		if (st != ORC_TRANSIENT)
+			break;
+		orc_producer_poll(s->producer, 50);
+	}
+	ck_assert_msg(st == ORC_OK, "send to %s: %s", full, err.message);
+}
+
+void
+orc_it_scene_event(struct orc_it_scene *s, const char *topic, const char *key,
+		   const char *id, const char *type, const char *data,
+		   const char *sagaid, const char *sagastep,
+		   struct orc_it_sent *sent)
+{
+	json_t *h = json_pack("{ssssssssss}", "ce_specversion", "1.0", "ce_id",
+			      id, "ce_source", "/it", "ce_type", type,
+			      "content-type", "application/json");
+
+	ck_assert_ptr_nonnull(h);
+	if (sagaid != NULL)
+		json_object_set_new(h, "ce_sagaid", json_string(sagaid));
+	if (sagastep != NULL)
+		json_object_set_new(h, "ce_sagastep", json_string(sagastep));
+	orc_it_scene_send(s, topic, key, h, data, sent);
+	json_decref(h);
+}
+
+void
+orc_it_scene_flush(struct orc_it_scene *s)
+{
+	struct orc_error err;
+
+	ck_assert_msg(orc_producer_flush(s->producer, 30000, &err) == ORC_OK,
+		      "flush: %s", err.message);
+	ck_assert_msg(s->failed == 0, "%d messages not delivered", s->failed);
+}
+
+static json_t *
+bytes_or_null(const void *p, size_t n)
+{
+	return p != NULL ? json_stringn_nocheck(p, n) : json_null();
+}
+
+json_t *
+orc_it_scene_collect(struct orc_it_scene *s, const char *topics,
+		     size_t expected, int timeout_ms, int linger_ms)
+{
+	const char *list[16];
+	char names[16][128], group[96];
+	size_t n = 0;
+	char *copy = strdup(topics), *save = NULL;
+	struct orc_consumer *c;
+	struct orc_error err;
+	json_t *out = json_array();
+	int64_t deadline = orc_it_mono_ms() + timeout_ms;
+
+	ck_assert_ptr_nonnull(copy);
+	for (char *t = strtok_r(copy, ",", &save); t != NULL && n < 16;
+	     t = strtok_r(NULL, ",", &save)) {
+		list[n] = orc_it_scene_topic(s, t, names[n], sizeof(names[n]));
+		n++;
+	}
+	free(copy);
+	orc_it_unique("it_collect", group, sizeof(group));
+	ck_assert_msg(orc_consumer_create(s->cfg, group, list, n, &c, &err) ==
+			      ORC_OK,
+		      "consumer: %s", err.message);
+	while (orc_it_mono_ms() < deadline) {
+		struct orc_kafka_message *m;
+		json_t *h, *o;
+
+		ck_assert_msg(orc_consumer_poll(c, 100, &m, &err) == ORC_OK,
+			      "poll: %s", err.message);
+		if (m == NULL)
+			continue;
+		h = json_object();
+		for (size_t i = 0; i < orc_kafka_message_header_count(m); i++) {
+			struct orc_header hd;
+
+			if (orc_kafka_message_header_at(m, i, &hd))
+				json_object_set_new(h, hd.name,
+						    bytes_or_null(hd.value, hd.size));
+		}
+		o = json_pack("{sssisIsoso}", "topic", m->topic, "partition",
+			      (int)m->partition, "offset", (json_int_t)m->offset,
+			      "key", bytes_or_null(m->key, m->key_len), "value",
+			      bytes_or_null(m->value, m->value_len));
+		ck_assert_ptr_nonnull(o);
+		json_object_set_new(o, "headers", h);
+		json_array_append_new(out, o);
+		orc_kafka_message_destroy(m);
+		if (json_array_size(out) == expected &&
+		    orc_it_mono_ms() + linger_ms < deadline)
+			deadline = orc_it_mono_ms() + linger_ms;
+	}
+	orc_consumer_destroy(c);
+	return out;
+}
+
+json_t *
+orc_it_scene_rows(struct orc_it_scene *s, const char *fmt, ...)
+{
+	char sql[4096];
+	va_list ap;
+	PGresult *res;
+	json_t *rows = json_array();
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	res = PQexec(s->conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql,
+		      PQerrorMessage(s->conn));
+	for (int r = 0; r < PQntuples(res); r++) {
+		json_t *row = json_array();
+
+		for (int c = 0; c < PQnfields(res); c++)
+			json_array_append_new(
+				row, PQgetisnull(res, r, c)
+					     ? json_null()
+					     : json_string(PQgetvalue(res, r, c)));
+		json_array_append_new(rows, row);
+	}
+	PQclear(res);
+	return rows;
+}
