@@ -11,8 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
+
+#include "log.h"
 
 struct orc_producer {
 	rd_kafka_t *rk;
@@ -27,6 +32,8 @@ struct orc_consumer {
 	void (*on_revoke)(void *ctx);
 	void *revoke_ctx;
 	bool warned_unknown_topic;
+	json_t *stats; /* the last statistics (owned) */
+	int64_t stats_ms;
 };
 
 const char *
@@ -56,6 +63,24 @@ map_error(rd_kafka_resp_err_t code)
 	default:
 		return ORC_TRANSIENT;
 	}
+}
+
+/*
+ * librdkafka's own log lines, through ours (so ORC_LOG_FORMAT applies to
+ * them too).  Called from librdkafka's threads: orc_log() writes each
+ * record with one write(2).
+ */
+static void
+on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	char q[1024];
+	enum orc_log_level l = level <= LOG_ERR	       ? ORC_LOG_ERROR
+			       : level == LOG_WARNING ? ORC_LOG_WARN
+			       : level <= LOG_INFO    ? ORC_LOG_INFO
+						      : ORC_LOG_DEBUG;
+
+	orc_log(l, "kafka", "client=%s facility=%s err=%s", rd_kafka_name(rk),
+		fac, orc_log_quote(buf, q, sizeof(q)));
 }
 
 static enum orc_status
@@ -93,6 +118,7 @@ build_conf(const struct orc_config *cfg, const char *const *defaults,
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
+	rd_kafka_conf_set_log_cb(conf, on_log);
 	if (conf_set(conf, "bootstrap.servers",
 		     orc_config_str(cfg, ORC_CFG_KAFKA_BROKERS), err) != ORC_OK)
 		goto fail;
@@ -418,6 +444,67 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 		rd_kafka_assign(rk, NULL);
 }
 
+/* Keep the statistics (served by rd_kafka_consumer_poll(), our thread). */
+static int
+on_stats(rd_kafka_t *rk, char *text, size_t len, void *opaque)
+{
+	struct orc_consumer *c = opaque;
+	json_t *stats = json_loadb(text, len, 0, NULL);
+	struct timespec ts;
+
+	if (stats == NULL)
+		return 0;
+	json_decref(c->stats);
+	c->stats = stats;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c->stats_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return 0; /* librdkafka frees text */
+}
+
+void
+orc_consumer_health(const struct orc_consumer *c,
+		    struct orc_consumer_health *out)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	const char *name;
+	json_t *b;
+
+	out->stats_ms = c->stats_ms;
+	out->brokers_up = 0;
+	out->assigned = 0;
+	json_object_foreach(json_object_get(c->stats, "brokers"), name, b) {
+		const char *state = json_string_value(json_object_get(b, "state"));
+
+		if (state != NULL && strcmp(state, "UP") == 0)
+			out->brokers_up++;
+	}
+	if (rd_kafka_assignment(c->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		out->assigned = parts->cnt;
+		rd_kafka_topic_partition_list_destroy(parts);
+	}
+}
+
+void
+orc_consumer_each_lag(const struct orc_consumer *c, orc_partition_lag_fn *fn,
+		      void *ctx)
+{
+	const char *topic, *part;
+	json_t *t, *p;
+
+	json_object_foreach(json_object_get(c->stats, "topics"), topic, t) {
+		json_object_foreach(json_object_get(t, "partitions"), part, p) {
+			json_t *lag = json_object_get(p, "consumer_lag");
+			int32_t partition = (int32_t)strtol(part, NULL, 10);
+
+			/* -1: the unassigned pseudo-partition; lag -1: unknown */
+			if (partition < 0 || !json_is_integer(lag) ||
+			    json_integer_value(lag) < 0)
+				continue;
+			fn(ctx, topic, partition, json_integer_value(lag));
+		}
+	}
+}
+
 void
 orc_consumer_on_revoke(struct orc_consumer *c, void (*fn)(void *ctx), void *ctx)
 {
@@ -455,6 +542,8 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 		"allow.auto.create.topics", "true",
 		/* pick up subscribed topics created after we started */
 		"topic.metadata.refresh.interval.ms", "10000",
+		/* broker state and consumer lag (orc_consumer_health) */
+		"statistics.interval.ms", "5000",
 		NULL,
 	};
 	const char *fixed[] = {
@@ -476,6 +565,7 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 		return ORC_INVALID;
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_stats_cb(conf, on_stats);
 	rd_kafka_conf_set_opaque(conf, c);
 	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (c->rk == NULL) {
@@ -596,5 +686,6 @@ orc_consumer_destroy(struct orc_consumer *c)
 	}
 	rd_kafka_consumer_close(c->rk);
 	rd_kafka_destroy(c->rk);
+	json_decref(c->stats);
 	free(c);
 }

@@ -124,6 +124,29 @@ enum orc_status orc_broker_ensure_topics(const struct orc_config *cfg,
 struct orc_consumer;
 
 /*
+ * What the consumer knows of the cluster, for readiness and metrics: from
+ * librdkafka's statistics (every statistics.interval.ms, 5 s by default;
+ * kafka.statistics.interval.ms changes it), served inside
+ * orc_consumer_poll() on the caller's thread.
+ */
+struct orc_consumer_health {
+	int64_t stats_ms; /* CLOCK_MONOTONIC ms of the last statistics; 0: none yet */
+	int brokers_up;   /* broker connections up (state UP) in them */
+	int assigned;     /* partitions assigned to this member now */
+};
+
+void orc_consumer_health(const struct orc_consumer *c,
+			 struct orc_consumer_health *out);
+
+/* Called per assigned partition whose lag the last statistics knew. */
+typedef void orc_partition_lag_fn(void *ctx, const char *topic,
+				  int32_t partition, int64_t lag);
+
+/* Every known consumer lag (messages behind the high watermark). */
+void orc_consumer_each_lag(const struct orc_consumer *c,
+			   orc_partition_lag_fn *fn, void *ctx);
+
+/*
  * Create a consumer in group (borrowed) subscribed to topics[0..n)
  * (borrowed).  *out is new; free with orc_consumer_destroy().
  */

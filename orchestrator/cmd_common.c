@@ -34,6 +34,7 @@ orc_cmd_init(struct orc_cmd *cmd, const char *name, int *argc, char **argv,
 {
 	struct orc_error err = {0};
 	enum orc_log_level level;
+	enum orc_log_format format;
 	int out = 1;
 
 	memset(cmd, 0, sizeof(*cmd));
@@ -44,9 +45,25 @@ orc_cmd_init(struct orc_cmd *cmd, const char *name, int *argc, char **argv,
 		orc_cmd_fail(cmd, &err);
 		return 2;
 	}
-	if (orc_log_level_parse(orc_config_str(&cmd->cfg, ORC_CFG_LOG_LEVEL),
-				&level))
-		orc_log_set_level(level);
+	if (!orc_log_level_parse(orc_config_str(&cmd->cfg, ORC_CFG_LOG_LEVEL),
+				 &level)) {
+		orc_error_set(&err, ORC_INVALID,
+			      "invalid log_level \"%s\": expected debug, info, "
+			      "warn or error",
+			      orc_config_str(&cmd->cfg, ORC_CFG_LOG_LEVEL));
+		orc_cmd_fail(cmd, &err);
+		return 2;
+	}
+	orc_log_set_level(level);
+	if (!orc_log_format_parse(orc_config_str(&cmd->cfg, ORC_CFG_LOG_FORMAT),
+				  &format)) {
+		orc_error_set(&err, ORC_INVALID,
+			      "invalid log_format \"%s\": expected logfmt or json",
+			      orc_config_str(&cmd->cfg, ORC_CFG_LOG_FORMAT));
+		orc_cmd_fail(cmd, &err);
+		return 2;
+	}
+	orc_log_set_format(format);
 	for (int i = 1; i < *argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			cmd->json = true;

@@ -340,20 +340,6 @@ orc_cmd_run(int argc, char **argv)
 		rc = 2;
 		goto done;
 	}
-	{ /* ops: ORC_LOG_FORMAT; belongs beside the log level in orc_cmd_init() */
-		enum orc_log_format fmt;
-
-		if (!orc_log_format_parse(orc_config_str(&r.cmd.cfg,
-							 ORC_CFG_LOG_FORMAT),
-					  &fmt)) {
-			fprintf(stderr, "orchestrator run: invalid log_format "
-					"\"%s\": expected logfmt or json\n",
-				orc_config_str(&r.cmd.cfg, ORC_CFG_LOG_FORMAT));
-			rc = 2;
-			goto done;
-		}
-		orc_log_set_format(fmt);
-	}
 	if (!parse_roles(&r, orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES))) {
 		fprintf(stderr, "orchestrator run: invalid roles \"%s\": expected "
 				"worker, relay and/or timers\n",

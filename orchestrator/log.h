@@ -1,8 +1,11 @@
 /*
- * log.h - one line per record on stderr, logfmt.
+ * log.h - one line per record on stderr, logfmt (default) or JSON.
  *
  *   ts=2026-11-27T07:00:00.123Z level=error msg="apply failed" saga=... err="..."
+ *   {"ts":"2026-11-27T07:00:00.123Z","level":"error","msg":"apply failed","saga":"...","err":"..."}
  *
+ * Callers always write logfmt fields; in JSON mode each key=value becomes
+ * a member (a value of digits alone becomes a number).
  * The message is a short constant text in PostgreSQL style; variable parts
  * go in key=value fields (saga=, step=, event=, topic=, err=).  Callers log
  * an error once, where they handle it.  The engine never logs.
@@ -20,6 +23,17 @@ enum orc_log_level {
 };
 
 const char *orc_log_level_name(enum orc_log_level level);
+
+enum orc_log_format {
+	ORC_LOG_LOGFMT,
+	ORC_LOG_JSON,
+};
+
+/* How records are written.  Default: ORC_LOG_LOGFMT. */
+void orc_log_set_format(enum orc_log_format format);
+
+/* Parse "logfmt", "json". */
+bool orc_log_format_parse(const char *text, enum orc_log_format *out);
 
 /* Records below min_level are dropped.  Default: ORC_LOG_INFO. */
 void orc_log_set_level(enum orc_log_level min_level);

@@ -59,6 +59,15 @@ now_ms(void)
 }
 
 static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
 mono_ms(void)
 {
 	struct timespec ts;
@@ -196,14 +205,17 @@ advance(struct orc_worker *w, struct orc_error *err)
 	if (w->n == 0)
 		return ORC_OK;
 	if (!w->applied) {
-		int64_t t0 = mono_ms();
+		int64_t t0 = mono_us(), us;
 
 		st = orc_apply_events(w->ap, w->items, w->n, now_ms(), err);
 		if (st != ORC_OK)
 			return st;
 		w->applied = true;
+		us = mono_us() - t0;
+		w->stats.last_apply_us = (uint64_t)us;
+		w->stats.apply_us_sum += (uint64_t)us;
 		orc_log(ORC_LOG_DEBUG, "batch applied", "events=%zu ms=%lld",
-			w->n, (long long)(mono_ms() - t0));
+			w->n, (long long)(us / 1000));
 		for (size_t i = 0; i < w->n; i++)
 			if (w->items[i].outcome == ORC_APPLY_DEAD)
 				orc_log(ORC_LOG_WARN, "event dead-lettered",
@@ -351,6 +363,12 @@ const struct orc_worker_stats *
 orc_worker_stats(const struct orc_worker *w)
 {
 	return &w->stats;
+}
+
+const struct orc_consumer *
+orc_worker_consumer(const struct orc_worker *w)
+{
+	return w->consumer;
 }
 
 void

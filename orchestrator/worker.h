@@ -25,6 +25,7 @@
 #include "error.h"
 
 struct orc_worker;
+struct orc_consumer;
 
 /*
  * Create a worker over ap (borrowed) subscribed to topics[0..n) (borrowed)
@@ -62,7 +63,12 @@ struct orc_worker_stats {
 	uint64_t last_batch;
 	uint64_t batch_sum; /* messages over all batches, for the mean */
 	uint64_t batches;
+	uint64_t last_apply_us; /* the last batch's apply transaction */
+	uint64_t apply_us_sum;	/* over all batches */
 };
+
+/* The worker's consumer (borrowed), for its health and lag. */
+const struct orc_consumer *orc_worker_consumer(const struct orc_worker *w);
 
 const struct orc_worker_stats *orc_worker_stats(const struct orc_worker *w);
 

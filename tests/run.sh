@@ -41,6 +41,9 @@ if [ "${ORC_SKIP_ASAN:-0}" != 1 ]; then
 		ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
 fi
 
+step "deployment files (compose, Dockerfile, Kubernetes, systemd)"
+bash deploy/validate.sh
+
 step "JSON Schemas, examples and fixtures (ajv)"
 (cd tests/schema && npm ci --no-audit --no-fund --loglevel=error && node check.mjs)
 

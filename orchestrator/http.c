@@ -1,0 +1,599 @@
+/*
+ * http.c - the health and metrics endpoint: a minimal HTTP/1.x server that
+ * the run loop polls.
+ *
+ * Why our own and not a library: we serve three GET endpoints to probes
+ * and scrapers on a private port, with no TLS, no keep-alive and no
+ * request bodies; that is a request line, a few headers and one answer,
+ * a few hundred lines with nothing to configure.  libmicrohttpd (the
+ * usual choice in C) would add a dependency to the image and to CI, and
+ * its threads would call our handlers concurrently with the run loop,
+ * whose state (the store connection, the worker's and relay's counters)
+ * is single-threaded by design: we would need locks around all of it.
+ * Polled from the loop, handlers run between turns and need none.
+ *
+ * Each connection is a small state machine: READING (collect the request
+ * head, at most REQUEST_MAX bytes, until a deadline), WRITING (the whole
+ * answer is built at once, then sent as the socket accepts it) and
+ * LINGERING (after the answer, shut down our side and read until the
+ * client closes or LINGER_MS pass, so that closing never turns into a
+ * TCP reset that would destroy the answer in the client's buffers).
+ * Every socket is non-blocking, every send uses MSG_NOSIGNAL, and a turn
+ * touches each socket at most once, so the loop is never held up.
+ *
+ * Must not: block, log per request (probes come every few seconds), or
+ * call a handler for anything but a well-formed GET or HEAD of its path.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_CONNS 16 /* open connections; more wait in the backlog */
+#define MAX_ROUTES 16
+#define ACCEPTS_PER_TURN 4	/* new connections taken per turn */
+#define ANSWERS_PER_TURN 4	/* handlers run per turn */
+#define REQUEST_MAX 8192	/* request line + headers */
+#define REQUEST_TIMEOUT_MS 5000 /* to send the whole request head */
+#define WRITE_TIMEOUT_MS 10000	/* to take the whole answer */
+#define LINGER_MS 2000		/* to close after the answer */
+#define LISTEN_BACKLOG 64
+
+#define TEXT_PLAIN "text/plain; charset=utf-8"
+
+enum conn_state { FREE, READING, WRITING, LINGERING };
+
+struct conn {
+	enum conn_state state;
+	int fd;
+	int64_t deadline;
+	bool complete; /* READING: the head is in, waiting for its turn */
+	size_t in_len;
+	char in[REQUEST_MAX + 1];
+	char *out;
+	size_t out_len, out_off;
+};
+
+struct orc_http {
+	int fd;
+	int port;
+	struct orc_http_route routes[MAX_ROUTES];
+	size_t n_routes;
+	struct conn conns[MAX_CONNS];
+	size_t n_open;
+};
+
+/* ---- responses ---- */
+
+void
+orc_http_reply_take(struct orc_http_response *resp, int status,
+		    const char *content_type, char *body, size_t len)
+{
+	free(resp->body);
+	resp->status = status;
+	resp->content_type = content_type;
+	resp->body = body;
+	resp->body_len = body ? len : 0;
+}
+
+void
+orc_http_reply(struct orc_http_response *resp, int status,
+	       const char *content_type, const char *text)
+{
+	size_t n = text ? strlen(text) : 0;
+	char *copy = malloc(n + 1);
+
+	if (copy == NULL) {
+		orc_http_reply_take(resp, 500, NULL, NULL, 0);
+		return;
+	}
+	if (n > 0)
+		memcpy(copy, text, n);
+	copy[n] = '\0';
+	orc_http_reply_take(resp, status, content_type, copy, n);
+}
+
+static const char *
+reason_phrase(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	}
+	return status < 300   ? "OK"
+	       : status < 500 ? "Client Error"
+			      : "Server Error";
+}
+
+/* ---- sockets ---- */
+
+static bool
+set_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return false;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC) == 0;
+}
+
+static enum orc_status
+listen_on(struct orc_http *srv, const char *addr, int port,
+	  struct orc_error *err)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sslen;
+	int family, one = 1, zero = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (addr == NULL || inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		family = AF_INET6;
+		if (addr == NULL)
+			in6->sin6_addr = in6addr_any;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		sslen = sizeof(*in6);
+	} else if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+		family = AF_INET;
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		sslen = sizeof(*in4);
+	} else {
+		return orc_error_set(err, ORC_INVALID,
+				     "invalid http listen address \"%s\"",
+				     addr);
+	}
+	srv->fd = socket(family, SOCK_STREAM, 0);
+	if (srv->fd < 0 && addr == NULL &&
+	    (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
+		/* a host without IPv6: every IPv4 interface */
+		memset(&ss, 0, sizeof(ss));
+		family = AF_INET;
+		in4->sin_family = AF_INET;
+		in4->sin_addr.s_addr = htonl(INADDR_ANY);
+		in4->sin_port = htons((uint16_t)port);
+		sslen = sizeof(*in4);
+		srv->fd = socket(family, SOCK_STREAM, 0);
+	}
+	if (srv->fd < 0)
+		return orc_error_set(err, ORC_FATAL, "http socket: %s",
+				     strerror(errno));
+	setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6 && addr == NULL)
+		setsockopt(srv->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			   sizeof(zero));
+	if (bind(srv->fd, (struct sockaddr *)&ss, sslen) != 0)
+		return orc_error_set(
+		    err, errno == EADDRINUSE ? ORC_TRANSIENT : ORC_FATAL,
+		    "cannot listen on http port %d: %s", port, strerror(errno));
+	if (listen(srv->fd, LISTEN_BACKLOG) != 0 || !set_nonblocking(srv->fd))
+		return orc_error_set(err, ORC_FATAL,
+				     "cannot listen on http port %d: %s", port,
+				     strerror(errno));
+	sslen = sizeof(ss);
+	if (getsockname(srv->fd, (struct sockaddr *)&ss, &sslen) != 0)
+		return orc_error_set(err, ORC_FATAL, "http getsockname: %s",
+				     strerror(errno));
+	srv->port =
+	    ntohs(ss.ss_family == AF_INET6 ? in6->sin6_port : in4->sin_port);
+	return ORC_OK;
+}
+
+enum orc_status
+orc_http_create(const char *addr, int port, const struct orc_http_route *routes,
+		size_t n_routes, struct orc_http **out, struct orc_error *err)
+{
+	struct orc_http *srv;
+	enum orc_status st;
+
+	*out = NULL;
+	if (port < 0 || port > 65535 || n_routes > MAX_ROUTES)
+		return orc_error_set(err, ORC_INVALID,
+				     "invalid http port %d or too many routes",
+				     port);
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	srv->fd = -1;
+	for (size_t i = 0; i < MAX_CONNS; i++)
+		srv->conns[i].fd = -1;
+	for (size_t i = 0; i < n_routes; i++)
+		srv->routes[i] = routes[i];
+	srv->n_routes = n_routes;
+	st = listen_on(srv, addr, port, err);
+	if (st != ORC_OK) {
+		orc_http_destroy(srv);
+		return st;
+	}
+	*out = srv;
+	return ORC_OK;
+}
+
+static void
+conn_close(struct orc_http *srv, struct conn *c)
+{
+	if (c->state == FREE)
+		return;
+	close(c->fd);
+	free(c->out);
+	c->out = NULL;
+	c->fd = -1;
+	c->state = FREE;
+	srv->n_open--;
+}
+
+void
+orc_http_destroy(struct orc_http *srv)
+{
+	if (srv == NULL)
+		return;
+	for (size_t i = 0; i < MAX_CONNS; i++)
+		conn_close(srv, &srv->conns[i]);
+	if (srv->fd >= 0)
+		close(srv->fd);
+	free(srv);
+}
+
+int
+orc_http_port(const struct orc_http *srv)
+{
+	return srv->port;
+}
+
+size_t
+orc_http_connections(const struct orc_http *srv)
+{
+	return srv->n_open;
+}
+
+/* ---- requests ---- */
+
+struct request {
+	int status; /* 0 = route it */
+	bool head;  /* HEAD: no body */
+	const struct orc_http_route *route;
+};
+
+static bool
+is_tchar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Where the head ends (after the blank line), or NULL when incomplete. */
+static const char *
+head_end(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (s[i] != '\n')
+			continue;
+		if (s[i + 1] == '\n')
+			return s + i + 2;
+		if (i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n')
+			return s + i + 3;
+	}
+	return NULL;
+}
+
+/* Parse the head (NUL-terminated) and decide what to answer. */
+static struct request
+parse_request(const struct orc_http *srv, char *head)
+{
+	struct request rq = {0, false, NULL};
+	char *line = head, *eol, *sp1, *sp2, *target, *version, *p;
+	const char *path;
+	bool http11, host = false;
+	size_t plen;
+
+	while (*line == '\r' || *line == '\n') /* stray CRLFs before it */
+		line++;
+	eol = strchr(line, '\n');
+	if (eol == NULL)
+		return (struct request){400, false, NULL};
+	*eol = '\0';
+	if (eol > line && eol[-1] == '\r')
+		eol[-1] = '\0';
+
+	/* METHOD SP TARGET SP VERSION, single spaces */
+	sp1 = strchr(line, ' ');
+	if (sp1 == NULL || sp1 == line)
+		return (struct request){400, false, NULL};
+	*sp1 = '\0';
+	target = sp1 + 1;
+	sp2 = strchr(target, ' ');
+	if (sp2 == NULL || sp2 == target)
+		return (struct request){400, false, NULL};
+	*sp2 = '\0';
+	version = sp2 + 1;
+	for (p = line; *p; p++)
+		if (!is_tchar(*p))
+			return (struct request){400, false, NULL};
+	if (strcmp(version, "HTTP/1.1") == 0)
+		http11 = true;
+	else if (strcmp(version, "HTTP/1.0") == 0)
+		http11 = false;
+	else if (strncmp(version, "HTTP/", 5) == 0 && version[5] >= '0' &&
+		 version[5] <= '9' && version[6] == '.' && version[7] >= '0' &&
+		 version[7] <= '9' && version[8] == '\0')
+		return (struct request){505, false, NULL};
+	else
+		return (struct request){400, false, NULL};
+
+	/* header fields: "name: value", no folding */
+	for (p = eol + 1; *p != '\0' && *p != '\r' && *p != '\n';) {
+		char *next = strchr(p, '\n'), *colon = strchr(p, ':');
+
+		if (next == NULL)
+			return (struct request){400, false, NULL};
+		if (colon == NULL || colon > next || colon == p)
+			return (struct request){400, false, NULL};
+		for (char *q = p; q < colon; q++)
+			if (!is_tchar(*q))
+				return (struct request){400, false, NULL};
+		if (colon - p == 4 && strncasecmp(p, "host", 4) == 0)
+			host = true;
+		p = next + 1;
+	}
+	if (http11 && !host) /* RFC 9112, 3.2 */
+		return (struct request){400, false, NULL};
+
+	/* origin-form, or absolute-form (whose path we take) */
+	path = target;
+	if (strncasecmp(target, "http://", 7) == 0 ||
+	    strncasecmp(target, "https://", 8) == 0) {
+		const char *slash = strchr(strstr(target, "//") + 2, '/');
+
+		path = slash ? slash : "/";
+	}
+	if (path[0] != '/')
+		return (struct request){400, false, NULL};
+	plen = strcspn(path, "?#");
+	for (size_t i = 0; i < srv->n_routes; i++)
+		if (strlen(srv->routes[i].path) == plen &&
+		    strncmp(srv->routes[i].path, path, plen) == 0)
+			rq.route = &srv->routes[i];
+	if (rq.route == NULL)
+		return (struct request){404, false, NULL};
+	if (strcmp(line, "HEAD") == 0)
+		rq.head = true;
+	else if (strcmp(line, "GET") != 0)
+		return (struct request){405, false, NULL};
+	return rq;
+}
+
+/* Build the whole answer into c->out. */
+static void
+answer(struct orc_http *srv, struct conn *c)
+{
+	struct orc_http_response resp = {200, NULL, NULL, 0};
+	struct request rq;
+	char head[512];
+	int n;
+
+	c->in[c->in_len] = '\0';
+	if (head_end(c->in, c->in_len) == NULL) /* too large */
+		rq = (struct request){400, false, NULL};
+	else
+		rq = parse_request(srv, c->in);
+	if (rq.status != 0) {
+		const char *text = rq.status == 404   ? "not found\n"
+				   : rq.status == 405 ? "method not allowed\n"
+				   : rq.status == 505
+				       ? "http version not supported\n"
+				       : "bad request\n";
+
+		orc_http_reply(&resp, rq.status, NULL, text);
+	} else {
+		rq.route->fn(rq.route->ctx, &resp);
+		if (resp.status < 100 || resp.status > 599)
+			orc_http_reply(&resp, 500, NULL, "internal error\n");
+	}
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d %s\r\n"
+		     "Content-Type: %s\r\n"
+		     "Content-Length: %zu\r\n"
+		     "Cache-Control: no-store\r\n"
+		     "Connection: close\r\n"
+		     "%s"
+		     "\r\n",
+		     resp.status, reason_phrase(resp.status),
+		     resp.content_type ? resp.content_type : TEXT_PLAIN,
+		     resp.body_len,
+		     resp.status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	if (rq.head)
+		resp.body_len = 0;
+	c->out = malloc((size_t)n + resp.body_len);
+	if (c->out != NULL) {
+		memcpy(c->out, head, (size_t)n);
+		if (resp.body_len > 0)
+			memcpy(c->out + n, resp.body, resp.body_len);
+		c->out_len = (size_t)n + resp.body_len;
+	}
+	free(resp.body);
+	c->out_off = 0;
+	c->complete = false;
+}
+
+/* ---- the turn ---- */
+
+static void
+start_lingering(struct conn *c, int64_t now_ms)
+{
+	shutdown(c->fd, SHUT_WR);
+	free(c->out);
+	c->out = NULL;
+	c->state = LINGERING;
+	c->deadline = now_ms + LINGER_MS;
+}
+
+/* One send; true when the answer is finished (sent or abandoned). */
+static bool
+do_write(struct orc_http *srv, struct conn *c, int64_t now_ms)
+{
+	ssize_t n;
+
+	if (c->out == NULL) { /* out of memory building it */
+		conn_close(srv, c);
+		return true;
+	}
+	n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		 MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return false;
+		conn_close(srv, c);
+		return true;
+	}
+	c->out_off += (size_t)n;
+	if (c->out_off < c->out_len)
+		return false;
+	start_lingering(c, now_ms);
+	return true;
+}
+
+/* One recv while reading the request; may leave c complete. */
+static void
+do_read(struct orc_http *srv, struct conn *c)
+{
+	ssize_t n = recv(c->fd, c->in + c->in_len, REQUEST_MAX - c->in_len, 0);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_close(srv, c);
+		return;
+	}
+	if (n == 0) { /* the client gave up before finishing */
+		conn_close(srv, c);
+		return;
+	}
+	c->in_len += (size_t)n;
+	if (head_end(c->in, c->in_len) != NULL || c->in_len >= REQUEST_MAX)
+		c->complete = true; /* too large: answered 400 */
+}
+
+/* Read and discard until the client closes. */
+static void
+do_drain(struct orc_http *srv, struct conn *c)
+{
+	char sink[512];
+	ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		       errno != EINTR))
+		conn_close(srv, c);
+}
+
+static void
+accept_some(struct orc_http *srv, int64_t now_ms)
+{
+	for (int i = 0; i < ACCEPTS_PER_TURN && srv->n_open < MAX_CONNS; i++) {
+		struct conn *c = NULL;
+		int fd = accept(srv->fd, NULL, NULL);
+
+		if (fd < 0) {
+			if (errno == ECONNABORTED || errno == EINTR)
+				continue;
+			return; /* EAGAIN, or out of descriptors: next turn */
+		}
+		if (!set_nonblocking(fd)) {
+			close(fd);
+			continue;
+		}
+		for (size_t j = 0; j < MAX_CONNS && c == NULL; j++)
+			if (srv->conns[j].state == FREE)
+				c = &srv->conns[j];
+		c->state = READING;
+		c->fd = fd;
+		c->deadline = now_ms + REQUEST_TIMEOUT_MS;
+		c->complete = false;
+		c->in_len = 0;
+		c->out = NULL;
+		c->out_len = c->out_off = 0;
+		srv->n_open++;
+		do_read(srv, c); /* the request is often there already */
+	}
+}
+
+int
+orc_http_poll(struct orc_http *srv, int64_t now_ms)
+{
+	struct pollfd fds[MAX_CONNS + 1];
+	struct conn *owner[MAX_CONNS + 1];
+	nfds_t n = 0;
+	int done = 0, answered = 0;
+
+	if (srv == NULL)
+		return 0;
+	fds[n] =
+	    (struct pollfd){srv->fd, srv->n_open < MAX_CONNS ? POLLIN : 0, 0};
+	owner[n++] = NULL;
+	for (size_t i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = &srv->conns[i];
+
+		if (c->state == FREE)
+			continue;
+		fds[n] = (struct pollfd){
+		    c->fd, c->state == WRITING ? POLLOUT : POLLIN, 0};
+		owner[n++] = c;
+	}
+	if (poll(fds, n, 0) < 0)
+		return 0;
+	for (nfds_t i = 1; i < n; i++) {
+		struct conn *c = owner[i];
+
+		if (fds[i].revents == 0)
+			continue;
+		if (c->state == READING && !c->complete)
+			do_read(srv, c);
+		else if (c->state == WRITING)
+			done += do_write(srv, c, now_ms);
+		else if (c->state == LINGERING)
+			do_drain(srv, c);
+	}
+	if (fds[0].revents & POLLIN)
+		accept_some(srv, now_ms);
+	for (size_t i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = &srv->conns[i];
+
+		if (c->state == READING && c->complete &&
+		    answered < ANSWERS_PER_TURN) {
+			answered++;
+			answer(srv, c);
+			c->state = WRITING;
+			c->deadline = now_ms + WRITE_TIMEOUT_MS;
+			done += do_write(srv, c, now_ms);
+		} else if (c->state != FREE && now_ms >= c->deadline) {
+			done += c->state == WRITING;
+			conn_close(srv, c);
+		}
+	}
+	return done;
+}

@@ -1,0 +1,87 @@
+/*
+ * http.h - a tiny non-blocking HTTP/1.0 and 1.1 server for the health and
+ * metrics endpoints, polled by the run loop.
+ *
+ * The caller's loop calls orc_http_poll() once per turn; it never waits
+ * (poll() with a zero timeout) and does bounded work: a few accepts, one
+ * read and one write per open connection, a few requests answered.  A
+ * request is one GET (or HEAD) of a registered path; the connection is
+ * closed after the answer (Connection: close, no keep-alive, no request
+ * bodies).  Bad requests get 400, unknown paths 404, other methods 405
+ * (with Allow), other HTTP versions 505; a client that does not finish
+ * its request within a few seconds is disconnected.
+ *
+ * Handlers run on the caller's thread, inside orc_http_poll(), so they
+ * may read the caller's state without locks.
+ *
+ * Not thread-safe: one thread owns a server.
+ */
+#ifndef ORC_HTTP_H
+#define ORC_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* What a handler answers.  Fill it with orc_http_reply*(). */
+struct orc_http_response {
+	int status;		  /* 200 unless set */
+	const char *content_type; /* static string; default text/plain */
+	char *body;		  /* owned by the response (malloc) */
+	size_t body_len;
+};
+
+/*
+ * Answer status with a copy of text (borrowed) as the body and
+ * content_type (a static string; NULL for "text/plain; charset=utf-8").
+ */
+void orc_http_reply(struct orc_http_response *resp, int status,
+		    const char *content_type, const char *text);
+
+/* The same, taking body (malloc'd, len bytes): it is freed by the server. */
+void orc_http_reply_take(struct orc_http_response *resp, int status,
+			 const char *content_type, char *body, size_t len);
+
+/* Called for a GET or HEAD of the route's path (HEAD drops the body). */
+typedef void orc_http_handler_fn(void *ctx, struct orc_http_response *resp);
+
+struct orc_http_route {
+	const char *path; /* "/healthz": exact match, query string ignored */
+	orc_http_handler_fn *fn;
+	void *ctx;
+};
+
+struct orc_http;
+
+/*
+ * Listen on addr:port (addr borrowed: a numeric IPv4 or IPv6 address, or
+ * NULL for every interface, IPv6 and IPv4 when the host has both); port 0
+ * takes a free port (see orc_http_port()).  routes[0..n_routes) are
+ * copied (their paths and contexts stay borrowed).  *out is new; free
+ * with orc_http_destroy().  ORC_TRANSIENT when the address is in use,
+ * ORC_INVALID for a bad address, ORC_FATAL otherwise.
+ */
+enum orc_status orc_http_create(const char *addr, int port,
+				const struct orc_http_route *routes,
+				size_t n_routes, struct orc_http **out,
+				struct orc_error *err);
+
+/* Close the listening socket and every connection; accepts NULL. */
+void orc_http_destroy(struct orc_http *srv);
+
+/* The port listened on. */
+int orc_http_port(const struct orc_http *srv);
+
+/*
+ * One bounded turn at now_ms (any monotonic clock in milliseconds, used
+ * for the per-connection deadlines): accept, read, answer, write, close.
+ * Never blocks.  Returns the number of responses completed (sent whole
+ * or abandoned because the client went away).
+ */
+int orc_http_poll(struct orc_http *srv, int64_t now_ms);
+
+/* Connections open now (accepted and not closed yet). */
+size_t orc_http_connections(const struct orc_http *srv);
+
+#endif

@@ -1,0 +1,1156 @@
+#!/usr/bin/env bash
+# run-bench.sh - the end-to-end benchmark of the orchestrator on the real local
+# stack (deploy/local): one command, from a fresh machine to a results table,
+# bench-results/<timestamp>/results.json and two charts.
+#
+#   tests/bench/run-bench.sh               # full run (30 s windows, ~10 min)
+#   BENCH_QUICK=1 tests/bench/run-bench.sh # quick run (10 s windows, ~5 min)
+#
+# What it does, in order:
+#   1. installs what is missing (deploy/install-deps.sh), builds Release in
+#      build/ (orchestrator, responder, loadgen, kafka_echo);
+#   2. starts a throw-away stack with `deploy/local/stack.sh run` and turns on
+#      track_commit_timestamp (PostgreSQL restart), so every transition's
+#      commit time can be read back: pg_xact_commit_timestamp(xmin) of its
+#      saga_history rows (that table is append-only);
+#   3. the machine's limits: pgbench doing one saga step's SQL per
+#      transaction (1 and 16 clients) and 50 steps per transaction in
+#      set-based statements (tests/bench/pgbench/), synchronous_commit on;
+#   4. the batch-size sweep: scenario (a) at ORC_BATCH_SIZE 1, 10, 100, 500
+#      (short windows);
+#   5. per scenario - (a) 3 sequential steps, (b) 10 steps with a fan-out of
+#      4, (c) 3 steps whose last fails for 10% of the sagas (responder
+#      random:10, fixed seed) and compensates - a throughput run (sagas
+#      started as fast as the system accepts them) and a latency run (a fixed
+#      offered rate: 50% of the sagas/s the throughput run completed);
+#   6. the Kafka produce->consume echo round trip (tests/bench/kafka_echo.c)
+#      through the same broker, at the step rate of the latency run of (a);
+#   7. prints the table, writes results.json, throughput-vs-batch.png and
+#      latency.png (gnuplot) into bench-results/<UTC timestamp>/.
+#
+# Definitions (also in results.json under "definitions"):
+#   window        [first saga.started commit + warm-up, + window], cut at the
+#                 end of the offered load; all rates are counted in it
+#   step          a command answered and applied: step.succeeded, step.failed
+#                 or compensation.succeeded history entries committed in the
+#                 window; sagas/s: terminal entries (saga.completed,
+#                 .compensated, .failed) committed in the window
+#   step latency  commit of the transition that wrote the command to the
+#                 outbox (its step.started / compensation.started entry) ->
+#                 commit of the transition that applied the reply; both are
+#                 PostgreSQL commit timestamps (taken as the commit record is
+#                 written, just before its WAL flush), for steps whose reply
+#                 was applied in the window
+#   latency parts where an action step's latency goes: command commit ->
+#                 command appended by the broker (outbox lag) -> reply
+#                 appended (the service: consume, answer, produce) -> the
+#                 worker starts the batch that applies it (saga_history.at:
+#                 consume, batch linger, the loop's other work) -> that
+#                 transaction commits; both topics are tapped after the run
+#   outbox lag    that same command commit -> the broker appending the
+#                 command (LogAppendTime; the command topics are created with
+#                 message.timestamp.type=LogAppendTime and read back after
+#                 the run with `kafka_echo tap`); broker timestamps are whole
+#                 ms, 0.5 ms is added
+#   throughput    a closed loop keeps a backlog of triggers on the topic
+#                 (granting loadgen --credits), so the orchestrator is never
+#                 short of new sagas and never buried under a pile of them;
+#                 the number of sagas is what it accepted in warm-up + window
+#   CPU           utime+stime (/proc/<pid>/stat) over the window; postgres is
+#                 the postmaster and all its children; "other" = machine busy
+#                 minus the listed processes (the feeder, other tenants)
+#   RSS           VmHWM of each orchestrator process at the end of its run
+#
+# Environment knobs (defaults in brackets; BENCH_QUICK changes the windows):
+#   BENCH_QUICK=1           10 s windows, 3 s warm-up, shorter pgbench/echo
+#   BENCH_WINDOW_S [30]     measuring window of the scenario runs
+#   BENCH_WARMUP_S [5]      warm-up before the window
+#   BENCH_SWEEP [1,10,100,500]  batch sizes of the sweep ("" = no sweep)
+#   BENCH_SWEEP_WINDOW_S [8]    window of each sweep run (warm-up 3 s)
+#   BENCH_SCENARIOS [a,b,c] scenarios to run
+#   BENCH_MODES [throughput,latency]
+#   BENCH_PROCS [1]         orchestrator processes per run
+#   BENCH_BATCH_SIZE        ORC_BATCH_SIZE of the scenario runs (default: the
+#                           orchestrator's own default)
+#   BENCH_LATENCY_LOAD [0.5]  offered rate of the latency runs, as a fraction
+#                           of the throughput run's sagas/s
+#   BENCH_PGBENCH_S [10]    seconds per pgbench run (0 = skip pgbench)
+#   BENCH_ECHO [1]          0 = skip the Kafka echo
+#   BENCH_PROFILE=1         profile the throughput run of the first scenario:
+#                           perf record -a (system wide) over the window and
+#                           pg_stat_statements (preloaded; PostgreSQL restart);
+#                           the numbers of that run carry the overhead
+#   BENCH_BUILD_DIR [build] BENCH_OUT [bench-results]  BENCH_NO_BUILD=1
+#   BENCH_USE_STACK=1       use the stack in the environment (ORC_PG_DSN,
+#                           ORC_KAFKA_BROKERS, ORC_STACK_DIR from stack.env)
+#                           instead of starting one; it is restarted once
+#                           (track_commit_timestamp) and keeps its databases
+#   ORC_*                   passed to the orchestrator processes as usual
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/tests/bench
+QUICK=${BENCH_QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+  d_window=10 d_warmup=3 d_sweep_window=4 d_sweep_warmup=2 d_pgbench=4 d_echo_s=4 d_echo_n=20000
+else
+  d_window=30 d_warmup=5 d_sweep_window=8 d_sweep_warmup=3 d_pgbench=10 d_echo_s=10 d_echo_n=50000
+fi
+WINDOW=${BENCH_WINDOW_S:-$d_window}
+WARMUP=${BENCH_WARMUP_S:-$d_warmup}
+SWEEP=${BENCH_SWEEP-1,10,100,500}
+SWEEP_WINDOW=${BENCH_SWEEP_WINDOW_S:-$d_sweep_window}
+SWEEP_WARMUP=${BENCH_SWEEP_WARMUP_S:-$d_sweep_warmup}
+SCENARIOS=${BENCH_SCENARIOS:-a,b,c}
+MODES=${BENCH_MODES:-throughput,latency}
+PROCS=${BENCH_PROCS:-1}
+BATCH=${BENCH_BATCH_SIZE:-}
+LOAD=${BENCH_LATENCY_LOAD:-0.5}
+PGBENCH_S=${BENCH_PGBENCH_S:-$d_pgbench}
+ECHO=${BENCH_ECHO:-1}
+PROFILE=${BENCH_PROFILE:-0}
+BUILD=${BENCH_BUILD_DIR:-$ROOT/build}
+OUT_BASE=${BENCH_OUT:-$ROOT/bench-results}
+PG_BIN=${ORC_PG_BIN:-/usr/lib/postgresql/15/bin}
+DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT_S:-180}
+SEED=42
+INSTANCES=100000 # pgbench instance rows
+TARGET_STEPS=10000 TARGET_P50=10 TARGET_P99=50 TARGET_LAG50=5 TARGET_RSS_MB=32
+
+ORCH=$BUILD/orchestrator
+RESPONDER=$BUILD/tests/tools/responder
+LOADGEN=$BUILD/tests/tools/loadgen
+ECHO_BIN=$BUILD/tests/bench/kafka_echo
+DATA_TEMPLATE='{"id":"{key}","total":{i},"customer":"c-42","currency":"EUR","sent_ms":{ts_ms}}'
+
+say() { printf '%s run-bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+now_s() { printf '%s' "${EPOCHREALTIME/,/.}"; }
+
+# ------------------------------------------------------------ outside the stack
+
+prepare() {
+  local need=0 c
+  for c in cmake cc java gnuplot psql "$PG_BIN/pgbench" "$PG_BIN/initdb"; do
+    command -v "$c" >/dev/null 2>&1 || need=1
+  done
+  pkg-config --exists rdkafka jansson libpq 2>/dev/null || need=1
+  if ((need)); then
+    say "installing dependencies (deploy/install-deps.sh)"
+    "$ROOT/deploy/install-deps.sh"
+  fi
+  if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+    say "building Release in $BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j"$(nproc)" --target orchestrator responder loadgen kafka_echo >/dev/null
+  fi
+  for c in "$ORCH" "$RESPONDER" "$LOADGEN" "$ECHO_BIN"; do
+    [[ -x $c ]] || die "$c not built"
+  done
+}
+
+# ------------------------------------------------------------ helpers (inside)
+
+PIDS=()   # every process this script started and has not reaped
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in "${PIDS[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+}
+
+forget_pid() {
+  local p keep=()
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# stop_pid PID [timeout_s]: TERM, wait, KILL
+stop_pid() {
+  local pid=$1 t=${2:-30} i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < t * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+q() { # q DB SQL: one value per line
+  "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+}
+
+dsn_for() { # the ORC_PG_DSN of the stack with another database name
+  local base=${BASE_DSN%%\?*} query=
+  [[ $BASE_DSN == *\?* ]] && query="?${BASE_DSN#*\?}"
+  printf '%s/%s%s' "${base%/*}" "$1" "$query"
+}
+
+# put SECTION NAME FILE: store a JSON document for the final assembly
+put() {
+  "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d bench_results \
+    -v section="$1" -v name="$2" -v doc="$(cat "$3")" <<'EOF'
+INSERT INTO results (section, name, doc) VALUES (:'section', :'name', :'doc'::jsonb)
+ON CONFLICT (section, name) DO UPDATE SET doc = EXCLUDED.doc;
+EOF
+}
+
+get() { # get SQL-on-results: one value
+  "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d bench_results -c "$1"
+}
+
+pg_postmaster() { head -n1 "$ORC_STACK_DIR/pg/data/postmaster.pid"; }
+kafka_pid() { cat "$ORC_STACK_DIR/kafka/kafka.pid"; }
+
+restart_pg() {
+  "$ROOT/deploy/local/stack.sh" pg-stop "$ORC_STACK_DIR" >/dev/null 2>&1
+  "$ROOT/deploy/local/stack.sh" pg-start "$ORC_STACK_DIR" >/dev/null 2>&1
+  local i
+  for ((i = 0; i < 100; i++)); do
+    q postgres 'select 1' >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "postgres did not come back after the restart"
+}
+
+# ------------------------------------------------------------ CPU sampler
+
+ticks_of() { # utime+stime of a pid (clock ticks), nothing if gone
+  local f
+  read -r -a f 2>/dev/null <"/proc/$1/stat" || return 0
+  # fields 14, 15 (1-based): utime, stime; comm has no spaces here
+  printf '%s' $((f[13] + f[14]))
+}
+
+pg_ticks() { # the postmaster with its reaped and live children
+  local pm=$1 f total c
+  read -r -a f 2>/dev/null <"/proc/$pm/stat" || return 0
+  total=$((f[13] + f[14] + f[15] + f[16]))
+  for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
+    read -r -a f 2>/dev/null <"/proc/$c/stat" || continue
+    total=$((total + f[13] + f[14]))
+  done
+  printf '%s' "$total"
+}
+
+# sampler FILE NAME:PID...: every 0.5 s, "t<TAB>name<TAB>ticks" lines;
+# "pg:PID" is the postmaster tree, "system" is the machine's busy ticks.
+sampler() {
+  local out=$1 spec name pid t v cpu u n s idle io irq sirq steal
+  shift
+  while :; do
+    t=$(now_s)
+    {
+      for spec in "$@"; do
+        name=${spec%%:*} pid=${spec#*:}
+        if [[ $name == postgres ]]; then v=$(pg_ticks "$pid"); else v=$(ticks_of "$pid"); fi
+        [[ -n $v ]] && printf '%s\t%s\t%s\n' "$t" "$name" "$v"
+      done
+      read -r cpu u n s idle io irq sirq steal _ </proc/stat
+      printf '%s\tsystem\t%s\n' "$t" $((u + n + s + irq + sirq + steal))
+    } >>"$out"
+    sleep 0.5
+  done
+}
+
+# ------------------------------------------------------------ setup of a run
+
+scenario_def() { # definition file, trigger topic suffix, trigger type, responder args
+  case $1 in
+    a) SDEF=bench_seq3.json STOPIC=seq3.start STYPE=bench_seq3.requested
+       SRULES=(--default succeed:service.succeeded) ;;
+    b) SDEF=bench_fan10.json STOPIC=fan10.start STYPE=bench_fan10.requested
+       SRULES=(--default succeed:service.succeeded) ;;
+    c) SDEF=bench_comp3.json STOPIC=comp3.start STYPE=bench_comp3.requested
+       SRULES=(--default succeed:service.succeeded
+               --rule bench_comp3.ship=random:10:service.failed:service.succeeded) ;;
+    *) die "unknown scenario $1 (a, b or c)" ;;
+  esac
+}
+
+scenario_title() {
+  case $1 in
+    a) echo "(a) 3 steps in sequence" ;;
+    b) echo "(b) 10 steps, fan-out of 4" ;;
+    c) echo "(c) 3 steps, 10% fail at the last and compensate" ;;
+  esac
+}
+
+# wait_lanes LOG...: until the relays own all 16 outbox lanes (at most 15 s)
+wait_lanes() {
+  local i owned
+  for ((i = 0; i < 150; i++)); do
+    # (the logs may not exist yet: the processes open them)
+    owned=$({ cat "$@" 2>/dev/null || true; } |
+      sed -n 's/.*relay claimed outbox lanes.* owned=\([0-9,]*\).*/\1/p' |
+      tr ',' '\n' | sort -un | wc -l)
+    ((owned >= 16)) && return 0
+    sleep 0.1
+  done
+  say "warning: the relays own $owned of 16 outbox lanes after 15 s"
+}
+
+# run_one TAG SCENARIO MODE BATCH RATE: one orchestrator run, metrics in
+# $OUT/runs/TAG/metrics.json.  MODE: throughput (closed loop, then drain),
+# latency (fixed RATE sagas/s, then drain) or sweep (closed loop, time-boxed,
+# no drain).
+run_one() {
+  local tag=$1 scen=$2 mode=$3 batch=$4 rate=$5
+  local dir=$OUT/runs/$tag db=bench_${RUNID}_${tag//-/_} topic_prefix=bench.$RUNID.$tag
+  local warm=$WARMUP window=$WINDOW dsn i pid orch_pids=() samp_pid resp_pid lg_pid
+  local specs=() hwm=() orch_logs=() t_start t_stop cap_ms sent
+  [[ $mode == sweep ]] && warm=$SWEEP_WARMUP window=$SWEEP_WINDOW
+  scenario_def "$scen"
+  mkdir -p "$dir"
+  say "run $tag: scenario $scen, $mode, batch size ${batch:-default}${rate:+, $rate sagas/s}"
+
+  q postgres "CREATE DATABASE $db" >/dev/null
+  dsn=$(dsn_for "$db")
+  ORC_PG_DSN=$dsn "$ORCH" migrate >"$dir/migrate.log" 2>&1 || die "migrate failed: $dir/migrate.log"
+  sed "s/\"topic\": \"bench\./\"topic\": \"$topic_prefix./" "$HERE/definitions/$SDEF" >"$dir/$SDEF"
+  ORC_PG_DSN=$dsn "$ORCH" definitions load "$dir/$SDEF" >>"$dir/migrate.log" 2>&1 ||
+    die "definitions load failed: $dir/migrate.log"
+  if [[ $PROFILE == 1 && $tag == "$PROFILE_TAG" ]]; then
+    q "$db" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+  fi
+  "$ECHO_BIN" topics --config message.timestamp.type=LogAppendTime \
+    "$topic_prefix.$STOPIC" "$topic_prefix.commands" "$topic_prefix.replies" >/dev/null
+  q "$db" "CHECKPOINT" >/dev/null
+
+  "$RESPONDER" --brokers "$ORC_KAFKA_BROKERS" --topics "$topic_prefix.commands" \
+    --group "responder-$RUNID-$tag" --seed "$SEED" "${SRULES[@]}" \
+    >"$dir/responder.out" 2>"$dir/responder.log" &
+  resp_pid=$!
+  PIDS+=("$resp_pid")
+  for ((i = 1; i <= PROCS; i++)); do
+    env ORC_PG_DSN="$dsn" ORC_GROUP="orc-$RUNID-$tag" ORC_REPLY_TOPIC="$topic_prefix.replies" \
+      ORC_HTTP_PORT=0 ${batch:+ORC_BATCH_SIZE=$batch} \
+      "$ORCH" run >"$dir/orchestrator-$i.out" 2>"$dir/orchestrator-$i.log" &
+    orch_logs+=("$dir/orchestrator-$i.log")
+    orch_pids+=("$!")
+    PIDS+=("$!")
+  done
+  wait_lanes "${orch_logs[@]}"
+  for i in "${!orch_pids[@]}"; do specs+=("orchestrator:${orch_pids[$i]}"); done
+  specs+=("responder:$resp_pid" "postgres:$(pg_postmaster)" "kafka:$(kafka_pid)")
+
+  if [[ $PROFILE == 1 && $tag == "$PROFILE_TAG" ]]; then
+    q "$db" "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal');
+             SELECT pg_stat_reset()" >/dev/null
+  fi
+  t_start=$(now_s)
+  if [[ $mode == latency ]]; then
+    local count
+    count=$(awk -v r="$rate" -v s="$((warm + window + 1))" 'BEGIN { printf "%d", r * s }')
+    "$LOADGEN" --topic "$topic_prefix.$STOPIC" --type "$STYPE" --prefix "$RUNID-$tag" \
+      --count "$count" --rate "$rate" --data "$DATA_TEMPLATE" \
+      --json "$dir/loadgen.json" >"$dir/loadgen.out" 2>&1 &
+    lg_pid=$!
+    PIDS+=("$lg_pid")
+    specs+=("loadgen:$lg_pid")
+    sampler "$dir/samples.tsv" "${specs[@]}" &
+    samp_pid=$!
+    PIDS+=("$samp_pid")
+    maybe_profile "$tag" "$dir" "$warm" "$window" "${orch_pids[0]}"
+    wait "$lg_pid" || die "loadgen failed: $dir/loadgen.out"
+    forget_pid "$lg_pid"
+  else
+    sampler "$dir/samples.tsv" "${specs[@]}" &
+    samp_pid=$!
+    PIDS+=("$samp_pid")
+    maybe_profile "$tag" "$dir" "$warm" "$window" "${orch_pids[0]}"
+    feed_closed "$db" "$dir" "$topic_prefix.$STOPIC" "$STYPE" "$RUNID-$tag" \
+      "$(awk -v a="$t_start" -v b="$((warm + window + 1))" 'BEGIN { printf "%.3f", a + b }')"
+  fi
+  t_stop=$(now_s)
+  cap_ms=$(awk -v t="$t_stop" 'BEGIN { printf "%.0f", t * 1000 }')
+  if [[ $mode == latency ]]; then
+    cap_ms=$(sed -n 's/.*"last_sent_ms": \([0-9]*\).*/\1/p' "$dir/loadgen.json")
+  fi
+  sent=$(sed -n 's/.*"acked": \([0-9]*\).*/\1/p' "$dir/loadgen.json")
+
+  if [[ $mode != sweep ]]; then
+    wait_drained "$db" "$sent" "$DRAIN_TIMEOUT"
+  fi
+  for pid in "${orch_pids[@]}"; do
+    hwm+=("$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)")
+  done
+  stop_pid "$samp_pid" 1
+  [[ -n ${PROFILE_PID:-} ]] && { wait "$PROFILE_PID" 2>/dev/null || true; forget_pid "$PROFILE_PID"; PROFILE_PID=; }
+  for pid in "${orch_pids[@]}"; do stop_pid "$pid" 30; done
+  stop_pid "$resp_pid" 30
+
+  : >"$dir/tap.tsv"
+  if [[ $mode != sweep ]]; then
+    "$ECHO_BIN" tap --topics "$topic_prefix.commands,$topic_prefix.replies" --out "$dir/tap.tsv" \
+      2>>"$dir/tap.log" || say "warning: tap of $topic_prefix.commands failed (no outbox lag)"
+  fi
+  if [[ $PROFILE == 1 && $tag == "$PROFILE_TAG" ]]; then
+    profile_report "$db" "$dir"
+  fi
+  metrics "$db" "$dir" "$tag" "$scen" "$mode" "${batch:-default}" "$rate" "$warm" "$window" \
+    "$cap_ms" "$sent" "$(IFS=,; echo "${hwm[*]}")" "$topic_prefix"
+  put run "$tag" "$dir/metrics.json"
+  if [[ $mode == sweep ]]; then q postgres "DROP DATABASE $db" >/dev/null; fi
+  summary_line "$tag"
+}
+
+# feed_closed DB DIR TOPIC TYPE PREFIX DEADLINE: keep a backlog of triggers
+# that the orchestrator has not started yet: about a quarter second of its
+# recent start rate (at least 50), until DEADLINE (epoch s).
+feed_closed() {
+  local db=$1 dir=$2 topic=$3 type=$4 prefix=$5 deadline=$6
+  local sent=0 started prev_started=0 prev_t t rate=0 target backlog grant cred
+  exec {cred}> >(exec "$LOADGEN" --topic "$topic" --type "$type" --prefix "$prefix" \
+    --credits --count 100000000 --data "$DATA_TEMPLATE" \
+    --json "$dir/loadgen.json" >"$dir/loadgen.out" 2>&1)
+  local lg=$!
+  coproc FEEDQ { "$PG_BIN/psql" -X -q -At -d "$db" 2>&1; }
+  prev_t=$(now_s)
+  while :; do
+    t=$(now_s)
+    awk -v t="$t" -v d="$deadline" 'BEGIN { exit !(t < d) }' || break
+    echo "SELECT count(*) FROM orchestrator.sagas;" >&"${FEEDQ[1]}"
+    read -r -t 10 started <&"${FEEDQ[0]}" || die "feeder: no answer from postgres"
+    [[ $started =~ ^[0-9]+$ ]] || die "feeder: $started"
+    rate=$(awk -v r="$rate" -v a="$started" -v b="$prev_started" -v t="$t" -v p="$prev_t" \
+      'BEGIN { x = (a - b) / (t - p); printf "%.1f", r == 0 ? x : 0.7 * r + 0.3 * x }')
+    prev_started=$started prev_t=$t
+    target=$(awk -v r="$rate" 'BEGIN { x = r / 4; printf "%d", x < 50 ? 50 : x }')
+    backlog=$((sent - started))
+    if ((backlog < target)); then
+      grant=$((target - backlog))
+      echo "$grant" >&"$cred"
+      sent=$((sent + grant))
+    fi
+    sleep 0.2
+  done
+  exec {cred}>&-
+  echo '\q' >&"${FEEDQ[1]}"
+  wait "$FEEDQ_PID" 2>/dev/null || true
+  # the loadgen ends at the end of its input; wait for its summary
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [[ -s $dir/loadgen.json ]] && break
+    sleep 0.1
+  done
+  wait "$lg" 2>/dev/null || true
+  [[ -s $dir/loadgen.json ]] || die "loadgen did not finish: $dir/loadgen.out"
+}
+
+# wait_drained DB SENT TIMEOUT: until every saga sent is terminal
+wait_drained() {
+  local db=$1 sent=$2 timeout=$3 t0 left
+  t0=$(date +%s)
+  while :; do
+    left=$(q "$db" "SELECT $sent - count(*) FILTER (WHERE status IN ('completed',
+      'compensated', 'failed', 'cancelled', 'timed_out')) FROM orchestrator.sagas")
+    ((left <= 0)) && return 0
+    if (($(date +%s) - t0 > timeout)); then
+      say "warning: $left sagas not finished after ${timeout}s"
+      return 0
+    fi
+    sleep 0.5
+  done
+}
+
+PROFILE_TAG="" PROFILE_PID=""
+# maybe_profile TAG DIR WARMUP WINDOW ORCH_PID: over the window of the
+# profiled run, perf record (system wide, call graphs) and perf trace -s of
+# the orchestrator's main thread (its wall time by system call: poll() is
+# libpq waiting for PostgreSQL, futex() is librdkafka's queues - the
+# consumer poll and the relay's wait for delivery reports)
+maybe_profile() {
+  local tag=$1 dir=$2 warm=$3 window=$4 orch=$5
+  [[ $PROFILE == 1 && $tag == "$PROFILE_TAG" ]] || return 0
+  command -v perf >/dev/null || { say "warning: perf not installed (apt-get install linux-perf)"; return 0; }
+  (
+    sleep "$warm"
+    perf trace -s -t "$orch" -o "$dir/perf-trace-orchestrator.txt" -- sleep "$window" \
+      >/dev/null 2>"$dir/perf-trace.log" &
+    perf record --call-graph dwarf,16384 -F 299 -p "$orch" -o "$dir/perf-orchestrator.data" \
+      -- sleep "$window" >"$dir/perf-record-orchestrator.log" 2>&1 &
+    perf record -a -F 499 -o "$dir/perf.data" -- sleep "$window" >"$dir/perf-record.log" 2>&1
+    wait
+  ) &
+  PROFILE_PID=$!
+  PIDS+=("$PROFILE_PID")
+}
+
+profile_report() {
+  local db=$1 dir=$2
+  if [[ -s $dir/perf.data ]]; then
+    perf report -i "$dir/perf.data" --stdio --sort comm,dso \
+      --percent-limit 0.5 >"$dir/perf-by-process.txt" 2>/dev/null || true
+    perf report -i "$dir/perf.data" --stdio --comm postgres --sort symbol --percentage relative \
+      --percent-limit 0.5 >"$dir/perf-postgres.txt" 2>/dev/null || true
+  fi
+  if [[ -s $dir/perf-orchestrator.data ]]; then
+    perf report -i "$dir/perf-orchestrator.data" --stdio --no-children --sort dso,symbol \
+      -g none --percent-limit 0.5 >"$dir/perf-orchestrator.txt" 2>/dev/null || true
+    perf report -i "$dir/perf-orchestrator.data" --stdio --children --sort symbol \
+      -g caller,2,callee,function,percent --percent-limit 3 \
+      >"$dir/perf-orchestrator-callers.txt" 2>/dev/null || true
+  fi
+  "$PG_BIN/psql" -X -q -d "$db" >"$dir/pg_stat_statements.txt" 2>&1 <<'EOF'
+\pset pager off
+SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+       round(mean_exec_time::numeric, 3) AS mean_ms, rows,
+       round((100 * total_exec_time / sum(total_exec_time) OVER ())::numeric, 1) AS pct,
+       shared_blks_hit + shared_blks_read AS blks, wal_bytes,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 160) AS query
+  FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25;
+SELECT wal_records, wal_fpi, pg_size_pretty(wal_bytes) AS wal, wal_write, wal_sync,
+       round(wal_sync_time::numeric, 1) AS wal_sync_ms, stats_reset FROM pg_stat_wal;
+SELECT xact_commit, xact_rollback, blks_read, blks_hit, tup_inserted, tup_updated,
+       tup_deleted, temp_bytes FROM pg_stat_database WHERE datname = current_database();
+SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, n_dead_tup, autovacuum_count
+  FROM pg_stat_user_tables ORDER BY relname;
+EOF
+}
+
+# ------------------------------------------------------------ metrics
+
+metrics() {
+  local db=$1 dir=$2 tag=$3 scen=$4 mode=$5 batch=$6 rate=$7 warm=$8 window=$9
+  local cap_ms=${10} sent=${11} hwm=${12} prefix=${13}
+  # \copy takes its arguments verbatim (no psql variables): its lines are
+  # printed here, the rest of the SQL is a quoted here-document
+  {
+    cat <<'EOF'
+SET search_path = orchestrator;
+SET work_mem = '256MB';
+CREATE TEMP TABLE h AS
+SELECT saga_id, kind, step_name, pg_xact_commit_timestamp(xmin) AS ct,
+       xmin::text::bigint AS x, at
+  FROM saga_history;
+CREATE INDEX ON h (saga_id, step_name, kind);
+ANALYZE h;
+CREATE TEMP TABLE tap (ce_id text, ts_ms bigint, tstype text, topic text, part int, off bigint,
+                       sagaid text, step text);
+CREATE TEMP TABLE samples (t float8, comp text, ticks bigint);
+EOF
+    printf "\\copy tap FROM '%s'\n" "$dir/tap.tsv"
+    printf "\\copy samples FROM '%s'\n" "$dir/samples.tsv"
+    cat <<'EOF'
+
+-- the window
+SELECT extract(epoch FROM min(ct) FILTER (WHERE kind = 'saga.started')) AS t_first,
+       coalesce(extract(epoch FROM max(ct) FILTER (WHERE kind IN ('saga.completed',
+         'saga.compensated', 'saga.failed', 'saga.cancelled', 'saga.timed_out'))), 0) AS t_last
+  FROM h \gset
+SELECT :t_first + :warm AS w0,
+       least(:t_first + :warm + :window,
+             CASE WHEN :cap_ms > 0 THEN :cap_ms / 1000.0 ELSE 'infinity' END) AS w1 \gset
+
+-- steps: commands answered and applied; their latency
+CREATE TEMP TABLE lat AS
+WITH s AS (
+  SELECT saga_id, step_name,
+         min(ct) FILTER (WHERE kind = 'step.started') AS a_start,
+         min(ct) FILTER (WHERE kind IN ('step.succeeded', 'step.failed')) AS a_end,
+         min(ct) FILTER (WHERE kind = 'compensation.started') AS c_start,
+         min(ct) FILTER (WHERE kind = 'compensation.succeeded') AS c_end
+    FROM h WHERE step_name IS NOT NULL
+   GROUP BY 1, 2)
+SELECT a_end AS done, extract(epoch FROM a_end - a_start) * 1000 AS ms, 'action' AS what
+  FROM s WHERE a_end IS NOT NULL AND a_start IS NOT NULL
+UNION ALL
+SELECT c_end, extract(epoch FROM c_end - c_start) * 1000, 'compensation'
+  FROM s WHERE c_end IS NOT NULL AND c_start IS NOT NULL;
+
+CREATE TEMP TABLE win AS
+SELECT * FROM lat WHERE done >= to_timestamp(:w0) AND done < to_timestamp(:w1);
+
+-- outbox lag: command commit -> broker append
+CREATE TEMP TABLE lag AS
+SELECT (t.ts_ms + 0.5) - extract(epoch FROM h.ct) * 1000 AS ms, t.tstype
+  FROM tap t
+  JOIN h ON t.topic = :'prefix' || '.commands'
+        AND h.saga_id = split_part(t.ce_id, '/', 1)::uuid
+        AND h.step_name = split_part(t.ce_id, '/', 2)
+        AND h.kind = CASE split_part(t.ce_id, '/', 3) WHEN 'action' THEN 'step.started'
+                                                      ELSE 'compensation.started' END
+ WHERE split_part(t.ce_id, '/', 4) = '1'
+   AND h.ct >= to_timestamp(:w0) AND h.ct < to_timestamp(:w1);
+
+-- where an action step's latency goes: command commit -> command appended
+-- (outbox lag) -> reply appended (the service: consume, answer, produce) ->
+-- the worker starts the batch that applies it (consume, linger, wait for the
+-- loop) -> that transaction commits
+CREATE TEMP TABLE parts AS
+WITH st AS (
+  SELECT saga_id, step_name,
+         min(ct) FILTER (WHERE kind = 'step.started') AS t0,
+         min(ct) FILTER (WHERE kind IN ('step.succeeded', 'step.failed')) AS t3,
+         min(at) FILTER (WHERE kind IN ('step.succeeded', 'step.failed')) AS t_apply
+    FROM h WHERE step_name IS NOT NULL GROUP BY 1, 2),
+cmd AS (
+  SELECT split_part(ce_id, '/', 1)::uuid AS saga_id, split_part(ce_id, '/', 2) AS step_name,
+         min(ts_ms) AS ts
+    FROM tap WHERE topic = :'prefix' || '.commands' AND split_part(ce_id, '/', 3) = 'action'
+   GROUP BY 1, 2),
+rep AS (
+  SELECT sagaid::uuid AS saga_id, step AS step_name, min(ts_ms) AS ts
+    FROM tap WHERE topic = :'prefix' || '.replies' AND sagaid <> '' GROUP BY 1, 2)
+SELECT (cmd.ts + 0.5) - extract(epoch FROM st.t0) * 1000 AS outbox_lag,
+       (rep.ts - cmd.ts)::float8 AS service,
+       extract(epoch FROM st.t_apply) * 1000 - (rep.ts + 0.5) AS to_batch,
+       extract(epoch FROM st.t3 - st.t_apply) * 1000 AS transaction
+  FROM st JOIN cmd USING (saga_id, step_name) JOIN rep USING (saga_id, step_name)
+ WHERE st.t3 >= to_timestamp(:w0) AND st.t3 < to_timestamp(:w1);
+
+-- CPU over the samples that enclose the window
+CREATE TEMP TABLE cpu AS
+WITH b AS (
+  SELECT coalesce((SELECT max(t) FROM samples WHERE t <= :w0), (SELECT min(t) FROM samples)) AS s0,
+         coalesce((SELECT min(t) FROM samples WHERE t >= :w1), (SELECT max(t) FROM samples)) AS s1),
+d AS (
+  SELECT comp, sum(ticks) FILTER (WHERE t = b.s1) - sum(ticks) FILTER (WHERE t = b.s0) AS ticks
+    FROM samples, b WHERE t IN (b.s0, b.s1) GROUP BY comp)
+SELECT b.s0, b.s1, d.comp, d.ticks::float8 / :clk AS cpu_s FROM b, d;
+SELECT coalesce(min(s0), :w0) AS s0, coalesce(min(s1), :w1) AS s1 FROM cpu \gset
+
+SELECT jsonb_build_object(
+  'tag', :'tag', 'scenario', :'scen', 'mode', :'mode', 'batch_size', :'batch',
+  'procs', :procs, 'offered_sagas_per_s', nullif(:rate, 0),
+  'sagas_sent', :sent,
+  'window', jsonb_build_object('start', to_timestamp(:w0), 'end', to_timestamp(:w1),
+                               'seconds', round((:w1 - :w0)::numeric, 3),
+                               'warmup_s', :warm),
+  'run_seconds', round((:t_last - :t_first)::numeric, 3),
+  'throughput', (
+    SELECT jsonb_build_object(
+      'steps', count(*) FILTER (WHERE kind IN ('step.succeeded', 'step.failed', 'compensation.succeeded')),
+      'sagas', count(*) FILTER (WHERE kind IN ('saga.completed', 'saga.compensated', 'saga.failed')),
+      'started', count(*) FILTER (WHERE kind = 'saga.started'),
+      'steps_per_s', round(count(*) FILTER (WHERE kind IN ('step.succeeded', 'step.failed',
+                       'compensation.succeeded')) / (:w1 - :w0)::numeric, 1),
+      'sagas_per_s', round(count(*) FILTER (WHERE kind IN ('saga.completed', 'saga.compensated',
+                       'saga.failed')) / (:w1 - :w0)::numeric, 1),
+      'started_per_s', round(count(*) FILTER (WHERE kind = 'saga.started') / (:w1 - :w0)::numeric, 1),
+      'events_per_s', round(count(*) FILTER (WHERE kind IN ('saga.started', 'step.succeeded',
+                       'step.failed', 'compensation.succeeded')) / (:w1 - :w0)::numeric, 1),
+      'transactions_per_s', round(count(DISTINCT x) / (:w1 - :w0)::numeric, 1),
+      'events_per_transaction', round(count(*) FILTER (WHERE kind IN ('saga.started',
+                       'step.succeeded', 'step.failed', 'compensation.succeeded'))
+                       / nullif(count(DISTINCT x), 0)::numeric, 1))
+      FROM h WHERE ct >= to_timestamp(:w0) AND ct < to_timestamp(:w1)),
+  'step_latency_ms', (
+    SELECT jsonb_build_object('n', count(*),
+      'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'p95', round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'max', round(max(ms)::numeric, 2), 'mean', round(avg(ms)::numeric, 2),
+      'compensation_steps', count(*) FILTER (WHERE what = 'compensation'))
+      FROM win),
+  'outbox_lag_ms', (
+    SELECT jsonb_build_object('n', count(*),
+      'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'p95', round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'max', round(max(ms)::numeric, 2),
+      'broker_timestamp', CASE WHEN bool_and(tstype = 'L') THEN 'LogAppendTime'
+                               WHEN count(*) > 0 THEN 'CreateTime (produce call)' END)
+      FROM lag),
+  'step_latency_parts_ms', (
+    SELECT jsonb_build_object('n', count(*),
+      'outbox_lag', jsonb_build_object(
+          'p50', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY outbox_lag)::numeric, 2),
+          'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY outbox_lag)::numeric, 2),
+          'mean', round(avg(outbox_lag)::numeric, 2)),
+      'service', jsonb_build_object(
+          'p50', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY service)::numeric, 2),
+          'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY service)::numeric, 2),
+          'mean', round(avg(service)::numeric, 2)),
+      'reply_to_batch', jsonb_build_object(
+          'p50', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_batch)::numeric, 2),
+          'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY to_batch)::numeric, 2),
+          'mean', round(avg(to_batch)::numeric, 2)),
+      'apply_transaction', jsonb_build_object(
+          'p50', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY transaction)::numeric, 2),
+          'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY transaction)::numeric, 2),
+          'mean', round(avg(transaction)::numeric, 2)))
+      FROM parts),
+  'apply_transaction_ms', (
+    SELECT jsonb_build_object('n', count(*),
+      'p50', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'mean', round(avg(ms)::numeric, 2))
+      FROM (SELECT extract(epoch FROM max(ct) - min(at)) * 1000 AS ms FROM h
+             WHERE ct >= to_timestamp(:w0) AND ct < to_timestamp(:w1) GROUP BY x) y),
+  'saga_duration_ms', (
+    SELECT jsonb_build_object('n', count(*),
+      'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2))
+      FROM (SELECT extract(epoch FROM max(ct) FILTER (WHERE kind IN ('saga.completed',
+                     'saga.compensated', 'saga.failed'))
+                   - min(ct) FILTER (WHERE kind = 'saga.started')) * 1000 AS ms,
+                   max(ct) FILTER (WHERE kind IN ('saga.completed', 'saga.compensated',
+                     'saga.failed')) AS done
+              FROM h GROUP BY saga_id) x
+     WHERE done >= to_timestamp(:w0) AND done < to_timestamp(:w1)),
+  'trigger_to_start_ms', (
+    SELECT jsonb_build_object('n', count(*),
+      'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2))
+      FROM (SELECT extract(epoch FROM h.ct) * 1000 - (s.context #>> '{input,sent_ms}')::float8 AS ms
+              FROM sagas s JOIN h ON h.saga_id = s.id AND h.kind = 'saga.started'
+             WHERE h.ct >= to_timestamp(:w0) AND h.ct < to_timestamp(:w1)) x),
+  'cpu', (
+    SELECT jsonb_build_object(
+      'seconds', round((:s1 - :s0)::numeric, 2),
+      'orchestrator_s', round(sum(cpu_s) FILTER (WHERE comp = 'orchestrator')::numeric, 2),
+      'orchestrator_s_per_1000_steps', round((1000 * sum(cpu_s) FILTER (WHERE comp = 'orchestrator')
+          / nullif((SELECT count(*) FROM h WHERE kind IN ('step.succeeded', 'step.failed',
+                     'compensation.succeeded') AND ct >= to_timestamp(:s0)
+                     AND ct < to_timestamp(:s1)), 0))::numeric, 3),
+      'postgres_s_per_1000_steps', round((1000 * sum(cpu_s) FILTER (WHERE comp = 'postgres')
+          / nullif((SELECT count(*) FROM h WHERE kind IN ('step.succeeded', 'step.failed',
+                     'compensation.succeeded') AND ct >= to_timestamp(:s0)
+                     AND ct < to_timestamp(:s1)), 0))::numeric, 3),
+      'cores_used', jsonb_build_object(
+        'orchestrator', round((sum(cpu_s) FILTER (WHERE comp = 'orchestrator') / (:s1 - :s0))::numeric, 2),
+        'postgres', round((sum(cpu_s) FILTER (WHERE comp = 'postgres') / (:s1 - :s0))::numeric, 2),
+        'kafka', round((sum(cpu_s) FILTER (WHERE comp = 'kafka') / (:s1 - :s0))::numeric, 2),
+        'responder', round((sum(cpu_s) FILTER (WHERE comp = 'responder') / (:s1 - :s0))::numeric, 2),
+        'loadgen', round((coalesce(sum(cpu_s) FILTER (WHERE comp = 'loadgen'), 0) / (:s1 - :s0))::numeric, 2),
+        'other', round(((sum(cpu_s) FILTER (WHERE comp = 'system')
+                        - sum(cpu_s) FILTER (WHERE comp <> 'system')) / (:s1 - :s0))::numeric, 2),
+        'machine', round((sum(cpu_s) FILTER (WHERE comp = 'system') / (:s1 - :s0))::numeric, 2),
+        'of', :ncpu))
+      FROM cpu),
+  'rss', jsonb_build_object('vmhwm_kb', to_jsonb(:'hwm'::int[]),
+                            'max_mb', round((SELECT max(x) FROM unnest(:'hwm'::int[]) x) / 1024.0, 1)),
+  'checks', (
+    WITH term AS (
+      SELECT saga_id, count(*) AS n FROM saga_history
+       WHERE kind IN ('saga.completed', 'saga.compensated', 'saga.failed', 'saga.cancelled',
+                      'saga.timed_out') GROUP BY 1),
+    per_step AS (
+      SELECT saga_id, step_name,
+             count(*) FILTER (WHERE kind = 'step.started') AS started,
+             count(*) FILTER (WHERE kind = 'step.succeeded') AS succeeded,
+             count(*) FILTER (WHERE kind = 'compensation.succeeded') AS compensated
+        FROM saga_history WHERE step_name IS NOT NULL GROUP BY 1, 2),
+    nsteps AS (SELECT name, jsonb_array_length(body -> 'steps') AS n FROM saga_definitions)
+    SELECT jsonb_build_object(
+      'sagas', (SELECT count(*) FROM sagas),
+      'by_status', (SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*) AS n
+                     FROM sagas GROUP BY 1) x),
+      'unfinished', (SELECT count(*) FROM sagas WHERE status IN ('running', 'compensating', 'stuck')),
+      'terminal_entry_not_exactly_one', (SELECT count(*) FROM sagas s LEFT JOIN term t ON t.saga_id = s.id
+                     WHERE s.status NOT IN ('running', 'compensating', 'stuck') AND coalesce(t.n, 0) <> 1),
+      'step_started_twice', (SELECT count(*) FROM per_step WHERE started > 1),
+      'step_succeeded_twice', (SELECT count(*) FROM per_step WHERE succeeded > 1),
+      'step_compensated_twice', (SELECT count(*) FROM per_step WHERE compensated > 1),
+      'completed_sagas_missing_a_success', (
+          SELECT count(*) FROM sagas s JOIN nsteps d ON d.name = s.definition_name
+            LEFT JOIN (SELECT saga_id, count(*) FILTER (WHERE succeeded = 1) AS n
+                         FROM per_step GROUP BY 1) p ON p.saga_id = s.id
+           WHERE s.status = 'completed' AND coalesce(p.n, 0) <> d.n),
+      'outbox_left', (SELECT count(*) FROM outbox),
+      'dead_letters', (SELECT count(*) FROM dead_letters),
+      'replies_ignored', (SELECT count(*) FROM saga_history WHERE kind = 'reply.ignored'),
+      'commands_published', (SELECT count(*) FROM tap),
+      'commands_published_twice', (SELECT count(*) - count(DISTINCT ce_id) FROM tap)))
+) \g (format=unaligned tuples_only=on) :out
+
+\pset fieldsep '\t'
+\o :cdf
+SELECT round((p * 100)::numeric, 1), round(v::numeric, 3)
+  FROM unnest((SELECT percentile_cont((SELECT array_agg(x) FROM (
+                 SELECT g / 200.0 AS x FROM generate_series(0, 199) g
+                 UNION ALL SELECT unnest(ARRAY[0.9925, 0.995, 0.9975, 0.999, 1.0])) y))
+               WITHIN GROUP (ORDER BY ms) FROM win))
+       WITH ORDINALITY AS v(v, i)
+  JOIN (SELECT row_number() OVER (ORDER BY x) AS i, x AS p FROM (
+          SELECT g / 200.0 AS x FROM generate_series(0, 199) g
+          UNION ALL SELECT unnest(ARRAY[0.9925, 0.995, 0.9975, 0.999, 1.0])) y) ps USING (i)
+ ORDER BY 1;
+\o
+EOF
+  } | "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" \
+    -v tag="$tag" -v scen="$scen" -v mode="$mode" -v batch="$batch" -v rate="${rate:-0}" \
+    -v warm="$warm" -v window="$window" -v cap_ms="${cap_ms:-0}" -v sent="${sent:-0}" \
+    -v hwm="{${hwm}}" -v procs="$PROCS" -v clk="$(getconf CLK_TCK)" -v ncpu="$(nproc)" \
+    -v prefix="$prefix" -v out="$dir/metrics.json" -v cdf="$dir/latency_cdf.tsv" \
+    >"$dir/metrics.log" 2>&1 ||
+    die "metrics failed: $dir/metrics.log"
+  # the checks verdict, added here so that the SQL stays readable
+  local ok
+  ok=$("$PG_BIN/psql" -X -q -At -v doc="$(cat "$dir/metrics.json")" -d bench_results <<'EOF'
+SELECT CASE WHEN d->>'mode' = 'sweep' THEN
+         (c->>'step_succeeded_twice')::int = 0 AND (c->>'step_started_twice')::int = 0
+         AND (c->>'terminal_entry_not_exactly_one')::int = 0
+       ELSE (c->>'sagas')::int = (d->>'sagas_sent')::int AND (c->>'unfinished')::int = 0
+         AND (c->>'terminal_entry_not_exactly_one')::int = 0
+         AND (c->>'step_started_twice')::int = 0 AND (c->>'step_succeeded_twice')::int = 0
+         AND (c->>'step_compensated_twice')::int = 0
+         AND (c->>'completed_sagas_missing_a_success')::int = 0
+         AND (c->>'outbox_left')::int = 0 AND (c->>'dead_letters')::int = 0 END
+  FROM (SELECT :'doc'::jsonb AS d) x, LATERAL (SELECT d->'checks' AS c) y
+EOF
+)
+  "$PG_BIN/psql" -X -q -At -v doc="$(cat "$dir/metrics.json")" -v ok="$ok" -d bench_results \
+    >"$dir/metrics.json.tmp" <<'EOF'
+SELECT jsonb_set(:'doc'::jsonb, '{checks,ok}', to_jsonb(:'ok' = 't'));
+EOF
+  mv "$dir/metrics.json.tmp" "$dir/metrics.json"
+}
+
+summary_line() {
+  get "SELECT format('run %s: %s steps/s, %s sagas/s over %s s; step latency p50 %s ms, p99 %s ms; outbox lag p50 %s ms; orchestrator %s cores, postgres %s, kafka %s, machine %s/%s; checks %s',
+    name, doc->'throughput'->>'steps_per_s', doc->'throughput'->>'sagas_per_s',
+    doc->'window'->>'seconds', doc->'step_latency_ms'->>'p50', doc->'step_latency_ms'->>'p99',
+    coalesce(doc->'outbox_lag_ms'->>'p50', '-'),
+    doc->'cpu'->'cores_used'->>'orchestrator', doc->'cpu'->'cores_used'->>'postgres',
+    doc->'cpu'->'cores_used'->>'kafka', doc->'cpu'->'cores_used'->>'machine',
+    doc->'cpu'->'cores_used'->>'of',
+    CASE WHEN (doc->'checks'->>'ok')::bool THEN 'ok' ELSE 'FAILED' END)
+    FROM results WHERE section = 'run' AND name = '$1'" | while read -r line; do say "$line"; done
+}
+
+# ------------------------------------------------------------ pgbench
+
+pgbench_all() {
+  local db=bench_pgbench f c tps lat steps per j
+  say "pgbench: setting up $INSTANCES instance rows"
+  q postgres "CREATE DATABASE $db" >/dev/null
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" -v instances="$INSTANCES" \
+    -f "$HERE/pgbench/setup.sql" >/dev/null 2>&1 || die "pgbench setup failed"
+  for f in step_single step_set50; do
+    per=1
+    [[ $f == step_set50 ]] && per=50
+    for c in 1 16; do
+      q "$db" "TRUNCATE b_outbox, b_inbox" >/dev/null
+      q "$db" "VACUUM ANALYZE b_instance" >/dev/null
+      q "$db" "CHECKPOINT" >/dev/null
+      j=$((c < $(nproc) ? c : $(nproc)))
+      "$PG_BIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$PGBENCH_S" \
+        -D instances="$INSTANCES" -f "$HERE/pgbench/$f.sql" "$db" \
+        >"$OUT/pgbench-$f-$c.txt" 2>&1 || die "pgbench failed: $OUT/pgbench-$f-$c.txt"
+      tps=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$OUT/pgbench-$f-$c.txt")
+      lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$OUT/pgbench-$f-$c.txt")
+      steps=$(awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.1f", t * p }')
+      printf '{"script": "%s", "clients": %d, "steps_per_transaction": %d, "seconds": %d,
+ "tps": %s, "steps_per_s": %s, "latency_avg_ms": %s}\n' \
+        "$f.sql" "$c" "$per" "$PGBENCH_S" "$tps" "$steps" "${lat:-null}" >"$OUT/pgbench-$f-$c.json"
+      put pgbench "$f-$c" "$OUT/pgbench-$f-$c.json"
+      say "pgbench $f.sql, $c clients: $tps TPS = $steps steps/s (latency avg ${lat:-?} ms)"
+    done
+  done
+  q postgres "DROP DATABASE $db" >/dev/null
+}
+
+# ------------------------------------------------------------ report
+
+report() {
+  "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d bench_results \
+    -v out="$OUT/results.json" -v quick="$QUICK" \
+    -v t_steps="$TARGET_STEPS" -v t_p50="$TARGET_P50" -v t_p99="$TARGET_P99" \
+    -v t_lag="$TARGET_LAG50" -v t_rss="$TARGET_RSS_MB" <<'EOF'
+CREATE TEMP VIEW r AS SELECT name, doc FROM results WHERE section = 'run';
+CREATE TEMP VIEW best AS   -- per scenario: the throughput and the latency run
+SELECT doc->>'scenario' AS scen, doc->>'mode' AS mode, doc FROM r WHERE doc->>'mode' <> 'sweep';
+SELECT jsonb_pretty(jsonb_build_object(
+  'meta', (SELECT doc FROM results WHERE section = 'meta'),
+  'definitions', (SELECT doc FROM results WHERE section = 'definitions'),
+  'targets', jsonb_build_object('steps_per_s', :t_steps, 'latency_p50_ms', :t_p50,
+                                'latency_p99_ms', :t_p99, 'outbox_lag_p50_ms', :t_lag,
+                                'rss_mb', :t_rss),
+  'pgbench', (SELECT jsonb_object_agg(name, doc) FROM results WHERE section = 'pgbench'),
+  'kafka_echo', (SELECT doc FROM results WHERE section = 'kafka_echo'),
+  'sweep', (SELECT jsonb_agg(doc ORDER BY (doc->>'batch_size')::int) FROM r WHERE doc->>'mode' = 'sweep'),
+  'scenarios', (SELECT jsonb_object_agg(scen, x) FROM (
+                  SELECT scen, jsonb_object_agg(mode, doc) AS x FROM best GROUP BY scen) y),
+  'ratios', (
+    SELECT jsonb_object_agg(scen, jsonb_build_object(
+      'steps_per_s_over_pgbench_single_16', round((t.doc->'throughput'->>'steps_per_s')::numeric
+          / nullif((SELECT (doc->>'steps_per_s')::numeric FROM results
+                     WHERE section = 'pgbench' AND name = 'step_single-16'), 0), 3),
+      'steps_per_s_over_pgbench_set50_1', round((t.doc->'throughput'->>'steps_per_s')::numeric
+          / nullif((SELECT (doc->>'steps_per_s')::numeric FROM results
+                     WHERE section = 'pgbench' AND name = 'step_set50-1'), 0), 3),
+      'steps_per_s_over_pgbench_set50_16', round((t.doc->'throughput'->>'steps_per_s')::numeric
+          / nullif((SELECT (doc->>'steps_per_s')::numeric FROM results
+                     WHERE section = 'pgbench' AND name = 'step_set50-16'), 0), 3),
+      'latency_p50_over_kafka_echo_p50', round((l.doc->'step_latency_ms'->>'p50')::numeric
+          / nullif((SELECT (doc->'latency'->'round_trip_ms'->>'p50')::numeric FROM results
+                     WHERE section = 'kafka_echo'), 0), 2),
+      'latency_p99_over_kafka_echo_p99', round((l.doc->'step_latency_ms'->>'p99')::numeric
+          / nullif((SELECT (doc->'latency'->'round_trip_ms'->>'p99')::numeric FROM results
+                     WHERE section = 'kafka_echo'), 0), 2)))
+      FROM (SELECT scen, doc FROM best WHERE mode = 'throughput') t
+      FULL JOIN (SELECT scen, doc FROM best WHERE mode = 'latency') l USING (scen)),
+  'verdict', (
+    SELECT jsonb_object_agg(scen, jsonb_build_object(
+      'steps_per_s', jsonb_build_object('value', (t.doc->'throughput'->>'steps_per_s')::numeric,
+          'target', :t_steps, 'met', (t.doc->'throughput'->>'steps_per_s')::numeric >= :t_steps),
+      'latency_p50_ms', jsonb_build_object('value', (l.doc->'step_latency_ms'->>'p50')::numeric,
+          'target', :t_p50, 'met', (l.doc->'step_latency_ms'->>'p50')::numeric <= :t_p50),
+      'latency_p99_ms', jsonb_build_object('value', (l.doc->'step_latency_ms'->>'p99')::numeric,
+          'target', :t_p99, 'met', (l.doc->'step_latency_ms'->>'p99')::numeric <= :t_p99),
+      'outbox_lag_p50_ms', jsonb_build_object('value', (l.doc->'outbox_lag_ms'->>'p50')::numeric,
+          'target', :t_lag, 'met', (l.doc->'outbox_lag_ms'->>'p50')::numeric <= :t_lag),
+      'rss_mb', jsonb_build_object('value', greatest((t.doc->'rss'->>'max_mb')::numeric,
+                                                     (l.doc->'rss'->>'max_mb')::numeric),
+          'target', :t_rss, 'met', greatest((t.doc->'rss'->>'max_mb')::numeric,
+                                            (l.doc->'rss'->>'max_mb')::numeric) <= :t_rss),
+      'checks_ok', coalesce((t.doc->'checks'->>'ok')::bool, true)
+                   AND coalesce((l.doc->'checks'->>'ok')::bool, true)))
+      FROM (SELECT scen, doc FROM best WHERE mode = 'throughput') t
+      FULL JOIN (SELECT scen, doc FROM best WHERE mode = 'latency') l USING (scen))
+)) \g (format=unaligned tuples_only=on) :out
+EOF
+}
+
+print_table() {
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d bench_results -v quick="$QUICK" <<'EOF'
+\pset pager off
+\pset footer off
+\echo
+\echo '== machine limits =='
+SELECT name AS run, doc->>'script' AS script, doc->>'clients' AS clients,
+       doc->>'tps' AS tps, doc->>'steps_per_s' AS "steps/s", doc->>'latency_avg_ms' AS "latency ms"
+  FROM results WHERE section = 'pgbench' ORDER BY name;
+SELECT 'kafka echo' AS run,
+       doc->'throughput'->>'msgs_per_s' AS "round trips/s (max)",
+       doc->'latency'->>'rate' AS "at msg/s",
+       doc->'latency'->'round_trip_ms'->>'p50' AS "rtt p50 ms",
+       doc->'latency'->'round_trip_ms'->>'p99' AS "rtt p99 ms",
+       doc->'latency'->'one_hop_ms'->>'p50' AS "hop p50 ms"
+  FROM results WHERE section = 'kafka_echo';
+\echo '== batch size sweep: scenario (a), closed loop =='
+SELECT doc->>'batch_size' AS batch, doc->'throughput'->>'steps_per_s' AS "steps/s",
+       doc->'throughput'->>'sagas_per_s' AS "sagas/s", doc->'throughput'->>'events_per_s' AS "events/s",
+       doc->'window'->>'seconds' AS "window s", doc->'throughput'->>'events_per_transaction' AS "ev/txn",
+       doc->'cpu'->'cores_used'->>'orchestrator' AS "orch cores",
+       doc->'cpu'->'cores_used'->>'postgres' AS "pg cores",
+       doc->'cpu'->'cores_used'->>'other' AS "other cores",
+       doc->'cpu'->'cores_used'->>'machine' AS "machine cores"
+  FROM results WHERE section = 'run' AND doc->>'mode' = 'sweep'
+ ORDER BY (doc->>'batch_size')::int;
+\echo '== scenarios =='
+SELECT doc->>'scenario' AS sc, doc->>'mode' AS mode,
+       coalesce(doc->>'offered_sagas_per_s', 'max') AS "offered/s",
+       doc->'throughput'->>'steps_per_s' AS "steps/s", doc->'throughput'->>'sagas_per_s' AS "sagas/s",
+       doc->'window'->>'seconds' AS "win s",
+       doc->'step_latency_ms'->>'p50' AS "lat p50", doc->'step_latency_ms'->>'p95' AS "p95",
+       doc->'step_latency_ms'->>'p99' AS "p99",
+       doc->'outbox_lag_ms'->>'p50' AS "lag p50", doc->'outbox_lag_ms'->>'p99' AS "lag p99",
+       doc->'rss'->>'max_mb' AS "RSS MB",
+       doc->'cpu'->>'orchestrator_s_per_1000_steps' AS "cpu s/1k",
+       doc->'cpu'->'cores_used'->>'orchestrator' AS "orch", doc->'cpu'->'cores_used'->>'postgres' AS "pg",
+       doc->'cpu'->'cores_used'->>'kafka' AS "kafka", doc->'cpu'->'cores_used'->>'other' AS "other",
+       doc->'cpu'->'cores_used'->>'machine' AS "all",
+       doc->'throughput'->>'events_per_transaction' AS "ev/txn",
+       CASE WHEN (doc->'checks'->>'ok')::bool THEN 'ok' ELSE 'FAIL' END AS checks
+  FROM results WHERE section = 'run' AND doc->>'mode' <> 'sweep'
+ ORDER BY doc->>'scenario', doc->>'mode' DESC;
+\echo '(lat = step latency, lag = outbox lag, in ms; cpu s/1k = orchestrator CPU seconds per 1000 steps;'
+\echo ' orch/pg/kafka/other/all = cores busy of 2, "other" = not ours (feeder, other tenants); ev/txn = events per apply transaction)'
+\echo
+\echo '== where an action step''s latency goes (latency runs; p50 / mean, ms) =='
+SELECT doc->>'scenario' AS sc, doc->>'mode' AS mode,
+       format('%s / %s', doc->'step_latency_ms'->>'p50', doc->'step_latency_ms'->>'mean') AS "step latency",
+       format('%s / %s', doc->'step_latency_parts_ms'->'outbox_lag'->>'p50',
+              doc->'step_latency_parts_ms'->'outbox_lag'->>'mean') AS "commit -> command appended",
+       format('%s / %s', doc->'step_latency_parts_ms'->'service'->>'p50',
+              doc->'step_latency_parts_ms'->'service'->>'mean') AS "-> reply appended",
+       format('%s / %s', doc->'step_latency_parts_ms'->'reply_to_batch'->>'p50',
+              doc->'step_latency_parts_ms'->'reply_to_batch'->>'mean') AS "-> batch starts",
+       format('%s / %s', doc->'step_latency_parts_ms'->'apply_transaction'->>'p50',
+              doc->'step_latency_parts_ms'->'apply_transaction'->>'mean') AS "-> committed",
+       doc->'throughput'->>'events_per_transaction' AS "ev/txn"
+  FROM results WHERE section = 'run' AND doc->>'mode' = 'latency' ORDER BY 1;
+\echo '== against the targets (throughput run: steps/s, RSS; latency run at 50% load: latency, lag) =='
+SELECT k AS scenario,
+       format('%s %s', v->'steps_per_s'->>'value', CASE WHEN (v->'steps_per_s'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS ">= 10000 steps/s",
+       format('%s %s', v->'latency_p50_ms'->>'value', CASE WHEN (v->'latency_p50_ms'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS "p50 <= 10 ms",
+       format('%s %s', v->'latency_p99_ms'->>'value', CASE WHEN (v->'latency_p99_ms'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS "p99 <= 50 ms",
+       format('%s %s', v->'outbox_lag_p50_ms'->>'value', CASE WHEN (v->'outbox_lag_p50_ms'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS "lag p50 <= 5 ms",
+       format('%s %s', v->'rss_mb'->>'value', CASE WHEN (v->'rss_mb'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS "RSS <= 32 MB",
+       CASE WHEN (v->>'checks_ok')::bool THEN 'ok' ELSE 'FAIL' END AS "no loss/dup"
+  FROM results, jsonb_each(doc->'verdict') AS e(k, v) WHERE section = 'final' ORDER BY 1;
+\echo '== ratios =='
+SELECT k AS scenario,
+       v->>'steps_per_s_over_pgbench_single_16' AS "steps/s / pgbench 1-step (16 cl)",
+       v->>'steps_per_s_over_pgbench_set50_1' AS "/ set-based (1 cl)",
+       v->>'steps_per_s_over_pgbench_set50_16' AS "/ set-based (16 cl)",
+       v->>'latency_p50_over_kafka_echo_p50' AS "p50 / echo p50",
+       v->>'latency_p99_over_kafka_echo_p99' AS "p99 / echo p99"
+  FROM results, jsonb_each(doc->'ratios') AS e(k, v) WHERE section = 'final' ORDER BY 1;
+EOF
+}
+
+charts() {
+  local sweep=$OUT/sweep.tsv cdfs=() s
+  get "SELECT doc->>'batch_size', doc->'throughput'->>'steps_per_s', doc->'throughput'->>'events_per_s',
+              doc->'throughput'->>'sagas_per_s'
+         FROM results WHERE section = 'run' AND doc->>'mode' = 'sweep'
+        ORDER BY (doc->>'batch_size')::int" | tr '|' '\t' >"$sweep"
+  for s in a b c; do
+    if [[ -s $OUT/runs/$s-latency/latency_cdf.tsv ]]; then
+      cdfs+=("$OUT/runs/$s-latency/latency_cdf.tsv|$(scenario_title "$s")")
+    fi
+  done
+  local refs
+  refs=$(get "SELECT concat_ws(' ',
+      coalesce((SELECT doc->>'steps_per_s' FROM results WHERE section = 'pgbench' AND name = 'step_single-16'), '0'),
+      coalesce((SELECT doc->>'steps_per_s' FROM results WHERE section = 'pgbench' AND name = 'step_set50-1'), '0'))")
+  if ! command -v gnuplot >/dev/null; then
+    say "warning: gnuplot not installed, no charts"
+    return 0
+  fi
+  gnuplot -e "sweep='$sweep'; out_sweep='$OUT/throughput-vs-batch.png'; \
+    out_lat='$OUT/latency.png'; target=$TARGET_STEPS; \
+    pg_single=${refs% *}; pg_set=${refs#* }; \
+    cdf1='$(cut -d'|' -f1 <<<"${cdfs[0]:-}")'; title1='$(cut -d'|' -f2 <<<"${cdfs[0]:-}")'; \
+    cdf2='$(cut -d'|' -f1 <<<"${cdfs[1]:-}")'; title2='$(cut -d'|' -f2 <<<"${cdfs[1]:-}")'; \
+    cdf3='$(cut -d'|' -f1 <<<"${cdfs[2]:-}")'; title3='$(cut -d'|' -f2 <<<"${cdfs[2]:-}")'; \
+    echo_cdf='$OUT/kafka-echo-cdf.tsv'" \
+    "$HERE/plot.gnuplot" 2>"$OUT/gnuplot.log" || say "warning: gnuplot failed: $OUT/gnuplot.log"
+}
+
+# ------------------------------------------------------------ main (inside)
+
+inside() {
+  [[ -n ${ORC_PG_DSN:-} && -n ${ORC_KAFKA_BROKERS:-} && -n ${ORC_STACK_DIR:-} ]] ||
+    die "no stack in the environment (ORC_PG_DSN, ORC_KAFKA_BROKERS, ORC_STACK_DIR)"
+  export PGHOST PGPORT PGUSER
+  BASE_DSN=$ORC_PG_DSN
+  OUT=$OUT_BASE/$(date -u +%Y%m%dT%H%M%SZ)
+  RUNID=r$(date -u +%H%M%S) # names this run's databases and topics
+  mkdir -p "$OUT/runs"
+  exec 2> >(tee -a "$OUT/bench.log" >&2)
+  trap cleanup EXIT
+  set -E
+  trap 'say "error: line $LINENO: $BASH_COMMAND (status $?)"' ERR
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  local t0 s m
+  t0=$(date +%s)
+  say "results in $OUT (quick=$QUICK, window ${WINDOW}s after ${WARMUP}s warm-up, $PROCS orchestrator process(es))"
+
+  # commit timestamps (and, when profiling, pg_stat_statements) need a restart
+  q postgres "ALTER SYSTEM SET track_commit_timestamp = on" >/dev/null
+  if [[ $PROFILE == 1 ]]; then
+    q postgres "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+  fi
+  say "restarting postgresql (track_commit_timestamp = on)"
+  restart_pg
+  q postgres "CREATE DATABASE bench_results" >/dev/null 2>&1 || true
+  q bench_results "CREATE TABLE IF NOT EXISTS results (section text, name text, doc jsonb,
+                   PRIMARY KEY (section, name)); TRUNCATE results" >/dev/null
+
+  # what ran where
+  {
+    printf '{"started": "%s", "quick": %s, "window_s": %s, "warmup_s": %s,' \
+      "$(date -u +%FT%TZ)" "$([[ $QUICK == 1 ]] && echo true || echo false)" "$WINDOW" "$WARMUP"
+    printf ' "sweep_window_s": %s, "procs": %s, "batch_size": "%s", "latency_load": %s,' \
+      "$SWEEP_WINDOW" "$PROCS" "${BATCH:-default}" "$LOAD"
+    printf ' "git": "%s", "orchestrator": "%s",' \
+      "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
+      "$("$ORCH" version 2>/dev/null | head -n1 | tr -d '"')"
+    printf ' "cpu": "%s", "cores": %s, "mem_gb": %s, "kernel": "%s",' \
+      "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" "$(nproc)" \
+      "$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)" "$(uname -r)"
+    printf ' "loadavg_at_start": "%s",' "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf ' "postgres": %s, "kafka": "3.9.1 (deploy/local/stack.sh)", "profile": %s}\n' \
+      "$(q postgres "SELECT jsonb_build_object('version', current_setting('server_version'),
+          'synchronous_commit', current_setting('synchronous_commit'), 'fsync', current_setting('fsync'),
+          'shared_buffers', current_setting('shared_buffers'), 'wal_sync_method', current_setting('wal_sync_method'),
+          'track_commit_timestamp', current_setting('track_commit_timestamp'),
+          'max_wal_size', current_setting('max_wal_size'))")" \
+      "$([[ $PROFILE == 1 ]] && echo true || echo false)"
+  } >"$OUT/meta.json"
+  put meta meta "$OUT/meta.json"
+  cat >"$OUT/definitions.json" <<'EOF'
+{"window": "[first saga.started commit + warm-up, + window], cut at the end of the offered load",
+ "step": "a command answered and applied: step.succeeded, step.failed or compensation.succeeded committed in the window",
+ "saga": "a terminal history entry (saga.completed, saga.compensated, saga.failed) committed in the window",
+ "step_latency": "PostgreSQL commit timestamp of the transition that wrote the command to the outbox (its step.started or compensation.started history row) -> commit timestamp of the transition that applied the reply; steps whose reply was applied in the window",
+ "outbox_lag": "commit timestamp of the command's transition -> broker LogAppendTime of the command message (+0.5 ms for the whole-ms broker clock); commands committed in the window",
+ "trigger_to_start": "loadgen's wall clock when it produced the trigger -> commit of saga.started",
+ "step_latency_parts": "action steps whose reply was applied in the window: outbox_lag = command commit -> command LogAppendTime; service = command LogAppendTime -> reply LogAppendTime; reply_to_batch = reply LogAppendTime -> saga_history.at of the applying batch (the worker's clock when it began applying the batch); apply_transaction = that -> the batch's commit timestamp",
+ "apply_transaction": "per apply transaction with history rows committed in the window: commit timestamp - saga_history.at (the worker's clock when it began applying the batch)",
+ "commit_timestamp": "pg_xact_commit_timestamp(xmin) of saga_history rows (track_commit_timestamp = on); taken when the commit record is written, before its WAL flush",
+ "throughput_load": "closed loop: a backlog of about 0.25 s of recent saga starts (at least 50) is kept on the trigger topic",
+ "latency_load": "open loop: loadgen --rate at latency_load x the sagas/s of the throughput run",
+ "cpu": "utime+stime from /proc/<pid>/stat over the samples (0.5 s apart) enclosing the window; postgres = postmaster + children",
+ "rss": "VmHWM of each orchestrator process at the end of its run"}
+EOF
+  put definitions definitions "$OUT/definitions.json"
+
+  if [[ $PGBENCH_S != 0 ]]; then pgbench_all; fi
+
+  if [[ -n $SWEEP ]]; then
+    for s in ${SWEEP//,/ }; do run_one "sweep-b$s" a sweep "$s" ""; done
+  fi
+  PROFILE_TAG=$(cut -d, -f1 <<<"$SCENARIOS")-throughput
+  local thr_rate lat_steps=0
+  for s in ${SCENARIOS//,/ }; do
+    thr_rate=""
+    if [[ ,$MODES, == *,throughput,* ]]; then
+      run_one "$s-throughput" "$s" throughput "$BATCH" ""
+      thr_rate=$(get "SELECT doc->'throughput'->>'sagas_per_s' FROM results
+                       WHERE section = 'run' AND name = '$s-throughput'")
+    fi
+    if [[ ,$MODES, == *,latency,* ]]; then
+      if [[ -z $thr_rate || $thr_rate == 0* ]]; then
+        thr_rate=${BENCH_LATENCY_RATE_BASE:-200}
+        say "no throughput figure for $s: latency run offered $LOAD x $thr_rate sagas/s"
+      fi
+      run_one "$s-latency" "$s" latency "$BATCH" \
+        "$(awk -v r="$thr_rate" -v l="$LOAD" 'BEGIN { x = r * l; printf "%.0f", x < 1 ? 1 : x }')"
+      if [[ $s == a ]]; then
+        lat_steps=$(get "SELECT round((doc->'throughput'->>'steps_per_s')::numeric)
+                          FROM results WHERE section = 'run' AND name = 'a-latency'")
+      fi
+    fi
+  done
+
+  if [[ $ECHO == 1 ]]; then
+    local rate=${lat_steps:-1000}
+    ((rate >= 100)) || rate=1000
+    ((rate <= 20000)) || rate=20000
+    say "kafka echo: $d_echo_n round trips as fast as possible, then $rate/s for ${d_echo_s}s"
+    "$ECHO_BIN" echo --count "$d_echo_n" --rate "$rate" --seconds "$d_echo_s" \
+      --json "$OUT/kafka-echo.json" --cdf "$OUT/kafka-echo-cdf.tsv" >"$OUT/kafka-echo.txt" 2>&1 ||
+      say "warning: kafka_echo reported a problem: $OUT/kafka-echo.txt"
+    [[ -s $OUT/kafka-echo.json ]] && put kafka_echo echo "$OUT/kafka-echo.json"
+    sed 's/^/    /' "$OUT/kafka-echo.txt" | grep 'kafka_echo:' >&2 || true
+  fi
+
+  report
+  put final final "$OUT/results.json"
+  charts
+  print_table | tee "$OUT/table.txt"
+  say "done in $(($(date +%s) - t0)) s: $OUT/results.json, $OUT/table.txt, $OUT/throughput-vs-batch.png, $OUT/latency.png"
+}
+
+main() {
+  case ${1:-} in
+    -h | --help)
+      sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+      exit 0 ;;
+  esac
+  if [[ ${BENCH_INSIDE:-0} == 1 ]]; then
+    inside
+    return
+  fi
+  prepare
+  export BENCH_INSIDE=1 BENCH_NO_BUILD=1
+  if [[ ${BENCH_USE_STACK:-0} == 1 ]]; then
+    exec "$0" "$@"
+  fi
+  exec "$ROOT/deploy/local/stack.sh" run -- "$0" "$@"
+}
+
+main "$@"
