@@ -122,38 +122,8 @@ int
 orc_it_spawn_prog(const char *logfile, const char *const *env,
 		  const char *prog, const char *const *args)
 {
-	const char *argv[64];
-	size_t n = 0;
-	pid_t pid;
-
-	argv[n++] = prog;
-	for (; args[n - 1] != NULL && n < 63; n++)
-		argv[n] = args[n - 1];
-	argv[n] = NULL;
-	pid = fork();
-	ck_assert_msg(pid >= 0, "fork failed");
-	if (pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
-			char name[256];
-			const char *eq = strchr(env[i], '=');
-
-			if (eq == NULL || (size_t)(eq - env[i]) >= sizeof(name))
-				continue;
-			memcpy(name, env[i], (size_t)(eq - env[i]));
-			name[eq - env[i]] = '\0';
-			setenv(name, eq + 1, 1);
-		}
-		execv(prog, (char *const *)argv);
-		_exit(127);
-	}
-	return (int)pid;
+	/* Every child dies with its test (see orc_it_spawn_guarded). */
+	return orc_it_spawn_guarded(logfile, env, prog, args);
 }
 
 int
