@@ -309,7 +309,7 @@ START_TEST(test_headers_and_delete)
 	    " ('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e',"
 	    "  hashtext('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e') & 15,"
 	    "  'cmd-1', $1, 'inventory.reserve', '/orchestrator/order_fulfillment',"
-	    "  'reserve_inventory', 'orchestrator.replies',"
+	    "  'reserve_inventory', 'stored.replies',"
 	    "  '{\"order_id\":\"o-1\",\"note\":\"\xc3\xa9t\xc3\xa9\"}', $2,"
 	    "  '2024-11-27T07:00:00.123Z'),"
 	    " ('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e',"
@@ -344,15 +344,19 @@ START_TEST(test_headers_and_delete)
 	ck_assert_str_eq(msgs[0].h[H_CT], "application/json");
 	ck_assert_str_eq(msgs[0].h[H_SAGA], "5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e");
 	ck_assert_str_eq(msgs[0].h[H_STEP], "reserve_inventory");
-	ck_assert_str_eq(msgs[0].h[H_REPLY], "orchestrator.replies");
+	ck_assert_str_eq(msgs[0].h[H_REPLY], "stored.replies");
 	ck_assert_str_eq(msgs[0].h[H_TRACE], TRACEPARENT);
-	/* NULL columns leave their headers out */
+	/*
+	 * NULL columns leave their headers out, except replyto: a row that
+	 * leaves it open (an operator's command) gets the relay's reply_topic
+	 */
 	ck_assert_str_eq(msgs[1].h[H_ID], "cmd-2");
 	ck_assert_str_eq(msgs[1].h[H_TIME], "2024-11-27T07:00:01.000Z");
 	ck_assert_str_eq(msgs[1].value, "{}");
-	ck_assert_uint_eq(msgs[1].n_headers, 7);
+	ck_assert_uint_eq(msgs[1].n_headers, 8);
 	ck_assert(!msgs[1].has[H_STEP]);
-	ck_assert(!msgs[1].has[H_REPLY]);
+	ck_assert_str_eq(msgs[1].h[H_REPLY],
+			 orc_config_str(&cfg, ORC_CFG_REPLY_TOPIC));
 	ck_assert(!msgs[1].has[H_TRACE]);
 
 	orc_relay_destroy(r);
