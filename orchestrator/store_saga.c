@@ -703,9 +703,15 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 		goto done;
 	}
 	st = run_s(store,
-		   "SELECT " SAGA_COLS " FROM %1$s.sagas"
-		   " WHERE id = ANY($1::uuid[]) OR (definition_name, business_key)"
-		   " IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+		   /*
+		    * Two index lookups; "id = ANY(...) OR (name, key) IN ..."
+		    * would scan the whole table.
+		    */
+		   "SELECT " SAGA_COLS " FROM %1$s.sagas WHERE id IN ("
+		   " SELECT unnest($1::uuid[]) UNION ALL"
+		   " SELECT s.id FROM %1$s.sagas s JOIN unnest($2::text[],"
+		   " $3::text[]) AS k(name, key) ON s.definition_name = k.name"
+		   " AND s.business_key = k.key)"
 		   " ORDER BY id FOR UPDATE",
 		   3, params, &res, "locking sagas", err);
 	if (st == ORC_OK)
