@@ -543,7 +543,7 @@ orc_saga_set_add_new(struct orc_saga_set *set, const struct orc_definition *def)
 static enum orc_status
 build_saga(struct orc_store *store, struct orc_catalog *cat,
 	   const PGresult *sagas, int r, const PGresult *steps,
-	   struct orc_saga_set *set, struct orc_error *err)
+	   struct orc_saga_set *set, int *cursor, struct orc_error *err)
 {
 	const char *name = PQgetvalue(sagas, r, 1);
 	int version = (int)getll(sagas, r, 2);
@@ -592,11 +592,15 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto done;
 	}
-	for (int i = 0; i < PQntuples(steps); i++) {
+	while (*cursor < PQntuples(steps) &&
+	       strcmp(PQgetvalue(steps, *cursor, 0), id) < 0)
+		(*cursor)++;
+	for (int i = *cursor; i < PQntuples(steps); i++) {
 		struct orc_step_row *s;
 
 		if (strcmp(PQgetvalue(steps, i, 0), id) != 0)
-			continue;
+			break;
+		*cursor = i + 1;
 		if (n == cap) {
 			st = orc_error_set(err, ORC_INVALID,
 					   "saga %s has more step rows than its "
@@ -669,8 +673,12 @@ read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
 		   " WHERE saga_id = ANY($1::uuid[]) ORDER BY saga_id, step_index",
 		   1, params, &steps, "reading saga steps", err);
 	col_free(&ids);
-	for (int i = 0; st == ORC_OK && i < PQntuples(sagas); i++)
-		st = build_saga(store, cat, sagas, i, steps, set, err);
+	/*
+	 * Both results are in uuid order, which is the order of their text:
+	 * one pass pairs every saga with its step rows.
+	 */
+	for (int i = 0, cursor = 0; st == ORC_OK && i < PQntuples(sagas); i++)
+		st = build_saga(store, cat, sagas, i, steps, set, &cursor, err);
 	PQclear(steps);
 	return st;
 }
