@@ -14,7 +14,7 @@
 
 set terminal pngcairo size 1000,620 enhanced font 'DejaVu Sans,11'
 set grid
-set key top left box opaque
+set key below
 
 # ---- throughput against batch size
 set output out_sweep
@@ -46,7 +46,7 @@ set xrange [*:*]
 set yrange [0:100]
 set ytics 10
 set format x "%g"
-set key bottom right box opaque
+set key below
 set arrow 1 from 10, graph 0 to 10, graph 1 nohead lc rgb "#cc0000" dt 3
 set arrow 2 from 50, graph 0 to 50, graph 1 nohead lc rgb "#cc0000" dt 3
 set label 1 "p50 target" at 10, 52 right offset -0.5,0 tc rgb "#cc0000"

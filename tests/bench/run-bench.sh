@@ -3,8 +3,8 @@
 # stack (deploy/local): one command, from a fresh machine to a results table,
 # bench-results/<timestamp>/results.json and two charts.
 #
-#   tests/bench/run-bench.sh               # full run (30 s windows, ~10 min)
-#   BENCH_QUICK=1 tests/bench/run-bench.sh # quick run (10 s windows, ~5 min)
+#   tests/bench/run-bench.sh               # full run (30 s windows, ~7 min)
+#   BENCH_QUICK=1 tests/bench/run-bench.sh # quick run (10 s windows, ~4 min)
 #
 # What it does, in order:
 #   1. installs what is missing (deploy/install-deps.sh), builds Release in
@@ -16,8 +16,9 @@
 #   3. the machine's limits: pgbench doing one saga step's SQL per
 #      transaction (1 and 16 clients) and 50 steps per transaction in
 #      set-based statements (tests/bench/pgbench/), synchronous_commit on;
-#   4. the batch-size sweep: scenario (a) at ORC_BATCH_SIZE 1, 10, 100, 500
-#      (short windows);
+#   4. a template database holding 100,000 completed sagas (tables of a
+#      realistic size, analyzed), copied for every run; then the batch-size
+#      sweep: scenario (a) at ORC_BATCH_SIZE 1, 10, 100, 500 (short windows);
 #   5. per scenario - (a) 3 sequential steps, (b) 10 steps with a fan-out of
 #      4, (c) 3 steps whose last fails for 10% of the sagas (responder
 #      random:10, fixed seed) and compensates - a throughput run (sagas
@@ -53,9 +54,11 @@
 #                 the run with `kafka_echo tap`); broker timestamps are whole
 #                 ms, 0.5 ms is added
 #   throughput    a closed loop keeps a backlog of triggers on the topic
-#                 (granting loadgen --credits), so the orchestrator is never
-#                 short of new sagas and never buried under a pile of them;
-#                 the number of sagas is what it accepted in warm-up + window
+#                 (granting loadgen --credits; progress read by probing a
+#                 few business keys in the unique index, not by counting),
+#                 so the orchestrator is never short of new sagas and never
+#                 buried under a pile of them; the number of sagas is what it
+#                 accepted in warm-up + window
 #   CPU           utime+stime (/proc/<pid>/stat) over the window; postgres is
 #                 the postmaster and all its children; "other" = machine busy
 #                 minus the listed processes (the feeder, other tenants)
@@ -76,10 +79,22 @@
 #                           of the throughput run's sagas/s
 #   BENCH_PGBENCH_S [10]    seconds per pgbench run (0 = skip pgbench)
 #   BENCH_ECHO [1]          0 = skip the Kafka echo
-#   BENCH_PROFILE=1         profile the throughput run of the first scenario:
-#                           perf record -a (system wide) over the window and
-#                           pg_stat_statements (preloaded; PostgreSQL restart);
-#                           the numbers of that run carry the overhead
+#   BENCH_PROFILE=1         profile the throughput run of the first scenario
+#                           over its window, into runs/<run>/: perf record -a
+#                           (perf-by-process.txt, perf-postgres.txt), perf
+#                           record of the orchestrator with DWARF call graphs
+#                           (perf-orchestrator*.txt), perf trace -s of its main
+#                           thread (perf-trace-orchestrator.txt: wall time in
+#                           poll() = waiting for PostgreSQL, futex() = for
+#                           librdkafka), pg_stat_statements, pg_stat_wal and
+#                           table counters (pg_stat_statements.txt); the
+#                           figures of that run carry the profilers' overhead
+#   BENCH_PRELOAD_SAGAS [100000]  completed sagas (of another definition) in
+#                           every run's database before it starts, copied from
+#                           a template; 0 = start from empty tables
+#   BENCH_DB_SETUP_SQL      an SQL file run in every run's database after the
+#                           migrations (search_path orchestrator), for what-if
+#                           experiments (indexes, autovacuum settings)
 #   BENCH_BUILD_DIR [build] BENCH_OUT [bench-results]  BENCH_NO_BUILD=1
 #   BENCH_USE_STACK=1       use the stack in the environment (ORC_PG_DSN,
 #                           ORC_KAFKA_BROKERS, ORC_STACK_DIR from stack.env)
@@ -113,6 +128,7 @@ BUILD=${BENCH_BUILD_DIR:-$ROOT/build}
 OUT_BASE=${BENCH_OUT:-$ROOT/bench-results}
 PG_BIN=${ORC_PG_BIN:-/usr/lib/postgresql/15/bin}
 DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT_S:-180}
+PRELOAD=${BENCH_PRELOAD_SAGAS:-100000}
 SEED=42
 INSTANCES=100000 # pgbench instance rows
 TARGET_STEPS=10000 TARGET_P50=10 TARGET_P99=50 TARGET_LAG50=5 TARGET_RSS_MB=32
@@ -228,10 +244,11 @@ ticks_of() { # utime+stime of a pid (clock ticks), nothing if gone
 }
 
 pg_ticks() { # the postmaster with its reaped and live children
-  local pm=$1 f total c
+  local pm=$1 f total c kids=()
   read -r -a f 2>/dev/null <"/proc/$pm/stat" || return 0
   total=$((f[13] + f[14] + f[15] + f[16]))
-  for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
+  read -r -a kids 2>/dev/null <"/proc/$pm/task/$pm/children" || true
+  for c in "${kids[@]}"; do
     read -r -a f 2>/dev/null <"/proc/$c/stat" || continue
     total=$((total + f[13] + f[14]))
   done
@@ -241,7 +258,7 @@ pg_ticks() { # the postmaster with its reaped and live children
 # sampler FILE NAME:PID...: every 0.5 s, "t<TAB>name<TAB>ticks" lines;
 # "pg:PID" is the postmaster tree, "system" is the machine's busy ticks.
 sampler() {
-  local out=$1 spec name pid t v cpu u n s idle io irq sirq steal
+  local out=$1 spec name pid t v u n s irq sirq steal
   shift
   while :; do
     t=$(now_s)
@@ -251,7 +268,7 @@ sampler() {
         if [[ $name == postgres ]]; then v=$(pg_ticks "$pid"); else v=$(ticks_of "$pid"); fi
         [[ -n $v ]] && printf '%s\t%s\t%s\n' "$t" "$name" "$v"
       done
-      read -r cpu u n s idle io irq sirq steal _ </proc/stat
+      read -r _ u n s _ _ irq sirq steal _ </proc/stat
       printf '%s\tsystem\t%s\n' "$t" $((u + n + s + irq + sirq + steal))
     } >>"$out"
     sleep 0.5
@@ -262,11 +279,11 @@ sampler() {
 
 scenario_def() { # definition file, trigger topic suffix, trigger type, responder args
   case $1 in
-    a) SDEF=bench_seq3.json STOPIC=seq3.start STYPE=bench_seq3.requested
+    a) SDEF=bench_seq3.json SNAME=bench_seq3 STOPIC=seq3.start STYPE=bench_seq3.requested
        SRULES=(--default succeed:service.succeeded) ;;
-    b) SDEF=bench_fan10.json STOPIC=fan10.start STYPE=bench_fan10.requested
+    b) SDEF=bench_fan10.json SNAME=bench_fan10 STOPIC=fan10.start STYPE=bench_fan10.requested
        SRULES=(--default succeed:service.succeeded) ;;
-    c) SDEF=bench_comp3.json STOPIC=comp3.start STYPE=bench_comp3.requested
+    c) SDEF=bench_comp3.json SNAME=bench_comp3 STOPIC=comp3.start STYPE=bench_comp3.requested
        SRULES=(--default succeed:service.succeeded
                --rule bench_comp3.ship=random:10:service.failed:service.succeeded) ;;
     *) die "unknown scenario $1 (a, b or c)" ;;
@@ -309,12 +326,20 @@ run_one() {
   mkdir -p "$dir"
   say "run $tag: scenario $scen, $mode, batch size ${batch:-default}${rate:+, $rate sagas/s}"
 
-  q postgres "CREATE DATABASE $db" >/dev/null
+  if [[ -n $TEMPLATE_DB ]]; then
+    q postgres "CREATE DATABASE $db TEMPLATE $TEMPLATE_DB STRATEGY FILE_COPY" >/dev/null
+  else
+    q postgres "CREATE DATABASE $db" >/dev/null
+  fi
   dsn=$(dsn_for "$db")
   ORC_PG_DSN=$dsn "$ORCH" migrate >"$dir/migrate.log" 2>&1 || die "migrate failed: $dir/migrate.log"
   sed "s/\"topic\": \"bench\./\"topic\": \"$topic_prefix./" "$HERE/definitions/$SDEF" >"$dir/$SDEF"
   ORC_PG_DSN=$dsn "$ORCH" definitions load "$dir/$SDEF" >>"$dir/migrate.log" 2>&1 ||
     die "definitions load failed: $dir/migrate.log"
+  if [[ -n ${BENCH_DB_SETUP_SQL:-} ]]; then
+    PGOPTIONS="-c search_path=orchestrator" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" \
+      -f "$BENCH_DB_SETUP_SQL" >>"$dir/migrate.log" 2>&1 || die "$BENCH_DB_SETUP_SQL failed: $dir/migrate.log"
+  fi
   if [[ $PROFILE == 1 && $tag == "$PROFILE_TAG" ]]; then
     q "$db" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
   fi
@@ -364,7 +389,7 @@ run_one() {
     samp_pid=$!
     PIDS+=("$samp_pid")
     maybe_profile "$tag" "$dir" "$warm" "$window" "${orch_pids[0]}"
-    feed_closed "$db" "$dir" "$topic_prefix.$STOPIC" "$STYPE" "$RUNID-$tag" \
+    feed_closed "$db" "$dir" "$topic_prefix.$STOPIC" "$STYPE" "$RUNID-$tag" "$SNAME" \
       "$(awk -v a="$t_start" -v b="$((warm + window + 1))" 'BEGIN { printf "%.3f", a + b }')"
   fi
   t_stop=$(now_s)
@@ -375,7 +400,7 @@ run_one() {
   sent=$(sed -n 's/.*"acked": \([0-9]*\).*/\1/p' "$dir/loadgen.json")
 
   if [[ $mode != sweep ]]; then
-    wait_drained "$db" "$sent" "$DRAIN_TIMEOUT"
+    wait_drained "$db" "$sent" "$DRAIN_TIMEOUT" "$SNAME"
   fi
   for pid in "${orch_pids[@]}"; do
     hwm+=("$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)")
@@ -396,16 +421,17 @@ run_one() {
   metrics "$db" "$dir" "$tag" "$scen" "$mode" "${batch:-default}" "$rate" "$warm" "$window" \
     "$cap_ms" "$sent" "$(IFS=,; echo "${hwm[*]}")" "$topic_prefix"
   put run "$tag" "$dir/metrics.json"
+  gzip -f "$dir/tap.tsv" 2>/dev/null || true # tens of MB as text
   if [[ $mode == sweep ]]; then q postgres "DROP DATABASE $db" >/dev/null; fi
   summary_line "$tag"
 }
 
-# feed_closed DB DIR TOPIC TYPE PREFIX DEADLINE: keep a backlog of triggers
-# that the orchestrator has not started yet: about a quarter second of its
-# recent start rate (at least 50), until DEADLINE (epoch s).
+# feed_closed DB DIR TOPIC TYPE PREFIX DEFINITION DEADLINE: keep a backlog of
+# triggers that the orchestrator has not started yet: about a quarter second
+# of its recent start rate (at least 50), until DEADLINE (epoch s).
 feed_closed() {
-  local db=$1 dir=$2 topic=$3 type=$4 prefix=$5 deadline=$6
-  local sent=0 started prev_started=0 prev_t t rate=0 target backlog grant cred
+  local db=$1 dir=$2 topic=$3 type=$4 prefix=$5 def=$6 deadline=$7
+  local sent=0 started=0 prev_started=0 prev_t t rate=0 target=50 backlog grant cred probes top
   exec {cred}> >(exec "$LOADGEN" --topic "$topic" --type "$type" --prefix "$prefix" \
     --credits --count 100000000 --data "$DATA_TEMPLATE" \
     --json "$dir/loadgen.json" >"$dir/loadgen.out" 2>&1)
@@ -415,9 +441,28 @@ feed_closed() {
   while :; do
     t=$(now_s)
     awk -v t="$t" -v d="$deadline" 'BEGIN { exit !(t < d) }' || break
-    echo "SELECT count(*) FROM orchestrator.sagas;" >&"${FEEDQ[1]}"
-    read -r -t 10 started <&"${FEEDQ[0]}" || die "feeder: no answer from postgres"
-    [[ $started =~ ^[0-9]+$ ]] || die "feeder: $started"
+    # How far the orchestrator got: the newest of a few keys sent (from
+    # the newest back to 4 backlogs ago) that has a saga.  A handful of
+    # index lookups instead of a count of the table, so the feeder costs
+    # PostgreSQL next to nothing; approximate (the trigger topic's
+    # partitions are consumed side by side), which a controller can live with.
+    if ((sent > 0)); then
+      probes=$(awk -v s="$sent" -v t="$target" -v lo="$started" 'BEGIN {
+        n = split("0 0.125 0.25 0.5 1 2 4", f, " ")
+        for (k = 1; k <= n; k++) { i = int(s - 1 - t * f[k]); if (i >= lo) out = out (out == "" ? "" : ",") i }
+        print out }')
+      if [[ -n $probes ]]; then
+        # one lookup in the unique (definition_name, business_key) index per
+        # probe (a correlated LIMIT 1 subquery: the planner cannot turn it
+        # into a scan of the table)
+        echo "SELECT coalesce(max(i), -1) FROM unnest('{$probes}'::int[]) AS i
+               WHERE (SELECT true FROM orchestrator.sagas WHERE definition_name = '$def'
+                         AND business_key = '$prefix-' || i LIMIT 1);" >&"${FEEDQ[1]}"
+        read -r -t 10 top <&"${FEEDQ[0]}" || die "feeder: no answer from postgres"
+        [[ $top =~ ^-?[0-9]+$ ]] || die "feeder: $top"
+        if ((top + 1 > started)); then started=$((top + 1)); fi
+      fi
+    fi
     rate=$(awk -v r="$rate" -v a="$started" -v b="$prev_started" -v t="$t" -v p="$prev_t" \
       'BEGIN { x = (a - b) / (t - p); printf "%.1f", r == 0 ? x : 0.7 * r + 0.3 * x }')
     prev_started=$started prev_t=$t
@@ -445,11 +490,12 @@ feed_closed() {
 
 # wait_drained DB SENT TIMEOUT: until every saga sent is terminal
 wait_drained() {
-  local db=$1 sent=$2 timeout=$3 t0 left
+  local db=$1 sent=$2 timeout=$3 def=$4 t0 left
   t0=$(date +%s)
   while :; do
     left=$(q "$db" "SELECT $sent - count(*) FILTER (WHERE status IN ('completed',
-      'compensated', 'failed', 'cancelled', 'timed_out')) FROM orchestrator.sagas")
+      'compensated', 'failed', 'cancelled', 'timed_out')) FROM orchestrator.sagas
+      WHERE definition_name = '$def'")
     ((left <= 0)) && return 0
     if (($(date +%s) - t0 > timeout)); then
       say "warning: $left sagas not finished after ${timeout}s"
@@ -518,7 +564,7 @@ EOF
 
 metrics() {
   local db=$1 dir=$2 tag=$3 scen=$4 mode=$5 batch=$6 rate=$7 warm=$8 window=$9
-  local cap_ms=${10} sent=${11} hwm=${12} prefix=${13}
+  local cap_ms=${10} sent=${11} hwm_csv=${12} prefix=${13}
   # \copy takes its arguments verbatim (no psql variables): its lines are
   # printed here, the rest of the SQL is a quoted here-document
   {
@@ -528,7 +574,10 @@ SET work_mem = '256MB';
 CREATE TEMP TABLE h AS
 SELECT saga_id, kind, step_name, pg_xact_commit_timestamp(xmin) AS ct,
        xmin::text::bigint AS x, at
-  FROM saga_history;
+  FROM saga_history
+ WHERE saga_id IN (SELECT id FROM sagas WHERE definition_name = :'defname');
+-- this run's sagas (the database may hold preloaded ones of bench_history)
+CREATE TEMP VIEW rs AS SELECT * FROM sagas WHERE definition_name = :'defname';
 CREATE INDEX ON h (saga_id, step_name, kind);
 ANALYZE h;
 CREATE TEMP TABLE tap (ce_id text, ts_ms bigint, tstype text, topic text, part int, off bigint,
@@ -607,9 +656,13 @@ SELECT (cmd.ts + 0.5) - extract(epoch FROM st.t0) * 1000 AS outbox_lag,
 
 -- CPU over the samples that enclose the window
 CREATE TEMP TABLE cpu AS
-WITH b AS (
-  SELECT coalesce((SELECT max(t) FROM samples WHERE t <= :w0), (SELECT min(t) FROM samples)) AS s0,
-         coalesce((SELECT min(t) FROM samples WHERE t >= :w1), (SELECT max(t) FROM samples)) AS s1),
+WITH full_samples AS (  -- complete samples ("system" is written last; the last may be cut)
+  SELECT t FROM samples WHERE comp = 'system'),
+b AS (
+  SELECT coalesce((SELECT max(t) FROM full_samples WHERE t <= :w0),
+                  (SELECT min(t) FROM full_samples)) AS s0,
+         coalesce((SELECT min(t) FROM full_samples WHERE t >= :w1),
+                  (SELECT max(t) FROM full_samples)) AS s1),
 d AS (
   SELECT comp, sum(ticks) FILTER (WHERE t = b.s1) - sum(ticks) FILTER (WHERE t = b.s0) AS ticks
     FROM samples, b WHERE t IN (b.s0, b.s1) GROUP BY comp)
@@ -619,6 +672,7 @@ SELECT coalesce(min(s0), :w0) AS s0, coalesce(min(s1), :w1) AS s1 FROM cpu \gset
 SELECT jsonb_build_object(
   'tag', :'tag', 'scenario', :'scen', 'mode', :'mode', 'batch_size', :'batch',
   'procs', :procs, 'offered_sagas_per_s', nullif(:rate, 0),
+  'definition', :'defname', 'preloaded_sagas', :preload,
   'sagas_sent', :sent,
   'window', jsonb_build_object('start', to_timestamp(:w0), 'end', to_timestamp(:w1),
                                'seconds', round((:w1 - :w0)::numeric, 3),
@@ -700,7 +754,7 @@ SELECT jsonb_build_object(
       'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 2),
       'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2))
       FROM (SELECT extract(epoch FROM h.ct) * 1000 - (s.context #>> '{input,sent_ms}')::float8 AS ms
-              FROM sagas s JOIN h ON h.saga_id = s.id AND h.kind = 'saga.started'
+              FROM rs s JOIN h ON h.saga_id = s.id AND h.kind = 'saga.started'
              WHERE h.ct >= to_timestamp(:w0) AND h.ct < to_timestamp(:w1)) x),
   'cpu', (
     SELECT jsonb_build_object(
@@ -729,7 +783,7 @@ SELECT jsonb_build_object(
                             'max_mb', round((SELECT max(x) FROM unnest(:'hwm'::int[]) x) / 1024.0, 1)),
   'checks', (
     WITH term AS (
-      SELECT saga_id, count(*) AS n FROM saga_history
+      SELECT saga_id, count(*) AS n FROM h
        WHERE kind IN ('saga.completed', 'saga.compensated', 'saga.failed', 'saga.cancelled',
                       'saga.timed_out') GROUP BY 1),
     per_step AS (
@@ -737,26 +791,26 @@ SELECT jsonb_build_object(
              count(*) FILTER (WHERE kind = 'step.started') AS started,
              count(*) FILTER (WHERE kind = 'step.succeeded') AS succeeded,
              count(*) FILTER (WHERE kind = 'compensation.succeeded') AS compensated
-        FROM saga_history WHERE step_name IS NOT NULL GROUP BY 1, 2),
+        FROM h WHERE step_name IS NOT NULL GROUP BY 1, 2),
     nsteps AS (SELECT name, jsonb_array_length(body -> 'steps') AS n FROM saga_definitions)
     SELECT jsonb_build_object(
-      'sagas', (SELECT count(*) FROM sagas),
+      'sagas', (SELECT count(*) FROM rs),
       'by_status', (SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*) AS n
-                     FROM sagas GROUP BY 1) x),
-      'unfinished', (SELECT count(*) FROM sagas WHERE status IN ('running', 'compensating', 'stuck')),
-      'terminal_entry_not_exactly_one', (SELECT count(*) FROM sagas s LEFT JOIN term t ON t.saga_id = s.id
+                     FROM rs GROUP BY 1) x),
+      'unfinished', (SELECT count(*) FROM rs WHERE status IN ('running', 'compensating', 'stuck')),
+      'terminal_entry_not_exactly_one', (SELECT count(*) FROM rs s LEFT JOIN term t ON t.saga_id = s.id
                      WHERE s.status NOT IN ('running', 'compensating', 'stuck') AND coalesce(t.n, 0) <> 1),
       'step_started_twice', (SELECT count(*) FROM per_step WHERE started > 1),
       'step_succeeded_twice', (SELECT count(*) FROM per_step WHERE succeeded > 1),
       'step_compensated_twice', (SELECT count(*) FROM per_step WHERE compensated > 1),
       'completed_sagas_missing_a_success', (
-          SELECT count(*) FROM sagas s JOIN nsteps d ON d.name = s.definition_name
+          SELECT count(*) FROM rs s JOIN nsteps d ON d.name = s.definition_name
             LEFT JOIN (SELECT saga_id, count(*) FILTER (WHERE succeeded = 1) AS n
                          FROM per_step GROUP BY 1) p ON p.saga_id = s.id
            WHERE s.status = 'completed' AND coalesce(p.n, 0) <> d.n),
       'outbox_left', (SELECT count(*) FROM outbox),
       'dead_letters', (SELECT count(*) FROM dead_letters),
-      'replies_ignored', (SELECT count(*) FROM saga_history WHERE kind = 'reply.ignored'),
+      'replies_ignored', (SELECT count(*) FROM h WHERE kind = 'reply.ignored'),
       'commands_published', (SELECT count(*) FROM tap),
       'commands_published_twice', (SELECT count(*) - count(DISTINCT ce_id) FROM tap)))
 ) \g (format=unaligned tuples_only=on) :out
@@ -778,8 +832,9 @@ EOF
   } | "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" \
     -v tag="$tag" -v scen="$scen" -v mode="$mode" -v batch="$batch" -v rate="${rate:-0}" \
     -v warm="$warm" -v window="$window" -v cap_ms="${cap_ms:-0}" -v sent="${sent:-0}" \
-    -v hwm="{${hwm}}" -v procs="$PROCS" -v clk="$(getconf CLK_TCK)" -v ncpu="$(nproc)" \
-    -v prefix="$prefix" -v out="$dir/metrics.json" -v cdf="$dir/latency_cdf.tsv" \
+    -v hwm="{${hwm_csv}}" -v procs="$PROCS" -v clk="$(getconf CLK_TCK)" -v ncpu="$(nproc)" \
+    -v prefix="$prefix" -v defname="$SNAME" -v preload="$PRELOAD" \
+    -v out="$dir/metrics.json" -v cdf="$dir/latency_cdf.tsv" \
     >"$dir/metrics.log" 2>&1 ||
     die "metrics failed: $dir/metrics.log"
   # the checks verdict, added here so that the SQL stays readable
@@ -814,6 +869,78 @@ summary_line() {
     doc->'cpu'->'cores_used'->>'of',
     CASE WHEN (doc->'checks'->>'ok')::bool THEN 'ok' ELSE 'FAILED' END)
     FROM results WHERE section = 'run' AND name = '$1'" | while read -r line; do say "$line"; done
+}
+
+# ------------------------------------------------------------ preload
+
+# make_template: a database with the schema and PRELOAD completed sagas of a
+# definition of their own (bench_history: 3 steps, 8 history entries and 4
+# inbox ids each), vacuumed and analyzed, that every run's database is
+# copied from.  A production database is not empty: tables of some size,
+# with statistics, make the planner and the indexes work as they will there.
+TEMPLATE_DB=""
+make_template() {
+  local db=bench_${RUNID}_template dsn t0
+  ((PRELOAD > 0)) || return 0
+  t0=$(date +%s)
+  say "template database: $PRELOAD completed sagas of bench_history (3 steps each)"
+  q postgres "CREATE DATABASE $db" >/dev/null
+  dsn=$(dsn_for "$db")
+  ORC_PG_DSN=$dsn "$ORCH" migrate >"$OUT/template.log" 2>&1 || die "migrate failed: $OUT/template.log"
+  sed 's/"name": "bench_seq3"/"name": "bench_history"/; s/"bench_seq3\./"bench_history./g;
+       s/"topic": "bench\./"topic": "bench.preload./' "$HERE/definitions/bench_seq3.json" \
+    >"$OUT/bench_history.json"
+  ORC_PG_DSN=$dsn "$ORCH" definitions load "$OUT/bench_history.json" >>"$OUT/template.log" 2>&1 ||
+    die "definitions load failed: $OUT/template.log"
+  PGOPTIONS="-c search_path=orchestrator" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" \
+    -v n="$PRELOAD" >>"$OUT/template.log" 2>&1 <<'EOF' || die "preload failed: $OUT/template.log"
+INSERT INTO sagas (id, definition_name, definition_version, business_key, status, context,
+                   version, created_at, updated_at, finished_at, completion_seq)
+SELECT md5('preload-' || i)::uuid, 'bench_history', 1, 'preload-' || i, 'completed',
+       jsonb_build_object(
+         'input', jsonb_build_object('id', 'preload-' || i, 'total', i, 'customer', 'c-42',
+                                     'currency', 'EUR', 'sent_ms', 0),
+         'saga', jsonb_build_object('id', md5('preload-' || i)::uuid, 'key', 'preload-' || i,
+                                    'name', 'bench_history', 'version', 1),
+         'steps', jsonb_build_object(
+           'reserve', jsonb_build_object('command_id', md5('preload-' || i)::uuid || '/reserve/action/1',
+                        'command_type', 'bench_history.reserve', 'responder', 'responder',
+                        'ref', 'bench_history.reserve:' || md5('preload-' || i)::uuid),
+           'charge', jsonb_build_object('command_id', md5('preload-' || i)::uuid || '/charge/action/1',
+                        'command_type', 'bench_history.charge', 'responder', 'responder',
+                        'ref', 'bench_history.charge:' || md5('preload-' || i)::uuid),
+           'ship', jsonb_build_object('command_id', md5('preload-' || i)::uuid || '/ship/action/1',
+                        'command_type', 'bench_history.ship', 'responder', 'responder',
+                        'ref', 'bench_history.ship:' || md5('preload-' || i)::uuid))),
+       4, t, t + interval '80 ms', t + interval '80 ms', 3
+  FROM generate_series(1, :n) AS i,
+       LATERAL (SELECT now() - interval '2 days' + i * interval '1 ms' AS t) AS x;
+INSERT INTO saga_steps (saga_id, step_name, step_index, status, attempt, started_at, finished_at,
+                        completed_seq)
+SELECT s.id, st.name, st.idx, 'succeeded', 1, s.created_at + st.idx * interval '25 ms',
+       s.created_at + (st.idx + 1) * interval '25 ms', st.idx + 1
+  FROM sagas s, (VALUES ('reserve', 0), ('charge', 1), ('ship', 2)) AS st(name, idx)
+ WHERE s.definition_name = 'bench_history';
+INSERT INTO saga_history (saga_id, at, kind, step_name, event_id, detail)
+SELECT s.id, s.created_at + k.n * interval '10 ms', k.kind, k.step, 'preload-' || k.n,
+       CASE WHEN k.step IS NULL THEN '{}'::jsonb
+            ELSE jsonb_build_object('attempt', 1, 'type', 'service.succeeded') END
+  FROM sagas s,
+       (VALUES (0, 'saga.started', NULL), (1, 'step.started', 'reserve'),
+               (2, 'step.succeeded', 'reserve'), (3, 'step.started', 'charge'),
+               (4, 'step.succeeded', 'charge'), (5, 'step.started', 'ship'),
+               (6, 'step.succeeded', 'ship'), (7, 'saga.completed', NULL)) AS k(n, kind, step)
+ WHERE s.definition_name = 'bench_history'
+ ORDER BY s.created_at, k.n;
+INSERT INTO inbox (consumer, message_id, received_at)
+SELECT 'preload', '/responder/responder preload-' || s.business_key || '-' || g, s.created_at
+  FROM sagas s, generate_series(0, 3) AS g
+ WHERE s.definition_name = 'bench_history';
+VACUUM (FREEZE, ANALYZE);
+EOF
+  TEMPLATE_DB=$db
+  say "template database ready in $(($(date +%s) - t0)) s ($(q postgres \
+    "SELECT pg_size_pretty(pg_database_size('$db'))"))"
 }
 
 # ------------------------------------------------------------ pgbench
@@ -1034,7 +1161,7 @@ inside() {
   trap 'say "error: line $LINENO: $BASH_COMMAND (status $?)"' ERR
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  local t0 s m
+  local t0 s
   t0=$(date +%s)
   say "results in $OUT (quick=$QUICK, window ${WINDOW}s after ${WARMUP}s warm-up, $PROCS orchestrator process(es))"
 
@@ -1055,6 +1182,8 @@ inside() {
       "$(date -u +%FT%TZ)" "$([[ $QUICK == 1 ]] && echo true || echo false)" "$WINDOW" "$WARMUP"
     printf ' "sweep_window_s": %s, "procs": %s, "batch_size": "%s", "latency_load": %s,' \
       "$SWEEP_WINDOW" "$PROCS" "${BATCH:-default}" "$LOAD"
+    printf ' "db_setup_sql": "%s", "build_dir": "%s", "preloaded_sagas": %s,' \
+      "${BENCH_DB_SETUP_SQL:-}" "$BUILD" "$PRELOAD"
     printf ' "git": "%s", "orchestrator": "%s",' \
       "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
       "$("$ORCH" version 2>/dev/null | head -n1 | tr -d '"')"
@@ -1084,11 +1213,20 @@ inside() {
  "throughput_load": "closed loop: a backlog of about 0.25 s of recent saga starts (at least 50) is kept on the trigger topic",
  "latency_load": "open loop: loadgen --rate at latency_load x the sagas/s of the throughput run",
  "cpu": "utime+stime from /proc/<pid>/stat over the samples (0.5 s apart) enclosing the window; postgres = postmaster + children",
- "rss": "VmHWM of each orchestrator process at the end of its run"}
+ "rss": "VmHWM of each orchestrator process at the end of its run",
+ "preload": "every run's database is a copy of a template holding preloaded_sagas completed sagas of another definition (bench_history: 3 steps, 8 history rows, 4 inbox ids each), vacuumed and analyzed; the figures count only the run's own definition"}
 EOF
   put definitions definitions "$OUT/definitions.json"
 
   if [[ $PGBENCH_S != 0 ]]; then pgbench_all; fi
+
+  make_template
+
+  # a fresh broker's JVM compiles its hot paths in the first seconds under
+  # load: let that happen before anything is measured
+  say "warming up kafka"
+  "$ECHO_BIN" echo --count 20000 --rate 2000 --seconds 3 >"$OUT/kafka-warmup.txt" 2>&1 ||
+    say "warning: kafka warm-up reported a problem: $OUT/kafka-warmup.txt"
 
   if [[ -n $SWEEP ]]; then
     for s in ${SWEEP//,/ }; do run_one "sweep-b$s" a sweep "$s" ""; done
