@@ -539,11 +539,33 @@ orc_saga_set_add_new(struct orc_saga_set *set, const struct orc_definition *def)
 	", coalesce(wake_reason, 'none'), coalesce(completed_seq, 0),"         \
 	" last_error, early_event::text"
 
+/*
+ * The first row of steps (ordered by saga id: uuid order is the order of
+ * the ids' text) that belongs to saga id, by binary search; the number of
+ * rows when there is none.  The sagas themselves may come in any order
+ * (timers claim them by wake-up time).
+ */
+static int
+first_step_row(const PGresult *steps, const char *id)
+{
+	int lo = 0, hi = PQntuples(steps);
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (strcmp(PQgetvalue(steps, mid, 0), id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Build one saga from its row (r in sagas) and its step rows. */
 static enum orc_status
 build_saga(struct orc_store *store, struct orc_catalog *cat,
 	   const PGresult *sagas, int r, const PGresult *steps,
-	   struct orc_saga_set *set, int *cursor, struct orc_error *err)
+	   struct orc_saga_set *set, struct orc_error *err)
 {
 	const char *name = PQgetvalue(sagas, r, 1);
 	int version = (int)getll(sagas, r, 2);
@@ -592,15 +614,11 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto done;
 	}
-	while (*cursor < PQntuples(steps) &&
-	       strcmp(PQgetvalue(steps, *cursor, 0), id) < 0)
-		(*cursor)++;
-	for (int i = *cursor; i < PQntuples(steps); i++) {
+	for (int i = first_step_row(steps, id); i < PQntuples(steps); i++) {
 		struct orc_step_row *s;
 
 		if (strcmp(PQgetvalue(steps, i, 0), id) != 0)
 			break;
-		*cursor = i + 1;
 		if (n == cap) {
 			st = orc_error_set(err, ORC_INVALID,
 					   "saga %s has more step rows than its "
@@ -673,12 +691,8 @@ read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
 		   " WHERE saga_id = ANY($1::uuid[]) ORDER BY saga_id, step_index",
 		   1, params, &steps, "reading saga steps", err);
 	col_free(&ids);
-	/*
-	 * Both results are in uuid order, which is the order of their text:
-	 * one pass pairs every saga with its step rows.
-	 */
-	for (int i = 0, cursor = 0; st == ORC_OK && i < PQntuples(sagas); i++)
-		st = build_saga(store, cat, sagas, i, steps, set, &cursor, err);
+	for (int i = 0; st == ORC_OK && i < PQntuples(sagas); i++)
+		st = build_saga(store, cat, sagas, i, steps, set, err);
 	PQclear(steps);
 	return st;
 }
