@@ -269,11 +269,14 @@ loop(struct runner *r)
 		if (r->role_relay && orc_relay_wants_turn(r->relay, now)) {
 			size_t published;
 
-			if (orc_relay_turn(r->relay, &published, &err) != ORC_OK) {
-				if (!failed(r, "relay", &err))
-					return 1;
-				continue;
-			}
+			/*
+			 * The relay logs what it handles and backs off by itself
+			 * (it declines turns until then); the rest of the loop
+			 * goes on meanwhile.
+			 */
+			if (orc_relay_turn(r->relay, &published, &err) != ORC_OK &&
+			    err.status == ORC_FATAL && !failed(r, "relay", &err))
+				return 1;
 			busy |= published > 0;
 		}
 		if (r->role_timers && now >= next_timers) {

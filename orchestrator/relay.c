@@ -12,8 +12,8 @@
  * Delivery reports are matched to rows through the message opaque (row
  * index + 1) and only while a batch is in flight.  A batch whose reports
  * did not all come within delivery_wait_ms is given up (its unconfirmed
- * rows stay in the outbox), and no new batch starts until librdkafka has
- * reported the old messages, so a late report can never be taken for a
+ * rows stay in the outbox), and no new batch starts until the Kafka client
+ * has reported the old messages, so a late report can never be taken for a
  * row of the next batch.
  *
  * The relay reads the clock (it is a process, not core logic): the
