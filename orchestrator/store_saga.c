@@ -345,44 +345,50 @@ fetch_definition(struct orc_store *store, struct orc_catalog *cat,
 
 /* ---- inbox ---- */
 
+/* ids[0..n) as one text array parameter in arr; NULL when out of memory. */
+static const char *
+text_array(struct col *arr, const char *const *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		col_text(arr, ids[i]);
+	return col_done(arr);
+}
+
 enum orc_status
 orc_store_inbox_claim(struct orc_store *store, const char *consumer,
 		      const char *const *ids, size_t n, bool *fresh,
 		      struct orc_error *err)
 {
 	struct col arr = {0};
-	const char *params[2];
+	const char *params[2] = {consumer, text_array(&arr, ids, n)};
 	PGresult *res;
 	enum orc_status st;
 
-	for (size_t i = 0; i < n; i++) {
-		fresh[i] = false;
-		col_text(&arr, ids[i]);
-	}
-	params[0] = consumer;
-	params[1] = col_done(&arr);
 	if (params[1] == NULL) {
 		col_free(&arr);
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	}
+	/*
+	 * The server answers with the (1-based) position of the first
+	 * occurrence of every id it inserted, so marking them is O(n).
+	 */
 	st = run_s(store,
-		   "INSERT INTO %1$s.inbox (consumer, message_id)"
+		   "WITH ins AS (INSERT INTO %1$s.inbox (consumer, message_id)"
 		   " SELECT $1, m FROM unnest($2::text[]) AS m"
-		   " ON CONFLICT DO NOTHING RETURNING message_id",
+		   " ON CONFLICT DO NOTHING RETURNING message_id)"
+		   " SELECT min(u.i) FROM unnest($2::text[]) WITH ORDINALITY"
+		   " AS u(m, i) JOIN ins ON ins.message_id = u.m GROUP BY u.m",
 		   2, params, &res, "claiming inbox ids", err);
 	col_free(&arr);
 	if (st != ORC_OK)
 		return st;
-	/* Mark the first occurrence of each returned id fresh. */
+	for (size_t i = 0; i < n; i++)
+		fresh[i] = false;
 	for (int r = 0; r < PQntuples(res); r++) {
-		const char *id = PQgetvalue(res, r, 0);
+		int64_t pos = getll(res, r, 0);
 
-		for (size_t i = 0; i < n; i++) {
-			if (strcmp(ids[i], id) == 0) {
-				fresh[i] = true;
-				break;
-			}
-		}
+		if (pos >= 1 && (size_t)pos <= n)
+			fresh[pos - 1] = true;
 	}
 	PQclear(res);
 	return ORC_OK;
@@ -398,10 +404,8 @@ orc_store_inbox_release(struct orc_store *store, const char *consumer,
 
 	if (n == 0)
 		return ORC_OK;
-	for (size_t i = 0; i < n; i++)
-		col_text(&arr, ids[i]);
 	params[0] = consumer;
-	params[1] = col_done(&arr);
+	params[1] = text_array(&arr, ids, n);
 	if (params[1] == NULL) {
 		col_free(&arr);
 		return orc_error_set(err, ORC_FATAL, "out of memory");
@@ -711,15 +715,9 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 
 	if (n_ids == 0 && n_keys == 0)
 		return ORC_OK;
-	for (size_t i = 0; i < n_ids; i++)
-		col_text(&a, ids[i]);
-	for (size_t i = 0; i < n_keys; i++) {
-		col_text(&b, names[i]);
-		col_text(&c, keys[i]);
-	}
-	params[0] = col_done(&a);
-	params[1] = col_done(&b);
-	params[2] = col_done(&c);
+	params[0] = text_array(&a, ids, n_ids);
+	params[1] = text_array(&b, names, n_keys);
+	params[2] = text_array(&c, keys, n_keys);
 	if (params[0] == NULL || params[1] == NULL || params[2] == NULL) {
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto done;
