@@ -296,7 +296,7 @@ env_names_known() {
 	local name bad=0
 	while read -r name; do
 		[[ $name == ORC_KAFKA_* && $name != ORC_KAFKA_BROKERS ]] && continue
-		grep -q "\"$name\"" orchestrator/config.c || { echo "unknown setting: $name"; bad=1; }
+		grep -q "\"$name\"" orchestrator/core/config.c || { echo "unknown setting: $name"; bad=1; }
 	done < <(sed -n 's/^\(ORC_[A-Z0-9_]*\)=.*/\1/p' deploy/systemd/orchestrator.env.example)
 	return "$bad"
 }
