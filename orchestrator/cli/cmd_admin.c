@@ -159,25 +159,6 @@ short_time(const char *iso, char buf[32])
 	return buf;
 }
 
-/* ms as "3.2s", "42s", "5m", "3h", "2d" (truncated, never rounded up). */
-static const char *
-duration(long long ms, char buf[16])
-{
-	if (ms < 0)
-		ms = 0; /* clock skew between hosts */
-	if (ms < 10000)
-		snprintf(buf, 16, "%lld.%llds", ms / 1000, ms % 1000 / 100);
-	else if (ms < 60000)
-		snprintf(buf, 16, "%llds", ms / 1000);
-	else if (ms < 3600000)
-		snprintf(buf, 16, "%lldm", ms / 60000);
-	else if (ms < 86400000)
-		snprintf(buf, 16, "%lldh", ms / 3600000);
-	else
-		snprintf(buf, 16, "%lldd", ms / 86400000);
-	return buf;
-}
-
 /* ---- tables ---- */
 
 struct column {
@@ -401,7 +382,7 @@ static const char status_usage[] =
 static void
 print_saga(const json_t *s)
 {
-	char t1[32], d[16];
+	char t1[32], d[24];
 	const char *reason = str(s, "failing_reason");
 	const json_t *steps = json_object_get(s, "steps"), *st;
 	struct table tab;
@@ -421,11 +402,11 @@ print_saga(const json_t *s)
 		printf(" (%s)", reason);
 	printf("\ncreated     %s (%s ago)\n",
 	       short_time(str(s, "created_at"), t1),
-	       duration(num(s, "age_ms"), d));
+	       orc_duration_format_rough(num(s, "age_ms"), d, sizeof(d)));
 	printf("updated     %s\n", short_time(str(s, "updated_at"), t1));
 	printf("finished    %s", short_time(str(s, "finished_at"), t1));
 	if (str(s, "finished_at") != NULL)
-		printf(" (took %s)", duration(num(s, "duration_ms"), d));
+		printf(" (took %s)", orc_duration_format_rough(num(s, "duration_ms"), d, sizeof(d)));
 	putchar('\n');
 	if (str(s, "deadline_at") != NULL)
 		printf("deadline    %s\n",
@@ -711,7 +692,7 @@ orc_cmd_list(int argc, char **argv)
 
 		table_init(&tab, cols, sizeof(cols) / sizeof(cols[0]), false);
 		json_array_foreach(list, k, s) {
-			char def[160], age[16];
+			char def[160], age[24];
 			const char *cells[5];
 
 			snprintf(def, sizeof(def), "%s@%lld",
@@ -721,7 +702,7 @@ orc_cmd_list(int argc, char **argv)
 			cells[1] = def;
 			cells[2] = str(s, "business_key");
 			cells[3] = str(s, "status");
-			cells[4] = duration(num(s, "age_ms"), age);
+			cells[4] = orc_duration_format_rough(num(s, "age_ms"), age, sizeof(age));
 			table_add(&tab, cells, NULL);
 		}
 		table_print(&tab);

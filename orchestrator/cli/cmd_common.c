@@ -10,15 +10,6 @@
 #include "log.h"
 #include "store_saga.h"
 
-int64_t
-orc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 orc_cmd_fail(const struct orc_cmd *cmd, const struct orc_error *err)
 {

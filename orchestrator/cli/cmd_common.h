@@ -9,6 +9,7 @@
 
 #include "apply.h"
 #include "catalog.h"
+#include "clock.h"
 #include "config.h"
 #include "error.h"
 #include "store.h"
@@ -43,8 +44,5 @@ void orc_cmd_finish(struct orc_cmd *cmd);
 
 /* Print "orchestrator NAME: message" (and DETAIL) on stderr; returns 1. */
 int orc_cmd_fail(const struct orc_cmd *cmd, const struct orc_error *err);
-
-/* Wall-clock time in milliseconds. */
-int64_t orc_now_ms(void);
 
 #endif

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "cmd_common.h"
+#include "backoff.h"
 #include "broker.h"
 #include "commands.h"
 #include "log.h"
@@ -33,6 +34,10 @@
 #define REFRESH_MS 5000 /* how often new definitions are picked up */
 #define STATS_MS 10000
 
+/* A failed turn waits 200 ms, then twice as long each time, up to 5 s. */
+#define RETRY_FIRST_MS 200
+#define RETRY_MAX_MS 5000
+
 static volatile sig_atomic_t stop_requested;
 
 static void
@@ -40,24 +45,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_requested)
-		;
 }
 
 struct runner {
@@ -68,7 +55,7 @@ struct runner {
 	const char *topics[MAX_TOPICS];
 	size_t n_topics;
 	size_t n_defs;
-	int failures;  /* consecutive transient failures */
+	struct orc_backoff backoff; /* consecutive transient failures */
 	int64_t backoff_until;
 	struct orc_ops *ops; /* ops: HTTP endpoints; NULL when off */
 };
@@ -209,15 +196,12 @@ failed(struct runner *r, const char *what, const struct orc_error *err)
 			what, orc_status_name(err->status), err->message);
 		return false;
 	}
-	r->failures++;
-	delay = 100LL << (r->failures < 6 ? r->failures : 6);
-	if (delay > 5000)
-		delay = 5000;
-	if (r->failures == 1 || r->failures % 20 == 0)
+	delay = orc_backoff_next(&r->backoff);
+	if (r->backoff.failures == 1 || r->backoff.failures % 20 == 0)
 		orc_log(ORC_LOG_WARN, "retrying after failure",
 			"role=%s failures=%d backoff_ms=%lld err=\"%s\"", what,
-			r->failures, (long long)delay, err->message);
-	r->backoff_until = mono_ms() + delay;
+			r->backoff.failures, (long long)delay, err->message);
+	r->backoff_until = orc_clock_mono_ms() + delay;
 	if (!orc_store_connected(r->cmd.store)) {
 		struct orc_error rerr;
 
@@ -251,19 +235,21 @@ static int
 loop(struct runner *r)
 {
 	struct orc_error err = {0};
-	int64_t next_timers = 0, next_refresh = mono_ms() + REFRESH_MS;
-	int64_t next_stats = mono_ms() + STATS_MS;
+	int64_t next_timers = 0, next_refresh = orc_clock_mono_ms() + REFRESH_MS;
+	int64_t next_stats = orc_clock_mono_ms() + STATS_MS;
 	int timer_batch = (int)orc_config_int(&r->cmd.cfg, ORC_CFG_TIMER_BATCH);
 	int timer_poll = (int)orc_config_int(&r->cmd.cfg, ORC_CFG_TIMER_POLL_MS);
 
 	while (!stop_requested) {
-		int64_t now = mono_ms();
+		int64_t now = orc_clock_mono_ms();
 		bool busy = false;
 
 		orc_ops_turn(r->ops, now); /* ops: never waits */
 		if (now < r->backoff_until) {
-			sleep_ms(r->backoff_until - now < 100 ? r->backoff_until - now
-							      : 100);
+			orc_clock_sleep_ms(r->backoff_until - now < 100
+						   ? r->backoff_until - now
+						   : 100,
+					   &stop_requested);
 			continue;
 		}
 		if (r->role_relay && orc_relay_wants_turn(r->relay, now)) {
@@ -281,9 +267,9 @@ loop(struct runner *r)
 		}
 		if (r->role_timers && now >= next_timers) {
 			int fired;
-			int64_t t0 = orc_ops_clock_us(); /* ops */
+			int64_t t0 = orc_clock_mono_us(); /* ops */
 
-			if (orc_apply_timers(r->cmd.ap, orc_now_ms(), timer_batch,
+			if (orc_apply_timers(r->cmd.ap, orc_clock_wall_ms(), timer_batch,
 					     &fired, &err) != ORC_OK) {
 				if (!failed(r, "timers", &err))
 					return 1;
@@ -303,9 +289,9 @@ loop(struct runner *r)
 				continue;
 			}
 		} else if (!busy) {
-			sleep_ms(10);
+			orc_clock_sleep_ms(10, &stop_requested);
 		}
-		r->failures = 0;
+		orc_backoff_reset(&r->backoff);
 		if (now >= next_refresh) {
 			next_refresh = now + REFRESH_MS;
 			if (refresh(r, &err) != ORC_OK && !failed(r, "refresh", &err))
@@ -334,6 +320,7 @@ orc_cmd_run(int argc, char **argv)
 			return 0;
 		}
 	memset(&r, 0, sizeof(r));
+	orc_backoff_init(&r.backoff, RETRY_FIRST_MS, 2, RETRY_MAX_MS);
 	rc = orc_cmd_init(&r.cmd, "run", &argc, argv, ORC_CMD_STORE);
 	if (rc != 0)
 		goto done;

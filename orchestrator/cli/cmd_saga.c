@@ -224,7 +224,7 @@ orc_cmd_start(int argc, char **argv)
 		rc = orc_cmd_fail(&cmd, &err);
 		goto done;
 	}
-	st = orc_apply_start(cmd.ap, argv[1], key, input, orc_now_ms(), saga_id,
+	st = orc_apply_start(cmd.ap, argv[1], key, input, orc_clock_wall_ms(), saga_id,
 			     &err);
 	if (st != ORC_OK) {
 		rc = orc_cmd_fail(&cmd, &err);
@@ -272,7 +272,7 @@ operator(int argc, char **argv, const char *name, enum orc_input_kind kind)
 		rc = 2;
 		goto done;
 	}
-	if (orc_apply_operator(cmd.ap, kind, argv[1], reason, orc_now_ms(),
+	if (orc_apply_operator(cmd.ap, kind, argv[1], reason, orc_clock_wall_ms(),
 			       &err) != ORC_OK) {
 		rc = orc_cmd_fail(&cmd, &err);
 		goto done;

@@ -35,10 +35,9 @@
 #include <string.h>
 
 #include "expr.h"
+#include "backoff.h"
 #include "jsonp.h"
 
-#define MS_PER_DAY INT64_C(86400000)
-#define DURATION_MAX_MS (365 * MS_PER_DAY)
 #define DID_YOU_MEAN_MAX 2
 
 /* ---- small public helpers ---- */
@@ -71,68 +70,14 @@ orc_strv_contains(const struct orc_strv *sv, const char *s)
 int64_t
 orc_retry_backoff_ms(const struct orc_retry *retry, int next_attempt)
 {
-	double limit, delay;
-
-	if (retry == NULL || next_attempt < 2 || retry->backoff_ms <= 0)
+	if (retry == NULL)
 		return 0;
 	/* without a cap, still never more than the longest duration */
-	limit = (double)(retry->max_backoff_ms > 0 ? retry->max_backoff_ms
-						   : DURATION_MAX_MS);
-	delay = (double)retry->backoff_ms;
-	if (retry->multiplier > 1)
-		delay *= pow(retry->multiplier, (double)(next_attempt - 2));
-	if (!(delay < limit)) /* also catches inf */
-		return (int64_t)limit;
-	return (int64_t)llround(delay);
-}
-
-bool
-orc_duration_parse(const char *text, int64_t *out_ms)
-{
-	const char *p = text;
-	int64_t total = 0;
-
-	if (text == NULL || *text == '\0')
-		return false;
-	while (*p != '\0') {
-		int64_t n = 0, unit;
-
-		if (*p < '0' || *p > '9')
-			return false;
-		for (; *p >= '0' && *p <= '9'; p++) {
-			n = n * 10 + (*p - '0');
-			if (n > DURATION_MAX_MS) /* too big in any unit */
-				return false;
-		}
-		if (p[0] == 'm' && p[1] == 's') {
-			unit = 1;
-			p += 2;
-		} else if (*p == 's') {
-			unit = 1000;
-			p++;
-		} else if (*p == 'm') {
-			unit = 60 * 1000;
-			p++;
-		} else if (*p == 'h') {
-			unit = 3600 * 1000;
-			p++;
-		} else if (*p == 'd') {
-			unit = MS_PER_DAY;
-			p++;
-		} else {
-			return false;
-		}
-		if (n > DURATION_MAX_MS / unit)
-			return false;
-		total += n * unit;
-		if (total > DURATION_MAX_MS)
-			return false;
-	}
-	if (total == 0)
-		return false;
-	if (out_ms != NULL)
-		*out_ms = total;
-	return true;
+	return orc_backoff_delay_ms(retry->backoff_ms, retry->multiplier,
+				    retry->max_backoff_ms > 0
+					    ? retry->max_backoff_ms
+					    : ORC_DURATION_MAX_MS,
+				    next_attempt - 1);
 }
 
 ptrdiff_t
@@ -496,20 +441,6 @@ known_properties(struct checker *c, const json_t *obj,
 	}
 }
 
-static bool
-valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= ORC_NAME_MAX || s[0] < 'a' || s[0] > 'z')
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return true;
-}
-
 /* A string member; *out is set (new) when it is present and a string. */
 static bool
 string_member(struct checker *c, const json_t *obj, const char *key,
@@ -793,7 +724,7 @@ check_step_shape(struct checker *c, const json_t *js, struct orc_step_def *st)
 
 	v = member(c, js, "name", WANT_STRING, true);
 	if (v != NULL) {
-		if (!valid_name(json_string_value(v)))
+		if (!orc_text_name_valid(json_string_value(v)))
 			issue_at(c, "name", "invalid name");
 		/* kept even when invalid, so that needs on it resolve */
 		st->name = dup_or_oom(c, json_string_value(v));
@@ -906,7 +837,7 @@ check_shape(struct checker *c, const json_t *body)
 	known_properties(c, body, top_props);
 	member(c, body, "$schema", WANT_STRING, false);
 	if ((v = member(c, body, "name", WANT_STRING, true)) != NULL) {
-		if (!valid_name(json_string_value(v)))
+		if (!orc_text_name_valid(json_string_value(v)))
 			issue_at(c, "name", "invalid name");
 		def->name = dup_or_oom(c, json_string_value(v));
 	}
@@ -986,7 +917,7 @@ closest_step(const struct orc_definition *def, const char *name)
 		const char *s = def->steps[i].name;
 		size_t d;
 
-		if (s == NULL || !valid_name(s))
+		if (s == NULL || !orc_text_name_valid(s))
 			continue;
 		d = edit_distance(name, s);
 		if (d < best_d) {

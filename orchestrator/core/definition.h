@@ -22,9 +22,10 @@
 
 #include <jansson.h>
 
+#include "duration.h"
 #include "error.h"
+#include "text.h"
 
-#define ORC_NAME_MAX 64 /* step and saga names: [a-z][a-z0-9_]{0,62} */
 
 enum orc_step_kind {
 	ORC_STEP_COMMAND, /* publish a command, await a reply */
@@ -175,11 +176,5 @@ ptrdiff_t orc_definition_step_index(const struct orc_definition *def,
 /* True when step a (transitively) needs step b. */
 bool orc_definition_depends_on(const struct orc_definition *def, size_t a,
 			       size_t b);
-
-/*
- * Parse a duration ("250ms", "10s", "1h30m") into milliseconds.  Returns
- * false on syntax errors, zero, or values over 365 days.
- */
-bool orc_duration_parse(const char *text, int64_t *out_ms);
 
 #endif

@@ -33,6 +33,7 @@
 
 #include "expr.h"
 #include "jsonp.h"
+#include "text.h"
 
 #define NO_STEP SIZE_MAX
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -318,42 +319,6 @@ step_transition_is_valid(enum orc_step_status from, enum orc_step_status to)
 }
 
 /* ---- small helpers ---- */
-
-static bool
-utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p != '\0') {
-		unsigned c = *p++;
-		int n;
-		uint32_t cp;
-
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (int i = 0; i < n; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (*p & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-	}
-	return true;
-}
 
 /* strdup that keeps NULL; *oom set when out of memory. */
 static char *
@@ -1811,7 +1776,7 @@ on_retry(struct txn *t)
 static bool
 text_ok(const char *s, bool required)
 {
-	return s == NULL ? !required : utf8_valid(s);
+	return s == NULL ? !required : orc_text_utf8_valid(s, strlen(s));
 }
 
 static enum orc_status

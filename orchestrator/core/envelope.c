@@ -15,6 +15,7 @@
  * caller.
  */
 #include "envelope.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,133 +95,6 @@ shown(const char *v, char buf[SHOWN_SIZE])
 	return buf;
 }
 
-/* RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static bool
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		unsigned long cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			len = 2, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
-
-static int
-base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Decode s[0..n) (RFC 4648 standard alphabet, padding optional, no
- * whitespace) into *out (new, never NULL on ORC_OK).  ORC_INVALID when it
- * is not base64, ORC_FATAL when out of memory; err is not touched.
- */
-static enum orc_status
-base64_decode(const char *s, size_t n, unsigned char **out, size_t *out_len)
-{
-	size_t pad = 0, len = 0;
-	unsigned long acc = 0;
-	int bits = 0;
-	unsigned char *buf;
-
-	while (n > 0 && s[n - 1] == '=' && pad < 2) {
-		n--;
-		pad++;
-	}
-	if ((pad > 0 && (n + pad) % 4 != 0) || n % 4 == 1)
-		return ORC_INVALID;
-	buf = malloc(n / 4 * 3 + 3);
-	if (buf == NULL)
-		return ORC_FATAL;
-	for (size_t i = 0; i < n; i++) {
-		int v = base64_value((unsigned char)s[i]);
-
-		if (v < 0) {
-			free(buf);
-			return ORC_INVALID;
-		}
-		acc = (acc << 6 | (unsigned long)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[len++] = (unsigned char)(acc >> bits);
-		}
-	}
-	*out = buf;
-	*out_len = len;
-	return ORC_OK;
-}
-
-/* p[0..n) in base64 with padding, NUL-terminated (new); NULL when out of
- * memory. */
-static char *
-base64_encode(const unsigned char *p, size_t n, size_t *out_len)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t len = 0;
-	char *out;
-
-	if (n > (SIZE_MAX - 1) / 4 * 3 - 2)
-		return NULL;
-	out = malloc((n + 2) / 3 * 4 + 1);
-	if (out == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned long v = (unsigned long)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned long)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		out[len++] = alphabet[v >> 18 & 0x3f];
-		out[len++] = alphabet[v >> 12 & 0x3f];
-		out[len++] = i + 1 < n ? alphabet[v >> 6 & 0x3f] : '=';
-		out[len++] = i + 2 < n ? alphabet[v & 0x3f] : '=';
-	}
-	out[len] = '\0';
-	*out_len = len;
-	return out;
-}
-
 /* The media type of content type ct: up to ';', blanks trimmed. */
 static size_t
 media_type(const char *ct, const char **start)
@@ -275,112 +149,6 @@ media_is_json(const char *ct)
 		return false;
 	return (size_t)(s + n - slash) > 6 &&
 	       strncasecmp(s + n - 5, "+json", 5) == 0;
-}
-
-static bool
-step_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63 || s[0] < 'a' || s[0] > 'z')
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return true;
-}
-
-static bool
-hex_run(const char *s, size_t n, bool lower_only, bool *all_zero)
-{
-	bool zero = true;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c != '0')
-			zero = false;
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		      (!lower_only && c >= 'A' && c <= 'F')))
-			return false;
-	}
-	if (all_zero != NULL)
-		*all_zero = zero;
-	return true;
-}
-
-bool
-orc_uuid_valid(const char *s)
-{
-	static const size_t runs[] = {8, 4, 4, 4, 12};
-
-	if (s == NULL || strlen(s) != 36)
-		return false;
-	for (size_t i = 0; i < 5; i++) {
-		if (!hex_run(s, runs[i], false, NULL))
-			return false;
-		s += runs[i];
-		if (i < 4 && *s++ != '-')
-			return false;
-	}
-	return true;
-}
-
-bool
-orc_traceparent_valid(const char *s)
-{
-	size_t n;
-	bool zero;
-
-	if (s == NULL || (n = strlen(s)) < 55)
-		return false;
-	if (!hex_run(s, 2, true, NULL) || strncmp(s, "ff", 2) == 0 ||
-	    s[2] != '-' || s[35] != '-' || s[52] != '-')
-		return false;
-	if (!hex_run(s + 3, 32, true, &zero) || zero)
-		return false;
-	if (!hex_run(s + 36, 16, true, &zero) || zero)
-		return false;
-	if (!hex_run(s + 53, 2, true, NULL))
-		return false;
-	/* version 00 ends at the flags; later versions may append fields */
-	if (strncmp(s, "00", 2) == 0)
-		return n == 55;
-	return n == 55 || s[55] == '-';
-}
-
-void
-orc_time_format_rfc3339(int64_t ms, char buf[32])
-{
-	int64_t secs = ms / 1000, msec = ms % 1000, days, sod;
-	int64_t z, era, doe, yoe, year, doy, mp, day, month;
-
-	if (msec < 0) {
-		msec += 1000;
-		secs--;
-	}
-	days = secs / 86400;
-	sod = secs % 86400;
-	if (sod < 0) {
-		sod += 86400;
-		days--;
-	}
-	/* civil_from_days (H. Hinnant): proleptic Gregorian, any int64 day */
-	z = days + 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	year = yoe + era * 400;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	day = doy - (153 * mp + 2) / 5 + 1;
-	month = mp < 10 ? mp + 3 : mp - 9;
-	if (month <= 2)
-		year++;
-	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)year,
-		 (int)month, (int)day, (int)(sod / 3600), (int)(sod / 60 % 60),
-		 (int)(sod % 60), (int)msec);
 }
 
 const char *
@@ -507,7 +275,7 @@ header_string(const struct orc_header *h, const char *attr, char **out,
 		return orc_error_set(err, ORC_INVALID,
 				     "attribute \"%s\" contains a NUL byte",
 				     shown(attr, b));
-	if (!utf8_valid(h->value, h->size))
+	if (!orc_text_utf8_valid(h->value, h->size))
 		return orc_error_set(err, ORC_INVALID,
 				     "attribute \"%s\" is not valid UTF-8",
 				     shown(attr, b));
@@ -529,7 +297,7 @@ take_traceparent(struct orc_event *ev, const char *tp, size_t n,
 	copy = strndup(tp, n);
 	if (copy == NULL)
 		return oom(err);
-	if (!orc_traceparent_valid(copy)) {
+	if (!orc_text_traceparent_valid(copy)) {
 		free(copy);
 		return ORC_OK;
 	}
@@ -657,7 +425,7 @@ check_attributes(struct orc_event *ev, struct orc_error *err)
 					     nonempty_optional[i]);
 	}
 	if (ev->sagaid != NULL) {
-		if (!orc_uuid_valid(ev->sagaid))
+		if (!orc_text_uuid_valid(ev->sagaid))
 			return orc_error_set(err, ORC_INVALID,
 					     "attribute \"sagaid\" is not a "
 					     "UUID");
@@ -665,7 +433,7 @@ check_attributes(struct orc_event *ev, struct orc_error *err)
 			if (*p >= 'A' && *p <= 'F')
 				*p = (char)(*p - 'A' + 'a');
 	}
-	if (ev->sagastep != NULL && !step_name_valid(ev->sagastep))
+	if (ev->sagastep != NULL && !orc_text_name_valid(ev->sagastep))
 		return orc_error_set(err, ORC_INVALID,
 				     "attribute \"sagastep\" is not a valid "
 				     "step name");
@@ -702,11 +470,11 @@ data_from_bytes(struct orc_event *ev, const void *p, size_t n,
 		ev->data = json_null();
 		return ORC_OK;
 	}
-	if (memchr(p, '\0', n) == NULL && utf8_valid(p, n)) {
+	if (memchr(p, '\0', n) == NULL && orc_text_utf8_valid(p, n)) {
 		ev->data = json_stringn(p, n);
 	} else {
 		size_t len;
-		char *b64 = base64_encode(p, n, &len);
+		char *b64 = orc_text_base64_encode(p, n, &len);
 
 		if (b64 != NULL)
 			ev->data = json_stringn_nocheck(b64, len);
@@ -742,7 +510,7 @@ structured_data(struct orc_event *ev, json_t *root, struct orc_error *err)
 		return orc_error_set(err, ORC_INVALID,
 				     "attribute \"data_base64\" is not a "
 				     "string");
-	st = base64_decode(json_string_value(b64), json_string_length(b64),
+	st = orc_text_base64_decode(json_string_value(b64), json_string_length(b64),
 			   &bytes, &len);
 	if (st == ORC_INVALID)
 		return orc_error_set(err, ORC_INVALID,
@@ -987,7 +755,7 @@ orc_envelope_command_headers(struct orc_envelope_command *cmd,
 {
 	size_t n = 0;
 
-	orc_time_format_rfc3339(cmd->time_ms, cmd->time);
+	orc_text_rfc3339(cmd->time_ms, cmd->time);
 	n = put(out, n, "ce_specversion", "1.0");
 	n = put(out, n, "ce_id", cmd->id);
 	n = put(out, n, "ce_source", cmd->source);
@@ -997,7 +765,7 @@ orc_envelope_command_headers(struct orc_envelope_command *cmd,
 	n = put(out, n, "ce_sagaid", cmd->sagaid);
 	n = put(out, n, "ce_sagastep", cmd->sagastep);
 	n = put(out, n, "ce_replyto", cmd->replyto);
-	if (orc_traceparent_valid(cmd->traceparent))
+	if (orc_text_traceparent_valid(cmd->traceparent))
 		n = put(out, n, "traceparent", cmd->traceparent);
 	return n;
 }

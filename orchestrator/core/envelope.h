@@ -167,21 +167,4 @@ struct orc_envelope_command {
 size_t orc_envelope_command_headers(struct orc_envelope_command *cmd,
 				    struct orc_header *out);
 
-/* True when s is a UUID: 8-4-4-4-12 hexadecimal digits, either case. */
-bool orc_uuid_valid(const char *s);
-
-/*
- * True when s is a W3C Trace Context traceparent we can pass on: version
- * (not ff), 32-digit trace id, 16-digit parent id and flags, in lowercase
- * hexadecimal, ids not all zero; version 00 has nothing after the flags.
- */
-bool orc_traceparent_valid(const char *s);
-
-/*
- * Write ms (since the epoch, UTC) as RFC 3339 with milliseconds, e.g.
- * "2026-11-27T07:00:00.123Z", into buf (NUL-terminated).  Every int64_t
- * fits; years outside 0000-9999 are not RFC 3339 but still printed.
- */
-void orc_time_format_rfc3339(int64_t ms, char buf[32]);
-
 #endif

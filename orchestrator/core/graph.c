@@ -10,6 +10,7 @@
  * so any event type or condition text draws as written.
  */
 #include "graph.h"
+#include "duration.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -155,31 +156,6 @@ put_condition(struct buf *b, const json_t *cond)
 
 /* ---- labels ---- */
 
-static void
-format_duration(int64_t ms, char *out, size_t len)
-{
-	static const struct {
-		const char *unit;
-		int64_t ms;
-	} units[] = {
-		{"d", INT64_C(86400000)}, {"h", 3600000}, {"m", 60000},
-		{"s", 1000},             {"ms", 1},
-	};
-	size_t n = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (ms < units[i].ms)
-			continue;
-		n += (size_t)snprintf(out + n, n < len ? len - n : 0,
-				      "%" PRId64 "%s", ms / units[i].ms,
-				      units[i].unit);
-		ms %= units[i].ms;
-		if (n >= len)
-			return;
-	}
-}
-
 /* The second line of a step's label, e.g. "command: inventory.reserve". */
 static void
 kind_text(const struct orc_definition *def, const struct orc_step_def *st,
@@ -205,7 +181,7 @@ kind_text(const struct orc_definition *def, const struct orc_step_def *st,
 			put(b, json_string_value(delay));
 			return;
 		}
-		format_duration(st->delay_ms, text, sizeof(text));
+		orc_duration_format(st->delay_ms, text, sizeof(text));
 		put(b, text);
 		return;
 	}

@@ -7,6 +7,7 @@
  * the manual offset store are set after them and cannot be turned off).
  */
 #include "broker.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -450,14 +451,11 @@ on_stats(rd_kafka_t *rk, char *text, size_t len, void *opaque)
 {
 	struct orc_consumer *c = opaque;
 	json_t *stats = json_loadb(text, len, 0, NULL);
-	struct timespec ts;
-
 	if (stats == NULL)
 		return 0;
 	json_decref(c->stats);
 	c->stats = stats;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	c->stats_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	c->stats_ms = orc_clock_mono_ms();
 	return 0; /* librdkafka frees text */
 }
 

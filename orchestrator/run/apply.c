@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "store_saga.h"
+#include "text.h"
 
 #define MAX_TARGETS 8 /* definitions one event may trigger or feed */
 
@@ -731,7 +732,7 @@ orc_apply_operator(struct orc_apply *ap, enum orc_input_kind kind,
 	const char *ids[1] = {id};
 	enum orc_status st;
 
-	if (!orc_uuid_valid(id))
+	if (!orc_text_uuid_valid(id))
 		return orc_error_set(err, ORC_INVALID, "\"%s\" is not a saga id (a UUID)",
 				     id);
 	begin_batch(ap);

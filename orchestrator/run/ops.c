@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "engine.h"
 #include "http.h"
 #include "log.h"
@@ -64,21 +65,6 @@ struct orc_ops {
 
 /* The help text of the event counters. */
 #define EVENTS_HELP(what) "Events " what " by this process since it started"
-
-int64_t
-orc_ops_clock_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-mono_ms(void)
-{
-	return orc_ops_clock_us() / 1000;
-}
 
 /* ---- readiness ---- */
 
@@ -318,7 +304,7 @@ on_metrics(void *ctx, struct orc_http_response *resp)
 	size_t len;
 
 	update_counters(o);
-	update_db_gauges(o, mono_ms());
+	update_db_gauges(o, orc_clock_mono_ms());
 	orc_metrics_remove(o->reg, "orchestrator_consumer_lag");
 	if (o->src.worker != NULL)
 		orc_consumer_each_lag(orc_worker_consumer(o->src.worker),
@@ -395,7 +381,7 @@ orc_ops_create(const struct orc_ops_sources *src, int port,
 	}
 	o->pg_ok = true; /* so that a failed first ping is logged */
 	ping(o);
-	o->next_ping = mono_ms() + PING_MS;
+	o->next_ping = orc_clock_mono_ms() + PING_MS;
 	*out = o;
 	return ORC_OK;
 }
@@ -471,5 +457,5 @@ orc_ops_timers_done(struct orc_ops *o, int fired, int64_t started_us)
 	if (o == NULL || fired <= 0)
 		return;
 	orc_metric_observe(o->tx_timers,
-			   (double)(orc_ops_clock_us() - started_us) / 1e6);
+			   (double)(orc_clock_mono_us() - started_us) / 1e6);
 }

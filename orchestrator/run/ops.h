@@ -60,11 +60,8 @@ int orc_ops_port(const struct orc_ops *ops);
  */
 void orc_ops_turn(struct orc_ops *ops, int64_t now_ms);
 
-/* A monotonic clock in microseconds, to time a timer transaction. */
-int64_t orc_ops_clock_us(void);
-
 /*
- * A timer turn that started at started_us (orc_ops_clock_us()) fired
+ * A timer turn that started at started_us (orc_clock_mono_us()) fired
  * fired sagas in one transaction: observed in
  * orchestrator_transaction_seconds{kind="timers"} when fired > 0.
  * Accepts NULL.

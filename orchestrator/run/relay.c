@@ -27,7 +27,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "backoff.h"
 #include "broker.h"
+#include "clock.h"
 #include "envelope.h"
 #include "log.h"
 
@@ -66,7 +68,8 @@ struct orc_relay {
 	int64_t next_claim_ms;
 	int64_t last_turn_ms;
 	int64_t retry_at_ms;
-	int64_t backoff_ms;
+	struct orc_backoff backoff;
+	int64_t backoff_ms; /* the last delay, for the log */
 	bool notified; /* a notification arrived since the last turn began */
 	bool more;     /* the last turn read a full batch */
 
@@ -83,15 +86,6 @@ struct orc_relay {
 
 	struct orc_relay_stats stats;
 };
-
-static int64_t
-clock_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 note_failure(struct orc_relay *r, size_t idx, enum orc_status status,
@@ -139,6 +133,7 @@ orc_relay_create(const struct orc_config *cfg,
 	if (r == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	orc_outbox_batch_init(&r->batch);
+	orc_backoff_init(&r->backoff, BACKOFF_MIN_MS, 2, BACKOFF_MAX_MS);
 	if (opts != NULL)
 		r->opts = *opts;
 	if (r->opts.lanes_per_claim <= 0)
@@ -250,11 +245,9 @@ turn_failed(struct orc_relay *r, enum orc_status st, const char *msg,
 	if (r->store != NULL && (drop || !orc_store_connected(r->store)))
 		drop_connection(r);
 	r->stats.errors++;
-	r->backoff_ms = r->backoff_ms == 0 ? BACKOFF_MIN_MS : r->backoff_ms * 2;
-	if (r->backoff_ms > BACKOFF_MAX_MS)
-		r->backoff_ms = BACKOFF_MAX_MS;
+	r->backoff_ms = orc_backoff_next(&r->backoff);
 	/* from now: the turn itself may have waited for reports a while */
-	r->retry_at_ms = clock_ms(CLOCK_MONOTONIC) + r->backoff_ms;
+	r->retry_at_ms = orc_clock_mono_ms() + r->backoff_ms;
 	orc_log(st == ORC_TRANSIENT && !r->refused ? ORC_LOG_WARN
 						     : ORC_LOG_ERROR,
 		msg,
@@ -353,7 +346,7 @@ publish(struct orc_relay *r, int64_t deadline)
 					       row->payload, row->payload_len,
 					       (void *)(uintptr_t)(i + 1), &e);
 			if (st != ORC_TRANSIENT ||
-			    clock_ms(CLOCK_MONOTONIC) >= deadline)
+			    orc_clock_mono_ms() >= deadline)
 				break;
 			/* the local queue is full: let it drain */
 			orc_producer_poll(p, 10);
@@ -366,7 +359,7 @@ publish(struct orc_relay *r, int64_t deadline)
 		r->pending++;
 	}
 	while (r->pending > 0) {
-		int64_t left = deadline - clock_ms(CLOCK_MONOTONIC);
+		int64_t left = deadline - orc_clock_mono_ms();
 
 		if (left <= 0)
 			break;
@@ -432,9 +425,9 @@ drained(struct orc_relay *r)
 
 	if (orc_producer_outstanding(r->producer) == 0)
 		return true;
-	deadline = clock_ms(CLOCK_MONOTONIC) + DRAIN_WAIT_MS;
+	deadline = orc_clock_mono_ms() + DRAIN_WAIT_MS;
 	while (orc_producer_outstanding(r->producer) > 0 &&
-	       clock_ms(CLOCK_MONOTONIC) < deadline)
+	       orc_clock_mono_ms() < deadline)
 		orc_producer_poll(r->producer, 100);
 	return orc_producer_outstanding(r->producer) == 0;
 }
@@ -442,7 +435,7 @@ drained(struct orc_relay *r)
 enum orc_status
 orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 {
-	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	int64_t now = orc_clock_mono_ms();
 	struct orc_error e;
 	enum orc_status st;
 	bool ignored;
@@ -484,11 +477,11 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 		goto done;
 
 	{
-		int64_t t0 = clock_ms(CLOCK_MONOTONIC);
+		int64_t t0 = orc_clock_mono_ms();
 
 		publish(r, t0 + r->opts.delivery_wait_ms);
 		orc_log(ORC_LOG_DEBUG, "relay batch published", "rows=%zu ms=%lld",
-			r->batch.n, (long long)(clock_ms(CLOCK_MONOTONIC) - t0));
+			r->batch.n, (long long)(orc_clock_mono_ms() - t0));
 	}
 	oldest_ms = r->batch.rows[0].created_ms;
 	for (size_t i = 0; i < r->batch.n; i++) {
@@ -498,7 +491,7 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 			oldest_ms = r->batch.rows[i].created_ms;
 	}
 	if (acked > 0)
-		r->stats.last_lag_ms = clock_ms(CLOCK_REALTIME) - oldest_ms;
+		r->stats.last_lag_ms = orc_clock_wall_ms() - oldest_ms;
 	r->stats.failed += r->batch.n - acked;
 	n_delete = deletable(r, acked);
 	st = orc_store_outbox_delete(r->store, r->ids, n_delete, &deleted, &e);
@@ -530,7 +523,7 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 	}
 	r->more = r->batch.n == r->batch_limit;
 done:
-	r->backoff_ms = 0;
+	orc_backoff_reset(&r->backoff);
 	r->retry_at_ms = 0;
 	if (err != NULL)
 		orc_error_clear(err);

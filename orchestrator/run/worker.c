@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "envelope.h"
 #include "log.h"
 
@@ -48,33 +49,6 @@ struct orc_worker {
 	bool in_revoke;
 	struct orc_worker_stats stats;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 on_dlq_delivery(void *opaque, enum orc_status status, const char *err,
@@ -205,13 +179,13 @@ advance(struct orc_worker *w, struct orc_error *err)
 	if (w->n == 0)
 		return ORC_OK;
 	if (!w->applied) {
-		int64_t t0 = mono_us(), us;
+		int64_t t0 = orc_clock_mono_us(), us;
 
-		st = orc_apply_events(w->ap, w->items, w->n, now_ms(), err);
+		st = orc_apply_events(w->ap, w->items, w->n, orc_clock_wall_ms(), err);
 		if (st != ORC_OK)
 			return st;
 		w->applied = true;
-		us = mono_us() - t0;
+		us = orc_clock_mono_us() - t0;
 		w->stats.last_apply_us = (uint64_t)us;
 		w->stats.apply_us_sum += (uint64_t)us;
 		orc_log(ORC_LOG_DEBUG, "batch applied", "events=%zu ms=%lld",
@@ -314,7 +288,7 @@ orc_worker_turn(struct orc_worker *w, int wait_ms, size_t *n_messages,
 			if (w->n == 0)
 				timeout = wait_ms;
 			else if (w->linger_ms > 0)
-				timeout = (int)(deadline - mono_ms());
+				timeout = (int)(deadline - orc_clock_mono_ms());
 			if (timeout < 0)
 				timeout = 0;
 			st = orc_consumer_poll(w->consumer, timeout, &m, err);
@@ -329,7 +303,7 @@ orc_worker_turn(struct orc_worker *w, int wait_ms, size_t *n_messages,
 				continue;
 			}
 			if (w->n == 0)
-				deadline = mono_ms() + w->linger_ms;
+				deadline = orc_clock_mono_ms() + w->linger_ms;
 			take(w, m);
 		}
 	}

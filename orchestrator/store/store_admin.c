@@ -20,6 +20,7 @@
 
 #include "engine.h"
 #include "store_internal.h"
+#include "text.h"
 
 /* A timestamptz as "2026-11-27T07:00:00.123Z" (NULL stays NULL). */
 #define ISO(col)                                                               \
@@ -130,7 +131,7 @@ rows_to_array(const PGresult *res, struct orc_error *err)
 enum orc_status
 orc_store_admin_check_id(const char *id, struct orc_error *err)
 {
-	if (orc_uuid_valid(id))
+	if (orc_text_uuid_valid(id))
 		return ORC_OK;
 	orc_error_set(err, ORC_INVALID, "invalid saga id \"%s\"", id ? id : "");
 	orc_error_detail(err, "A saga id is a UUID, e.g. "

@@ -12,6 +12,7 @@
 
 #include "check_runner.h"
 #include "envelope.h"
+#include "text.h"
 
 /* A header from a string literal, without its NUL. */
 #define H(name, lit) {(name), (lit), sizeof(lit) - 1}
@@ -751,39 +752,39 @@ START_TEST(test_traceparent)
 	ck_assert_ptr_null(ev.traceparent);
 	orc_event_finish(&ev);
 
-	ck_assert(orc_traceparent_valid(TP));
-	ck_assert(orc_traceparent_valid(
+	ck_assert(orc_text_traceparent_valid(TP));
+	ck_assert(orc_text_traceparent_valid(
 		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz"));
-	ck_assert(!orc_traceparent_valid(NULL));
-	ck_assert(!orc_traceparent_valid(""));
-	ck_assert(!orc_traceparent_valid(TP "-x")); /* 00 ends at flags */
-	ck_assert(!orc_traceparent_valid(
+	ck_assert(!orc_text_traceparent_valid(NULL));
+	ck_assert(!orc_text_traceparent_valid(""));
+	ck_assert(!orc_text_traceparent_valid(TP "-x")); /* 00 ends at flags */
+	ck_assert(!orc_text_traceparent_valid(
 		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
-	ck_assert(!orc_traceparent_valid(
+	ck_assert(!orc_text_traceparent_valid(
 		"00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
-	ck_assert(!orc_traceparent_valid(
+	ck_assert(!orc_text_traceparent_valid(
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"));
-	ck_assert(!orc_traceparent_valid(
+	ck_assert(!orc_text_traceparent_valid(
 		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));
-	ck_assert(!orc_traceparent_valid(
+	ck_assert(!orc_text_traceparent_valid(
 		"00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
-	ck_assert(!orc_traceparent_valid(
+	ck_assert(!orc_text_traceparent_valid(
 		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x"));
 }
 END_TEST
 
 START_TEST(test_uuid_valid)
 {
-	ck_assert(orc_uuid_valid(SAGA));
-	ck_assert(orc_uuid_valid("5B9C3D2E-6F7A-4B8C-9D0E-1F2A3B4C5D6E"));
-	ck_assert(orc_uuid_valid("00000000-0000-0000-0000-000000000000"));
-	ck_assert(!orc_uuid_valid(NULL));
-	ck_assert(!orc_uuid_valid(""));
-	ck_assert(!orc_uuid_valid("5b9c3d2e6f7a4b8c9d0e1f2a3b4c5d6e"));
-	ck_assert(!orc_uuid_valid("{5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e}"));
-	ck_assert(!orc_uuid_valid("5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e "));
-	ck_assert(!orc_uuid_valid("5b9c3d2e-6f7a-4b8c-9d0e_1f2a3b4c5d6e"));
-	ck_assert(!orc_uuid_valid("5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6z"));
+	ck_assert(orc_text_uuid_valid(SAGA));
+	ck_assert(orc_text_uuid_valid("5B9C3D2E-6F7A-4B8C-9D0E-1F2A3B4C5D6E"));
+	ck_assert(orc_text_uuid_valid("00000000-0000-0000-0000-000000000000"));
+	ck_assert(!orc_text_uuid_valid(NULL));
+	ck_assert(!orc_text_uuid_valid(""));
+	ck_assert(!orc_text_uuid_valid("5b9c3d2e6f7a4b8c9d0e1f2a3b4c5d6e"));
+	ck_assert(!orc_text_uuid_valid("{5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e}"));
+	ck_assert(!orc_text_uuid_valid("5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e "));
+	ck_assert(!orc_text_uuid_valid("5b9c3d2e-6f7a-4b8c-9d0e_1f2a3b4c5d6e"));
+	ck_assert(!orc_text_uuid_valid("5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6z"));
 }
 END_TEST
 
@@ -803,7 +804,7 @@ START_TEST(test_time_format)
 	char buf[32];
 
 	for (size_t i = 0; i < N(cases); i++) {
-		orc_time_format_rfc3339(cases[i].ms, buf);
+		orc_text_rfc3339(cases[i].ms, buf);
 		ck_assert_str_eq(buf, cases[i].want);
 	}
 	/* agrees with gmtime_r over a spread of times */
@@ -819,14 +820,14 @@ START_TEST(test_time_format)
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 			 tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 (int)(((ms % 1000) + 1000) % 1000));
-		orc_time_format_rfc3339(ms, buf);
+		orc_text_rfc3339(ms, buf);
 		ck_assert_str_eq(buf, want);
 	}
 	/* the extremes fit */
-	orc_time_format_rfc3339(INT64_MAX, buf);
+	orc_text_rfc3339(INT64_MAX, buf);
 	ck_assert_uint_lt(strlen(buf), 32);
 	ck_assert_str_eq(buf + strlen(buf) - 5, ".807Z");
-	orc_time_format_rfc3339(INT64_MIN, buf);
+	orc_text_rfc3339(INT64_MIN, buf);
 	ck_assert_uint_lt(strlen(buf), 32);
 	ck_assert_str_eq(buf + strlen(buf) - 5, ".192Z");
 }

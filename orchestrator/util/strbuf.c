@@ -1,0 +1,130 @@
+/*
+ * strbuf.c - the growable string of strbuf.h.  Capacity doubles from 64
+ * bytes; one byte more than len is always reserved for the terminator.
+ */
+#include "strbuf.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+orc_strbuf_init(struct orc_strbuf *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+}
+
+void
+orc_strbuf_finish(struct orc_strbuf *sb)
+{
+	if (sb == NULL)
+		return;
+	free(sb->data);
+	memset(sb, 0, sizeof(*sb));
+}
+
+void
+orc_strbuf_reset(struct orc_strbuf *sb)
+{
+	sb->len = 0;
+	sb->oom = false;
+	if (sb->data != NULL)
+		sb->data[0] = '\0';
+}
+
+bool
+orc_strbuf_reserve(struct orc_strbuf *sb, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (sb->oom)
+		return false;
+	if (more > SIZE_MAX / 2 - sb->len) {
+		sb->oom = true;
+		return false;
+	}
+	if (sb->len + more + 1 <= sb->cap)
+		return true;
+	cap = sb->cap ? sb->cap : 64;
+	while (cap < sb->len + more + 1)
+		cap *= 2;
+	p = realloc(sb->data, cap);
+	if (p == NULL) {
+		sb->oom = true;
+		return false;
+	}
+	sb->data = p;
+	sb->cap = cap;
+	sb->data[sb->len] = '\0';
+	return true;
+}
+
+void
+orc_strbuf_append(struct orc_strbuf *sb, const void *s, size_t n)
+{
+	if (!orc_strbuf_reserve(sb, n))
+		return;
+	if (n > 0)
+		memcpy(sb->data + sb->len, s, n);
+	sb->len += n;
+	sb->data[sb->len] = '\0';
+}
+
+void
+orc_strbuf_puts(struct orc_strbuf *sb, const char *s)
+{
+	orc_strbuf_append(sb, s, strlen(s));
+}
+
+void
+orc_strbuf_putc(struct orc_strbuf *sb, char c)
+{
+	orc_strbuf_append(sb, &c, 1);
+}
+
+void
+orc_strbuf_printf(struct orc_strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room;
+	int n;
+
+	if (!orc_strbuf_reserve(sb, 64))
+		return;
+	room = sb->cap - sb->len;
+	va_start(ap, fmt);
+	n = vsnprintf(sb->data + sb->len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		sb->data[sb->len] = '\0';
+		sb->oom = true;
+		return;
+	}
+	if ((size_t)n >= room) {
+		if (!orc_strbuf_reserve(sb, (size_t)n))
+			return;
+		va_start(ap, fmt);
+		vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	sb->len += (size_t)n;
+}
+
+char *
+orc_strbuf_take(struct orc_strbuf *sb)
+{
+	char *out;
+
+	if (sb->oom) {
+		orc_strbuf_finish(sb);
+		return NULL;
+	}
+	if (sb->data == NULL)
+		return strdup("");
+	out = sb->data;
+	memset(sb, 0, sizeof(*sb));
+	return out;
+}
