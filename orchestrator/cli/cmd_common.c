@@ -16,6 +16,8 @@ orc_cmd_fail(const struct orc_cmd *cmd, const struct orc_error *err)
 	fprintf(stderr, "orchestrator %s: %s\n", cmd->name, err->message);
 	if (err->detail[0] != '\0')
 		fprintf(stderr, "DETAIL: %s\n", err->detail);
+	if (err->hint[0] != '\0')
+		fprintf(stderr, "HINT: %s\n", err->hint);
 	return 1;
 }
 

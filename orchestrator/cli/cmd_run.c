@@ -113,8 +113,9 @@ load_files(struct runner *r, const char *list, struct orc_error *err)
 		if (st == ORC_OK)
 			orc_log(ORC_LOG_INFO, created ? "definition loaded"
 						      : "definition unchanged",
-				"file=%s definition=%s version=%d", f, def->name,
-				def->version);
+				ORC_LOG_STR("file", f),
+				ORC_LOG_STR("definition", def->name),
+				ORC_LOG_INT("version", def->version));
 		orc_definition_destroy(def);
 	}
 	return st;
@@ -138,8 +139,7 @@ ensure_topics(struct runner *r)
 	topics[n++] = orc_config_str(&r->cmd.cfg, ORC_CFG_REPLY_TOPIC);
 	if (orc_broker_ensure_topics(&r->cmd.cfg, topics, n, 10000, &err) !=
 	    ORC_OK)
-		orc_log(ORC_LOG_WARN, "topics not created", "err=\"%s\"",
-			err.message);
+		orc_log(ORC_LOG_WARN, "topics not created", ORC_LOG_ERR(&err));
 }
 
 /* Let the relay learn every topic commands go to before the first one. */
@@ -178,8 +178,9 @@ refresh(struct runner *r, struct orc_error *err)
 		ensure_topics(r);
 	if (r->relay != NULL)
 		relay_topics(r);
-	orc_log(ORC_LOG_INFO, "definitions changed", "definitions=%zu topics=%zu",
-		r->n_defs, r->n_topics);
+	orc_log(ORC_LOG_INFO, "definitions changed",
+		ORC_LOG_UINT("definitions", r->n_defs),
+		ORC_LOG_UINT("topics", r->n_topics));
 	if (r->worker != NULL)
 		st = orc_worker_subscribe(r->worker, r->topics, r->n_topics, err);
 	return st;
@@ -192,21 +193,23 @@ failed(struct runner *r, const char *what, const struct orc_error *err)
 	int64_t delay;
 
 	if (err->status != ORC_TRANSIENT && err->status != ORC_CONFLICT) {
-		orc_log(ORC_LOG_ERROR, "giving up", "role=%s status=%s err=\"%s\"",
-			what, orc_status_name(err->status), err->message);
+		orc_log(ORC_LOG_ERROR, "giving up", ORC_LOG_STR("role", what),
+			ORC_LOG_STR("status", orc_status_name(err->status)),
+			ORC_LOG_ERR(err));
 		return false;
 	}
 	delay = orc_backoff_next(&r->backoff);
 	if (r->backoff.failures == 1 || r->backoff.failures % 20 == 0)
 		orc_log(ORC_LOG_WARN, "retrying after failure",
-			"role=%s failures=%d backoff_ms=%lld err=\"%s\"", what,
-			r->backoff.failures, (long long)delay, err->message);
+			ORC_LOG_STR("role", what),
+			ORC_LOG_INT("failures", r->backoff.failures),
+			ORC_LOG_INT("backoff_ms", delay), ORC_LOG_ERR(err));
 	r->backoff_until = orc_clock_mono_ms() + delay;
 	if (!orc_store_connected(r->cmd.store)) {
 		struct orc_error rerr;
 
 		if (orc_store_reconnect(r->cmd.store, &rerr) == ORC_OK)
-			orc_log(ORC_LOG_INFO, "reconnected to postgresql", NULL);
+			orc_log(ORC_LOG_INFO, "reconnected to postgresql");
 	}
 	return true;
 }
@@ -216,19 +219,20 @@ log_stats(struct runner *r)
 {
 	const struct orc_apply_stats *a = orc_apply_stats(r->cmd.ap);
 
-	orc_log(ORC_LOG_INFO, "stats",
-		"applied=%llu ignored=%llu duplicates=%llu dead=%llu commands=%llu"
-		" timers=%llu completed=%llu compensated=%llu failed=%llu stuck=%llu"
-		" published=%llu",
-		(unsigned long long)a->applied, (unsigned long long)a->ignored,
-		(unsigned long long)a->duplicates, (unsigned long long)a->dead,
-		(unsigned long long)a->commands, (unsigned long long)a->timers,
-		(unsigned long long)a->sagas_finished[ORC_SAGA_COMPLETED],
-		(unsigned long long)a->sagas_finished[ORC_SAGA_COMPENSATED],
-		(unsigned long long)a->sagas_finished[ORC_SAGA_FAILED],
-		(unsigned long long)a->sagas_finished[ORC_SAGA_STUCK],
-		(unsigned long long)(r->relay ? orc_relay_get_stats(r->relay)->published
-					      : 0));
+	orc_log(ORC_LOG_INFO, "stats", ORC_LOG_UINT("applied", a->applied),
+		ORC_LOG_UINT("ignored", a->ignored),
+		ORC_LOG_UINT("duplicates", a->duplicates),
+		ORC_LOG_UINT("dead", a->dead),
+		ORC_LOG_UINT("commands", a->commands),
+		ORC_LOG_UINT("timers", a->timers),
+		ORC_LOG_UINT("completed", a->sagas_finished[ORC_SAGA_COMPLETED]),
+		ORC_LOG_UINT("compensated",
+			     a->sagas_finished[ORC_SAGA_COMPENSATED]),
+		ORC_LOG_UINT("failed", a->sagas_finished[ORC_SAGA_FAILED]),
+		ORC_LOG_UINT("stuck", a->sagas_finished[ORC_SAGA_STUCK]),
+		ORC_LOG_UINT("published",
+			     r->relay ? orc_relay_get_stats(r->relay)->published
+				      : 0));
 }
 
 static int
@@ -377,7 +381,7 @@ orc_cmd_run(int argc, char **argv)
 			}
 			/* port taken: run on, without the endpoints */
 			orc_log(ORC_LOG_ERROR, "http endpoints not started",
-				"port=%d err=\"%s\"", port, err.message);
+				ORC_LOG_INT("port", port), ORC_LOG_ERR(&err));
 		}
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -386,13 +390,14 @@ orc_cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	orc_log(ORC_LOG_INFO, "running",
-		"roles=%s definitions=%zu topics=%zu group=%s http_port=%d",
-		orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES), r.n_defs, r.n_topics,
-		orc_config_str(&r.cmd.cfg, ORC_CFG_GROUP),
-		orc_ops_port(r.ops)); /* ops: http_port */
+		ORC_LOG_STR("roles", orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES)),
+		ORC_LOG_UINT("definitions", r.n_defs),
+		ORC_LOG_UINT("topics", r.n_topics),
+		ORC_LOG_STR("group", orc_config_str(&r.cmd.cfg, ORC_CFG_GROUP)),
+		ORC_LOG_INT("http_port", orc_ops_port(r.ops)));
 	rc = loop(&r);
-	orc_log(ORC_LOG_INFO, "stopping", "reason=%s",
-		rc == 0 ? "signal" : "error");
+	orc_log(ORC_LOG_INFO, "stopping",
+		ORC_LOG_STR("reason", rc == 0 ? "signal" : "error"));
 	log_stats(&r);
 done:
 	orc_ops_destroy(r.ops); /* ops: stop answering probes first */
@@ -402,8 +407,8 @@ done:
 		size_t published;
 
 		if (rc == 0 && orc_relay_turn(r.relay, &published, &err) != ORC_OK)
-			orc_log(ORC_LOG_WARN, "relay not drained", "err=\"%s\"",
-				err.message);
+			orc_log(ORC_LOG_WARN, "relay not drained",
+				ORC_LOG_ERR(&err));
 		orc_relay_destroy(r.relay);
 	}
 	orc_cmd_finish(&r.cmd);

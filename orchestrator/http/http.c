@@ -2,15 +2,17 @@
  * http.c - the health and metrics endpoint: a minimal HTTP/1.x server that
  * the run loop polls.
  *
- * Why our own and not a library: we serve three GET endpoints to probes
- * and scrapers on a private port, with no TLS, no keep-alive and no
- * request bodies; that is a request line, a few headers and one answer,
- * a few hundred lines with nothing to configure.  libmicrohttpd (the
- * usual choice in C) would add a dependency to the image and to CI, and
- * its threads would call our handlers concurrently with the run loop,
- * whose state (the store connection, the worker's and relay's counters)
- * is single-threaded by design: we would need locks around all of it.
- * Polled from the loop, handlers run between turns and need none.
+ * Why our own, for now: we serve three GET endpoints to probes and
+ * scrapers on a private port, with no TLS, no keep-alive and no request
+ * bodies; that is a request line, a few headers and one answer, a few
+ * hundred lines with nothing to configure.  libmicrohttpd (the usual
+ * choice in C, packaged by Debian) would serve as well: in its
+ * external-select mode (no MHD_USE_INTERNAL_POLLING_THREAD, MHD_run()
+ * called from our loop) it starts no threads and calls handlers on the
+ * caller's thread, exactly as this server does.  What it adds is a
+ * dependency; what it would bring is keep-alive, request bodies, TLS and
+ * a hardened parser.  Whether to switch is decided when the endpoint
+ * grows beyond health and metrics (a web console is planned).
  *
  * Each connection is a small state machine: READING (collect the request
  * head, at most REQUEST_MAX bytes, until a deadline), WRITING (the whole

@@ -74,14 +74,13 @@ map_error(rd_kafka_resp_err_t code)
 static void
 on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	char q[1024];
 	enum orc_log_level l = level <= LOG_ERR	       ? ORC_LOG_ERROR
 			       : level == LOG_WARNING ? ORC_LOG_WARN
 			       : level <= LOG_INFO    ? ORC_LOG_INFO
 						      : ORC_LOG_DEBUG;
 
-	orc_log(l, "kafka", "client=%s facility=%s err=%s", rd_kafka_name(rk),
-		fac, orc_log_quote(buf, q, sizeof(q)));
+	orc_log(l, "kafka", ORC_LOG_STR("client", rd_kafka_name(rk)),
+		ORC_LOG_STR("facility", fac), ORC_LOG_STR("err", buf));
 }
 
 static enum orc_status

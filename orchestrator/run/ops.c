@@ -83,7 +83,7 @@ ping(struct orc_ops *o)
 	if (o->pg_ok) {
 		o->pg_reason[0] = '\0';
 		if (!was)
-			orc_log(ORC_LOG_INFO, "ready", "postgresql=ok");
+			orc_log(ORC_LOG_INFO, "ready", ORC_LOG_STR("postgresql", "ok"));
 		return;
 	}
 	/* one line: libpq's messages span several */
@@ -91,12 +91,9 @@ ping(struct orc_ops *o)
 	for (char *p = o->pg_reason; *p; p++)
 		if (*p == '\n' || *p == '\t' || *p == '\r')
 			*p = ' ';
-	if (was) {
-		char q[ORC_ERROR_MSG_MAX + 8];
-
-		orc_log(ORC_LOG_WARN, "not ready", "postgresql=down err=%s",
-			orc_log_quote(err.message, q, sizeof(q)));
-	}
+	if (was)
+		orc_log(ORC_LOG_WARN, "not ready", ORC_LOG_STR("postgresql", "down"),
+			ORC_LOG_ERR(&err));
 }
 
 static void

@@ -193,8 +193,7 @@ orc_relay_destroy(struct orc_relay *r)
 
 		if (orc_store_outbox_release_lanes(r->store, &r->lanes, &err) ==
 		    ORC_OK)
-			orc_log(ORC_LOG_INFO, "relay released outbox lanes",
-				NULL);
+			orc_log(ORC_LOG_INFO, "relay released outbox lanes");
 		/* on failure closing the connection releases them anyway */
 	}
 	orc_store_destroy(r->store);
@@ -240,8 +239,6 @@ static enum orc_status
 turn_failed(struct orc_relay *r, enum orc_status st, const char *msg,
 	    bool drop, const struct orc_error *e, struct orc_error *err)
 {
-	char q1[600], q2[600];
-
 	if (r->store != NULL && (drop || !orc_store_connected(r->store)))
 		drop_connection(r);
 	r->stats.errors++;
@@ -250,12 +247,9 @@ turn_failed(struct orc_relay *r, enum orc_status st, const char *msg,
 	r->retry_at_ms = orc_clock_mono_ms() + r->backoff_ms;
 	orc_log(st == ORC_TRANSIENT && !r->refused ? ORC_LOG_WARN
 						     : ORC_LOG_ERROR,
-		msg,
-		"status=%s err=%s detail=%s retry_in_ms=%" PRId64
-		" connected=%s",
-		orc_status_name(st), orc_log_quote(e->message, q1, sizeof(q1)),
-		orc_log_quote(e->detail, q2, sizeof(q2)), r->backoff_ms,
-		r->store != NULL ? "true" : "false");
+		msg, ORC_LOG_STR("status", orc_status_name(st)), ORC_LOG_ERR(e),
+		ORC_LOG_INT("retry_in_ms", r->backoff_ms),
+		ORC_LOG_BOOL("connected", r->store != NULL));
 	if (err != NULL)
 		*err = *e;
 	return st;
@@ -276,7 +270,7 @@ ensure_connected(struct orc_relay *r, struct orc_error *e)
 		r->store = NULL;
 		return st;
 	}
-	orc_log(ORC_LOG_INFO, "relay reconnected to postgresql", NULL);
+	orc_log(ORC_LOG_INFO, "relay reconnected to postgresql");
 	/* rows may have been written while nobody listened */
 	r->notified = true;
 	return ORC_OK;
@@ -301,7 +295,7 @@ claim(struct orc_relay *r, int64_t now, struct orc_error *e)
 		lanes_text((uint16_t)(r->lanes & ~before), got);
 		lanes_text(r->lanes, owned);
 		orc_log(ORC_LOG_INFO, "relay claimed outbox lanes",
-			"lanes=%s owned=%s", got, owned);
+			ORC_LOG_STR("lanes", got), ORC_LOG_STR("owned", owned));
 	}
 	return ORC_OK;
 }
@@ -480,8 +474,9 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 		int64_t t0 = orc_clock_mono_ms();
 
 		publish(r, t0 + r->opts.delivery_wait_ms);
-		orc_log(ORC_LOG_DEBUG, "relay batch published", "rows=%zu ms=%lld",
-			r->batch.n, (long long)(orc_clock_mono_ms() - t0));
+		orc_log(ORC_LOG_DEBUG, "relay batch published",
+			ORC_LOG_UINT("rows", r->batch.n),
+			ORC_LOG_INT("ms", orc_clock_mono_ms() - t0));
 	}
 	oldest_ms = r->batch.rows[0].created_ms;
 	for (size_t i = 0; i < r->batch.n; i++) {

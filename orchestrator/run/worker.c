@@ -59,8 +59,8 @@ on_dlq_delivery(void *opaque, enum orc_status status, const char *err,
 	w->dlq_pending--;
 	if (status != ORC_OK) {
 		w->dlq_failed++;
-		orc_log(ORC_LOG_ERROR, "dead letter not delivered", "topic=%s err=\"%s\"",
-			w->dlq_topic, err);
+		orc_log(ORC_LOG_ERROR, "dead letter not delivered",
+			ORC_LOG_STR("topic", w->dlq_topic), ORC_LOG_STR("err", err));
 	}
 }
 
@@ -188,15 +188,15 @@ advance(struct orc_worker *w, struct orc_error *err)
 		us = orc_clock_mono_us() - t0;
 		w->stats.last_apply_us = (uint64_t)us;
 		w->stats.apply_us_sum += (uint64_t)us;
-		orc_log(ORC_LOG_DEBUG, "batch applied", "events=%zu ms=%lld",
-			w->n, (long long)(us / 1000));
+		orc_log(ORC_LOG_DEBUG, "batch applied", ORC_LOG_UINT("events", w->n),
+			ORC_LOG_INT("ms", us / 1000));
 		for (size_t i = 0; i < w->n; i++)
 			if (w->items[i].outcome == ORC_APPLY_DEAD)
 				orc_log(ORC_LOG_WARN, "event dead-lettered",
-					"topic=%s partition=%d offset=%lld reason=\"%s\"",
-					w->items[i].topic, (int)w->items[i].partition,
-					(long long)w->items[i].offset,
-					w->items[i].reason);
+					ORC_LOG_STR("topic", w->items[i].topic),
+					ORC_LOG_INT("partition", w->items[i].partition),
+					ORC_LOG_INT("offset", w->items[i].offset),
+					ORC_LOG_STR("reason", w->items[i].reason));
 	}
 	if (!w->published) {
 		st = publish_dead(w, err);
@@ -235,7 +235,7 @@ finish_batch(void *ctx)
 		 * can no longer be stored), the others' must not be skipped.
 		 */
 		orc_log(ORC_LOG_WARN, "batch not finished before rebalance",
-			"messages=%zu err=\"%s\"", w->n, err.message);
+			ORC_LOG_UINT("messages", w->n), ORC_LOG_ERR(&err));
 	}
 	w->in_revoke = false;
 }
@@ -355,7 +355,7 @@ orc_worker_destroy(struct orc_worker *w)
 
 		if (w->n > 0 && advance(w, &err) != ORC_OK)
 			orc_log(ORC_LOG_WARN, "batch in hand not applied at exit",
-				"messages=%zu err=\"%s\"", w->n, err.message);
+				ORC_LOG_UINT("messages", w->n), ORC_LOG_ERR(&err));
 		orc_consumer_on_revoke(w->consumer, NULL, NULL);
 	}
 	free_batch(w);

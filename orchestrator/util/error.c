@@ -40,6 +40,7 @@ orc_error_set(struct orc_error *err, enum orc_status status, const char *fmt,
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 	err->detail[0] = '\0';
+	err->hint[0] = '\0';
 	return status;
 }
 
@@ -52,6 +53,18 @@ orc_error_detail(struct orc_error *err, const char *fmt, ...)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+	va_end(ap);
+}
+
+void
+orc_error_hint(struct orc_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->hint, sizeof(err->hint), fmt, ap);
 	va_end(ap);
 }
 
@@ -89,4 +102,5 @@ orc_error_clear(struct orc_error *err)
 	err->status = ORC_OK;
 	err->message[0] = '\0';
 	err->detail[0] = '\0';
+	err->hint[0] = '\0';
 }

@@ -28,18 +28,26 @@ enum orc_status {
 
 #define ORC_ERROR_MSG_MAX 512
 #define ORC_ERROR_DETAIL_MAX 512
+#define ORC_ERROR_HINT_MAX 256
 
+/*
+ * PostgreSQL's three parts of a report: the message says what went wrong,
+ * the detail gives the facts behind it, the hint what the user could do
+ * about it.  The CLI (orc_cmd_fail) and the logger (ORC_LOG_ERR) print
+ * all three, each in one place.
+ */
 struct orc_error {
 	enum orc_status status;
 	char message[ORC_ERROR_MSG_MAX]; /* short, lowercase, no period */
 	char detail[ORC_ERROR_DETAIL_MAX]; /* optional context, may be "" */
+	char hint[ORC_ERROR_HINT_MAX]; /* optional advice, may be "" */
 };
 
 /* The status's name for logs: "ok", "invalid", ... Never NULL. */
 const char *orc_status_name(enum orc_status status);
 
 /*
- * Fill *err (when not NULL) and return status, so that a failing path reads
+ * Fill *err (when not NULL; detail and hint are emptied) and return status, so that a failing path reads
  * "return orc_error_set(err, ORC_INVALID, "bad %s", what);".
  */
 enum orc_status orc_error_set(struct orc_error *err, enum orc_status status,
@@ -48,6 +56,10 @@ enum orc_status orc_error_set(struct orc_error *err, enum orc_status status,
 
 /* Set err->detail (when err is not NULL); the status and message stay. */
 void orc_error_detail(struct orc_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Set err->hint (when err is not NULL): a full sentence of advice. */
+void orc_error_hint(struct orc_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Prefix err->message with "<context>: " (when err is not NULL). */

@@ -1,21 +1,28 @@
 /*
  * log.c - logfmt or JSON records on stderr.  A record is formatted into one
- * buffer and written with one write(2), so lines from librdkafka's threads
- * and ours do not interleave mid-line.
+ * stack buffer from typed fields and written with one write(2), so lines
+ * from librdkafka's threads and ours do not interleave mid-line.
  *
- * Callers format their fields as logfmt whatever the output; JSON mode
- * parses them back (see json_fields()), so no call site changes.
+ * Each format encodes values itself; nothing is parsed back.  logfmt
+ * quotes a value when it is empty or holds a blank, '"', '=', '\\' or a
+ * control character, escaping \" \\ \n \r \t and \xHH.  JSON escapes
+ * per RFC 8259, and writes a byte that is not part of valid UTF-8 as
+ * U+FFFD, so every line is valid JSON whatever the bytes logged.
  */
 #include "log.h"
 
-#include <stdarg.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
+#include "text.h"
 
 static enum orc_log_level min_level = ORC_LOG_INFO;
 static enum orc_log_format format = ORC_LOG_LOGFMT;
+static int out_fd = STDERR_FILENO;
 
 const char *
 orc_log_level_name(enum orc_log_level level)
@@ -69,250 +76,271 @@ orc_log_level_parse(const char *text, enum orc_log_level *out)
 	return false;
 }
 
-const char *
-orc_log_quote(const char *s, char *buf, unsigned len)
+void
+orc_log_set_fd(int fd)
 {
-	unsigned n = 0;
-
-	if (len == 0)
-		return "";
-	if (s == NULL)
-		s = "";
-	if (s[0] != '\0' && strpbrk(s, " \"=\n\t\\") == NULL) {
-		snprintf(buf, len, "%s", s);
-		return buf;
-	}
-	if (n + 1 < len)
-		buf[n++] = '"';
-	for (const char *p = s; *p && n + 3 < len; p++) {
-		if (*p == '"' || *p == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = *p;
-		} else if (*p == '\n') {
-			buf[n++] = '\\';
-			buf[n++] = 'n';
-		} else {
-			buf[n++] = *p;
-		}
-	}
-	if (n + 1 < len)
-		buf[n++] = '"';
-	buf[n] = '\0';
-	return buf;
-}
-
-/* ---- JSON ---- */
-
-/* A bounded output buffer that always has room left to close the record. */
-struct out {
-	char *p;
-	size_t n, cap; /* cap excludes the reserve for the closing */
-	bool full;
-};
-
-static void
-put(struct out *o, const char *s, size_t len)
-{
-	if (o->full || o->n + len > o->cap) {
-		o->full = true;
-		return;
-	}
-	memcpy(o->p + o->n, s, len);
-	o->n += len;
-}
-
-/* s[0..len) as a JSON string; unescape undoes logfmt's \" \\ \n. */
-static void
-json_string(struct out *o, const char *s, size_t len, bool unescape)
-{
-	put(o, "\"", 1);
-	for (size_t i = 0; i < len && !o->full; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[8];
-
-		if (unescape && c == '\\' && i + 1 < len &&
-		    strchr("\"\\n", s[i + 1]) != NULL) {
-			c = (unsigned char)(s[i + 1] == 'n' ? '\n' : s[i + 1]);
-			i++;
-		}
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			put(o, esc, 2);
-		} else if (c == '\n') {
-			put(o, "\\n", 2);
-		} else if (c == '\t') {
-			put(o, "\\t", 2);
-		} else if (c < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			put(o, esc, 6);
-		} else {
-			put(o, (const char *)&c, 1);
-		}
-	}
-	put(o, "\"", 1);
-}
-
-/* "key=" starts at s: a logfmt key, then '='. */
-static bool
-starts_pair(const char *s)
-{
-	const char *p = s;
-
-	while (*p && *p != '=' && *p != ' ' && *p != '"')
-		p++;
-	return p > s && *p == '=';
-}
-
-static bool
-is_integer(const char *s, size_t len)
-{
-	size_t i = s[0] == '-' ? 1 : 0;
-
-	if (len <= i || len - i > 18 || (s[i] == '0' && len - i > 1))
-		return false;
-	for (; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
+	out_fd = fd;
 }
 
 /*
- * Turn logfmt fields into JSON members.  A quoted value ends at a quote
- * followed by the end or by " key=": callers quote raw messages, which
- * may hold quotes of their own, and that reads them whole.  A word with
- * no '=' becomes a member with value true.
+ * The record being built: a bounded buffer that always keeps room for the
+ * truncation mark and the closing.  A field that does not fit is cut (a
+ * string) or left out (anything else), and every later one is left out.
  */
-static void
-json_fields(struct out *o, const char *s)
-{
-	while (*s && !o->full) {
-		const char *key, *val, *end;
-		size_t klen, start = o->n;
+#define CLOSING_RESERVE 32
 
-		while (*s == ' ')
-			s++;
-		if (*s == '\0')
-			break;
-		key = s;
-		while (*s && *s != '=' && *s != ' ')
-			s++;
-		klen = (size_t)(s - key);
-		put(o, ",", 1);
-		json_string(o, key, klen, false);
-		put(o, ":", 1);
-		if (*s != '=') {
-			put(o, "true", 4);
-			if (o->full)
-				o->n = start; /* no half member */
-			continue;
-		}
-		val = ++s;
-		if (*val == '"') {
-			for (end = val + 1; *end; end++) {
-				if (*end == '\\' && end[1] != '\0') {
-					end++;
-					continue;
-				}
-				if (*end == '"' &&
-				    (end[1] == '\0' ||
-				     (end[1] == ' ' && starts_pair(end + 2))))
-					break;
-			}
-			json_string(o, val + 1, (size_t)(end - val - 1), true);
-			s = *end ? end + 1 : end;
-		} else {
-			end = val;
-			while (*end && *end != ' ')
-				end++;
-			if (is_integer(val, (size_t)(end - val)))
-				put(o, val, (size_t)(end - val));
-			else
-				json_string(o, val, (size_t)(end - val), false);
-			s = end;
-		}
-		if (o->full)
-			o->n = start; /* no half member; marked truncated */
-	}
+struct line {
+	char buf[ORC_LOG_LINE_MAX];
+	size_t n;
+	bool full;
+};
+
+static size_t
+room(const struct line *l)
+{
+	size_t cap = sizeof(l->buf) - CLOSING_RESERVE;
+
+	return l->n < cap ? cap - l->n : 0;
 }
 
-/* The record as one JSON line; cut: the fields were cut short already. */
-static size_t
-json_record(char *line, size_t size, const char *ts, enum orc_log_level level,
-	    const char *msg, const char *fields, bool cut)
+static bool
+put(struct line *l, const char *s, size_t len)
 {
-	static const char more[] = ",\"truncated\":true";
-	struct out o = {line, 0, size - sizeof(more) - 8, false};
-	const char *name;
-
-	put(&o, "{\"ts\":", 6);
-	json_string(&o, ts, strlen(ts), false);
-	put(&o, ",\"level\":", 9);
-	name = orc_log_level_name(level);
-	json_string(&o, name, strlen(name), false);
-	put(&o, ",\"msg\":", 7);
-	json_string(&o, msg ? msg : "", msg ? strlen(msg) : 0, false);
-	if (fields != NULL)
-		json_fields(&o, fields);
-	if (o.full || cut) {
-		memcpy(line + o.n, more, sizeof(more) - 1);
-		o.n += sizeof(more) - 1;
+	if (l->full || len > room(l)) {
+		l->full = true;
+		return false;
 	}
-	line[o.n++] = '}';
-	line[o.n++] = '\n';
-	return o.n;
+	memcpy(l->buf + l->n, s, len);
+	l->n += len;
+	return true;
+}
+
+static bool
+puts_(struct line *l, const char *s)
+{
+	return put(l, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s[0..len), or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t len)
+{
+	size_t n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4 || n > len)
+		return 0;
+	return orc_text_utf8_valid(s, n) ? n : 0;
+}
+
+/* The closing quote of a string value, from the reserve if need be. */
+static void
+close_quote(struct line *l)
+{
+	l->buf[l->n++] = '"';
+	if (room(l) == 0)
+		l->full = true;
+}
+
+static bool
+logfmt_needs_quotes(const char *s)
+{
+	if (*s == '\0')
+		return true;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == '"' || *s == '=' ||
+		    *s == '\\' || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* s as a logfmt value; cut short (still closed) when the line is full. */
+static void
+logfmt_string(struct line *l, const char *s)
+{
+	bool quoted = logfmt_needs_quotes(s);
+
+	if (quoted)
+		put(l, "\"", 1);
+	for (; *s && !l->full; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			put(l, esc, 2);
+		} else if (c == '\n') {
+			put(l, "\\n", 2);
+		} else if (c == '\r') {
+			put(l, "\\r", 2);
+		} else if (c == '\t') {
+			put(l, "\\t", 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+			put(l, esc, 4);
+		} else {
+			put(l, (const char *)&c, 1);
+		}
+	}
+	if (quoted)
+		close_quote(l);
+}
+
+/* s as a JSON string; cut short (still closed) when the line is full. */
+static void
+json_string(struct line *l, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+
+	put(l, "\"", 1);
+	for (size_t i = 0; i < len && !l->full;) {
+		unsigned char c = p[i];
+		char esc[8];
+		size_t seq;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			put(l, esc, 2);
+		} else if (c == '\n') {
+			put(l, "\\n", 2);
+		} else if (c == '\r') {
+			put(l, "\\r", 2);
+		} else if (c == '\t') {
+			put(l, "\\t", 2);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			put(l, esc, 6);
+		} else if (c < 0x80) {
+			put(l, (const char *)&c, 1);
+		} else if ((seq = utf8_seq(p + i, len - i)) > 0) {
+			put(l, (const char *)p + i, seq); /* whole or not at all */
+			i += seq;
+			continue;
+		} else {
+			put(l, "\\ufffd", 6);
+		}
+		i++;
+	}
+	close_quote(l);
+}
+
+static void
+string_value(struct line *l, const char *s)
+{
+	if (format == ORC_LOG_JSON)
+		json_string(l, s);
+	else
+		logfmt_string(l, s);
+}
+
+/* A number or boolean: written whole or not at all. */
+static void
+scalar_value(struct line *l, const struct orc_log_field *f)
+{
+	char num[40];
+
+	switch (f->kind) {
+	case ORC_LOG_KIND_INT:
+		snprintf(num, sizeof(num), "%" PRId64, f->v.i);
+		break;
+	case ORC_LOG_KIND_UINT:
+		snprintf(num, sizeof(num), "%" PRIu64, f->v.u);
+		break;
+	case ORC_LOG_KIND_FLOAT:
+		if (!isfinite(f->v.f)) /* JSON has no NaN or inf */
+			snprintf(num, sizeof(num), format == ORC_LOG_JSON
+							   ? "null"
+							   : "%g",
+				 f->v.f);
+		else
+			snprintf(num, sizeof(num), "%.6g", f->v.f);
+		break;
+	default:
+		snprintf(num, sizeof(num), "%s", f->v.b ? "true" : "false");
+		break;
+	}
+	puts_(l, num);
+}
+
+/* One field: " key=value" or ",\"key\":value"; false when it did not fit. */
+static bool
+field(struct line *l, const struct orc_log_field *f)
+{
+	size_t start = l->n;
+	const char *s = f->v.s;
+
+	if (f->kind == ORC_LOG_KIND_STR_OPT && (s == NULL || *s == '\0'))
+		return true;
+	if (format == ORC_LOG_JSON) {
+		put(l, ",", 1);
+		json_string(l, f->key);
+		put(l, ":", 1);
+	} else {
+		put(l, " ", 1);
+		puts_(l, f->key);
+		put(l, "=", 1);
+	}
+	if (l->full) {
+		l->n = start; /* no half key */
+		return false;
+	}
+	if (f->kind == ORC_LOG_KIND_STR || f->kind == ORC_LOG_KIND_STR_OPT) {
+		string_value(l, s != NULL ? s : "");
+		return !l->full;
+	}
+	scalar_value(l, f);
+	if (l->full) {
+		l->n = start;
+		return false;
+	}
+	return true;
 }
 
 void
-orc_log(enum orc_log_level level, const char *msg, const char *fields_fmt, ...)
+orc_log_write(enum orc_log_level level, const char *msg,
+	      const struct orc_log_field *fields)
 {
-	char line[4096];
-	char quoted[1024];
-	struct timespec ts;
-	struct tm tm;
-	size_t n;
-	va_list ap;
+	struct line l;
+	char ts[32];
+	bool whole = true;
 
 	if (level < min_level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	l.n = 0;
+	l.full = false;
+	orc_text_rfc3339(orc_clock_wall_ms(), ts);
 	if (format == ORC_LOG_JSON) {
-		char stamp[40], fields[3072];
-		bool cut = false;
-
-		n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(stamp + n, sizeof(stamp) - n, ".%03ldZ",
-			 ts.tv_nsec / 1000000L);
-		fields[0] = '\0';
-		if (fields_fmt != NULL) {
-			va_start(ap, fields_fmt);
-			n = (size_t)vsnprintf(fields, sizeof(fields), fields_fmt,
-					      ap);
-			cut = n >= sizeof(fields);
-			va_end(ap);
+		puts_(&l, "{\"ts\":\"");
+		puts_(&l, ts);
+		puts_(&l, "\",\"level\":\"");
+		puts_(&l, orc_log_level_name(level));
+		puts_(&l, "\",\"msg\":");
+	} else {
+		puts_(&l, "ts=");
+		puts_(&l, ts);
+		puts_(&l, " level=");
+		puts_(&l, orc_log_level_name(level));
+		puts_(&l, " msg=");
+	}
+	string_value(&l, msg != NULL ? msg : "");
+	for (; fields != NULL && fields->kind != ORC_LOG_KIND_END; fields++) {
+		if (!field(&l, fields)) {
+			whole = false;
+			break;
 		}
-		n = json_record(line, sizeof(line), stamp, level, msg,
-				fields_fmt ? fields : NULL, cut);
-		if (write(STDERR_FILENO, line, n) < 0)
-			return; /* nowhere left to report it */
-		return;
 	}
-	n = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(line + n, sizeof(line) - n,
-			      ".%03ldZ level=%s msg=%s", ts.tv_nsec / 1000000L,
-			      orc_log_level_name(level),
-			      orc_log_quote(msg, quoted, sizeof(quoted)));
-	if (fields_fmt != NULL && n < sizeof(line) - 2) {
-		line[n++] = ' ';
-		va_start(ap, fields_fmt);
-		vsnprintf(line + n, sizeof(line) - n, fields_fmt, ap);
-		va_end(ap);
-		n = strlen(line);
+	if (!whole) { /* the reserve has room for the mark */
+		const char *mark = format == ORC_LOG_JSON ? ",\"truncated\":true"
+							  : " truncated=true";
+
+		memcpy(l.buf + l.n, mark, strlen(mark));
+		l.n += strlen(mark);
 	}
-	if (n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, n) < 0)
+	if (format == ORC_LOG_JSON)
+		l.buf[l.n++] = '}';
+	l.buf[l.n++] = '\n';
+	if (write(out_fd, l.buf, l.n) < 0)
 		return; /* nowhere left to report it */
 }
