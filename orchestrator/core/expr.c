@@ -25,40 +25,10 @@
 #include <string.h>
 
 #include "jsonp.h"
+#include "strbuf.h"
 
 /* Pointers shorter than this are resolved without a heap copy. */
 #define PTR_STACK 256
-
-/* A growable byte buffer; oom latches so callers check once at the end. */
-struct buf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void
-buf_put(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (p == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
 
 /*
  * If the n bytes at s are exactly "${...}", point *ptr at the text between
@@ -164,7 +134,7 @@ orc_expr_foreach_reference(const char *s, bool (*fn)(const char *ptr, void *arg)
 
 /* The shortest "%.*g" text of d that reads back as d. */
 static void
-put_real(struct buf *b, double d)
+put_real(struct orc_strbuf *b, double d)
 {
 	char text[64];
 
@@ -173,36 +143,36 @@ put_real(struct buf *b, double d)
 		if (strtod(text, NULL) == d)
 			break;
 	}
-	buf_put(b, text, strlen(text));
+	orc_strbuf_append(b, text, strlen(text));
 }
 
 /* Append the interpolated text of v (NULL = did not resolve = null). */
 static void
-put_value(struct buf *b, const json_t *v)
+put_value(struct orc_strbuf *b, const json_t *v)
 {
 	char text[64];
 	char *dump;
 
 	switch (v == NULL ? JSON_NULL : json_typeof(v)) {
 	case JSON_STRING:
-		buf_put(b, json_string_value(v), json_string_length(v));
+		orc_strbuf_append(b, json_string_value(v), json_string_length(v));
 		return;
 	case JSON_INTEGER:
 		snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(v));
-		buf_put(b, text, strlen(text));
+		orc_strbuf_append(b, text, strlen(text));
 		return;
 	case JSON_REAL:
 		put_real(b, json_real_value(v));
 		return;
 	case JSON_TRUE:
-		buf_put(b, "true", 4);
+		orc_strbuf_append(b, "true", 4);
 		return;
 	case JSON_FALSE:
-		buf_put(b, "false", 5);
+		orc_strbuf_append(b, "false", 5);
 		return;
 	case JSON_NULL:
-		buf_put(b, "null", 4);
+		orc_strbuf_append(b, "null", 4);
 		return;
 	case JSON_OBJECT:
 	case JSON_ARRAY:
@@ -211,7 +181,7 @@ put_value(struct buf *b, const json_t *v)
 			b->oom = true;
 			return;
 		}
-		buf_put(b, dump, strlen(dump));
+		orc_strbuf_append(b, dump, strlen(dump));
 		free(dump);
 		return;
 	}
@@ -224,7 +194,7 @@ put_value(struct buf *b, const json_t *v)
 static json_t *
 interpolate(const char *s, size_t n, const json_t *ctx)
 {
-	struct buf b = {0};
+	struct orc_strbuf b = {0};
 	const char *end = s + n;
 	const char *p = s;
 	json_t *out;
@@ -234,24 +204,24 @@ interpolate(const char *s, size_t n, const json_t *ctx)
 		const char *close;
 
 		if (dollar == NULL) {
-			buf_put(&b, p, (size_t)(end - p));
+			orc_strbuf_append(&b, p, (size_t)(end - p));
 			break;
 		}
-		buf_put(&b, p, (size_t)(dollar - p));
+		orc_strbuf_append(&b, p, (size_t)(dollar - p));
 		p = dollar;
 		if (end - p >= 3 && p[1] == '$' && p[2] == '{') {
-			buf_put(&b, "${", 2);
+			orc_strbuf_append(&b, "${", 2);
 			p += 3;
 			continue;
 		}
 		if (end - p < 2 || p[1] != '{') {
-			buf_put(&b, "$", 1);
+			orc_strbuf_append(&b, "$", 1);
 			p++;
 			continue;
 		}
 		close = memchr(p + 2, '}', (size_t)(end - (p + 2)));
 		if (close == NULL) {
-			buf_put(&b, p, (size_t)(end - p));
+			orc_strbuf_append(&b, p, (size_t)(end - p));
 			break;
 		}
 		put_value(&b, resolve(ctx, p + 2, (size_t)(close - (p + 2)),
@@ -259,11 +229,11 @@ interpolate(const char *s, size_t n, const json_t *ctx)
 		p = close + 1;
 	}
 	if (b.oom) {
-		free(b.s);
+		orc_strbuf_finish(&b);
 		return NULL;
 	}
-	out = json_stringn(b.s ? b.s : "", b.len);
-	free(b.s);
+	out = json_stringn(b.data ? b.data : "", b.len);
+	orc_strbuf_finish(&b);
 	return out;
 }
 

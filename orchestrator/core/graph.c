@@ -11,6 +11,7 @@
  */
 #include "graph.h"
 #include "duration.h"
+#include "strbuf.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -18,83 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a growable string; oom latches ---- */
-
-struct buf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void
-put_n(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (p == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void
-put(struct buf *b, const char *s)
-{
-	put_n(b, s, strlen(s));
-}
-
-static void putf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-putf(struct buf *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		put_n(b, small, (size_t)n);
-		return;
-	} else {
-		char *big = malloc((size_t)n + 1);
-
-		if (big == NULL) {
-			b->oom = true;
-			return;
-		}
-		va_start(ap, fmt);
-		vsnprintf(big, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-		put_n(b, big, (size_t)n);
-		free(big);
-	}
-}
-
 /* ---- condition text: gt(${/input/total}, 1000) ---- */
 
 static void
-put_json(struct buf *b, const json_t *v)
+put_json(struct orc_strbuf *b, const json_t *v)
 {
 	char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
@@ -102,25 +30,25 @@ put_json(struct buf *b, const json_t *v)
 		b->oom = true;
 		return;
 	}
-	put(b, dump);
+	orc_strbuf_puts(b, dump);
 	free(dump);
 }
 
 /* An operand: a reference as written, anything else as compact JSON. */
 static void
-put_operand(struct buf *b, const json_t *v)
+put_operand(struct orc_strbuf *b, const json_t *v)
 {
 	const char *s = json_string_value(v);
 
 	if (s != NULL && s[0] == '$' && s[1] == '{' &&
 	    strchr(s, '}') == s + strlen(s) - 1)
-		put(b, s);
+		orc_strbuf_puts(b, s);
 	else
 		put_json(b, v);
 }
 
 static void
-put_condition(struct buf *b, const json_t *cond)
+put_condition(struct orc_strbuf *b, const json_t *cond)
 {
 	const char *op;
 	json_t *arg, *item;
@@ -134,14 +62,14 @@ put_condition(struct buf *b, const json_t *cond)
 		bool nested = strcmp(op, "all") == 0 || strcmp(op, "any") == 0 ||
 			      strcmp(op, "not") == 0;
 
-		put(b, op);
-		put(b, "(");
+		orc_strbuf_puts(b, op);
+		orc_strbuf_puts(b, "(");
 		if (strcmp(op, "not") == 0) {
 			put_condition(b, arg);
 		} else if (json_is_array(arg)) {
 			json_array_foreach(arg, i, item) {
 				if (i > 0)
-					put(b, ", ");
+					orc_strbuf_puts(b, ", ");
 				if (nested)
 					put_condition(b, item);
 				else
@@ -150,7 +78,7 @@ put_condition(struct buf *b, const json_t *cond)
 		} else {
 			put_operand(b, arg);
 		}
-		put(b, ")");
+		orc_strbuf_puts(b, ")");
 	}
 }
 
@@ -159,30 +87,30 @@ put_condition(struct buf *b, const json_t *cond)
 /* The second line of a step's label, e.g. "command: inventory.reserve". */
 static void
 kind_text(const struct orc_definition *def, const struct orc_step_def *st,
-	  struct buf *b)
+	  struct orc_strbuf *b)
 {
 	const json_t *js, *delay;
 	char text[64];
 
-	put(b, orc_step_kind_name(st->kind));
-	put(b, ": ");
+	orc_strbuf_puts(b, orc_step_kind_name(st->kind));
+	orc_strbuf_puts(b, ": ");
 	switch (st->kind) {
 	case ORC_STEP_COMMAND:
-		put(b, st->command.type ? st->command.type : "");
+		orc_strbuf_puts(b, st->command.type ? st->command.type : "");
 		return;
 	case ORC_STEP_WAIT:
-		put(b, st->wait.type ? st->wait.type : "");
+		orc_strbuf_puts(b, st->wait.type ? st->wait.type : "");
 		return;
 	case ORC_STEP_DELAY:
 		/* as the author wrote it ("24h", not "1d") when we can */
 		js = json_array_get(json_object_get(def->body, "steps"), st->index);
 		delay = json_object_get(js, "delay");
 		if (json_is_string(delay)) {
-			put(b, json_string_value(delay));
+			orc_strbuf_puts(b, json_string_value(delay));
 			return;
 		}
 		orc_duration_format(st->delay_ms, text, sizeof(text));
-		put(b, text);
+		orc_strbuf_puts(b, text);
 		return;
 	}
 }
@@ -200,41 +128,41 @@ enum shape {
 struct printer {
 	const char *header;
 	const char *footer;
-	void (*node)(struct buf *b, const char *id, enum shape shape,
+	void (*node)(struct orc_strbuf *b, const char *id, enum shape shape,
 		     const char *label);
-	void (*edge)(struct buf *b, const char *from, const char *to,
+	void (*edge)(struct orc_strbuf *b, const char *from, const char *to,
 		     const char *label, bool dashed);
 };
 
 /* Mermaid: quotes as #quot;, markup characters as entities, \n as <br/>. */
 static void
-mermaid_text(struct buf *b, const char *s)
+mermaid_text(struct orc_strbuf *b, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
 		case '"':
-			put(b, "#quot;");
+			orc_strbuf_puts(b, "#quot;");
 			break;
 		case '<':
-			put(b, "#lt;");
+			orc_strbuf_puts(b, "#lt;");
 			break;
 		case '>':
-			put(b, "#gt;");
+			orc_strbuf_puts(b, "#gt;");
 			break;
 		case '#':
-			put(b, "#35;");
+			orc_strbuf_puts(b, "#35;");
 			break;
 		case '\n':
-			put(b, "<br/>");
+			orc_strbuf_puts(b, "<br/>");
 			break;
 		default:
-			put_n(b, s, 1);
+			orc_strbuf_append(b, s, 1);
 		}
 	}
 }
 
 static void
-mermaid_node(struct buf *b, const char *id, enum shape shape,
+mermaid_node(struct orc_strbuf *b, const char *id, enum shape shape,
 	     const char *label)
 {
 	static const char *const open[] = {
@@ -248,49 +176,49 @@ mermaid_node(struct buf *b, const char *id, enum shape shape,
 		[SHAPE_UNDO] = "\"/]",
 	};
 
-	putf(b, "    %s%s", id, open[shape]);
+	orc_strbuf_printf(b, "    %s%s", id, open[shape]);
 	mermaid_text(b, label);
-	putf(b, "%s\n", close[shape]);
+	orc_strbuf_printf(b, "%s\n", close[shape]);
 }
 
 static void
-mermaid_edge(struct buf *b, const char *from, const char *to,
+mermaid_edge(struct orc_strbuf *b, const char *from, const char *to,
 	     const char *label, bool dashed)
 {
-	putf(b, "    %s %s", from, dashed ? "-.->" : "-->");
+	orc_strbuf_printf(b, "    %s %s", from, dashed ? "-.->" : "-->");
 	if (label != NULL) {
-		put(b, "|\"");
+		orc_strbuf_puts(b, "|\"");
 		mermaid_text(b, label);
-		put(b, "\"|");
+		orc_strbuf_puts(b, "\"|");
 	}
-	putf(b, " %s\n", to);
+	orc_strbuf_printf(b, " %s\n", to);
 }
 
 /* DOT: a double-quoted string; \n is dot's own line break. */
 static void
-dot_text(struct buf *b, const char *s)
+dot_text(struct orc_strbuf *b, const char *s)
 {
-	put(b, "\"");
+	orc_strbuf_puts(b, "\"");
 	for (; *s; s++) {
 		switch (*s) {
 		case '"':
-			put(b, "\\\"");
+			orc_strbuf_puts(b, "\\\"");
 			break;
 		case '\\':
-			put(b, "\\\\");
+			orc_strbuf_puts(b, "\\\\");
 			break;
 		case '\n':
-			put(b, "\\n");
+			orc_strbuf_puts(b, "\\n");
 			break;
 		default:
-			put_n(b, s, 1);
+			orc_strbuf_append(b, s, 1);
 		}
 	}
-	put(b, "\"");
+	orc_strbuf_puts(b, "\"");
 }
 
 static void
-dot_node(struct buf *b, const char *id, enum shape shape, const char *label)
+dot_node(struct orc_strbuf *b, const char *id, enum shape shape, const char *label)
 {
 	static const char *const attrs[] = {
 		[SHAPE_TERMINAL] = "shape=ellipse",
@@ -300,32 +228,32 @@ dot_node(struct buf *b, const char *id, enum shape shape, const char *label)
 		[SHAPE_UNDO] = "shape=box, style=dashed",
 	};
 
-	put(b, "    ");
+	orc_strbuf_puts(b, "    ");
 	dot_text(b, id);
-	put(b, " [label=");
+	orc_strbuf_puts(b, " [label=");
 	dot_text(b, label);
-	putf(b, ", %s];\n", attrs[shape]);
+	orc_strbuf_printf(b, ", %s];\n", attrs[shape]);
 }
 
 static void
-dot_edge(struct buf *b, const char *from, const char *to, const char *label,
+dot_edge(struct orc_strbuf *b, const char *from, const char *to, const char *label,
 	 bool dashed)
 {
-	put(b, "    ");
+	orc_strbuf_puts(b, "    ");
 	dot_text(b, from);
-	put(b, " -> ");
+	orc_strbuf_puts(b, " -> ");
 	dot_text(b, to);
 	if (label != NULL || dashed) {
-		put(b, " [");
+		orc_strbuf_puts(b, " [");
 		if (label != NULL) {
-			put(b, "label=");
+			orc_strbuf_puts(b, "label=");
 			dot_text(b, label);
 		}
 		if (dashed)
-			put(b, label != NULL ? ", style=dashed" : "style=dashed");
-		put(b, "]");
+			orc_strbuf_puts(b, label != NULL ? ", style=dashed" : "style=dashed");
+		orc_strbuf_puts(b, "]");
 	}
-	put(b, ";\n");
+	orc_strbuf_puts(b, ";\n");
 }
 
 static const struct printer printers[] = {
@@ -396,7 +324,7 @@ char *
 orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
 {
 	const struct printer *p;
-	struct buf b = {0}, label = {0}, cond = {0};
+	struct orc_strbuf b = {0}, label = {0}, cond = {0};
 	char id[ID_MAX];
 	bool *needed = NULL;
 	char *ids = NULL;
@@ -410,18 +338,18 @@ orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
 		goto fail;
 
 	if (p->header != NULL) {
-		put(&b, p->header);
+		orc_strbuf_puts(&b, p->header);
 	} else {
-		put(&b, "digraph ");
+		orc_strbuf_puts(&b, "digraph ");
 		dot_text(&b, def->name ? def->name : "saga");
-		put(&b, " {\n    rankdir=TB;\n");
+		orc_strbuf_puts(&b, " {\n    rankdir=TB;\n");
 	}
 
 	/* nodes */
-	label.len = 0;
-	put(&label, "start: ");
-	put(&label, def->trigger.type ? def->trigger.type : "");
-	p->node(&b, "START", SHAPE_TERMINAL, label.s ? label.s : "");
+	orc_strbuf_reset(&label);
+	orc_strbuf_puts(&label, "start: ");
+	orc_strbuf_puts(&label, def->trigger.type ? def->trigger.type : "");
+	p->node(&b, "START", SHAPE_TERMINAL, label.data ? label.data : "");
 	for (size_t i = 0; i < def->n_steps; i++) {
 		const struct orc_step_def *st = &def->steps[i];
 		static const enum shape shapes[] = {
@@ -430,12 +358,12 @@ orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
 			[ORC_STEP_DELAY] = SHAPE_DELAY,
 		};
 
-		label.len = 0;
-		put(&label, st->name);
-		put(&label, "\n");
+		orc_strbuf_reset(&label);
+		orc_strbuf_puts(&label, st->name);
+		orc_strbuf_puts(&label, "\n");
 		kind_text(def, st, &label);
 		p->node(&b, ids + i * ID_MAX, shapes[st->kind],
-			label.s ? label.s : "");
+			label.data ? label.data : "");
 		for (size_t k = 0; k < st->n_needs; k++)
 			needed[st->needs[k]] = true;
 	}
@@ -444,13 +372,13 @@ orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
 
 		if (!st->has_compensation)
 			continue;
-		label.len = 0;
-		put(&label, "undo: ");
-		put(&label, st->compensation.command.type
+		orc_strbuf_reset(&label);
+		orc_strbuf_puts(&label, "undo: ");
+		orc_strbuf_puts(&label, st->compensation.command.type
 				    ? st->compensation.command.type
 				    : "");
 		snprintf(id, sizeof(id), "UNDO_%s", st->name);
-		p->node(&b, id, SHAPE_UNDO, label.s ? label.s : "");
+		p->node(&b, id, SHAPE_UNDO, label.data ? label.data : "");
 	}
 	p->node(&b, "END", SHAPE_TERMINAL, "end");
 
@@ -460,9 +388,9 @@ orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
 		const char *when = NULL;
 
 		if (st->when != NULL && !json_is_true(st->when)) {
-			cond.len = 0;
+			orc_strbuf_reset(&cond);
 			put_condition(&cond, st->when);
-			when = cond.s;
+			when = cond.data;
 		}
 		if (st->n_needs == 0)
 			p->edge(&b, "START", ids + i * ID_MAX, when, false);
@@ -479,20 +407,20 @@ orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
 	for (size_t i = 0; i < def->n_steps; i++)
 		if (!needed[i])
 			p->edge(&b, ids + i * ID_MAX, "END", NULL, false);
-	put(&b, p->footer);
+	orc_strbuf_puts(&b, p->footer);
 	if (b.oom || label.oom || cond.oom)
 		goto fail;
 	free(needed);
 	free(ids);
-	free(label.s);
-	free(cond.s);
-	return b.s;
+	orc_strbuf_finish(&label);
+	orc_strbuf_finish(&cond);
+	return b.data;
 
 fail:
 	free(needed);
 	free(ids);
-	free(label.s);
-	free(cond.s);
-	free(b.s);
+	orc_strbuf_finish(&label);
+	orc_strbuf_finish(&cond);
+	orc_strbuf_finish(&b);
 	return NULL;
 }

@@ -13,6 +13,7 @@
  * strings.
  */
 #include "metrics.h"
+#include "strbuf.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -45,71 +46,21 @@ struct orc_metrics {
 	struct family *first, *last;
 };
 
-/* ---- a growing string ---- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void
-sb_grow(struct sbuf *b, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (b->oom || b->len + more + 1 <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 1024;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (p == NULL) {
-		b->oom = true;
-		return;
-	}
-	b->p = p;
-	b->cap = cap;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	sb_grow(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_str(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void
-sb_char(struct sbuf *b, char c)
-{
-	sb_put(b, &c, 1);
-}
+/* ---- text ---- */
 
 /* Append s escaped: backslash and newline always, '"' when quoted. */
 static void
-sb_escaped(struct sbuf *b, const char *s, bool quoted)
+sb_escaped(struct orc_strbuf *b, const char *s, bool quoted)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
-			sb_put(b, "\\\\", 2);
+			orc_strbuf_append(b, "\\\\", 2);
 		else if (*s == '\n')
-			sb_put(b, "\\n", 2);
+			orc_strbuf_append(b, "\\n", 2);
 		else if (*s == '"' && quoted)
-			sb_put(b, "\\\"", 2);
+			orc_strbuf_append(b, "\\\"", 2);
 		else
-			sb_char(b, *s);
+			orc_strbuf_putc(b, *s);
 	}
 }
 
@@ -231,7 +182,7 @@ get_family(struct orc_metrics *reg, const char *name, const char *help,
 	   enum orc_metric_type type, const double *bounds, size_t n_bounds)
 {
 	struct family *f = find_family(reg, name);
-	struct sbuf hb = {0};
+	struct orc_strbuf hb = {0};
 
 	if (f != NULL) {
 		if (f->type != type || (type == ORC_METRIC_HISTOGRAM &&
@@ -253,8 +204,8 @@ get_family(struct orc_metrics *reg, const char *name, const char *help,
 	f->type = type;
 	f->name = strdup(name);
 	sb_escaped(&hb, help ? help : "", false);
-	sb_grow(&hb, 0);
-	f->help = hb.p;
+	orc_strbuf_reserve(&hb, 0);
+	f->help = hb.data;
 	if (n_bounds > 0) {
 		f->bounds = malloc(n_bounds * sizeof(*f->bounds));
 		if (f->bounds != NULL)
@@ -281,33 +232,33 @@ get_family(struct orc_metrics *reg, const char *name, const char *help,
 static char *
 render_labels(const char *const *labels, enum orc_metric_type type)
 {
-	struct sbuf b = {0};
+	struct orc_strbuf b = {0};
 
-	sb_grow(&b, 0);
+	orc_strbuf_reserve(&b, 0);
 	for (size_t i = 0; labels != NULL && labels[i] != NULL; i += 2) {
 		if (labels[i + 1] == NULL || !valid_label_name(labels[i]) ||
 		    (type == ORC_METRIC_HISTOGRAM &&
 		     strcmp(labels[i], "le") == 0)) {
-			free(b.p);
+			orc_strbuf_finish(&b);
 			return NULL;
 		}
 		for (size_t j = 0; j < i; j += 2)
 			if (strcmp(labels[j], labels[i]) == 0) {
-				free(b.p);
+				orc_strbuf_finish(&b);
 				return NULL; /* a label twice */
 			}
 		if (i > 0)
-			sb_char(&b, ',');
-		sb_str(&b, labels[i]);
-		sb_put(&b, "=\"", 2);
+			orc_strbuf_putc(&b, ',');
+		orc_strbuf_puts(&b, labels[i]);
+		orc_strbuf_append(&b, "=\"", 2);
 		sb_escaped(&b, labels[i + 1], true);
-		sb_char(&b, '"');
+		orc_strbuf_putc(&b, '"');
 	}
 	if (b.oom) {
-		free(b.p);
+		orc_strbuf_finish(&b);
 		return NULL;
 	}
-	return b.p;
+	return b.data;
 }
 
 static struct orc_metric *
@@ -463,30 +414,30 @@ orc_metrics_format_value(double v, char *buf)
 
 /* name{labels[,extra]} value\n */
 static void
-sample(struct sbuf *b, const char *name, const char *suffix, const char *labels,
+sample(struct orc_strbuf *b, const char *name, const char *suffix, const char *labels,
        const char *extra, double value)
 {
 	char num[32];
 
-	sb_str(b, name);
-	sb_str(b, suffix);
+	orc_strbuf_puts(b, name);
+	orc_strbuf_puts(b, suffix);
 	if (labels[0] != '\0' || extra != NULL) {
-		sb_char(b, '{');
-		sb_str(b, labels);
+		orc_strbuf_putc(b, '{');
+		orc_strbuf_puts(b, labels);
 		if (extra != NULL) {
 			if (labels[0] != '\0')
-				sb_char(b, ',');
-			sb_str(b, extra);
+				orc_strbuf_putc(b, ',');
+			orc_strbuf_puts(b, extra);
 		}
-		sb_char(b, '}');
+		orc_strbuf_putc(b, '}');
 	}
-	sb_char(b, ' ');
-	sb_str(b, orc_metrics_format_value(value, num));
-	sb_char(b, '\n');
+	orc_strbuf_putc(b, ' ');
+	orc_strbuf_puts(b, orc_metrics_format_value(value, num));
+	orc_strbuf_putc(b, '\n');
 }
 
 static void
-render_histogram(struct sbuf *b, const struct family *f,
+render_histogram(struct orc_strbuf *b, const struct family *f,
 		 const struct orc_metric *m)
 {
 	unsigned long long cum = 0;
@@ -508,24 +459,24 @@ enum orc_status
 orc_metrics_render(const struct orc_metrics *reg, char **out, size_t *len,
 		   struct orc_error *err)
 {
-	struct sbuf b = {0};
+	struct orc_strbuf b = {0};
 
 	*out = NULL;
 	*len = 0;
-	sb_grow(&b, 0);
+	orc_strbuf_reserve(&b, 0);
 	for (const struct family *f = reg ? reg->first : NULL; f != NULL;
 	     f = f->next) {
 		if (f->first == NULL)
 			continue;
-		sb_str(&b, "# HELP ");
-		sb_str(&b, f->name);
-		sb_char(&b, ' ');
-		sb_str(&b, f->help);
-		sb_str(&b, "\n# TYPE ");
-		sb_str(&b, f->name);
-		sb_char(&b, ' ');
-		sb_str(&b, orc_metric_type_name(f->type));
-		sb_char(&b, '\n');
+		orc_strbuf_puts(&b, "# HELP ");
+		orc_strbuf_puts(&b, f->name);
+		orc_strbuf_putc(&b, ' ');
+		orc_strbuf_puts(&b, f->help);
+		orc_strbuf_puts(&b, "\n# TYPE ");
+		orc_strbuf_puts(&b, f->name);
+		orc_strbuf_putc(&b, ' ');
+		orc_strbuf_puts(&b, orc_metric_type_name(f->type));
+		orc_strbuf_putc(&b, '\n');
 		for (const struct orc_metric *m = f->first; m != NULL;
 		     m = m->next) {
 			if (f->type == ORC_METRIC_HISTOGRAM)
@@ -536,10 +487,10 @@ orc_metrics_render(const struct orc_metrics *reg, char **out, size_t *len,
 		}
 	}
 	if (b.oom) {
-		free(b.p);
+		orc_strbuf_finish(&b);
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	}
-	*out = b.p;
+	*out = b.data;
 	*len = b.len;
 	return ORC_OK;
 }
