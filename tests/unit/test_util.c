@@ -1,0 +1,240 @@
+/*
+ * test_util.c - the foundation's small helpers: the string buffer, the
+ * duration formats, backoff, the name rule and UTF-8.  (The duration
+ * parser is checked in test_definition.c, UUIDs, traceparent and RFC 3339
+ * in test_envelope.c.)
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "check_runner.h"
+#include "duration.h"
+#include "strbuf.h"
+#include "text.h"
+
+START_TEST(test_strbuf_grows)
+{
+	struct orc_strbuf sb;
+	char *s;
+
+	orc_strbuf_init(&sb);
+	ck_assert_ptr_null(sb.data);
+	for (int i = 0; i < 1000; i++)
+		orc_strbuf_printf(&sb, "%d,", i % 10);
+	ck_assert_uint_eq(sb.len, 2000);
+	ck_assert_uint_eq(strlen(sb.data), 2000);
+	ck_assert(strncmp(sb.data, "0,1,2,", 6) == 0);
+	orc_strbuf_reset(&sb);
+	ck_assert_uint_eq(sb.len, 0);
+	ck_assert_str_eq(sb.data, "");
+	orc_strbuf_puts(&sb, "ab");
+	orc_strbuf_putc(&sb, 'c');
+	orc_strbuf_append(&sb, "d\0e", 3); /* NUL bytes are kept */
+	ck_assert_uint_eq(sb.len, 6);
+	ck_assert_int_eq(memcmp(sb.data, "abcd\0e", 7), 0);
+	s = orc_strbuf_take(&sb);
+	ck_assert_ptr_null(sb.data);
+	ck_assert_uint_eq(sb.len, 0);
+	ck_assert_str_eq(s, "abcd");
+	free(s);
+	orc_strbuf_finish(&sb);
+	orc_strbuf_finish(NULL);
+}
+END_TEST
+
+START_TEST(test_strbuf_printf_long)
+{
+	struct orc_strbuf sb = {0};
+	char big[5000];
+
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	orc_strbuf_puts(&sb, "<");
+	orc_strbuf_printf(&sb, "%s|%d", big, 7); /* past the first guess */
+	ck_assert_uint_eq(sb.len, 1 + 4999 + 2);
+	ck_assert_str_eq(sb.data + sb.len - 3, "y|7");
+	orc_strbuf_finish(&sb);
+}
+END_TEST
+
+START_TEST(test_strbuf_take_empty_and_oom)
+{
+	struct orc_strbuf sb = {0};
+	char *s = orc_strbuf_take(&sb);
+
+	ck_assert_str_eq(s, "");
+	free(s);
+	/* a latched failure: appends do nothing, take gives NULL */
+	orc_strbuf_puts(&sb, "abc");
+	ck_assert(!orc_strbuf_reserve(&sb, SIZE_MAX / 2));
+	ck_assert(sb.oom);
+	orc_strbuf_puts(&sb, "def");
+	ck_assert_str_eq(sb.data, "abc");
+	ck_assert_ptr_null(orc_strbuf_take(&sb));
+	ck_assert_ptr_null(sb.data);
+}
+END_TEST
+
+START_TEST(test_duration_format)
+{
+	static const struct {
+		int64_t ms;
+		const char *exact, *rough;
+	} cases[] = {
+		{0, "0s", "0.0s"},
+		{-5, "0s", "0.0s"},
+		{1, "1ms", "0.0s"},
+		{250, "250ms", "0.2s"},
+		{3250, "3s250ms", "3.2s"},
+		{10000, "10s", "10s"},
+		{90500, "1m30s500ms", "1m"},
+		{3600000 + 5000, "1h5s", "1h"},
+		{86400000 * 2 + 1, "2d1ms", "2d"},
+		{ORC_DURATION_MAX_MS, "365d", "365d"},
+	};
+	char buf[32];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t back;
+
+		ck_assert_str_eq(orc_duration_format(cases[i].ms, buf, sizeof(buf)),
+				 cases[i].exact);
+		ck_assert_str_eq(orc_duration_format_rough(cases[i].ms, buf,
+							   sizeof(buf)),
+				 cases[i].rough);
+		/* the exact form reads back as the same duration */
+		if (cases[i].ms > 0) {
+			orc_duration_format(cases[i].ms, buf, sizeof(buf));
+			ck_assert_msg(orc_duration_parse(buf, &back), "%s", buf);
+			ck_assert_int_eq(back, cases[i].ms);
+		}
+	}
+	/* a buffer too small is cut, never overrun */
+	memset(buf, '#', sizeof(buf));
+	orc_duration_format(90500, buf, 5);
+	ck_assert_str_eq(buf, "1m30");
+	ck_assert_int_eq(buf[5], '#');
+}
+END_TEST
+
+START_TEST(test_backoff)
+{
+	struct orc_backoff b;
+
+	ck_assert_int_eq(orc_backoff_delay_ms(100, 2, 5000, 0), 0);
+	ck_assert_int_eq(orc_backoff_delay_ms(0, 2, 5000, 3), 0);
+	ck_assert_int_eq(orc_backoff_delay_ms(100, 2, 5000, 1), 100);
+	ck_assert_int_eq(orc_backoff_delay_ms(100, 2, 5000, 3), 400);
+	ck_assert_int_eq(orc_backoff_delay_ms(100, 2, 5000, 7), 5000);
+	ck_assert_int_eq(orc_backoff_delay_ms(100, 1, 5000, 9), 100); /* flat */
+	ck_assert_int_eq(orc_backoff_delay_ms(100, 1.5, 100000, 3), 225);
+	/* huge attempt counts saturate instead of overflowing */
+	ck_assert_int_eq(orc_backoff_delay_ms(1000, 10, ORC_DURATION_MAX_MS,
+					      100000),
+			 ORC_DURATION_MAX_MS);
+
+	orc_backoff_init(&b, 200, 2, 5000);
+	ck_assert_int_eq(orc_backoff_next(&b), 200);
+	ck_assert_int_eq(orc_backoff_next(&b), 400);
+	ck_assert_int_eq(orc_backoff_next(&b), 800);
+	ck_assert_int_eq(b.failures, 3);
+	for (int i = 0; i < 10; i++)
+		orc_backoff_next(&b);
+	ck_assert_int_eq(orc_backoff_next(&b), 5000);
+	orc_backoff_reset(&b);
+	ck_assert_int_eq(orc_backoff_next(&b), 200);
+}
+END_TEST
+
+START_TEST(test_names_and_utf8)
+{
+	char longest[ORC_NAME_MAX];
+
+	ck_assert(orc_text_name_valid("a"));
+	ck_assert(orc_text_name_valid("reserve_inventory2"));
+	ck_assert(!orc_text_name_valid(""));
+	ck_assert(!orc_text_name_valid(NULL));
+	ck_assert(!orc_text_name_valid("2a"));
+	ck_assert(!orc_text_name_valid("_a"));
+	ck_assert(!orc_text_name_valid("Ab"));
+	ck_assert(!orc_text_name_valid("a-b"));
+	memset(longest, 'a', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	ck_assert(orc_text_name_valid(longest)); /* 63 characters */
+	{
+		char too_long[ORC_NAME_MAX + 1];
+
+		memset(too_long, 'a', sizeof(too_long) - 1);
+		too_long[sizeof(too_long) - 1] = '\0';
+		ck_assert(!orc_text_name_valid(too_long));
+	}
+
+	ck_assert(orc_text_utf8_valid("plain", 5));
+	ck_assert(orc_text_utf8_valid("a\0b", 3));
+	ck_assert(orc_text_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+	ck_assert(!orc_text_utf8_valid("\xc3", 1));	   /* cut short */
+	ck_assert(!orc_text_utf8_valid("\xc0\xaf", 2));	   /* overlong */
+	ck_assert(!orc_text_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+	ck_assert(!orc_text_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	ck_assert(!orc_text_utf8_valid("\xff", 1));
+}
+END_TEST
+
+START_TEST(test_base64_round_trip)
+{
+	static const char *texts[] = {"", "f", "fo", "foo", "foob", "fooba",
+				      "foobar"};
+	static const char *encoded[] = {"",	"Zg==",	    "Zm8=",    "Zm9v",
+					"Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t len, n = strlen(texts[i]);
+		char *e = orc_text_base64_encode((const unsigned char *)texts[i],
+						 n, &len);
+		unsigned char *d;
+
+		ck_assert_str_eq(e, encoded[i]); /* RFC 4648 section 10 */
+		ck_assert_int_eq(orc_text_base64_decode(e, len, &d, &len),
+				 ORC_OK);
+		ck_assert_uint_eq(len, n);
+		ck_assert_int_eq(memcmp(d, texts[i], n), 0);
+		free(d);
+		free(e);
+	}
+	{
+		unsigned char *d = NULL;
+		size_t len;
+
+		ck_assert_int_eq(orc_text_base64_decode("Zm9v!", 5, &d, &len),
+				 ORC_INVALID);
+		ck_assert_int_eq(orc_text_base64_decode("Z", 1, &d, &len),
+				 ORC_INVALID);
+		ck_assert_ptr_null(d);
+	}
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("helpers");
+
+	tcase_add_test(tc, test_strbuf_grows);
+	tcase_add_test(tc, test_strbuf_printf_long);
+	tcase_add_test(tc, test_strbuf_take_empty_and_oom);
+	tcase_add_test(tc, test_duration_format);
+	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_names_and_utf8);
+	tcase_add_test(tc, test_base64_round_trip);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return orc_check_run(suite());
+}
