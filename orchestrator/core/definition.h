@@ -121,7 +121,7 @@ struct orc_definition {
 	size_t n_steps;
 	json_t *body; /* the JSON it was loaded from (owned reference) */
 	/*
-	 * Private to definition.c: the transitive closure of needs, an
+	 * Private to definition_graph.c: the transitive closure of needs, an
 	 * n_steps x n_steps bit matrix behind orc_definition_depends_on().
 	 * NULL in a definition built by hand (the function then walks needs).
 	 */
