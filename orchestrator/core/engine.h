@@ -13,8 +13,7 @@
  * "<saga id>/<step>/<action|compensation>/<attempt>").
  *
  * The store keeps the state as one saga row and one row per step, with the
- * scalar fields below as columns; struct orc_saga_row / orc_step_row and
- * orc_saga_from_rows() / orc_saga_to_row() / orc_saga_step_to_row() convert.
+ * scalar fields below as columns; saga_row.h converts between the two.
  * Everything a saga will wait for (step timeouts, retry backoffs, delays,
  * wait timeouts, the saga deadline) folds into one number, saga.wake_ms,
  * which the store indexes; the caller feeds ORC_INPUT_TIMER at or after it.
@@ -50,20 +49,39 @@
 
 /* ---- statuses and their names (the text the store writes) ---- */
 
-enum orc_saga_status {
-	ORC_SAGA_RUNNING,
-	ORC_SAGA_COMPLETED,    /* terminal: every step succeeded or skipped */
-	ORC_SAGA_COMPENSATING, /* failing: awaiting steps, then undoing them */
-	ORC_SAGA_COMPENSATED,  /* terminal: failed, everything undone */
-	ORC_SAGA_FAILED,       /* failed with nothing to undo; RETRY reruns */
-	ORC_SAGA_STUCK,        /* a compensation ran out of attempts */
-	ORC_SAGA_CANCELLED,    /* terminal: an operator cancelled it */
-	ORC_SAGA_TIMED_OUT,    /* terminal: the saga deadline passed */
-};
-#define ORC_SAGA_STATUS_COUNT 8
+/*
+ * Each enum below is written once, as a table of X(constant, name) rows.
+ * The enum, its orc_<thing>_name() and, where they exist, its count and
+ * orc_<thing>_parse() are generated from that table (engine_state.c), so
+ * they cannot disagree.  The names are what the store writes and the logs
+ * show: never rename one.
+ */
+#define ORC_ENUM_CONSTANT(constant, name) constant,
+#define ORC_ENUM_ONE(constant, name) +1
+
+#define ORC_SAGA_STATUSES(X)                                                   \
+	X(ORC_SAGA_RUNNING, "running")                                         \
+	/* terminal: every step succeeded or skipped */                        \
+	X(ORC_SAGA_COMPLETED, "completed")                                     \
+	/* failing: awaiting steps, then undoing them */                       \
+	X(ORC_SAGA_COMPENSATING, "compensating")                               \
+	/* terminal: failed, everything undone */                              \
+	X(ORC_SAGA_COMPENSATED, "compensated")                                 \
+	/* failed with nothing to undo; RETRY reruns */                        \
+	X(ORC_SAGA_FAILED, "failed")                                           \
+	/* a compensation ran out of attempts */                               \
+	X(ORC_SAGA_STUCK, "stuck")                                             \
+	/* terminal: an operator cancelled it */                               \
+	X(ORC_SAGA_CANCELLED, "cancelled")                                     \
+	/* terminal: the saga deadline passed */                               \
+	X(ORC_SAGA_TIMED_OUT, "timed_out")
+
+enum orc_saga_status { ORC_SAGA_STATUSES(ORC_ENUM_CONSTANT) };
+#define ORC_SAGA_STATUS_COUNT (0 ORC_SAGA_STATUSES(ORC_ENUM_ONE))
 
 /* "running", "completed", ... Never NULL ("?" for an unknown value). */
 const char *orc_saga_status_name(enum orc_saga_status status);
+/* The status named text (NULL is no name); false leaves *out alone. */
 bool orc_saga_status_parse(const char *text, enum orc_saga_status *out);
 /*
  * True for every status but running and compensating: the saga has no
@@ -73,41 +91,55 @@ bool orc_saga_status_parse(const char *text, enum orc_saga_status *out);
  */
 bool orc_saga_status_is_final(enum orc_saga_status status);
 
-enum orc_step_status {
-	ORC_STEP_PENDING,
-	ORC_STEP_RUNNING,
-	ORC_STEP_SUCCEEDED,
-	ORC_STEP_FAILED,
-	ORC_STEP_SKIPPED,
-	ORC_STEP_COMPENSATING,
-	ORC_STEP_COMPENSATED,
-};
-#define ORC_STEP_STATUS_COUNT 7
+#define ORC_STEP_STATUSES(X)                                                   \
+	X(ORC_STEP_PENDING, "pending")                                         \
+	X(ORC_STEP_RUNNING, "running")                                         \
+	X(ORC_STEP_SUCCEEDED, "succeeded")                                     \
+	X(ORC_STEP_FAILED, "failed")                                           \
+	X(ORC_STEP_SKIPPED, "skipped")                                         \
+	X(ORC_STEP_COMPENSATING, "compensating")                               \
+	X(ORC_STEP_COMPENSATED, "compensated")
+
+enum orc_step_status { ORC_STEP_STATUSES(ORC_ENUM_CONSTANT) };
+#define ORC_STEP_STATUS_COUNT (0 ORC_STEP_STATUSES(ORC_ENUM_ONE))
 
 const char *orc_step_status_name(enum orc_step_status status);
 bool orc_step_status_parse(const char *text, enum orc_step_status *out);
 
 /* What a step's timer (step.wake_ms) will do when it fires. */
-enum orc_wake_reason {
-	ORC_WAKE_NONE,         /* no timer */
-	ORC_WAKE_TIMEOUT,      /* the command's reply is overdue */
-	ORC_WAKE_RETRY,        /* send the next attempt (backoff over) */
-	ORC_WAKE_DELAY,        /* a delay step is over */
-	ORC_WAKE_WAIT_TIMEOUT, /* a wait step gives up */
-	ORC_WAKE_COMP_TIMEOUT, /* the compensation's reply is overdue */
-	ORC_WAKE_COMP_RETRY,   /* send the next compensation attempt */
-};
+#define ORC_WAKE_REASONS(X)                                                    \
+	/* no timer */                                                         \
+	X(ORC_WAKE_NONE, "none")                                               \
+	/* the command's reply is overdue */                                   \
+	X(ORC_WAKE_TIMEOUT, "timeout")                                         \
+	/* send the next attempt (backoff over) */                             \
+	X(ORC_WAKE_RETRY, "retry")                                             \
+	/* a delay step is over */                                             \
+	X(ORC_WAKE_DELAY, "delay")                                             \
+	/* a wait step gives up */                                             \
+	X(ORC_WAKE_WAIT_TIMEOUT, "wait_timeout")                               \
+	/* the compensation's reply is overdue */                              \
+	X(ORC_WAKE_COMP_TIMEOUT, "comp_timeout")                               \
+	/* send the next compensation attempt */                               \
+	X(ORC_WAKE_COMP_RETRY, "comp_retry")
+
+enum orc_wake_reason { ORC_WAKE_REASONS(ORC_ENUM_CONSTANT) };
 
 const char *orc_wake_reason_name(enum orc_wake_reason reason); /* "none", ... */
 bool orc_wake_reason_parse(const char *text, enum orc_wake_reason *out);
 
 /* Why a saga compensates, which decides its final status. */
-enum orc_saga_cause {
-	ORC_CAUSE_NONE,    /* not failing */
-	ORC_CAUSE_FAILURE, /* a step failed: compensated (or failed) */
-	ORC_CAUSE_CANCEL,  /* an operator cancelled it: cancelled */
-	ORC_CAUSE_TIMEOUT, /* the saga deadline passed: timed_out */
-};
+#define ORC_SAGA_CAUSES(X)                                                     \
+	/* not failing */                                                      \
+	X(ORC_CAUSE_NONE, "none")                                              \
+	/* a step failed: compensated (or failed) */                           \
+	X(ORC_CAUSE_FAILURE, "failure")                                        \
+	/* an operator cancelled it: cancelled */                              \
+	X(ORC_CAUSE_CANCEL, "cancel")                                          \
+	/* the saga deadline passed: timed_out */                              \
+	X(ORC_CAUSE_TIMEOUT, "timeout")
+
+enum orc_saga_cause { ORC_SAGA_CAUSES(ORC_ENUM_CONSTANT) };
 
 const char *orc_saga_cause_name(enum orc_saga_cause cause); /* "none", ... */
 bool orc_saga_cause_parse(const char *text, enum orc_saga_cause *out);
@@ -152,7 +184,7 @@ struct orc_saga_step {
  * points to.  Every char * and json_t * is owned by the saga, except def,
  * which is borrowed and must outlive it.  The engine changes the fields in
  * place; the caller may read every field and may write the scalar ones
- * (orc_saga_from_rows() does).
+ * (orc_saga_from_rows() of saga_row.h does).
  */
 struct orc_saga {
 	const struct orc_definition *def; /* borrowed */
@@ -182,7 +214,7 @@ struct orc_saga {
 
 /*
  * Prepare saga for def (borrowed): no id yet, every step pending.  The next
- * input must be ORC_INPUT_START (or use orc_saga_from_rows() instead).
+ * input must be ORC_INPUT_START (or use saga_row.h's orc_saga_from_rows()).
  * Returns ORC_FATAL only when out of memory.
  */
 enum orc_status orc_saga_init(struct orc_saga *saga,
@@ -200,76 +232,24 @@ void orc_saga_finish(struct orc_saga *saga);
  */
 enum orc_status orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src);
 
-/* ---- rows: what the store reads and writes ---- */
-
-/*
- * The columns of the saga row.  Strings are NUL-terminated; statuses are
- * their names.  From orc_saga_to_row() every pointer is borrowed from the
- * saga and lives until the saga is next changed; into orc_saga_from_rows()
- * every pointer is borrowed for the call (the saga copies strings and takes
- * its own references).
- */
-struct orc_saga_row {
-	const char *id;
-	const char *key;
-	const char *status;
-	const char *cause;
-	json_t *context;
-	int64_t started_ms;
-	int64_t deadline_ms;
-	int64_t wake_ms;
-	int64_t seq;
-	const char *failure_reason; /* NULL = none */
-};
-
-/* The columns of one step row; borrowed as for orc_saga_row. */
-struct orc_step_row {
-	const char *name;
-	const char *status;
-	int attempt;
-	int attempt_base;
-	int comp_attempt;
-	int comp_attempt_base;
-	int64_t started_ms;
-	int64_t finished_ms;
-	int64_t wake_ms;
-	const char *wake_reason;
-	int64_t completed_seq;
-	const char *last_error; /* NULL = none */
-	json_t *early_event;    /* NULL = none */
-};
-
-/*
- * Build saga (uninitialised caller memory) for def (borrowed) from stored
- * rows.  Step rows are matched by name, in any order; a step without a row
- * is pending.  Returns ORC_INVALID (err says which column) for an unknown
- * status or step name, a missing id or key, or a context that is not an
- * object with "steps"; ORC_FATAL when out of memory.  On failure saga holds
- * nothing to free.  Step changed flags start false.
- */
-enum orc_status orc_saga_from_rows(struct orc_saga *saga,
-				   const struct orc_definition *def,
-				   const struct orc_saga_row *row,
-				   const struct orc_step_row *steps,
-				   size_t n_steps, struct orc_error *err);
-
-/* Fill *row from saga; pointers borrowed from saga (see orc_saga_row). */
-void orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row);
-
-/* Fill *row from saga->steps[index]; borrowed from saga and its def. */
-void orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
-			  struct orc_step_row *row);
-
 /* ---- inputs ---- */
 
-enum orc_input_kind {
-	ORC_INPUT_START,  /* the trigger event: data, saga_id, key */
-	ORC_INPUT_REPLY,  /* a reply to a command: step, type, data */
-	ORC_INPUT_EVENT,  /* a correlated event for wait steps: topic, type, data */
-	ORC_INPUT_TIMER,  /* fire every timer due at now_ms */
-	ORC_INPUT_CANCEL, /* operator: give up (compensate first if running) */
-	ORC_INPUT_RETRY,  /* operator: rerun a failed saga, unstick a stuck one */
-};
+#define ORC_INPUT_KINDS(X)                                                     \
+	/* the trigger event: data, saga_id, key */                            \
+	X(ORC_INPUT_START, "start")                                            \
+	/* a reply to a command: step, type, data */                           \
+	X(ORC_INPUT_REPLY, "reply")                                            \
+	/* a correlated event for wait steps: topic, type, data */             \
+	X(ORC_INPUT_EVENT, "event")                                            \
+	/* fire every timer due at now_ms */                                   \
+	X(ORC_INPUT_TIMER, "timer")                                            \
+	/* operator: give up (compensate first if running) */                  \
+	X(ORC_INPUT_CANCEL, "cancel")                                          \
+	/* operator: rerun a failed saga, unstick a stuck one */               \
+	X(ORC_INPUT_RETRY, "retry")
+
+enum orc_input_kind { ORC_INPUT_KINDS(ORC_ENUM_CONSTANT) };
+#define ORC_INPUT_KIND_COUNT (0 ORC_INPUT_KINDS(ORC_ENUM_ONE))
 
 const char *orc_input_kind_name(enum orc_input_kind kind); /* "start", ... */
 
@@ -303,32 +283,45 @@ bool orc_business_key(const json_t *data, const char *pointer, char *buf,
 
 /* ---- effects ---- */
 
-enum orc_effect_kind {
-	ORC_EFFECT_COMMAND,    /* publish a command (an outbox row) */
-	ORC_EFFECT_HISTORY,    /* append a history row */
-	ORC_EFFECT_SAGA_EVENT, /* the saga ended (or got stuck) */
-};
+#define ORC_EFFECT_KINDS(X)                                                    \
+	/* publish a command (an outbox row) */                                \
+	X(ORC_EFFECT_COMMAND, "command")                                       \
+	/* append a history row */                                             \
+	X(ORC_EFFECT_HISTORY, "history")                                       \
+	/* the saga ended (or got stuck) */                                    \
+	X(ORC_EFFECT_SAGA_EVENT, "saga_event")
+
+enum orc_effect_kind { ORC_EFFECT_KINDS(ORC_ENUM_CONSTANT) };
 
 const char *orc_effect_kind_name(enum orc_effect_kind kind);
 
-enum orc_command_kind {
-	ORC_COMMAND_ACTION,
-	ORC_COMMAND_COMPENSATION,
-};
+#define ORC_COMMAND_KINDS(X)                                                   \
+	X(ORC_COMMAND_ACTION, "action")                                        \
+	X(ORC_COMMAND_COMPENSATION, "compensation")
+
+enum orc_command_kind { ORC_COMMAND_KINDS(ORC_ENUM_CONSTANT) };
 
 const char *orc_command_kind_name(enum orc_command_kind kind); /* "action" */
 
 /* Why an input changed nothing. */
-enum orc_ignore_reason {
-	ORC_IGNORE_NONE,
-	ORC_IGNORE_LATE,            /* the step no longer awaits this reply */
-	ORC_IGNORE_DUPLICATE,       /* the step already has this outcome */
-	ORC_IGNORE_UNKNOWN_STEP,    /* no step of that name */
-	ORC_IGNORE_UNEXPECTED_TYPE, /* the step lists no such type */
-	ORC_IGNORE_NO_MATCH,        /* no wait step matches the event */
-	ORC_IGNORE_NOT_DUE,         /* a timer input with nothing due */
-	ORC_IGNORE_NOT_ALLOWED,     /* not in the saga's current status */
-};
+#define ORC_IGNORE_REASONS(X)                                                  \
+	X(ORC_IGNORE_NONE, "")                                                 \
+	/* the step no longer awaits this reply */                             \
+	X(ORC_IGNORE_LATE, "late")                                             \
+	/* the step already has this outcome */                                \
+	X(ORC_IGNORE_DUPLICATE, "duplicate")                                   \
+	/* no step of that name */                                             \
+	X(ORC_IGNORE_UNKNOWN_STEP, "unknown_step")                             \
+	/* the step lists no such type */                                      \
+	X(ORC_IGNORE_UNEXPECTED_TYPE, "unexpected_type")                       \
+	/* no wait step matches the event */                                   \
+	X(ORC_IGNORE_NO_MATCH, "no_match")                                     \
+	/* a timer input with nothing due */                                   \
+	X(ORC_IGNORE_NOT_DUE, "not_due")                                       \
+	/* not in the saga's current status */                                 \
+	X(ORC_IGNORE_NOT_ALLOWED, "not_allowed")
+
+enum orc_ignore_reason { ORC_IGNORE_REASONS(ORC_ENUM_CONSTANT) };
 
 /* "late", "duplicate", "unknown_step", ... ("" for none). */
 const char *orc_ignore_reason_name(enum orc_ignore_reason reason);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "saga_row.h"
 #include "store_internal.h"
 
 #define MS(col) "coalesce((extract(epoch from " col ") * 1000)::bigint, 0)"

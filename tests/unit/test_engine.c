@@ -17,6 +17,7 @@
 #include "check_runner.h"
 #include "engine.h"
 #include "jsonp.h"
+#include "saga_row.h"
 
 #define SAGA_ID "7d1f7f4e-0000-4000-8000-000000000001"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -30,6 +30,7 @@
 
 #include "check_runner.h"
 #include "engine.h"
+#include "saga_row.h"
 
 #define MAX_STEPS 8
 #define BATCHES 10

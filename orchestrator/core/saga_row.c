@@ -1,0 +1,147 @@
+/*
+ * saga_row.c - a saga to and from the store's rows.
+ *
+ * Writing is a field-by-field view of the saga, with the enums as their
+ * names: it allocates nothing and cannot fail.  Reading checks what a
+ * database could hold but a saga cannot (an unknown status, step name or
+ * wake reason, no id or key, a context without "steps") and refuses it as
+ * ORC_INVALID, so a damaged row never reaches the engine.  It copies the
+ * strings and takes references to the JSON values; rows are never kept.
+ */
+#include "saga_row.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum orc_status
+orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
+		   const struct orc_saga_row *row,
+		   const struct orc_step_row *steps, size_t n_steps,
+		   struct orc_error *err)
+{
+	enum orc_status status;
+	bool oom;
+
+	if (orc_saga_init(saga, def) != ORC_OK)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	if (row->id == NULL || *row->id == '\0' ||
+	    strlen(row->id) >= ORC_SAGA_ID_MAX) {
+		status = orc_error_set(err, ORC_INVALID, "bad saga id");
+		goto fail;
+	}
+	if (row->key == NULL) {
+		status = orc_error_set(err, ORC_INVALID, "saga %s: no key",
+				       row->id);
+		goto fail;
+	}
+	if (!orc_saga_status_parse(row->status, &saga->status) ||
+	    !orc_saga_cause_parse(row->cause, &saga->cause)) {
+		status = orc_error_set(err, ORC_INVALID,
+				       "saga %s: bad status or cause", row->id);
+		goto fail;
+	}
+	if (!json_is_object(row->context) ||
+	    !json_is_object(json_object_get(row->context, "steps"))) {
+		status = orc_error_set(err, ORC_INVALID,
+				       "saga %s: context has no \"steps\"",
+				       row->id);
+		goto fail;
+	}
+	saga->context = json_incref(row->context);
+	saga->id = strdup(row->id);
+	saga->key = strdup(row->key);
+	if (row->failure_reason != NULL)
+		saga->failure_reason = strdup(row->failure_reason);
+	oom = saga->id == NULL || saga->key == NULL ||
+	      (row->failure_reason != NULL && saga->failure_reason == NULL);
+	saga->started_ms = row->started_ms;
+	saga->deadline_ms = row->deadline_ms;
+	saga->wake_ms = row->wake_ms;
+	saga->seq = row->seq;
+
+	for (size_t r = 0; r < n_steps; r++) {
+		const struct orc_step_row *sr = &steps[r];
+		ptrdiff_t i = orc_definition_step_index(def, sr->name);
+		struct orc_saga_step *st;
+
+		if (i < 0) {
+			status = orc_error_set(err, ORC_INVALID,
+					       "saga %s: unknown step \"%s\"",
+					       row->id,
+					       sr->name ? sr->name : "");
+			goto fail;
+		}
+		st = &saga->steps[i];
+		if (!orc_step_status_parse(sr->status, &st->status) ||
+		    !orc_wake_reason_parse(sr->wake_reason,
+					   &st->wake_reason)) {
+			status = orc_error_set(
+				err, ORC_INVALID,
+				"saga %s: step %s: bad status or wake reason",
+				row->id, sr->name);
+			goto fail;
+		}
+		st->attempt = sr->attempt;
+		st->attempt_base = sr->attempt_base;
+		st->comp_attempt = sr->comp_attempt;
+		st->comp_attempt_base = sr->comp_attempt_base;
+		st->started_ms = sr->started_ms;
+		st->finished_ms = sr->finished_ms;
+		st->wake_ms = sr->wake_ms;
+		st->completed_seq = sr->completed_seq;
+		/* a name given twice: the last row wins */
+		free(st->last_error);
+		st->last_error = NULL;
+		if (sr->last_error != NULL) {
+			st->last_error = strdup(sr->last_error);
+			oom = oom || st->last_error == NULL;
+		}
+		json_decref(st->early_event);
+		st->early_event =
+			sr->early_event ? json_incref(sr->early_event) : NULL;
+	}
+	if (oom) {
+		status = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto fail;
+	}
+	return ORC_OK;
+fail:
+	orc_saga_finish(saga);
+	return status;
+}
+
+void
+orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row)
+{
+	row->id = saga->id;
+	row->key = saga->key;
+	row->status = orc_saga_status_name(saga->status);
+	row->cause = orc_saga_cause_name(saga->cause);
+	row->context = saga->context;
+	row->started_ms = saga->started_ms;
+	row->deadline_ms = saga->deadline_ms;
+	row->wake_ms = saga->wake_ms;
+	row->seq = saga->seq;
+	row->failure_reason = saga->failure_reason;
+}
+
+void
+orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
+		     struct orc_step_row *row)
+{
+	const struct orc_saga_step *st = &saga->steps[index];
+
+	row->name = saga->def->steps[index].name;
+	row->status = orc_step_status_name(st->status);
+	row->attempt = st->attempt;
+	row->attempt_base = st->attempt_base;
+	row->comp_attempt = st->comp_attempt;
+	row->comp_attempt_base = st->comp_attempt_base;
+	row->started_ms = st->started_ms;
+	row->finished_ms = st->finished_ms;
+	row->wake_ms = st->wake_ms;
+	row->wake_reason = orc_wake_reason_name(st->wake_reason);
+	row->completed_seq = st->completed_seq;
+	row->last_error = st->last_error;
+	row->early_event = st->early_event;
+}

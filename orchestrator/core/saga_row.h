@@ -1,0 +1,85 @@
+/*
+ * saga_row.h - a saga as the store's rows: one saga row, one row per step.
+ *
+ * The store keeps the scalar fields of struct orc_saga as columns, statuses
+ * and reasons as their names (engine.h), the context and early events as
+ * JSON.  orc_saga_to_row() and orc_saga_step_to_row() flatten a saga for
+ * writing; orc_saga_from_rows() rebuilds one from what was read and refuses
+ * rows that do not describe a saga of the definition.  The conversion does
+ * no I/O and knows no SQL: only the store uses it, through these structs.
+ *
+ * Ownership: a row owns nothing.  From orc_saga_to_row() and
+ * orc_saga_step_to_row() every pointer is borrowed from the saga (and its
+ * definition) and lives until the saga is next changed or finished; into
+ * orc_saga_from_rows() every pointer is borrowed for the call (the saga
+ * copies the strings and takes its own references to the JSON values).
+ */
+#ifndef ORC_SAGA_ROW_H
+#define ORC_SAGA_ROW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "definition.h"
+#include "engine.h"
+#include "error.h"
+
+/* The columns of the saga row; NUL-terminated strings, all borrowed. */
+struct orc_saga_row {
+	const char *id;
+	const char *key;
+	const char *status; /* orc_saga_status_name() */
+	const char *cause;  /* orc_saga_cause_name() */
+	json_t *context;
+	int64_t started_ms;
+	int64_t deadline_ms;
+	int64_t wake_ms;
+	int64_t seq;
+	const char *failure_reason; /* NULL = none */
+};
+
+/* The columns of one step row; borrowed as for orc_saga_row. */
+struct orc_step_row {
+	const char *name;   /* the step's name in the definition */
+	const char *status; /* orc_step_status_name() */
+	int attempt;
+	int attempt_base;
+	int comp_attempt;
+	int comp_attempt_base;
+	int64_t started_ms;
+	int64_t finished_ms;
+	int64_t wake_ms;
+	const char *wake_reason; /* orc_wake_reason_name() */
+	int64_t completed_seq;
+	const char *last_error; /* NULL = none */
+	json_t *early_event;    /* NULL = none */
+};
+
+/*
+ * Build saga (uninitialised caller memory) for def (borrowed) from stored
+ * rows (borrowed for the call).  Step rows are matched by name, in any
+ * order; a step without a row is pending.  Returns ORC_INVALID (err says
+ * which column) for an unknown status or step name, a missing id or key, or
+ * a context that is not an object with "steps"; ORC_FATAL when out of
+ * memory.  On failure saga holds nothing to free.  Step changed flags start
+ * false.
+ */
+enum orc_status orc_saga_from_rows(struct orc_saga *saga,
+				   const struct orc_definition *def,
+				   const struct orc_saga_row *row,
+				   const struct orc_step_row *steps,
+				   size_t n_steps, struct orc_error *err);
+
+/* Fill *row (caller memory) from saga; pointers borrowed from saga. */
+void orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row);
+
+/*
+ * Fill *row (caller memory) from saga->steps[index] (index < n_steps);
+ * pointers borrowed from saga and its definition.
+ */
+void orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
+			  struct orc_step_row *row);
+
+#endif
