@@ -2,13 +2,20 @@
  * apply.c - events, timers and operator commands through the engine, in
  * PostgreSQL transactions.
  *
+ * A batch of events takes five steps in one transaction, each a function
+ * below: route (where each event goes; no database), claim (the inbox
+ * drops events applied before), lock (every saga the batch names, in one
+ * statement), run (the pure engine, in event order, in memory) and write
+ * (sagas, steps, history, outbox rows and dead letters, then the commit).
  * An event finds its sagas by routes: the sagaid attribute (a reply, or an
  * event addressed to a saga), a trigger (topic and type) that starts one
  * saga per (definition, business key), or a wait step that awaits its type
- * on its topic, by business key.  Routing needs no database; the sagas of
- * all routes are then locked in one statement and the engine runs in
- * memory.  An event that reaches no saga is dead-lettered with the reason,
- * and its inbox id is released so a replay of it is applied.
+ * on its topic, by business key.  An event that reaches no saga is
+ * dead-lettered with the reason, and its inbox id is released so a replay
+ * of it is applied.
+ *
+ * The scratch arrays grow to the largest batch seen and are kept, so the
+ * steps allocate nothing of their own per event once warm.
  */
 #include "apply.h"
 
@@ -23,6 +30,8 @@
 #include "text.h"
 
 #define MAX_TARGETS 8 /* definitions one event may trigger or feed */
+/* An event's routes: one by id, or MAX_TARGETS triggers and as many waits */
+#define MAX_ROUTES (2 * MAX_TARGETS)
 
 enum route_kind {
 	ROUTE_ID,    /* to the saga named by the sagaid attribute */
@@ -35,7 +44,7 @@ struct route {
 	enum route_kind kind;
 	const struct orc_definition *def; /* START: the definition to start */
 	const char *def_name;             /* START, KEY */
-	char key[ORC_SAGA_KEY_MAX];
+	char key[ORC_SAGA_KEY_MAX];       /* ID: the saga id; else the key */
 };
 
 struct orc_apply {
@@ -43,17 +52,24 @@ struct orc_apply {
 	struct orc_catalog *cat;
 	char *consumer;
 	char *reply_to;
-	struct orc_saga_set set;
-	struct orc_write_batch *wb;
-	struct orc_effects fx;
-	struct route *routes;
+	struct orc_saga_set set;    /* the sagas of the open transaction */
+	struct orc_write_batch *wb; /* what the transaction writes back */
+	struct orc_effects fx;      /* the last engine call's */
+	struct route *routes;       /* the batch's, in item order */
 	size_t n_routes;
-	size_t cap_routes;
-	const char **strs; /* scratch for id, name and key arrays */
-	const char **strs2;
-	const char **strs3;
-	bool *fresh;
+	/*
+	 * The arguments of the store's set statements, kept from batch to
+	 * batch: cap_items event ids (the inbox claim, then the release)
+	 * and the claim's answers; cap_routes saga ids, and as many pairs
+	 * (def_names[i], business_keys[i]), for the lock.
+	 */
+	const char **event_ids;
+	bool *fresh; /* fresh[i]: event_ids[i] had not been claimed before */
+	const char **saga_ids;
+	const char **def_names;
+	const char **business_keys;
 	size_t cap_items;
+	size_t cap_routes; /* of routes, too */
 	int urandom;
 	unsigned char rnd[4096];
 	size_t rnd_pos;
@@ -121,10 +137,11 @@ orc_apply_destroy(struct orc_apply *ap)
 	orc_effects_finish(&ap->fx);
 	orc_write_batch_destroy(ap->wb);
 	free(ap->routes);
-	free(ap->strs);
-	free(ap->strs2);
-	free(ap->strs3);
+	free(ap->event_ids);
 	free(ap->fresh);
+	free(ap->saga_ids);
+	free(ap->def_names);
+	free(ap->business_keys);
 	free(ap->consumer);
 	free(ap->reply_to);
 	if (ap->urandom >= 0)
@@ -163,39 +180,34 @@ new_uuid(struct orc_apply *ap, char *buf, struct orc_error *err)
 	return ORC_OK;
 }
 
+/*
+ * realloc array (any pointer type) to cap elements through tmp (a void *);
+ * false when out of memory, and array stays as it was.
+ */
+#define GROW(tmp, array, cap)                                                 \
+	(((tmp) = realloc((array), (cap) * sizeof(*(array)))) != NULL &&      \
+	 ((array) = (tmp), true))
+
+/* Room for a batch of items with up to routes routes. */
 static bool
 reserve(struct orc_apply *ap, size_t items, size_t routes)
 {
+	void *p;
+
 	if (routes > ap->cap_routes) {
 		size_t cap = routes * 2;
-		struct route *r = realloc(ap->routes, cap * sizeof(*r));
 
-		if (r == NULL)
+		if (!GROW(p, ap->routes, cap) || !GROW(p, ap->saga_ids, cap) ||
+		    !GROW(p, ap->def_names, cap) ||
+		    !GROW(p, ap->business_keys, cap))
 			return false;
-		ap->routes = r;
 		ap->cap_routes = cap;
 	}
 	if (items > ap->cap_items) {
 		size_t cap = items * 2;
-		const char **a = realloc(ap->strs, cap * MAX_TARGETS * sizeof(*a));
-		const char **b, **c;
-		bool *f;
 
-		if (a == NULL)
+		if (!GROW(p, ap->event_ids, cap) || !GROW(p, ap->fresh, cap))
 			return false;
-		ap->strs = a;
-		b = realloc(ap->strs2, cap * MAX_TARGETS * sizeof(*b));
-		if (b == NULL)
-			return false;
-		ap->strs2 = b;
-		c = realloc(ap->strs3, cap * MAX_TARGETS * sizeof(*c));
-		if (c == NULL)
-			return false;
-		ap->strs3 = c;
-		f = realloc(ap->fresh, cap * sizeof(*f));
-		if (f == NULL)
-			return false;
-		ap->fresh = f;
 		ap->cap_items = cap;
 	}
 	return true;
@@ -368,19 +380,19 @@ dead_letter(struct orc_apply *ap, const struct orc_apply_item *it,
 	return orc_store_dead_letter(ap->store, &dl, err);
 }
 
+/* ---- one batch of events: route -> claim -> lock -> run -> write ---- */
+
 /*
- * One transaction over items[0..n).  A non-transient failure here means
- * "redo the batch item by item"; err says which item when it knows.
+ * Route: where each of items[0..n) goes, without the database.  After it
+ * every item is PENDING with its routes in ap->routes (in item order), or
+ * DEAD with the reason (it did not parse, or no saga can take it).
  */
 static enum orc_status
-apply_once(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
-	   int64_t now_ms, struct orc_error *err)
+route_batch(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
+	    struct orc_error *err)
 {
-	size_t n_ids = 0, n_keys = 0, n_claim = 0, n_release = 0;
-	enum orc_status st;
-
 	begin_batch(ap);
-	if (!reserve(ap, n, n * MAX_TARGETS * 2))
+	if (!reserve(ap, n, n * MAX_ROUTES))
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		items[i].outcome = ORC_APPLY_PENDING;
@@ -388,140 +400,219 @@ apply_once(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 		items[i].saga_id[0] = '\0';
 		route_item(ap, &items[i], i);
 	}
-	st = orc_store_begin(ap->store, err);
-	if (st != ORC_OK)
-		return st;
+	return ORC_OK;
+}
 
-	/* The inbox: events applied before change nothing. */
+/*
+ * Claim: record the event ids of the PENDING items in the inbox, in one
+ * statement.  An item whose id was claimed before becomes DUPLICATE and
+ * changes nothing; the others stay PENDING.
+ */
+static enum orc_status
+claim_inbox(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
+	    struct orc_error *err)
+{
+	size_t n_claimed = 0, answer = 0;
+	enum orc_status st;
+
 	for (size_t i = 0; i < n; i++)
 		if (items[i].outcome == ORC_APPLY_PENDING)
-			ap->strs[n_claim++] = orc_event_dedup_id(items[i].event);
-	if (n_claim > 0) {
-		size_t k = 0;
-
-		st = orc_store_inbox_claim(ap->store, ap->consumer, ap->strs,
-					   n_claim, ap->fresh, err);
-		if (st != ORC_OK)
-			return st;
-		for (size_t i = 0; i < n; i++) {
-			if (items[i].outcome != ORC_APPLY_PENDING)
-				continue;
-			if (!ap->fresh[k++])
-				items[i].outcome = ORC_APPLY_DUPLICATE;
-		}
+			ap->event_ids[n_claimed++] =
+				orc_event_dedup_id(items[i].event);
+	if (n_claimed == 0)
+		return ORC_OK;
+	st = orc_store_inbox_claim(ap->store, ap->consumer, ap->event_ids,
+				   n_claimed, ap->fresh, err);
+	if (st != ORC_OK)
+		return st;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].outcome != ORC_APPLY_PENDING)
+			continue;
+		if (!ap->fresh[answer++])
+			items[i].outcome = ORC_APPLY_DUPLICATE;
 	}
+	return ORC_OK;
+}
 
-	/* Lock every saga the batch may touch, in one statement. */
+/*
+ * Lock: every saga the routes of PENDING items name, by id or by
+ * (definition, business key), locked and read into ap->set in one
+ * statement.  A saga that does not exist is simply not in the set.
+ */
+static enum orc_status
+lock_sagas(struct orc_apply *ap, const struct orc_apply_item *items,
+	   struct orc_error *err)
+{
+	size_t n_ids = 0, n_keys = 0;
+
 	for (size_t r = 0; r < ap->n_routes; r++) {
 		const struct route *ro = &ap->routes[r];
 
 		if (items[ro->item].outcome != ORC_APPLY_PENDING)
 			continue;
 		if (ro->kind == ROUTE_ID) {
-			ap->strs[n_ids++] = ro->key;
+			ap->saga_ids[n_ids++] = ro->key;
 		} else {
-			ap->strs2[n_keys] = ro->def_name;
-			ap->strs3[n_keys++] = ro->key;
+			ap->def_names[n_keys] = ro->def_name;
+			ap->business_keys[n_keys++] = ro->key;
 		}
 	}
-	st = orc_store_lock_sagas(ap->store, ap->cat, ap->strs, n_ids, ap->strs2,
-				  ap->strs3, n_keys, &ap->set, err);
-	if (st != ORC_OK)
-		return st;
+	return orc_store_lock_sagas(ap->store, ap->cat, ap->saga_ids, n_ids,
+				    ap->def_names, ap->business_keys, n_keys,
+				    &ap->set, err);
+}
 
-	/* The engine, in event order. */
+/*
+ * The saga route ro of item it goes to, into *out, and the engine input
+ * for it, into *in.  A trigger whose saga does not exist yet gets a new
+ * one (its id in new_id, size 40, which in borrows).  *out is NULL when
+ * the saga does not exist; it->reason then says why, unless another
+ * route of the item reached a saga.
+ */
+static enum orc_status
+route_target(struct orc_apply *ap, const struct route *ro,
+	     struct orc_apply_item *it, char *new_id,
+	     struct orc_engine_input *in, struct orc_stored_saga **out,
+	     struct orc_error *err)
+{
+	const struct orc_event *ev = it->event;
+	struct orc_stored_saga *ss = NULL;
+	enum orc_status st;
+
+	*out = NULL;
+	memset(in, 0, sizeof(*in));
+	in->event_id = ev->id;
+	in->type = ev->type;
+	in->data = ev->data;
+	switch (ro->kind) {
+	case ROUTE_ID:
+		ss = orc_saga_set_find(&ap->set, ro->key);
+		in->kind = ev->sagastep ? ORC_INPUT_REPLY : ORC_INPUT_EVENT;
+		in->step = ev->sagastep;
+		in->topic = it->topic;
+		if (ss == NULL && it->outcome == ORC_APPLY_PENDING)
+			snprintf(it->reason, sizeof(it->reason),
+				 "no saga with id %s", ro->key);
+		break;
+	case ROUTE_START:
+		ss = orc_saga_set_find_key(&ap->set, ro->def_name, ro->key);
+		if (ss != NULL) {
+			in->saga_id = ss->saga.id;
+		} else {
+			st = new_uuid(ap, new_id, err);
+			if (st != ORC_OK)
+				return st;
+			ss = orc_saga_set_add_new(&ap->set, ro->def);
+			if (ss == NULL)
+				return orc_error_set(err, ORC_FATAL,
+						     "out of memory");
+			in->saga_id = new_id;
+		}
+		in->kind = ORC_INPUT_START;
+		in->key = ro->key;
+		break;
+	case ROUTE_KEY:
+		ss = orc_saga_set_find_key(&ap->set, ro->def_name, ro->key);
+		in->kind = ORC_INPUT_EVENT;
+		in->topic = it->topic;
+		if (ss == NULL && it->outcome == ORC_APPLY_PENDING)
+			snprintf(it->reason, sizeof(it->reason),
+				 "no saga of %s has business key %s",
+				 ro->def_name, ro->key);
+		break;
+	}
+	*out = ss;
+	return ORC_OK;
+}
+
+/*
+ * Settle item it after the engine answered st for its input to ss: an
+ * item is APPLIED when any of its routes changed a saga, IGNORED when
+ * none had a use for it, DEAD when the engine calls the input invalid
+ * (nothing was changed then).  Any other answer ends the batch.
+ */
+static enum orc_status
+settle(struct orc_apply *ap, struct orc_apply_item *it,
+       const struct orc_stored_saga *ss, enum orc_status st,
+       struct orc_error *err)
+{
+	if (st == ORC_OK && ap->fx.result == ORC_RESULT_APPLIED) {
+		it->outcome = ORC_APPLY_APPLIED;
+	} else if (st == ORC_OK || st == ORC_CONFLICT) {
+		if (it->outcome == ORC_APPLY_PENDING) {
+			it->outcome = ORC_APPLY_IGNORED;
+			snprintf(it->reason, sizeof(it->reason), "%s",
+				 orc_ignore_reason_name(ap->fx.ignore_reason));
+		}
+	} else if (st == ORC_INVALID) {
+		it->outcome = ORC_APPLY_DEAD;
+		snprintf(it->reason, sizeof(it->reason), "%s", err->message);
+	} else {
+		orc_error_prefix(err, "%s [%d] @ %lld", it->topic,
+				 (int)it->partition, (long long)it->offset);
+		return st == ORC_FATAL ? ORC_INVALID : st;
+	}
+	if (it->saga_id[0] == '\0' && ss->saga.id != NULL)
+		snprintf(it->saga_id, sizeof(it->saga_id), "%s", ss->saga.id);
+	return ORC_OK;
+}
+
+/*
+ * Run: every route's input through the engine against the locked sagas,
+ * in event order, queueing what it decided in ap->wb.  Items that reached
+ * a saga are settled; items that reached none stay PENDING.
+ */
+static enum orc_status
+run_routes(struct orc_apply *ap, struct orc_apply_item *items,
+	   int64_t now_ms, struct orc_error *err)
+{
 	for (size_t r = 0; r < ap->n_routes; r++) {
 		const struct route *ro = &ap->routes[r];
 		struct orc_apply_item *it = &items[ro->item];
-		const struct orc_event *ev = it->event;
 		struct orc_engine_input in;
-		struct orc_stored_saga *ss = NULL;
+		struct orc_stored_saga *ss;
+		char new_id[40];
+		enum orc_status st;
 
-		if (it->outcome != ORC_APPLY_PENDING &&
-		    it->outcome != ORC_APPLY_IGNORED &&
-		    it->outcome != ORC_APPLY_APPLIED)
+		if (it->outcome == ORC_APPLY_DUPLICATE ||
+		    it->outcome == ORC_APPLY_DEAD)
 			continue;
-		memset(&in, 0, sizeof(in));
-		in.event_id = ev->id;
-		in.type = ev->type;
-		in.data = ev->data;
-		switch (ro->kind) {
-		case ROUTE_ID:
-			ss = orc_saga_set_find(&ap->set, ro->key);
-			in.kind = ev->sagastep ? ORC_INPUT_REPLY : ORC_INPUT_EVENT;
-			in.step = ev->sagastep;
-			in.topic = it->topic;
-			if (ss == NULL && it->outcome == ORC_APPLY_PENDING)
-				snprintf(it->reason, sizeof(it->reason),
-					 "no saga with id %s", ro->key);
-			break;
-		case ROUTE_START:
-			ss = orc_saga_set_find_key(&ap->set, ro->def_name, ro->key);
-			if (ss == NULL) {
-				char id[40];
-
-				st = new_uuid(ap, id, err);
-				if (st != ORC_OK)
-					return st;
-				ss = orc_saga_set_add_new(&ap->set, ro->def);
-				if (ss == NULL)
-					return orc_error_set(err, ORC_FATAL,
-							     "out of memory");
-				in.saga_id = id;
-				in.key = ro->key;
-				in.kind = ORC_INPUT_START;
-				st = run_engine(ap, ss, &in, ev, now_ms, err);
-				goto applied;
-			}
-			in.kind = ORC_INPUT_START;
-			in.saga_id = ss->saga.id;
-			in.key = ro->key;
-			break;
-		case ROUTE_KEY:
-			ss = orc_saga_set_find_key(&ap->set, ro->def_name, ro->key);
-			in.kind = ORC_INPUT_EVENT;
-			in.topic = it->topic;
-			if (ss == NULL && it->outcome == ORC_APPLY_PENDING)
-				snprintf(it->reason, sizeof(it->reason),
-					 "no saga of %s has business key %s",
-					 ro->def_name, ro->key);
-			break;
-		}
+		st = route_target(ap, ro, it, new_id, &in, &ss, err);
+		if (st != ORC_OK)
+			return st;
 		if (ss == NULL)
 			continue;
-		st = run_engine(ap, ss, &in, ev, now_ms, err);
-applied:
-		if (st == ORC_OK && ap->fx.result == ORC_RESULT_APPLIED) {
-			it->outcome = ORC_APPLY_APPLIED;
-		} else if (st == ORC_OK || st == ORC_CONFLICT) {
-			if (it->outcome == ORC_APPLY_PENDING) {
-				it->outcome = ORC_APPLY_IGNORED;
-				snprintf(it->reason, sizeof(it->reason), "%s",
-					 orc_ignore_reason_name(ap->fx.ignore_reason));
-			}
-		} else if (st == ORC_INVALID) {
-			it->outcome = ORC_APPLY_DEAD;
-			snprintf(it->reason, sizeof(it->reason), "%s",
-				 err->message);
-		} else {
-			orc_error_prefix(err, "%s [%d] @ %lld", it->topic,
-					 (int)it->partition, (long long)it->offset);
-			return st == ORC_FATAL ? ORC_INVALID : st;
-		}
-		if (it->saga_id[0] == '\0')
-			snprintf(it->saga_id, sizeof(it->saga_id), "%s",
-				 ss->saga.id);
+		st = run_engine(ap, ss, &in, it->event, now_ms, err);
+		st = settle(ap, it, ss, st, err);
+		if (st != ORC_OK)
+			return st;
 	}
+	return ORC_OK;
+}
 
-	/* What reached no saga is dead; a replay of it must apply. */
+/*
+ * Write: an item still PENDING reached no saga and is DEAD; the inbox ids
+ * of DEAD items are released, so that a replay of them is applied.  Then
+ * the touched sagas and every queued row, the dead letters, and the
+ * commit.
+ */
+static enum orc_status
+write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
+		 size_t n, struct orc_error *err)
+{
+	size_t n_released = 0;
+	enum orc_status st;
+
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].outcome == ORC_APPLY_PENDING)
 			items[i].outcome = ORC_APPLY_DEAD;
-		if (items[i].outcome == ORC_APPLY_DEAD && items[i].event != NULL)
-			ap->strs[n_release++] = orc_event_dedup_id(items[i].event);
+		if (items[i].outcome == ORC_APPLY_DEAD &&
+		    items[i].event != NULL)
+			ap->event_ids[n_released++] =
+				orc_event_dedup_id(items[i].event);
 	}
-	st = orc_store_inbox_release(ap->store, ap->consumer, ap->strs,
-				     n_release, err);
+	st = orc_store_inbox_release(ap->store, ap->consumer, ap->event_ids,
+				     n_released, err);
 	if (st == ORC_OK)
 		st = write_back(ap, err);
 	for (size_t i = 0; st == ORC_OK && i < n; i++)
@@ -531,6 +622,33 @@ applied:
 		st = orc_store_commit(ap->store, err);
 	return st;
 }
+
+/*
+ * items[0..n) in one transaction.  ORC_OK: committed, every item has its
+ * outcome.  Otherwise the caller rolls back; err says which item when it
+ * knows.
+ */
+static enum orc_status
+apply_once(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
+	   int64_t now_ms, struct orc_error *err)
+{
+	enum orc_status st;
+
+	st = route_batch(ap, items, n, err);
+	if (st == ORC_OK)
+		st = orc_store_begin(ap->store, err);
+	if (st == ORC_OK)
+		st = claim_inbox(ap, items, n, err);
+	if (st == ORC_OK)
+		st = lock_sagas(ap, items, err);
+	if (st == ORC_OK)
+		st = run_routes(ap, items, now_ms, err);
+	if (st == ORC_OK)
+		st = write_and_commit(ap, items, n, err);
+	return st;
+}
+
+/* ---- batches, and the redo of a failed one ---- */
 
 static void
 count(struct orc_apply *ap, const struct orc_apply_item *items, size_t n)
@@ -555,20 +673,61 @@ count(struct orc_apply *ap, const struct orc_apply_item *items, size_t n)
 	}
 }
 
-/* Dead-letter one item in a transaction of its own. */
+/* apply_once(), then its statistics, or the rollback. */
+static enum orc_status
+apply_batch(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
+	    int64_t now_ms, struct orc_error *err)
+{
+	enum orc_status st = apply_once(ap, items, n, now_ms, err);
+
+	if (st != ORC_OK) {
+		orc_store_rollback(ap->store);
+		return st;
+	}
+	ap->stats.batches++;
+	commit_stats(ap);
+	count(ap, items, n);
+	return ORC_OK;
+}
+
+/*
+ * Dead-letter it, which its own transaction could not apply (err says
+ * why), in a transaction of its own.
+ */
 static enum orc_status
 dead_alone(struct orc_apply *ap, struct orc_apply_item *it,
 	   struct orc_error *err)
 {
-	enum orc_status st = orc_store_begin(ap->store, err);
+	enum orc_status st;
 
+	it->outcome = ORC_APPLY_DEAD;
+	snprintf(it->reason, sizeof(it->reason), "%s", err->message);
+	st = orc_store_begin(ap->store, err);
 	if (st == ORC_OK)
 		st = dead_letter(ap, it, err);
 	if (st == ORC_OK)
 		st = orc_store_commit(ap->store, err);
-	if (st != ORC_OK)
+	if (st != ORC_OK) {
 		orc_store_rollback(ap->store);
-	return st;
+		return st;
+	}
+	count(ap, it, 1);
+	return ORC_OK;
+}
+
+/*
+ * One item in a transaction of its own; a failure but a transient or
+ * fatal one dead-letters it.
+ */
+static enum orc_status
+apply_alone(struct orc_apply *ap, struct orc_apply_item *it, int64_t now_ms,
+	    struct orc_error *err)
+{
+	enum orc_status st = apply_batch(ap, it, 1, now_ms, err);
+
+	if (st == ORC_OK || st == ORC_TRANSIENT || st == ORC_FATAL)
+		return st;
+	return dead_alone(ap, it, err);
 }
 
 enum orc_status
@@ -579,35 +738,41 @@ orc_apply_events(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 
 	if (n == 0)
 		return ORC_OK;
-	st = apply_once(ap, items, n, now_ms, err);
-	if (st == ORC_OK) {
-		ap->stats.batches++;
-		commit_stats(ap);
-		count(ap, items, n);
-		return ORC_OK;
-	}
-	orc_store_rollback(ap->store);
-	if (st == ORC_TRANSIENT || st == ORC_FATAL || n == 1)
-		goto single;
+	if (n == 1)
+		return apply_alone(ap, items, now_ms, err);
+	st = apply_batch(ap, items, n, now_ms, err);
+	if (st == ORC_OK || st == ORC_TRANSIENT || st == ORC_FATAL)
+		return st;
 	/* Something in the batch cannot be applied: find it, one by one. */
 	ap->stats.fallbacks++;
 	for (size_t i = 0; i < n; i++) {
-		st = orc_apply_events(ap, &items[i], 1, now_ms, err);
+		st = apply_alone(ap, &items[i], now_ms, err);
 		if (st != ORC_OK)
-			return st; /* transient: the caller retries the batch */
+			return st; /* the caller retries the whole batch */
 	}
 	ap->stats.batches++;
 	return ORC_OK;
-single:
-	if (st != ORC_TRANSIENT && st != ORC_FATAL && n == 1) {
-		items[0].outcome = ORC_APPLY_DEAD;
-		snprintf(items[0].reason, sizeof(items[0].reason), "%s",
-			 err->message);
-		st = dead_alone(ap, &items[0], err);
-		if (st == ORC_OK)
-			count(ap, items, 1);
+}
+
+/* ---- timers and operator commands ---- */
+
+/*
+ * Write back what the open transaction changed and commit it; on failure,
+ * roll it back.
+ */
+static enum orc_status
+commit_writes(struct orc_apply *ap, struct orc_error *err)
+{
+	enum orc_status st = write_back(ap, err);
+
+	if (st == ORC_OK)
+		st = orc_store_commit(ap->store, err);
+	if (st != ORC_OK) {
+		orc_store_rollback(ap->store);
+		return st;
 	}
-	return st;
+	commit_stats(ap);
+	return ORC_OK;
 }
 
 enum orc_status
@@ -647,17 +812,15 @@ orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 			return st;
 		}
 	}
-	if (st == ORC_OK)
-		st = write_back(ap, err);
-	if (st == ORC_OK)
-		st = orc_store_commit(ap->store, err);
 	if (st != ORC_OK) {
 		orc_store_rollback(ap->store);
 		return st;
 	}
+	st = commit_writes(ap, err);
+	if (st != ORC_OK)
+		return st;
 	*fired = (int)ap->set.n;
 	ap->stats.timers += ap->set.n;
-	commit_stats(ap);
 	return ORC_OK;
 }
 
@@ -708,16 +871,9 @@ orc_apply_start(struct orc_apply *ap, const char *name, const char *key,
 	}
 	in.saga_id = saga_id;
 	in.key = keybuf;
-	in.event_id = NULL;
 	st = run_engine(ap, ss, &in, NULL, now_ms, err);
 	if (st == ORC_OK)
-		st = write_back(ap, err);
-	if (st == ORC_OK)
-		st = orc_store_commit(ap->store, err);
-	if (st == ORC_OK) {
-		commit_stats(ap);
-		return ORC_OK;
-	}
+		return commit_writes(ap, err);
 fail:
 	orc_store_rollback(ap->store);
 	return st;
@@ -748,13 +904,7 @@ orc_apply_operator(struct orc_apply *ap, enum orc_input_kind kind,
 	}
 	st = run_engine(ap, ap->set.v[0], &in, NULL, now_ms, err);
 	if (st == ORC_OK)
-		st = write_back(ap, err);
-	if (st == ORC_OK)
-		st = orc_store_commit(ap->store, err);
-	if (st == ORC_OK) {
-		commit_stats(ap);
-		return ORC_OK;
-	}
+		return commit_writes(ap, err);
 fail:
 	orc_store_rollback(ap->store);
 	return st;
