@@ -30,7 +30,7 @@
 
 #include "check_runner.h"
 #include "engine.h"
-#include "saga_row.h"
+#include "engine_testlib.h"
 
 #define MAX_STEPS 8
 #define BATCHES 10
@@ -262,89 +262,15 @@ random_definition(size_t n, json_t *trigger)
 	return body;
 }
 
-/* ---- state as text (the store's rows) ---- */
-
-static char *
-state_text(const struct orc_saga *saga)
-{
-	struct orc_saga_row row;
-	json_t *doc, *steps = json_array();
-	char *text;
-
-	orc_saga_to_row(saga, &row);
-	for (size_t i = 0; i < saga->n_steps; i++) {
-		struct orc_step_row sr;
-
-		orc_saga_step_to_row(saga, i, &sr);
-		json_array_append_new(
-			steps,
-			json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:s,"
-				  "s:I,s:s?,s:O?}",
-				  "name", sr.name, "status", sr.status,
-				  "attempt", sr.attempt, "attempt_base",
-				  sr.attempt_base, "comp_attempt",
-				  sr.comp_attempt, "comp_attempt_base",
-				  sr.comp_attempt_base, "started_ms",
-				  (json_int_t)sr.started_ms, "finished_ms",
-				  (json_int_t)sr.finished_ms, "wake_ms",
-				  (json_int_t)sr.wake_ms, "wake_reason",
-				  sr.wake_reason, "completed_seq",
-				  (json_int_t)sr.completed_seq, "last_error",
-				  sr.last_error, "early_event",
-				  sr.early_event));
-	}
-	doc = json_pack("{s:s?,s:s?,s:s,s:s,s:O?,s:I,s:I,s:I,s:I,s:s?,s:o}",
-			"id", row.id, "key", row.key, "status", row.status,
-			"cause", row.cause, "context", row.context,
-			"started_ms", (json_int_t)row.started_ms,
-			"deadline_ms", (json_int_t)row.deadline_ms, "wake_ms",
-			(json_int_t)row.wake_ms, "seq", (json_int_t)row.seq,
-			"failure_reason", row.failure_reason, "steps", steps);
-	ck_assert_ptr_nonnull(doc);
-	text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
-	json_decref(doc);
-	return text;
-}
+/* ---- through the store's rows ---- */
 
 /* Through the rows and back, with the JSON as text. */
 static void
 reload(struct sim *s)
 {
-	struct orc_saga_row row;
-	struct orc_step_row srows[MAX_STEPS];
-	json_t *owned[MAX_STEPS + 1] = {0};
-	struct orc_saga fresh;
-	struct orc_error err;
-	char *text, *before, *after;
+	char *why = orc_et_reload(&s->saga);
 
-	orc_saga_to_row(&s->saga, &row);
-	text = json_dumps(row.context, JSON_COMPACT);
-	row.context = owned[MAX_STEPS] = json_loads(text, 0, NULL);
-	free(text);
-	for (size_t i = 0; i < s->saga.n_steps; i++) {
-		orc_saga_step_to_row(&s->saga, i, &srows[i]);
-		if (srows[i].early_event != NULL) {
-			text = json_dumps(srows[i].early_event,
-					  JSON_COMPACT | JSON_ENCODE_ANY);
-			srows[i].early_event = owned[i] =
-				json_loads(text, JSON_DECODE_ANY, NULL);
-			free(text);
-		}
-	}
-	CHECK(s,
-	      orc_saga_from_rows(&fresh, s->def, &row, srows, s->saga.n_steps,
-				 &err) == ORC_OK,
-	      "from rows: %s", err.message);
-	for (size_t i = 0; i <= MAX_STEPS; i++)
-		json_decref(owned[i]);
-	before = state_text(&s->saga);
-	after = state_text(&fresh);
-	CHECK(s, strcmp(before, after) == 0, "rows lose state:\n%s\n%s",
-	      before, after);
-	free(before);
-	free(after);
-	orc_saga_finish(&s->saga);
-	s->saga = fresh;
+	CHECK(s, why == NULL, "%s", why);
 }
 
 /* Statistics over all runs, printed once: what the runs covered. */
@@ -883,8 +809,8 @@ check_replay(struct sim *s)
 		free(text);
 		json_decref(doc);
 	}
-	a = state_text(&saga);
-	b = state_text(&s->saga);
+	a = orc_et_state_text(&saga);
+	b = orc_et_state_text(&s->saga);
 	CHECK(s, strcmp(a, b) == 0, "replayed state differs");
 	free(a);
 	free(b);
