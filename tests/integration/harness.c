@@ -1,16 +1,29 @@
 /*
- * harness.c - integration test helpers over the real local stack.
+ * harness.c - integration test helpers over the real local stack (see
+ * harness.h).  Every failure is a failed ck_assert in the calling test;
+ * nothing here retries quietly or skips.
  */
 #include "harness.h"
 
-#include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "broker.h"
+#include "check_runner.h"
+#include "clock.h"
+#include "config.h"
 
 #define HOWTO                                                                  \
 	"integration tests need the local stack: run them with "               \
@@ -49,6 +62,24 @@ orc_it_unique(const char *prefix, char *buf, size_t len)
 	snprintf(buf, len, "%s_%d_%u_%lx", prefix, (int)getpid(), ++counter,
 		 (unsigned long)(ts.tv_nsec ^ ts.tv_sec) & 0xffffff);
 }
+
+int
+orc_it_run_suite(const char *name, const struct orc_it_case *cases, size_t n,
+		 int timeout_s)
+{
+	Suite *s = suite_create(name);
+
+	for (size_t i = 0; i < n; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+
+		tcase_set_timeout(tc, timeout_s);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return orc_check_run(s);
+}
+
+/* ---- PostgreSQL ---- */
 
 void
 orc_it_dsn_for(const char *dbname, char *buf, size_t len)
@@ -92,15 +123,47 @@ orc_it_create_database(char *buf, size_t len)
 {
 	PGconn *conn = orc_it_pg_connect(NULL);
 	char sql[256];
-	PGresult *res;
 
 	orc_it_unique("it", buf, len);
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", buf);
-	res = PQexec(conn, sql);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", sql,
-		      PQerrorMessage(conn));
-	PQclear(res);
+	orc_it_pg_exec(conn, sql, 0, NULL);
 	PQfinish(conn);
+}
+
+void
+orc_it_db_init(struct orc_it_db *db)
+{
+	char out[4096];
+	const char *args[] = {"migrate", "--dsn", db->dsn, NULL};
+	int rc;
+
+	orc_it_create_database(db->name, sizeof(db->name));
+	orc_it_dsn_for(db->name, db->dsn, sizeof(db->dsn));
+	rc = orc_it_run(out, sizeof(out), args);
+	ck_assert_msg(rc == 0, "migrate exited %d:\n%s", rc, out);
+	db->conn = orc_it_pg_connect(db->name);
+}
+
+void
+orc_it_db_finish(struct orc_it_db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+}
+
+void
+orc_it_pg_exec(PGconn *conn, const char *sql, int n_params,
+	       const char *const *params)
+{
+	PGresult *res = n_params > 0 ? PQexecParams(conn, sql, n_params, NULL,
+						    params, NULL, NULL, 0)
+				     : PQexec(conn, sql);
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
+			      PQresultStatus(res) == PGRES_TUPLES_OK,
+		      "%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
 }
 
 char *
@@ -114,22 +177,101 @@ orc_it_pg_value(PGconn *conn, const char *sql)
 	ck_assert_msg(PQntuples(res) == 1 && PQnfields(res) == 1,
 		      "%s: expected one value, got %d rows", sql, PQntuples(res));
 	v = strdup(PQgetisnull(res, 0, 0) ? "(null)" : PQgetvalue(res, 0, 0));
+	ck_assert_ptr_nonnull(v);
 	PQclear(res);
 	return v;
+}
+
+long
+orc_it_pg_long(PGconn *conn, const char *sql)
+{
+	char *v = orc_it_pg_value(conn, sql), *end;
+	long n = strtol(v, &end, 10);
+
+	ck_assert_msg(*v != '\0' && *end == '\0', "%s: not an integer: %s", sql,
+		      v);
+	free(v);
+	return n;
+}
+
+/* ---- processes ---- */
+
+/*
+ * Fork and exec prog with args and env (see orc_it_spawn_prog()).  A tied
+ * child gets SIGKILL when this process dies; any other one gets a session
+ * of its own.  stdin_fd (or -1) becomes its stdin.
+ */
+static int
+spawn(const char *logfile, const char *const *env, int stdin_fd, bool tied,
+      const char *prog, const char *const *args)
+{
+	const char *argv[64];
+	size_t n = 0;
+	pid_t parent = getpid(), pid;
+
+	argv[n++] = prog;
+	for (; args[n - 1] != NULL && n < 63; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork failed");
+	if (pid == 0) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (!tied)
+			setsid();
+		else if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+			 getppid() != parent)
+			_exit(126);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		if (stdin_fd >= 0)
+			dup2(stdin_fd, STDIN_FILENO);
+		for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+			char name[256];
+			const char *eq = strchr(env[i], '=');
+
+			if (eq == NULL || (size_t)(eq - env[i]) >= sizeof(name))
+				continue;
+			memcpy(name, env[i], (size_t)(eq - env[i]));
+			name[eq - env[i]] = '\0';
+			setenv(name, eq + 1, 1);
+		}
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	return (int)pid;
 }
 
 int
 orc_it_spawn_prog(const char *logfile, const char *const *env,
 		  const char *prog, const char *const *args)
 {
-	/* Every child dies with its test (see orc_it_spawn_guarded). */
-	return orc_it_spawn_guarded(logfile, env, prog, args);
+	return spawn(logfile, env, -1, true, prog, args);
+}
+
+int
+orc_it_spawn_detached(const char *logfile, int stdin_fd, const char *prog,
+		      const char *const *args)
+{
+	return spawn(logfile, NULL, stdin_fd, false, prog, args);
 }
 
 int
 orc_it_spawn(const char *logfile, const char *const *args)
 {
 	return orc_it_spawn_prog(logfile, NULL, ORC_BINARY, args);
+}
+
+static int
+exit_status(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
 }
 
 int
@@ -139,9 +281,7 @@ orc_it_wait(int pid)
 
 	if (waitpid((pid_t)pid, &status, 0) < 0)
 		return -1;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+	return exit_status(status);
 }
 
 int
@@ -162,93 +302,10 @@ orc_it_run(char *out, size_t len, const char *const *args)
 	return rc;
 }
 
-/* ---- saga scenarios: a database, topics, `run` and responders ---- */
-
-#include <errno.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-
-#include <librdkafka/rdkafka.h>
-
-#include "broker.h"
-#include "config.h"
-
-int64_t
-orc_it_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-orc_it_sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-long
-orc_it_pg_long(PGconn *conn, const char *sql)
-{
-	char *v = orc_it_pg_value(conn, sql), *end;
-	long n = strtol(v, &end, 10);
-
-	ck_assert_msg(*v != '\0' && *end == '\0', "%s: not an integer: %s", sql,
-		      v);
-	free(v);
-	return n;
-}
-
-int
-orc_it_spawn_guarded(const char *logfile, const char *const *env,
-		     const char *prog, const char *const *args)
-{
-	const char *argv[64];
-	size_t n = 0;
-	pid_t parent = getpid(), pid;
-
-	argv[n++] = prog;
-	for (; args[n - 1] != NULL && n < 63; n++)
-		argv[n] = args[n - 1];
-	argv[n] = NULL;
-	pid = fork();
-	ck_assert_msg(pid >= 0, "fork failed");
-	if (pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(126);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
-			char name[256];
-			const char *eq = strchr(env[i], '=');
-
-			if (eq == NULL || (size_t)(eq - env[i]) >= sizeof(name))
-				continue;
-			memcpy(name, env[i], (size_t)(eq - env[i]));
-			name[eq - env[i]] = '\0';
-			setenv(name, eq + 1, 1);
-		}
-		execv(prog, (char *const *)argv);
-		_exit(127);
-	}
-	return (int)pid;
-}
-
 int
 orc_it_stop(int pid, int sig, int timeout_ms)
 {
-	int64_t deadline = orc_it_mono_ms() + timeout_ms;
+	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
 	int status;
 
 	kill((pid_t)pid, sig);
@@ -259,17 +316,15 @@ orc_it_stop(int pid, int sig, int timeout_ms)
 			break;
 		if (got < 0)
 			return -1;
-		if (orc_it_mono_ms() >= deadline) {
+		if (orc_clock_mono_ms() >= deadline) {
 			kill((pid_t)pid, SIGKILL);
 			if (waitpid((pid_t)pid, &status, 0) < 0)
 				return -1;
 			break;
 		}
-		orc_it_sleep_ms(20);
+		orc_clock_sleep_ms(20, NULL);
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+	return exit_status(status);
 }
 
 void
@@ -300,6 +355,21 @@ orc_it_dump_tail(const char *path, int lines)
 		}
 	}
 	fputs(buf, stderr);
+}
+
+/* ---- Kafka ---- */
+
+void
+orc_it_config_init(struct orc_config *cfg)
+{
+	struct orc_error err;
+
+	ck_assert_int_eq(orc_config_init(cfg, &err), ORC_OK);
+	ck_assert_msg(orc_config_load_env(cfg, &err) == ORC_OK, "%s",
+		      err.message);
+	ck_assert_int_eq(orc_config_set(cfg, "kafka_brokers",
+					orc_it_kafka_brokers(), &err),
+			 ORC_OK);
 }
 
 static rd_kafka_t *
@@ -355,7 +425,7 @@ orc_it_create_topics(const char *const *topics, size_t n, int partitions)
 	rd_kafka_event_destroy(ev);
 	/* The broker answers once the controller created them; wait until
 	 * the metadata has every partition leader. */
-	for (int64_t deadline = orc_it_mono_ms() + 30000;;) {
+	for (int64_t deadline = orc_clock_mono_ms() + 30000;;) {
 		const struct rd_kafka_metadata *md = NULL;
 		size_t ready = 0;
 
@@ -371,9 +441,9 @@ orc_it_create_topics(const char *const *topics, size_t n, int partitions)
 		}
 		if (ready == n)
 			break;
-		ck_assert_msg(orc_it_mono_ms() < deadline,
+		ck_assert_msg(orc_clock_mono_ms() < deadline,
 			      "created topics not in the metadata after 30 s");
-		orc_it_sleep_ms(100);
+		orc_clock_sleep_ms(100, NULL);
 	}
 	for (size_t i = 0; i < n; i++)
 		rd_kafka_NewTopic_destroy(nt[i]);
@@ -433,6 +503,42 @@ orc_it_group_members(const char *group, const char *topic,
 	return members;
 }
 
+struct orc_kafka_message *
+orc_it_poll_one(struct orc_consumer *c, int timeout_ms)
+{
+	struct orc_kafka_message *m = NULL;
+	struct orc_error err;
+
+	for (int waited = 0; m == NULL && waited < timeout_ms; waited += 200)
+		ck_assert_msg(orc_consumer_poll(c, 200, &m, &err) == ORC_OK, "%s",
+			      err.message);
+	return m;
+}
+
+const char *
+orc_it_json_str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+const char *
+orc_it_header(const json_t *msg, const char *name)
+{
+	return orc_it_json_str(json_object_get(msg, "headers"), name);
+}
+
+/* ---- scenes ---- */
+
+/* printf-style fmt and the arguments after it into char array buf. */
+#define FORMAT_VA(buf, fmt)                                                    \
+	do {                                                                   \
+		va_list ap_;                                                   \
+                                                                               \
+		va_start(ap_, fmt);                                            \
+		vsnprintf(buf, sizeof(buf), fmt, ap_);                         \
+		va_end(ap_);                                                   \
+	} while (0)
+
 /* Topic name: short names get the scene's prefix. */
 const char *
 orc_it_scene_topic(const struct orc_it_scene *s, const char *name, char *buf,
@@ -468,13 +574,9 @@ static struct orc_config *
 scene_config(void)
 {
 	struct orc_config *cfg = calloc(1, sizeof(*cfg));
-	struct orc_error err;
 
 	ck_assert_ptr_nonnull(cfg);
-	ck_assert_int_eq(orc_config_init(cfg, &err), ORC_OK);
-	ck_assert_int_eq(orc_config_set(cfg, "kafka_brokers",
-					orc_it_kafka_brokers(), &err),
-			 ORC_OK);
+	orc_it_config_init(cfg);
 	return cfg;
 }
 
@@ -484,9 +586,7 @@ orc_it_scene_init(struct orc_it_scene *s, const char *const *topics,
 {
 	const char *all[32];
 	char names[32][128];
-	char out[4096];
 	struct orc_error err;
-	int rc;
 
 	memset(s, 0, sizeof(*s));
 	ck_assert(n_topics + 2 <= 32);
@@ -497,16 +597,9 @@ orc_it_scene_init(struct orc_it_scene *s, const char *const *topics,
 	snprintf(s->dir, sizeof(s->dir), "/tmp/%s.XXXXXX", s->prefix);
 	ck_assert_msg(mkdtemp(s->dir) != NULL, "mkdtemp: %s", strerror(errno));
 
-	orc_it_create_database(s->db, sizeof(s->db));
-	orc_it_dsn_for(s->db, s->dsn, sizeof(s->dsn));
-	{
-		const char *args[] = {"migrate", "--pg-dsn", s->dsn, NULL};
-
-		rc = orc_it_run(out, sizeof(out), args);
-		ck_assert_msg(rc == 0, "migrate exited %d:\n%s", rc, out);
-	}
-	s->conn = orc_it_pg_connect(s->db);
-	PQclear(PQexec(s->conn, "SET search_path TO orchestrator, public"));
+	orc_it_db_init(&s->db);
+	orc_it_pg_exec(s->db.conn, "SET search_path TO orchestrator, public", 0,
+		       NULL);
 
 	for (size_t i = 0; i < n_topics; i++)
 		all[i] = orc_it_scene_topic(s, topics[i], names[i], sizeof(names[i]));
@@ -518,6 +611,17 @@ orc_it_scene_init(struct orc_it_scene *s, const char *const *topics,
 	ck_assert_msg(orc_producer_create(s->cfg, scene_on_delivery, s,
 					  &s->producer, &err) == ORC_OK,
 		      "producer: %s", err.message);
+}
+
+void
+orc_it_scene_start(struct orc_it_scene *s, const char *const *topics,
+		   size_t n_topics, const char *def, const char *responder_topics,
+		   const char *const *rules)
+{
+	orc_it_scene_init(s, topics, n_topics);
+	orc_it_scene_load(s, def);
+	orc_it_scene_run(s, "run", NULL);
+	orc_it_scene_responder(s, "services", responder_topics, rules);
 }
 
 void
@@ -533,9 +637,7 @@ orc_it_scene_finish(struct orc_it_scene *s)
 		free(s->cfg);
 		s->cfg = NULL;
 	}
-	if (s->conn != NULL)
-		PQfinish(s->conn);
-	s->conn = NULL;
+	orc_it_db_finish(&s->db);
 	/* a failed test never gets here: its logs stay; ORC_IT_KEEP=1 keeps
 	 * those of a passed one too */
 	if (getenv("ORC_IT_KEEP") != NULL) {
@@ -557,7 +659,7 @@ void
 orc_it_scene_load(struct orc_it_scene *s, const char *json)
 {
 	char path[128], out[4096];
-	const char *args[] = {"definitions", "load", path, "--pg-dsn", s->dsn,
+	const char *args[] = {"definitions", "load", path, "--pg-dsn", s->db.dsn,
 			      NULL};
 	FILE *f;
 	int rc;
@@ -589,7 +691,7 @@ orc_it_scene_cli(struct orc_it_scene *s, char *out, size_t len,
 		argv[n] = args[n];
 	/* the settings `run` has: the commands decided here carry them */
 	argv[n++] = "--pg-dsn";
-	argv[n++] = s->dsn;
+	argv[n++] = s->db.dsn;
 	argv[n++] = "--reply-topic";
 	argv[n++] = s->replies;
 	argv[n++] = "--group";
@@ -609,7 +711,7 @@ scene_spawn(struct orc_it_scene *s, const char *name, const char *const *env,
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(p->log, sizeof(p->log), "%s/%s.%zu.log", s->dir, name,
 		 s->n_procs);
-	p->pid = orc_it_spawn_guarded(p->log, env, prog, args);
+	p->pid = orc_it_spawn_prog(p->log, env, prog, args);
 	return (int)s->n_procs++;
 }
 
@@ -625,7 +727,7 @@ orc_it_scene_run(struct orc_it_scene *s, const char *name,
 	const char *args[] = {"run", NULL};
 	size_t n = 9;
 
-	snprintf(dsn, sizeof(dsn), "ORC_PG_DSN=%s", s->dsn);
+	snprintf(dsn, sizeof(dsn), "ORC_PG_DSN=%s", s->db.dsn);
 	snprintf(brokers, sizeof(brokers), "ORC_KAFKA_BROKERS=%s",
 		 orc_it_kafka_brokers());
 	snprintf(group, sizeof(group), "ORC_GROUP=%s", s->group);
@@ -682,34 +784,38 @@ orc_it_scene_stop(struct orc_it_scene *s, int idx, int sig)
 	return rc;
 }
 
+/*
+ * What a failure shows: every process's log tail and the sagas' statuses.
+ * It asserts nothing, so that the failure it explains is the one reported
+ * (the database may be the thing that went away).
+ */
 static void
 scene_dump(struct orc_it_scene *s)
 {
-	char *statuses;
+	PGresult *res;
 
 	for (size_t i = 0; i < s->n_procs; i++)
 		orc_it_dump_tail(s->procs[i].log, 40);
-	if (s->conn != NULL) {
-		statuses = orc_it_pg_value(
-			s->conn, "SELECT coalesce(string_agg(status || '=' || n,"
-				 " ' ' ORDER BY status), 'no sagas') FROM (SELECT"
-				 " status, count(*) n FROM orchestrator.sagas"
-				 " GROUP BY 1) x");
-		fprintf(stderr, "sagas: %s (database %s, logs in %s)\n", statuses,
-			s->db, s->dir);
-		free(statuses);
-	}
+	if (s->db.conn == NULL)
+		return;
+	res = PQexec(s->db.conn,
+		     "SELECT coalesce(string_agg(status || '=' || n, ' '"
+		     " ORDER BY status), 'no sagas') FROM (SELECT status,"
+		     " count(*) n FROM orchestrator.sagas GROUP BY 1) x");
+	fprintf(stderr, "sagas: %s (database %s, logs in %s)\n",
+		PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+			? PQgetvalue(res, 0, 0)
+			: PQerrorMessage(s->db.conn),
+		s->db.name, s->dir);
+	PQclear(res);
 }
 
 void
 orc_it_scene_fail(struct orc_it_scene *s, const char *fmt, ...)
 {
 	char msg[2048];
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
+	FORMAT_VA(msg, fmt);
 	fprintf(stderr, "FAILED: %s\n", msg);
 	scene_dump(s);
 	ck_abort_msg("%s", msg);
@@ -717,22 +823,32 @@ orc_it_scene_fail(struct orc_it_scene *s, const char *fmt, ...)
 }
 
 void
+orc_it_expect(struct orc_it_scene *s, const char *expected, const char *what,
+	      char *got)
+{
+	if (strcmp(got, expected) != 0)
+		orc_it_scene_fail(s, "%s: got \"%s\", expected \"%s\"", what, got,
+				  expected);
+	free(got);
+}
+
+void
 orc_it_scene_await(struct orc_it_scene *s, int timeout_ms, const char *what,
 		   const char *sql)
 {
-	int64_t deadline = orc_it_mono_ms() + timeout_ms;
+	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
 
 	for (;;) {
-		char *v = orc_it_pg_value(s->conn, sql);
+		char *v = orc_it_pg_value(s->db.conn, sql);
 		bool done = strcmp(v, "t") == 0;
 
 		free(v);
 		if (done)
 			return;
-		if (orc_it_mono_ms() >= deadline)
+		if (orc_clock_mono_ms() >= deadline)
 			orc_it_scene_fail(s, "timed out after %d ms waiting for %s",
 					  timeout_ms, what);
-		orc_it_sleep_ms(50);
+		orc_clock_sleep_ms(50, NULL);
 	}
 }
 
@@ -740,24 +856,18 @@ long
 orc_it_scene_long(struct orc_it_scene *s, const char *fmt, ...)
 {
 	char sql[4096];
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return orc_it_pg_long(s->conn, sql);
+	FORMAT_VA(sql, fmt);
+	return orc_it_pg_long(s->db.conn, sql);
 }
 
 char *
 orc_it_scene_value(struct orc_it_scene *s, const char *fmt, ...)
 {
 	char sql[4096];
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return orc_it_pg_value(s->conn, sql);
+	FORMAT_VA(sql, fmt);
+	return orc_it_pg_value(s->db.conn, sql);
 }
 
 void
@@ -841,7 +951,7 @@ orc_it_scene_collect(struct orc_it_scene *s, const char *topics,
 	struct orc_consumer *c;
 	struct orc_error err;
 	json_t *out = json_array();
-	int64_t deadline = orc_it_mono_ms() + timeout_ms;
+	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
 
 	ck_assert_ptr_nonnull(copy);
 	for (char *t = strtok_r(copy, ",", &save); t != NULL && n < 16;
@@ -854,7 +964,7 @@ orc_it_scene_collect(struct orc_it_scene *s, const char *topics,
 	ck_assert_msg(orc_consumer_create(s->cfg, group, list, n, &c, &err) ==
 			      ORC_OK,
 		      "consumer: %s", err.message);
-	while (orc_it_mono_ms() < deadline) {
+	while (orc_clock_mono_ms() < deadline) {
 		struct orc_kafka_message *m;
 		json_t *h, *o;
 
@@ -879,8 +989,8 @@ orc_it_scene_collect(struct orc_it_scene *s, const char *topics,
 		json_array_append_new(out, o);
 		orc_kafka_message_destroy(m);
 		if (json_array_size(out) == expected &&
-		    orc_it_mono_ms() + linger_ms < deadline)
-			deadline = orc_it_mono_ms() + linger_ms;
+		    orc_clock_mono_ms() + linger_ms < deadline)
+			deadline = orc_clock_mono_ms() + linger_ms;
 	}
 	orc_consumer_destroy(c);
 	return out;
@@ -890,16 +1000,13 @@ json_t *
 orc_it_scene_rows(struct orc_it_scene *s, const char *fmt, ...)
 {
 	char sql[4096];
-	va_list ap;
 	PGresult *res;
 	json_t *rows = json_array();
 
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	res = PQexec(s->conn, sql);
+	FORMAT_VA(sql, fmt);
+	res = PQexec(s->db.conn, sql);
 	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql,
-		      PQerrorMessage(s->conn));
+		      PQerrorMessage(s->db.conn));
 	for (int r = 0; r < PQntuples(res); r++) {
 		json_t *row = json_array();
 

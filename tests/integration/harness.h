@@ -1,21 +1,42 @@
 /*
- * harness.h - what integration tests share: the real stack's settings,
- * unique names so tests never see each other's topics and databases, and
- * running the orchestrator binary.
+ * harness.h - what the integration tests share: the real stack's
+ * settings, names unique to a test so that tests never see each other's
+ * databases, topics and groups, fresh migrated databases, child processes
+ * that die with their test, Kafka topics and consumer groups, and
+ * "scenes": a whole saga scenario (database, topics, `orchestrator run`,
+ * responder services, a producer) set up and torn down in one call each.
  *
  * The stack comes from deploy/local/stack.sh (ORC_PG_DSN and
  * ORC_KAFKA_BROKERS in the environment).  Without it every test fails,
  * saying how to start it: CI must never skip them silently.
  *
- * Per STYLE.md, no Kafka handle or PostgreSQL connection is made in the
- * parent of a forked Check test: call these inside the tests.
+ * Every helper fails the running Check test (ck_assert) instead of
+ * returning an error: a test reads as the scenario it checks.  They make
+ * their Kafka handles and PostgreSQL connections when called, so call them
+ * inside a test, never in the parent of a forked Check test: librdkafka's
+ * threads do not survive fork(), and a connection two processes share
+ * breaks.
+ *
+ * Ownership: strings and arrays passed in are borrowed; what a helper
+ * returns new says so, with how to free it.
  */
 #ifndef ORC_IT_HARNESS_H
 #define ORC_IT_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include <check.h>
+#include <jansson.h>
 #include <libpq-fe.h>
+
+struct orc_config;
+struct orc_consumer;
+struct orc_kafka_message;
+struct orc_producer;
+
+/* ---- the stack and unique names ---- */
 
 /* ORC_PG_DSN, or fail the test with instructions.  Borrowed. */
 const char *orc_it_pg_dsn(void);
@@ -23,76 +44,127 @@ const char *orc_it_pg_dsn(void);
 /* ORC_KAFKA_BROKERS, or fail the test with instructions.  Borrowed. */
 const char *orc_it_kafka_brokers(void);
 
-/* A name unique to this process and call: "<prefix>_<pid>_<n>_<rand>". */
+/* A name unique to this process and call, "<prefix>_<pid>_<n>_<r>", in buf. */
 void orc_it_unique(const char *prefix, char *buf, size_t len);
 
-/* Connect to the stack's database (or dbname, when not NULL); fails the test on error. */
+/* One test of a suite: its case name (for CK_RUN_CASE) and its function. */
+struct orc_it_case {
+	const char *name;
+	const TTest *test;
+};
+
+/* The case of START_TEST(test_<name>), named <name>. */
+#define ORC_IT_CASE(name) {#name, test_##name}
+
+/*
+ * Build suite name with one test case per entry of cases[0..n) (so that
+ * CK_RUN_CASE=<name> runs one test), each test with a timeout of
+ * timeout_s seconds, and run it with orc_check_run(): main()'s exit code.
+ */
+int orc_it_run_suite(const char *name, const struct orc_it_case *cases,
+		     size_t n, int timeout_s);
+
+/* ---- PostgreSQL ---- */
+
+/*
+ * A new connection to the stack's database, or to database dbname on the
+ * same server when dbname is not NULL.  The caller PQfinish()es it.
+ */
 PGconn *orc_it_pg_connect(const char *dbname);
 
-/* A connection string for database dbname on the stack's server. */
+/* The connection string of database dbname on the stack's server into buf. */
 void orc_it_dsn_for(const char *dbname, char *buf, size_t len);
 
 /* Create a fresh empty database; its name is written to buf. */
 void orc_it_create_database(char *buf, size_t len);
 
-/* Run a query and return its single value as a new string (free()). */
-char *orc_it_pg_value(PGconn *conn, const char *sql);
+/* A database of one test, with the schema. */
+struct orc_it_db {
+	char name[64];
+	char dsn[1024];
+	PGconn *conn; /* owned: orc_it_db_finish() closes it */
+};
 
 /*
- * Run the orchestrator binary with args (NULL-terminated), capture stdout
- * and stderr together into out (size len), and return its exit status.
+ * Create a fresh database, run `orchestrator migrate` on it, and connect
+ * to it.  (The database stays on the stack's server, which is thrown
+ * away whole.)
+ */
+void orc_it_db_init(struct orc_it_db *db);
+
+/* Close db's connection. */
+void orc_it_db_finish(struct orc_it_db *db);
+
+/*
+ * Run sql (one statement with $1..$n_params placeholders and params, or,
+ * with n_params 0, any number of statements); it must succeed.
+ */
+void orc_it_pg_exec(PGconn *conn, const char *sql, int n_params,
+		    const char *const *params);
+
+/*
+ * Run a query whose result is one value; returns it as a new string
+ * (free()), "(null)" for NULL.
+ */
+char *orc_it_pg_value(PGconn *conn, const char *sql);
+
+/* orc_it_pg_value() of a query whose one value is an integer. */
+long orc_it_pg_long(PGconn *conn, const char *sql);
+
+/* ---- processes ---- */
+
+/*
+ * Run the orchestrator binary with args (NULL-terminated, without
+ * argv[0]), capture its stdout and stderr together into out (size len,
+ * NUL-terminated, cut to fit), and return its exit status.
  */
 int orc_it_run(char *out, size_t len, const char *const *args);
 
-/* Start it without waiting; returns the pid.  Output goes to logfile. */
+/* Start the orchestrator binary without waiting; see orc_it_spawn_prog(). */
 int orc_it_spawn(const char *logfile, const char *const *args);
 
 /*
  * Start program prog (a path) with args (NULL-terminated, without argv[0])
- * and, in addition to this process's environment, env ("NAME=value"
- * strings, NULL-terminated; may be NULL).  Output goes to logfile.
- * Returns the pid.
+ * and, on top of this process's environment, env ("NAME=value" strings,
+ * NULL-terminated; may be NULL).  Its stdout and stderr go to logfile.
+ * Returns the pid.  The child is killed (SIGKILL) when the test process
+ * exits: a failed assertion _exit()s a forked Check test, and must leave
+ * no orchestrator or responder behind.
  */
 int orc_it_spawn_prog(const char *logfile, const char *const *env,
 		      const char *prog, const char *const *args);
 
-/* Wait for pid; returns its exit status (or 128+signal). */
+/*
+ * Start prog as orc_it_spawn_prog() does, but in a session of its own,
+ * so that it outlives the test (Check kills a test's process group when
+ * it ends); its stdin is stdin_fd (or this process's when -1).  For a
+ * child that must stop something cleanly after the test, like a stack
+ * tied to a pipe: the caller makes sure it ends.
+ */
+int orc_it_spawn_detached(const char *logfile, int stdin_fd, const char *prog,
+			  const char *const *args);
+
+/* Wait for child pid; returns its exit status (or 128+signal, -1 on error). */
 int orc_it_wait(int pid);
 
-#endif
-
-/* ---- saga scenarios: a database, topics, `run` and responders ---- */
-
-#include <stdint.h>
-
-#include <jansson.h>
-
-struct orc_producer;
-struct orc_config;
-
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t orc_it_mono_ms(void);
-void orc_it_sleep_ms(int ms);
-
-/* Run a query whose single value is an integer; fails the test otherwise. */
-long orc_it_pg_long(PGconn *conn, const char *sql);
-
 /*
- * orc_it_spawn_prog(), but the child is killed (SIGKILL) when the test
- * process exits: a failed assertion _exit()s a forked Check test, and must
- * leave no orchestrator or responder behind.
- */
-int orc_it_spawn_guarded(const char *logfile, const char *const *env,
-			 const char *prog, const char *const *args);
-
-/*
- * Send sig to pid and wait for it at most timeout_ms, then SIGKILL it;
- * returns its exit status as orc_it_wait() does.
+ * Send sig to child pid (0: send nothing, only wait) and wait for it at
+ * most timeout_ms, then SIGKILL it; returns its exit status as
+ * orc_it_wait() does.
  */
 int orc_it_stop(int pid, int sig, int timeout_ms);
 
 /* Print the last lines of file path to stderr, under a header. */
 void orc_it_dump_tail(const char *path, int lines);
+
+/* ---- Kafka ---- */
+
+/*
+ * Initialise cfg (caller-owned; orc_config_finish() it) as `run` would
+ * from the environment (so ORC_KAFKA_* passthrough applies), with the
+ * stack's brokers.
+ */
+void orc_it_config_init(struct orc_config *cfg);
 
 /*
  * Create topics[0..n) with partitions partitions each on the stack's Kafka
@@ -110,6 +182,23 @@ void orc_it_create_topics(const char *const *topics, size_t n, int partitions);
 int orc_it_group_members(const char *group, const char *topic,
 			 int *min_partitions);
 
+/*
+ * Poll c (borrowed) until a message comes or timeout_ms passed: the
+ * message (new: orc_kafka_message_destroy()), or NULL.
+ */
+struct orc_kafka_message *orc_it_poll_one(struct orc_consumer *c,
+					  int timeout_ms);
+
+/* ---- the messages orc_it_scene_collect() returns ---- */
+
+/* The string member key of object o, or NULL (borrowed from o). */
+const char *orc_it_json_str(const json_t *o, const char *key);
+
+/* Header name of a collected message, or NULL (borrowed from msg). */
+const char *orc_it_header(const json_t *msg, const char *name);
+
+/* ---- saga scenarios: a database, topics, `run` and responders ---- */
+
 #define ORC_IT_MAX_PROCS 8
 
 struct orc_it_proc {
@@ -125,19 +214,19 @@ struct orc_it_sent {
 };
 
 /*
- * One scenario: its own database (migrated, connected), its own topics
- * ("<prefix>.<name>"), consumer group, reply and dead-letter topics, a temp
- * directory for definition files and logs, a producer, and the processes it
- * started (killed when the test process exits, whatever happens).
+ * One scenario: its own database (migrated, connected, search_path
+ * orchestrator), its own topics ("<prefix>.<name>"), consumer group,
+ * reply and dead-letter topics, a temp directory for definition files and
+ * logs, a producer, and the processes it started (killed when the test
+ * process exits, whatever happens).  Caller-owned; everything in it is
+ * the scene's.
  *
  * Topic arguments below are short names ("orders" = "<prefix>.orders");
  * a name with a dot in it is taken as is (s->replies, s->dlq).
  */
 struct orc_it_scene {
 	char prefix[48];
-	char db[64];
-	char dsn[1024];
-	PGconn *conn;
+	struct orc_it_db db;
 	char group[64];	   /* `run`'s consumer group and inbox consumer */
 	char replies[80];  /* ORC_REPLY_TOPIC */
 	char dlq[80];	   /* <group>.dlq */
@@ -157,12 +246,22 @@ void orc_it_scene_init(struct orc_it_scene *s, const char *const *topics,
 		       size_t n_topics);
 
 /*
+ * The common scene: orc_it_scene_init(), orc_it_scene_load() of def, one
+ * `run` named "run", and one responder named "services" on
+ * responder_topics with rules (see orc_it_scene_responder()).
+ */
+void orc_it_scene_start(struct orc_it_scene *s, const char *const *topics,
+			size_t n_topics, const char *def,
+			const char *responder_topics,
+			const char *const *rules);
+
+/*
  * Stop every process still running (SIGTERM), free, and remove the temp
  * dir (kept when ORC_IT_KEEP is set; a failed test never gets here).
  */
 void orc_it_scene_finish(struct orc_it_scene *s);
 
-/* The full name of topic name into buf. */
+/* The full name of topic name into buf; returns buf. */
 const char *orc_it_scene_topic(const struct orc_it_scene *s, const char *name,
 			       char *buf, size_t len);
 
@@ -181,9 +280,9 @@ int orc_it_scene_cli(struct orc_it_scene *s, char *out, size_t len,
 		     const char *const *args);
 
 /*
- * Start `orchestrator run` for s (ORC_TIMER_POLL_MS=50, relay poll 100 ms)
- * with extra env ("NAME=value", NULL-terminated, may be NULL).  Returns the
- * process index.
+ * Start `orchestrator run` for s (ORC_TIMER_POLL_MS=50, relay poll 100 ms,
+ * HTTP port 0) with extra env ("NAME=value", NULL-terminated, may be NULL;
+ * it wins over those).  Returns the process index.
  */
 int orc_it_scene_run(struct orc_it_scene *s, const char *name,
 		     const char *const *env);
@@ -204,6 +303,13 @@ void orc_it_scene_fail(struct orc_it_scene *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
 /*
+ * got (taken: freed here) must be expected; otherwise fail, naming what.
+ * Meant for orc_it_scene_value() straight in the call.
+ */
+void orc_it_expect(struct orc_it_scene *s, const char *expected,
+		   const char *what, char *got);
+
+/*
  * Poll sql (one boolean value) every 50 ms until it is true; after
  * timeout_ms fail, saying what, with the sagas' statuses and the logs.
  */
@@ -217,9 +323,17 @@ char *orc_it_scene_value(struct orc_it_scene *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * The rows of a query on s's database (printf-style) as a new array of
+ * arrays of strings (null for NULL); json_decref() it.
+ */
+json_t *orc_it_scene_rows(struct orc_it_scene *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
  * Queue one message on topic: key (NULL = none), headers as a JSON object
- * of strings (NULL = none), value (NULL = none).  sent (may be NULL) is
- * filled by the next orc_it_scene_flush().
+ * of strings (borrowed; NULL = none), value (NULL = none).  sent (may be
+ * NULL; caller-owned, must live until then) is filled by the next
+ * orc_it_scene_flush().
  */
 void orc_it_scene_send(struct orc_it_scene *s, const char *topic,
 		       const char *key, json_t *headers, const char *value,
@@ -241,16 +355,11 @@ void orc_it_scene_flush(struct orc_it_scene *s);
 /*
  * Read topics (short names, comma-separated) from the beginning in a group
  * of its own until expected messages came, then linger_ms more for
- * duplicates, or until timeout_ms.  Returns a new array of
+ * duplicates, or until timeout_ms.  Returns a new array (json_decref()) of
  * {"topic", "partition", "offset", "key", "value", "headers": {name: value}}
- * (key and value null when absent).
+ * (key, value and a header's value null when absent).
  */
 json_t *orc_it_scene_collect(struct orc_it_scene *s, const char *topics,
 			     size_t expected, int timeout_ms, int linger_ms);
 
-/*
- * The rows of a query on s's database (printf-style) as a new array of
- * arrays of strings (null for NULL).
- */
-json_t *orc_it_scene_rows(struct orc_it_scene *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+#endif

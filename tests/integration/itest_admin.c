@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "broker.h"
-#include "check_runner.h"
 #include "config.h"
 #include "harness.h"
 
@@ -78,44 +77,20 @@ static const char seed_sql[] =
 	" ('" S_RUNNING "', now() - interval '4 minutes', 'step.started',"
 	"  'charge_payment', 'r-1', NULL);";
 
-static void
-exec_sql(PGconn *conn, const char *sql)
-{
-	PGresult *res = PQexec(conn, sql);
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
-			      PQresultStatus(res) == PGRES_TUPLES_OK,
-		      "%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-}
-
-static long
-count(PGconn *conn, const char *sql)
-{
-	char *v = orc_it_pg_value(conn, sql);
-	long n = strtol(v, NULL, 10);
-
-	free(v);
-	return n;
-}
-
-/* A fresh, migrated database; its dsn in dsn, a connection to it returned. */
+/*
+ * A fresh, migrated database (seeded when seed): its dsn in dsn, a new
+ * connection to it returned (PQfinish()).
+ */
 static PGconn *
 fresh_db(char *dsn, size_t len, bool seed)
 {
-	char db[64], out[4096];
-	const char *args[] = {"migrate", "--dsn", dsn, NULL};
-	PGconn *conn;
-	int rc;
+	struct orc_it_db db;
 
-	orc_it_create_database(db, sizeof(db));
-	orc_it_dsn_for(db, dsn, len);
-	rc = orc_it_run(out, sizeof(out), args);
-	ck_assert_msg(rc == 0, "migrate exited %d:\n%s", rc, out);
-	conn = orc_it_pg_connect(db);
+	orc_it_db_init(&db);
+	snprintf(dsn, len, "%s", db.dsn);
 	if (seed)
-		exec_sql(conn, seed_sql);
-	return conn;
+		orc_it_pg_exec(db.conn, seed_sql, 0, NULL);
+	return db.conn;
 }
 
 /* Run the binary with args (NULL-terminated), then "--dsn dsn". */
@@ -216,7 +191,9 @@ START_TEST(test_views_show_the_seeded_sagas)
 	char *v;
 
 	/* running_sagas: in flight, with the step awaited */
-	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.running_sagas"), 1);
+	ck_assert_int_eq(orc_it_pg_long(conn, "SELECT count(*) FROM"
+					" orchestrator.running_sagas"),
+			 1);
 	v = orc_it_pg_value(conn, "SELECT id || ' ' || current_steps || ' '"
 				  " || (age >= interval '5 minutes')"
 				  " FROM orchestrator.running_sagas");
@@ -247,8 +224,9 @@ START_TEST(test_views_show_the_seeded_sagas)
 			    "step.succeeded:reserve_inventory:o-1:order_fulfillment,"
 			    "step.started:charge_payment:o-1:order_fulfillment");
 	free(v);
-	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.saga_timeline"
-				     " WHERE event_id = 'r-1' AND saga_id = '" S_RUNNING "'"),
+	ck_assert_int_eq(orc_it_pg_long(conn,
+			       "SELECT count(*) FROM orchestrator.saga_timeline"
+			       " WHERE event_id = 'r-1' AND saga_id = '" S_RUNNING "'"),
 			 2);
 
 	/* saga_status_counts */
@@ -260,16 +238,18 @@ START_TEST(test_views_show_the_seeded_sagas)
 	free(v);
 
 	/* overdue_sagas is untouched: nothing is past its deadline */
-	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.overdue_sagas"), 0);
+	ck_assert_int_eq(orc_it_pg_long(conn, "SELECT count(*) FROM"
+					" orchestrator.overdue_sagas"),
+			 0);
 
 	/* every view and every column of the new views is documented */
-	ck_assert_int_eq(count(conn,
+	ck_assert_int_eq(orc_it_pg_long(conn,
 			       "SELECT count(*) FROM pg_class c JOIN pg_namespace n"
 			       " ON n.oid = c.relnamespace WHERE n.nspname = 'orchestrator'"
 			       " AND c.relkind = 'v' AND obj_description(c.oid, 'pg_class')"
 			       " IS NULL"),
 			 0);
-	ck_assert_int_eq(count(conn,
+	ck_assert_int_eq(orc_it_pg_long(conn,
 			       "SELECT count(*) FROM pg_attribute a JOIN pg_class c"
 			       " ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid ="
 			       " c.relnamespace WHERE n.nspname = 'orchestrator' AND"
@@ -278,7 +258,8 @@ START_TEST(test_views_show_the_seeded_sagas)
 			       " AND a.attnum > 0 AND col_description(c.oid, a.attnum)"
 			       " IS NULL"),
 			 0);
-	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.schema_migrations"),
+	ck_assert_int_eq(orc_it_pg_long(conn, "SELECT count(*) FROM"
+					" orchestrator.schema_migrations"),
 			 2);
 	PQfinish(conn);
 }
@@ -632,18 +613,6 @@ START_TEST(test_dead_letters_list)
 }
 END_TEST
 
-static struct orc_kafka_message *
-poll_one(struct orc_consumer *c, int timeout_ms)
-{
-	struct orc_kafka_message *m = NULL;
-	struct orc_error err;
-
-	for (int waited = 0; m == NULL && waited < timeout_ms; waited += 200)
-		ck_assert_msg(orc_consumer_poll(c, 200, &m, &err) == ORC_OK, "%s",
-			      err.message);
-	return m;
-}
-
 static void
 header_is(const struct orc_kafka_message *m, const char *name,
 	  const void *value, size_t size)
@@ -680,8 +649,9 @@ START_TEST(test_dead_letters_replay)
 	    "127.0.0.1:1", "--kafka.message.timeout.ms", "2000");
 	HAS(out, "cannot publish dead letter");
 	HAS(out, "DETAIL: The dead letter is not marked replayed.\n");
-	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.dead_letters"
-				     " WHERE replayed_at IS NOT NULL"),
+	ck_assert_int_eq(orc_it_pg_long(conn, "SELECT count(*) FROM"
+					" orchestrator.dead_letters"
+					" WHERE replayed_at IS NOT NULL"),
 			 0);
 
 	RUN(out, dsn, 0, "dead-letters", "replay", idtext);
@@ -701,14 +671,10 @@ START_TEST(test_dead_letters_replay)
 	HAS(out, "(0 dead letters not replayed)\n");
 
 	/* it is on the original topic, as received, plus orc_replayed_from */
-	ck_assert_int_eq(orc_config_init(&cfg, &err), ORC_OK);
-	ck_assert_int_eq(orc_config_load_env(&cfg, &err), ORC_OK);
-	ck_assert_int_eq(orc_config_set(&cfg, "kafka_brokers",
-					orc_it_kafka_brokers(), &err),
-			 ORC_OK);
+	orc_it_config_init(&cfg);
 	ck_assert_int_eq(orc_consumer_create(&cfg, group, topics, 1, &c, &err),
 			 ORC_OK);
-	m = poll_one(c, 30000);
+	m = orc_it_poll_one(c, 30000);
 	ck_assert_msg(m != NULL, "nothing consumed from %s", topic);
 	ck_assert_str_eq(m->topic, topic);
 	ck_assert_uint_eq(m->key_len, 4);
@@ -742,7 +708,7 @@ START_TEST(test_dead_letters_replay)
 		ck_assert_ptr_nonnull(jstr(r, "replayed_at"));
 		json_decref(r);
 	}
-	m = poll_one(c, 30000);
+	m = orc_it_poll_one(c, 30000);
 	ck_assert_msg(m != NULL, "second replay not consumed");
 	header_is(m, "orc_replayed_from", idtext, strlen(idtext));
 	orc_kafka_message_destroy(m);
@@ -772,26 +738,19 @@ START_TEST(test_unreachable_database)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("admin");
-	TCase *tc = tcase_create("admin");
-
-	tcase_set_timeout(tc, 180);
-	tcase_add_test(tc, test_views_show_the_seeded_sagas);
-	tcase_add_test(tc, test_status);
-	tcase_add_test(tc, test_list);
-	tcase_add_test(tc, test_history);
-	tcase_add_test(tc, test_dead_letters_list);
-	tcase_add_test(tc, test_dead_letters_replay);
-	tcase_add_test(tc, test_unreachable_database);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return orc_check_run(suite());
+	const struct orc_it_case cases[] = {
+		ORC_IT_CASE(views_show_the_seeded_sagas),
+		ORC_IT_CASE(status),
+		ORC_IT_CASE(list),
+		ORC_IT_CASE(history),
+		ORC_IT_CASE(dead_letters_list),
+		ORC_IT_CASE(dead_letters_replay),
+		ORC_IT_CASE(unreachable_database),
+	};
+
+	return orc_it_run_suite("admin", cases, sizeof(cases) / sizeof(cases[0]),
+				180);
 }

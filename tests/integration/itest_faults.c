@@ -17,32 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check_runner.h"
+#include "clock.h"
 #include "harness.h"
 
 #define WAIT_MS 60000
-
-static const char *
-field(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static const char *
-header(const json_t *msg, const char *name)
-{
-	return field(json_object_get(msg, "headers"), name);
-}
-
-static void
-assert_value(struct orc_it_scene *s, const char *expected, const char *what,
-	     char *got)
-{
-	if (strcmp(got, expected) != 0)
-		orc_it_scene_fail(s, "%s: got \"%s\", expected \"%s\"", what, got,
-				  expected);
-	free(got);
-}
 
 static void
 triggers(struct orc_it_scene *s, const char *type, const char *prefix, int n)
@@ -155,15 +133,15 @@ START_TEST(test_two_processes_share_the_load)
 	 * trigger topic, or of the reply topic, or both: the assignor
 	 * balances the count over both topics).
 	 */
-	deadline = orc_it_mono_ms() + 30000;
+	deadline = orc_clock_mono_ms() + 30000;
 	for (;;) {
 		members = orc_it_group_members(s.group, NULL, &fewest);
 		if (members == 2 && fewest >= 2)
 			break;
-		if (orc_it_mono_ms() > deadline)
+		if (orc_clock_mono_ms() > deadline)
 			orc_it_scene_fail(&s, "group %s: %d members, fewest partitions"
 					  " %d", s.group, members, fewest);
-		orc_it_sleep_ms(200);
+		orc_clock_sleep_ms(200, NULL);
 	}
 	triggers(&s, "order.placed", "l", LOAD_SAGAS);
 	orc_it_scene_await(&s, WAIT_MS, "200 sagas completed",
@@ -253,13 +231,13 @@ START_TEST(test_kill_9_loses_nothing)
 			"SELECT count(*) FROM sagas WHERE status = 'completed'");
 		if (waves >= 3 && done_at_kill > 0)
 			break;
-		orc_it_sleep_ms(150);
+		orc_clock_sleep_ms(150, NULL);
 	}
-	deadline = orc_it_mono_ms() + WAIT_MS;
+	deadline = orc_clock_mono_ms() + WAIT_MS;
 	while (done_at_kill == 0) {
-		if (orc_it_mono_ms() > deadline)
+		if (orc_clock_mono_ms() > deadline)
 			orc_it_scene_fail(&s, "no saga completed before the kill");
-		orc_it_sleep_ms(10);
+		orc_clock_sleep_ms(10, NULL);
 		done_at_kill = orc_it_scene_long(&s,
 			"SELECT count(*) FROM sagas WHERE status = 'completed'");
 	}
@@ -290,20 +268,20 @@ START_TEST(test_kill_9_loses_nothing)
 	cmds = orc_it_scene_collect(&s, "work", 3 * CRASH_SAGAS, 40000, 2000);
 	seen = json_object();
 	json_array_foreach(cmds, i, m) {
-		const char *sagaid = header(m, "ce_sagaid");
-		const char *step = header(m, "ce_sagastep");
+		const char *sagaid = orc_it_header(m, "ce_sagaid");
+		const char *step = orc_it_header(m, "ce_sagastep");
+		const char *id = orc_it_header(m, "ce_id");
 		char expect[128], type[16];
 
 		ck_assert_ptr_nonnull(sagaid);
 		ck_assert_ptr_nonnull(step);
 		snprintf(expect, sizeof(expect), "%s/%s/action/1", sagaid, step);
 		snprintf(type, sizeof(type), "%s.do", step);
-		if (strcmp(header(m, "ce_id"), expect) != 0)
+		if (strcmp(id, expect) != 0)
 			orc_it_scene_fail(&s, "command %s of saga %s step %s:"
-					  " unstable id", header(m, "ce_id"), sagaid,
-					  step);
-		ck_assert_str_eq(header(m, "ce_type"), type);
-		ck_assert_str_eq(field(m, "key"), sagaid);
+					  " unstable id", id, sagaid, step);
+		ck_assert_str_eq(orc_it_header(m, "ce_type"), type);
+		ck_assert_str_eq(orc_it_json_str(m, "key"), sagaid);
 		json_object_set_new(seen, expect, json_true());
 	}
 	fprintf(stderr, "%zu commands consumed, %zu distinct\n",
@@ -415,12 +393,13 @@ START_TEST(test_operator_retry_and_cancel)
 	p = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE business_key = 's-1'");
 	snprintf(stuck, sizeof(stuck), "%s", p);
 	free((char *)p);
-	assert_value(&s, "compensation of a failed: timed out (1 attempts)",
-		     "why it is stuck",
-		     orc_it_scene_value(&s, "SELECT failure FROM sagas WHERE id = '%s'",
-					stuck));
-	assert_value(&s, "a=compensating b=failed", "the steps of the stuck saga",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "compensation of a failed: timed out (1 attempts)",
+		      "why it is stuck",
+		      orc_it_scene_value(&s,
+			"SELECT failure FROM sagas WHERE id = '%s'", stuck));
+	orc_it_expect(&s, "a=compensating b=failed",
+		      "the steps of the stuck saga",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name || '=' || status, ' '"
 			" ORDER BY step_name) FROM saga_steps WHERE saga_id = '%s'",
 			stuck));
@@ -435,19 +414,20 @@ START_TEST(test_operator_retry_and_cancel)
 	orc_it_scene_await(&s, WAIT_MS, "s-1 compensated after the retry",
 			   "SELECT count(*) = 1 FROM sagas WHERE business_key = 's-1'"
 			   " AND status = 'compensated'");
-	assert_value(&s,
-		     "saga.started,step.started:a,step.succeeded:a,step.started:b,"
-		     "step.failed:b,saga.compensating,compensation.started:a,"
-		     "compensation.timed_out:a,compensation.failed:a,saga.stuck,"
-		     "saga.retried,compensation.started:a,"
-		     "compensation.succeeded:a,saga.compensated",
-		     "s-1's history", history_of(&s, stuck));
-	assert_value(&s, "undo service is back", "the operator's reason",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s,
+		      "saga.started,step.started:a,step.succeeded:a,"
+		      "step.started:b,step.failed:b,saga.compensating,"
+		      "compensation.started:a,compensation.timed_out:a,"
+		      "compensation.failed:a,saga.stuck,saga.retried,"
+		      "compensation.started:a,compensation.succeeded:a,"
+		      "saga.compensated",
+		      "s-1's history", history_of(&s, stuck));
+	orc_it_expect(&s, "undo service is back", "the operator's reason",
+		      orc_it_scene_value(&s,
 			"SELECT detail->>'reason' FROM saga_history WHERE saga_id = '%s'"
 			" AND kind = 'saga.retried'", stuck));
-	assert_value(&s, "compensated 2", "a's compensation attempts",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "compensated 2", "a's compensation attempts",
+		      orc_it_scene_value(&s,
 			"SELECT status || ' ' || compensation_attempt FROM saga_steps"
 			" WHERE saga_id = '%s' AND step_name = 'a'", stuck));
 
@@ -466,8 +446,8 @@ START_TEST(test_operator_retry_and_cancel)
 			   "SELECT count(*) = 1 FROM saga_steps t JOIN sagas g ON"
 			   " g.id = t.saga_id WHERE g.business_key = 'c-1' AND"
 			   " t.step_name = 'hold' AND t.status = 'running'");
-	assert_value(&s, running, "the started saga's id",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, running, "the started saga's id",
+		      orc_it_scene_value(&s,
 			"SELECT id FROM sagas WHERE business_key = 'c-1'"));
 	{
 		const char *args[] = {"cancel", running, "--reason", "customer asked",
@@ -480,24 +460,26 @@ START_TEST(test_operator_retry_and_cancel)
 	orc_it_scene_await(&s, WAIT_MS, "c-1 cancelled",
 			   "SELECT count(*) = 1 FROM sagas WHERE business_key = 'c-1'"
 			   " AND status = 'cancelled'");
-	assert_value(&s, "cancel|cancelled: customer asked", "cause and reason",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "cancel|cancelled: customer asked",
+		      "cause and reason",
+		      orc_it_scene_value(&s,
 			"SELECT failing_reason || '|' || failure FROM sagas"
 			" WHERE id = '%s'", running));
-	assert_value(&s, "a=compensated c=pending hold=failed/aborted",
-		     "the cancelled saga's steps",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "a=compensated c=pending hold=failed/aborted",
+		      "the cancelled saga's steps",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name || '=' || status ||"
 			" coalesce('/' || last_error, ''), ' ' ORDER BY step_name)"
 			" FROM saga_steps WHERE saga_id = '%s'", running));
-	assert_value(&s,
-		     "saga.started,step.started:a,step.succeeded:a,"
-		     "step.started:hold,saga.compensating,step.aborted:hold,"
-		     "compensation.started:a,compensation.succeeded:a,"
-		     "saga.cancelled",
-		     "c-1's history", history_of(&s, running));
-	assert_value(&s, "cancel|cancelled: customer asked", "the operator's entry",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s,
+		      "saga.started,step.started:a,step.succeeded:a,"
+		      "step.started:hold,saga.compensating,step.aborted:hold,"
+		      "compensation.started:a,compensation.succeeded:a,"
+		      "saga.cancelled",
+		      "c-1's history", history_of(&s, running));
+	orc_it_expect(&s, "cancel|cancelled: customer asked",
+		      "the operator's entry",
+		      orc_it_scene_value(&s,
 			"SELECT concat_ws('|', detail->>'cause', detail->>'reason')"
 			" FROM saga_history WHERE saga_id = '%s'"
 			" AND kind = 'saga.compensating'", running));
@@ -521,8 +503,8 @@ START_TEST(test_operator_retry_and_cancel)
 	p = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE business_key = 'f-1'");
 	snprintf(failed, sizeof(failed), "%s", p);
 	free((char *)p);
-	assert_value(&s, "failure|flaky: rf.failed", "f-1's failure",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "failure|flaky: rf.failed", "f-1's failure",
+		      orc_it_scene_value(&s,
 			"SELECT failing_reason || '|' || failure FROM sagas"
 			" WHERE id = '%s'", failed));
 	{
@@ -535,17 +517,17 @@ START_TEST(test_operator_retry_and_cancel)
 	orc_it_scene_await(&s, WAIT_MS, "f-1 completed after the retry",
 			   "SELECT count(*) = 1 FROM sagas WHERE business_key = 'f-1'"
 			   " AND status = 'completed'");
-	assert_value(&s, "first=succeeded/1 flaky=succeeded/2", "f-1's steps",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "first=succeeded/1 flaky=succeeded/2", "f-1's steps",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name || '=' || status || '/' || attempt,"
 			" ' ' ORDER BY step_name) FROM saga_steps WHERE saga_id = '%s'",
 			failed));
-	assert_value(&s,
-		     "saga.started,step.started:first,step.succeeded:first,"
-		     "step.started:flaky,step.failed:flaky,saga.compensating,"
-		     "saga.failed,saga.retried,step.started:flaky,"
-		     "step.succeeded:flaky,saga.completed",
-		     "f-1's history", history_of(&s, failed));
+	orc_it_expect(&s,
+		      "saga.started,step.started:first,step.succeeded:first,"
+		      "step.started:flaky,step.failed:flaky,saga.compensating,"
+		      "saga.failed,saga.retried,step.started:flaky,"
+		      "step.succeeded:flaky,saga.completed",
+		      "f-1's history", history_of(&s, failed));
 
 	/*
 	 * The commands: a's compensation attempt 1 unanswered, attempt 2
@@ -556,16 +538,16 @@ START_TEST(test_operator_retry_and_cancel)
 	json_array_foreach(cmds, i, m) {
 		char expect[128];
 
-		if (strcmp(header(m, "ce_type"), "a.undo") == 0) {
+		if (strcmp(orc_it_header(m, "ce_type"), "a.undo") == 0) {
 			undo++;
 			snprintf(expect, sizeof(expect), "%s/a/compensation/%d", stuck,
 				 undo);
-			ck_assert_str_eq(header(m, "ce_id"), expect);
-		} else if (strcmp(header(m, "ce_type"), "rf.do") == 0) {
+			ck_assert_str_eq(orc_it_header(m, "ce_id"), expect);
+		} else if (strcmp(orc_it_header(m, "ce_type"), "rf.do") == 0) {
 			rerun++;
 			snprintf(expect, sizeof(expect), "%s/flaky/action/%d", failed,
 				 rerun);
-			ck_assert_str_eq(header(m, "ce_id"), expect);
+			ck_assert_str_eq(orc_it_header(m, "ce_id"), expect);
 		}
 	}
 	ck_assert_int_eq(undo, 2);
@@ -577,30 +559,15 @@ START_TEST(test_operator_retry_and_cancel)
 }
 END_TEST
 
-/* One test case per test, so that CK_RUN_CASE=<name> runs one of them. */
-static void
-add(Suite *s, const char *name, const TTest *test)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, 150);
-	tcase_add_test(tc, test);
-	suite_add_tcase(s, tc);
-}
-
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("faults");
-
-	add(s, "two_processes_share_the_load", test_two_processes_share_the_load);
-	add(s, "kill_9_loses_nothing", test_kill_9_loses_nothing);
-	add(s, "operator_retry_and_cancel", test_operator_retry_and_cancel);
-	return s;
-}
-
 int
 main(void)
 {
-	return orc_check_run(suite());
+	const struct orc_it_case cases[] = {
+		ORC_IT_CASE(two_processes_share_the_load),
+		ORC_IT_CASE(kill_9_loses_nothing),
+		ORC_IT_CASE(operator_retry_and_cancel),
+	};
+
+	return orc_it_run_suite("faults", cases, sizeof(cases) / sizeof(cases[0]),
+				150);
 }

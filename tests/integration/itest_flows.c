@@ -18,24 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check_runner.h"
 #include "harness.h"
 
 #define WAIT_MS 60000
 
 /* ---- small helpers ---- */
-
-static const char *
-field(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static const char *
-header(const json_t *msg, const char *name)
-{
-	return field(json_object_get(msg, "headers"), name);
-}
 
 /* The saga id of business key key (there must be exactly one). */
 static char *
@@ -68,16 +55,6 @@ assert_kinds(struct orc_it_scene *s, const char *saga, const char *step,
 	if (strcmp(got, expected) != 0)
 		orc_it_scene_fail(s, "saga %s step %s: history\n  %s\nexpected\n  %s",
 				  saga, step ? step : "-", got, expected);
-	free(got);
-}
-
-static void
-assert_value(struct orc_it_scene *s, const char *expected, const char *what,
-	     char *got)
-{
-	if (strcmp(got, expected) != 0)
-		orc_it_scene_fail(s, "%s: got \"%s\", expected \"%s\"", what, got,
-				  expected);
 	free(got);
 }
 
@@ -141,11 +118,8 @@ START_TEST(test_fanout_fanin)
 	json_t *sagas, *msgs, *ids, *row, *m;
 	size_t i;
 
-	orc_it_scene_init(&s, topics, 5);
-	orc_it_scene_load(&s, fanout_def);
-	orc_it_scene_run(&s, "run", NULL);
-	orc_it_scene_responder(&s, "services", "inventory,payment,notify,shipping",
-			       rules);
+	orc_it_scene_start(&s, topics, 5, fanout_def,
+			   "inventory,payment,notify,shipping", rules);
 	for (int k = 0; k < FANOUT_SAGAS; k++) {
 		char key[16], id[32], extra[32];
 
@@ -229,8 +203,8 @@ START_TEST(test_fanout_fanin)
 		json_t *seen = json_object();
 
 		json_array_foreach(msgs, i, m) {
-			const char *sagaid = header(m, "ce_sagaid");
-			const char *step = header(m, "ce_sagastep");
+			const char *sagaid = orc_it_header(m, "ce_sagaid");
+			const char *step = orc_it_header(m, "ce_sagastep");
 			const char *key;
 			char expect_id[128], topic[128];
 			json_t *data;
@@ -241,30 +215,38 @@ START_TEST(test_fanout_fanin)
 			key = json_string_value(json_object_get(ids, sagaid));
 			ck_assert_msg(key != NULL, "command for unknown saga %s", sagaid);
 			for (t = 0; t < 4; t++)
-				if (strcmp(field(m, "topic"),
+				if (strcmp(orc_it_json_str(m, "topic"),
 					   orc_it_scene_topic(&s, step_of_topic[t][0],
 							      topic, sizeof(topic))) == 0)
 					break;
-			ck_assert_msg(t < 4, "unexpected topic %s", field(m, "topic"));
+			ck_assert_msg(t < 4, "unexpected topic %s",
+				      orc_it_json_str(m, "topic"));
 			ck_assert_str_eq(step, step_of_topic[t][1]);
-			ck_assert_str_eq(header(m, "ce_type"), step_of_topic[t][2]);
+			ck_assert_str_eq(orc_it_header(m, "ce_type"),
+					 step_of_topic[t][2]);
 			snprintf(expect_id, sizeof(expect_id), "%s/%s/action/1", sagaid,
 				 step);
-			ck_assert_str_eq(header(m, "ce_id"), expect_id);
-			ck_assert_str_eq(field(m, "key"), sagaid);
-			ck_assert_str_eq(header(m, "ce_replyto"), s.replies);
-			ck_assert_str_eq(header(m, "ce_specversion"), "1.0");
-			ck_assert_str_eq(header(m, "ce_source"), "/orchestrator/fanout");
-			ck_assert_str_eq(header(m, "content-type"), "application/json");
-			ck_assert_ptr_nonnull(header(m, "ce_time"));
-			data = json_loads(field(m, "value"), 0, NULL);
+			ck_assert_str_eq(orc_it_header(m, "ce_id"), expect_id);
+			ck_assert_str_eq(orc_it_json_str(m, "key"), sagaid);
+			ck_assert_str_eq(orc_it_header(m, "ce_replyto"),
+					 s.replies);
+			ck_assert_str_eq(orc_it_header(m, "ce_specversion"),
+					 "1.0");
+			ck_assert_str_eq(orc_it_header(m, "ce_source"),
+					 "/orchestrator/fanout");
+			ck_assert_str_eq(orc_it_header(m, "content-type"),
+					 "application/json");
+			ck_assert_ptr_nonnull(orc_it_header(m, "ce_time"));
+			data = json_loads(orc_it_json_str(m, "value"), 0, NULL);
 			ck_assert_ptr_nonnull(data);
-			ck_assert_str_eq(field(data, "order_id"), key);
+			ck_assert_str_eq(orc_it_json_str(data, "order_id"),
+					 key);
 			if (strcmp(step, "ship") == 0) {
 				char ref[96];
 
 				snprintf(ref, sizeof(ref), "payment.charge:%s", sagaid);
-				ck_assert_str_eq(field(data, "payment"), ref);
+				ck_assert_str_eq(
+					orc_it_json_str(data, "payment"), ref);
 			}
 			json_decref(data);
 			ck_assert_msg(json_object_get(seen, expect_id) == NULL,
@@ -320,10 +302,7 @@ START_TEST(test_failure_compensates_in_reverse)
 	json_t *msgs, *m;
 	size_t i;
 
-	orc_it_scene_init(&s, topics, 3);
-	orc_it_scene_load(&s, undo_def);
-	orc_it_scene_run(&s, "run", NULL);
-	orc_it_scene_responder(&s, "services", "work,undo", rules);
+	orc_it_scene_start(&s, topics, 3, undo_def, "work,undo", rules);
 	for (i = 0; i < 3; i++)
 		trigger(&s, "order.placed", keys[i], keys[i], NULL, NULL);
 	orc_it_scene_flush(&s);
@@ -333,17 +312,19 @@ START_TEST(test_failure_compensates_in_reverse)
 	for (i = 0; i < 3; i++) {
 		char *id = saga_of(&s, keys[i]);
 
-		assert_value(&s, "failure|c: c.rejected", "saga cause and failure",
-			     orc_it_scene_value(&s,
+		orc_it_expect(&s, "failure|c: c.rejected",
+			      "saga cause and failure",
+			      orc_it_scene_value(&s,
 				"SELECT failing_reason || '|' || failure FROM sagas"
 				" WHERE id = '%s'", id));
-		assert_value(&s, "a=compensated b=compensated c=failed", "step statuses",
-			     orc_it_scene_value(&s,
+		orc_it_expect(&s, "a=compensated b=compensated c=failed",
+			      "step statuses",
+			      orc_it_scene_value(&s,
 				"SELECT string_agg(step_name || '=' || status, ' '"
 				" ORDER BY step_name) FROM saga_steps"
 				" WHERE saga_id = '%s'", id));
-		assert_value(&s, "c.rejected", "c's last error",
-			     orc_it_scene_value(&s,
+		orc_it_expect(&s, "c.rejected", "c's last error",
+			      orc_it_scene_value(&s,
 				"SELECT last_error FROM saga_steps WHERE saga_id = '%s'"
 				" AND step_name = 'c'", id));
 		/* b undone before a is started: one at a time, latest first */
@@ -382,21 +363,24 @@ START_TEST(test_failure_compensates_in_reverse)
 		json_t *data;
 
 		json_array_foreach(msgs, i, m) {
-			const char *type = header(m, "ce_type");
+			const char *type = orc_it_header(m, "ce_type");
 			json_int_t off = json_integer_value(json_object_get(m, "offset"));
 			int part = (int)json_integer_value(json_object_get(m, "partition"));
 
-			if (strcmp(header(m, "ce_sagaid"), id) != 0)
+			if (strcmp(orc_it_header(m, "ce_sagaid"), id) != 0)
 				continue;
 			ck_assert_msg(strcmp(type, "c.undo") != 0, "c was compensated");
 			if (strcmp(type, "a.undo") == 0) {
 				char expect[128];
 
 				snprintf(expect, sizeof(expect), "%s/a/compensation/1", id);
-				ck_assert_str_eq(header(m, "ce_id"), expect);
-				data = json_loads(field(m, "value"), 0, NULL);
+				ck_assert_str_eq(orc_it_header(m, "ce_id"),
+						 expect);
+				data = json_loads(orc_it_json_str(m, "value"),
+						  0, NULL);
 				ck_assert_ptr_nonnull(data);
-				ck_assert_str_eq(field(data, "key"), keys[k]);
+				ck_assert_str_eq(orc_it_json_str(data, "key"),
+						 keys[k]);
 				json_decref(data);
 				a_off = off;
 				a_part = part;
@@ -481,22 +465,24 @@ START_TEST(test_failure_awaits_commands_in_flight)
 		     "step.started,step.failed,saga.compensating,step.succeeded,"
 		     "compensation.started,compensation.succeeded,"
 		     "compensation.started,compensation.succeeded,saga.compensated");
-	assert_value(&s, "notify,reserve", "compensation order",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "notify,reserve", "compensation order",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name, ',' ORDER BY id) FROM saga_history"
 			" WHERE saga_id = '%s' AND kind = 'compensation.started'", slow));
-	assert_value(&s, "charge=failed notify=compensated reserve=compensated",
-		     "slow-1's steps",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s,
+		      "charge=failed notify=compensated reserve=compensated",
+		      "slow-1's steps",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name || '=' || status, ' '"
 			" ORDER BY step_name) FROM saga_steps WHERE saga_id = '%s'",
 			slow));
 
 	lost = saga_of(&s, "lost-1");
 	assert_kinds(&s, lost, "notify", "step.started,step.timed_out,step.failed");
-	assert_value(&s, "charge=failed/1 notify=failed/1 reserve=compensated/1",
-		     "lost-1's steps",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s,
+		      "charge=failed/1 notify=failed/1 reserve=compensated/1",
+		      "lost-1's steps",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name || '=' || status || '/' || attempt,"
 			" ' ' ORDER BY step_name) FROM saga_steps WHERE saga_id = '%s'",
 			lost));
@@ -529,25 +515,22 @@ START_TEST(test_timeout_retry_success)
 	size_t i;
 	long gap;
 
-	orc_it_scene_init(&s, topics, 2);
-	orc_it_scene_load(&s, retry_def);
-	orc_it_scene_run(&s, "run", NULL);
-	orc_it_scene_responder(&s, "flaky", "work", rules);
+	orc_it_scene_start(&s, topics, 2, retry_def, "work", rules);
 	trigger(&s, "order.placed", "t-1", "t-1", NULL, NULL);
 	orc_it_scene_flush(&s);
 	orc_it_scene_await(&s, WAIT_MS, "the saga completed",
 			   "SELECT count(*) = 1 FROM sagas WHERE status = 'completed'");
 
 	id = saga_of(&s, "t-1");
-	assert_value(&s, "succeeded 2", "flaky's status and attempt",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "succeeded 2", "flaky's status and attempt",
+		      orc_it_scene_value(&s,
 			"SELECT status || ' ' || attempt FROM saga_steps"
 			" WHERE saga_id = '%s' AND step_name = 'flaky'", id));
 	assert_kinds(&s, id, "flaky",
 		     "step.started,step.timed_out,step.retry_scheduled,"
 		     "step.started,step.succeeded");
-	assert_value(&s, "2", "the attempt of the success",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "2", "the attempt of the success",
+		      orc_it_scene_value(&s,
 			"SELECT detail->>'attempt' FROM saga_history WHERE"
 			" saga_id = '%s' AND kind = 'step.succeeded'", id));
 	/* the second attempt went out after the timeout and the backoff */
@@ -563,7 +546,7 @@ START_TEST(test_timeout_retry_success)
 		char expect[128];
 
 		snprintf(expect, sizeof(expect), "%s/flaky/action/%zu", id, i + 1);
-		ck_assert_str_eq(header(m, "ce_id"), expect);
+		ck_assert_str_eq(orc_it_header(m, "ce_id"), expect);
 	}
 	json_decref(msgs);
 	free(id);
@@ -601,23 +584,20 @@ START_TEST(test_timeout_retries_spent_compensates)
 	size_t i;
 	int second = 0, undo = 0;
 
-	orc_it_scene_init(&s, topics, 2);
-	orc_it_scene_load(&s, spent_def);
-	orc_it_scene_run(&s, "run", NULL);
-	orc_it_scene_responder(&s, "services", "work", rules);
+	orc_it_scene_start(&s, topics, 2, spent_def, "work", rules);
 	trigger(&s, "order.placed", "x-1", "x-1", NULL, NULL);
 	orc_it_scene_flush(&s);
 	orc_it_scene_await(&s, WAIT_MS, "the saga compensated",
 			   "SELECT count(*) = 1 FROM sagas WHERE status = 'compensated'");
 
 	id = saga_of(&s, "x-1");
-	assert_value(&s, "failure|second: timed out", "cause and failure",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "failure|second: timed out", "cause and failure",
+		      orc_it_scene_value(&s,
 			"SELECT failing_reason || '|' || failure FROM sagas"
 			" WHERE id = '%s'", id));
-	assert_value(&s, "first=compensated/1 second=failed/2/timed out",
-		     "step statuses",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "first=compensated/1 second=failed/2/timed out",
+		      "step statuses",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name || '=' || status || '/' || attempt"
 			" || coalesce('/' || last_error, ''), ' ' ORDER BY step_name)"
 			" FROM saga_steps WHERE saga_id = '%s'", id));
@@ -635,9 +615,9 @@ START_TEST(test_timeout_retries_spent_compensates)
 
 	msgs = orc_it_scene_collect(&s, "work", 4, 30000, 1000);
 	json_array_foreach(msgs, i, m) {
-		if (strcmp(header(m, "ce_type"), "second.do") == 0)
+		if (strcmp(orc_it_header(m, "ce_type"), "second.do") == 0)
 			second++;
-		if (strcmp(header(m, "ce_type"), "first.undo") == 0)
+		if (strcmp(orc_it_header(m, "ce_type"), "first.undo") == 0)
 			undo++;
 	}
 	ck_assert_int_eq(second, 2);
@@ -679,10 +659,7 @@ START_TEST(test_condition_skips)
 	char *plain, *vip;
 	size_t i;
 
-	orc_it_scene_init(&s, topics, 2);
-	orc_it_scene_load(&s, skip_def);
-	orc_it_scene_run(&s, "run", NULL);
-	orc_it_scene_responder(&s, "services", "work", rules);
+	orc_it_scene_start(&s, topics, 2, skip_def, "work", rules);
 	trigger(&s, "order.placed", "plain", "plain", "\"vip\":false", NULL);
 	trigger(&s, "order.placed", "vip", "vip", "\"vip\":true", NULL);
 	orc_it_scene_flush(&s);
@@ -691,23 +668,23 @@ START_TEST(test_condition_skips)
 
 	plain = saga_of(&s, "plain");
 	vip = saga_of(&s, "vip");
-	assert_value(&s, "check=succeeded gift=skipped pack=succeeded",
-		     "plain's steps",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "check=succeeded gift=skipped pack=succeeded",
+		      "plain's steps",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name || '=' || status, ' '"
 			" ORDER BY step_name) FROM saga_steps WHERE saga_id = '%s'",
 			plain));
-	assert_value(&s, "0", "gift's attempts when skipped",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "0", "gift's attempts when skipped",
+		      orc_it_scene_value(&s,
 			"SELECT attempt FROM saga_steps WHERE saga_id = '%s'"
 			" AND step_name = 'gift'", plain));
 	assert_kinds(&s, plain, "gift", "step.skipped");
 	assert_kinds(&s, plain, NULL,
 		     "saga.started,step.started,step.succeeded,step.skipped,"
 		     "step.started,step.succeeded,saga.completed");
-	assert_value(&s, "check=succeeded gift=succeeded pack=succeeded",
-		     "vip's steps",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "check=succeeded gift=succeeded pack=succeeded",
+		      "vip's steps",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name || '=' || status, ' '"
 			" ORDER BY step_name) FROM saga_steps WHERE saga_id = '%s'",
 			vip));
@@ -721,8 +698,8 @@ START_TEST(test_condition_skips)
 	msgs = orc_it_scene_collect(&s, "work", 5, 30000, 1000);
 	ck_assert_uint_eq(json_array_size(msgs), 5);
 	json_array_foreach(msgs, i, m)
-		if (strcmp(header(m, "ce_type"), "gift.send") == 0)
-			ck_assert_str_eq(header(m, "ce_sagaid"), vip);
+		if (strcmp(orc_it_header(m, "ce_type"), "gift.send") == 0)
+			ck_assert_str_eq(orc_it_header(m, "ce_sagaid"), vip);
 	json_decref(msgs);
 	free(plain);
 	free(vip);
@@ -770,10 +747,7 @@ START_TEST(test_wait_for_correlated_event)
 	struct orc_it_scene s;
 	char *late, *early;
 
-	orc_it_scene_init(&s, topics, 3);
-	orc_it_scene_load(&s, wait_def);
-	orc_it_scene_run(&s, "run", NULL);
-	orc_it_scene_responder(&s, "services", "work", rules);
+	orc_it_scene_start(&s, topics, 3, wait_def, "work", rules);
 
 	/* the event comes while the wait step waits */
 	trigger(&s, "order.placed", "w-1", "w-1", NULL, NULL);
@@ -788,8 +762,8 @@ START_TEST(test_wait_for_correlated_event)
 			   "SELECT count(*) = 1 FROM sagas WHERE business_key = 'w-1'"
 			   " AND status = 'completed'");
 	assert_kinds(&s, late, "approval", "step.started,step.succeeded");
-	assert_value(&s, "ann", "the event's data in the context",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "ann", "the event's data in the context",
+		      orc_it_scene_value(&s,
 			"SELECT context #>> '{steps,approval,reviewer}' FROM sagas"
 			" WHERE id = '%s'", late));
 
@@ -815,17 +789,17 @@ START_TEST(test_wait_for_correlated_event)
 			"   AND e.kind = 'step.event_stored' AND p.kind = 'step.succeeded'"
 			"   AND p.step_name = 'pay' AND e.id < p.id", early),
 		1);
-	assert_value(&s, "early_event", "how approval succeeded",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "early_event", "how approval succeeded",
+		      orc_it_scene_value(&s,
 			"SELECT detail->>'source' FROM saga_history WHERE saga_id = '%s'"
 			" AND step_name = 'approval' AND kind = 'step.succeeded'",
 			early));
-	assert_value(&s, "bob", "the early event's data in the context",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "bob", "the early event's data in the context",
+		      orc_it_scene_value(&s,
 			"SELECT context #>> '{steps,approval,reviewer}' FROM sagas"
 			" WHERE id = '%s'", early));
-	assert_value(&s, "(null)", "early_event cleared",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "(null)", "early_event cleared",
+		      orc_it_scene_value(&s,
 			"SELECT early_event FROM saga_steps WHERE saga_id = '%s'"
 			" AND step_name = 'approval'", early));
 	ck_assert_int_eq(orc_it_scene_long(&s, "SELECT count(*) FROM dead_letters"),
@@ -881,9 +855,9 @@ START_TEST(test_duplicates)
 		orc_it_scene_fail(&s, "%zu replies, expected 2 per command",
 				  json_array_size(replies));
 	json_array_foreach(replies, i, m)
-		orc_it_scene_send(&s, s.replies, field(m, "key"),
-				  json_object_get(m, "headers"), field(m, "value"),
-				  NULL);
+		orc_it_scene_send(&s, s.replies, orc_it_json_str(m, "key"),
+				  json_object_get(m, "headers"),
+				  orc_it_json_str(m, "value"), NULL);
 	/* a trigger with another id for the same business key */
 	trigger(&s, "order.placed", "dup-2", "d-1", NULL, NULL);
 	/* a marker behind the copies (same key, so same partition) */
@@ -895,18 +869,18 @@ START_TEST(test_duplicates)
 			   " ('marker-1', 'dup-2')");
 
 	ck_assert_int_eq(orc_it_scene_long(&s, "SELECT count(*) FROM sagas"), 1);
-	assert_value(&s, "a=succeeded/1 b=succeeded/1", "steps",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "a=succeeded/1 b=succeeded/1", "steps",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(step_name || '=' || status || '/' || attempt,"
 			" ' ' ORDER BY step_name) FROM saga_steps"));
 	/* the second copy of the trigger was recognised (inbox), the other
 	 * id was refused by the saga: one start.ignored, for dup-2 */
-	assert_value(&s, "dup-2 not_allowed", "the refused start",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "dup-2 not_allowed", "the refused start",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(event_id || ' ' || (detail->>'reason'), ',')"
 			" FROM saga_history WHERE kind = 'start.ignored'"));
-	assert_value(&s, "dup-1", "the start's event",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "dup-1", "the start's event",
+		      orc_it_scene_value(&s,
 			"SELECT event_id FROM saga_history WHERE kind = 'saga.started'"));
 	ck_assert_int_eq(orc_it_scene_long(&s,
 			"SELECT count(*) FROM saga_history WHERE kind = 'step.succeeded'"),
@@ -917,8 +891,8 @@ START_TEST(test_duplicates)
 	/* each step: one reply applied, the other instance's ignored as a
 	 * duplicate; the byte-for-byte copies left no trace (inbox); plus the
 	 * marker */
-	assert_value(&s, "duplicate=3", "ignored replies",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "duplicate=3", "ignored replies",
+		      orc_it_scene_value(&s,
 			"SELECT string_agg(r || '=' || n, ' ') FROM (SELECT"
 			" detail->>'reason' r, count(*) n FROM saga_history"
 			" WHERE kind = 'reply.ignored' GROUP BY 1) x"));
@@ -939,8 +913,10 @@ START_TEST(test_duplicates)
 
 		snprintf(a, sizeof(a), "%s/a/action/1", id);
 		snprintf(b, sizeof(b), "%s/b/action/1", id);
-		ck_assert_str_eq(header(json_array_get(cmds, 0), "ce_id"), a);
-		ck_assert_str_eq(header(json_array_get(cmds, 1), "ce_id"), b);
+		ck_assert_str_eq(orc_it_header(json_array_get(cmds, 0),
+					       "ce_id"), a);
+		ck_assert_str_eq(orc_it_header(json_array_get(cmds, 1),
+					       "ce_id"), b);
 	}
 	json_decref(cmds);
 	json_decref(replies);
@@ -1016,14 +992,14 @@ START_TEST(test_late_replies)
 	if (strcmp(before, after) != 0)
 		orc_it_scene_fail(&s, "a late reply changed the saga:\n%s\n%s", before,
 				  after);
-	assert_value(&s, "quick|late|quick.failed|after-1", "the late failure",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "quick|late|quick.failed|after-1", "the late failure",
+		      orc_it_scene_value(&s,
 			"SELECT concat_ws('|', step_name, detail->>'reason',"
 			" detail->>'type', detail->>'event_id') FROM saga_history"
 			" WHERE saga_id = '%s' AND kind = 'reply.ignored'"
 			" AND event_id = 'after-1'", quick));
-	assert_value(&s, "quick|duplicate|quick.done", "the second success",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "quick|duplicate|quick.done", "the second success",
+		      orc_it_scene_value(&s,
 			"SELECT concat_ws('|', step_name, detail->>'reason',"
 			" detail->>'type') FROM saga_history WHERE saga_id = '%s'"
 			" AND kind = 'reply.ignored' AND event_id = 'after-2'", quick));
@@ -1032,14 +1008,16 @@ START_TEST(test_late_replies)
 		     "reply.ignored,reply.ignored");
 
 	/* the reply that came after its step timed out */
-	assert_value(&s, "failed|slow: timed out", "s-1",
-		     orc_it_scene_value(&s, "SELECT status || '|' || failure FROM"
-					    " sagas WHERE id = '%s'", slow));
-	assert_value(&s, "failed|timed out", "s-1's step",
-		     orc_it_scene_value(&s, "SELECT status || '|' || last_error FROM"
-					    " saga_steps WHERE saga_id = '%s'", slow));
-	assert_value(&s, "slow|late|slow.done", "the reply after the timeout",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "failed|slow: timed out", "s-1",
+		      orc_it_scene_value(&s,
+			"SELECT status || '|' || failure FROM sagas"
+			" WHERE id = '%s'", slow));
+	orc_it_expect(&s, "failed|timed out", "s-1's step",
+		      orc_it_scene_value(&s,
+			"SELECT status || '|' || last_error FROM saga_steps"
+			" WHERE saga_id = '%s'", slow));
+	orc_it_expect(&s, "slow|late|slow.done", "the reply after the timeout",
+		      orc_it_scene_value(&s,
 			"SELECT concat_ws('|', step_name, detail->>'reason',"
 			" detail->>'type') FROM saga_history WHERE saga_id = '%s'"
 			" AND kind = 'reply.ignored'", slow));
@@ -1086,11 +1064,8 @@ START_TEST(test_poison_events)
 	json_t *dlq, *m;
 	size_t i;
 
-	orc_it_scene_init(&s, topics, 2);
-	orc_it_scene_load(&s, poison_def);
+	orc_it_scene_start(&s, topics, 2, poison_def, "work", rules);
 	orc_it_scene_topic(&s, "orders", orders, sizeof(orders));
-	orc_it_scene_run(&s, "run", NULL);
-	orc_it_scene_responder(&s, "services", "work", rules);
 	for (int k = 0; k < 10; k++) {
 		char key[16];
 
@@ -1137,8 +1112,8 @@ START_TEST(test_poison_events)
 		json_decref(rows);
 	}
 	/* headers are kept whole */
-	assert_value(&s, "poison-c", "the headers of the third",
-		     orc_it_scene_value(&s,
+	orc_it_expect(&s, "poison-c", "the headers of the third",
+		      orc_it_scene_value(&s,
 			"SELECT h->>1 FROM dead_letters, jsonb_array_elements(headers) h"
 			" WHERE h->>0 = 'ce_id' AND partition = %d AND \"offset\" = %lld",
 			(int)sent[2].partition, (long long)sent[2].offset));
@@ -1157,22 +1132,28 @@ START_TEST(test_poison_events)
 
 			snprintf(part, sizeof(part), "%d", (int)sent[k].partition);
 			snprintf(off, sizeof(off), "%lld", (long long)sent[k].offset);
-			if (strcmp(header(m, "orc_dlq_partition"), part) != 0 ||
-			    strcmp(header(m, "orc_dlq_offset"), off) != 0)
+			if (strcmp(orc_it_header(m, "orc_dlq_partition"),
+				   part) != 0 ||
+			    strcmp(orc_it_header(m, "orc_dlq_offset"),
+				   off) != 0)
 				continue;
 			found = true;
-			ck_assert_str_eq(header(m, "orc_dlq_topic"), orders);
-			ck_assert_str_eq(field(m, "value"), values[k]);
+			ck_assert_str_eq(orc_it_header(m, "orc_dlq_topic"),
+					 orders);
+			ck_assert_str_eq(orc_it_json_str(m, "value"),
+					 values[k]);
 			error = orc_it_scene_value(&s,
 				"SELECT error FROM dead_letters WHERE partition = %s"
 				" AND \"offset\" = %s", part, off);
-			ck_assert_str_eq(header(m, "orc_dlq_error"), error);
+			ck_assert_str_eq(orc_it_header(m, "orc_dlq_error"),
+					 error);
 			free(error);
 			if (k > 0)
-				ck_assert_str_eq(header(m, "ce_id"),
+				ck_assert_str_eq(orc_it_header(m, "ce_id"),
 						 k == 1 ? "poison-b" : "poison-c");
 			else
-				ck_assert_str_eq(field(m, "key"), "junk");
+				ck_assert_str_eq(orc_it_json_str(m, "key"),
+						 "junk");
 		}
 		ck_assert_msg(found, "poison %zu not on %s", k, s.dlq);
 	}
@@ -1181,40 +1162,22 @@ START_TEST(test_poison_events)
 }
 END_TEST
 
-/* One test case per test, so that CK_RUN_CASE=<name> runs one of them. */
-static void
-add(Suite *s, const char *name, const TTest *test)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test);
-	suite_add_tcase(s, tc);
-}
-
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("flows");
-
-	add(s, "fanout_fanin", test_fanout_fanin);
-	add(s, "failure_compensates_in_reverse",
-	    test_failure_compensates_in_reverse);
-	add(s, "failure_awaits_commands_in_flight",
-	    test_failure_awaits_commands_in_flight);
-	add(s, "timeout_retry_success", test_timeout_retry_success);
-	add(s, "timeout_retries_spent_compensates",
-	    test_timeout_retries_spent_compensates);
-	add(s, "condition_skips", test_condition_skips);
-	add(s, "wait_for_correlated_event", test_wait_for_correlated_event);
-	add(s, "duplicates", test_duplicates);
-	add(s, "late_replies", test_late_replies);
-	add(s, "poison_events", test_poison_events);
-	return s;
-}
-
 int
 main(void)
 {
-	return orc_check_run(suite());
+	const struct orc_it_case cases[] = {
+		ORC_IT_CASE(fanout_fanin),
+		ORC_IT_CASE(failure_compensates_in_reverse),
+		ORC_IT_CASE(failure_awaits_commands_in_flight),
+		ORC_IT_CASE(timeout_retry_success),
+		ORC_IT_CASE(timeout_retries_spent_compensates),
+		ORC_IT_CASE(condition_skips),
+		ORC_IT_CASE(wait_for_correlated_event),
+		ORC_IT_CASE(duplicates),
+		ORC_IT_CASE(late_replies),
+		ORC_IT_CASE(poison_events),
+	};
+
+	return orc_it_run_suite("flows", cases, sizeof(cases) / sizeof(cases[0]),
+				120);
 }

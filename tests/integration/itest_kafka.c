@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "broker.h"
-#include "check_runner.h"
 #include "config.h"
 #include "harness.h"
 
@@ -35,19 +34,6 @@ on_delivery(void *opaque, enum orc_status status, const char *err,
 	}
 }
 
-static void
-config_for_stack(struct orc_config *cfg)
-{
-	struct orc_error err;
-
-	ck_assert_int_eq(orc_config_init(cfg, &err), ORC_OK);
-	/* ORC_KAFKA_* passthrough (e.g. ORC_KAFKA_DEBUG=cgrp) applies too */
-	ck_assert_int_eq(orc_config_load_env(cfg, &err), ORC_OK);
-	ck_assert_int_eq(orc_config_set(cfg, "kafka_brokers",
-					orc_it_kafka_brokers(), &err),
-			 ORC_OK);
-}
-
 static const struct orc_header event_headers[] = {
 	{"ce_specversion", "1.0", 3},
 	{"ce_id", "a8f1b1c2-0001", 13},
@@ -60,18 +46,6 @@ static const struct orc_header event_headers[] = {
 };
 #define N_HEADERS (sizeof(event_headers) / sizeof(event_headers[0]))
 static const char event_data[] = "{\"order_id\":\"o-1\",\"total\":12.5,\"note\":\"\xc3\xa9t\xc3\xa9\"}";
-
-static struct orc_kafka_message *
-poll_one(struct orc_consumer *c, int timeout_ms)
-{
-	struct orc_kafka_message *m = NULL;
-	struct orc_error err;
-
-	for (int waited = 0; m == NULL && waited < timeout_ms; waited += 200)
-		ck_assert_msg(orc_consumer_poll(c, 200, &m, &err) == ORC_OK, "%s",
-			      err.message);
-	return m;
-}
 
 static void
 produce(struct orc_producer *p, const char *topic, const char *value)
@@ -97,7 +71,7 @@ START_TEST(test_cloudevent_round_trip)
 
 	orc_it_unique("it_ce", topic, sizeof(topic));
 	orc_it_unique("it_group", group, sizeof(group));
-	config_for_stack(&cfg);
+	orc_it_config_init(&cfg);
 	ck_assert_int_eq(orc_producer_create(&cfg, on_delivery, &d, &p, &err),
 			 ORC_OK);
 	produce(p, topic, event_data);
@@ -109,7 +83,7 @@ START_TEST(test_cloudevent_round_trip)
 
 	ck_assert_int_eq(orc_consumer_create(&cfg, group, topics, 1, &c, &err),
 			 ORC_OK);
-	m = poll_one(c, 30000);
+	m = orc_it_poll_one(c, 30000);
 	ck_assert_msg(m != NULL, "no message consumed from %s", topic);
 	ck_assert_str_eq(m->topic, topic);
 	ck_assert_int_eq(m->offset, 0);
@@ -157,7 +131,7 @@ START_TEST(test_manual_offset_store)
 
 	orc_it_unique("it_offsets", topic, sizeof(topic));
 	orc_it_unique("it_group", group, sizeof(group));
-	config_for_stack(&cfg);
+	orc_it_config_init(&cfg);
 	ck_assert_int_eq(orc_producer_create(&cfg, on_delivery, &d, &p, &err),
 			 ORC_OK);
 	produce(p, topic, "{\"n\":1}");
@@ -167,8 +141,8 @@ START_TEST(test_manual_offset_store)
 
 	ck_assert_int_eq(orc_consumer_create(&cfg, group, topics, 1, &c, &err),
 			 ORC_OK);
-	m1 = poll_one(c, 30000);
-	m2 = poll_one(c, 10000);
+	m1 = orc_it_poll_one(c, 30000);
+	m2 = orc_it_poll_one(c, 10000);
 	ck_assert_ptr_nonnull(m1);
 	ck_assert_ptr_nonnull(m2);
 	ck_assert_int_eq(memcmp(m1->value, "{\"n\":1}", 7), 0);
@@ -180,7 +154,7 @@ START_TEST(test_manual_offset_store)
 
 	ck_assert_int_eq(orc_consumer_create(&cfg, group, topics, 1, &c, &err),
 			 ORC_OK);
-	again = poll_one(c, 30000);
+	again = orc_it_poll_one(c, 30000);
 	ck_assert_msg(again != NULL, "the unstored message was not redelivered");
 	ck_assert_int_eq(again->offset, 1);
 	ck_assert_int_eq(memcmp(again->value, "{\"n\":2}", 7), 0);
@@ -197,7 +171,7 @@ START_TEST(test_bad_kafka_property_is_named)
 	struct orc_error err;
 	struct orc_producer *p = NULL;
 
-	config_for_stack(&cfg);
+	orc_it_config_init(&cfg);
 	ck_assert_int_eq(orc_config_set(&cfg, "kafka.no.such.property", "1", &err),
 			 ORC_OK);
 	ck_assert_int_eq(orc_producer_create(&cfg, NULL, NULL, &p, &err),
@@ -208,22 +182,15 @@ START_TEST(test_bad_kafka_property_is_named)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("kafka");
-	TCase *tc = tcase_create("kafka");
-
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_cloudevent_round_trip);
-	tcase_add_test(tc, test_manual_offset_store);
-	tcase_add_test(tc, test_bad_kafka_property_is_named);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return orc_check_run(suite());
+	const struct orc_it_case cases[] = {
+		ORC_IT_CASE(cloudevent_round_trip),
+		ORC_IT_CASE(manual_offset_store),
+		ORC_IT_CASE(bad_kafka_property_is_named),
+	};
+
+	return orc_it_run_suite("kafka", cases, sizeof(cases) / sizeof(cases[0]),
+				120);
 }

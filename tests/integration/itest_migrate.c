@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check_runner.h"
 #include "harness.h"
 
 /* How many migrations the binary carries: the files in migrations/. */
@@ -58,14 +57,12 @@ migrate(const char *db, int expect_rc, char *out, size_t len)
 		      expect_rc, out);
 }
 
+/* How many migrations the database says were applied. */
 static long
-count(PGconn *conn, const char *sql)
+migrations_recorded(PGconn *conn)
 {
-	char *v = orc_it_pg_value(conn, sql);
-	long n = strtol(v, NULL, 10);
-
-	free(v);
-	return n;
+	return orc_it_pg_long(conn,
+			      "SELECT count(*) FROM orchestrator.schema_migrations");
 }
 
 /* Everything the schema holds, as one string, to compare before/after. */
@@ -90,27 +87,27 @@ START_TEST(test_empty_then_again)
 	expect_all_applied(out, n_migrations());
 
 	conn = orc_it_pg_connect(db);
-	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.schema_migrations"),
-			 n_migrations());
-	/* the data model of DESIGN.md */
-	ck_assert_int_eq(count(conn,
+	ck_assert_int_eq(migrations_recorded(conn), n_migrations());
+	/* the data model (README.md, "The database") */
+	ck_assert_int_eq(orc_it_pg_long(conn,
 			       "SELECT count(*) FROM information_schema.tables"
 			       " WHERE table_schema = 'orchestrator' AND table_name IN"
 			       " ('saga_definitions', 'sagas', 'saga_steps', 'saga_history',"
 			       "  'outbox', 'inbox', 'dead_letters', 'overdue_sagas')"),
 			 8);
 	/* every table an operator reads is documented */
-	ck_assert_int_eq(count(conn,
+	ck_assert_int_eq(orc_it_pg_long(conn,
 			       "SELECT count(*) FROM pg_class c JOIN pg_namespace n"
 			       " ON n.oid = c.relnamespace WHERE n.nspname = 'orchestrator'"
 			       " AND c.relkind IN ('r', 'v') AND c.relname <> 'schema_migrations'"
 			       " AND obj_description(c.oid, 'pg_class') IS NULL"),
 			 0);
 	/* hot-path indexes */
-	ck_assert_int_eq(count(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname"
-				     " = 'orchestrator' AND indexname IN"
-				     " ('sagas_wake_at_idx', 'outbox_pkey',"
-				     "  'sagas_definition_name_business_key_key')"),
+	ck_assert_int_eq(orc_it_pg_long(conn,
+			       "SELECT count(*) FROM pg_indexes WHERE schemaname"
+			       " = 'orchestrator' AND indexname IN"
+			       " ('sagas_wake_at_idx', 'outbox_pkey',"
+			       "  'sagas_definition_name_business_key_key')"),
 			 3);
 	before = schema_fingerprint(conn);
 
@@ -124,8 +121,7 @@ START_TEST(test_empty_then_again)
 	}
 	after = schema_fingerprint(conn);
 	ck_assert_str_eq(before, after);
-	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.schema_migrations"),
-			 n_migrations());
+	ck_assert_int_eq(migrations_recorded(conn), n_migrations());
 	free(before);
 	free(after);
 	PQfinish(conn);
@@ -172,65 +168,56 @@ START_TEST(test_concurrent)
 	}
 	ck_assert_int_eq(applied, 1); /* exactly one of them did the work */
 	conn = orc_it_pg_connect(db);
-	ck_assert_int_eq(count(conn, "SELECT count(*) FROM orchestrator.schema_migrations"),
-			 n_migrations());
+	ck_assert_int_eq(migrations_recorded(conn), n_migrations());
 	PQfinish(conn);
 }
 END_TEST
 
 START_TEST(test_tampered_migration_refused)
 {
-	char db[64], out[4096];
-	PGconn *conn;
-	PGresult *res;
+	struct orc_it_db db;
+	char out[4096];
 
-	orc_it_create_database(db, sizeof(db));
-	migrate(db, 0, out, sizeof(out));
-	conn = orc_it_pg_connect(db);
-	res = PQexec(conn, "UPDATE orchestrator.schema_migrations SET checksum = 'x'");
-	ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
-	PQclear(res);
-	migrate(db, 1, out, sizeof(out));
+	orc_it_db_init(&db);
+	orc_it_pg_exec(db.conn,
+		       "UPDATE orchestrator.schema_migrations SET checksum = 'x'",
+		       0, NULL);
+	migrate(db.name, 1, out, sizeof(out));
 	ck_assert_msg(strstr(out, "migration 001_initial was applied with a "
 				  "different text") != NULL, "%s", out);
-	PQfinish(conn);
+	orc_it_db_finish(&db);
 }
 END_TEST
 
 START_TEST(test_history_is_append_only)
 {
-	char db[64], out[4096];
-	PGconn *conn;
+	struct orc_it_db db;
 	PGresult *res;
 
-	orc_it_create_database(db, sizeof(db));
-	migrate(db, 0, out, sizeof(out));
-	conn = orc_it_pg_connect(db);
-	res = PQexec(conn,
-		     "SET search_path TO orchestrator;"
-		     "INSERT INTO saga_definitions (name, version, body, checksum)"
-		     " VALUES ('d', 1, '{}', 'c');"
-		     "INSERT INTO sagas (id, definition_name, definition_version,"
-		     " business_key, status) VALUES"
-		     " ('00000000-0000-0000-0000-000000000001', 'd', 1, 'k', 'running');"
-		     "INSERT INTO saga_history (saga_id, kind) VALUES"
-		     " ('00000000-0000-0000-0000-000000000001', 'saga.started')");
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s",
-		      PQerrorMessage(conn));
-	PQclear(res);
-	res = PQexec(conn, "UPDATE orchestrator.saga_history SET kind = 'x'");
+	orc_it_db_init(&db);
+	orc_it_pg_exec(db.conn,
+		       "SET search_path TO orchestrator;"
+		       "INSERT INTO saga_definitions (name, version, body, checksum)"
+		       " VALUES ('d', 1, '{}', 'c');"
+		       "INSERT INTO sagas (id, definition_name, definition_version,"
+		       " business_key, status) VALUES"
+		       " ('00000000-0000-0000-0000-000000000001', 'd', 1, 'k', 'running');"
+		       "INSERT INTO saga_history (saga_id, kind) VALUES"
+		       " ('00000000-0000-0000-0000-000000000001', 'saga.started')",
+		       0, NULL);
+	res = PQexec(db.conn, "UPDATE orchestrator.saga_history SET kind = 'x'");
 	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
-	ck_assert_ptr_nonnull(strstr(PQerrorMessage(conn), "append-only"));
+	ck_assert_ptr_nonnull(strstr(PQerrorMessage(db.conn), "append-only"));
 	PQclear(res);
 	/* a second saga for the same definition and key is refused */
-	res = PQexec(conn, "INSERT INTO orchestrator.sagas (id, definition_name,"
+	res = PQexec(db.conn, "INSERT INTO orchestrator.sagas (id, definition_name,"
 			   " definition_version, business_key, status) VALUES"
 			   " ('00000000-0000-0000-0000-000000000002', 'd', 1, 'k',"
 			   " 'running')");
 	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
 	ck_assert_str_eq(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505");
 	PQclear(res);
-	PQfinish(conn);
+	orc_it_db_finish(&db);
 }
 END_TEST
 
@@ -247,24 +234,17 @@ START_TEST(test_unreachable_database_fails_clearly)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("migrate");
-	TCase *tc = tcase_create("migrate");
-
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_empty_then_again);
-	tcase_add_test(tc, test_concurrent);
-	tcase_add_test(tc, test_tampered_migration_refused);
-	tcase_add_test(tc, test_history_is_append_only);
-	tcase_add_test(tc, test_unreachable_database_fails_clearly);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return orc_check_run(suite());
+	const struct orc_it_case cases[] = {
+		ORC_IT_CASE(empty_then_again),
+		ORC_IT_CASE(concurrent),
+		ORC_IT_CASE(tampered_migration_refused),
+		ORC_IT_CASE(history_is_append_only),
+		ORC_IT_CASE(unreachable_database_fails_clearly),
+	};
+
+	return orc_it_run_suite("migrate", cases, sizeof(cases) / sizeof(cases[0]),
+				120);
 }

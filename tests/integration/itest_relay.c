@@ -15,10 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "broker.h"
-#include "check_runner.h"
+#include "clock.h"
 #include "config.h"
 #include "harness.h"
 #include "relay.h"
@@ -44,69 +43,53 @@ struct consumed {
 	size_t n_headers;
 };
 
-struct db {
-	char name[64];
-	char dsn[1024];
-	PGconn *conn;
+/*
+ * One test's world: a migrated database, a topic of its own, and the
+ * relay's settings for both.
+ */
+struct world {
+	struct orc_it_db db;
+	char topic[64];
+	struct orc_config cfg;
 };
 
-static int64_t
-mono_ms(void)
+/* The settings of a relay on db: batch rows a turn, polling every poll_ms. */
+static void
+config_for(struct orc_config *cfg, const struct orc_it_db *db, int batch,
+	   int poll_ms)
 {
-	struct timespec ts;
+	struct orc_error err;
+	char v[16];
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	orc_it_config_init(cfg);
+	ck_assert_int_eq(orc_config_set(cfg, "pg_dsn", db->dsn, &err), ORC_OK);
+	snprintf(v, sizeof(v), "%d", batch);
+	ck_assert_int_eq(orc_config_set(cfg, "relay_batch", v, &err), ORC_OK);
+	snprintf(v, sizeof(v), "%d", poll_ms);
+	ck_assert_int_eq(orc_config_set(cfg, "relay_poll_ms", v, &err), ORC_OK);
+}
+
+/* Set up w: the topic is unique, named after name. */
+static void
+world_init(struct world *w, const char *name, int batch, int poll_ms)
+{
+	orc_it_db_init(&w->db);
+	orc_it_unique(name, w->topic, sizeof(w->topic));
+	config_for(&w->cfg, &w->db, batch, poll_ms);
 }
 
 static void
-sleep_ms(int ms)
+world_finish(struct world *w)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-/* A fresh database with the schema, and a connection to it. */
-static void
-db_setup(struct db *db)
-{
-	char out[4096];
-	const char *args[] = {"migrate", "--dsn", db->dsn, NULL};
-	int rc;
-
-	orc_it_create_database(db->name, sizeof(db->name));
-	orc_it_dsn_for(db->name, db->dsn, sizeof(db->dsn));
-	rc = orc_it_run(out, sizeof(out), args);
-	ck_assert_msg(rc == 0, "migrate exited %d:\n%s", rc, out);
-	db->conn = orc_it_pg_connect(db->name);
-}
-
-static void
-sql(PGconn *conn, const char *text, int n, const char *const *params)
-{
-	PGresult *res = PQexecParams(conn, text, n, NULL, params, NULL, NULL, 0);
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
-			      PQresultStatus(res) == PGRES_TUPLES_OK,
-		      "%s: %s", text, PQerrorMessage(conn));
-	PQclear(res);
+	orc_config_finish(&w->cfg);
+	orc_it_db_finish(&w->db);
 }
 
 static long
-count(PGconn *conn, const char *text)
+outbox_rows(struct orc_it_db *db)
 {
-	char *v = orc_it_pg_value(conn, text);
-	long n = strtol(v, NULL, 10);
-
-	free(v);
-	return n;
-}
-
-static long
-outbox_rows(struct db *db)
-{
-	return count(db->conn, "SELECT count(*) FROM orchestrator.outbox");
+	return orc_it_pg_long(db->conn,
+			      "SELECT count(*) FROM orchestrator.outbox");
 }
 
 /*
@@ -114,14 +97,15 @@ outbox_rows(struct db *db)
  * over the sagas), ids in that order.  message_id = m-<saga>-<seq>.
  */
 static void
-insert_interleaved(struct db *db, const char *topic, int n_sagas, int per_saga)
+insert_interleaved(struct orc_it_db *db, const char *topic, int n_sagas,
+		   int per_saga)
 {
 	char ns[16], np[16];
 	const char *params[3] = {topic, ns, np};
 
 	snprintf(ns, sizeof(ns), "%d", n_sagas);
 	snprintf(np, sizeof(np), "%d", per_saga);
-	sql(db->conn,
+	orc_it_pg_exec(db->conn,
 	    "WITH s AS MATERIALIZED (SELECT n, gen_random_uuid() AS id"
 	    "  FROM generate_series(0, $2::int - 1) n)"
 	    " INSERT INTO orchestrator.outbox (saga_id, lane, message_id, topic,"
@@ -132,24 +116,6 @@ insert_interleaved(struct db *db, const char *topic, int n_sagas, int per_saga)
 	    " FROM generate_series(0, $3::int - 1) g CROSS JOIN s"
 	    " ORDER BY g, s.n",
 	    3, params);
-}
-
-static void
-config_for(struct orc_config *cfg, const struct db *db, const char *brokers,
-	   int batch, int poll_ms)
-{
-	struct orc_error err;
-	char v[16];
-
-	ck_assert_int_eq(orc_config_init(cfg, &err), ORC_OK);
-	ck_assert_int_eq(orc_config_load_env(cfg, &err), ORC_OK);
-	ck_assert_int_eq(orc_config_set(cfg, "pg_dsn", db->dsn, &err), ORC_OK);
-	ck_assert_int_eq(orc_config_set(cfg, "kafka_brokers", brokers, &err),
-			 ORC_OK);
-	snprintf(v, sizeof(v), "%d", batch);
-	ck_assert_int_eq(orc_config_set(cfg, "relay_batch", v, &err), ORC_OK);
-	snprintf(v, sizeof(v), "%d", poll_ms);
-	ck_assert_int_eq(orc_config_set(cfg, "relay_poll_ms", v, &err), ORC_OK);
 }
 
 static struct orc_relay *
@@ -167,17 +133,17 @@ relay_new(const struct orc_config *cfg, int lanes_per_claim,
 
 /* Turn r until the outbox is empty; fails the test after timeout_ms. */
 static void
-relay_until_empty(struct orc_relay *r, struct db *db, int timeout_ms)
+relay_until_empty(struct orc_relay *r, struct orc_it_db *db, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
 	struct orc_error err;
 
 	while (outbox_rows(db) > 0) {
-		ck_assert_msg(mono_ms() < deadline,
+		ck_assert_msg(orc_clock_mono_ms() < deadline,
 			      "outbox not empty after %d ms", timeout_ms);
 		ck_assert_msg(orc_relay_turn(r, NULL, &err) == ORC_OK,
 			      "turn: %s (%s)", err.message, err.detail);
-		sleep_ms(20);
+		orc_clock_sleep_ms(20, NULL);
 	}
 }
 
@@ -205,12 +171,12 @@ consume(const struct orc_config *cfg, const char *topic, size_t expected,
 	struct orc_consumer *c;
 	struct orc_error err;
 	size_t n = 0;
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
 
 	orc_it_unique("it_relay_group", group, sizeof(group));
 	ck_assert_int_eq(orc_consumer_create(cfg, group, topics, 1, &c, &err),
 			 ORC_OK);
-	while (mono_ms() < deadline) {
+	while (orc_clock_mono_ms() < deadline) {
 		struct orc_kafka_message *m;
 
 		ck_assert_msg(orc_consumer_poll(c, 200, &m, &err) == ORC_OK, "%s",
@@ -238,7 +204,7 @@ consume(const struct orc_config *cfg, const char *topic, size_t expected,
 		n++;
 		orc_kafka_message_destroy(m);
 		if (n == expected) /* look for duplicates a little longer */
-			deadline = mono_ms() + 2000;
+			deadline = orc_clock_mono_ms() + 2000;
 	}
 	orc_consumer_destroy(c);
 	return n;
@@ -290,19 +256,16 @@ check_order(const struct consumed *msgs, size_t n, int n_sagas, int per_saga,
 /* (a) every header, the key and the value; rows deleted afterwards */
 START_TEST(test_headers_and_delete)
 {
-	struct db db;
-	struct orc_config cfg;
+	struct world w;
 	struct orc_relay *r;
 	struct orc_error err;
 	struct consumed msgs[4];
-	char topic[64];
-	const char *params[2] = {topic, TRACEPARENT};
+	const char *params[2] = {w.topic, TRACEPARENT};
 	size_t published = 0, n;
 	const struct orc_relay_stats *stats;
 
-	db_setup(&db);
-	orc_it_unique("it_relay_headers", topic, sizeof(topic));
-	sql(db.conn,
+	world_init(&w, "it_relay_headers", 100, 1000);
+	orc_it_pg_exec(w.db.conn,
 	    "INSERT INTO orchestrator.outbox (saga_id, lane, message_id, topic,"
 	    " type, source, step_name, reply_to, payload, traceparent,"
 	    " created_at) VALUES"
@@ -317,12 +280,11 @@ START_TEST(test_headers_and_delete)
 	    "  'cmd-2', $1, 'inventory.release', '/orchestrator/order_fulfillment',"
 	    "  NULL, NULL, '{}', NULL, '2024-11-27T07:00:01Z')",
 	    2, params);
-	config_for(&cfg, &db, orc_it_kafka_brokers(), 100, 1000);
-	r = relay_new(&cfg, 16, 0);
+	r = relay_new(&w.cfg, 16, 0);
 	ck_assert_msg(orc_relay_turn(r, &published, &err) == ORC_OK, "%s (%s)",
 		      err.message, err.detail);
 	ck_assert_uint_eq(published, 2);
-	ck_assert_int_eq(outbox_rows(&db), 0);
+	ck_assert_int_eq(outbox_rows(&w.db), 0);
 	stats = orc_relay_get_stats(r);
 	ck_assert_uint_eq(stats->published, 2);
 	ck_assert_uint_eq(stats->failed, 0);
@@ -330,7 +292,7 @@ START_TEST(test_headers_and_delete)
 	ck_assert_uint_eq(stats->lanes, ORC_OUTBOX_ALL_LANES);
 	ck_assert_int_gt(stats->last_lag_ms, 0); /* created in the past */
 
-	n = consume(&cfg, topic, 2, msgs, 4, 30000);
+	n = consume(&w.cfg, w.topic, 2, msgs, 4, 30000);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(msgs[0].key, "5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e");
 	ck_assert_str_eq(msgs[0].value,
@@ -356,12 +318,11 @@ START_TEST(test_headers_and_delete)
 	ck_assert_uint_eq(msgs[1].n_headers, 8);
 	ck_assert(!msgs[1].has[H_STEP]);
 	ck_assert_str_eq(msgs[1].h[H_REPLY],
-			 orc_config_str(&cfg, ORC_CFG_REPLY_TOPIC));
+			 orc_config_str(&w.cfg, ORC_CFG_REPLY_TOPIC));
 	ck_assert(!msgs[1].has[H_TRACE]);
 
 	orc_relay_destroy(r);
-	orc_config_finish(&cfg);
-	PQfinish(db.conn);
+	world_finish(&w);
 }
 END_TEST
 
@@ -369,48 +330,43 @@ END_TEST
 START_TEST(test_order_per_saga)
 {
 	enum { SAGAS = 3, PER_SAGA = 50 };
-	struct db db;
-	struct orc_config cfg;
+	struct world w;
 	struct orc_relay *r;
 	static struct consumed msgs[SAGAS * PER_SAGA + 20];
-	char topic[64];
 	size_t n;
 
-	db_setup(&db);
-	orc_it_unique("it_relay_order", topic, sizeof(topic));
-	insert_interleaved(&db, topic, SAGAS, PER_SAGA);
-	config_for(&cfg, &db, orc_it_kafka_brokers(), 20, 1000);
-	r = relay_new(&cfg, 16, 0);
+	world_init(&w, "it_relay_order", 20, 1000);
+	insert_interleaved(&w.db, w.topic, SAGAS, PER_SAGA);
+	r = relay_new(&w.cfg, 16, 0);
 	ck_assert_int_eq(orc_relay_turn(r, NULL, NULL), ORC_OK);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->last_batch, 20);
 	/* a full batch: more rows wait, the next turn is due at once */
-	ck_assert(orc_relay_wants_turn(r, mono_ms()));
-	relay_until_empty(r, &db, 60000);
+	ck_assert(orc_relay_wants_turn(r, orc_clock_mono_ms()));
+	relay_until_empty(r, &w.db, 60000);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->published, SAGAS * PER_SAGA);
 	ck_assert_uint_ge(orc_relay_get_stats(r)->turns, 8);
 
-	n = consume(&cfg, topic, SAGAS * PER_SAGA, msgs,
+	n = consume(&w.cfg, w.topic, SAGAS * PER_SAGA, msgs,
 		    sizeof(msgs) / sizeof(msgs[0]), 60000);
 	ck_assert_uint_eq(n, SAGAS * PER_SAGA);
 	ck_assert_uint_eq(check_order(msgs, n, SAGAS, PER_SAGA, true),
 			  SAGAS * PER_SAGA);
 	orc_relay_destroy(r);
-	orc_config_finish(&cfg);
-	PQfinish(db.conn);
+	world_finish(&w);
 }
 END_TEST
 
 /* Advisory locks held on this database's relay lanes, and by how many sessions. */
 static void
-lane_locks(struct db *db, long *locks, long *sessions)
+lane_locks(struct orc_it_db *db, long *locks, long *sessions)
 {
-	*locks = count(db->conn,
+	*locks = orc_it_pg_long(db->conn,
 		       "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
 		       " AND objsubid = 2 AND granted AND database = (SELECT oid"
 		       " FROM pg_database WHERE datname = current_database())"
 		       " AND classid::bigint = hashtext('orchestrator.outbox."
 		       "orchestrator')::bigint & 4294967295");
-	*sessions = count(db->conn,
+	*sessions = orc_it_pg_long(db->conn,
 			  "SELECT count(DISTINCT pid) FROM pg_locks WHERE"
 			  " locktype = 'advisory' AND objsubid = 2 AND granted"
 			  " AND database = (SELECT oid FROM pg_database WHERE"
@@ -423,24 +379,21 @@ lane_locks(struct db *db, long *locks, long *sessions)
 START_TEST(test_two_relays)
 {
 	enum { SAGAS = 40, PER_SAGA = 10, MORE = 40 };
-	struct db db;
-	struct orc_config cfg;
+	struct world w;
 	struct orc_relay *a, *b;
 	struct orc_error err;
 	static struct consumed msgs[SAGAS * PER_SAGA + 50];
-	char topic[64], topic2[64];
+	char topic2[64];
 	int64_t deadline;
 	long locks, sessions;
 	size_t n;
 	uint64_t pa, pb;
 
-	db_setup(&db);
-	orc_it_unique("it_relay_two", topic, sizeof(topic));
-	insert_interleaved(&db, topic, SAGAS, PER_SAGA);
-	config_for(&cfg, &db, orc_it_kafka_brokers(), 25, 1000);
-	a = relay_new(&cfg, 4, 50);
-	b = relay_new(&cfg, 4, 50);
-	deadline = mono_ms() + 60000;
+	world_init(&w, "it_relay_two", 25, 1000);
+	insert_interleaved(&w.db, w.topic, SAGAS, PER_SAGA);
+	a = relay_new(&w.cfg, 4, 50);
+	b = relay_new(&w.cfg, 4, 50);
+	deadline = orc_clock_mono_ms() + 60000;
 	for (;;) {
 		uint16_t la, lb;
 
@@ -451,13 +404,15 @@ START_TEST(test_two_relays)
 		la = orc_relay_get_stats(a)->lanes;
 		lb = orc_relay_get_stats(b)->lanes;
 		ck_assert_msg((la & lb) == 0, "lanes overlap: %04x %04x", la, lb);
-		if ((la | lb) == ORC_OUTBOX_ALL_LANES && outbox_rows(&db) == 0)
+		if ((la | lb) == ORC_OUTBOX_ALL_LANES &&
+		    outbox_rows(&w.db) == 0)
 			break;
-		ck_assert_msg(mono_ms() < deadline, "relays did not finish");
-		sleep_ms(20);
+		ck_assert_msg(orc_clock_mono_ms() < deadline,
+			      "relays did not finish");
+		orc_clock_sleep_ms(20, NULL);
 	}
 	/* the locks the server holds are the lanes the relays report */
-	lane_locks(&db, &locks, &sessions);
+	lane_locks(&w.db, &locks, &sessions);
 	ck_assert_int_eq(locks, 16);
 	ck_assert_int_eq(sessions, 2);
 	pa = orc_relay_get_stats(a)->published;
@@ -466,7 +421,7 @@ START_TEST(test_two_relays)
 	ck_assert_msg(pa > 0 && pb > 0, "one relay did everything: %llu/%llu",
 		      (unsigned long long)pa, (unsigned long long)pb);
 
-	n = consume(&cfg, topic, SAGAS * PER_SAGA, msgs,
+	n = consume(&w.cfg, w.topic, SAGAS * PER_SAGA, msgs,
 		    sizeof(msgs) / sizeof(msgs[0]), 60000);
 	ck_assert_uint_eq(n, SAGAS * PER_SAGA);
 	ck_assert_uint_eq(check_order(msgs, n, SAGAS, PER_SAGA, true),
@@ -474,28 +429,29 @@ START_TEST(test_two_relays)
 
 	/* b stops: a takes its lanes and publishes rows of every lane */
 	orc_relay_destroy(b);
-	deadline = mono_ms() + 10000;
+	deadline = orc_clock_mono_ms() + 10000;
 	while (orc_relay_get_stats(a)->lanes != ORC_OUTBOX_ALL_LANES) {
-		ck_assert_msg(mono_ms() < deadline, "a did not take over: %04x",
+		ck_assert_msg(orc_clock_mono_ms() < deadline,
+			      "a did not take over: %04x",
 			      orc_relay_get_stats(a)->lanes);
 		ck_assert_int_eq(orc_relay_turn(a, NULL, &err), ORC_OK);
-		sleep_ms(20);
+		orc_clock_sleep_ms(20, NULL);
 	}
-	lane_locks(&db, &locks, &sessions);
+	lane_locks(&w.db, &locks, &sessions);
 	ck_assert_int_eq(locks, 16);
 	ck_assert_int_eq(sessions, 1);
 	orc_it_unique("it_relay_two_more", topic2, sizeof(topic2));
-	insert_interleaved(&db, topic2, MORE, 1);
-	ck_assert_int_eq(count(db.conn, "SELECT count(DISTINCT lane) FROM"
-					" orchestrator.outbox") > 8, 1);
-	relay_until_empty(a, &db, 30000);
+	insert_interleaved(&w.db, topic2, MORE, 1);
+	ck_assert_int_eq(orc_it_pg_long(w.db.conn, "SELECT count(DISTINCT lane)"
+					" FROM orchestrator.outbox") > 8,
+			 1);
+	relay_until_empty(a, &w.db, 30000);
 	ck_assert_uint_eq(orc_relay_get_stats(a)->published, pa + MORE);
 
 	orc_relay_destroy(a);
-	lane_locks(&db, &locks, &sessions);
+	lane_locks(&w.db, &locks, &sessions);
 	ck_assert_int_eq(locks, 0);
-	orc_config_finish(&cfg);
-	PQfinish(db.conn);
+	world_finish(&w);
 }
 END_TEST
 
@@ -503,19 +459,20 @@ END_TEST
 START_TEST(test_kafka_unreachable)
 {
 	enum { ROWS = 10 };
-	struct db db;
-	struct orc_config bad, good;
+	struct world w;
+	struct orc_config bad;
 	struct orc_relay *r;
 	struct orc_error err;
 	struct consumed msgs[ROWS + 5];
-	char topic[64];
 	size_t published = 99;
 	enum orc_status st;
 
-	db_setup(&db);
-	orc_it_unique("it_relay_down", topic, sizeof(topic));
-	insert_interleaved(&db, topic, 2, ROWS / 2);
-	config_for(&bad, &db, "127.0.0.1:1", 100, 1000);
+	world_init(&w, "it_relay_down", 100, 1000);
+	insert_interleaved(&w.db, w.topic, 2, ROWS / 2);
+	config_for(&bad, &w.db, 100, 1000);
+	ck_assert_int_eq(orc_config_set(&bad, "kafka_brokers", "127.0.0.1:1",
+					&err),
+			 ORC_OK);
 	ck_assert_int_eq(orc_config_set(&bad, "kafka.message.timeout.ms", "2000",
 					&err),
 			 ORC_OK);
@@ -525,27 +482,25 @@ START_TEST(test_kafka_unreachable)
 	ck_assert_uint_eq(published, 0);
 	ck_assert_msg(strstr(err.message, "cannot publish 10 of 10 outbox rows"),
 		      "%s", err.message);
-	ck_assert_int_eq(outbox_rows(&db), ROWS);
+	ck_assert_int_eq(outbox_rows(&w.db), ROWS);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->failed, ROWS);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->published, 0);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->errors, 1);
 	/* backing off: no turn is wanted right away */
-	ck_assert(!orc_relay_wants_turn(r, mono_ms()));
+	ck_assert(!orc_relay_wants_turn(r, orc_clock_mono_ms()));
 	orc_relay_destroy(r); /* frees its lanes */
 
-	config_for(&good, &db, orc_it_kafka_brokers(), 100, 1000);
-	r = relay_new(&good, 16, 0);
+	r = relay_new(&w.cfg, 16, 0);
 	ck_assert_msg(orc_relay_turn(r, &published, &err) == ORC_OK, "%s (%s)",
 		      err.message, err.detail);
 	ck_assert_uint_eq(published, ROWS);
-	ck_assert_int_eq(outbox_rows(&db), 0);
-	ck_assert_uint_eq(consume(&good, topic, ROWS, msgs, ROWS + 5, 30000),
+	ck_assert_int_eq(outbox_rows(&w.db), 0);
+	ck_assert_uint_eq(consume(&w.cfg, w.topic, ROWS, msgs, ROWS + 5, 30000),
 			  ROWS);
 	ck_assert_uint_eq(check_order(msgs, ROWS, 2, ROWS / 2, true), ROWS);
 	orc_relay_destroy(r);
 	orc_config_finish(&bad);
-	orc_config_finish(&good);
-	PQfinish(db.conn);
+	world_finish(&w);
 }
 END_TEST
 
@@ -556,19 +511,16 @@ END_TEST
  */
 START_TEST(test_partial_failure_keeps_saga_suffix)
 {
-	struct db db;
-	struct orc_config cfg;
+	struct world w;
 	struct orc_relay *r;
 	struct orc_error err;
-	char topic[64];
-	const char *params[1] = {topic};
+	const char *params[1] = {w.topic};
 	size_t published = 0;
 	enum orc_status st;
 	char *left;
 
-	db_setup(&db);
-	orc_it_unique("it_relay_partial", topic, sizeof(topic));
-	sql(db.conn,
+	world_init(&w, "it_relay_partial", 100, 1000);
+	orc_it_pg_exec(w.db.conn,
 	    "WITH v(saga, msg, topic) AS (VALUES"
 	    " ('00000000-0000-4000-8000-00000000000a'::uuid, 'a-0', $1),"
 	    " ('00000000-0000-4000-8000-00000000000b'::uuid, 'b-0', $1),"
@@ -582,101 +534,91 @@ START_TEST(test_partial_failure_keeps_saga_suffix)
 	    " SELECT saga, hashtext(saga::text) & 15, msg, topic, 't', '/it', '{}'"
 	    " FROM v",
 	    1, params);
-	config_for(&cfg, &db, orc_it_kafka_brokers(), 100, 1000);
-	r = relay_new(&cfg, 16, 0);
+	r = relay_new(&w.cfg, 16, 0);
 	st = orc_relay_turn(r, &published, &err);
 	/* refused rows stay and block their saga: transient for the caller */
 	ck_assert_msg(st == ORC_TRANSIENT, "%s: %s", orc_status_name(st),
 		      err.message);
 	ck_assert_ptr_nonnull(strstr(err.detail, "not a valid topic!"));
 	ck_assert_uint_eq(published, 4);
-	left = orc_it_pg_value(db.conn,
+	left = orc_it_pg_value(w.db.conn,
 			       "SELECT string_agg(message_id, ',' ORDER BY id)"
 			       " FROM orchestrator.outbox");
 	ck_assert_str_eq(left, "a-1,a-2");
 	free(left);
 	orc_relay_destroy(r);
-	orc_config_finish(&cfg);
-	PQfinish(db.conn);
+	world_finish(&w);
 }
 END_TEST
 
 /* The relay's connection is killed: it backs off, reconnects, claims again. */
 START_TEST(test_reconnects)
 {
-	struct db db;
-	struct orc_config cfg;
+	struct world w;
 	struct orc_relay *r;
 	struct orc_error err;
-	char topic[64];
 	long locks, sessions;
 	int64_t deadline;
 
-	db_setup(&db);
-	orc_it_unique("it_relay_reconnect", topic, sizeof(topic));
-	config_for(&cfg, &db, orc_it_kafka_brokers(), 100, 1000);
-	r = relay_new(&cfg, 16, 0);
+	world_init(&w, "it_relay_reconnect", 100, 1000);
+	r = relay_new(&w.cfg, 16, 0);
 	ck_assert_int_eq(orc_relay_turn(r, NULL, &err), ORC_OK);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, ORC_OUTBOX_ALL_LANES);
-	ck_assert_int_eq(count(db.conn,
+	ck_assert_int_eq(orc_it_pg_long(w.db.conn,
 			       "SELECT count(pg_terminate_backend(pid)) FROM"
 			       " pg_stat_activity WHERE datname = current_database()"
 			       " AND pid <> pg_backend_pid()"),
 			 1);
-	sleep_ms(200);
-	insert_interleaved(&db, topic, 8, 3);
+	orc_clock_sleep_ms(200, NULL);
+	insert_interleaved(&w.db, w.topic, 8, 3);
 
 	ck_assert_int_eq(orc_relay_turn(r, NULL, &err), ORC_TRANSIENT);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, 0);
 	ck_assert_int_eq(orc_relay_socket(r), -1);
-	ck_assert(!orc_relay_wants_turn(r, mono_ms())); /* backing off */
-	deadline = mono_ms() + 10000;
-	while (!orc_relay_wants_turn(r, mono_ms())) {
-		ck_assert(mono_ms() < deadline);
-		sleep_ms(10);
+	/* backing off */
+	ck_assert(!orc_relay_wants_turn(r, orc_clock_mono_ms()));
+	deadline = orc_clock_mono_ms() + 10000;
+	while (!orc_relay_wants_turn(r, orc_clock_mono_ms())) {
+		ck_assert(orc_clock_mono_ms() < deadline);
+		orc_clock_sleep_ms(10, NULL);
 	}
-	relay_until_empty(r, &db, 30000);
+	relay_until_empty(r, &w.db, 30000);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->published, 24);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, ORC_OUTBOX_ALL_LANES);
 	ck_assert_int_ge(orc_relay_socket(r), 0);
-	lane_locks(&db, &locks, &sessions);
+	lane_locks(&w.db, &locks, &sessions);
 	ck_assert_int_eq(locks, 16);
 	ck_assert_int_eq(sessions, 1);
 	orc_relay_destroy(r);
-	orc_config_finish(&cfg);
-	PQfinish(db.conn);
+	world_finish(&w);
 }
 END_TEST
 
 /* (e) an INSERT wakes the relay through NOTIFY, long before its poll time */
 START_TEST(test_notify_wakes)
 {
-	struct db db;
-	struct orc_config cfg;
+	struct world w;
 	struct orc_relay *r;
 	struct orc_error err;
-	char topic[64];
 	size_t published = 0;
 	int64_t start, woke = -1;
 
-	db_setup(&db);
-	orc_it_unique("it_relay_notify", topic, sizeof(topic));
-	config_for(&cfg, &db, orc_it_kafka_brokers(), 100, 600000);
-	r = relay_new(&cfg, 16, 0);
+	world_init(&w, "it_relay_notify", 100, 600000);
+	r = relay_new(&w.cfg, 16, 0);
 	ck_assert_int_eq(orc_relay_turn(r, &published, &err), ORC_OK);
 	ck_assert_uint_eq(published, 0);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, ORC_OUTBOX_ALL_LANES);
-	ck_assert(!orc_relay_wants_turn(r, mono_ms()));
+	ck_assert(!orc_relay_wants_turn(r, orc_clock_mono_ms()));
 	ck_assert_int_ge(orc_relay_socket(r), 0);
 
-	insert_interleaved(&db, topic, 1, 1);
-	start = mono_ms();
-	while (mono_ms() - start < 5000) {
+	insert_interleaved(&w.db, w.topic, 1, 1);
+	start = orc_clock_mono_ms();
+	while (orc_clock_mono_ms() - start < 5000) {
 		struct pollfd pfd = {orc_relay_socket(r), POLLIN, 0};
 
 		poll(&pfd, 1, 100);
-		if (orc_relay_wants_turn(r, mono_ms())) {
-			woke = mono_ms() - start;
+		if (orc_relay_wants_turn(r, orc_clock_mono_ms())) {
+			woke = orc_clock_mono_ms() - start;
 			break;
 		}
 	}
@@ -684,33 +626,25 @@ START_TEST(test_notify_wakes)
 		      (long long)woke);
 	ck_assert_int_eq(orc_relay_turn(r, &published, &err), ORC_OK);
 	ck_assert_uint_eq(published, 1);
-	ck_assert(!orc_relay_wants_turn(r, mono_ms()));
+	ck_assert(!orc_relay_wants_turn(r, orc_clock_mono_ms()));
 	orc_relay_destroy(r);
-	orc_config_finish(&cfg);
-	PQfinish(db.conn);
+	world_finish(&w);
 }
 END_TEST
-
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("relay");
-	TCase *tc = tcase_create("relay");
-
-	tcase_set_timeout(tc, 180);
-	tcase_add_test(tc, test_headers_and_delete);
-	tcase_add_test(tc, test_order_per_saga);
-	tcase_add_test(tc, test_two_relays);
-	tcase_add_test(tc, test_kafka_unreachable);
-	tcase_add_test(tc, test_partial_failure_keeps_saga_suffix);
-	tcase_add_test(tc, test_reconnects);
-	tcase_add_test(tc, test_notify_wakes);
-	suite_add_tcase(s, tc);
-	return s;
-}
 
 int
 main(void)
 {
-	return orc_check_run(suite());
+	const struct orc_it_case cases[] = {
+		ORC_IT_CASE(headers_and_delete),
+		ORC_IT_CASE(order_per_saga),
+		ORC_IT_CASE(two_relays),
+		ORC_IT_CASE(kafka_unreachable),
+		ORC_IT_CASE(partial_failure_keeps_saga_suffix),
+		ORC_IT_CASE(reconnects),
+		ORC_IT_CASE(notify_wakes),
+	};
+
+	return orc_it_run_suite("relay", cases, sizeof(cases) / sizeof(cases[0]),
+				180);
 }
