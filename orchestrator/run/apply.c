@@ -14,6 +14,10 @@
  * dead-lettered with the reason, and its inbox id is released so a replay
  * of it is applied.
  *
+ * The error classes keep the meaning error.h gives them: only ORC_INVALID
+ * dead-letters an event.  Out of memory and a broken store are ORC_FATAL
+ * and are returned as they are (the process exits, the batch is applied
+ * again after the restart); ORC_TRANSIENT leaves the batch to be retried.
  * The scratch arrays grow to the largest batch seen and are kept, so the
  * steps allocate nothing of their own per event once warm.
  */
@@ -529,7 +533,8 @@ route_target(struct orc_apply *ap, const struct route *ro,
  * Settle item it after the engine answered st for its input to ss: an
  * item is APPLIED when any of its routes changed a saga, IGNORED when
  * none had a use for it, DEAD when the engine calls the input invalid
- * (nothing was changed then).  Any other answer ends the batch.
+ * (nothing was changed then).  Any other answer (out of memory, a refused
+ * transition, which may have half changed ss) ends the batch with it.
  */
 static enum orc_status
 settle(struct orc_apply *ap, struct orc_apply_item *it,
@@ -550,7 +555,7 @@ settle(struct orc_apply *ap, struct orc_apply_item *it,
 	} else {
 		orc_error_prefix(err, "%s [%d] @ %lld", it->topic,
 				 (int)it->partition, (long long)it->offset);
-		return st == ORC_FATAL ? ORC_INVALID : st;
+		return st;
 	}
 	if (it->saga_id[0] == '\0' && ss->saga.id != NULL)
 		snprintf(it->saga_id, sizeof(it->saga_id), "%s", ss->saga.id);
@@ -691,8 +696,8 @@ apply_batch(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 }
 
 /*
- * Dead-letter it, which its own transaction could not apply (err says
- * why), in a transaction of its own.
+ * Dead-letter it, which its own transaction found invalid (err says why),
+ * in a transaction of its own.
  */
 static enum orc_status
 dead_alone(struct orc_apply *ap, struct orc_apply_item *it,
@@ -716,8 +721,9 @@ dead_alone(struct orc_apply *ap, struct orc_apply_item *it,
 }
 
 /*
- * One item in a transaction of its own; a failure but a transient or
- * fatal one dead-letters it.
+ * One item in a transaction of its own.  Only ORC_INVALID dead-letters it;
+ * any other failure (out of memory, a broken store, a lost connection, a
+ * race with another worker) is returned, with nothing of it committed.
  */
 static enum orc_status
 apply_alone(struct orc_apply *ap, struct orc_apply_item *it, int64_t now_ms,
@@ -725,9 +731,7 @@ apply_alone(struct orc_apply *ap, struct orc_apply_item *it, int64_t now_ms,
 {
 	enum orc_status st = apply_batch(ap, it, 1, now_ms, err);
 
-	if (st == ORC_OK || st == ORC_TRANSIENT || st == ORC_FATAL)
-		return st;
-	return dead_alone(ap, it, err);
+	return st == ORC_INVALID ? dead_alone(ap, it, err) : st;
 }
 
 enum orc_status
@@ -798,7 +802,11 @@ orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 			/*
 			 * A timer the engine refuses would fire forever:
 			 * roll back, move this saga's wake-up a minute on and
-			 * record why; the others fire on the next turn.
+			 * record why, so the other sagas' timers fire on the
+			 * next turn.  The status goes back as it is.  A
+			 * refused transition is ORC_FATAL like out of memory,
+			 * and cannot be told from it here; for out of memory
+			 * the deferral only delays this saga's timer.
 			 */
 			char id[40];
 			struct orc_error derr;

@@ -8,12 +8,14 @@
  * back sagas, steps, history, outbox rows and dead letters from arrays.
  * Only after the commit may the caller store Kafka offsets.
  *
- * One bad event must not poison a batch: if anything but a transient
- * failure (lost connection, deadlock) stops the batch, it is rolled back
- * and its items are applied again one transaction each; an item that still
- * fails is dead-lettered with the reason.  Transient failures return
- * ORC_TRANSIENT with nothing committed: back off and apply the same batch
- * again.
+ * One bad event must not poison a batch: if an invalid item (or a race
+ * with another process) stops the batch, it is rolled back and its items
+ * are applied again one transaction each; an item that is still ORC_INVALID
+ * alone is dead-lettered with the reason.  Only what is invalid is ever
+ * dead-lettered (an event that does not parse or reaches no saga, an input
+ * the engine rejects): a transient failure (lost connection, deadlock) is
+ * returned to be retried, and a fatal one (out of memory, a broken store)
+ * to stop the process, which applies the batch again after its restart.
  *
  * Not thread-safe: one struct orc_apply per thread and connection.
  */
@@ -102,7 +104,10 @@ const struct orc_apply_stats *orc_apply_stats(const struct orc_apply *ap);
  * Apply items[0..n) (in order; a saga's events apply in the order given)
  * at now_ms.  ORC_OK: committed, every item has its outcome (dead ones are
  * in dead_letters; the caller publishes them to the dead-letter topic).
- * ORC_TRANSIENT: nothing committed, try again later.  ORC_FATAL: give up.
+ * ORC_TRANSIENT, or ORC_CONFLICT (another process started the same saga
+ * meanwhile): the failing item is not committed, back off and apply the
+ * same items again (those committed one by one before it are DUPLICATE
+ * then).  ORC_FATAL: give up; no item was dead-lettered for it.
  */
 enum orc_status orc_apply_events(struct orc_apply *ap,
 				 struct orc_apply_item *items, size_t n,
