@@ -22,6 +22,32 @@ orc_cmd_fail(const struct orc_cmd *cmd, const struct orc_error *err)
 }
 
 int
+orc_cmd_fail_input(const struct orc_cmd *cmd, const struct orc_error *err)
+{
+	orc_cmd_fail(cmd, err);
+	return err->status == ORC_INVALID ? 2 : 1;
+}
+
+void
+orc_cmd_print_json(const json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2));
+	putchar('\n');
+}
+
+const char *
+orc_cmd_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+long long
+orc_cmd_int(const json_t *obj, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(obj, key));
+}
+
+int
 orc_cmd_init(struct orc_cmd *cmd, const char *name, int *argc, char **argv,
 	     unsigned needs)
 {

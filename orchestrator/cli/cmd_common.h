@@ -1,11 +1,17 @@
 /*
  * cmd_common.h - what the operator commands share: settings, the database
- * connection, the definitions, and printing errors once.
+ * connection, the definitions, printing errors once, and printing and
+ * reading the store's JSON.
+ *
+ * orc_cmd_init() takes the settings flags out of argv before a command
+ * reads its own arguments (args.h): the two sets of names never meet.
  */
 #ifndef ORC_CMD_COMMON_H
 #define ORC_CMD_COMMON_H
 
 #include <stdbool.h>
+
+#include <jansson.h>
 
 #include "apply.h"
 #include "catalog.h"
@@ -44,5 +50,21 @@ void orc_cmd_finish(struct orc_cmd *cmd);
 
 /* Print "orchestrator NAME: message" (and DETAIL) on stderr; returns 1. */
 int orc_cmd_fail(const struct orc_cmd *cmd, const struct orc_error *err);
+
+/*
+ * The same, for a failure that may be the operator's input: returns 2
+ * (usage) when err says ORC_INVALID (a malformed id, status...), else 1.
+ */
+int orc_cmd_fail_input(const struct orc_cmd *cmd, const struct orc_error *err);
+
+/* Print v (borrowed) on stdout as --json does: indented, one newline. */
+void orc_cmd_print_json(const json_t *v);
+
+/*
+ * A member of a JSON object (borrowed): its string (borrowed from obj;
+ * NULL when absent or not a string), or its integer (0 when absent).
+ */
+const char *orc_cmd_str(const json_t *obj, const char *key);
+long long orc_cmd_int(const json_t *obj, const char *key);
 
 #endif

@@ -9,37 +9,23 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "args.h"
 #include "commands.h"
 #include "definition.h"
 #include "graph.h"
 
-static void
-validate_usage(FILE *out)
-{
-	fprintf(out,
-		"usage: orchestrator validate FILE...\n\n"
-		"Check saga definition files.  Prints every problem as\n"
-		"FILE:POINTER: MESSAGE on stderr and \"FILE: ok\" for each valid\n"
-		"file.  Exit status: 0 all valid, 1 some invalid, 2 usage error.\n");
-}
+static const char validate_usage[] =
+	"usage: orchestrator validate FILE...\n\n"
+	"Check saga definition files.  Prints every problem as\n"
+	"FILE:POINTER: MESSAGE on stderr and \"FILE: ok\" for each valid\n"
+	"file.  Exit status: 0 all valid, 1 some invalid, 2 usage error.\n";
 
-static void
-graph_usage(FILE *out)
-{
-	fprintf(out,
-		"usage: orchestrator graph FILE [--format mermaid|dot]\n\n"
-		"Draw a saga definition as a flowchart: Mermaid (default; paste\n"
-		"it into Markdown) or Graphviz dot (orchestrator graph f.json\n"
-		"--format dot | dot -Tsvg > f.svg).\n");
-}
-
-static bool
-is_help(const char *arg)
-{
-	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
-}
+static const char graph_usage[] =
+	"usage: orchestrator graph FILE [--format mermaid|dot]\n\n"
+	"Draw a saga definition as a flowchart: Mermaid (default; paste\n"
+	"it into Markdown) or Graphviz dot (orchestrator graph f.json\n"
+	"--format dot | dot -Tsvg > f.svg).\n";
 
 /* Load path (new definition); on failure print why on stderr, return NULL. */
 static struct orc_definition *
@@ -64,33 +50,23 @@ load(const char *path)
 	return def;
 }
 
+
 int
 orc_cmd_validate(int argc, char **argv)
 {
-	int first = 1, status = 0;
+	struct orc_args a;
+	const char *v;
+	int status = 0, c;
 
-	for (int i = 1; i < argc; i++) {
-		if (is_help(argv[i])) {
-			validate_usage(stdout);
-			return 0;
-		}
-	}
-	if (argc > 1 && strcmp(argv[1], "--") == 0)
-		first = 2;
-	else
-		for (int i = 1; i < argc; i++)
-			if (argv[i][0] == '-' && argv[i][1] != '\0') {
-				fprintf(stderr,
-					"orchestrator validate: unknown option \"%s\"\n",
-					argv[i]);
-				validate_usage(stderr);
-				return 2;
-			}
-	if (first >= argc) {
-		validate_usage(stderr);
-		return 2;
-	}
-	for (int i = first; i < argc; i++) {
+	if (orc_args_help(argc, argv, validate_usage))
+		return 0;
+	orc_args_init(&a, "validate", validate_usage, NULL, argc, argv);
+	while ((c = orc_args_next(&a, &v)) != ORC_ARGS_END)
+		if (c != ORC_ARGS_OPERAND)
+			return 2;
+	if (a.n_operands == 0)
+		return orc_args_fail(&a, "which files? give one or more");
+	for (int i = 1; i <= a.n_operands; i++) {
 		struct orc_definition *def = load(argv[i]);
 
 		if (def == NULL) {
@@ -98,59 +74,45 @@ orc_cmd_validate(int argc, char **argv)
 			continue;
 		}
 		printf("%s: ok (%s v%d, %zu step%s)\n", argv[i], def->name,
-		       def->version, def->n_steps, def->n_steps == 1 ? "" : "s");
+		       def->version, def->n_steps,
+		       def->n_steps == 1 ? "" : "s");
 		orc_definition_destroy(def);
 	}
 	return status;
 }
 
+enum { OPT_FORMAT = ORC_ARGS_FIRST };
+
 int
 orc_cmd_graph(int argc, char **argv)
 {
+	static const struct option options[] = {
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{0},
+	};
 	enum orc_graph_format fmt = ORC_GRAPH_MERMAID;
 	struct orc_definition *def;
-	const char *path = NULL;
+	const char *path = NULL, *v;
+	struct orc_args a;
 	char *text;
+	int c;
 
-	for (int i = 1; i < argc; i++) {
-		const char *value = NULL;
-
-		if (is_help(argv[i])) {
-			graph_usage(stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--format") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "orchestrator graph: --format needs a value\n");
-				return 2;
-			}
-			value = argv[++i];
-		} else if (strncmp(argv[i], "--format=", 9) == 0) {
-			value = argv[i] + 9;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "orchestrator graph: unknown option \"%s\"\n",
-				argv[i]);
-			graph_usage(stderr);
+	if (orc_args_help(argc, argv, graph_usage))
+		return 0;
+	orc_args_init(&a, "graph", graph_usage, options, argc, argv);
+	while ((c = orc_args_next(&a, &v)) != ORC_ARGS_END) {
+		if (c == OPT_FORMAT && !orc_graph_format_parse(v, &fmt))
+			return orc_args_fail(&a, "unknown format \"%s\" "
+					     "(mermaid or dot)", v);
+		else if (c == ORC_ARGS_OPERAND && path != NULL)
+			return orc_args_fail(&a, "one file at a time");
+		else if (c == ORC_ARGS_OPERAND)
+			path = v;
+		else if (c != OPT_FORMAT)
 			return 2;
-		} else if (path == NULL) {
-			path = argv[i];
-			continue;
-		} else {
-			fprintf(stderr, "orchestrator graph: one file at a time\n");
-			graph_usage(stderr);
-			return 2;
-		}
-		if (!orc_graph_format_parse(value, &fmt)) {
-			fprintf(stderr,
-				"orchestrator graph: unknown format \"%s\" (mermaid or dot)\n",
-				value);
-			return 2;
-		}
 	}
-	if (path == NULL) {
-		graph_usage(stderr);
-		return 2;
-	}
+	if (path == NULL)
+		return orc_args_fail(&a, "which file? give one");
 	def = load(path);
 	if (def == NULL)
 		return 1;

@@ -2,12 +2,16 @@
  * cmd_migrate.c - `orchestrator migrate`: apply the embedded migrations.
  */
 #include <stdio.h>
-#include <string.h>
 
+#include "args.h"
 #include "commands.h"
 #include "config.h"
 #include "log.h"
 #include "store.h"
+
+static const char migrate_usage[] =
+	"usage: orchestrator migrate [--dsn DSN] [--pg-schema NAME]\n"
+	"Creates or upgrades the schema; safe to run again and concurrently.\n";
 
 int
 orc_cmd_migrate(int argc, char **argv)
@@ -18,6 +22,8 @@ orc_cmd_migrate(int argc, char **argv)
 	struct orc_migrate_report rep;
 	int rc = 1;
 
+	if (orc_args_help(argc, argv, migrate_usage))
+		return 0;
 	if (orc_config_init(&cfg, &err) != ORC_OK) {
 		fprintf(stderr, "orchestrator migrate: %s\n", err.message);
 		return 1;
@@ -27,15 +33,8 @@ orc_cmd_migrate(int argc, char **argv)
 		rc = 2;
 		goto done;
 	}
-	if (argc > 1) {
-		if (strcmp(argv[1], "--help") != 0)
-			fprintf(stderr, "orchestrator migrate: unexpected \"%s\"\n",
-				argv[1]);
-		fprintf(strcmp(argv[1], "--help") ? stderr : stdout,
-			"usage: orchestrator migrate [--dsn DSN] [--pg-schema NAME]\n"
-			"Creates or upgrades the schema; safe to run again and "
-			"concurrently.\n");
-		rc = strcmp(argv[1], "--help") ? 2 : 0;
+	if (orc_args_none("migrate", migrate_usage, argc, argv) != 0) {
+		rc = 2;
 		goto done;
 	}
 	if (orc_store_connect(orc_config_str(&cfg, ORC_CFG_PG_DSN),

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "cmd_common.h"
 #include "backoff.h"
 #include "broker.h"
@@ -318,22 +319,17 @@ orc_cmd_run(int argc, char **argv)
 	const char *files;
 	int rc;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(run_usage, stdout);
-			return 0;
-		}
+	if (orc_args_help(argc, argv, run_usage))
+		return 0;
 	memset(&r, 0, sizeof(r));
 	orc_backoff_init(&r.backoff, RETRY_FIRST_MS, 2, RETRY_MAX_MS);
-	rc = orc_cmd_init(&r.cmd, "run", &argc, argv, ORC_CMD_STORE);
+	rc = orc_cmd_init(&r.cmd, "run", &argc, argv, 0);
+	if (rc == 0)
+		rc = orc_args_none("run", run_usage, argc, argv);
+	if (rc == 0)
+		rc = orc_cmd_open(&r.cmd, ORC_CMD_STORE);
 	if (rc != 0)
 		goto done;
-	if (argc != 1) {
-		fprintf(stderr, "orchestrator run: unexpected \"%s\"\n%s", argv[1],
-			run_usage);
-		rc = 2;
-		goto done;
-	}
 	if (!parse_roles(&r, orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES))) {
 		fprintf(stderr, "orchestrator run: invalid roles \"%s\": expected "
 				"worker, relay and/or timers\n",

@@ -12,44 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cmd_common.h"
 #include "commands.h"
 #include "definition.h"
 #include "store_saga.h"
-
-static int
-usage(FILE *out, const char *text, int rc)
-{
-	fputs(text, out);
-	return rc;
-}
-
-static bool
-wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return true;
-	return false;
-}
-
-/* Take "--name VALUE" out of argv; NULL when absent. */
-static const char *
-take_opt(int *argc, char **argv, const char *name)
-{
-	const char *value = NULL;
-	int out = 1;
-
-	for (int i = 1; i < *argc; i++) {
-		if (strcmp(argv[i], name) == 0 && i + 1 < *argc)
-			value = argv[++i];
-		else
-			argv[out++] = argv[i];
-	}
-	argv[out] = NULL;
-	*argc = out;
-	return value;
-}
 
 /* ---- definitions ---- */
 
@@ -131,8 +98,7 @@ definitions_list(struct orc_cmd *cmd)
 	if (orc_store_list_definitions(cmd->store, &list, &err) != ORC_OK)
 		return orc_cmd_fail(cmd, &err);
 	if (cmd->json) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
-		putchar('\n');
+		orc_cmd_print_json(list);
 	} else {
 		printf("%-32s %7s %5s  %-24s %s\n", "NAME", "VERSION", "STEPS",
 		       "LOADED", "CHECKSUM");
@@ -149,23 +115,50 @@ definitions_list(struct orc_cmd *cmd)
 	return 0;
 }
 
+/* Check the subcommand and its operands; 0 or the exit status. */
+static int
+definitions_args(const struct orc_cmd *cmd, int *argc, char **argv)
+{
+	struct orc_args a;
+	const char *v;
+	int c;
+
+	orc_args_init(&a, cmd->name, definitions_usage, NULL, *argc, argv);
+	while ((c = orc_args_next(&a, &v)) != ORC_ARGS_END)
+		if (c != ORC_ARGS_OPERAND)
+			return 2;
+	*argc = a.n_operands + 1;
+	if (*argc < 2)
+		return orc_args_fail(&a, "load or list?");
+	if (strcmp(argv[1], "load") == 0 && *argc < 3)
+		return orc_args_fail(&a, "which files? give one or more");
+	if (strcmp(argv[1], "list") == 0 && *argc > 2)
+		return orc_args_fail(&a, "unexpected \"%s\"", argv[2]);
+	if (strcmp(argv[1], "load") != 0 && strcmp(argv[1], "list") != 0)
+		return orc_args_fail(&a, "unknown subcommand \"%s\"",
+				     argv[1]);
+	return 0;
+}
+
 int
 orc_cmd_definitions(int argc, char **argv)
 {
 	struct orc_cmd cmd;
 	int rc;
 
-	if (wants_help(argc, argv))
-		return usage(stdout, definitions_usage, 0);
-	rc = orc_cmd_init(&cmd, "definitions", &argc, argv, ORC_CMD_STORE);
+	if (orc_args_help(argc, argv, definitions_usage))
+		return 0;
+	rc = orc_cmd_init(&cmd, "definitions", &argc, argv, 0);
+	if (rc == 0)
+		rc = definitions_args(&cmd, &argc, argv);
+	if (rc == 0)
+		rc = orc_cmd_open(&cmd, ORC_CMD_STORE);
 	if (rc != 0)
 		goto done;
-	if (argc >= 3 && strcmp(argv[1], "load") == 0)
+	if (strcmp(argv[1], "load") == 0)
 		rc = definitions_load(&cmd, argc, argv);
-	else if (argc == 2 && strcmp(argv[1], "list") == 0)
-		rc = definitions_list(&cmd);
 	else
-		rc = usage(stderr, definitions_usage, 2);
+		rc = definitions_list(&cmd);
 done:
 	orc_cmd_finish(&cmd);
 	return rc;
@@ -197,39 +190,79 @@ read_input(const char *arg, struct orc_error *err)
 	return v;
 }
 
+enum { OPT_KEY = ORC_ARGS_FIRST, OPT_INPUT, OPT_REASON, OPT_END };
+
+#define N_OPTS (OPT_END - ORC_ARGS_FIRST)
+
+/*
+ * The one operand (a definition name or a saga id) into *operand and the
+ * values of options into values[val - ORC_ARGS_FIRST] (N_OPTS of them);
+ * 0 or the exit status.  missing says what to ask for without the operand.
+ */
+static int
+operand_args(const struct orc_cmd *cmd, const char *usage,
+	     const struct option *options, int argc, char **argv,
+	     const char *missing, const char **operand, const char **values)
+{
+	struct orc_args a;
+	const char *v;
+	int c;
+
+	orc_args_init(&a, cmd->name, usage, options, argc, argv);
+	while ((c = orc_args_next(&a, &v)) != ORC_ARGS_END) {
+		if (c >= ORC_ARGS_FIRST)
+			values[c - ORC_ARGS_FIRST] = v;
+		else if (c == ORC_ARGS_OPERAND && *operand == NULL)
+			*operand = v;
+		else if (c == ORC_ARGS_OPERAND)
+			return orc_args_fail(&a, "unexpected \"%s\"", v);
+		else
+			return 2;
+	}
+	if (*operand == NULL)
+		return orc_args_fail(&a, "%s", missing);
+	return 0;
+}
+
 int
 orc_cmd_start(int argc, char **argv)
 {
+	static const struct option options[] = {
+		{"key", required_argument, NULL, OPT_KEY},
+		{"input", required_argument, NULL, OPT_INPUT},
+		{0},
+	};
 	struct orc_cmd cmd;
 	struct orc_error err = {0};
-	const char *key, *input_arg;
+	const char *name = NULL, *values[N_OPTS] = {0};
 	char saga_id[40];
 	json_t *input = NULL;
 	enum orc_status st;
 	int rc;
 
-	if (wants_help(argc, argv))
-		return usage(stdout, start_usage, 0);
-	rc = orc_cmd_init(&cmd, "start", &argc, argv, ORC_CMD_APPLY);
+	if (orc_args_help(argc, argv, start_usage))
+		return 0;
+	rc = orc_cmd_init(&cmd, "start", &argc, argv, 0);
+	if (rc == 0)
+		rc = operand_args(&cmd, start_usage, options, argc, argv,
+				  "which definition? give its name", &name,
+				  values);
+	if (rc == 0)
+		rc = orc_cmd_open(&cmd, ORC_CMD_APPLY);
 	if (rc != 0)
 		goto done;
-	key = take_opt(&argc, argv, "--key");
-	input_arg = take_opt(&argc, argv, "--input");
-	if (argc != 2) {
-		rc = usage(stderr, start_usage, 2);
-		goto done;
-	}
-	input = read_input(input_arg, &err);
+	input = read_input(values[OPT_INPUT - ORC_ARGS_FIRST], &err);
 	if (input == NULL) {
 		rc = orc_cmd_fail(&cmd, &err);
 		goto done;
 	}
-	st = orc_apply_start(cmd.ap, argv[1], key, input, orc_clock_wall_ms(), saga_id,
-			     &err);
+	st = orc_apply_start(cmd.ap, name, values[OPT_KEY - ORC_ARGS_FIRST],
+			     input, orc_clock_wall_ms(), saga_id, &err);
 	if (st != ORC_OK) {
 		rc = orc_cmd_fail(&cmd, &err);
 		if (st == ORC_CONFLICT)
-			fprintf(stderr, "HINT: orchestrator status %s\n", saga_id);
+			fprintf(stderr, "HINT: orchestrator status %s\n",
+				saga_id);
 		goto done;
 	}
 	if (cmd.json)
@@ -245,43 +278,53 @@ done:
 
 /* ---- retry, cancel ---- */
 
+static const char retry_usage[] =
+	"usage: orchestrator retry SAGA_ID [--reason TEXT]\n"
+	"Rerun a failed saga from where it stopped, or retry the "
+	"compensations of a stuck one.\n";
+
+static const char cancel_usage[] =
+	"usage: orchestrator cancel SAGA_ID [--reason TEXT]\n"
+	"Cancel a running saga (what succeeded is compensated first) or give "
+	"up on a stuck one.\n";
+
 static int
 operator(int argc, char **argv, const char *name, enum orc_input_kind kind)
 {
+	static const struct option options[] = {
+		{"reason", required_argument, NULL, OPT_REASON},
+		{0},
+	};
+	const char *usage = kind == ORC_INPUT_CANCEL ? cancel_usage
+						     : retry_usage;
 	struct orc_cmd cmd;
 	struct orc_error err = {0};
-	const char *reason;
+	const char *id = NULL, *values[N_OPTS] = {0};
 	int rc;
 
-	if (wants_help(argc, argv)) {
-		printf("usage: orchestrator %s SAGA_ID [--reason TEXT]\n%s", name,
-		       kind == ORC_INPUT_CANCEL
-			       ? "Cancel a running saga (what succeeded is "
-				 "compensated first) or give up on a stuck one.\n"
-			       : "Rerun a failed saga from where it stopped, or "
-				 "retry the compensations of a stuck one.\n");
+	if (orc_args_help(argc, argv, usage))
 		return 0;
-	}
-	rc = orc_cmd_init(&cmd, name, &argc, argv, ORC_CMD_APPLY);
+	rc = orc_cmd_init(&cmd, name, &argc, argv, 0);
+	if (rc == 0)
+		rc = operand_args(&cmd, usage, options, argc, argv,
+				  "which saga? give its id", &id, values);
+	if (rc == 0)
+		rc = orc_cmd_open(&cmd, ORC_CMD_APPLY);
 	if (rc != 0)
 		goto done;
-	reason = take_opt(&argc, argv, "--reason");
-	if (argc != 2) {
-		fprintf(stderr, "usage: orchestrator %s SAGA_ID [--reason TEXT]\n",
-			name);
-		rc = 2;
-		goto done;
-	}
-	if (orc_apply_operator(cmd.ap, kind, argv[1], reason, orc_clock_wall_ms(),
-			       &err) != ORC_OK) {
+	if (orc_apply_operator(cmd.ap, kind, id,
+			       values[OPT_REASON - ORC_ARGS_FIRST],
+			       orc_clock_wall_ms(), &err) != ORC_OK) {
 		rc = orc_cmd_fail(&cmd, &err);
 		goto done;
 	}
 	if (cmd.json)
-		printf("{\"saga_id\": \"%s\", \"action\": \"%s\"}\n", argv[1], name);
+		printf("{\"saga_id\": \"%s\", \"action\": \"%s\"}\n", id,
+		       name);
 	else
-		printf("%s: %s\n", argv[1],
-		       kind == ORC_INPUT_CANCEL ? "cancel applied" : "retry applied");
+		printf("%s: %s\n", id,
+		       kind == ORC_INPUT_CANCEL ? "cancel applied"
+						: "retry applied");
 done:
 	orc_cmd_finish(&cmd);
 	return rc;

@@ -4,13 +4,17 @@
  * Each takes the arguments after its own name (argv[0] is the command
  * name) and returns the process exit status: 0 success, 1 failure of the
  * thing asked for (invalid file, saga not found), 2 usage error.  A command
- * prints its results on stdout and its errors on stderr, once.
+ * prints its results on stdout and its errors on stderr, once; it reads its
+ * arguments with args.h and prints its tables with table.h.
  */
 #ifndef ORC_COMMANDS_H
 #define ORC_COMMANDS_H
 
+/* cmd_definition.c: checking and drawing definition files */
 int orc_cmd_validate(int argc, char **argv);
 int orc_cmd_graph(int argc, char **argv);
+
+/* cmd_migrate.c */
 int orc_cmd_migrate(int argc, char **argv);
 
 /* cmd_run.c */
@@ -22,10 +26,12 @@ int orc_cmd_start(int argc, char **argv);
 int orc_cmd_retry(int argc, char **argv);
 int orc_cmd_cancel(int argc, char **argv);
 
-/* cmd_admin.c: reading state, dead letters */
+/* cmd_status.c: reading sagas */
 int orc_cmd_status(int argc, char **argv);
 int orc_cmd_list(int argc, char **argv);
 int orc_cmd_history(int argc, char **argv);
+
+/* cmd_dead_letters.c */
 int orc_cmd_dead_letters(int argc, char **argv); /* list | replay ID */
 
 #endif
