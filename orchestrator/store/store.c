@@ -1,12 +1,26 @@
 /*
- * store.c - the PostgreSQL connection and the one place where libpq errors
- * become orc_status classes.
+ * store.c - the PostgreSQL connection, the one place where libpq errors
+ * become orc_status classes, and the statement helpers every store file
+ * uses (store_internal.h).
  */
 #include "store_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* libpq's connection messages end in a newline: drop it from err. */
+static void
+trim_newlines(struct orc_error *err)
+{
+	size_t n;
+
+	if (err == NULL)
+		return;
+	n = strlen(err->message);
+	while (n > 0 && err->message[n - 1] == '\n')
+		err->message[--n] = '\0';
+}
 
 enum orc_status
 orc_store_fail(struct orc_store *store, const PGresult *res, const char *what,
@@ -34,13 +48,7 @@ orc_store_fail(struct orc_store *store, const PGresult *res, const char *what,
 	else
 		status = ORC_FATAL;
 	orc_error_set(err, status, "%s: %s", what, msg);
-	if (err != NULL) {
-		size_t n = strlen(err->message);
-
-		/* libpq's connection messages end in a newline */
-		while (n > 0 && err->message[n - 1] == '\n')
-			err->message[--n] = '\0';
-	}
+	trim_newlines(err);
 	orc_error_detail(err, "sqlstate=%s%s%s", state ? state : "none",
 			 detail ? " detail=" : "", detail ? detail : "");
 	return status;
@@ -126,29 +134,30 @@ prepared(struct orc_store *store, const char *tmpl, int n, PGresult **fail)
 enum orc_status
 orc_store_query(struct orc_store *store, const char *tmpl, int n,
 		const char *const *params, const int *lengths,
-		const int *formats, bool prepare, PGresult **out,
+		const int *formats, unsigned flags, PGresult **out,
 		const char *what, struct orc_error *err)
 {
+	int binary = (flags & ORC_STORE_BINARY) ? 1 : 0;
 	PGresult *res = NULL;
 	int i = -1;
 
 	if (out != NULL)
 		*out = NULL;
-	if (prepare)
+	if (flags & ORC_STORE_PREPARE)
 		i = prepared(store, tmpl, n, &res);
 	if (res == NULL && i >= 0) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "orc_%d", i);
 		res = PQexecPrepared(store->conn, name, n, params, lengths,
-				     formats, 0);
+				     formats, binary);
 	} else if (res == NULL) {
 		char *sql = orc_store_sql(store, tmpl);
 
 		if (sql == NULL)
 			return orc_error_set(err, ORC_FATAL, "out of memory");
 		res = PQexecParams(store->conn, sql, n, NULL, params, lengths,
-				   formats, 0);
+				   formats, binary);
 		free(sql);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
@@ -163,6 +172,37 @@ orc_store_query(struct orc_store *store, const char *tmpl, int n,
 	else
 		PQclear(res);
 	return ORC_OK;
+}
+
+enum orc_status
+orc_store_run(struct orc_store *store, const char *tmpl, int n,
+	      const char *const *params, PGresult **out, const char *what,
+	      struct orc_error *err)
+{
+	return orc_store_query(store, tmpl, n, params, NULL, NULL,
+			       ORC_STORE_PREPARE, out, what, err);
+}
+
+const char *
+orc_store_text(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+int64_t
+orc_store_int(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+int64_t
+orc_store_age_ms(const PGresult *res, int row, int col)
+{
+	int64_t ms = orc_store_int(res, row, col);
+
+	return ms < 0 ? 0 : ms;
 }
 
 enum orc_status
@@ -187,12 +227,7 @@ orc_store_connect(const char *dsn, const char *schema, struct orc_store **out,
 		st = orc_error_set(err, ORC_TRANSIENT,
 				   "cannot connect to postgresql: %s",
 				   PQerrorMessage(store->conn));
-		if (err != NULL) {
-			size_t n = strlen(err->message);
-
-			while (n > 0 && err->message[n - 1] == '\n')
-				err->message[--n] = '\0';
-		}
+		trim_newlines(err);
 		goto fail;
 	}
 	/* NOTICEs ("already exists, skipping") are not ours to print */
@@ -258,12 +293,7 @@ orc_store_reconnect(struct orc_store *store, struct orc_error *err)
 	if (PQstatus(store->conn) != CONNECTION_OK) {
 		orc_error_set(err, ORC_TRANSIENT, "cannot reconnect to postgresql: %s",
 			      PQerrorMessage(store->conn));
-		if (err != NULL) {
-			size_t n = strlen(err->message);
-
-			while (n > 0 && err->message[n - 1] == '\n')
-				err->message[--n] = '\0';
-		}
+		trim_newlines(err);
 		return ORC_TRANSIENT;
 	}
 	return ORC_OK;

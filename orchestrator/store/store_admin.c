@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "pgarray.h"
 #include "store_internal.h"
 #include "text.h"
 
@@ -60,32 +61,26 @@
 	" FROM %1$s.saga_steps st WHERE st.saga_id = s.id))::text"
 
 /*
+ * Every query here answers one JSON object per row, in column ROW_JSON;
+ * the listings add the number of matching rows before their LIMIT as
+ * ROW_TOTAL, and a dead letter its key and payload bytes.
+ */
+enum { ROW_JSON, ROW_TOTAL };
+enum { DL_JSON = ROW_JSON, DL_KEY, DL_PAYLOAD };
+
+/*
  * Run fmt (schema as "%1$s") with params[0..n) as text; rows come back as
- * text, or as raw bytes when binary.  *out is the result to PQclear() on
- * ORC_OK.  Operator queries are rare: not prepared.
+ * text, or as raw bytes with ORC_STORE_BINARY in flags.  *out is the
+ * result to PQclear() on ORC_OK.  Operator queries are rare: not
+ * prepared.
  */
 static enum orc_status
 query(struct orc_store *store, const char *fmt, int n,
-      const char *const *params, int binary, PGresult **out, const char *what,
-      struct orc_error *err)
+      const char *const *params, unsigned flags, PGresult **out,
+      const char *what, struct orc_error *err)
 {
-	char *sql = orc_store_sql(store, fmt);
-	PGresult *res;
-
-	*out = NULL;
-	if (sql == NULL)
-		return orc_error_set(err, ORC_FATAL, "out of memory");
-	res = PQexecParams(store->conn, sql, n, NULL, params, NULL, NULL,
-			   binary);
-	free(sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		enum orc_status st = orc_store_fail(store, res, what, err);
-
-		PQclear(res);
-		return st;
-	}
-	*out = res;
-	return ORC_OK;
+	return orc_store_query(store, fmt, n, params, NULL, NULL, flags, out,
+			       what, err);
 }
 
 /* The JSON text in row r, column c, parsed: new, or NULL with err set. */
@@ -102,7 +97,7 @@ json_at(const PGresult *res, int r, int c, struct orc_error *err)
 	return v;
 }
 
-/* Every row's column 0 parsed into a new array; NULL with err set. */
+/* Every row's object parsed into a new array; NULL with err set. */
 static json_t *
 rows_to_array(const PGresult *res, struct orc_error *err)
 {
@@ -115,9 +110,9 @@ rows_to_array(const PGresult *res, struct orc_error *err)
 	for (int r = 0; r < PQntuples(res); r++) {
 		json_t *v;
 
-		if (PQgetisnull(res, r, 0))
+		if (PQgetisnull(res, r, ROW_JSON))
 			continue;
-		v = json_at(res, r, 0, err);
+		v = json_at(res, r, ROW_JSON, err);
 		if (v == NULL || json_array_append_new(arr, v) != 0) {
 			if (v != NULL)
 				orc_error_set(err, ORC_FATAL, "out of memory");
@@ -139,9 +134,14 @@ orc_store_admin_check_id(const char *id, struct orc_error *err)
 	return ORC_INVALID;
 }
 
-enum orc_status
-orc_store_admin_saga(struct orc_store *store, const char *id, json_t **out,
-		     struct orc_error *err)
+/*
+ * Run sql (schema as "%1$s") with the one parameter $1, the saga id (which
+ * is checked first), and parse its rows: the first into *out, or all of
+ * them into an array when many.  No row at all is ORC_NOT_FOUND.
+ */
+static enum orc_status
+saga_query(struct orc_store *store, const char *id, const char *sql,
+	   bool many, json_t **out, const char *what, struct orc_error *err)
 {
 	const char *params[1] = {id};
 	PGresult *res;
@@ -151,18 +151,27 @@ orc_store_admin_saga(struct orc_store *store, const char *id, json_t **out,
 	st = orc_store_admin_check_id(id, err);
 	if (st != ORC_OK)
 		return st;
-	st = query(store, "SELECT " SAGA_JSON " FROM %1$s.sagas s"
-			  " WHERE s.id = $1::uuid",
-		   1, params, 0, &res, "reading saga", err);
+	st = query(store, sql, 1, params, 0, &res, what, err);
 	if (st != ORC_OK)
 		return st;
 	if (PQntuples(res) == 0)
 		st = orc_error_set(err, ORC_NOT_FOUND, "saga %s does not exist",
 				   id);
-	else if ((*out = json_at(res, 0, 0, err)) == NULL)
+	else if ((*out = many ? rows_to_array(res, err)
+			      : json_at(res, 0, ROW_JSON, err)) == NULL)
 		st = ORC_FATAL;
 	PQclear(res);
 	return st;
+}
+
+enum orc_status
+orc_store_admin_saga(struct orc_store *store, const char *id, json_t **out,
+		     struct orc_error *err)
+{
+	return saga_query(store, id,
+			  "SELECT " SAGA_JSON " FROM %1$s.sagas s"
+			  " WHERE s.id = $1::uuid",
+			  false, out, "reading saga", err);
 }
 
 enum orc_status
@@ -199,52 +208,57 @@ orc_store_admin_sagas_by_key(struct orc_store *store, const char *key,
 	return st;
 }
 
-/* statuses as a text array literal, each checked; new, or NULL. */
-static char *
-status_array(const char *const *statuses, size_t n, enum orc_status *st,
+/*
+ * Check statuses[0..n) and append them to arr; ORC_INVALID for one that is
+ * not a saga status.
+ */
+static enum orc_status
+status_array(struct orc_pgarray *arr, const char *const *statuses, size_t n,
 	     struct orc_error *err)
 {
-	size_t len = 3;
-	char *lit;
-
 	for (size_t i = 0; i < n; i++) {
 		enum orc_saga_status s;
 
 		if (!orc_saga_status_parse(statuses[i], &s)) {
-			*st = orc_error_set(err, ORC_INVALID,
-					    "invalid saga status \"%s\"",
-					    statuses[i]);
+			orc_error_set(err, ORC_INVALID,
+				      "invalid saga status \"%s\"", statuses[i]);
 			orc_error_detail(err, "A status is one of running, "
 					      "completed, compensating, "
 					      "compensated, failed, stuck, "
 					      "cancelled, timed_out.");
-			return NULL;
+			return ORC_INVALID;
 		}
-		len += strlen(statuses[i]) + 1;
+		orc_pgarray_text(arr, statuses[i]);
 	}
-	lit = malloc(len);
-	if (lit == NULL) {
-		*st = orc_error_set(err, ORC_FATAL, "out of memory");
-		return NULL;
-	}
-	/* checked names are plain lowercase words: no quoting needed */
-	strcpy(lit, "{");
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			strcat(lit, ",");
-		strcat(lit, statuses[i]);
-	}
-	strcat(lit, "}");
-	return lit;
+	return ORC_OK;
 }
 
-/* Column 1 of the first row as a count (0 without rows). */
+/* The total of a listing, from its first row (0 without rows). */
 static size_t
 total_of(const PGresult *res)
 {
-	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 1))
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, ROW_TOTAL))
 		return 0;
-	return (size_t)strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	return (size_t)strtoull(PQgetvalue(res, 0, ROW_TOTAL), NULL, 10);
+}
+
+/*
+ * A listing's rows parsed into *out (new), and its total into *total when
+ * that is not NULL.  Clears res.
+ */
+static enum orc_status
+read_listing(PGresult *res, json_t **out, size_t *total,
+	     struct orc_error *err)
+{
+	enum orc_status st = ORC_OK;
+
+	*out = rows_to_array(res, err);
+	if (*out == NULL)
+		st = ORC_FATAL;
+	else if (total != NULL)
+		*total = total_of(res);
+	PQclear(res);
+	return st;
 }
 
 enum orc_status
@@ -254,18 +268,26 @@ orc_store_admin_list(struct orc_store *store,
 {
 	char older[24], newer[24], limit[16];
 	const char *params[5] = {f->definition, NULL, NULL, NULL, limit};
-	char *statuses = NULL;
+	struct orc_pgarray statuses;
 	PGresult *res;
 	enum orc_status st = ORC_OK;
 
 	*out = NULL;
 	if (total != NULL)
 		*total = 0;
+	orc_pgarray_init(&statuses);
 	if (f->n_statuses > 0) {
-		statuses = status_array(f->statuses, f->n_statuses, &st, err);
-		if (statuses == NULL)
+		st = status_array(&statuses, f->statuses, f->n_statuses, err);
+		if (st == ORC_OK) {
+			params[1] = orc_pgarray_done(&statuses);
+			if (params[1] == NULL)
+				st = orc_error_set(err, ORC_FATAL,
+						   "out of memory");
+		}
+		if (st != ORC_OK) {
+			orc_pgarray_finish(&statuses);
 			return st;
-		params[1] = statuses;
+		}
 	}
 	if (f->older_than_ms > 0) {
 		snprintf(older, sizeof(older), "%lld",
@@ -292,49 +314,26 @@ orc_store_admin_list(struct orc_store *store,
 		   "  ORDER BY created_at DESC, id LIMIT $5::int) s"
 		   " ORDER BY s.created_at DESC, s.id",
 		   5, params, 0, &res, "listing sagas", err);
-	free(statuses);
+	orc_pgarray_finish(&statuses);
 	if (st != ORC_OK)
 		return st;
-	*out = rows_to_array(res, err);
-	if (*out == NULL)
-		st = ORC_FATAL;
-	else if (total != NULL)
-		*total = total_of(res);
-	PQclear(res);
-	return st;
+	return read_listing(res, out, total, err);
 }
 
 enum orc_status
 orc_store_admin_history(struct orc_store *store, const char *id, json_t **out,
 			struct orc_error *err)
 {
-	const char *params[1] = {id};
-	PGresult *res;
-	enum orc_status st;
-
-	*out = NULL;
-	st = orc_store_admin_check_id(id, err);
-	if (st != ORC_OK)
-		return st;
 	/* one row with NULLs for a saga without history, none without saga */
-	st = query(store,
-		   "SELECT CASE WHEN h.id IS NOT NULL THEN json_build_object("
-		   " 'id', h.id, 'at', " ISO("h.at") ", 'kind', h.kind,"
-		   " 'step', h.step_name, 'event_id', h.event_id,"
-		   " 'detail', h.detail)::text END"
-		   " FROM %1$s.sagas s"
-		   " LEFT JOIN %1$s.saga_history h ON h.saga_id = s.id"
-		   " WHERE s.id = $1::uuid ORDER BY h.id",
-		   1, params, 0, &res, "reading saga history", err);
-	if (st != ORC_OK)
-		return st;
-	if (PQntuples(res) == 0)
-		st = orc_error_set(err, ORC_NOT_FOUND, "saga %s does not exist",
-				   id);
-	else if ((*out = rows_to_array(res, err)) == NULL)
-		st = ORC_FATAL;
-	PQclear(res);
-	return st;
+	return saga_query(store, id,
+			  "SELECT CASE WHEN h.id IS NOT NULL THEN json_build_object("
+			  " 'id', h.id, 'at', " ISO("h.at") ", 'kind', h.kind,"
+			  " 'step', h.step_name, 'event_id', h.event_id,"
+			  " 'detail', h.detail)::text END"
+			  " FROM %1$s.sagas s"
+			  " LEFT JOIN %1$s.saga_history h ON h.saga_id = s.id"
+			  " WHERE s.id = $1::uuid ORDER BY h.id",
+			  true, out, "reading saga history", err);
 }
 
 #define DEAD_LETTER_FIELDS                                                     \
@@ -367,13 +366,7 @@ orc_store_admin_dead_letters(struct orc_store *store, bool unreplayed_only,
 		   2, params, 0, &res, "listing dead letters", err);
 	if (st != ORC_OK)
 		return st;
-	*out = rows_to_array(res, err);
-	if (*out == NULL)
-		st = ORC_FATAL;
-	else if (total != NULL)
-		*total = total_of(res);
-	PQclear(res);
-	return st;
+	return read_listing(res, out, total, err);
 }
 
 static int
@@ -502,7 +495,8 @@ orc_store_admin_dead_letter(struct orc_store *store, int64_t id,
 		   " 'payload_size', octet_length(d.payload))::text,"
 		   " d.key, d.payload FROM %1$s.dead_letters d"
 		   " WHERE d.id = $1::bigint",
-		   1, params, 1, &res, "reading dead letter", err);
+		   1, params, ORC_STORE_BINARY, &res, "reading dead letter",
+		   err);
 	if (st != ORC_OK)
 		return st;
 	if (PQntuples(res) == 0) {
@@ -512,15 +506,16 @@ orc_store_admin_dead_letter(struct orc_store *store, int64_t id,
 		goto done;
 	}
 	out->id = id;
-	out->info = json_at(res, 0, 0, err);
+	out->info = json_at(res, 0, DL_JSON, err);
 	if (out->info == NULL) {
 		st = ORC_FATAL;
 		goto done;
 	}
 	out->topic = json_string_value(json_object_get(out->info, "topic"));
-	st = copy_bytes(res, 1, &out->key, &out->key_len, err);
+	st = copy_bytes(res, DL_KEY, &out->key, &out->key_len, err);
 	if (st == ORC_OK)
-		st = copy_bytes(res, 2, &out->payload, &out->payload_len, err);
+		st = copy_bytes(res, DL_PAYLOAD, &out->payload,
+				&out->payload_len, err);
 	if (st == ORC_OK)
 		st = decode_headers(out, err);
 	if (st != ORC_OK)

@@ -1,12 +1,24 @@
 /*
  * store_internal.h - what the store's source files share; not a public
  * contract.  Only store*.c include it, and with it libpq.
+ *
+ * store.c implements all of it: the connection, the one mapping of libpq
+ * failures to orc_status, statements (schema expansion, the per-connection
+ * cache of prepared statements), transactions, and reading values out of a
+ * result.  The other files hold the SQL of one subject each:
+ * store_definitions.c, store_inbox.c (inbox ids, dead letters),
+ * store_saga.c (sagas and steps read under lock, a batch written back),
+ * store_outbox.c (the relay), store_admin.c (operator reads),
+ * store_metrics.c (gauges), store_migrate.c (schema migrations).
  */
 #ifndef ORC_STORE_INTERNAL_H
 #define ORC_STORE_INTERNAL_H
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
 
+#include "catalog.h"
 #include "store.h"
 
 #define ORC_STORE_PREPARED_MAX 32
@@ -25,6 +37,25 @@ struct orc_store {
 };
 
 /*
+ * Result columns named once.  A statement's select list is written as a
+ * table, X for its first column and Y for every other one:
+ *
+ *	#define FOO_COLUMNS(X, Y) X(FOO_ID, "id") Y(FOO_NAME, "name")
+ *	enum foo_col { ORC_STORE_COLUMN_ENUM(FOO_COLUMNS) FOO_NCOLS };
+ *	"SELECT " ORC_STORE_SELECT_LIST(FOO_COLUMNS) " FROM foo"
+ *
+ * so the enum numbers exactly the columns the text selects, in its order,
+ * and a column added to the table cannot shift a number silently.
+ */
+#define ORC_STORE_COLUMN_FIRST(name, sql) sql
+#define ORC_STORE_COLUMN_NEXT(name, sql) ", " sql
+#define ORC_STORE_COLUMN_NAME(name, sql) name,
+#define ORC_STORE_SELECT_LIST(COLUMNS)                                         \
+	COLUMNS(ORC_STORE_COLUMN_FIRST, ORC_STORE_COLUMN_NEXT)
+#define ORC_STORE_COLUMN_ENUM(COLUMNS)                                         \
+	COLUMNS(ORC_STORE_COLUMN_NAME, ORC_STORE_COLUMN_NAME)
+
+/*
  * Map a failed result (or a NULL one, after a lost connection) to a status
  * and fill err with "<what>: <server message>", the SQLSTATE and detail.
  * Does not clear res.
@@ -38,19 +69,37 @@ enum orc_status orc_store_fail(struct orc_store *store, const PGresult *res,
  */
 char *orc_store_sql(const struct orc_store *store, const char *tmpl);
 
+/* How orc_store_query() runs a statement. */
+enum orc_store_query_flags {
+	/*
+	 * Prepare it once per connection and keep it, keyed by the address
+	 * of tmpl, which must then be a string literal (or a static array).
+	 */
+	ORC_STORE_PREPARE = 1 << 0,
+	/* Answer every column in binary (bytea as its bytes). */
+	ORC_STORE_BINARY = 1 << 1,
+};
+
 /*
  * Run the statement tmpl (see orc_store_sql) with params[0..n) (text, or
- * binary where formats[i] is 1, with lengths; both arrays may be NULL).
- * With prepare, it is prepared once per connection and kept, keyed by the
- * address of tmpl, which must then be a string literal.  On ORC_OK, *out
- * (when out is not NULL) is the result to PQclear(); otherwise the mapped
- * failure, with "<what>: <server message>" in err.
+ * binary where formats[i] is 1, with lengths; both arrays may be NULL),
+ * as flags (enum orc_store_query_flags) say.  On ORC_OK, *out (when out
+ * is not NULL) is the result to PQclear(); otherwise the mapped failure,
+ * with "<what>: <server message>" in err.
  */
 enum orc_status orc_store_query(struct orc_store *store, const char *tmpl,
 				int n, const char *const *params,
 				const int *lengths, const int *formats,
-				bool prepare, PGresult **out, const char *what,
-				struct orc_error *err);
+				unsigned flags, PGresult **out,
+				const char *what, struct orc_error *err);
+
+/*
+ * The common case of orc_store_query(): text parameters, prepared once
+ * per connection (tmpl a string literal).
+ */
+enum orc_status orc_store_run(struct orc_store *store, const char *tmpl,
+			      int n, const char *const *params, PGresult **out,
+			      const char *what, struct orc_error *err);
 
 /*
  * Run a command with no result rows (BEGIN, COMMIT, SET ...).  Returns
@@ -58,5 +107,27 @@ enum orc_status orc_store_query(struct orc_store *store, const char *tmpl,
  */
 enum orc_status orc_store_exec(struct orc_store *store, const char *sql,
 			       struct orc_error *err);
+
+/* A text value of res (borrowed from it), NULL for SQL NULL. */
+const char *orc_store_text(const PGresult *res, int row, int col);
+
+/* A number value of res; 0 for SQL NULL. */
+int64_t orc_store_int(const PGresult *res, int row, int col);
+
+/*
+ * An age in milliseconds (now() minus a stored time): a negative one,
+ * from clock skew between the writers, reads as 0.
+ */
+int64_t orc_store_age_ms(const PGresult *res, int row, int col);
+
+/*
+ * Read definition name@version from saga_definitions and add it to cat
+ * (store_definitions.c).  ORC_NOT_FOUND when it is not stored,
+ * ORC_INVALID when its body no longer loads.
+ */
+enum orc_status orc_store_fetch_definition(struct orc_store *store,
+					   struct orc_catalog *cat,
+					   const char *name, int version,
+					   struct orc_error *err);
 
 #endif

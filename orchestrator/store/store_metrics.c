@@ -8,7 +8,6 @@
  */
 #include "store_metrics.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "store_internal.h"
@@ -16,38 +15,40 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+#define GAUGE_COLUMNS(X, Y)                                                    \
+	X(G_RUNNING, "(SELECT count(*) FROM %1$s.sagas"                        \
+		     " WHERE status = 'running')")                             \
+	Y(G_COMPENSATING, "(SELECT count(*) FROM %1$s.sagas"                   \
+			  " WHERE status = 'compensating')")                   \
+	Y(G_STUCK, "(SELECT count(*) FROM %1$s.sagas WHERE status = 'stuck')") \
+	Y(G_TIMERS_DUE, "(SELECT count(*) FROM (SELECT 1 FROM %1$s.sagas"      \
+			" WHERE wake_at <= now()"                              \
+			" LIMIT " STR(ORC_STORE_TIMERS_DUE_CAP) ") AS due)")   \
+	Y(G_TIMER_LAG, "(SELECT coalesce(floor(extract(epoch FROM"             \
+		       " now() - min(wake_at)) * 1000)::bigint, 0)"            \
+		       " FROM %1$s.sagas WHERE wake_at <= now())")
+
+enum gauge_col { ORC_STORE_COLUMN_ENUM(GAUGE_COLUMNS) G_NCOLS };
+
 enum orc_status
 orc_store_read_gauges(struct orc_store *store, struct orc_store_gauges *out,
 		      struct orc_error *err)
 {
 	static const char sql[] =
-	    "SELECT (SELECT count(*) FROM %1$s.sagas WHERE status = 'running'),"
-	    " (SELECT count(*) FROM %1$s.sagas WHERE status = 'compensating'),"
-	    " (SELECT count(*) FROM %1$s.sagas WHERE status = 'stuck'),"
-	    " (SELECT count(*) FROM (SELECT 1 FROM %1$s.sagas"
-	    "   WHERE wake_at <= now()"
-	    "   LIMIT " STR(
-		ORC_STORE_TIMERS_DUE_CAP) ") AS due),"
-					  " (SELECT "
-					  "coalesce(floor(extract(epoch FROM "
-					  "now() - min(wake_at))"
-					  "   * 1000)::bigint, 0) FROM "
-					  "%1$s.sagas WHERE wake_at <= now())";
+		"SELECT " ORC_STORE_SELECT_LIST(GAUGE_COLUMNS);
 	PGresult *res;
 	enum orc_status st;
 
 	memset(out, 0, sizeof(*out));
-	st = orc_store_query(store, sql, 0, NULL, NULL, NULL, false, &res,
+	st = orc_store_query(store, sql, 0, NULL, NULL, NULL, 0, &res,
 			     "reading saga gauges", err);
 	if (st != ORC_OK)
 		return st;
-	out->running = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	out->compensating = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	out->stuck = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	out->timers_due = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-	out->timer_lag_ms = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-	if (out->timer_lag_ms < 0)
-		out->timer_lag_ms = 0; /* clock skew between writers */
+	out->running = orc_store_int(res, 0, G_RUNNING);
+	out->compensating = orc_store_int(res, 0, G_COMPENSATING);
+	out->stuck = orc_store_int(res, 0, G_STUCK);
+	out->timers_due = orc_store_int(res, 0, G_TIMERS_DUE);
+	out->timer_lag_ms = orc_store_age_ms(res, 0, G_TIMER_LAG);
 	PQclear(res);
 	return ORC_OK;
 }

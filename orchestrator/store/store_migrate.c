@@ -17,24 +17,14 @@
 #define UNLOCK_SQL "SELECT pg_advisory_unlock(hashtext('orchestrator.migrate.' || $1))"
 #define CHECKSUM_SQL "encode(sha256(convert_to($3, 'UTF8')), 'hex')"
 
+/* A statement of ours (schema as "%1$s"); not prepared: it runs once. */
 static enum orc_status
-query1(struct orc_store *store, const char *sql, int nparams,
+query1(struct orc_store *store, const char *tmpl, int nparams,
        const char *const *params, PGresult **out, const char *what,
        struct orc_error *err)
 {
-	PGresult *res = PQexecParams(store->conn, sql, nparams, NULL, params,
-				     NULL, NULL, 0);
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		enum orc_status st = orc_store_fail(store, res, what, err);
-
-		PQclear(res);
-		*out = NULL;
-		return st;
-	}
-	*out = res;
-	return ORC_OK;
+	return orc_store_query(store, tmpl, nparams, params, NULL, NULL, 0,
+			       out, what, err);
 }
 
 static enum orc_status
@@ -65,18 +55,16 @@ static enum orc_status
 check_applied(struct orc_store *store, const struct orc_migration *m,
 	      bool *applied, struct orc_error *err)
 {
-	char sql[512], version[16];
+	char version[16];
 	const char *params[3] = {version, m->name, m->sql};
 	PGresult *res;
 	enum orc_status st;
 
 	snprintf(version, sizeof(version), "%d", m->version);
-	snprintf(sql, sizeof(sql),
-		 "SELECT name = $2 AND checksum = " CHECKSUM_SQL
-		 " FROM %s.schema_migrations WHERE version = $1::int",
-		 store->schema_quoted);
-	st = query1(store, sql, 3, params, &res, "reading schema_migrations",
-		    err);
+	st = query1(store,
+		    "SELECT name = $2 AND checksum = " CHECKSUM_SQL
+		    " FROM %1$s.schema_migrations WHERE version = $1::int",
+		    3, params, &res, "reading schema_migrations", err);
 	if (st != ORC_OK)
 		return st;
 	*applied = PQntuples(res) == 1;
@@ -116,11 +104,10 @@ apply_one(struct orc_store *store, const struct orc_migration *m,
 		goto fail;
 	}
 	PQclear(res);
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO %s.schema_migrations (version, name, checksum)"
-		 " VALUES ($1::int, $2, " CHECKSUM_SQL ")",
-		 store->schema_quoted);
-	st = query1(store, sql, 3, params, &res, "recording migration", err);
+	st = query1(store,
+		    "INSERT INTO %1$s.schema_migrations (version, name, checksum)"
+		    " VALUES ($1::int, $2, " CHECKSUM_SQL ")",
+		    3, params, &res, "recording migration", err);
 	if (st != ORC_OK)
 		goto fail;
 	PQclear(res);

@@ -12,26 +12,19 @@
  */
 #include "store_outbox.h"
 
+#include "pgarray.h"
 #include "store_internal.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LANE_KEY "hashtext('orchestrator.outbox.' || $1)"
 
-/* One of our statements, prepared once per connection; rows or nothing. */
-static enum orc_status
-query(struct orc_store *store, const char *tmpl, int nparams,
-      const char *const *params, PGresult **out, const char *what,
-      struct orc_error *err)
-{
-	return orc_store_query(store, tmpl, nparams, params, NULL, NULL, true,
-			       out, what, err);
-}
-
-/* The lanes of mask as an SQL array literal, "{0,3,15}". */
+/*
+ * The lanes of mask as an SQL array literal, "{0,3,15}": sixteen small
+ * numbers at most, so a fixed buffer (not a pgarray) and no allocation.
+ */
 static void
 lanes_literal(uint16_t mask, char buf[64])
 {
@@ -74,11 +67,12 @@ orc_store_outbox_claim_lanes(struct orc_store *store, int max_new,
 		return ORC_OK;
 	lanes_literal((uint16_t)~*owned, free_lanes);
 	snprintf(limit, sizeof(limit), "%d", max_new);
-	st = query(store, sql, 3, params, &res, "claiming outbox lanes", err);
+	st = orc_store_run(store, sql, 3, params, &res,
+			   "claiming outbox lanes", err);
 	if (st != ORC_OK)
 		return st;
 	for (int i = 0; i < PQntuples(res); i++) {
-		int lane = atoi(PQgetvalue(res, i, 0));
+		int lane = (int)orc_store_int(res, i, 0);
 
 		if (lane >= 0 && lane < ORC_OUTBOX_LANES)
 			got |= (uint16_t)(1u << lane);
@@ -107,7 +101,8 @@ orc_store_outbox_release_lanes(struct orc_store *store, uint16_t *owned,
 		return ORC_OK;
 	}
 	lanes_literal(*owned, lanes);
-	st = query(store, sql, 2, params, &res, "releasing outbox lanes", err);
+	st = orc_store_run(store, sql, 2, params, &res,
+			   "releasing outbox lanes", err);
 	if (st != ORC_OK)
 		return st;
 	PQclear(res);
@@ -131,11 +126,22 @@ orc_outbox_batch_finish(struct orc_outbox_batch *batch)
 	memset(batch, 0, sizeof(*batch));
 }
 
-static const char *
-opt_value(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
+/* An outbox row, as struct orc_outbox_row wants it. */
+#define OUTBOX_COLUMNS(X, Y)                                                   \
+	X(OUT_ID, "o.id")                                                      \
+	Y(OUT_SAGA, "o.saga_id")                                               \
+	Y(OUT_LANE, "o.lane")                                                  \
+	Y(OUT_MSGID, "o.message_id")                                           \
+	Y(OUT_TOPIC, "o.topic")                                                \
+	Y(OUT_TYPE, "o.type")                                                  \
+	Y(OUT_SOURCE, "o.source")                                              \
+	Y(OUT_STEP, "o.step_name")                                             \
+	Y(OUT_REPLY, "o.reply_to")                                             \
+	Y(OUT_PAYLOAD, "o.payload")                                            \
+	Y(OUT_TRACE, "o.traceparent")                                          \
+	Y(OUT_CREATED, "floor(extract(epoch FROM o.created_at) * 1000)::bigint")
+
+enum outbox_col { ORC_STORE_COLUMN_ENUM(OUTBOX_COLUMNS) OUT_NCOLS };
 
 enum orc_status
 orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes, size_t limit,
@@ -148,10 +154,7 @@ orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes, size_t limit,
 	 * and cheap when only a few lanes are owned.
 	 */
 	static const char sql[] =
-		"SELECT o.id, o.saga_id, o.lane, o.message_id, o.topic,"
-		" o.type, o.source, o.step_name, o.reply_to, o.payload,"
-		" o.traceparent,"
-		" floor(extract(epoch FROM o.created_at) * 1000)::bigint"
+		"SELECT " ORC_STORE_SELECT_LIST(OUTBOX_COLUMNS)
 		" FROM %1$s.outbox o WHERE o.id IN ("
 		"  SELECT x.id FROM unnest($1::smallint[]) AS l(lane)"
 		"  CROSS JOIN LATERAL (SELECT i.id FROM %1$s.outbox i"
@@ -171,7 +174,7 @@ orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes, size_t limit,
 		return ORC_OK;
 	lanes_literal(lanes, lane_list);
 	snprintf(limit_text, sizeof(limit_text), "%zu", limit);
-	st = query(store, sql, 2, params, &res, "reading outbox", err);
+	st = orc_store_run(store, sql, 2, params, &res, "reading outbox", err);
 	if (st != ORC_OK)
 		return st;
 	n = PQntuples(res);
@@ -189,19 +192,19 @@ orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes, size_t limit,
 	for (int i = 0; i < n; i++) {
 		struct orc_outbox_row *r = &batch->rows[i];
 
-		r->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		r->saga_id = PQgetvalue(res, i, 1);
-		r->lane = atoi(PQgetvalue(res, i, 2));
-		r->message_id = PQgetvalue(res, i, 3);
-		r->topic = PQgetvalue(res, i, 4);
-		r->type = PQgetvalue(res, i, 5);
-		r->source = PQgetvalue(res, i, 6);
-		r->step_name = opt_value(res, i, 7);
-		r->reply_to = opt_value(res, i, 8);
-		r->payload = PQgetvalue(res, i, 9);
-		r->payload_len = (size_t)PQgetlength(res, i, 9);
-		r->traceparent = opt_value(res, i, 10);
-		r->created_ms = strtoll(PQgetvalue(res, i, 11), NULL, 10);
+		r->id = orc_store_int(res, i, OUT_ID);
+		r->saga_id = PQgetvalue(res, i, OUT_SAGA);
+		r->lane = (int)orc_store_int(res, i, OUT_LANE);
+		r->message_id = PQgetvalue(res, i, OUT_MSGID);
+		r->topic = PQgetvalue(res, i, OUT_TOPIC);
+		r->type = PQgetvalue(res, i, OUT_TYPE);
+		r->source = PQgetvalue(res, i, OUT_SOURCE);
+		r->step_name = orc_store_text(res, i, OUT_STEP);
+		r->reply_to = orc_store_text(res, i, OUT_REPLY);
+		r->payload = PQgetvalue(res, i, OUT_PAYLOAD);
+		r->payload_len = (size_t)PQgetlength(res, i, OUT_PAYLOAD);
+		r->traceparent = orc_store_text(res, i, OUT_TRACE);
+		r->created_ms = orc_store_int(res, i, OUT_CREATED);
 	}
 	batch->res = res;
 	batch->n = (size_t)n;
@@ -214,9 +217,8 @@ orc_store_outbox_delete(struct orc_store *store, const int64_t *ids, size_t n,
 {
 	static const char sql[] =
 		"DELETE FROM %1$s.outbox WHERE id = ANY($1::bigint[])";
+	struct orc_pgarray list;
 	const char *params[1];
-	char *list;
-	size_t len = 0;
 	PGresult *res;
 	enum orc_status st;
 
@@ -224,20 +226,17 @@ orc_store_outbox_delete(struct orc_store *store, const int64_t *ids, size_t n,
 		*deleted = 0;
 	if (n == 0)
 		return ORC_OK;
-	/* "{1,2,3}": at most 20 digits, a sign and a comma per id */
-	list = malloc(n * 22 + 3);
-	if (list == NULL)
-		return orc_error_set(err, ORC_FATAL, "out of memory");
-	list[len++] = '{';
+	orc_pgarray_init(&list);
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)sprintf(list + len, "%s%" PRId64, i ? "," : "",
-				       ids[i]);
-	list[len++] = '}';
-	list[len] = '\0';
-	params[0] = list;
-	st = query(store, sql, 1, params, &res,
-		   "deleting published outbox rows", err);
-	free(list);
+		orc_pgarray_int(&list, ids[i]);
+	params[0] = orc_pgarray_done(&list);
+	if (params[0] == NULL) {
+		orc_pgarray_finish(&list);
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	}
+	st = orc_store_run(store, sql, 1, params, &res,
+			   "deleting published outbox rows", err);
+	orc_pgarray_finish(&list);
 	if (st != ORC_OK)
 		return st;
 	if (deleted != NULL)
@@ -277,25 +276,30 @@ orc_store_outbox_socket(const struct orc_store *store)
 	return store == NULL ? -1 : PQsocket(store->conn);
 }
 
+#define BACKLOG_COLUMNS(X, Y)                                                  \
+	X(BACKLOG_ROWS, "count(*)")                                            \
+	Y(BACKLOG_AGE, "coalesce(floor(extract(epoch FROM"                     \
+		       " now() - min(created_at)) * 1000)::bigint, 0)")
+
+enum backlog_col { ORC_STORE_COLUMN_ENUM(BACKLOG_COLUMNS) BACKLOG_NCOLS };
+
 enum orc_status
 orc_store_outbox_backlog(struct orc_store *store,
 			 struct orc_outbox_backlog *out, struct orc_error *err)
 {
 	static const char sql[] =
-		"SELECT count(*), coalesce(floor(extract(epoch FROM"
-		" now() - min(created_at)) * 1000)::bigint, 0) FROM %1$s.outbox";
+		"SELECT " ORC_STORE_SELECT_LIST(BACKLOG_COLUMNS) " FROM %1$s.outbox";
 	PGresult *res;
 	enum orc_status st;
 
 	out->rows = 0;
 	out->oldest_age_ms = 0;
-	st = query(store, sql, 0, NULL, &res, "reading outbox backlog", err);
+	st = orc_store_run(store, sql, 0, NULL, &res, "reading outbox backlog",
+			   err);
 	if (st != ORC_OK)
 		return st;
-	out->rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	out->oldest_age_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	if (out->oldest_age_ms < 0)
-		out->oldest_age_ms = 0; /* clock skew between writers */
+	out->rows = orc_store_int(res, 0, BACKLOG_ROWS);
+	out->oldest_age_ms = orc_store_age_ms(res, 0, BACKLOG_AGE);
 	PQclear(res);
 	return ORC_OK;
 }
