@@ -261,13 +261,17 @@ loop(struct runner *r)
 			size_t published;
 
 			/*
-			 * The relay logs what it handles and backs off by itself
-			 * (it declines turns until then); the rest of the loop
-			 * goes on meanwhile.
+			 * The relay logs every failure itself, once, and backs
+			 * off by itself (it declines turns until then); the rest
+			 * of the loop goes on meanwhile.  Only a fatal one stops
+			 * the process, without logging the error a second time.
 			 */
 			if (orc_relay_turn(r->relay, &published, &err) != ORC_OK &&
-			    err.status == ORC_FATAL && !failed(r, "relay", &err))
+			    err.status == ORC_FATAL) {
+				orc_log(ORC_LOG_ERROR, "giving up",
+					ORC_LOG_STR("role", "relay"));
 				return 1;
+			}
 			busy |= published > 0;
 		}
 		if (r->role_timers && now >= next_timers) {

@@ -240,9 +240,17 @@ finish_batch(void *ctx)
 	w->in_revoke = false;
 }
 
-static void
-take(struct orc_worker *w, struct orc_kafka_message *m)
+/*
+ * Add m to the batch in hand, parsed.  An event that cannot be read goes on
+ * with its parse error, to be dead-lettered by apply; running out of memory
+ * while reading it is not the event's fault: ORC_FATAL, the message is
+ * let go (so neither it nor anything after it is applied) and the process
+ * exits with its offset not stored: it is read again after the restart.
+ */
+static enum orc_status
+take(struct orc_worker *w, struct orc_kafka_message *m, struct orc_error *err)
 {
+	enum orc_status st;
 	struct msg *x = &w->msgs[w->n];
 	struct orc_apply_item *it = &w->items[w->n];
 	size_t total = orc_kafka_message_header_count(m);
@@ -252,9 +260,16 @@ take(struct orc_worker *w, struct orc_kafka_message *m)
 	for (size_t j = 0; j < total && x->n_headers < MAX_HEADERS; j++)
 		if (orc_kafka_message_header_at(m, j, &x->headers[x->n_headers]))
 			x->n_headers++;
-	x->parsed = orc_event_parse(&x->ev, m->value, m->value_len, m->key,
-				    m->key_len, x->headers, x->n_headers,
-				    &x->perr) == ORC_OK;
+	st = orc_event_parse(&x->ev, m->value, m->value_len, m->key, m->key_len,
+			     x->headers, x->n_headers, &x->perr);
+	if (st == ORC_FATAL) { /* not in the batch: nothing after it is */
+		if (err != NULL)
+			*err = x->perr;
+		orc_kafka_message_destroy(m);
+		memset(x, 0, sizeof(*x));
+		return ORC_FATAL;
+	}
+	x->parsed = st == ORC_OK;
 	memset(it, 0, sizeof(*it));
 	it->event = x->parsed ? &x->ev : NULL;
 	it->parse_error = x->parsed ? NULL : x->perr.message;
@@ -269,6 +284,7 @@ take(struct orc_worker *w, struct orc_kafka_message *m)
 	it->n_headers = x->n_headers;
 	w->n++;
 	w->stats.consumed++;
+	return ORC_OK;
 }
 
 enum orc_status
@@ -304,7 +320,8 @@ orc_worker_turn(struct orc_worker *w, int wait_ms, size_t *n_messages,
 			}
 			if (w->n == 0)
 				deadline = orc_clock_mono_ms() + w->linger_ms;
-			take(w, m);
+			if (take(w, m, err) != ORC_OK)
+				return ORC_FATAL;
 		}
 	}
 	orc_producer_poll(w->producer, 0);
