@@ -194,10 +194,24 @@ first_step_row(const PGresult *steps, const char *id)
 	return lo;
 }
 
+/*
+ * A JSON column that did not load: out of memory is ORC_FATAL (the row is
+ * fine), anything else ORC_INVALID (the row is not).
+ */
+static enum orc_status
+json_column_failed(const json_error_t *jerr, struct orc_error *err,
+		   const char *saga_id, const char *what)
+{
+	if (json_error_code(jerr) == json_error_out_of_memory)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	return orc_error_set(err, ORC_INVALID, "saga %s: %s is not JSON: %s",
+			     saga_id, what, jerr->text);
+}
+
 /* Step row i of steps into s; its early event, parsed, into *early. */
-static void
+static enum orc_status
 read_step(const PGresult *steps, int i, struct orc_step_row *s,
-	  json_t **early)
+	  json_t **early, struct orc_error *err)
 {
 	json_error_t jerr;
 
@@ -217,8 +231,13 @@ read_step(const PGresult *steps, int i, struct orc_step_row *s,
 	if (!PQgetisnull(steps, i, STEP_EARLY)) {
 		*early = json_loads(PQgetvalue(steps, i, STEP_EARLY),
 				    JSON_DECODE_ANY, &jerr);
+		if (*early == NULL)
+			return json_column_failed(&jerr, err,
+						  PQgetvalue(steps, i, STEP_SAGA),
+						  "the early event of a step");
 		s->early_event = *early;
 	}
+	return ORC_OK;
 }
 
 /* Build one saga from its row (r in sagas) and its step rows. */
@@ -258,9 +277,7 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	row.seq = orc_store_int(sagas, r, SAGA_SEQ);
 	row.failure_reason = orc_store_text(sagas, r, SAGA_FAILURE);
 	if (row.context == NULL)
-		return orc_error_set(err, ORC_INVALID,
-				     "saga %s: context is not JSON: %s", id,
-				     jerr.text);
+		return json_column_failed(&jerr, err, id, "context");
 	if (def->n_steps > cap) {
 		cap = def->n_steps;
 		rows = calloc(cap, sizeof(*rows));
@@ -283,7 +300,9 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 					   "definition has steps", id);
 			goto done;
 		}
-		read_step(steps, i, &rows[n], &early[n]);
+		st = read_step(steps, i, &rows[n], &early[n], err);
+		if (st != ORC_OK)
+			goto done;
 		n++;
 	}
 	ss = set_push(set);
