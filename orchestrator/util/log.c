@@ -153,6 +153,21 @@ logfmt_needs_quotes(const char *s)
 	return false;
 }
 
+/* The escapes both formats share: \" \\ \n \r \t.  False for other bytes. */
+static bool
+put_escape(struct line *l, unsigned char c)
+{
+	static const char from[] = "\"\\\n\r\t", to[] = "\"\\nrt";
+	const char *hit = c != '\0' ? strchr(from, c) : NULL;
+	char esc[2] = {'\\', '\0'};
+
+	if (hit == NULL)
+		return false;
+	esc[1] = to[hit - from];
+	put(l, esc, 2);
+	return true;
+}
+
 /* s as a logfmt value; cut short (still closed) when the line is full. */
 static void
 logfmt_string(struct line *l, const char *s)
@@ -165,17 +180,9 @@ logfmt_string(struct line *l, const char *s)
 		unsigned char c = (unsigned char)*s;
 		char esc[8];
 
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			put(l, esc, 2);
-		} else if (c == '\n') {
-			put(l, "\\n", 2);
-		} else if (c == '\r') {
-			put(l, "\\r", 2);
-		} else if (c == '\t') {
-			put(l, "\\t", 2);
-		} else if (c < 0x20 || c == 0x7f) {
+		if (put_escape(l, c))
+			continue;
+		if (c < 0x20 || c == 0x7f) {
 			snprintf(esc, sizeof(esc), "\\x%02x", c);
 			put(l, esc, 4);
 		} else {
@@ -199,17 +206,11 @@ json_string(struct line *l, const char *s)
 		char esc[8];
 		size_t seq;
 
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			put(l, esc, 2);
-		} else if (c == '\n') {
-			put(l, "\\n", 2);
-		} else if (c == '\r') {
-			put(l, "\\r", 2);
-		} else if (c == '\t') {
-			put(l, "\\t", 2);
-		} else if (c < 0x20) {
+		if (put_escape(l, c)) {
+			i++;
+			continue;
+		}
+		if (c < 0x20) {
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
 			put(l, esc, 6);
 		} else if (c < 0x80) {
