@@ -23,6 +23,10 @@
  * Every socket is non-blocking, every send uses MSG_NOSIGNAL, and a turn
  * touches each socket at most once, so the loop is never held up.
  *
+ * The head is parsed by orc_http_parse_request(), over lengths (never
+ * past the bytes received), and public so that the fuzzer
+ * (tests/fuzz/fuzz_http.c) exercises the very code that answers.
+ *
  * Must not: block, log per request (probes come every few seconds), or
  * call a handler for anything but a well-formed GET or HEAD of its path.
  */
@@ -61,7 +65,7 @@ struct conn {
 	int64_t deadline;
 	bool complete; /* READING: the head is in, waiting for its turn */
 	size_t in_len;
-	char in[REQUEST_MAX + 1];
+	char in[REQUEST_MAX];
 	char *out;
 	size_t out_len, out_off;
 };
@@ -276,12 +280,6 @@ orc_http_connections(const struct orc_http *srv)
 
 /* ---- requests ---- */
 
-struct request {
-	int status; /* 0 = route it */
-	bool head;  /* HEAD: no body */
-	const struct orc_http_route *route;
-};
-
 static bool
 is_tchar(char c)
 {
@@ -290,105 +288,172 @@ is_tchar(char c)
 	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-/* Where the head ends (after the blank line), or NULL when incomplete. */
-static const char *
-head_end(const char *s, size_t len)
+/* Past the stray empty lines a client may send before the request line. */
+static size_t
+head_start(const char *s, size_t len)
 {
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (s[i] != '\n')
-			continue;
-		if (s[i + 1] == '\n')
-			return s + i + 2;
-		if (i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n')
-			return s + i + 3;
-	}
-	return NULL;
+	size_t i = 0;
+
+	while (i < len && (s[i] == '\r' || s[i] == '\n'))
+		i++;
+	return i;
 }
 
-/* Parse the head (NUL-terminated) and decide what to answer. */
-static struct request
-parse_request(const struct orc_http *srv, char *head)
+/*
+ * Where the head's empty line starts (at its '\n' or '\r'), or len when
+ * the head is not complete yet; *end is set past that line.
+ */
+static size_t
+head_blank(const char *s, size_t len, size_t *end)
 {
-	struct request rq = {0, false, NULL};
-	char *line = head, *eol, *sp1, *sp2, *target, *version, *p;
-	const char *path;
-	bool http11, host = false;
-	size_t plen;
-
-	while (*line == '\r' || *line == '\n') /* stray CRLFs before it */
-		line++;
-	eol = strchr(line, '\n');
-	if (eol == NULL)
-		return (struct request){400, false, NULL};
-	*eol = '\0';
-	if (eol > line && eol[-1] == '\r')
-		eol[-1] = '\0';
-
-	/* METHOD SP TARGET SP VERSION, single spaces */
-	sp1 = strchr(line, ' ');
-	if (sp1 == NULL || sp1 == line)
-		return (struct request){400, false, NULL};
-	*sp1 = '\0';
-	target = sp1 + 1;
-	sp2 = strchr(target, ' ');
-	if (sp2 == NULL || sp2 == target)
-		return (struct request){400, false, NULL};
-	*sp2 = '\0';
-	version = sp2 + 1;
-	for (p = line; *p; p++)
-		if (!is_tchar(*p))
-			return (struct request){400, false, NULL};
-	if (strcmp(version, "HTTP/1.1") == 0)
-		http11 = true;
-	else if (strcmp(version, "HTTP/1.0") == 0)
-		http11 = false;
-	else if (strncmp(version, "HTTP/", 5) == 0 && version[5] >= '0' &&
-		 version[5] <= '9' && version[6] == '.' && version[7] >= '0' &&
-		 version[7] <= '9' && version[8] == '\0')
-		return (struct request){505, false, NULL};
-	else
-		return (struct request){400, false, NULL};
-
-	/* header fields: "name: value", no folding */
-	for (p = eol + 1; *p != '\0' && *p != '\r' && *p != '\n';) {
-		char *next = strchr(p, '\n'), *colon = strchr(p, ':');
-
-		if (next == NULL)
-			return (struct request){400, false, NULL};
-		if (colon == NULL || colon > next || colon == p)
-			return (struct request){400, false, NULL};
-		for (char *q = p; q < colon; q++)
-			if (!is_tchar(*q))
-				return (struct request){400, false, NULL};
-		if (colon - p == 4 && strncasecmp(p, "host", 4) == 0)
-			host = true;
-		p = next + 1;
+	for (size_t i = head_start(s, len); i + 1 < len; i++) {
+		if (s[i] != '\n')
+			continue;
+		if (s[i + 1] == '\n') {
+			*end = i + 2;
+			return i + 1;
+		}
+		if (i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n') {
+			*end = i + 3;
+			return i + 1;
+		}
 	}
-	if (http11 && !host) /* RFC 9112, 3.2 */
-		return (struct request){400, false, NULL};
+	*end = len;
+	return len;
+}
 
-	/* origin-form, or absolute-form (whose path we take) */
-	path = target;
-	if (strncasecmp(target, "http://", 7) == 0 ||
-	    strncasecmp(target, "https://", 8) == 0) {
-		const char *slash = strchr(strstr(target, "//") + 2, '/');
+static bool
+head_complete(const char *s, size_t len)
+{
+	size_t end;
 
-		path = slash ? slash : "/";
+	return head_blank(s, len, &end) < len;
+}
+
+static bool
+span_is(const char *s, size_t n, const char *want)
+{
+	return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+/* "HTTP/1.1" or "HTTP/1.0": 0; another HTTP/d.d: 505; else 400. */
+static int
+parse_version(const char *v, size_t n, bool *http11)
+{
+	*http11 = span_is(v, n, "HTTP/1.1");
+	if (*http11 || span_is(v, n, "HTTP/1.0"))
+		return 0;
+	if (n == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' &&
+	    v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9')
+		return 505;
+	return 400;
+}
+
+/* The path of an origin-form or absolute-form target, before ? or #. */
+static int
+parse_target(const char *t, size_t n, struct orc_http_request *out)
+{
+	const char *path = t, *end = t + n;
+
+	if ((n >= 7 && strncasecmp(t, "http://", 7) == 0) ||
+	    (n >= 8 && strncasecmp(t, "https://", 8) == 0)) {
+		const char *host = (const char *)memchr(t, '/', n) + 2;
+
+		path = memchr(host, '/', (size_t)(end - host));
+		if (path == NULL) {
+			path = "/";
+			end = path + 1;
+		}
 	}
 	if (path[0] != '/')
-		return (struct request){400, false, NULL};
-	plen = strcspn(path, "?#");
+		return 400;
+	out->path = path;
+	out->path_len = 0;
+	while (path + out->path_len < end && path[out->path_len] != '?' &&
+	       path[out->path_len] != '#')
+		out->path_len++;
+	return 0;
+}
+
+/* Header fields "name: value" on the lines of s[0..n), no folding. */
+static int
+parse_fields(const char *s, size_t n, struct orc_http_request *out)
+{
+	const char *p = s, *end = s + n;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *colon = memchr(p, ':', (size_t)(eol - p));
+
+		if (colon == NULL || colon == p)
+			return 400;
+		for (const char *q = p; q < colon; q++)
+			if (!is_tchar(*q))
+				return 400;
+		if (colon - p == 4 && strncasecmp(p, "host", 4) == 0)
+			out->host = true;
+		p = eol + 1;
+	}
+	return 0;
+}
+
+int
+orc_http_parse_request(const char *buf, size_t len,
+		       struct orc_http_request *out)
+{
+	const char *line, *eol, *sp1, *sp2, *version;
+	size_t start, blank, end;
+	int status;
+
+	memset(out, 0, sizeof(*out));
+	blank = head_blank(buf, len, &end);
+	if (blank == len || memchr(buf, '\0', end) != NULL)
+		return 400; /* incomplete or too large, or a NUL byte */
+	start = head_start(buf, len);
+	line = buf + start;
+	eol = memchr(line, '\n', blank - start);
+
+	/* METHOD SP TARGET SP VERSION, single spaces */
+	sp1 = memchr(line, ' ', (size_t)(eol - line));
+	if (sp1 == NULL || sp1 == line)
+		return 400;
+	sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
+	if (sp2 == NULL || sp2 == sp1 + 1)
+		return 400;
+	for (const char *p = line; p < sp1; p++)
+		if (!is_tchar(*p))
+			return 400;
+	version = sp2 + 1;
+	status = parse_version(version,
+			       (size_t)(eol - version) -
+				   (eol > version && eol[-1] == '\r'),
+			       &out->http11);
+	if (status == 0)
+		status = parse_fields(eol + 1, (size_t)(buf + blank - eol - 1),
+				      out);
+	if (status == 0 && out->http11 && !out->host) /* RFC 9112, 3.2 */
+		status = 400;
+	if (status == 0)
+		status = parse_target(sp1 + 1, (size_t)(sp2 - sp1 - 1), out);
+	if (status != 0)
+		return status;
+	if (span_is(line, (size_t)(sp1 - line), "GET"))
+		out->method = ORC_HTTP_METHOD_GET;
+	else if (span_is(line, (size_t)(sp1 - line), "HEAD"))
+		out->method = ORC_HTTP_METHOD_HEAD;
+	else
+		out->method = ORC_HTTP_METHOD_OTHER;
+	return 0;
+}
+
+/* The route for a parsed request, or NULL. */
+static const struct orc_http_route *
+route_find(const struct orc_http *srv, const struct orc_http_request *rq)
+{
 	for (size_t i = 0; i < srv->n_routes; i++)
-		if (strlen(srv->routes[i].path) == plen &&
-		    strncmp(srv->routes[i].path, path, plen) == 0)
-			rq.route = &srv->routes[i];
-	if (rq.route == NULL)
-		return (struct request){404, false, NULL};
-	if (strcmp(line, "HEAD") == 0)
-		rq.head = true;
-	else if (strcmp(line, "GET") != 0)
-		return (struct request){405, false, NULL};
-	return rq;
+		if (span_is(rq->path, rq->path_len, srv->routes[i].path))
+			return &srv->routes[i];
+	return NULL;
 }
 
 /* Build the whole answer into c->out. */
@@ -396,25 +461,29 @@ static void
 answer(struct orc_http *srv, struct conn *c)
 {
 	struct orc_http_response resp = {200, NULL, NULL, 0};
-	struct request rq;
+	const struct orc_http_route *route = NULL;
+	struct orc_http_request rq;
 	char head[512];
-	int n;
+	int n, status;
 
-	c->in[c->in_len] = '\0';
-	if (head_end(c->in, c->in_len) == NULL) /* too large */
-		rq = (struct request){400, false, NULL};
-	else
-		rq = parse_request(srv, c->in);
-	if (rq.status != 0) {
-		const char *text = rq.status == 404   ? "not found\n"
-				   : rq.status == 405 ? "method not allowed\n"
-				   : rq.status == 505
+	status = orc_http_parse_request(c->in, c->in_len, &rq);
+	if (status == 0) {
+		route = route_find(srv, &rq);
+		if (route == NULL)
+			status = 404;
+		else if (rq.method == ORC_HTTP_METHOD_OTHER)
+			status = 405;
+	}
+	if (status != 0) {
+		const char *text = status == 404   ? "not found\n"
+				   : status == 405 ? "method not allowed\n"
+				   : status == 505
 				       ? "http version not supported\n"
 				       : "bad request\n";
 
-		orc_http_reply(&resp, rq.status, NULL, text);
+		orc_http_reply(&resp, status, NULL, text);
 	} else {
-		rq.route->fn(rq.route->ctx, &resp);
+		route->fn(route->ctx, &resp);
 		if (resp.status < 100 || resp.status > 599)
 			orc_http_reply(&resp, 500, NULL, "internal error\n");
 	}
@@ -430,7 +499,7 @@ answer(struct orc_http *srv, struct conn *c)
 		     resp.content_type ? resp.content_type : TEXT_PLAIN,
 		     resp.body_len,
 		     resp.status == 405 ? "Allow: GET, HEAD\r\n" : "");
-	if (rq.head)
+	if (status == 0 && rq.method == ORC_HTTP_METHOD_HEAD)
 		resp.body_len = 0;
 	c->out = malloc((size_t)n + resp.body_len);
 	if (c->out != NULL) {
@@ -497,7 +566,7 @@ do_read(struct orc_http *srv, struct conn *c)
 		return;
 	}
 	c->in_len += (size_t)n;
-	if (head_end(c->in, c->in_len) != NULL || c->in_len >= REQUEST_MAX)
+	if (head_complete(c->in, c->in_len) || c->in_len >= REQUEST_MAX)
 		c->complete = true; /* too large: answered 400 */
 }
 

@@ -19,6 +19,7 @@
 #ifndef ORC_HTTP_H
 #define ORC_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,5 +84,37 @@ int orc_http_poll(struct orc_http *srv, int64_t now_ms);
 
 /* Connections open now (accepted and not closed yet). */
 size_t orc_http_connections(const struct orc_http *srv);
+
+enum orc_http_method {
+	ORC_HTTP_METHOD_GET,
+	ORC_HTTP_METHOD_HEAD,
+	ORC_HTTP_METHOD_OTHER, /* any other token: answered 405 */
+};
+
+/* A request head as the server reads it. */
+struct orc_http_request {
+	enum orc_http_method method;
+	/*
+	 * The target's path, up to '?' or '#' (the path of an absolute-form
+	 * target): borrowed from the parsed buffer, or a static "/"; not
+	 * NUL-terminated.  Always starts with '/'.
+	 */
+	const char *path;
+	size_t path_len;
+	bool http11; /* HTTP/1.1, else HTTP/1.0 */
+	bool host;   /* a Host field was sent */
+};
+
+/*
+ * Parse the request head at buf[0..len) (borrowed, need not be
+ * NUL-terminated; what follows the head's empty line is ignored), the
+ * parser the server itself answers with.  Returns 0 and fills *out for a
+ * well-formed head, else the status to answer: 400 (incomplete or
+ * malformed, a NUL byte, HTTP/1.1 without Host) or 505 (another HTTP
+ * version).  *out is zeroed first.  Empty lines before the request line
+ * are skipped.
+ */
+int orc_http_parse_request(const char *buf, size_t len,
+			   struct orc_http_request *out);
 
 #endif

@@ -615,6 +615,45 @@ START_TEST(test_reply_helpers)
 }
 END_TEST
 
+static int
+parse_text(const char *text, struct orc_http_request *rq)
+{
+	return orc_http_parse_request(text, strlen(text), rq);
+}
+
+/* The parser the server answers with, called directly (tests/fuzz too). */
+START_TEST(test_parse_request)
+{
+	static const char get[] = "GET /healthz?verbose#x HTTP/1.1\r\n"
+				  "Host: a\r\n\r\nbody, ignored\0";
+	static const char nul[] = "GET /healthz HTTP/1.0\r\nX: a\0b\r\n\r\n";
+	struct orc_http_request rq;
+
+	ck_assert_int_eq(orc_http_parse_request(get, sizeof(get) - 1, &rq), 0);
+	ck_assert_int_eq(rq.method, ORC_HTTP_METHOD_GET);
+	ck_assert_uint_eq(rq.path_len, 8);
+	ck_assert_int_eq(memcmp(rq.path, "/healthz", 8), 0);
+	ck_assert(rq.http11 && rq.host);
+	/* the head must be whole: not one byte of its empty line missing */
+	ck_assert_int_eq(orc_http_parse_request(get, 44, &rq), 0);
+	ck_assert_int_eq(orc_http_parse_request(get, 43, &rq), 400);
+	ck_assert_int_eq(orc_http_parse_request(get, 0, &rq), 400);
+
+	ck_assert_int_eq(parse_text("HEAD http://h HTTP/1.0\n\n", &rq), 0);
+	ck_assert_int_eq(rq.method, ORC_HTTP_METHOD_HEAD);
+	ck_assert_uint_eq(rq.path_len, 1);
+	ck_assert_int_eq(rq.path[0], '/');
+	ck_assert(!rq.http11 && !rq.host);
+	ck_assert_int_eq(parse_text("\r\n\nPUT /x HTTP/1.0\r\n\r\n", &rq), 0);
+	ck_assert_int_eq(rq.method, ORC_HTTP_METHOD_OTHER);
+
+	/* a NUL byte anywhere in the head is a bad request */
+	ck_assert_int_eq(orc_http_parse_request(nul, sizeof(nul) - 1, &rq),
+			 400);
+	ck_assert_int_eq(parse_text("GET / HTTP/3.1\r\n\r\n", &rq), 505);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -639,6 +678,7 @@ http_suite(void)
 	tcase_add_test(tc, test_listen_errors);
 	tcase_add_test(tc, test_any_address);
 	tcase_add_test(tc, test_reply_helpers);
+	tcase_add_test(tc, test_parse_request);
 	suite_add_tcase(s, tc);
 	return s;
 }
