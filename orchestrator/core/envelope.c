@@ -203,10 +203,23 @@ orc_event_attribute(const struct orc_event *ev, const char *name)
 	return NULL;
 }
 
+/* CloudEvents: attribute names are lowercase ASCII letters and digits. */
+static bool
+attribute_name_valid(const char *name)
+{
+	if (*name == '\0')
+		return false;
+	for (const char *p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+			return false;
+	return true;
+}
+
 /*
  * Store value (taken, freed on failure) as attribute name: in its own
  * field, or in the extension list.  An earlier value is replaced; a NULL
- * value removes it.
+ * value removes it.  An extension whose name breaks the CloudEvents rule
+ * is invalid, so that every name kept is plain ASCII.
  */
 static enum orc_status
 set_attribute(struct orc_event *ev, const char *name, char *value,
@@ -214,7 +227,15 @@ set_attribute(struct orc_event *ev, const char *name, char *value,
 {
 	const struct known_attr *k = known_find(name);
 	struct orc_event_ext *ext;
+	char b[SHOWN_SIZE];
 
+	if (k == NULL && !attribute_name_valid(name)) {
+		free(value);
+		return orc_error_set(err, ORC_INVALID,
+				     "attribute name \"%s\" is not lowercase "
+				     "letters and digits",
+				     shown(name, b));
+	}
 	if (k != NULL) {
 		char **slot = known_slot(ev, k);
 

@@ -52,7 +52,7 @@ const char *orc_event_mode_name(enum orc_event_mode mode);
 
 /* An extension attribute other than sagaid, sagastep, replyto, traceparent. */
 struct orc_event_ext {
-	char *name;  /* without the ce_ prefix */
+	char *name;  /* without the ce_ prefix; [a-z0-9]+ (else invalid) */
 	char *value; /* integers in decimal, booleans as "true"/"false" */
 };
 

@@ -615,6 +615,57 @@ START_TEST(test_too_many_extensions)
 }
 END_TEST
 
+/*
+ * Found by tests/fuzz/fuzz_envelope: a ce_ header whose name is not valid
+ * UTF-8 was kept as an extension under that name.  CloudEvents names are
+ * [a-z0-9]+ (schemas/cloudevent.schema.json says so too); in either mode
+ * any other name makes the event invalid, quoted safely in the reason.
+ */
+START_TEST(test_extension_names)
+{
+	static const struct orc_header bytes[] = {
+		H("ce_specversion", "1.0"), H("ce_id", "1"),
+		H("ce_source", "/s"),	    H("ce_type", "t"),
+		H("ce_sa\xff\xffgastep", "reserve_inventory"),
+	};
+	static const struct orc_header upper[] = {
+		H("ce_specversion", "1.0"), H("ce_id", "1"),
+		H("ce_source", "/s"),	    H("ce_type", "t"),
+		H("ce_traceId", "x"),
+	};
+	static const struct orc_header underscore_null[] = {
+		H("ce_specversion", "1.0"), H("ce_id", "1"),
+		H("ce_source", "/s"),	    H("ce_type", "t"),
+		{"ce_saga_id", NULL, 0},
+	};
+	static const struct orc_header ce[] = {
+		H("content-type", "application/cloudevents+json"),
+	};
+
+	expect_invalid_str(bytes, N(bytes), "{}",
+			   "attribute name \"sa??gastep\" is not lowercase "
+			   "letters and digits");
+	expect_invalid_str(upper, N(upper), "{}",
+			   "attribute name \"traceId\" is not lowercase "
+			   "letters and digits");
+	expect_invalid_str(underscore_null, N(underscore_null), "{}",
+			   "attribute name \"saga_id\" is not lowercase "
+			   "letters and digits");
+	expect_invalid_str(ce, N(ce),
+			   "{\"specversion\": \"1.0\", \"id\": \"1\", "
+			   "\"source\": \"/s\", \"type\": \"t\", "
+			   "\"saga_id\": \"x\"}",
+			   "attribute name \"saga_id\" is not lowercase "
+			   "letters and digits");
+	expect_invalid_str(NULL, 0,
+			   "{\"specversion\": \"1.0\", \"id\": \"1\", "
+			   "\"source\": \"/s\", \"type\": \"t\", "
+			   "\"partitionKey\": 7}",
+			   "attribute name \"partitionKey\" is not lowercase "
+			   "letters and digits");
+}
+END_TEST
+
 START_TEST(test_structured_rejections)
 {
 	static const struct orc_header ce[] = {
@@ -929,6 +980,7 @@ suite(void)
 	tcase_add_test(tc, test_nul_in_header);
 	tcase_add_test(tc, test_binary_rejections);
 	tcase_add_test(tc, test_too_many_extensions);
+	tcase_add_test(tc, test_extension_names);
 	tcase_add_test(tc, test_structured_rejections);
 	tcase_add_test(tc, test_neither_mode);
 	tcase_add_test(tc, test_traceparent);
