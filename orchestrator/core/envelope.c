@@ -304,16 +304,28 @@ header_string(const struct orc_header *h, const char *attr, char **out,
 	return *out == NULL ? oom(err) : ORC_OK;
 }
 
-/* Keep tp (borrowed) as the trace parent when there is none yet and it is
- * valid. */
+/* Printable ASCII only, as an HTTP header (and our columns) expect. */
+static bool
+printable_ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/*
+ * Keep tp (borrowed) as the trace parent when there is none yet and it is
+ * valid.  A later version may append fields after the flags: they must be
+ * printable ASCII too, else the whole value is dropped.
+ */
 static enum orc_status
 take_traceparent(struct orc_event *ev, const char *tp, size_t n,
 		 struct orc_error *err)
 {
 	char *copy;
 
-	if (ev->traceparent != NULL || tp == NULL ||
-	    memchr(tp, '\0', n) != NULL)
+	if (ev->traceparent != NULL || tp == NULL || !printable_ascii(tp, n))
 		return ORC_OK;
 	copy = strndup(tp, n);
 	if (copy == NULL)
