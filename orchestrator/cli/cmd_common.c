@@ -122,6 +122,8 @@ orc_cmd_open(struct orc_cmd *cmd, unsigned needs)
 		struct orc_apply_config acfg = {
 			.consumer = orc_config_str(&cmd->cfg, ORC_CFG_GROUP),
 			.reply_to = NULL, /* the relay's reply_topic */
+			.max_command_bytes = (size_t)orc_config_int(
+				&cmd->cfg, ORC_CFG_MAX_COMMAND_BYTES),
 		};
 
 		if (orc_apply_create(cmd->store, cmd->cat, &acfg, &cmd->ap,

@@ -57,6 +57,9 @@ static const struct orc_config_def table[ORC_CFG_COUNT] = {
 		"info", 0, 0, "debug, info, warn or error"},
 	[ORC_CFG_LOG_FORMAT] = {"log_format", "ORC_LOG_FORMAT", ORC_CONFIG_STRING,
 		"logfmt", 0, 0, "logfmt or json"},
+	[ORC_CFG_MAX_COMMAND_BYTES] = {"max_command_bytes",
+		"ORC_MAX_COMMAND_BYTES", ORC_CONFIG_INT, "900000", 4096, 100000000,
+		"Largest command (rendered data + 1 KB for headers); a step whose command is larger fails at once. Keep it under the producer's message.max.bytes (1000000)"},
 };
 
 const struct orc_config_def *

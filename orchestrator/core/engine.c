@@ -156,6 +156,7 @@ struct txn {
 	const struct orc_definition *def;
 	const struct orc_engine_input *in;
 	struct orc_effects *fx;
+	size_t max_command; /* bytes; 0 = no limit */
 	int64_t now;
 	struct orc_error *err;
 	enum orc_status status; /* the first error latches here */
@@ -390,17 +391,68 @@ input_data(const struct txn *t)
 
 /* ---- commands ---- */
 
-static void
-emit_command(struct txn *t, size_t i, enum orc_command_kind kind, int attempt)
+/* Why a command is not sent: "command data is N bytes, over ...". */
+#define REFUSAL_MAX 160
+
+static const struct orc_command_def *
+command_def(const struct txn *t, size_t i, enum orc_command_kind kind)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
-	const struct orc_command_def *cmd = kind == ORC_COMMAND_ACTION
-						    ? &sd->command
-						    : &sd->compensation.command;
+
+	return kind == ORC_COMMAND_ACTION ? &sd->command
+					  : &sd->compensation.command;
+}
+
+/*
+ * The data of step i's command of kind, rendered from the context (a new
+ * reference).  NULL when out of memory (latched in t) or when it is over
+ * the size limit: then why says so.  The size is that of the text the
+ * outbox will hold (the store writes it compact, any JSON value).
+ */
+static json_t *
+render_command(struct txn *t, size_t i, enum orc_command_kind kind,
+	       char why[REFUSAL_MAX])
+{
+	json_t *data = orc_template_render(command_def(t, i, kind)->data,
+					   t->saga->context);
+	size_t size;
+
+	if (data == NULL) {
+		oom(t);
+		return NULL;
+	}
+	if (t->max_command == 0)
+		return data;
+	size = json_dumpb(data, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (size == 0) {
+		json_decref(data);
+		oom(t);
+		return NULL;
+	}
+	if (size <= t->max_command &&
+	    t->max_command - size >= ORC_ENGINE_COMMAND_HEADROOM)
+		return data;
+	snprintf(why, REFUSAL_MAX,
+		 "command data is %zu bytes, over the limit of %zu (setting "
+		 "max_command_bytes, %d of them kept for headers)",
+		 size, t->max_command, ORC_ENGINE_COMMAND_HEADROOM);
+	json_decref(data);
+	return NULL;
+}
+
+/* Queue attempt of step i's command of kind with its data (taken). */
+static void
+emit_command(struct txn *t, size_t i, enum orc_command_kind kind, int attempt,
+	     json_t *data)
+{
+	const struct orc_step_def *sd = &t->def->steps[i];
+	const struct orc_command_def *cmd = command_def(t, i, kind);
 	struct orc_effect *e = push_effect(t, ORC_EFFECT_COMMAND, i);
 
-	if (e == NULL)
+	if (e == NULL) {
+		json_decref(data);
 		return;
+	}
 	e->command_kind = kind;
 	e->attempt = attempt;
 	e->topic = cmd->topic;
@@ -408,39 +460,63 @@ emit_command(struct txn *t, size_t i, enum orc_command_kind kind, int attempt)
 	/* fits: the id is checked against ORC_SAGA_ID_MAX, names are short */
 	snprintf(e->message_id, sizeof(e->message_id), "%s/%s/%s/%d",
 		 t->saga->id, sd->name, orc_command_kind_name(kind), attempt);
-	e->data = orc_template_render(cmd->data, t->saga->context);
-	if (e->data == NULL)
-		oom(t);
+	e->data = data;
 }
 
-/* Send the next attempt of step i's command; it is running. */
+static json_t *attempt_failed(struct txn *t, size_t i, const char *error,
+			      bool retryable);
+static json_t *compensation_failed(struct txn *t, size_t i, const char *error,
+				   bool retryable);
+
+/*
+ * Send the next attempt of step i's command; it is running.  A command
+ * too large to send fails the step at once: the same context would render
+ * it the same on every retry.
+ */
 static void
 send_action(struct txn *t, size_t i)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	struct orc_saga_step *st = &t->saga->steps[i];
-	json_t *d;
+	char why[REFUSAL_MAX];
+	json_t *data, *d;
 
 	st->attempt++;
+	data = render_command(t, i, ORC_COMMAND_ACTION, why);
+	if (data == NULL) {
+		if (ok(t))
+			attempt_failed(t, i, why, false);
+		return;
+	}
 	d = history(t, "step.started", i);
 	put_int(t, d, "attempt", st->attempt);
-	emit_command(t, i, ORC_COMMAND_ACTION, st->attempt);
+	emit_command(t, i, ORC_COMMAND_ACTION, st->attempt, data);
 	timer_after(t, st, sd->timeout_ms, ORC_WAKE_TIMEOUT);
 }
 
-/* Send the next attempt of step i's compensation; it is compensating. */
+/*
+ * Send the next attempt of step i's compensation; it is compensating.  One
+ * too large to send fails at once: the saga is stuck.
+ */
 static void
 send_compensation(struct txn *t, size_t i)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	struct orc_saga_step *st = &t->saga->steps[i];
-	json_t *d;
+	char why[REFUSAL_MAX];
+	json_t *data, *d;
 
 	st->comp_attempt++;
 	st->changed = true;
+	data = render_command(t, i, ORC_COMMAND_COMPENSATION, why);
+	if (data == NULL) {
+		if (ok(t))
+			compensation_failed(t, i, why, false);
+		return;
+	}
 	d = history(t, "compensation.started", i);
 	put_int(t, d, "attempt", st->comp_attempt);
-	emit_command(t, i, ORC_COMMAND_COMPENSATION, st->comp_attempt);
+	emit_command(t, i, ORC_COMMAND_COMPENSATION, st->comp_attempt, data);
 	timer_after(t, st, sd->compensation.timeout_ms, ORC_WAKE_COMP_TIMEOUT);
 }
 
@@ -554,7 +630,9 @@ needs_done(const struct txn *t, size_t i)
 /*
  * Start every pending step whose needs are done.  One pass in index order
  * is enough for steps listed after their needs; another pass runs only
- * when a step finished at once (a skip can cascade).
+ * when a step finished at once (a skip can cascade).  A step that fails as
+ * it starts (its command too large) makes the saga compensate: then no
+ * more steps start.
  */
 static void
 start_ready(struct txn *t)
@@ -564,7 +642,9 @@ start_ready(struct txn *t)
 
 	do {
 		again = false;
-		for (size_t i = 0; i < saga->n_steps && ok(t); i++)
+		for (size_t i = 0; i < saga->n_steps && ok(t) &&
+				   saga->status == ORC_SAGA_RUNNING;
+		     i++)
 			if (saga->steps[i].status == ORC_STEP_PENDING &&
 			    needs_done(t, i) && start_step(t, i))
 				again = true;
@@ -645,7 +725,7 @@ advance(struct txn *t)
 		return;
 	if (t->saga->status == ORC_SAGA_RUNNING) {
 		start_ready(t);
-		if (ok(t))
+		if (ok(t) && t->saga->status == ORC_SAGA_RUNNING)
 			check_completed(t);
 	} else if (t->saga->status == ORC_SAGA_COMPENSATING) {
 		advance_compensation(t);
@@ -738,11 +818,12 @@ attempt_failed(struct txn *t, size_t i, const char *error, bool retryable)
 }
 
 /*
- * An attempt of step i's compensation failed: retry with backoff, or,
- * with the attempts spent, the saga is stuck.  Returns the history detail.
+ * An attempt of step i's compensation failed: retry with backoff while
+ * retryable, or, with the attempts spent, the saga is stuck.  Returns the
+ * history detail.
  */
 static json_t *
-compensation_failed(struct txn *t, size_t i, const char *error)
+compensation_failed(struct txn *t, size_t i, const char *error, bool retryable)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	const struct orc_retry *retry = &sd->compensation.retry;
@@ -751,7 +832,7 @@ compensation_failed(struct txn *t, size_t i, const char *error)
 	json_t *d;
 
 	set_text(t, &st->last_error, error);
-	if (round < retry->max_attempts) {
+	if (retryable && round < retry->max_attempts) {
 		set_timer(st, t->now + backoff(retry, round + 1),
 			  ORC_WAKE_COMP_RETRY);
 		d = history(t, "compensation.retry_scheduled", i);
@@ -968,7 +1049,7 @@ on_reply(struct txn *t)
 		if (orc_strv_contains(&sd->compensation.failure, type) &&
 		    t->saga->status == ORC_SAGA_COMPENSATING &&
 		    st->wake_reason != ORC_WAKE_COMP_RETRY) {
-			put_event(t, compensation_failed(t, i, type));
+			put_event(t, compensation_failed(t, i, type, true));
 			return;
 		}
 	}
@@ -1082,7 +1163,7 @@ fire(struct txn *t, size_t i, enum orc_wake_reason why)
 	case ORC_WAKE_COMP_TIMEOUT:
 		put_int(t, history(t, "compensation.timed_out", i), "attempt",
 			st->comp_attempt);
-		compensation_failed(t, i, "timed out");
+		compensation_failed(t, i, "timed out", true);
 		break;
 	case ORC_WAKE_COMP_RETRY:
 		send_compensation(t, i);
@@ -1294,11 +1375,20 @@ enum orc_status
 orc_engine_apply(struct orc_saga *saga, const struct orc_engine_input *in,
 		 int64_t now_ms, struct orc_effects *fx, struct orc_error *err)
 {
+	return orc_engine_apply_with(saga, in, NULL, now_ms, fx, err);
+}
+
+enum orc_status
+orc_engine_apply_with(struct orc_saga *saga, const struct orc_engine_input *in,
+		      const struct orc_engine_options *opts, int64_t now_ms,
+		      struct orc_effects *fx, struct orc_error *err)
+{
 	struct txn t = {
 		.saga = saga,
 		.def = saga->def,
 		.in = in,
 		.fx = fx,
+		.max_command = opts != NULL ? opts->max_command_bytes : 0,
 		.now = now_ms,
 		.err = err,
 		.status = ORC_OK,

@@ -388,7 +388,34 @@ json_t *orc_effects_to_json(const struct orc_effects *fx);
 /* ---- the engine ---- */
 
 /*
+ * Bytes of a command kept for its headers and key when it is checked
+ * against max_command_bytes: ids, names and topics are short (a topic is
+ * at most 249 bytes, a name ORC_NAME_MAX), so they fit in this.
+ */
+#define ORC_ENGINE_COMMAND_HEADROOM 1024
+
+/*
+ * Limits of an apply, from the caller's settings (the engine reads none).
+ * Zero fields are no limit.
+ */
+struct orc_engine_options {
+	/*
+	 * Largest command: its rendered data (compact JSON, as the outbox
+	 * holds it) plus ORC_ENGINE_COMMAND_HEADROOM.  A step whose command
+	 * is larger fails at once, without retries (the same context renders
+	 * the same data), with the reason "command data is N bytes, over the
+	 * limit of M (setting max_command_bytes ...)"; an action's failure
+	 * compensates the saga as any failure does, a compensation's makes
+	 * the saga stuck.  Nothing too large for the broker is written to
+	 * the outbox.
+	 */
+	size_t max_command_bytes;
+};
+
+/*
  * Apply one input to saga at now_ms; fx is emptied first, then filled.
+ * orc_engine_apply() has no limits; orc_engine_apply_with() takes opts
+ * (borrowed, may be NULL = no limits).
  *
  * Returns:
  *   ORC_OK        applied (fx->result APPLIED) or ignored with a reason
@@ -406,5 +433,10 @@ enum orc_status orc_engine_apply(struct orc_saga *saga,
 				 const struct orc_engine_input *in,
 				 int64_t now_ms, struct orc_effects *fx,
 				 struct orc_error *err);
+enum orc_status orc_engine_apply_with(struct orc_saga *saga,
+				      const struct orc_engine_input *in,
+				      const struct orc_engine_options *opts,
+				      int64_t now_ms, struct orc_effects *fx,
+				      struct orc_error *err);
 
 #endif

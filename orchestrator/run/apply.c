@@ -56,6 +56,7 @@ struct orc_apply {
 	struct orc_catalog *cat;
 	char *consumer;
 	char *reply_to;
+	struct orc_engine_options engine; /* the limits every apply passes */
 	struct orc_saga_set set;    /* the sagas of the open transaction */
 	struct orc_write_batch *wb; /* what the transaction writes back */
 	struct orc_effects fx;      /* the last engine call's */
@@ -114,6 +115,7 @@ orc_apply_create(struct orc_store *store, struct orc_catalog *cat,
 	ap->urandom = -1;
 	ap->consumer = strdup(cfg->consumer);
 	ap->reply_to = cfg->reply_to ? strdup(cfg->reply_to) : NULL;
+	ap->engine.max_command_bytes = cfg->max_command_bytes;
 	ap->wb = orc_write_batch_create();
 	orc_saga_set_init(&ap->set);
 	orc_effects_init(&ap->fx);
@@ -316,7 +318,8 @@ run_engine(struct orc_apply *ap, struct orc_stored_saga *ss,
 	};
 	enum orc_status st, wst;
 
-	st = orc_engine_apply(&ss->saga, in, now_ms, &ap->fx, err);
+	st = orc_engine_apply_with(&ss->saga, in, &ap->engine, now_ms, &ap->fx,
+				   err);
 	if (st != ORC_OK && st != ORC_CONFLICT)
 		return st;
 	/* A refused input still leaves its history entry. */

@@ -42,6 +42,8 @@ struct orc_apply_config {
 	 * so a CLI with other settings cannot divert replies).
 	 */
 	const char *reply_to;
+	/* the engine's limit on a command (max_command_bytes); 0 = none */
+	size_t max_command_bytes;
 };
 
 /*

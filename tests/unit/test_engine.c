@@ -70,6 +70,23 @@ static const char *const def_flow =
 	"   'compensation':{'topic':'tx','type':'x.undo',"
 	"    'success':['x.undone']}}]}";
 
+/*
+ * Three independent commands: p (with a compensation), q whose data is the
+ * input's "big", r.
+ */
+static const char *const def_par =
+	"{'name':'par','version':1,"
+	" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+	" 'steps':["
+	"  {'name':'p','command':{'topic':'tp','type':'p.do'},"
+	"   'success':['p.ok'],'timeout':'10s',"
+	"   'compensation':{'topic':'tp','type':'p.undo',"
+	"    'success':['p.undone']}},"
+	"  {'name':'q','command':{'topic':'tq','type':'q.do',"
+	"    'data':{'big':'${/input/big}'}},'success':['q.ok']},"
+	"  {'name':'r','command':{'topic':'tr','type':'r.do'},"
+	"   'success':['r.ok']}]}";
+
 /* Every step skipped: the saga completes at start. */
 static const char *const def_skip =
 	"{'name':'skip','version':1,"
@@ -150,6 +167,7 @@ struct rig {
 	struct orc_definition *def;
 	struct orc_saga saga;
 	struct orc_effects fx;
+	struct orc_engine_options opts; /* no limits unless a test sets them */
 	struct orc_error err;
 	int64_t now;
 	char got[4096];
@@ -238,7 +256,8 @@ apply(struct rig *r, const struct orc_engine_input *in)
 	json_t *doc;
 
 	orc_error_clear(&r->err);
-	st = orc_engine_apply(&r->saga, in, r->now, &r->fx, &r->err);
+	st = orc_engine_apply_with(&r->saga, in, &r->opts, r->now, &r->fx,
+				   &r->err);
 	summarize(r);
 	doc = orc_effects_to_json(&r->fx);
 	ck_assert_ptr_nonnull(doc);
@@ -374,7 +393,15 @@ struct row {
 	const char *effects;
 	const char *saga;  /* saga status after */
 	const char *steps; /* step statuses after */
+	size_t max_command; /* max_command_bytes; 0 = no limit */
 };
+
+/*
+ * Room for 40 bytes of command data: {"id":"k1"} (11) fits, the data of
+ * a 60-byte business key or value does not.
+ */
+#define LIMIT_40 (ORC_ENGINE_COMMAND_HEADROOM + 40)
+#define BIG "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
 
 static const struct row rows[] = {
 	/* running: replies to a step in every status */
@@ -720,6 +747,60 @@ static const struct row rows[] = {
 	 ORC_OK, "h:saga.started h:step.skipped h:step.skipped h:saga.completed "
 		 "ev:completed",
 	 "completed", "a=skipped b=skipped"},
+
+	/* commands over max_command_bytes: the step fails at once */
+	{"too large: data at the limit is sent", &def_seq, "", "start",
+	 ORC_OK, "h:saga.started h:step.started cmd:a/action/1", "running",
+	 "a=running b=pending c=pending", ORC_ENGINE_COMMAND_HEADROOM + 11},
+	{"too large: one byte over fails the saga at start", &def_seq, "",
+	 "start", ORC_OK,
+	 "h:saga.started h:step.failed h:saga.compensating h:saga.failed "
+	 "ev:failed",
+	 "failed", "a=failed b=pending c=pending",
+	 ORC_ENGINE_COMMAND_HEADROOM + 10},
+	{"too large: the first command, nothing to undo", &def_seq, "",
+	 "start {'id':" BIG "}", ORC_OK,
+	 "h:saga.started h:step.failed h:saga.compensating h:saga.failed "
+	 "ev:failed",
+	 "failed", "a=failed b=pending c=pending", LIMIT_40},
+	{"too large: a retry fails at once, without retries", &def_seq,
+	 "start {'id':" BIG "}", "retry", ORC_OK,
+	 "h:saga.retried h:step.failed h:saga.compensating h:saga.failed "
+	 "ev:failed",
+	 "failed", "a=failed b=pending c=pending", LIMIT_40},
+	{"too large: a sibling in flight is awaited, later ones not started",
+	 &def_par, "", "start {'id':'k1','big':" BIG "}", ORC_OK,
+	 "h:saga.started h:step.started cmd:p/action/1 h:step.failed "
+	 "h:saga.compensating",
+	 "compensating", "p=running q=failed r=pending", LIMIT_40},
+	{"too large: the awaited sibling is compensated", &def_par,
+	 "start {'id':'k1','big':" BIG "}", "reply p p.ok", ORC_OK,
+	 "h:step.succeeded h:compensation.started cmd:p/compensation/1",
+	 "compensating", "p=compensating q=failed r=pending", LIMIT_40},
+	{"too large: a later command compensates the earlier steps", &def_flow,
+	 "start; event tw w.ok {'id':'k1','pad':" BIG "}; wake", "wake",
+	 ORC_OK,
+	 "h:step.timed_out h:step.succeeded h:step.failed h:saga.compensating "
+	 "h:saga.failed ev:failed",
+	 "failed", "w=succeeded d=succeeded s=skipped v=succeeded x=failed",
+	 LIMIT_40},
+	{"too large: a compensation makes the saga stuck at once", &def_seq,
+	 "start; reply a a.ok {'r':" BIG "}; reply b b.ok; reply c c.bad",
+	 "reply b b.undone", ORC_OK,
+	 "h:compensation.succeeded h:compensation.failed h:saga.stuck ev:stuck",
+	 "stuck", "a=compensating b=compensated c=failed", LIMIT_40},
+	{"too large: retrying the compensation stays stuck", &def_seq,
+	 "start; reply a a.ok {'r':" BIG "}; reply b b.ok; reply c c.bad; "
+	 "reply b b.undone",
+	 "retry", ORC_OK,
+	 "h:saga.retried h:compensation.failed h:saga.stuck ev:stuck", "stuck",
+	 "a=compensating b=compensated c=failed", LIMIT_40},
+	{"too large: cancel gives up on the compensation", &def_seq,
+	 "start; reply a a.ok {'r':" BIG "}; reply b b.ok; reply c c.bad; "
+	 "reply b b.undone",
+	 "cancel", ORC_OK,
+	 "h:saga.cancel_requested h:saga.cancelled ev:cancelled", "cancelled",
+	 "a=compensating b=compensated c=failed", LIMIT_40},
 };
 
 START_TEST(test_table)
@@ -729,6 +810,7 @@ START_TEST(test_table)
 	enum orc_status st;
 
 	rig_init(&r, def_sq(*row->def));
+	r.opts.max_command_bytes = row->max_command;
 	if (row->setup[0] != '\0')
 		script(&r, row->setup);
 	st = command(&r, row->input);
@@ -1588,6 +1670,36 @@ START_TEST(test_retry_failed_saga_renews_deadline)
 }
 END_TEST
 
+/* The reason of a too-large command, in the saga, the step and history. */
+START_TEST(test_command_too_large_reason)
+{
+	static const char reason[] =
+		"command data is 69 bytes, over the limit of 1064 (setting "
+		"max_command_bytes, 1024 of them kept for headers)";
+	struct rig r;
+	const json_t *detail = NULL;
+
+	rig_init(&r, def_sq(def_seq));
+	r.opts.max_command_bytes = LIMIT_40;
+	script(&r, "start {'id':" BIG "}");
+	for (size_t i = 0; i < r.fx.n; i++) {
+		ck_assert_int_ne(r.fx.v[i].kind, ORC_EFFECT_COMMAND);
+		if (r.fx.v[i].kind == ORC_EFFECT_HISTORY &&
+		    strcmp(r.fx.v[i].history, "step.failed") == 0)
+			detail = r.fx.v[i].detail;
+	}
+	ck_assert_ptr_nonnull(detail);
+	ck_assert_str_eq(json_string_value(json_object_get(detail, "error")),
+			 reason);
+	ck_assert_str_eq(r.saga.steps[0].last_error, reason);
+	ck_assert_str_eq(r.saga.failure_reason + 3, reason);
+	ck_assert(strncmp(r.saga.failure_reason, "a: ", 3) == 0);
+	ck_assert_int_eq(r.saga.steps[0].attempt, 1);
+	ck_assert_int_eq(r.saga.wake_ms, 0);
+	rig_finish(&r);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1609,6 +1721,7 @@ suite(void)
 	tcase_add_test(tc, test_changed_flags_and_wake);
 	tcase_add_test(tc, test_stuck_retry_compensated);
 	tcase_add_test(tc, test_retry_failed_saga_renews_deadline);
+	tcase_add_test(tc, test_command_too_large_reason);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("order");
