@@ -370,8 +370,9 @@ orc_cmd_run(int argc, char **argv)
 		relay_topics(&r);
 	/* ops: the HTTP endpoints (http_port 0 = off) */
 	if (orc_config_int(&r.cmd.cfg, ORC_CFG_HTTP_PORT) != 0) {
-		struct orc_ops_sources src = {r.cmd.store, r.cmd.ap, r.worker,
-					      r.relay};
+		struct orc_ops_sources src = {
+		    r.cmd.store, r.cmd.ap, r.worker, r.relay,
+		    orc_config_int(&r.cmd.cfg, ORC_CFG_READY_KAFKA_GRACE_MS)};
 		int port = (int)orc_config_int(&r.cmd.cfg, ORC_CFG_HTTP_PORT);
 
 		if (orc_ops_create(&src, port, &r.ops, &err) != ORC_OK) {

@@ -35,6 +35,8 @@ struct orc_consumer {
 	bool warned_unknown_topic;
 	json_t *stats; /* the last statistics (owned) */
 	int64_t stats_ms;
+	int brokers_up; /* real brokers UP in them (count_brokers_up) */
+	int64_t up_ms;	/* the last statistics with one up; 0: never */
 };
 
 const char *
@@ -444,6 +446,45 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 		rd_kafka_assign(rk, NULL);
 }
 
+/*
+ * The cluster's brokers whose connection is UP, each counted once.  The
+ * statistics also list the bootstrap connections (nodeid -1, until the
+ * address turns out to be a known broker), the internal broker and the
+ * logical ones (the group coordinator is a second handle on a real
+ * broker): only a "learned" or "configured" entry with a node id is one.
+ */
+static int
+count_brokers_up(json_t *stats)
+{
+	int32_t seen[64];
+	int n = 0, up = 0;
+	const char *name;
+	json_t *b;
+
+	json_object_foreach(json_object_get(stats, "brokers"), name, b) {
+		const char *state = json_string_value(json_object_get(b, "state"));
+		const char *src = json_string_value(json_object_get(b, "source"));
+		json_t *id = json_object_get(b, "nodeid");
+		int32_t node;
+		int i;
+
+		if (state == NULL || strcmp(state, "UP") != 0 || src == NULL ||
+		    (strcmp(src, "learned") != 0 &&
+		     strcmp(src, "configured") != 0) ||
+		    !json_is_integer(id) || json_integer_value(id) < 0)
+			continue;
+		node = (int32_t)json_integer_value(id);
+		for (i = 0; i < n && seen[i] != node; i++)
+			;
+		if (i < n)
+			continue;
+		if (n < (int)(sizeof(seen) / sizeof(seen[0])))
+			seen[n++] = node;
+		up++;
+	}
+	return up;
+}
+
 /* Keep the statistics (served by rd_kafka_consumer_poll(), our thread). */
 static int
 on_stats(rd_kafka_t *rk, char *text, size_t len, void *opaque)
@@ -455,6 +496,9 @@ on_stats(rd_kafka_t *rk, char *text, size_t len, void *opaque)
 	json_decref(c->stats);
 	c->stats = stats;
 	c->stats_ms = orc_clock_mono_ms();
+	c->brokers_up = count_brokers_up(stats);
+	if (c->brokers_up > 0)
+		c->up_ms = c->stats_ms;
 	return 0; /* librdkafka frees text */
 }
 
@@ -463,18 +507,11 @@ orc_consumer_health(const struct orc_consumer *c,
 		    struct orc_consumer_health *out)
 {
 	rd_kafka_topic_partition_list_t *parts = NULL;
-	const char *name;
-	json_t *b;
 
 	out->stats_ms = c->stats_ms;
-	out->brokers_up = 0;
+	out->brokers_up = c->brokers_up;
+	out->up_ms = c->up_ms;
 	out->assigned = 0;
-	json_object_foreach(json_object_get(c->stats, "brokers"), name, b) {
-		const char *state = json_string_value(json_object_get(b, "state"));
-
-		if (state != NULL && strcmp(state, "UP") == 0)
-			out->brokers_up++;
-	}
 	if (rd_kafka_assignment(c->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		out->assigned = parts->cnt;
 		rd_kafka_topic_partition_list_destroy(parts);
@@ -528,12 +565,42 @@ orc_consumer_subscribe(struct orc_consumer *c, const char *const *topics,
 	return ORC_OK;
 }
 
+/*
+ * session.timeout.ms from the settings, and a heartbeat a third of it (at
+ * most librdkafka's 3 s), so that two lost heartbeats do not end the
+ * session.
+ */
+static void
+session_conf(const struct orc_config *cfg, char *session, char *heartbeat,
+	     size_t len)
+{
+	int64_t ms = orc_config_int(cfg, ORC_CFG_SESSION_TIMEOUT_MS);
+	int64_t beat = ms / 3 < 3000 ? ms / 3 : 3000;
+
+	snprintf(session, len, "%lld", (long long)ms);
+	snprintf(heartbeat, len, "%lld", (long long)beat);
+}
+
+const char *
+orc_consumer_instance_id(const struct orc_config *cfg)
+{
+	const char *id = orc_config_str(cfg, ORC_CFG_INSTANCE_ID);
+
+	if (id == NULL)
+		id = getenv("POD_NAME");
+	if (id == NULL)
+		id = getenv("HOSTNAME");
+	return id != NULL && id[0] != '\0' ? id : NULL;
+}
+
 enum orc_status
 orc_consumer_create(const struct orc_config *cfg, const char *group,
 		    const char *const *topics, size_t n_topics,
 		    struct orc_consumer **out, struct orc_error *err)
 {
-	static const char *const defaults[] = {
+	char session[24], heartbeat[24];
+	const char *instance = orc_consumer_instance_id(cfg);
+	const char *defaults[] = {
 		"auto.offset.reset", "earliest",
 		"partition.assignment.strategy", "cooperative-sticky",
 		"allow.auto.create.topics", "true",
@@ -541,6 +608,10 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 		"topic.metadata.refresh.interval.ms", "10000",
 		/* broker state and consumer lag (orc_consumer_health) */
 		"statistics.interval.ms", "5000",
+		"session.timeout.ms", session,
+		"heartbeat.interval.ms", heartbeat,
+		/* last: without an instance id the list ends here */
+		"group.instance.id", instance,
 		NULL,
 	};
 	const char *fixed[] = {
@@ -553,6 +624,9 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 	char errstr[512];
 
 	*out = NULL;
+	session_conf(cfg, session, heartbeat, sizeof(session));
+	if (instance == NULL)
+		defaults[sizeof(defaults) / sizeof(defaults[0]) - 3] = NULL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
@@ -578,6 +652,10 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 		orc_consumer_destroy(c);
 		return st;
 	}
+	orc_log(ORC_LOG_INFO, "kafka consumer",
+		ORC_LOG_STR("membership", instance ? "static" : "dynamic"),
+		ORC_LOG_STR_OPT("instance_id", instance),
+		ORC_LOG_STR("session_timeout_ms", session));
 	*out = c;
 	return ORC_OK;
 }

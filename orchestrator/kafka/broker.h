@@ -124,6 +124,15 @@ enum orc_status orc_broker_ensure_topics(const struct orc_config *cfg,
 struct orc_consumer;
 
 /*
+ * The consumer's group.instance.id (static group membership): the
+ * instance_id setting, else $POD_NAME, else $HOSTNAME; NULL (dynamic
+ * membership) when none is set or it is empty.  Borrowed from cfg or the
+ * environment.  Two live processes of one group must never share one: the
+ * broker fences the older, which then fails fatally.
+ */
+const char *orc_consumer_instance_id(const struct orc_config *cfg);
+
+/*
  * What the consumer knows of the cluster, for readiness and metrics: from
  * librdkafka's statistics (every statistics.interval.ms, 5 s by default;
  * kafka.statistics.interval.ms changes it), served inside
@@ -131,7 +140,9 @@ struct orc_consumer;
  */
 struct orc_consumer_health {
 	int64_t stats_ms; /* CLOCK_MONOTONIC ms of the last statistics; 0: none yet */
-	int brokers_up;   /* broker connections up (state UP) in them */
+	int brokers_up;   /* brokers (node ids) connected (state UP) in them;
+			     bootstrap, internal and logical entries are not */
+	int64_t up_ms;    /* the last statistics with a broker up; 0: never */
 	int assigned;     /* partitions assigned to this member now */
 };
 

@@ -24,6 +24,7 @@
 
 #include "broker.h"
 #include "clock.h"
+#include "duration.h"
 #include "engine.h"
 #include "http.h"
 #include "log.h"
@@ -52,6 +53,8 @@ struct orc_ops {
 	int64_t next_ping;
 	bool pg_ok;
 	char pg_reason[ORC_ERROR_MSG_MAX];
+	bool kafka_ok;	    /* as last answered, to log the change once */
+	int64_t started_ms; /* CLOCK_MONOTONIC; Kafka's grace counts from it */
 
 	/* histograms, fed as things happen */
 	uint64_t seen_batches, seen_batch_sum, seen_apply_us;
@@ -104,17 +107,21 @@ on_healthz(void *ctx, struct orc_http_response *resp)
 }
 
 /*
- * Kafka is reachable when the last statistics of the worker's consumer saw
- * a broker connection up; before the first statistics (5 s), when it has
- * partitions.  (An assignment alone proves little later: it outlives the
- * brokers until the session times out.)  librdkafka reconnects by itself;
- * this only tells whether it has, for now.  Processes without the worker
- * role do not check Kafka.
+ * Kafka is reachable when the last statistics of the worker's consumer
+ * (every 5 s) saw a broker of the cluster connected; before the first
+ * statistics, when it has partitions.  (An assignment alone proves little
+ * later: it outlives the brokers until the session times out.)  With no
+ * broker up, the process stays ready for kafka_grace_ms after the last
+ * statistics that saw one (or after the start), since librdkafka
+ * reconnects by itself and a broker restart takes seconds; then 503.
+ * Processes without the worker role do not check Kafka.
  */
 static bool
 kafka_state(struct orc_ops *o, char *text, size_t len)
 {
 	struct orc_consumer_health h;
+	int64_t now = orc_clock_mono_ms(), down_ms;
+	char down[32], grace[32];
 	bool ok;
 
 	if (o->src.worker == NULL) {
@@ -122,15 +129,27 @@ kafka_state(struct orc_ops *o, char *text, size_t len)
 		return true;
 	}
 	orc_consumer_health(orc_worker_consumer(o->src.worker), &h);
-	ok = h.stats_ms != 0 ? h.brokers_up > 0 : h.assigned > 0;
-	if (ok)
-		snprintf(text, len,
-			 "ok (%d brokers up, %d partitions assigned)",
-			 h.brokers_up, h.assigned);
-	else
-		snprintf(text, len, "%s",
-			 h.stats_ms == 0 ? "connecting"
-					 : "no broker connection up");
+	if (h.stats_ms == 0) {
+		snprintf(text, len, "%s (%d partitions assigned)",
+			 h.assigned > 0 ? "ok" : "connecting", h.assigned);
+		return h.assigned > 0;
+	}
+	if (h.brokers_up > 0) {
+		snprintf(text, len, "ok (%d broker%s up, %d partitions assigned)",
+			 h.brokers_up, h.brokers_up == 1 ? "" : "s",
+			 h.assigned);
+		o->kafka_ok = true;
+		return true;
+	}
+	down_ms = now - (h.up_ms != 0 ? h.up_ms : o->started_ms);
+	ok = down_ms <= o->src.kafka_grace_ms;
+	orc_duration_format_rough(down_ms, down, sizeof(down));
+	orc_duration_format(o->src.kafka_grace_ms, grace, sizeof(grace));
+	snprintf(text, len, "no broker up for %s (%s %s)", down,
+		 ok ? "not ready after" : "grace", grace);
+	if (o->kafka_ok && !ok)
+		orc_log(ORC_LOG_WARN, "not ready", ORC_LOG_STR("kafka", text));
+	o->kafka_ok = ok;
 	return ok;
 }
 
@@ -376,6 +395,8 @@ orc_ops_create(const struct orc_ops_sources *src, int port,
 		o->seen_batch_sum = w->batch_sum;
 		o->seen_apply_us = w->apply_us_sum;
 	}
+	o->kafka_ok = true;
+	o->started_ms = orc_clock_mono_ms();
 	o->pg_ok = true; /* so that a failed first ping is logged */
 	ping(o);
 	o->next_ping = orc_clock_mono_ms() + PING_MS;

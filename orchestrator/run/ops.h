@@ -9,8 +9,8 @@
  * non-blocking server of http.h from the run loop's thread.
  *
  *   /healthz  200 "ok" while the loop turns (it is what answers)
- *   /readyz   200 when PostgreSQL answered the last ping (and Kafka is
- *             reachable, once the broker reports it); 503 with the reason
+ *   /readyz   200 when PostgreSQL answered the last ping and a Kafka
+ *             broker was up within kafka_grace_ms; 503 with the reason
  *   /metrics  Prometheus text format 0.0.4 (metrics.h)
  *
  * Not thread-safe: the run loop's thread calls everything.
@@ -32,6 +32,7 @@ struct orc_ops_sources {
 	struct orc_apply *ap;	   /* event, timer and saga counters */
 	struct orc_worker *worker; /* NULL without the worker role */
 	struct orc_relay *relay;   /* NULL without the relay role */
+	int64_t kafka_grace_ms;	   /* /readyz: how long no broker may be up */
 };
 
 struct orc_ops;

@@ -7,7 +7,10 @@
  *   answering the command, the counters moved as they should (consumed,
  *   applied, commands published, sagas_finished{status="completed"}).
  * - PostgreSQL going away and coming back: /readyz turns 503 with the
- *   reason while /healthz stays 200, then 200 again.  This test stops the
+ *   reason while /healthz stays 200, then 200 again.  Then Kafka: the
+ *   body counts the one broker of the stack once, and with the broker
+ *   stopped /readyz turns 503 after ready_kafka_grace_ms (not before),
+ *   then 200 again when it is back.  This test stops the
  *   database of a stack it starts itself (deploy/local/stack.sh run, tied
  *   to a pipe, so it goes away with the test whatever happens): it never
  *   stops a database that someone else uses.
@@ -462,16 +465,45 @@ stack_cmd(struct own_stack *st, const char *what)
 	unlink(log);
 }
 
+#define GRACE_MS 8000 /* ready_kafka_grace_ms of this test */
+#define STATS_MS 5000 /* librdkafka's statistics interval (broker.c) */
+
+/* Poll path until its body holds text (or timeout_ms); the last reply. */
+static void
+await_body(struct web *w, const char *path, const char *text, int timeout_ms,
+	   struct http_reply *r)
+{
+	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
+
+	for (;;) {
+		http_get(w->port, path, r);
+		if (strstr(r->body, text) != NULL)
+			return;
+		if (orc_clock_mono_ms() > deadline) {
+			char what[160];
+
+			snprintf(what, sizeof(what), "%s never said \"%s\"",
+				 path, text);
+			web_fail(w, what, r);
+		}
+		orc_clock_sleep_ms(200, NULL);
+	}
+}
+
 START_TEST(test_readyz_follows_postgresql)
 {
 	struct own_stack st;
 	struct web w;
 	struct http_reply r;
+	int64_t stopped, waited;
+	char grace[32];
 
 	own_stack_start(&st);
 	/* every helper below talks to our own stack */
 	setenv("ORC_PG_DSN", st.pg_dsn, 1);
 	setenv("ORC_KAFKA_BROKERS", st.brokers, 1);
+	snprintf(grace, sizeof(grace), "%d", GRACE_MS);
+	setenv("ORC_READY_KAFKA_GRACE_MS", grace, 1);
 	web_init(&w);
 	web_run(&w, false);
 	await_status(&w, "/readyz", 200, 30000, &r);
@@ -495,12 +527,28 @@ START_TEST(test_readyz_follows_postgresql)
 	http_get(w.port, "/metrics", &r);
 	ck_assert(sample(r.body, "orchestrator_postgresql_up") == 1);
 
+	/* one broker: not the bootstrap connection or the coordinator too */
+	await_body(&w, "/readyz", "kafka: ok (1 broker up,", 20000, &r);
+	ck_assert_int_eq(r.status, 200);
 	stack_cmd(&st, "kafka-stop");
-	await_status(&w, "/readyz", 503, 30000, &r);
-	ck_assert_msg(strstr(r.body, "kafka: no broker connection up") != NULL,
+	stopped = orc_clock_mono_ms();
+	await_status(&w, "/readyz", 503, GRACE_MS + 20000, &r);
+	waited = orc_clock_mono_ms() - stopped;
+	fprintf(stderr, "kafka stopped: /readyz 503 after %lld ms (grace %d ms)\n",
+		(long long)waited, GRACE_MS);
+	ck_assert_msg(strstr(r.body, "kafka: no broker up for ") != NULL &&
+			  strstr(r.body, "(grace 8s)") != NULL,
 		      "%s", r.body);
+	/* the grace, after the last statistics (5 s) that saw it up */
+	ck_assert_msg(waited >= GRACE_MS - STATS_MS &&
+			  waited <= GRACE_MS + STATS_MS + 5000,
+		      "503 came %lld ms after kafka stopped (grace %d ms)",
+		      (long long)waited, GRACE_MS);
+	http_get(w.port, "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
 	stack_cmd(&st, "kafka-start");
 	await_status(&w, "/readyz", 200, 60000, &r);
+	await_body(&w, "/readyz", "kafka: ok (1 broker up,", 20000, &r);
 
 	web_finish(&w);
 	own_stack_stop(&st);
