@@ -22,6 +22,73 @@ trim_newlines(struct orc_error *err)
 		err->message[--n] = '\0';
 }
 
+/*
+ * The SQLSTATE classes, each decided (PostgreSQL, Appendix A).  A class
+ * is the first two characters; a few codes inside a class differ:
+ *
+ *   code/class  meaning                              status     why
+ *   08xxx       connection exception                 TRANSIENT  reconnect, retry
+ *   57P01-03    admin/crash shutdown, cannot connect TRANSIENT  the server comes back
+ *   57P04/05    database dropped, idle session t/o   TRANSIENT  reconnect says more
+ *   57014       query canceled (statement_timeout)   TRANSIENT  retry later
+ *   57xxx       other operator intervention          TRANSIENT
+ *   40001       serialization failure                TRANSIENT  retry the transaction
+ *   40P01       deadlock detected                    TRANSIENT  retry the transaction
+ *   40xxx       other rollbacks                      TRANSIENT
+ *   53xxx       insufficient resources (disk, memory,TRANSIENT  they come back; an
+ *               connections)                                    input never fixes it
+ *   55P03       lock not available                   TRANSIENT  retry
+ *   58xxx       system error (I/O)                   TRANSIENT  the server's trouble
+ *   25P03/04    idle-in-transaction, transaction     TRANSIENT  reconnect, retry
+ *               timeout
+ *   23505       unique violation                     CONFLICT   someone else did it
+ *   23xxx       other integrity violations           INVALID    this input breaks a rule
+ *   22xxx       data exception (22021 not in the     INVALID    this input is malformed
+ *               repertoire, 22P02 bad text, 22001                 for the database:
+ *               too long, 22P05 \u0000, 2200x ...)              dead-letter it
+ *   54xxx       program limit exceeded (too large    INVALID    this input is too big
+ *               row, array, statement)                          for the database
+ *   42xxx       syntax error or undefined object     FATAL      our SQL or the schema
+ *               (a missing table or column)                     is wrong: migrate
+ *   3D000/3F000 no such database / schema            FATAL      misconfigured
+ *   28xxx       invalid authorization                FATAL      misconfigured
+ *   0A000       feature not supported                FATAL      our SQL
+ *   25xxx       invalid transaction state            FATAL      our bug
+ *   XX000-002   internal error, corruption           FATAL      stop, let a person see
+ *   none        no SQLSTATE (no server answer)       TRANSIENT  the connection is gone
+ *   anything else                                    FATAL      unknown: do not guess
+ *
+ * INVALID is for the one event (the caller dead-letters it), never for
+ * the process: only a class that a different input would not have hit is
+ * TRANSIENT or FATAL.
+ */
+enum orc_status
+orc_store_status_from_sqlstate(const char *state)
+{
+	static const struct {
+		const char *prefix;
+		enum orc_status status;
+	} map[] = {
+		/* exact codes first: they override their class below */
+		{"23505", ORC_CONFLICT},  {"40001", ORC_TRANSIENT},
+		{"40P01", ORC_TRANSIENT}, {"55P03", ORC_TRANSIENT},
+		{"25P03", ORC_TRANSIENT}, {"25P04", ORC_TRANSIENT},
+		{"08", ORC_TRANSIENT},
+		{"40", ORC_TRANSIENT},    {"53", ORC_TRANSIENT},
+		{"57", ORC_TRANSIENT},    {"58", ORC_TRANSIENT},
+		{"22", ORC_INVALID},      {"23", ORC_INVALID},
+		{"54", ORC_INVALID},      {"42", ORC_FATAL},
+		{"XX", ORC_FATAL},
+	};
+
+	if (state == NULL || strlen(state) != 5)
+		return ORC_TRANSIENT;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strncmp(state, map[i].prefix, strlen(map[i].prefix)) == 0)
+			return map[i].status;
+	return ORC_FATAL;
+}
+
 enum orc_status
 orc_store_fail(struct orc_store *store, const PGresult *res, const char *what,
 	       struct orc_error *err)
@@ -35,18 +102,10 @@ orc_store_fail(struct orc_store *store, const PGresult *res, const char *what,
 
 	if (msg == NULL)
 		msg = PQerrorMessage(store->conn);
-	if (PQstatus(store->conn) != CONNECTION_OK || state == NULL)
+	if (PQstatus(store->conn) != CONNECTION_OK)
 		status = ORC_TRANSIENT; /* lost connection: retry after reconnect */
-	else if (strncmp(state, "08", 2) == 0 || strcmp(state, "40001") == 0 ||
-		 strcmp(state, "40P01") == 0 || strncmp(state, "53", 2) == 0 ||
-		 strncmp(state, "57P", 3) == 0 || strcmp(state, "55P03") == 0)
-		status = ORC_TRANSIENT;
-	else if (strcmp(state, "23505") == 0)
-		status = ORC_CONFLICT;
-	else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
-		status = ORC_INVALID;
 	else
-		status = ORC_FATAL;
+		status = orc_store_status_from_sqlstate(state);
 	orc_error_set(err, status, "%s: %s", what, msg);
 	trim_newlines(err);
 	orc_error_detail(err, "sqlstate=%s%s%s", state ? state : "none",

@@ -3,9 +3,11 @@
  *
  * The store is the only module that speaks SQL or includes libpq.  It maps
  * every libpq failure to an orc_status once, from the SQLSTATE: connection
- * loss, serialization failures and deadlocks are ORC_TRANSIENT (roll back,
- * back off, retry), unique violations ORC_CONFLICT, data errors
- * ORC_INVALID, anything else ORC_FATAL.  Queries are parameterised; nothing
+ * loss, serialization failures, deadlocks and a server short of resources
+ * are ORC_TRANSIENT (roll back, back off, retry), unique violations
+ * ORC_CONFLICT, data errors and program limits (an input malformed or too
+ * big for the database) ORC_INVALID, our own SQL or schema wrong ORC_FATAL
+ * (orc_store_status_from_sqlstate()).  Queries are parameterised; nothing
  * is ever spliced into SQL text except the schema name, which is quoted as
  * an identifier.
  *
@@ -36,6 +38,14 @@ enum orc_status orc_store_connect(const char *dsn, const char *schema,
 
 /* Close the connection and free the store; accepts NULL. */
 void orc_store_destroy(struct orc_store *store);
+
+/*
+ * The class of a SQLSTATE (five characters, borrowed; NULL when the
+ * server gave none, which means the connection is gone): ORC_TRANSIENT,
+ * ORC_CONFLICT, ORC_INVALID (this input is malformed or too big for the
+ * database: dead-letter it) or ORC_FATAL.  The table is in store.c.
+ */
+enum orc_status orc_store_status_from_sqlstate(const char *state);
 
 /* libpq's version, e.g. "15.18" (static string). */
 const char *orc_store_library_version(void);
