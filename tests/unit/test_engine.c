@@ -332,6 +332,10 @@ command(struct rig *r, const char *cmd)
 		ck_assert(word(&p, a1, sizeof(a1)));
 		r->now = strtoll(a1, NULL, 10);
 		return ORC_OK;
+	} else if (strcmp(verb, "limit") == 0) {
+		ck_assert(word(&p, a1, sizeof(a1)));
+		r->opts.max_command_bytes = strtoull(a1, NULL, 10);
+		return ORC_OK;
 	} else if (strcmp(verb, "cancel") == 0) {
 		in.kind = ORC_INPUT_CANCEL;
 		in.reason = "test";
@@ -393,15 +397,15 @@ struct row {
 	const char *effects;
 	const char *saga;  /* saga status after */
 	const char *steps; /* step statuses after */
-	size_t max_command; /* max_command_bytes; 0 = no limit */
 };
 
 /*
- * Room for 40 bytes of command data: {"id":"k1"} (11) fits, the data of
- * a 60-byte business key or value does not.
+ * max_command_bytes with room for 40 bytes of command data (1024 are kept
+ * for headers): {"id":"k1"} (11) fits, the data of a 60-byte business key
+ * or value does not.
  */
-#define LIMIT_40 (ORC_ENGINE_COMMAND_HEADROOM + 40)
-#define BIG "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
+#define LIMIT_40 "limit 1064;"
+#define X60 "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
 
 static const struct row rows[] = {
 	/* running: replies to a step in every status */
@@ -749,58 +753,57 @@ static const struct row rows[] = {
 	 "completed", "a=skipped b=skipped"},
 
 	/* commands over max_command_bytes: the step fails at once */
-	{"too large: data at the limit is sent", &def_seq, "", "start",
-	 ORC_OK, "h:saga.started h:step.started cmd:a/action/1", "running",
-	 "a=running b=pending c=pending", ORC_ENGINE_COMMAND_HEADROOM + 11},
-	{"too large: one byte over fails the saga at start", &def_seq, "",
-	 "start", ORC_OK,
+	{"too large: data at the limit is sent", &def_seq, "limit 1035",
+	 "start", ORC_OK, "h:saga.started h:step.started cmd:a/action/1",
+	 "running", "a=running b=pending c=pending"},
+	{"too large: one byte over fails the saga at start", &def_seq,
+	 "limit 1034", "start", ORC_OK,
 	 "h:saga.started h:step.failed h:saga.compensating h:saga.failed "
 	 "ev:failed",
-	 "failed", "a=failed b=pending c=pending",
-	 ORC_ENGINE_COMMAND_HEADROOM + 10},
-	{"too large: the first command, nothing to undo", &def_seq, "",
-	 "start {'id':" BIG "}", ORC_OK,
+	 "failed", "a=failed b=pending c=pending"},
+	{"too large: the first command, nothing to undo", &def_seq, LIMIT_40,
+	 "start {'id':" X60 "}", ORC_OK,
 	 "h:saga.started h:step.failed h:saga.compensating h:saga.failed "
 	 "ev:failed",
-	 "failed", "a=failed b=pending c=pending", LIMIT_40},
+	 "failed", "a=failed b=pending c=pending"},
 	{"too large: a retry fails at once, without retries", &def_seq,
-	 "start {'id':" BIG "}", "retry", ORC_OK,
+	 LIMIT_40 "start {'id':" X60 "}", "retry", ORC_OK,
 	 "h:saga.retried h:step.failed h:saga.compensating h:saga.failed "
 	 "ev:failed",
-	 "failed", "a=failed b=pending c=pending", LIMIT_40},
+	 "failed", "a=failed b=pending c=pending"},
 	{"too large: a sibling in flight is awaited, later ones not started",
-	 &def_par, "", "start {'id':'k1','big':" BIG "}", ORC_OK,
+	 &def_par, LIMIT_40, "start {'id':'k1','big':" X60 "}", ORC_OK,
 	 "h:saga.started h:step.started cmd:p/action/1 h:step.failed "
 	 "h:saga.compensating",
-	 "compensating", "p=running q=failed r=pending", LIMIT_40},
+	 "compensating", "p=running q=failed r=pending"},
 	{"too large: the awaited sibling is compensated", &def_par,
-	 "start {'id':'k1','big':" BIG "}", "reply p p.ok", ORC_OK,
+	 LIMIT_40 "start {'id':'k1','big':" X60 "}", "reply p p.ok", ORC_OK,
 	 "h:step.succeeded h:compensation.started cmd:p/compensation/1",
-	 "compensating", "p=compensating q=failed r=pending", LIMIT_40},
+	 "compensating", "p=compensating q=failed r=pending"},
 	{"too large: a later command compensates the earlier steps", &def_flow,
-	 "start; event tw w.ok {'id':'k1','pad':" BIG "}; wake", "wake",
-	 ORC_OK,
+	 LIMIT_40 "start; event tw w.ok {'id':'k1','pad':" X60 "}; wake",
+	 "wake", ORC_OK,
 	 "h:step.timed_out h:step.succeeded h:step.failed h:saga.compensating "
 	 "h:saga.failed ev:failed",
-	 "failed", "w=succeeded d=succeeded s=skipped v=succeeded x=failed",
-	 LIMIT_40},
+	 "failed", "w=succeeded d=succeeded s=skipped v=succeeded x=failed"},
 	{"too large: a compensation makes the saga stuck at once", &def_seq,
-	 "start; reply a a.ok {'r':" BIG "}; reply b b.ok; reply c c.bad",
+	 LIMIT_40 "start; reply a a.ok {'r':" X60 "}; reply b b.ok; "
+	 "reply c c.bad",
 	 "reply b b.undone", ORC_OK,
 	 "h:compensation.succeeded h:compensation.failed h:saga.stuck ev:stuck",
-	 "stuck", "a=compensating b=compensated c=failed", LIMIT_40},
+	 "stuck", "a=compensating b=compensated c=failed"},
 	{"too large: retrying the compensation stays stuck", &def_seq,
-	 "start; reply a a.ok {'r':" BIG "}; reply b b.ok; reply c c.bad; "
-	 "reply b b.undone",
+	 LIMIT_40 "start; reply a a.ok {'r':" X60 "}; reply b b.ok; "
+	 "reply c c.bad; reply b b.undone",
 	 "retry", ORC_OK,
 	 "h:saga.retried h:compensation.failed h:saga.stuck ev:stuck", "stuck",
-	 "a=compensating b=compensated c=failed", LIMIT_40},
+	 "a=compensating b=compensated c=failed"},
 	{"too large: cancel gives up on the compensation", &def_seq,
-	 "start; reply a a.ok {'r':" BIG "}; reply b b.ok; reply c c.bad; "
-	 "reply b b.undone",
+	 LIMIT_40 "start; reply a a.ok {'r':" X60 "}; reply b b.ok; "
+	 "reply c c.bad; reply b b.undone",
 	 "cancel", ORC_OK,
 	 "h:saga.cancel_requested h:saga.cancelled ev:cancelled", "cancelled",
-	 "a=compensating b=compensated c=failed", LIMIT_40},
+	 "a=compensating b=compensated c=failed"},
 };
 
 START_TEST(test_table)
@@ -810,7 +813,6 @@ START_TEST(test_table)
 	enum orc_status st;
 
 	rig_init(&r, def_sq(*row->def));
-	r.opts.max_command_bytes = row->max_command;
 	if (row->setup[0] != '\0')
 		script(&r, row->setup);
 	st = command(&r, row->input);
@@ -1680,8 +1682,8 @@ START_TEST(test_command_too_large_reason)
 	const json_t *detail = NULL;
 
 	rig_init(&r, def_sq(def_seq));
-	r.opts.max_command_bytes = LIMIT_40;
-	script(&r, "start {'id':" BIG "}");
+	ck_assert_int_eq(ORC_ENGINE_COMMAND_HEADROOM, 1024);
+	script(&r, LIMIT_40 "start {'id':" X60 "}");
 	for (size_t i = 0; i < r.fx.n; i++) {
 		ck_assert_int_ne(r.fx.v[i].kind, ORC_EFFECT_COMMAND);
 		if (r.fx.v[i].kind == ORC_EFFECT_HISTORY &&
