@@ -34,4 +34,7 @@ int orc_cmd_history(int argc, char **argv);
 /* cmd_dead_letters.c */
 int orc_cmd_dead_letters(int argc, char **argv); /* list | replay ID */
 
+/* cmd_quarantine.c: sagas set aside because their rows cannot be read */
+int orc_cmd_quarantine(int argc, char **argv); /* release SAGA_ID */
+
 #endif

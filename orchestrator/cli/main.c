@@ -37,6 +37,7 @@ static const struct command commands[] = {
 	{"list", orc_cmd_list, "list sagas (filter by definition, status, age)"},
 	{"history", orc_cmd_history, "show a saga's timeline"},
 	{"dead-letters", orc_cmd_dead_letters, "list or replay dead-lettered events"},
+	{"quarantine", orc_cmd_quarantine, "release a saga once its row is fixed"},
 	{"config", cmd_config, "print the settings table (--markdown for the README)"},
 	{"version", cmd_version, "print the version and library versions"},
 };

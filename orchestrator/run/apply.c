@@ -470,11 +470,33 @@ lock_sagas(struct orc_apply *ap, const struct orc_apply_item *items,
 }
 
 /*
+ * Is the saga of route ro quarantined (store_saga.h)?  Then it->reason
+ * says so, unless another route of the item reached a saga.
+ */
+static bool
+route_quarantined(struct orc_apply *ap, const struct route *ro,
+		  struct orc_apply_item *it)
+{
+	const struct orc_quarantined_saga *q =
+		ro->kind == ROUTE_ID
+			? orc_saga_set_quarantined(&ap->set, ro->key)
+			: orc_saga_set_quarantined_key(&ap->set, ro->def_name,
+						       ro->key);
+
+	if (q == NULL)
+		return false;
+	if (it->outcome == ORC_APPLY_PENDING)
+		snprintf(it->reason, sizeof(it->reason),
+			 "saga %.40s is quarantined: %.500s", q->id, q->reason);
+	return true;
+}
+
+/*
  * The saga route ro of item it goes to, into *out, and the engine input
  * for it, into *in.  A trigger whose saga does not exist yet gets a new
  * one (its id in new_id, size 40, which in borrows).  *out is NULL when
- * the saga does not exist; it->reason then says why, unless another
- * route of the item reached a saga.
+ * the saga does not exist or is quarantined; it->reason then says why,
+ * unless another route of the item reached a saga.
  */
 static enum orc_status
 route_target(struct orc_apply *ap, const struct route *ro,
@@ -491,6 +513,8 @@ route_target(struct orc_apply *ap, const struct route *ro,
 	in->event_id = ev->id;
 	in->type = ev->type;
 	in->data = ev->data;
+	if (route_quarantined(ap, ro, it))
+		return ORC_OK;
 	switch (ro->kind) {
 	case ROUTE_ID:
 		ss = orc_saga_set_find(&ap->set, ro->key);
@@ -835,6 +859,27 @@ orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 	return ORC_OK;
 }
 
+/*
+ * An operator command found its saga quarantined: commit the quarantine
+ * (the lock may just have found the row unreadable) and refuse.
+ */
+static enum orc_status
+quarantined_saga(struct orc_apply *ap, struct orc_error *err)
+{
+	const struct orc_quarantined_saga *q = &ap->set.quarantined[0];
+	enum orc_status st = orc_store_commit(ap->store, err);
+
+	if (st != ORC_OK) {
+		orc_store_rollback(ap->store);
+		return st;
+	}
+	orc_error_set(err, ORC_CONFLICT, "saga %s is quarantined: %s", q->id,
+		      q->reason);
+	orc_error_hint(err, "Fix its row, then `orchestrator quarantine "
+			    "release %s`.", q->id);
+	return ORC_CONFLICT;
+}
+
 enum orc_status
 orc_apply_start(struct orc_apply *ap, const char *name, const char *key,
 		json_t *input, int64_t now_ms, char *saga_id,
@@ -865,6 +910,10 @@ orc_apply_start(struct orc_apply *ap, const char *name, const char *key,
 					  keys, 1, &ap->set, err);
 	if (st != ORC_OK)
 		goto fail;
+	if (ap->set.n_quarantined > 0) {
+		snprintf(saga_id, 40, "%.36s", ap->set.quarantined[0].id);
+		return quarantined_saga(ap, err);
+	}
 	if (ap->set.n > 0) {
 		snprintf(saga_id, 40, "%s", ap->set.v[0]->saga.id);
 		st = orc_error_set(err, ORC_CONFLICT,
@@ -909,6 +958,8 @@ orc_apply_operator(struct orc_apply *ap, enum orc_input_kind kind,
 					  0, &ap->set, err);
 	if (st != ORC_OK)
 		goto fail;
+	if (ap->set.n_quarantined > 0)
+		return quarantined_saga(ap, err);
 	if (ap->set.n == 0) {
 		st = orc_error_set(err, ORC_NOT_FOUND, "no saga with id %s", id);
 		goto fail;

@@ -11,6 +11,13 @@
  * outbox rows, four statements whatever the batch size.  Times are int64
  * milliseconds here and timestamptz there; 0 means NULL.
  *
+ * A saga whose row cannot be read is quarantined, not returned: locking
+ * or claiming it marks it (quarantined_at, quarantine_reason, a history
+ * row) in the caller's transaction and lists it apart in the set, so one
+ * bad row neither fails a batch nor makes every timer pass fail; the
+ * timer claim skips quarantined sagas.  Out of memory is never taken for
+ * a bad row.
+ *
  * Columns are named, never numbered by hand: each statement's select list
  * or unnest() parameter list is generated from one table below, with the
  * enum that numbers its columns.
@@ -64,6 +71,7 @@ orc_saga_set_reset(struct orc_saga_set *set)
 		free(set->v[i]);
 	}
 	set->n = 0;
+	set->n_quarantined = 0;
 }
 
 void
@@ -71,6 +79,7 @@ orc_saga_set_finish(struct orc_saga_set *set)
 {
 	orc_saga_set_reset(set);
 	free(set->v);
+	free(set->quarantined);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -94,6 +103,28 @@ orc_saga_set_find_key(const struct orc_saga_set *set, const char *def_name,
 		if (s->key != NULL && strcmp(s->key, key) == 0 &&
 		    strcmp(s->def->name, def_name) == 0)
 			return set->v[i];
+	}
+	return NULL;
+}
+
+const struct orc_quarantined_saga *
+orc_saga_set_quarantined(const struct orc_saga_set *set, const char *id)
+{
+	for (size_t i = 0; i < set->n_quarantined; i++)
+		if (strcmp(set->quarantined[i].id, id) == 0)
+			return &set->quarantined[i];
+	return NULL;
+}
+
+const struct orc_quarantined_saga *
+orc_saga_set_quarantined_key(const struct orc_saga_set *set,
+			     const char *def_name, const char *key)
+{
+	for (size_t i = 0; i < set->n_quarantined; i++) {
+		const struct orc_quarantined_saga *q = &set->quarantined[i];
+
+		if (strcmp(q->key, key) == 0 && strcmp(q->def_name, def_name) == 0)
+			return q;
 	}
 	return NULL;
 }
@@ -149,7 +180,8 @@ orc_saga_set_add_new(struct orc_saga_set *set, const struct orc_definition *def)
 	Y(SAGA_DEADLINE, MS("deadline_at"))                                    \
 	Y(SAGA_WAKE, MS("wake_at"))                                            \
 	Y(SAGA_SEQ, "completion_seq")                                          \
-	Y(SAGA_FAILURE, "failure")
+	Y(SAGA_FAILURE, "failure")                                             \
+	Y(SAGA_QUARANTINE, "quarantine_reason")
 
 enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };
 
@@ -196,16 +228,17 @@ first_step_row(const PGresult *steps, const char *id)
 
 /*
  * A JSON column that did not load: out of memory is ORC_FATAL (the row is
- * fine), anything else ORC_INVALID (the row is not).
+ * fine), anything else ORC_INVALID (the row is not).  Messages about a
+ * row do not name the saga: read_sagas() adds it where it is wanted.
  */
 static enum orc_status
 json_column_failed(const json_error_t *jerr, struct orc_error *err,
-		   const char *saga_id, const char *what)
+		   const char *what)
 {
 	if (json_error_code(jerr) == json_error_out_of_memory)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
-	return orc_error_set(err, ORC_INVALID, "saga %s: %s is not JSON: %s",
-			     saga_id, what, jerr->text);
+	return orc_error_set(err, ORC_INVALID, "%s is not JSON: %s", what,
+			     jerr->text);
 }
 
 /* Step row i of steps into s; its early event, parsed, into *early. */
@@ -233,7 +266,6 @@ read_step(const PGresult *steps, int i, struct orc_step_row *s,
 				    JSON_DECODE_ANY, &jerr);
 		if (*early == NULL)
 			return json_column_failed(&jerr, err,
-						  PQgetvalue(steps, i, STEP_SAGA),
 						  "the early event of a step");
 		s->early_event = *early;
 	}
@@ -277,7 +309,7 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	row.seq = orc_store_int(sagas, r, SAGA_SEQ);
 	row.failure_reason = orc_store_text(sagas, r, SAGA_FAILURE);
 	if (row.context == NULL)
-		return json_column_failed(&jerr, err, id, "context");
+		return json_column_failed(&jerr, err, "context");
 	if (def->n_steps > cap) {
 		cap = def->n_steps;
 		rows = calloc(cap, sizeof(*rows));
@@ -296,8 +328,8 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 			break;
 		if (n == cap) {
 			st = orc_error_set(err, ORC_INVALID,
-					   "saga %s has more step rows than its "
-					   "definition has steps", id);
+					   "more step rows than its definition "
+					   "has steps");
 			goto done;
 		}
 		st = read_step(steps, i, &rows[n], &early[n], err);
@@ -312,7 +344,6 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	}
 	st = orc_saga_from_rows(&ss->saga, def, &row, rows, n, err);
 	if (st != ORC_OK) {
-		orc_error_prefix(err, "saga %s", id);
 		free(ss);
 		set->n--;
 	}
@@ -326,10 +357,92 @@ done:
 	return st;
 }
 
-/* Read the steps of the sagas in res and build them all into set. */
+/* How read_sagas() takes a saga row that cannot be read. */
+enum read_mode {
+	READ_QUARANTINE, /* set it aside and go on: the apply path */
+	READ_STRICT,     /* fail with the reason: a release */
+};
+
+/* List saga row r of sagas in set->quarantined, for reason. */
+static enum orc_status
+list_quarantined(struct orc_saga_set *set, const PGresult *sagas, int r,
+		 const char *reason, struct orc_error *err)
+{
+	struct orc_quarantined_saga *q;
+
+	if (set->n_quarantined == set->cap_quarantined) {
+		size_t cap = set->cap_quarantined ? set->cap_quarantined * 2 : 4;
+
+		q = realloc(set->quarantined, cap * sizeof(*q));
+		if (q == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		set->quarantined = q;
+		set->cap_quarantined = cap;
+	}
+	q = &set->quarantined[set->n_quarantined++];
+	snprintf(q->id, sizeof(q->id), "%s", PQgetvalue(sagas, r, SAGA_ID));
+	snprintf(q->def_name, sizeof(q->def_name), "%s",
+		 PQgetvalue(sagas, r, SAGA_DEF_NAME));
+	snprintf(q->key, sizeof(q->key), "%s", PQgetvalue(sagas, r, SAGA_KEY));
+	snprintf(q->reason, sizeof(q->reason), "%s", reason);
+	return ORC_OK;
+}
+
+/*
+ * Quarantine saga row r of sagas (locked by the open transaction) for
+ * reason: mark the row, write its history, list it in set.
+ */
+static enum orc_status
+quarantine(struct orc_store *store, struct orc_saga_set *set,
+	   const PGresult *sagas, int r, const char *reason,
+	   struct orc_error *err)
+{
+	const char *params[2] = {PQgetvalue(sagas, r, SAGA_ID), reason};
+	enum orc_status st = list_quarantined(set, sagas, r, reason, err);
+
+	if (st != ORC_OK)
+		return st;
+	return orc_store_run(store,
+			     "WITH s AS (UPDATE %1$s.sagas SET quarantined_at ="
+			     " now(), quarantine_reason = $2 WHERE id = $1::uuid"
+			     " RETURNING id)"
+			     " INSERT INTO %1$s.saga_history (saga_id, kind, detail)"
+			     " SELECT id, 'saga.quarantined',"
+			     " jsonb_build_object('reason', $2::text) FROM s",
+			     2, params, NULL, "quarantining a saga", err);
+}
+
+/*
+ * Build saga row r of sagas into set, or, by mode, quarantine it when it
+ * cannot be read (it is listed apart, as is one quarantined before).
+ */
+static enum orc_status
+take_saga(struct orc_store *store, struct orc_catalog *cat,
+	  const PGresult *sagas, int r, const PGresult *steps,
+	  struct orc_saga_set *set, enum read_mode mode, struct orc_error *err)
+{
+	char reason[ORC_ERROR_MSG_MAX];
+	enum orc_status st;
+
+	if (mode == READ_QUARANTINE && !PQgetisnull(sagas, r, SAGA_QUARANTINE))
+		return list_quarantined(set, sagas, r,
+					PQgetvalue(sagas, r, SAGA_QUARANTINE),
+					err);
+	st = build_saga(store, cat, sagas, r, steps, set, err);
+	if (st != ORC_INVALID && st != ORC_NOT_FOUND)
+		return st;
+	if (mode == READ_STRICT) {
+		orc_error_prefix(err, "saga %s", PQgetvalue(sagas, r, SAGA_ID));
+		return ORC_INVALID;
+	}
+	snprintf(reason, sizeof(reason), "%s", err->message);
+	return quarantine(store, set, sagas, r, reason, err);
+}
+
+/* Read the steps of the sagas in res and take them all into set. */
 static enum orc_status
 read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
-	   struct orc_saga_set *set, struct orc_error *err)
+	   struct orc_saga_set *set, enum read_mode mode, struct orc_error *err)
 {
 	struct orc_pgarray ids;
 	const char *params[1];
@@ -353,7 +466,7 @@ read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
 			   1, params, &steps, "reading saga steps", err);
 	orc_pgarray_finish(&ids);
 	for (int i = 0; st == ORC_OK && i < PQntuples(sagas); i++)
-		st = build_saga(store, cat, sagas, i, steps, set, err);
+		st = take_saga(store, cat, sagas, i, steps, set, mode, err);
 	PQclear(steps);
 	return st;
 }
@@ -399,7 +512,7 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 			   " ORDER BY id FOR UPDATE",
 			   3, params, &res, "locking sagas", err);
 	if (st == ORC_OK)
-		st = read_sagas(store, cat, res, set, err);
+		st = read_sagas(store, cat, res, set, READ_QUARANTINE, err);
 done:
 	PQclear(res);
 	orc_pgarray_finish(&a);
@@ -424,12 +537,61 @@ orc_store_claim_due(struct orc_store *store, struct orc_catalog *cat,
 			   "SELECT " ORC_STORE_SELECT_LIST(SAGA_COLUMNS)
 			   " FROM %1$s.sagas"
 			   " WHERE wake_at <= to_timestamp($1::bigint / 1000.0)"
+			   " AND quarantined_at IS NULL"
 			   " ORDER BY wake_at LIMIT $2::int FOR UPDATE SKIP LOCKED",
 			   2, params, &res, "claiming due sagas", err);
 	if (st != ORC_OK)
 		return st;
-	st = read_sagas(store, cat, res, set, err);
+	st = read_sagas(store, cat, res, set, READ_QUARANTINE, err);
 	PQclear(res);
+	return st;
+}
+
+enum orc_status
+orc_store_release_saga(struct orc_store *store, struct orc_catalog *cat,
+		       const char *id, char *reason, struct orc_error *err)
+{
+	const char *params[2] = {id, NULL};
+	struct orc_saga_set set;
+	PGresult *res = NULL;
+	enum orc_status st;
+
+	reason[0] = '\0';
+	orc_saga_set_init(&set);
+	st = orc_store_run(store,
+			   "SELECT " ORC_STORE_SELECT_LIST(SAGA_COLUMNS)
+			   " FROM %1$s.sagas WHERE id = $1::uuid FOR UPDATE",
+			   1, params, &res, "locking a saga", err);
+	if (st != ORC_OK)
+		goto done;
+	if (PQntuples(res) == 0) {
+		st = orc_error_set(err, ORC_NOT_FOUND, "no saga with id %s", id);
+		goto done;
+	}
+	if (PQgetisnull(res, 0, SAGA_QUARANTINE)) {
+		st = orc_error_set(err, ORC_CONFLICT,
+				   "saga %s is not quarantined", id);
+		goto done;
+	}
+	snprintf(reason, ORC_ERROR_MSG_MAX, "%s",
+		 PQgetvalue(res, 0, SAGA_QUARANTINE));
+	st = read_sagas(store, cat, res, &set, READ_STRICT, err);
+	if (st == ORC_INVALID)
+		orc_error_prefix(err, "still unreadable");
+	params[1] = reason;
+	if (st == ORC_OK)
+		st = orc_store_run(store,
+				   "WITH s AS (UPDATE %1$s.sagas SET"
+				   " quarantined_at = NULL, quarantine_reason = NULL"
+				   " WHERE id = $1::uuid RETURNING id)"
+				   " INSERT INTO %1$s.saga_history (saga_id, kind,"
+				   " detail) SELECT id, 'saga.released',"
+				   " jsonb_build_object('quarantined_for', $2::text)"
+				   " FROM s",
+				   2, params, NULL, "releasing a saga", err);
+done:
+	PQclear(res);
+	orc_saga_set_finish(&set);
 	return st;
 }
 

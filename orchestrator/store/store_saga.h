@@ -25,6 +25,7 @@
 #include "envelope.h"
 #include "error.h"
 #include "store.h"
+#include "text.h"
 
 enum orc_status orc_store_begin(struct orc_store *store, struct orc_error *err);
 enum orc_status orc_store_commit(struct orc_store *store, struct orc_error *err);
@@ -88,11 +89,25 @@ struct orc_stored_saga {
 	bool touched; /* an input was applied: write it back */
 };
 
+/*
+ * A saga that was locked but not built, because it is quarantined: its row
+ * could not be read (now, or before).  The engine never sees it.
+ */
+struct orc_quarantined_saga {
+	char id[ORC_SAGA_ID_MAX];
+	char def_name[ORC_NAME_MAX + 1];
+	char key[ORC_SAGA_KEY_MAX];
+	char reason[ORC_ERROR_MSG_MAX];
+};
+
 /* The sagas of one transaction; caller-owned, reusable. */
 struct orc_saga_set {
 	struct orc_stored_saga **v; /* stable pointers */
 	size_t n;
 	size_t cap;
+	struct orc_quarantined_saga *quarantined; /* n_quarantined of them */
+	size_t n_quarantined;
+	size_t cap_quarantined;
 };
 
 void orc_saga_set_init(struct orc_saga_set *set);
@@ -107,6 +122,13 @@ struct orc_stored_saga *orc_saga_set_find_key(const struct orc_saga_set *set,
 					      const char *def_name,
 					      const char *key);
 
+/* The quarantined saga with this id, or this (definition, key); or NULL. */
+const struct orc_quarantined_saga *
+orc_saga_set_quarantined(const struct orc_saga_set *set, const char *id);
+const struct orc_quarantined_saga *
+orc_saga_set_quarantined_key(const struct orc_saga_set *set,
+			     const char *def_name, const char *key);
+
 /*
  * Add a new saga for def (borrowed), ready for ORC_INPUT_START; returns it
  * (owned by the set) or NULL when out of memory.
@@ -118,6 +140,14 @@ struct orc_stored_saga *orc_saga_set_add_new(struct orc_saga_set *set,
  * Lock and read into set the sagas with the given ids and those with the
  * given (definition name, business key) pairs (all borrowed), with their
  * steps.  Definitions that cat lacks are read from the database into it.
+ *
+ * A saga whose row cannot be read (ORC_INVALID from the row codec, JSON
+ * that does not parse, a definition that is not stored or no longer
+ * loads) does not fail the call: it is quarantined in the open
+ * transaction (sagas.quarantined_at and quarantine_reason, and a
+ * saga.quarantined history row) and listed in set->quarantined instead of
+ * set->v, as is a saga quarantined before.  Only ORC_FATAL (out of
+ * memory) and the store's own failures are returned.
  */
 enum orc_status orc_store_lock_sagas(struct orc_store *store,
 				     struct orc_catalog *cat,
@@ -129,7 +159,9 @@ enum orc_status orc_store_lock_sagas(struct orc_store *store,
 
 /*
  * Lock and read up to limit sagas whose wake-up time is at or before
- * now_ms, skipping sagas other transactions hold.
+ * now_ms, skipping sagas other transactions hold and quarantined ones.  A
+ * claimed saga that cannot be read is quarantined as by
+ * orc_store_lock_sagas(), so its wake-up time no longer comes back.
  */
 enum orc_status orc_store_claim_due(struct orc_store *store,
 				    struct orc_catalog *cat, int64_t now_ms,
@@ -143,6 +175,19 @@ enum orc_status orc_store_claim_due(struct orc_store *store,
 enum orc_status orc_store_defer_wake(struct orc_store *store, const char *id,
 				     int64_t until_ms, const char *reason,
 				     struct orc_error *err);
+
+/*
+ * Release quarantined saga id (borrowed) once its row is fixed: lock it,
+ * read it as the engine would, and only when that succeeds clear the
+ * quarantine and record saga.released in its history.  ORC_NOT_FOUND: no
+ * such saga; ORC_CONFLICT: it is not quarantined; ORC_INVALID: the row
+ * still cannot be read (err says why; it stays quarantined).  The reason
+ * it was quarantined for goes into reason (size ORC_ERROR_MSG_MAX).  In
+ * the caller's transaction.
+ */
+enum orc_status orc_store_release_saga(struct orc_store *store,
+				       struct orc_catalog *cat, const char *id,
+				       char *reason, struct orc_error *err);
 
 /* ---- writing a batch back ---- */
 

@@ -1,0 +1,204 @@
+/*
+ * itest_quarantine.c - rows that cannot be read, and a wedged partition,
+ * against a real PostgreSQL and Kafka.
+ *
+ * A saga row edited by hand into something the engine cannot read (its
+ * context a JSON array, a step row its definition lacks), with a timer due,
+ * must neither stop `orchestrator run` nor keep the other sagas' timers
+ * from firing: the saga is quarantined once, with the reason in its row,
+ * its history and the quarantined_sagas view; events for it are
+ * dead-lettered with that reason while the partition goes on; and once the
+ * row is fixed, `quarantine release` puts it back where it stood.
+ *
+ * `consumer seek --skip-one` moves a stopped group past one message and
+ * keeps the message as a dead letter; it refuses while the group has
+ * members.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "harness.h"
+
+#define WAIT_MS 60000
+#define HEALTHY 20
+#define OUT_MAX 16384
+
+static const char def[] =
+	"{\"name\": \"quar\", \"version\": 1,"
+	" \"trigger\": {\"topic\": \"{P}.orders\", \"type\": \"order.placed\","
+	"              \"key\": \"/order_id\"},"
+	" \"steps\": ["
+	"  {\"name\": \"work\", \"command\": {\"topic\": \"{P}.work\","
+	"   \"type\": \"work.do\"}, \"success\": [\"work.done\"],"
+	"   \"timeout\": \"10m\"}"
+	" ]}";
+
+/* Queue an order.placed for order id on "orders", with Kafka key key. */
+static void
+order(struct orc_it_scene *s, const char *id, const char *key)
+{
+	char data[128], evid[128];
+
+	snprintf(data, sizeof(data), "{\"order_id\": \"%s\"}", id);
+	snprintf(evid, sizeof(evid), "placed-%s", id);
+	orc_it_scene_event(s, "orders", key, evid, "order.placed", data, NULL,
+			   NULL, NULL);
+}
+
+/* Process idx of s is still running. */
+static void
+assert_alive(struct orc_it_scene *s, int idx)
+{
+	int status;
+
+	if (waitpid(s->procs[idx].pid, &status, WNOHANG) != 0)
+		orc_it_scene_fail(s, "`run` exited (status %d)",
+				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+START_TEST(test_unreadable_saga_is_quarantined)
+{
+	static const char *const topics[] = {"orders", "work"};
+	struct orc_it_scene s;
+	char out[OUT_MAX], *bad, *ghost, name[32];
+	int run, rc;
+
+	orc_it_scene_init(&s, topics, 2);
+	orc_it_scene_load(&s, def);
+	run = orc_it_scene_run(&s, "run", NULL);
+	for (int i = 0; i < HEALTHY; i++) {
+		snprintf(name, sizeof(name), "ok-%d", i);
+		order(&s, name, name);
+	}
+	order(&s, "bad-context", "bad-context");
+	order(&s, "bad-step", "bad-step");
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, WAIT_MS, "every saga waits on its timer",
+			   "SELECT count(*) = 22 FROM saga_steps WHERE"
+			   " status = 'running' AND wake_at IS NOT NULL");
+	bad = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE"
+				     " business_key = 'bad-context'");
+	ghost = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE"
+				       " business_key = 'bad-step'");
+
+	/* two rows broken by hand, and every timer due now */
+	orc_it_pg_exec(s.db.conn,
+		       "BEGIN;"
+		       "CREATE TABLE saved AS SELECT id, context FROM sagas"
+		       " WHERE business_key = 'bad-context';"
+		       "UPDATE sagas SET context = '[1, 2]'"
+		       " WHERE business_key = 'bad-context';"
+		       "INSERT INTO saga_steps (saga_id, step_name, step_index)"
+		       " SELECT id, 'ghost', 7 FROM sagas"
+		       " WHERE business_key = 'bad-step';"
+		       "UPDATE saga_steps SET wake_at = now()"
+		       " WHERE wake_at IS NOT NULL;"
+		       "UPDATE sagas SET wake_at = now();"
+		       "COMMIT;",
+		       0, NULL);
+
+	/* the healthy timers fire, and `run` lives on */
+	orc_it_scene_await(&s, WAIT_MS, "the healthy sagas timed out",
+			   "SELECT count(*) = 20 FROM sagas WHERE"
+			   " status = 'failed' AND business_key LIKE 'ok-%'");
+	assert_alive(&s, run);
+
+	/* the broken two are set aside, once, with the reason */
+	orc_it_scene_await(&s, WAIT_MS, "two sagas quarantined",
+			   "SELECT count(*) = 2 FROM quarantined_sagas");
+	orc_it_expect(&s, "running true", "the bad context's row",
+		      orc_it_scene_value(&s,
+			"SELECT status || ' ' || (quarantine_reason LIKE"
+			" '%%context%%') FROM quarantined_sagas WHERE id = '%s'",
+			bad));
+	orc_it_expect(&s, "t", "the ghost step's reason",
+		      orc_it_scene_value(&s,
+			"SELECT quarantine_reason LIKE '%%ghost%%' FROM sagas"
+			" WHERE id = '%s'", ghost));
+	nanosleep(&(struct timespec){1, 500000000}, NULL); /* more passes */
+	orc_it_expect(&s, "1", "saga.quarantined rows of the bad context",
+		      orc_it_scene_value(&s,
+			"SELECT count(*) FROM saga_history WHERE saga_id = '%s'"
+			" AND kind = 'saga.quarantined' AND detail->>'reason'"
+			" LIKE '%%context%%'", bad));
+	orc_it_expect(&s, "1", "saga.quarantined rows of the ghost step",
+		      orc_it_scene_value(&s,
+			"SELECT count(*) FROM saga_history WHERE saga_id = '%s'"
+			" AND kind = 'saga.quarantined'", ghost));
+	assert_alive(&s, run);
+
+	/*
+	 * A reply for the quarantined saga, a trigger for the other's key,
+	 * then a new order behind the reply on the same partition.
+	 */
+	orc_it_scene_event(&s, "orders", "same", "reply-1", "work.done", "{}",
+			   bad, "work", NULL);
+	orc_it_scene_event(&s, "orders", "bad-step", "placed-again",
+			   "order.placed", "{\"order_id\": \"bad-step\"}", NULL,
+			   NULL, NULL);
+	order(&s, "after", "same");
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, WAIT_MS, "the order behind the reply started",
+			   "SELECT count(*) = 1 FROM sagas WHERE"
+			   " business_key = 'after'");
+	orc_it_scene_await(&s, WAIT_MS, "both events dead-lettered",
+			   "SELECT count(*) = 2 FROM dead_letters WHERE"
+			   " error LIKE 'saga % is quarantined: %'");
+	orc_it_expect(&s, "1", "the reply's dead letter",
+		      orc_it_scene_value(&s,
+			"SELECT count(*) FROM dead_letters WHERE error LIKE"
+			" 'saga %s is quarantined: %%context%%'", bad));
+	assert_alive(&s, run);
+
+	/* release: refused while the row is broken, done once it is fixed */
+	{
+		const char *const args[] = {"quarantine", "release", bad, NULL};
+
+		rc = orc_it_scene_cli(&s, out, sizeof(out), args);
+		ck_assert_msg(rc == 1, "release of a broken row: %d\n%s", rc,
+			      out);
+		ck_assert_msg(strstr(out, "still unreadable") != NULL, "%s",
+			      out);
+		orc_it_pg_exec(s.db.conn,
+			       "UPDATE sagas s SET context = v.context"
+			       " FROM saved v WHERE s.id = v.id",
+			       0, NULL);
+		rc = orc_it_scene_cli(&s, out, sizeof(out), args);
+		ck_assert_msg(rc == 0, "release: %d\n%s", rc, out);
+		ck_assert_msg(strstr(out, "released") != NULL, "%s", out);
+		rc = orc_it_scene_cli(&s, out, sizeof(out), args);
+		ck_assert_msg(rc == 1 && strstr(out, "not quarantined") != NULL,
+			      "second release: %d\n%s", rc, out);
+	}
+	orc_it_scene_await(&s, WAIT_MS, "the released saga's timer fired",
+			   "SELECT status = 'failed' FROM sagas WHERE"
+			   " business_key = 'bad-context'");
+	orc_it_expect(&s, "1", "saga.released rows",
+		      orc_it_scene_value(&s,
+			"SELECT count(*) FROM saga_history WHERE saga_id = '%s'"
+			" AND kind = 'saga.released'", bad));
+	orc_it_expect(&s, "1", "sagas still quarantined",
+		      orc_it_scene_value(&s,
+			"SELECT count(*) FROM quarantined_sagas"));
+	assert_alive(&s, run);
+	free(bad);
+	free(ghost);
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
+int
+main(void)
+{
+	const struct orc_it_case cases[] = {
+		ORC_IT_CASE(unreadable_saga_is_quarantined),
+	};
+
+	return orc_it_run_suite("quarantine", cases,
+				sizeof(cases) / sizeof(cases[0]), 240);
+}
