@@ -367,9 +367,11 @@ commit_stats(struct orc_apply *ap)
 }
 
 static enum orc_status
-dead_letter(struct orc_apply *ap, const struct orc_apply_item *it,
+dead_letter(struct orc_apply *ap, struct orc_apply_item *it,
 	    struct orc_error *err)
 {
+	struct orc_dead_letter_result res;
+	enum orc_status st;
 	struct orc_dead_letter dl = {
 		.consumer = ap->consumer,
 		.topic = it->topic,
@@ -384,7 +386,13 @@ dead_letter(struct orc_apply *ap, const struct orc_apply_item *it,
 		.error = it->reason,
 	};
 
-	return orc_store_dead_letter(ap->store, &dl, err);
+	st = orc_store_dead_letter(ap->store, &dl, &res, err);
+	if (st != ORC_OK)
+		return st;
+	it->dead_letter_id = res.id;
+	if (res.minimal) /* what the row says, the topic's copy says too */
+		snprintf(it->reason, sizeof(it->reason), "%s", res.error);
+	return ORC_OK;
 }
 
 /* ---- one batch of events: route -> claim -> lock -> run -> write ---- */

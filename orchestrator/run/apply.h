@@ -85,6 +85,7 @@ struct orc_apply_item {
 	enum orc_apply_outcome outcome;
 	char reason[ORC_ERROR_MSG_MAX + 128]; /* why DEAD, or IGNORED */
 	char saga_id[40]; /* the saga it went to, when one ("" otherwise) */
+	int64_t dead_letter_id; /* its row in dead_letters, when DEAD */
 };
 
 /* Counters since creation, for logs and metrics. */

@@ -221,6 +221,10 @@ update_counters(struct orc_ops *o)
 	set_counter(o, "orchestrator_events_dead_lettered_total",
 		    EVENTS_HELP("sent to the dead-letter table and topic"),
 		    NULL, s->dead);
+	set_counter(o, "orchestrator_dead_letters_refused_total",
+		    "Dead letters kept in the table whose copy the dead-letter "
+		    "topic refused for good, even without key, value and headers",
+		    NULL, w ? w->dead_refused : 0);
 	set_counter(o, "orchestrator_commands_published_total",
 		    "Outbox rows (commands) acknowledged by Kafka and deleted "
 		    "by this process's relay",

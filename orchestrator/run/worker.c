@@ -7,6 +7,16 @@
  * letters published, offsets stored, freed.  Each stage is idempotent, so
  * a turn that fails at any stage simply starts over from the first stage
  * that is not done.
+ *
+ * A dead letter keeps every header of its message, however many: the
+ * parser looks at the first PARSE_HEADERS_MAX only.  Its copy on the
+ * dead-letter topic is the message as received plus our orc_dlq_*
+ * headers; when the producer or the broker refuses that as too large (or
+ * invalid), it goes again without the value, then without key, value and
+ * the original headers, saying so in orc_dlq_omitted with the original
+ * size and the dead letter's id (the table keeps it whole).  A copy
+ * refused even so is logged and counted, and the offsets move on: the
+ * table has the dead letter.
  */
 #include "worker.h"
 
@@ -20,15 +30,28 @@
 #include "envelope.h"
 #include "log.h"
 
-#define MAX_HEADERS 32 /* per message; more are ignored for parsing */
+#define PARSE_HEADERS_MAX 32 /* per message; the parser ignores more */
+#define DLQ_OURS 8	     /* orc_dlq_* headers a copy adds at most */
+
+/* How much of a dead message its copy on the dead-letter topic carries. */
+enum dlq_level {
+	DLQ_WHOLE,    /* key, value, headers, plus ours */
+	DLQ_NO_VALUE, /* key and headers */
+	DLQ_BARE,     /* our headers only */
+};
+
+enum dlq_state { DLQ_TODO, DLQ_SENT, DLQ_DONE };
 
 struct msg {
 	struct orc_kafka_message *m;
 	struct orc_event ev;
 	bool parsed;
 	struct orc_error perr;
-	struct orc_header headers[MAX_HEADERS];
-	size_t n_headers;
+	/* every header, views into m; the array is kept between batches */
+	struct orc_header *headers;
+	size_t n_headers, cap_headers;
+	enum dlq_level dlq_level;
+	enum dlq_state dlq_state;
 };
 
 struct orc_worker {
@@ -46,18 +69,44 @@ struct orc_worker {
 	bool published; /* its dead letters are acknowledged */
 	int dlq_pending;
 	int dlq_failed;
+	struct orc_header *dlq_headers; /* a copy's headers, grown */
+	size_t cap_dlq_headers;
 	bool in_revoke;
 	struct orc_worker_stats stats;
 };
+
+/* The copy of dead message x is refused for good: say so once, go on. */
+static void
+refused(struct orc_worker *w, struct msg *x, const struct orc_apply_item *it,
+	const char *why)
+{
+	x->dlq_state = DLQ_DONE;
+	w->stats.dead_refused++;
+	orc_log(ORC_LOG_ERROR, "dead letter not published",
+		ORC_LOG_STR("dlq", w->dlq_topic), ORC_LOG_STR("topic", it->topic),
+		ORC_LOG_INT("partition", it->partition),
+		ORC_LOG_INT("offset", it->offset),
+		ORC_LOG_INT("dead_letter", it->dead_letter_id),
+		ORC_LOG_STR("err", why));
+}
 
 static void
 on_dlq_delivery(void *opaque, enum orc_status status, const char *err,
 		int32_t partition, int64_t offset, void *ctx)
 {
 	struct orc_worker *w = ctx;
+	struct msg *x = opaque;
 
 	w->dlq_pending--;
-	if (status != ORC_OK) {
+	if (status == ORC_OK) {
+		x->dlq_state = DLQ_DONE;
+	} else if (status == ORC_INVALID && x->dlq_level < DLQ_BARE) {
+		x->dlq_level++; /* too large, or invalid: send less */
+		x->dlq_state = DLQ_TODO;
+	} else if (status == ORC_INVALID) {
+		refused(w, x, &w->items[x - w->msgs], err);
+	} else {
+		x->dlq_state = DLQ_TODO;
 		w->dlq_failed++;
 		orc_log(ORC_LOG_ERROR, "dead letter not delivered",
 			ORC_LOG_STR("topic", w->dlq_topic), ORC_LOG_STR("err", err));
@@ -109,65 +158,169 @@ static void
 free_batch(struct orc_worker *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
-		if (w->msgs[i].parsed)
-			orc_event_finish(&w->msgs[i].ev);
-		orc_kafka_message_destroy(w->msgs[i].m);
-		memset(&w->msgs[i], 0, sizeof(w->msgs[i]));
+		struct msg *x = &w->msgs[i];
+		struct orc_header *headers = x->headers;
+		size_t cap = x->cap_headers;
+
+		if (x->parsed)
+			orc_event_finish(&x->ev);
+		orc_kafka_message_destroy(x->m);
+		memset(x, 0, sizeof(*x));
+		x->headers = headers;
+		x->cap_headers = cap;
 	}
 	w->n = 0;
 	w->applied = false;
 	w->published = false;
 }
 
-/* Publish the batch's dead letters and wait for the broker. */
+/* *arr holds at least n elements of size each; false when out of memory. */
+static bool
+grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+	void **p = arr;
+	void *bigger;
+
+	if (n <= *cap)
+		return true;
+	bigger = realloc(*p, n * size);
+	if (bigger == NULL)
+		return false;
+	*p = bigger;
+	*cap = n;
+	return true;
+}
+
+/* The texts of our orc_dlq_* headers for one copy. */
+struct dlq_texts {
+	char partition[16], offset[24], id[24], value_size[24];
+};
+
+/*
+ * The headers of item i's copy at its level, in w->dlq_headers: the
+ * original ones (unless bare) then ours.  Returns how many, or -1 when
+ * out of memory.
+ */
+static long
+dlq_headers(struct orc_worker *w, size_t i, struct dlq_texts *t)
+{
+	static const char *const omitted[] = {
+		[DLQ_NO_VALUE] = "value",
+		[DLQ_BARE] = "value,key,headers",
+	};
+	const struct orc_apply_item *it = &w->items[i];
+	const struct msg *x = &w->msgs[i];
+	size_t keep = x->dlq_level == DLQ_BARE ? 0 : x->n_headers;
+	struct orc_header *h;
+	size_t nh = 0;
+
+	if (!grow(&w->dlq_headers, &w->cap_dlq_headers, keep + DLQ_OURS,
+		  sizeof(*h)))
+		return -1;
+	h = w->dlq_headers;
+	for (size_t j = 0; j < keep; j++)
+		h[nh++] = x->headers[j];
+	snprintf(t->partition, sizeof(t->partition), "%d", (int)it->partition);
+	snprintf(t->offset, sizeof(t->offset), "%lld", (long long)it->offset);
+	snprintf(t->id, sizeof(t->id), "%lld", (long long)it->dead_letter_id);
+	snprintf(t->value_size, sizeof(t->value_size), "%zu", it->value_len);
+	h[nh++] = (struct orc_header){"orc_dlq_error", it->reason,
+				      strlen(it->reason)};
+	h[nh++] = (struct orc_header){"orc_dlq_topic", it->topic,
+				      strlen(it->topic)};
+	h[nh++] = (struct orc_header){"orc_dlq_partition", t->partition,
+				      strlen(t->partition)};
+	h[nh++] = (struct orc_header){"orc_dlq_offset", t->offset,
+				      strlen(t->offset)};
+	if (it->dead_letter_id > 0)
+		h[nh++] = (struct orc_header){"orc_dlq_dead_letter_id", t->id,
+					      strlen(t->id)};
+	if (x->dlq_level != DLQ_WHOLE) {
+		h[nh++] = (struct orc_header){"orc_dlq_omitted",
+					      omitted[x->dlq_level],
+					      strlen(omitted[x->dlq_level])};
+		h[nh++] = (struct orc_header){"orc_dlq_value_size",
+					      t->value_size,
+					      strlen(t->value_size)};
+	}
+	return (long)nh;
+}
+
+/*
+ * Queue the copy of dead item i, with less of it each time the producer
+ * refuses it as too large; one refused bare is done with (refused()).
+ */
+static enum orc_status
+send_dead(struct orc_worker *w, size_t i, struct orc_error *err)
+{
+	const struct orc_apply_item *it = &w->items[i];
+	struct msg *x = &w->msgs[i];
+	enum orc_status st;
+
+	for (;;) {
+		struct dlq_texts t;
+		long nh = dlq_headers(w, i, &t);
+		bool bare = x->dlq_level == DLQ_BARE;
+
+		if (nh < 0)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		st = orc_producer_send(w->producer, w->dlq_topic,
+				       bare ? NULL : it->key,
+				       bare ? 0 : it->key_len, w->dlq_headers,
+				       (size_t)nh,
+				       x->dlq_level == DLQ_WHOLE ? it->value : "",
+				       x->dlq_level == DLQ_WHOLE ? it->value_len : 0,
+				       x, err);
+		if (st == ORC_TRANSIENT) {
+			orc_producer_poll(w->producer, 100); /* queue full */
+		} else if (st == ORC_INVALID && !bare) {
+			x->dlq_level++;
+		} else if (st == ORC_INVALID) {
+			refused(w, x, it, err->message);
+			return ORC_OK;
+		} else {
+			break;
+		}
+	}
+	if (st != ORC_OK)
+		return st;
+	x->dlq_state = DLQ_SENT;
+	w->dlq_pending++;
+	w->stats.dead_published++;
+	return ORC_OK;
+}
+
+/*
+ * Publish the batch's dead letters and wait for the broker.  A copy the
+ * broker refuses as too large goes again with less, up to DLQ_BARE, so
+ * this ends after DLQ_BARE + 1 rounds at most.  Copies still in flight
+ * from a turn that failed are waited for, not sent again.
+ */
 static enum orc_status
 publish_dead(struct orc_worker *w, struct orc_error *err)
 {
 	enum orc_status st;
 
-	w->dlq_pending = 0;
-	w->dlq_failed = 0;
-	for (size_t i = 0; i < w->n; i++) {
-		struct orc_apply_item *it = &w->items[i];
-		struct orc_header h[MAX_HEADERS + 4];
-		char partition[16], offset[24];
-		size_t nh = 0;
-
-		if (it->outcome != ORC_APPLY_DEAD)
-			continue;
-		for (size_t j = 0; j < w->msgs[i].n_headers; j++)
-			h[nh++] = w->msgs[i].headers[j];
-		snprintf(partition, sizeof(partition), "%d", (int)it->partition);
-		snprintf(offset, sizeof(offset), "%lld", (long long)it->offset);
-		h[nh++] = (struct orc_header){"orc_dlq_error", it->reason,
-					      strlen(it->reason)};
-		h[nh++] = (struct orc_header){"orc_dlq_topic", it->topic,
-					      strlen(it->topic)};
-		h[nh++] = (struct orc_header){"orc_dlq_partition", partition,
-					      strlen(partition)};
-		h[nh++] = (struct orc_header){"orc_dlq_offset", offset,
-					      strlen(offset)};
-		for (;;) {
-			st = orc_producer_send(w->producer, w->dlq_topic, it->key,
-					       it->key_len, h, nh, it->value,
-					       it->value_len, NULL, err);
-			if (st != ORC_TRANSIENT)
-				break;
-			orc_producer_poll(w->producer, 100); /* queue full */
+	for (;;) {
+		w->dlq_failed = 0;
+		for (size_t i = 0; i < w->n; i++) {
+			if (w->items[i].outcome != ORC_APPLY_DEAD ||
+			    w->msgs[i].dlq_state != DLQ_TODO)
+				continue;
+			st = send_dead(w, i, err);
+			if (st != ORC_OK)
+				return st;
 		}
+		if (w->dlq_pending == 0)
+			return ORC_OK;
+		st = orc_producer_flush(w->producer, 30000, err);
 		if (st != ORC_OK)
 			return st;
-		w->dlq_pending++;
-		w->stats.dead_published++;
+		if (w->dlq_failed > 0)
+			return orc_error_set(err, ORC_TRANSIENT,
+					     "%d dead letters not delivered to %s",
+					     w->dlq_failed, w->dlq_topic);
 	}
-	if (w->dlq_pending == 0)
-		return ORC_OK;
-	st = orc_producer_flush(w->producer, 30000, err);
-	if (st == ORC_OK && w->dlq_failed > 0)
-		st = orc_error_set(err, ORC_TRANSIENT,
-				   "%d dead letters not delivered to %s",
-				   w->dlq_failed, w->dlq_topic);
-	return st;
 }
 
 /* Take the batch in hand as far as it goes. */
@@ -255,18 +408,27 @@ take(struct orc_worker *w, struct orc_kafka_message *m, struct orc_error *err)
 	struct orc_apply_item *it = &w->items[w->n];
 	size_t total = orc_kafka_message_header_count(m);
 
-	memset(x, 0, sizeof(*x));
 	x->m = m;
-	for (size_t j = 0; j < total && x->n_headers < MAX_HEADERS; j++)
+	x->n_headers = 0;
+	if (!grow(&x->headers, &x->cap_headers, total, sizeof(*x->headers))) {
+		x->m = NULL;
+		orc_kafka_message_destroy(m);
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	}
+	for (size_t j = 0; j < total; j++)
 		if (orc_kafka_message_header_at(m, j, &x->headers[x->n_headers]))
 			x->n_headers++;
 	st = orc_event_parse(&x->ev, m->value, m->value_len, m->key, m->key_len,
-			     x->headers, x->n_headers, &x->perr);
+			     x->headers,
+			     x->n_headers < PARSE_HEADERS_MAX ? x->n_headers
+							      : PARSE_HEADERS_MAX,
+			     &x->perr);
 	if (st == ORC_FATAL) { /* not in the batch: nothing after it is */
 		if (err != NULL)
 			*err = x->perr;
 		orc_kafka_message_destroy(m);
-		memset(x, 0, sizeof(*x));
+		x->m = NULL;
+		x->n_headers = 0;
 		return ORC_FATAL;
 	}
 	x->parsed = st == ORC_OK;
@@ -378,6 +540,9 @@ orc_worker_destroy(struct orc_worker *w)
 	free_batch(w);
 	orc_consumer_destroy(w->consumer);
 	orc_producer_destroy(w->producer);
+	for (size_t i = 0; w->msgs != NULL && i < w->batch_size; i++)
+		free(w->msgs[i].headers);
+	free(w->dlq_headers);
 	free(w->msgs);
 	free(w->items);
 	free(w->dlq_topic);

@@ -60,6 +60,7 @@ bool orc_worker_busy(const struct orc_worker *w);
 struct orc_worker_stats {
 	uint64_t consumed;
 	uint64_t dead_published;
+	uint64_t dead_refused; /* copies the dead-letter topic refused for good */
 	uint64_t last_batch;
 	uint64_t batch_sum; /* messages over all batches, for the mean */
 	uint64_t batches;

@@ -66,7 +66,7 @@
  * ROW_TOTAL, and a dead letter its key and payload bytes.
  */
 enum { ROW_JSON, ROW_TOTAL };
-enum { DL_JSON = ROW_JSON, DL_KEY, DL_PAYLOAD };
+enum { DL_JSON = ROW_JSON, DL_KEY, DL_PAYLOAD, DL_HAS_ARRAYS };
 
 /*
  * Run fmt (schema as "%1$s") with params[0..n) as text; rows come back as
@@ -452,6 +452,63 @@ decode_headers(struct orc_admin_dead_letter *dl, struct orc_error *err)
 	return ORC_OK;
 }
 
+/*
+ * dl's headers from header_names/header_values (every one, the bytes as
+ * received) into dl->headers, pointing into one buffer.
+ */
+static enum orc_status
+read_headers(struct orc_store *store, struct orc_admin_dead_letter *dl,
+	     struct orc_error *err)
+{
+	char ids[24];
+	const char *params[1] = {ids};
+	PGresult *res;
+	enum orc_status st;
+	size_t size = 0, n;
+	char *p;
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)dl->id);
+	st = query(store,
+		   "SELECT h.name, h.value FROM %1$s.dead_letters d,"
+		   " unnest(d.header_names, d.header_values) WITH ORDINALITY"
+		   " AS h(name, value, i) WHERE d.id = $1::bigint ORDER BY h.i",
+		   1, params, ORC_STORE_BINARY, &res,
+		   "reading dead letter headers", err);
+	if (st != ORC_OK)
+		return st;
+	n = (size_t)PQntuples(res);
+	for (size_t i = 0; i < n; i++)
+		size += (size_t)PQgetlength(res, (int)i, 0) + 1 +
+			(size_t)PQgetlength(res, (int)i, 1) + 1;
+	dl->headers = calloc(n ? n : 1, sizeof(*dl->headers));
+	dl->header_bytes = malloc(size ? size : 1);
+	if (dl->headers == NULL || dl->header_bytes == NULL) {
+		PQclear(res);
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	}
+	p = dl->header_bytes;
+	for (int r = 0; r < (int)n; r++) {
+		struct orc_header *h = &dl->headers[r];
+		size_t len = (size_t)PQgetlength(res, r, 0);
+
+		/* librdkafka's names end at a NUL: none is inside one */
+		memcpy(p, PQgetvalue(res, r, 0), len);
+		p[len] = '\0';
+		h->name = p;
+		p += len + 1;
+		if (PQgetisnull(res, r, 1))
+			continue;
+		h->size = (size_t)PQgetlength(res, r, 1);
+		memcpy(p, PQgetvalue(res, r, 1), h->size);
+		p[h->size] = '\0';
+		h->value = p;
+		p += h->size + 1;
+	}
+	dl->n_headers = n;
+	PQclear(res);
+	return ORC_OK;
+}
+
 /* A copy of column c of row 0 (binary) into *dst; NULL stays NULL. */
 static enum orc_status
 copy_bytes(const PGresult *res, int c, unsigned char **dst, size_t *len,
@@ -493,7 +550,8 @@ orc_store_admin_dead_letter(struct orc_store *store, int64_t id,
 		   "SELECT json_build_object(" DEAD_LETTER_FIELDS ","
 		   " 'headers', d.headers, 'key_size', octet_length(d.key),"
 		   " 'payload_size', octet_length(d.payload))::text,"
-		   " d.key, d.payload FROM %1$s.dead_letters d"
+		   " d.key, d.payload, d.header_names IS NOT NULL"
+		   " FROM %1$s.dead_letters d"
 		   " WHERE d.id = $1::bigint",
 		   1, params, ORC_STORE_BINARY, &res, "reading dead letter",
 		   err);
@@ -516,7 +574,9 @@ orc_store_admin_dead_letter(struct orc_store *store, int64_t id,
 	if (st == ORC_OK)
 		st = copy_bytes(res, DL_PAYLOAD, &out->payload,
 				&out->payload_len, err);
-	if (st == ORC_OK)
+	if (st == ORC_OK && PQgetvalue(res, 0, DL_HAS_ARRAYS)[0] != 0)
+		st = read_headers(store, out, err);
+	else if (st == ORC_OK)
 		st = decode_headers(out, err);
 	if (st != ORC_OK)
 		goto done;

@@ -130,8 +130,10 @@ struct orc_admin_dead_letter {
 	/*
 	 * The Kafka headers as received, in order; names and values point
 	 * into storage the struct owns; a value is NULL for a header that
-	 * had none.  A value stored as "\x<hex>" (the worker's form for
-	 * bytes that were not UTF-8) is decoded back to its bytes; so is,
+	 * had none.  They are the stored bytes exactly (header_names and
+	 * header_values, migration 003).  For an older row, kept as JSON
+	 * only, a value stored as "\x<hex>" (the worker's form for bytes
+	 * that were not UTF-8) is decoded back to its bytes; so is,
 	 * unavoidably, a text value that happened to look like that.
 	 */
 	struct orc_header *headers;

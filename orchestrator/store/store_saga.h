@@ -248,13 +248,26 @@ struct orc_dead_letter {
 	const char *error;
 };
 
+/* What orc_store_dead_letter() wrote. */
+struct orc_dead_letter_result {
+	int64_t id;   /* its row in dead_letters */
+	bool minimal; /* only topic, partition, offset and error were kept */
+	/* when minimal: the error stored, the reason and why (ASCII) */
+	char error[ORC_ERROR_MSG_MAX + 128]; /* as orc_apply_item.reason */
+};
+
 /*
- * Insert dl (borrowed) into dead_letters; a second insert of the same
+ * Insert dl (borrowed) into dead_letters, inside the caller's open
+ * transaction (under a savepoint of its own); a second insert of the same
  * (consumer, topic, partition, offset), as after a replay, changes
- * nothing.
+ * nothing, and *out->id is the row there.  When the database refuses the
+ * whole row for any reason but a transient one, a minimal row is written
+ * instead and out says so.  Fails with ORC_TRANSIENT (roll back, retry),
+ * or when even the minimal row cannot be written, or out of memory.
  */
 enum orc_status orc_store_dead_letter(struct orc_store *store,
 				      const struct orc_dead_letter *dl,
+				      struct orc_dead_letter_result *out,
 				      struct orc_error *err);
 
 #endif
