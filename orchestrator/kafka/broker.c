@@ -764,3 +764,182 @@ orc_consumer_destroy(struct orc_consumer *c)
 	json_decref(c->stats);
 	free(c);
 }
+
+/* ---- a group's committed offsets, moved by an operator ---- */
+
+enum orc_status
+orc_consumer_create_outside(const struct orc_config *cfg, const char *group,
+			    struct orc_consumer **out, struct orc_error *err)
+{
+	static const char *const none[] = {NULL};
+	const char *fixed[] = {
+		"group.id", group,
+		"enable.auto.commit", "false",
+		"enable.auto.offset.store", "false",
+		/* an offset retention deleted is an error, not a jump */
+		"auto.offset.reset", "error",
+		NULL,
+	};
+	struct orc_consumer *c = calloc(1, sizeof(*c));
+	rd_kafka_conf_t *conf;
+	char errstr[512];
+
+	*out = NULL;
+	if (c == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	conf = build_conf(cfg, none, fixed, err);
+	if (conf == NULL) {
+		free(c);
+		return ORC_INVALID;
+	}
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (c->rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		free(c);
+		return orc_error_set(err, ORC_FATAL,
+				     "cannot create kafka consumer: %s", errstr);
+	}
+	rd_kafka_poll_set_consumer(c->rk);
+	*out = c;
+	return ORC_OK;
+}
+
+enum orc_status
+orc_consumer_group_members(struct orc_consumer *c, const char *group,
+			   int timeout_ms, int *members, char *state,
+			   size_t len, struct orc_error *err)
+{
+	const struct rd_kafka_group_list *gl = NULL;
+	rd_kafka_resp_err_t e;
+
+	*members = 0;
+	snprintf(state, len, "%s", "Dead");
+	e = rd_kafka_list_groups(c->rk, group, &gl, timeout_ms);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return orc_error_set(err, map_error(e),
+				     "cannot describe consumer group \"%s\": %s",
+				     group, rd_kafka_err2str(e));
+	for (int i = 0; i < gl->group_cnt; i++) {
+		if (strcmp(gl->groups[i].group, group) != 0)
+			continue;
+		*members = gl->groups[i].member_cnt;
+		snprintf(state, len, "%s", gl->groups[i].state);
+	}
+	rd_kafka_group_list_destroy(gl);
+	return ORC_OK;
+}
+
+/* A one-element partition list of topic [partition] at offset. */
+static rd_kafka_topic_partition_list_t *
+one_partition(const char *topic, int32_t partition, int64_t offset)
+{
+	rd_kafka_topic_partition_list_t *l;
+
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+	return l;
+}
+
+enum orc_status
+orc_consumer_committed_offset(struct orc_consumer *c, const char *topic,
+			      int32_t partition, int timeout_ms,
+			      int64_t *offset, struct orc_error *err)
+{
+	rd_kafka_topic_partition_list_t *l =
+		one_partition(topic, partition, RD_KAFKA_OFFSET_INVALID);
+	rd_kafka_resp_err_t e = rd_kafka_committed(c->rk, l, timeout_ms);
+
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+		e = l->elems[0].err;
+	*offset = l->elems[0].offset >= 0 ? l->elems[0].offset : -1;
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return orc_error_set(err, map_error(e),
+				     "cannot read the committed offset of "
+				     "%s [%d]: %s", topic, (int)partition,
+				     rd_kafka_err2str(e));
+	return ORC_OK;
+}
+
+enum orc_status
+orc_consumer_watermarks(struct orc_consumer *c, const char *topic,
+			int32_t partition, int timeout_ms, int64_t *lo,
+			int64_t *hi, struct orc_error *err)
+{
+	rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+		c->rk, topic, partition, lo, hi, timeout_ms);
+
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return orc_error_set(err, map_error(e),
+				     "cannot read the offsets of %s [%d]: %s",
+				     topic, (int)partition, rd_kafka_err2str(e));
+	return ORC_OK;
+}
+
+enum orc_status
+orc_consumer_fetch_at(struct orc_consumer *c, const char *topic,
+		      int32_t partition, int64_t offset, int timeout_ms,
+		      struct orc_kafka_message **out, struct orc_error *err)
+{
+	rd_kafka_topic_partition_list_t *l;
+	int64_t lo = 0, hi = 0, deadline = orc_clock_mono_ms() + timeout_ms;
+	rd_kafka_resp_err_t e;
+	enum orc_status st;
+
+	*out = NULL;
+	st = orc_consumer_watermarks(c, topic, partition, timeout_ms, &lo, &hi,
+				     err);
+	if (st != ORC_OK)
+		return st;
+	if (offset < lo || offset >= hi)
+		return orc_error_set(err, ORC_NOT_FOUND,
+				     "%s [%d] holds offsets %lld to %lld, "
+				     "not %lld", topic, (int)partition,
+				     (long long)lo, (long long)hi - 1,
+				     (long long)offset);
+	l = one_partition(topic, partition, offset);
+	e = rd_kafka_assign(c->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return orc_error_set(err, map_error(e),
+				     "cannot assign %s [%d]: %s", topic,
+				     (int)partition, rd_kafka_err2str(e));
+	while (st == ORC_OK && *out == NULL &&
+	       orc_clock_mono_ms() < deadline) {
+		struct orc_kafka_message *m;
+
+		st = orc_consumer_poll(c, 100, &m, err);
+		/* offsets a transaction's markers take hold no message */
+		if (m != NULL && m->offset >= offset)
+			*out = m;
+		else
+			orc_kafka_message_destroy(m);
+	}
+	rd_kafka_assign(c->rk, NULL);
+	if (st == ORC_OK && *out == NULL)
+		st = orc_error_set(err, ORC_TRANSIENT,
+				   "no message from %s [%d] at offset %lld "
+				   "within %d ms", topic, (int)partition,
+				   (long long)offset, timeout_ms);
+	return st;
+}
+
+enum orc_status
+orc_consumer_commit_offset(struct orc_consumer *c, const char *topic,
+			   int32_t partition, int64_t offset,
+			   struct orc_error *err)
+{
+	rd_kafka_topic_partition_list_t *l =
+		one_partition(topic, partition, offset);
+	rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 0);
+
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+		e = l->elems[0].err;
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return orc_error_set(err, map_error(e),
+				     "cannot commit offset %lld of %s [%d]: %s",
+				     (long long)offset, topic, (int)partition,
+				     rd_kafka_err2str(e));
+	return ORC_OK;
+}

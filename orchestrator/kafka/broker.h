@@ -205,4 +205,62 @@ enum orc_status orc_consumer_commit(struct orc_consumer *c,
 /* Leave the group cleanly (commits stored offsets) and free; accepts NULL. */
 void orc_consumer_destroy(struct orc_consumer *c);
 
+/*
+ * ---- a group's committed offsets, moved by an operator ----
+ *
+ * For `orchestrator consumer seek`: a consumer with group.id group
+ * (borrowed) that never joins it (manual assignment, nothing committed
+ * by itself), so it can read and commit the group's offsets of one
+ * partition.  Free it with orc_consumer_destroy().  A group whose members
+ * are alive commits its own positions over these, or the broker refuses a
+ * commit from outside: check orc_consumer_group_members() first.
+ */
+enum orc_status orc_consumer_create_outside(const struct orc_config *cfg,
+					    const char *group,
+					    struct orc_consumer **out,
+					    struct orc_error *err);
+
+/*
+ * The group's member count and state (into state, size len; "Dead" when
+ * the broker does not know it).
+ */
+enum orc_status orc_consumer_group_members(struct orc_consumer *c,
+					   const char *group, int timeout_ms,
+					   int *members, char *state,
+					   size_t len, struct orc_error *err);
+
+/* The group's committed offset of topic [partition] into *offset, or -1. */
+enum orc_status orc_consumer_committed_offset(struct orc_consumer *c,
+					      const char *topic,
+					      int32_t partition, int timeout_ms,
+					      int64_t *offset,
+					      struct orc_error *err);
+
+/*
+ * The first offset topic [partition] still holds (*lo) and the one its
+ * next message will have (*hi).
+ */
+enum orc_status orc_consumer_watermarks(struct orc_consumer *c,
+					const char *topic, int32_t partition,
+					int timeout_ms, int64_t *lo,
+					int64_t *hi, struct orc_error *err);
+
+/*
+ * The message at offset of topic [partition] (or the next one, when a
+ * transaction marker holds that offset) into *out (new:
+ * orc_kafka_message_destroy()).  ORC_NOT_FOUND when the partition does
+ * not hold offset (past its end, or deleted by retention).
+ */
+enum orc_status orc_consumer_fetch_at(struct orc_consumer *c, const char *topic,
+				      int32_t partition, int64_t offset,
+				      int timeout_ms,
+				      struct orc_kafka_message **out,
+				      struct orc_error *err);
+
+/* Commit offset (the next one to read) of topic [partition] for the group. */
+enum orc_status orc_consumer_commit_offset(struct orc_consumer *c,
+					   const char *topic, int32_t partition,
+					   int64_t offset,
+					   struct orc_error *err);
+
 #endif

@@ -11,8 +11,8 @@
  * row is fixed, `quarantine release` puts it back where it stood.
  *
  * `consumer seek --skip-one` moves a stopped group past one message and
- * keeps the message as a dead letter; it refuses while the group has
- * members.
+ * keeps the message as a dead letter, and the group goes on after it; it
+ * refuses while the group has members.
  */
 #include <check.h>
 #include <signal.h>
@@ -114,7 +114,8 @@ START_TEST(test_unreadable_saga_is_quarantined)
 	orc_it_expect(&s, "running true", "the bad context's row",
 		      orc_it_scene_value(&s,
 			"SELECT status || ' ' || (quarantine_reason LIKE"
-			" '%%context%%') FROM quarantined_sagas WHERE id = '%s'",
+			" '%%context%%') FROM quarantined_sagas"
+			" WHERE id = '%s'",
 			bad));
 	orc_it_expect(&s, "t", "the ghost step's reason",
 		      orc_it_scene_value(&s,
@@ -192,11 +193,107 @@ START_TEST(test_unreadable_saga_is_quarantined)
 }
 END_TEST
 
+/* Queue order id with Kafka key key on "orders"; sent is filled on flush. */
+static void
+order_sent(struct orc_it_scene *s, const char *id, const char *key,
+	   struct orc_it_sent *sent)
+{
+	char data[128], evid[128];
+
+	snprintf(data, sizeof(data), "{\"order_id\": \"%s\"}", id);
+	snprintf(evid, sizeof(evid), "placed-%s", id);
+	orc_it_scene_event(s, "orders", key, evid, "order.placed", data, NULL,
+			   NULL, sent);
+}
+
+START_TEST(test_consumer_seek_skips_one)
+{
+	static const char *const topics[] = {"orders", "work"};
+	struct orc_it_scene s;
+	struct orc_it_sent first, poison, next;
+	char out[OUT_MAX], orders[96], part[16], expect[160];
+	int run, rc;
+
+	orc_it_scene_init(&s, topics, 2);
+	orc_it_scene_load(&s, def);
+	orc_it_scene_topic(&s, "orders", orders, sizeof(orders));
+	run = orc_it_scene_run(&s, "run", NULL);
+	order_sent(&s, "first", "k", &first);
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, WAIT_MS, "the first order started",
+			   "SELECT count(*) = 1 FROM sagas WHERE"
+			   " business_key = 'first'");
+	snprintf(part, sizeof(part), "%d", (int)first.partition);
+
+	/* a running group: seek refuses, and moves nothing */
+	{
+		const char *const args[] = {"consumer", "seek", "--topic",
+					    orders, "--partition", part,
+					    "--skip-one", NULL};
+
+		rc = orc_it_scene_cli(&s, out, sizeof(out), args);
+		ck_assert_msg(rc == 1 && strstr(out, "active member") != NULL,
+			      "seek on a running group: %d\n%s", rc, out);
+	}
+	ck_assert_int_eq(orc_it_scene_stop(&s, run, SIGTERM), 0);
+
+	/* the message that would wedge it, and one behind it */
+	order_sent(&s, "poison", "k", &poison);
+	order_sent(&s, "next", "k", &next);
+	orc_it_scene_flush(&s);
+	ck_assert_int_eq(poison.partition, first.partition);
+	ck_assert_int_eq(next.offset, poison.offset + 1);
+	{
+		const char *const args[] = {"consumer", "seek", "--topic",
+					    orders, "--partition", part,
+					    "--skip-one", NULL};
+
+		/*
+		 * A stopped static member stays in the group until its
+		 * session times out: seek refuses until then.
+		 */
+		for (int i = 0; i < 60; i++) {
+			rc = orc_it_scene_cli(&s, out, sizeof(out), args);
+			if (rc != 1 || strstr(out, "active member") == NULL)
+				break;
+			nanosleep(&(struct timespec){1, 0}, NULL);
+		}
+		ck_assert_msg(rc == 0, "seek --skip-one: %d\n%s", rc, out);
+		snprintf(expect, sizeof(expect),
+			 "committed offset %lld -> %lld\n",
+			 (long long)poison.offset,
+			 (long long)poison.offset + 1);
+		ck_assert_msg(strstr(out, expect) != NULL,
+			      "expected \"%s\" in\n%s", expect, out);
+	}
+	orc_it_expect(&s, "1", "the skipped message's dead letter",
+		      orc_it_scene_value(&s,
+			"SELECT count(*) FROM dead_letters WHERE topic = '%s'"
+			" AND partition = %d AND \"offset\" = %lld AND"
+			" consumer = '%s' AND error = 'skipped by operator' AND"
+			" convert_from(payload, 'UTF8') LIKE '%%poison%%'",
+			orders, (int)poison.partition, (long long)poison.offset,
+			s.group));
+
+	/* the group goes on after it: the next order starts, not the poison */
+	orc_it_scene_run(&s, "run2", NULL);
+	orc_it_scene_await(&s, WAIT_MS, "the order behind the skipped one",
+			   "SELECT count(*) = 1 FROM sagas WHERE"
+			   " business_key = 'next'");
+	orc_it_expect(&s, "0", "sagas of the skipped order",
+		      orc_it_scene_value(&s,
+			"SELECT count(*) FROM sagas WHERE business_key ="
+			" 'poison'"));
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
 int
 main(void)
 {
 	const struct orc_it_case cases[] = {
 		ORC_IT_CASE(unreadable_saga_is_quarantined),
+		ORC_IT_CASE(consumer_seek_skips_one),
 	};
 
 	return orc_it_run_suite("quarantine", cases,
