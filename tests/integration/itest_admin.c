@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "config.h"
 #include "harness.h"
+#include "migrations.h"
 
 #define OUT_MAX 65536
 
@@ -260,7 +261,7 @@ START_TEST(test_views_show_the_seeded_sagas)
 			 0);
 	ck_assert_int_eq(orc_it_pg_long(conn, "SELECT count(*) FROM"
 					" orchestrator.schema_migrations"),
-			 2);
+			 (long)orc_migrations_count);
 	PQfinish(conn);
 }
 END_TEST

@@ -52,6 +52,9 @@ struct poison {
 	size_t value_len;
 	const char *reason; /* part of the dead letter's error */
 	bool too_large;     /* its dead-letter copy leaves the value out */
+	bool minimal;       /* the table keeps only where it was and why */
+	const char *setup_sql;	    /* run on the scene's database first */
+	const char *const *run_env; /* for `run` (may be NULL) */
 };
 
 static void
@@ -140,6 +143,12 @@ assert_dead_letter(struct orc_it_scene *s, const struct poison *p,
 		orc_it_scene_fail(s, "dead letter %ld: error \"%s\", expected"
 				  " \"%s\"", *id, error ? error : "(null)",
 				  p->reason);
+	if (p->minimal) {
+		ck_assert_ptr_null(dl.key);
+		ck_assert_ptr_null(dl.payload);
+		ck_assert_uint_eq(dl.n_headers, 0);
+		goto done;
+	}
 	ck_assert(bytes_eq(dl.key, dl.key_len, p->key, p->key_len));
 	ck_assert(bytes_eq(dl.payload, dl.payload_len, p->value, p->value_len));
 	if (dl.n_headers != p->n_h)
@@ -152,6 +161,7 @@ assert_dead_letter(struct orc_it_scene *s, const struct poison *p,
 			      "dead letter %ld: header %zu (%s) differs", *id, i,
 			      p->h[i].name);
 	}
+done:
 	orc_admin_dead_letter_finish(&dl);
 	orc_store_destroy(store);
 }
@@ -267,7 +277,9 @@ run_poison(struct poison *p)
 
 	orc_it_scene_init(&s, topics, 2);
 	orc_it_scene_load(&s, poison_def);
-	run = orc_it_scene_run(&s, "run", NULL);
+	if (p->setup_sql != NULL)
+		orc_it_pg_exec(s.db.conn, p->setup_sql, 0, NULL);
+	run = orc_it_scene_run(&s, "run", p->run_env);
 	orc_it_scene_responder(&s, "services", "work", rules);
 	orc_it_scene_topic(&s, "orders", orders, sizeof(orders));
 	sent.partition = -1;
@@ -400,6 +412,54 @@ START_TEST(test_header_of_64kb)
 }
 END_TEST
 
+/*
+ * The broker refuses the copy (its message.max.bytes, 1 MiB, is below
+ * the producers'): it goes again without the value.
+ */
+START_TEST(test_copy_refused_by_the_broker)
+{
+	static const char *const env[] = {"ORC_KAFKA_MESSAGE_MAX_BYTES=3000000",
+					  NULL};
+	struct poison p;
+	size_t n;
+
+	setenv("ORC_KAFKA_MESSAGE_MAX_BYTES", "3000000", 1);
+	poison_init(&p, "poison-broker-refuses");
+	n = 1048588 - 150 - p.key_len - headers_size(&p);
+	free(p.value);
+	p.value = malloc(n);
+	ck_assert_ptr_nonnull(p.value);
+	p.value[0] = '"';
+	memset(p.value + 1, 'b', n - 2);
+	p.value[n - 1] = '"';
+	p.value_len = n;
+	p.too_large = true;
+	p.run_env = env;
+	run_poison(&p);
+}
+END_TEST
+
+/*
+ * The database refuses the whole row (here a constraint stands for any
+ * limit it has): the dead letter is kept minimal and the worker goes on.
+ */
+START_TEST(test_row_refused_kept_minimal)
+{
+	struct poison p;
+
+	poison_init(&p, "poison-minimal");
+	free(p.value);
+	p.value = strdup("{\"pad\": \"this value is longer than the constraint allows\"}");
+	ck_assert_ptr_nonnull(p.value);
+	p.value_len = strlen(p.value);
+	p.setup_sql = "ALTER TABLE dead_letters ADD CONSTRAINT it_small"
+		      " CHECK (payload IS NULL OR octet_length(payload) < 16)";
+	p.reason = "kept without key, headers and payload";
+	p.minimal = true;
+	run_poison(&p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -411,6 +471,8 @@ main(void)
 		ORC_IT_CASE(value_of_1mb),
 		ORC_IT_CASE(200_headers),
 		ORC_IT_CASE(header_of_64kb),
+		ORC_IT_CASE(copy_refused_by_the_broker),
+		ORC_IT_CASE(row_refused_kept_minimal),
 	};
 
 	return orc_it_run_suite("poison", cases, sizeof(cases) / sizeof(cases[0]),
