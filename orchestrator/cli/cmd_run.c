@@ -33,6 +33,7 @@
 
 #define MAX_TOPICS 256
 #define REFRESH_MS 5000 /* how often new definitions are picked up */
+#define RELAY_DRAIN_MS 5000 /* at shutdown, for the batch in flight */
 #define STATS_MS 10000
 
 /* A failed turn waits 200 ms, then twice as long each time, up to 5 s. */
@@ -407,7 +408,8 @@ done:
 	if (r.relay != NULL) {
 		size_t published;
 
-		if (rc == 0 && orc_relay_turn(r.relay, &published, &err) != ORC_OK)
+		if (rc == 0 && orc_relay_finish(r.relay, RELAY_DRAIN_MS,
+						&published, &err) != ORC_OK)
 			orc_log(ORC_LOG_WARN, "relay not drained",
 				ORC_LOG_ERR(&err));
 		orc_relay_destroy(r.relay);

@@ -431,6 +431,10 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	struct orc_consumer *c = opaque;
 	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 
+	orc_log(ORC_LOG_INFO,
+		e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "partitions assigned"
+							  : "partitions revoked",
+		ORC_LOG_INT("count", parts->cnt));
 	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (coop)
 			rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));

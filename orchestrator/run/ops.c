@@ -195,6 +195,7 @@ static const char *const DB_GAUGES[] = {
     "orchestrator_timer_lag_seconds",
     "orchestrator_outbox_backlog",
     "orchestrator_outbox_lag_seconds",
+    "orchestrator_outbox_quarantined",
 };
 
 /* Copy the processes' counters into the registry. */
@@ -233,6 +234,11 @@ update_counters(struct orc_ops *o)
 		    "Command deliveries that failed or were not confirmed "
 		    "(published again later)",
 		    NULL, r ? r->failed : 0);
+	set_counter(o, "orchestrator_outbox_quarantined_total",
+		    "Outbox rows this process's relay moved to outbox_quarantine "
+		    "(refused by the broker for good, or after such a row of "
+		    "their saga)",
+		    NULL, r ? r->quarantined : 0);
 	set_counter(o, "orchestrator_timers_fired_total",
 		    "Sagas woken by a due timer (timeouts, retries, delays) by "
 		    "this process",
@@ -299,6 +305,10 @@ update_db_gauges(struct orc_ops *o, int64_t now_ms)
 	set_gauge(o, "orchestrator_outbox_lag_seconds",
 		  "Age of the oldest command in the outbox; 0 when empty", NULL,
 		  (double)ob.oldest_age_ms / 1000.0);
+	set_gauge(o, "orchestrator_outbox_quarantined",
+		  "Commands in outbox_quarantine, never published unless an "
+		  "operator moves them back (view quarantined_commands)",
+		  NULL, (double)ob.quarantined);
 }
 
 static void

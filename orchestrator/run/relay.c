@@ -1,13 +1,28 @@
 /*
- * relay.c - the outbox relay: lanes, batches, delivery reports, deletes.
+ * relay.c - the outbox relay: lanes, batches, delivery reports, deletes,
+ * quarantine.
  *
- * A turn is: (re)connect, claim lanes, read a batch, produce every row,
- * wait for every report, delete.  The rows of a batch are produced in id
- * order with the idempotent producer, and a saga's rows share a key and so
- * a partition: the broker keeps them in order.  What may be deleted after
- * failures is decided per saga: the rows before its first row that was
- * not acknowledged.  Deleting a later acknowledged row would let it be
- * published once while an earlier one is published again after it.
+ * A batch is: (re)connect, claim lanes, read rows, produce every row,
+ * collect the reports, delete and quarantine.  No turn waits long: after
+ * producing, a turn waits at most turn_wait_ms for the reports (enough
+ * for a healthy broker); a batch whose reports are late stays in flight
+ * and a later turn finishes it, so with the broker away the caller's loop
+ * keeps turning (applies, timers, health answers).  The rows of a batch
+ * are produced in id order with the idempotent producer, and a saga's
+ * rows share a key and so a partition: the broker keeps them in order.
+ * What may be deleted after failures is decided per saga: the rows before
+ * its first row that was not acknowledged.  Deleting a later acknowledged
+ * row would let it be published once while an earlier one is published
+ * again after it.
+ *
+ * A row the broker refuses for good (broker.c decides which errors are:
+ * too large, an invalid or forbidden topic, ...) is quarantined with the
+ * saga's later rows (store_outbox.h), instead of heading its lane
+ * forever.  When the refusal comes as the row is produced (a message too
+ * large is refused locally), the saga's later rows of the batch are not
+ * produced at all, so the saga never receives command N+1 without N.  A
+ * refusal that only the delivery report tells may come after later rows
+ * of the saga in the same batch were acknowledged: those stay published.
  *
  * Delivery reports are matched to rows through the message opaque (row
  * index + 1) and only while a batch is in flight.  A batch whose reports
@@ -36,15 +51,16 @@
 #define DEFAULT_LANES_PER_CLAIM 4
 #define DEFAULT_CLAIM_INTERVAL_MS 250
 #define DEFAULT_DELIVERY_WAIT_MS 30000
+#define DEFAULT_TURN_WAIT_MS 50
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define DRAIN_WAIT_MS 1000 /* per turn, for an abandoned batch's reports */
 
 enum row_state {
 	ROW_UNSENT,
 	ROW_SENT,
 	ROW_ACKED,
-	ROW_FAILED,
+	ROW_FAILED,  /* transiently: published again later */
+	ROW_REFUSED, /* for good: quarantined */
 };
 
 /* A row's place in its saga, to find each saga's first failure. */
@@ -78,10 +94,13 @@ struct orc_relay {
 	unsigned char *state; /* enum row_state per row, batch_limit of them */
 	int64_t *ids;
 	struct saga_pos *order;
+	char **why;     /* per row: the refusal of a ROW_REFUSED row, or NULL */
+	struct orc_outbox_refusal *refusals; /* the batch's, one per saga */
 	bool in_flight; /* reports are matched to rows only while set */
+	int64_t deadline_ms; /* the batch is given up then */
 	size_t pending; /* sent and not reported */
 	enum orc_status first_status; /* of the first failed row */
-	bool refused; /* the broker refused a row outright (not transient) */
+	bool refused; /* log the failed turn as an error: the producer is unusable */
 	char first_error[ORC_ERROR_DETAIL_MAX - 64]; /* "<topic>: <why>" */
 
 	struct orc_relay_stats stats;
@@ -96,6 +115,17 @@ note_failure(struct orc_relay *r, size_t idx, enum orc_status status,
 	r->first_status = status == ORC_OK ? ORC_TRANSIENT : status;
 	snprintf(r->first_error, sizeof(r->first_error), "%.160s: %.240s",
 		 r->batch.rows[idx].topic, why ? why : "unknown error");
+}
+
+/* Row idx is refused for good; why is kept (copied) for the quarantine. */
+static void
+refuse(struct orc_relay *r, size_t idx, const char *why)
+{
+	r->state[idx] = ROW_REFUSED;
+	free(r->why[idx]);
+	r->why[idx] = strdup(why != NULL ? why : "refused by the broker");
+	if (r->why[idx] == NULL) /* cannot quarantine it: publish it again */
+		r->state[idx] = ROW_FAILED;
 }
 
 static void
@@ -114,6 +144,8 @@ on_delivery(void *opaque, enum orc_status status, const char *why,
 	r->pending--;
 	if (status == ORC_OK) {
 		r->state[idx] = ROW_ACKED;
+	} else if (status == ORC_INVALID) {
+		refuse(r, idx, why);
 	} else {
 		r->state[idx] = ROW_FAILED;
 		note_failure(r, idx, status, why);
@@ -144,6 +176,8 @@ orc_relay_create(const struct orc_config *cfg,
 		r->opts.claim_interval_ms = DEFAULT_CLAIM_INTERVAL_MS;
 	if (r->opts.delivery_wait_ms <= 0)
 		r->opts.delivery_wait_ms = DEFAULT_DELIVERY_WAIT_MS;
+	if (r->opts.turn_wait_ms <= 0)
+		r->opts.turn_wait_ms = DEFAULT_TURN_WAIT_MS;
 	r->batch_limit = (size_t)orc_config_int(cfg, ORC_CFG_RELAY_BATCH);
 	r->poll_ms = orc_config_int(cfg, ORC_CFG_RELAY_POLL_MS);
 	if (r->batch_limit == 0)
@@ -158,9 +192,11 @@ orc_relay_create(const struct orc_config *cfg,
 	r->state = malloc(r->batch_limit * sizeof(*r->state));
 	r->ids = malloc(r->batch_limit * sizeof(*r->ids));
 	r->order = malloc(r->batch_limit * sizeof(*r->order));
+	r->why = calloc(r->batch_limit, sizeof(*r->why));
+	r->refusals = malloc(r->batch_limit * sizeof(*r->refusals));
 	if (r->dsn == NULL || r->schema == NULL || r->reply_topic == NULL ||
-	    r->state == NULL ||
-	    r->ids == NULL || r->order == NULL) {
+	    r->state == NULL || r->ids == NULL || r->order == NULL ||
+	    r->why == NULL || r->refusals == NULL) {
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto fail;
 	}
@@ -198,6 +234,10 @@ orc_relay_destroy(struct orc_relay *r)
 	}
 	orc_store_destroy(r->store);
 	orc_outbox_batch_finish(&r->batch);
+	for (size_t i = 0; r->why != NULL && i < r->batch_limit; i++)
+		free(r->why[i]);
+	free(r->why);
+	free(r->refusals);
 	free(r->state);
 	free(r->ids);
 	free(r->order);
@@ -229,6 +269,8 @@ drop_connection(struct orc_relay *r)
 	r->lanes = 0; /* the session's locks went with it */
 	r->stats.lanes = 0;
 	r->next_claim_ms = 0;
+	/* another relay may own the lanes now: give the batch up */
+	r->in_flight = false;
 }
 
 /*
@@ -300,17 +342,31 @@ claim(struct orc_relay *r, int64_t now, struct orc_error *e)
 	return ORC_OK;
 }
 
+/* Whether an earlier row of saga was refused as this batch was produced. */
+static bool
+saga_refused(const struct orc_relay *r, size_t before, const char *saga)
+{
+	for (size_t i = 0; i < before; i++)
+		if (r->state[i] == ROW_REFUSED &&
+		    strcmp(r->batch.rows[i].saga_id, saga) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Produce every row of the batch in order, then serve reports until all
- * came or the deadline passed.  A row that cannot even be queued (after
- * retrying a full queue until the deadline) ends the sending: the rows
- * after it stay unsent, which keeps every saga's sent rows a prefix.
+ * Produce every row of the batch in order; the batch is in flight then.
+ * A row the producer refuses for good is marked refused and its saga's
+ * later rows are not produced (they are quarantined with it).  A row that
+ * cannot even be queued (after retrying a full queue until stop_at) ends
+ * the sending: the rows after it stay unsent, which keeps every saga's
+ * sent rows a prefix.
  */
 static void
-publish(struct orc_relay *r, int64_t deadline)
+publish(struct orc_relay *r, int64_t stop_at)
 {
 	struct orc_producer *p = r->producer;
 	const struct orc_outbox_batch *b = &r->batch;
+	bool any_refused = false;
 
 	memset(r->state, ROW_UNSENT, b->n);
 	r->pending = 0;
@@ -334,16 +390,22 @@ publish(struct orc_relay *r, int64_t deadline)
 		struct orc_error e;
 		enum orc_status st;
 
+		if (any_refused && saga_refused(r, i, row->saga_id))
+			continue;
 		for (;;) {
 			st = orc_producer_send(p, row->topic, row->saga_id,
 					       strlen(row->saga_id), h, nh,
 					       row->payload, row->payload_len,
 					       (void *)(uintptr_t)(i + 1), &e);
-			if (st != ORC_TRANSIENT ||
-			    orc_clock_mono_ms() >= deadline)
+			if (st != ORC_TRANSIENT || orc_clock_mono_ms() >= stop_at)
 				break;
 			/* the local queue is full: let it drain */
 			orc_producer_poll(p, 10);
+		}
+		if (st == ORC_INVALID) {
+			refuse(r, i, e.message);
+			any_refused |= r->state[i] == ROW_REFUSED;
+			continue;
 		}
 		if (st != ORC_OK) {
 			note_failure(r, i, st, e.message);
@@ -352,14 +414,20 @@ publish(struct orc_relay *r, int64_t deadline)
 		r->state[i] = ROW_SENT;
 		r->pending++;
 	}
+}
+
+/* Serve reports until none is pending or until (CLOCK_MONOTONIC ms). */
+static void
+collect_reports(struct orc_relay *r, int64_t until)
+{
+	orc_producer_poll(r->producer, 0);
 	while (r->pending > 0) {
-		int64_t left = deadline - orc_clock_mono_ms();
+		int64_t left = until - orc_clock_mono_ms();
 
 		if (left <= 0)
 			break;
-		orc_producer_poll(p, left < 100 ? (int)left : 100);
+		orc_producer_poll(r->producer, left < 10 ? (int)left : 10);
 	}
-	r->in_flight = false;
 }
 
 static int
@@ -374,19 +442,28 @@ cmp_saga_pos(const void *a, const void *b)
 }
 
 /*
- * Fill r->ids with the rows that may be deleted; returns how many.  When
- * every row was acknowledged that is all of them; otherwise, per saga, the
- * acknowledged rows before its first row that was not.
+ * Decide the batch's rows: fill r->ids with the rows that may be deleted
+ * (returns how many) and r->refusals with the rows to quarantine (*n_refused,
+ * one per saga); *resolved is how many rows of the batch either covers.
+ * When every row was acknowledged that is all of them.  Otherwise, per saga
+ * in id order: the acknowledged rows before its first row that was not;
+ * when that row was refused for good, it is quarantined with the saga's
+ * later rows, except those the broker acknowledged already (deleted: they
+ * are published).  After a row that may yet be published (failed,
+ * unconfirmed, unsent) nothing of the saga is decided.
  */
 static size_t
-deletable(struct orc_relay *r, size_t acked)
+decide(struct orc_relay *r, size_t acked, size_t *n_refused, size_t *resolved)
 {
 	const struct orc_outbox_batch *b = &r->batch;
 	size_t n = 0;
 
+	*n_refused = 0;
+	*resolved = 0;
 	if (acked == b->n) {
 		for (size_t i = 0; i < b->n; i++)
 			r->ids[i] = b->rows[i].id;
+		*resolved = b->n;
 		return b->n;
 	}
 	for (size_t i = 0; i < b->n; i++) {
@@ -397,33 +474,149 @@ deletable(struct orc_relay *r, size_t acked)
 	qsort(r->order, b->n, sizeof(*r->order), cmp_saga_pos);
 	for (size_t i = 0; i < b->n; i++) {
 		const char *saga = r->order[i].saga;
-		bool blocked = false;
+		enum { OPEN, BLOCKED, QUARANTINED } saga_state = OPEN;
 		size_t j = i;
 
 		for (; j < b->n && strcmp(r->order[j].saga, saga) == 0; j++) {
-			if (r->state[r->order[j].idx] != ROW_ACKED)
-				blocked = true;
-			if (!blocked)
+			size_t idx = r->order[j].idx;
+			enum row_state rs = r->state[idx];
+
+			if (saga_state == OPEN && rs == ROW_REFUSED) {
+				r->refusals[(*n_refused)++] =
+					(struct orc_outbox_refusal){
+						b->rows[idx].id, r->why[idx]};
+				saga_state = QUARANTINED;
+			} else if (saga_state == OPEN && rs != ROW_ACKED) {
+				saga_state = BLOCKED;
+			}
+			if (saga_state == BLOCKED)
+				continue;
+			if (rs == ROW_ACKED)
 				r->ids[n++] = r->order[j].id;
+			(*resolved)++;
 		}
 		i = j - 1;
 	}
 	return n;
 }
 
-/* Serve the reports of an abandoned batch; true once none is left. */
-static bool
-drained(struct orc_relay *r)
+/* Log each quarantined row once, where it is handled. */
+static void
+log_quarantined(const struct orc_relay *r, size_t n_refused, size_t moved)
 {
-	int64_t deadline;
+	for (size_t k = 0; k < n_refused; k++) {
+		const struct orc_outbox_row *row = NULL;
 
-	if (orc_producer_outstanding(r->producer) == 0)
-		return true;
-	deadline = orc_clock_mono_ms() + DRAIN_WAIT_MS;
-	while (orc_producer_outstanding(r->producer) > 0 &&
-	       orc_clock_mono_ms() < deadline)
-		orc_producer_poll(r->producer, 100);
-	return orc_producer_outstanding(r->producer) == 0;
+		for (size_t i = 0; i < r->batch.n && row == NULL; i++)
+			if (r->batch.rows[i].id == r->refusals[k].id)
+				row = &r->batch.rows[i];
+		if (row == NULL)
+			continue;
+		orc_log(ORC_LOG_ERROR, "outbox row quarantined",
+			ORC_LOG_STR("saga", row->saga_id),
+			ORC_LOG_STR("step", row->step_name),
+			ORC_LOG_STR("topic", row->topic),
+			ORC_LOG_STR("message_id", row->message_id),
+			ORC_LOG_INT("id", row->id),
+			ORC_LOG_STR("err", r->refusals[k].error),
+			ORC_LOG_UINT("rows_moved", moved),
+			ORC_LOG_STR("hint", "SELECT * FROM quarantined_commands"));
+	}
+}
+
+static void
+forget_refusals(struct orc_relay *r)
+{
+	for (size_t i = 0; i < r->batch.n; i++) {
+		free(r->why[i]);
+		r->why[i] = NULL;
+	}
+}
+
+/*
+ * The batch's reports are in (or it was given up): delete what may be
+ * deleted, quarantine what the broker refused, and say how it went.
+ */
+static enum orc_status
+finish_batch(struct orc_relay *r, size_t *published, struct orc_error *err)
+{
+	struct orc_error e;
+	enum orc_status st;
+	size_t acked = 0, n_delete, n_refused, resolved, deleted = 0, moved = 0;
+	int64_t oldest_ms = r->batch.rows[0].created_ms;
+
+	orc_error_clear(&e);
+	r->in_flight = false;
+	for (size_t i = 0; i < r->batch.n; i++) {
+		if (r->state[i] == ROW_ACKED)
+			acked++;
+		if (r->batch.rows[i].created_ms < oldest_ms)
+			oldest_ms = r->batch.rows[i].created_ms;
+	}
+	if (acked > 0)
+		r->stats.last_lag_ms = orc_clock_wall_ms() - oldest_ms;
+	n_delete = decide(r, acked, &n_refused, &resolved);
+	r->stats.failed += r->batch.n - resolved;
+	st = orc_store_outbox_delete(r->store, r->ids, n_delete, &deleted, &e);
+	if (st != ORC_OK) { /* acknowledged rows will be published again */
+		forget_refusals(r);
+		return turn_failed(r, st, "cannot delete published outbox rows",
+				   false, &e, err);
+	}
+	r->stats.published += n_delete;
+	if (published != NULL)
+		*published = n_delete;
+	st = orc_store_outbox_quarantine(r->store, r->refusals, n_refused,
+					 &moved, &e);
+	if (st == ORC_OK && n_refused > 0) {
+		r->stats.quarantined += moved;
+		log_quarantined(r, n_refused, moved);
+	}
+	forget_refusals(r);
+	if (st != ORC_OK) /* refused again next turn, then quarantined */
+		return turn_failed(r, st, "cannot quarantine refused outbox rows",
+				   false, &e, err);
+	if (resolved < r->batch.n) {
+		/*
+		 * Rows stay and are published again: transient for the
+		 * caller; only an unusable producer is fatal.
+		 */
+		st = r->first_status == ORC_FATAL ? ORC_FATAL : ORC_TRANSIENT;
+		r->refused = st == ORC_FATAL;
+		orc_error_set(&e, st, "cannot publish %zu of %zu outbox rows",
+			      r->batch.n - resolved, r->batch.n);
+		orc_error_detail(&e,
+				 "%s; %zu acknowledged rows deleted, the rest "
+				 "is published again",
+				 r->first_error[0] ? r->first_error
+						   : "delivery not confirmed",
+				 n_delete);
+		return turn_failed(r, st, "cannot publish outbox rows", false,
+				   &e, err);
+	}
+	r->more = r->batch.n == r->batch_limit;
+	orc_backoff_reset(&r->backoff);
+	r->retry_at_ms = 0;
+	return ORC_OK;
+}
+
+/*
+ * Wait (at most turn_wait_ms, never past the batch's deadline) for the
+ * reports of the batch in flight; finish it when they are all in or the
+ * deadline passed, else leave it to a later turn.
+ */
+static enum orc_status
+await_batch(struct orc_relay *r, size_t *published, struct orc_error *err)
+{
+	int64_t until = orc_clock_mono_ms() + r->opts.turn_wait_ms;
+
+	collect_reports(r, until < r->deadline_ms ? until : r->deadline_ms);
+	if (r->pending > 0 && orc_clock_mono_ms() < r->deadline_ms) {
+		if (err != NULL)
+			orc_error_clear(err);
+		return ORC_OK; /* a later turn finishes it */
+	}
+	return finish_batch(r, published, err);
 }
 
 enum orc_status
@@ -433,17 +626,20 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 	struct orc_error e;
 	enum orc_status st;
 	bool ignored;
-	size_t acked = 0, n_delete, deleted = 0;
-	int64_t oldest_ms;
 
 	orc_error_clear(&e);
 	if (published != NULL)
 		*published = 0;
 	r->stats.turns++;
 	r->last_turn_ms = now;
+	r->refused = false;
+	if (r->in_flight) {
+		if (r->store != NULL)
+			return await_batch(r, published, err);
+		r->in_flight = false; /* cannot finish it: its rows stay */
+	}
 	r->more = false;
 	r->stats.last_batch = 0;
-	r->refused = false;
 
 	st = ensure_connected(r, &e);
 	if (st != ORC_OK)
@@ -459,7 +655,9 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 	if (st != ORC_OK) /* some locks may be held: start a new session */
 		return turn_failed(r, st, "cannot claim outbox lanes", true, &e,
 				   err);
-	if (r->lanes == 0 || !drained(r))
+	/* An abandoned batch's messages must all be reported first. */
+	orc_producer_poll(r->producer, 0);
+	if (r->lanes == 0 || orc_producer_outstanding(r->producer) > 0)
 		goto done;
 
 	st = orc_store_outbox_fetch(r->store, r->lanes, r->batch_limit,
@@ -469,60 +667,39 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 	r->stats.last_batch = r->batch.n;
 	if (r->batch.n == 0)
 		goto done;
-
-	{
-		int64_t t0 = orc_clock_mono_ms();
-
-		publish(r, t0 + r->opts.delivery_wait_ms);
-		orc_log(ORC_LOG_DEBUG, "relay batch published",
-			ORC_LOG_UINT("rows", r->batch.n),
-			ORC_LOG_INT("ms", orc_clock_mono_ms() - t0));
-	}
-	oldest_ms = r->batch.rows[0].created_ms;
-	for (size_t i = 0; i < r->batch.n; i++) {
-		if (r->state[i] == ROW_ACKED)
-			acked++;
-		if (r->batch.rows[i].created_ms < oldest_ms)
-			oldest_ms = r->batch.rows[i].created_ms;
-	}
-	if (acked > 0)
-		r->stats.last_lag_ms = orc_clock_wall_ms() - oldest_ms;
-	r->stats.failed += r->batch.n - acked;
-	n_delete = deletable(r, acked);
-	st = orc_store_outbox_delete(r->store, r->ids, n_delete, &deleted, &e);
-	if (st != ORC_OK) /* acknowledged rows will be published again */
-		return turn_failed(r, st, "cannot delete published outbox rows",
-				   false, &e, err);
-	r->stats.published += n_delete;
-	if (published != NULL)
-		*published = n_delete;
-	if (acked < r->batch.n) {
-		/*
-		 * Rows stay and are published again: transient for the
-		 * caller, even when the broker refused a row outright (it
-		 * is logged as an error each turn until someone fixes or
-		 * removes it); only an unusable producer is fatal.
-		 */
-		st = r->first_status == ORC_FATAL ? ORC_FATAL : ORC_TRANSIENT;
-		r->refused = r->first_status != ORC_TRANSIENT;
-		orc_error_set(&e, st, "cannot publish %zu of %zu outbox rows",
-			      r->batch.n - acked, r->batch.n);
-		orc_error_detail(&e,
-				 "%s; %zu acknowledged rows deleted, the rest "
-				 "is published again",
-				 r->first_error[0] ? r->first_error
-						   : "delivery not confirmed",
-				 n_delete);
-		return turn_failed(r, st, "cannot publish outbox rows", false,
-				   &e, err);
-	}
-	r->more = r->batch.n == r->batch_limit;
+	now = orc_clock_mono_ms();
+	r->deadline_ms = now + r->opts.delivery_wait_ms;
+	publish(r, now + r->opts.turn_wait_ms);
+	return await_batch(r, published, err);
 done:
 	orc_backoff_reset(&r->backoff);
 	r->retry_at_ms = 0;
 	if (err != NULL)
 		orc_error_clear(err);
 	return ORC_OK;
+}
+
+enum orc_status
+orc_relay_finish(struct orc_relay *r, int64_t timeout_ms, size_t *published,
+		 struct orc_error *err)
+{
+	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
+	enum orc_status st;
+	size_t n = 0, total = 0;
+
+	do {
+		st = orc_relay_turn(r, &n, err);
+		total += n;
+	} while (r->in_flight && orc_clock_mono_ms() < deadline);
+	if (published != NULL)
+		*published = total;
+	return st;
+}
+
+bool
+orc_relay_in_flight(const struct orc_relay *r)
+{
+	return r->in_flight;
 }
 
 bool
@@ -538,7 +715,13 @@ orc_relay_wants_turn(struct orc_relay *r, int64_t now_ms)
 		note = true; /* the turn finds out what happened */
 	if (note)
 		r->notified = true;
+	if (r->in_flight) /* finish it once its reports are in, or it is late */
+		return r->pending == 0 || now_ms >= r->deadline_ms ||
+		       r->store == NULL;
 	if (now_ms < r->retry_at_ms)
+		return false;
+	/* an abandoned batch's messages are reported first */
+	if (r->producer != NULL && orc_producer_outstanding(r->producer) > 0)
 		return false;
 	if (r->store == NULL || r->notified || r->more)
 		return true;

@@ -3,13 +3,23 @@
  *
  * A relay owns some of the outbox's 16 lanes (see store_outbox.h) and, one
  * bounded turn at a time, reads up to relay_batch rows of its lanes in id
- * order, produces them all (binary-mode CloudEvents, key = saga id), waits
- * for the delivery reports and deletes the rows the broker acknowledged.
- * When some deliveries fail, only the rows of each saga before that saga's
- * first failed row are deleted: the rest are published again next turn, in
- * order.  So every command is published at least once, and a saga's
- * commands are never reordered; a re-published command keeps its ce_id,
- * so services deduplicate it.
+ * order, produces them all (binary-mode CloudEvents, key = saga id),
+ * collects the delivery reports and deletes the rows the broker
+ * acknowledged.  When some deliveries fail, only the rows of each saga
+ * before that saga's first failed row are deleted: the rest are published
+ * again later, in order.  So every command is published at least once, and
+ * a saga's commands are never reordered; a re-published command keeps its
+ * ce_id, so services deduplicate it.
+ *
+ * No turn waits long: a turn waits at most turn_wait_ms for the reports of
+ * the batch it produced, and a batch whose reports are late (the broker is
+ * away) stays in flight for later turns to finish, up to delivery_wait_ms.
+ * So the caller's loop goes on turning meanwhile.
+ *
+ * A row the broker refuses for good (too large, an invalid, unknown or
+ * forbidden topic: kafka/broker.c decides which errors are permanent) is
+ * moved to outbox_quarantine with its saga's later rows, logged once as an
+ * error and counted, and the relay goes on with the other rows.
  *
  * The relay has its own PostgreSQL connection (it holds the lane locks and
  * LISTENs for new rows on it) and its own idempotent producer; it makes
@@ -43,6 +53,8 @@ struct orc_relay_options {
 	int64_t claim_interval_ms;
 	/* longest wait for a batch's delivery reports; default 30000 */
 	int64_t delivery_wait_ms;
+	/* longest wait for them within one turn; default 50 */
+	int64_t turn_wait_ms;
 };
 
 /* What a relay did so far; read with orc_relay_get_stats(). */
@@ -50,6 +62,7 @@ struct orc_relay_stats {
 	uint64_t turns;
 	uint64_t published;  /* rows acknowledged by the broker and deleted */
 	uint64_t failed;     /* deliveries that failed or were not confirmed */
+	uint64_t quarantined; /* rows moved to outbox_quarantine */
 	uint64_t errors;     /* turns that failed */
 	size_t last_batch;   /* rows read by the last turn */
 	int64_t last_lag_ms; /* last batch: ack time - oldest created_at */
@@ -75,23 +88,23 @@ enum orc_status orc_relay_create(const struct orc_config *cfg,
 void orc_relay_destroy(struct orc_relay *relay);
 
 /*
- * One bounded turn: reconnect if needed, claim lanes if some are not owned
- * and the claim interval has passed, read up to relay_batch rows, publish
- * them, wait (at most delivery_wait_ms) for their reports and delete what
- * may be deleted.  *published (may be NULL) is the number of rows
- * acknowledged and deleted.
+ * One bounded turn.  With no batch in flight: reconnect if needed, claim
+ * lanes if some are not owned and the claim interval has passed, read up
+ * to relay_batch rows and produce them.  Then wait at most turn_wait_ms
+ * for the batch's reports; once they are all in (in this turn or a later
+ * one) or delivery_wait_ms passed, delete what may be deleted and
+ * quarantine what the broker refused.  *published (may be NULL) is the
+ * number of rows acknowledged and deleted by this turn.
  *
  * Failures are logged here, once, where they are handled (back off, drop
  * and reopen the connection, publish again next turn); the status and err
  * tell the caller what happened, not something to log again:
- *   ORC_OK         the batch (maybe empty) is published and deleted
+ *   ORC_OK         the batch (maybe empty) is published and deleted, or
+ *                  quarantined where the broker refused it; or it is still
+ *                  in flight (orc_relay_in_flight())
  *   ORC_TRANSIENT  some rows were not published, or the database failed;
  *                  what was acknowledged and may be deleted was deleted,
- *                  the rest waits for a later turn (after the back-off).
- *                  A row the broker refuses outright (e.g. an invalid
- *                  topic) is transient too: it stays, blocks its saga and
- *                  is logged as an error every turn until an operator
- *                  deletes or fixes it
+ *                  the rest waits for a later turn (after the back-off)
  *   ORC_FATAL      the producer is unusable (fenced, fatal idempotence
  *                  error) or the schema is missing: exit
  */
@@ -99,11 +112,24 @@ enum orc_status orc_relay_turn(struct orc_relay *relay, size_t *published,
 			       struct orc_error *err);
 
 /*
- * Whether a turn is due at now_ms (CLOCK_MONOTONIC, in ms): a notification
- * arrived, relay_poll_ms passed since the last turn, the last turn read a
- * full batch (more rows wait), or a lane claim is due.  Never during the
- * back-off after a failed turn.  Reads the connection without blocking and
- * serves pending delivery reports; never waits.
+ * Turn until no batch is in flight (at least once) or timeout_ms passed:
+ * the status of the last turn, *published (may be NULL) the rows all the
+ * turns deleted.  For a clean shutdown and for tests.
+ */
+enum orc_status orc_relay_finish(struct orc_relay *relay, int64_t timeout_ms,
+				 size_t *published, struct orc_error *err);
+
+/* Whether a batch was produced and is not finished yet. */
+bool orc_relay_in_flight(const struct orc_relay *relay);
+
+/*
+ * Whether a turn is due at now_ms (CLOCK_MONOTONIC, in ms): the batch in
+ * flight has all its reports or is late; or, with none in flight, a
+ * notification arrived, relay_poll_ms passed since the last turn, the last
+ * turn read a full batch (more rows wait), or a lane claim is due.  Never
+ * during the back-off after a failed turn, nor while the messages of a
+ * given-up batch are still unreported.  Reads the connection without
+ * blocking and serves pending delivery reports; never waits.
  */
 bool orc_relay_wants_turn(struct orc_relay *relay, int64_t now_ms);
 

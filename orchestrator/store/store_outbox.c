@@ -246,6 +246,68 @@ orc_store_outbox_delete(struct orc_store *store, const int64_t *ids, size_t n,
 }
 
 enum orc_status
+orc_store_outbox_quarantine(struct orc_store *store,
+			    const struct orc_outbox_refusal *refused, size_t n,
+			    size_t *moved, struct orc_error *err)
+{
+	/*
+	 * The refused rows and their sagas' later rows are deleted and
+	 * inserted in one statement, so a row is never in both tables nor
+	 * in neither.  The relay owns the rows' lanes: nobody else moves
+	 * them meanwhile.
+	 */
+	static const char sql[] =
+		"WITH r(id, error) AS ("
+		"  SELECT * FROM unnest($1::bigint[], $2::text[])),"
+		" x AS (SELECT o.id, r.id AS refused, r.error FROM r"
+		"  JOIN %1$s.outbox f ON f.id = r.id"
+		"  JOIN %1$s.outbox o ON o.saga_id = f.saga_id AND o.id >= f.id),"
+		" m AS (DELETE FROM %1$s.outbox o USING x WHERE o.id = x.id"
+		"  RETURNING o.*, x.refused, x.error)"
+		" INSERT INTO %1$s.outbox_quarantine (id, saga_id, lane,"
+		"  message_id, topic, type, source, step_name, reply_to, payload,"
+		"  traceparent, created_at, error, follows)"
+		" SELECT id, saga_id, lane, message_id, topic, type, source,"
+		"  step_name, reply_to, payload, traceparent, created_at,"
+		"  CASE WHEN id = refused THEN error"
+		"   ELSE 'follows quarantined command ' || refused END,"
+		"  CASE WHEN id = refused THEN NULL ELSE refused END"
+		" FROM m";
+	struct orc_pgarray ids, errors;
+	const char *params[2];
+	PGresult *res;
+	enum orc_status st;
+
+	if (moved != NULL)
+		*moved = 0;
+	if (n == 0)
+		return ORC_OK;
+	orc_pgarray_init(&ids);
+	orc_pgarray_init(&errors);
+	for (size_t i = 0; i < n; i++) {
+		orc_pgarray_int(&ids, refused[i].id);
+		orc_pgarray_text(&errors, refused[i].error);
+	}
+	params[0] = orc_pgarray_done(&ids);
+	params[1] = orc_pgarray_done(&errors);
+	if (params[0] == NULL || params[1] == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto out;
+	}
+	st = orc_store_run(store, sql, 2, params, &res,
+			   "quarantining refused outbox rows", err);
+	if (st != ORC_OK)
+		goto out;
+	if (moved != NULL)
+		*moved = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+out:
+	orc_pgarray_finish(&ids);
+	orc_pgarray_finish(&errors);
+	return st;
+}
+
+enum orc_status
 orc_store_outbox_listen(struct orc_store *store, struct orc_error *err)
 {
 	return orc_store_exec(store, "LISTEN " ORC_OUTBOX_CHANNEL, err);
@@ -279,7 +341,8 @@ orc_store_outbox_socket(const struct orc_store *store)
 #define BACKLOG_COLUMNS(X, Y)                                                  \
 	X(BACKLOG_ROWS, "count(*)")                                            \
 	Y(BACKLOG_AGE, "coalesce(floor(extract(epoch FROM"                     \
-		       " now() - min(created_at)) * 1000)::bigint, 0)")
+		       " now() - min(created_at)) * 1000)::bigint, 0)")          \
+	Y(BACKLOG_QUARANTINED, "(SELECT count(*) FROM %1$s.outbox_quarantine)")
 
 enum backlog_col { ORC_STORE_COLUMN_ENUM(BACKLOG_COLUMNS) BACKLOG_NCOLS };
 
@@ -294,12 +357,14 @@ orc_store_outbox_backlog(struct orc_store *store,
 
 	out->rows = 0;
 	out->oldest_age_ms = 0;
+	out->quarantined = 0;
 	st = orc_store_run(store, sql, 0, NULL, &res, "reading outbox backlog",
 			   err);
 	if (st != ORC_OK)
 		return st;
 	out->rows = orc_store_int(res, 0, BACKLOG_ROWS);
 	out->oldest_age_ms = orc_store_age_ms(res, 0, BACKLOG_AGE);
+	out->quarantined = orc_store_int(res, 0, BACKLOG_QUARANTINED);
 	PQclear(res);
 	return ORC_OK;
 }

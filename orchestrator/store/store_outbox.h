@@ -15,6 +15,10 @@
  * second lock that one unlock does not release.  So the caller keeps the
  * mask of lanes it owns and passes it in; claim only tries the others.
  *
+ * A row the broker refuses for good is moved to outbox_quarantine
+ * (migrations/004_outbox_quarantine.sql) with the saga's later rows, so
+ * that it no longer heads its lane and the saga's order holds.
+ *
  * These functions run outside any transaction (autocommit) on a
  * connection the relay keeps to itself (it LISTENs on it).
  */
@@ -116,6 +120,23 @@ enum orc_status orc_store_outbox_delete(struct orc_store *store,
 					const int64_t *ids, size_t n,
 					size_t *deleted, struct orc_error *err);
 
+/* A row the broker refused for good, and why (both borrowed). */
+struct orc_outbox_refusal {
+	int64_t id;
+	const char *error;
+};
+
+/*
+ * Move each refused row of refused[0..n) (borrowed; at most one per saga)
+ * and every later row of its saga still in the outbox to
+ * outbox_quarantine, in one statement: the refused row with its error,
+ * the others with "follows quarantined command <id>".  *moved (may be
+ * NULL) is how many rows moved.  n == 0 does nothing.
+ */
+enum orc_status orc_store_outbox_quarantine(
+	struct orc_store *store, const struct orc_outbox_refusal *refused,
+	size_t n, size_t *moved, struct orc_error *err);
+
 /* LISTEN on ORC_OUTBOX_CHANNEL (once per connection). */
 enum orc_status orc_store_outbox_listen(struct orc_store *store,
 					struct orc_error *err);
@@ -140,6 +161,7 @@ int orc_store_outbox_socket(const struct orc_store *store);
 struct orc_outbox_backlog {
 	int64_t rows;
 	int64_t oldest_age_ms; /* now() - oldest created_at; 0 when empty */
+	int64_t quarantined;   /* rows in outbox_quarantine */
 };
 
 enum orc_status orc_store_outbox_backlog(struct orc_store *store,

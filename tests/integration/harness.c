@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1019,4 +1023,71 @@ orc_it_scene_rows(struct orc_it_scene *s, const char *fmt, ...)
 	}
 	PQclear(res);
 	return rows;
+}
+
+int
+orc_it_free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+int
+orc_it_http_get(int port, const char *path, int timeout_ms, char *body,
+		size_t len)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	char req[256], buf[16384];
+	size_t n = 0;
+	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
+	const char *sep;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+
+	if (body != NULL && len > 0)
+		body[0] = '\0';
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nHost: localhost\r\n"
+		 "Connection: close\r\n\r\n",
+		 path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
+		goto out;
+	while (n < sizeof(buf) - 1 && orc_clock_mono_ms() < deadline) {
+		ssize_t got = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	sep = strstr(buf, "\r\n\r\n");
+	if (sep == NULL || orc_clock_mono_ms() > deadline ||
+	    sscanf(buf, "HTTP/1.1 %d", &status) != 1) {
+		status = -1;
+		goto out;
+	}
+	if (body != NULL && len > 0)
+		snprintf(body, len, "%s", sep + 4);
+out:
+	close(fd);
+	return status;
 }

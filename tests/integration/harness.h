@@ -362,4 +362,17 @@ void orc_it_scene_flush(struct orc_it_scene *s);
 json_t *orc_it_scene_collect(struct orc_it_scene *s, const char *topics,
 			     size_t expected, int timeout_ms, int linger_ms);
 
+/* ---- HTTP ---- */
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int orc_it_free_port(void);
+
+/*
+ * GET path from 127.0.0.1:port, waiting at most timeout_ms for the whole
+ * answer: its status (-1 when none came in time), its body in body (size
+ * len, NUL-terminated, cut to fit; may be NULL).
+ */
+int orc_it_http_get(int port, const char *path, int timeout_ms, char *body,
+		    size_t len);
+
 #endif

@@ -3,9 +3,10 @@
  * every header of a published command, per-saga order across batches,
  * two relays sharing the lanes (each row exactly once, lanes disjoint,
  * takeover when one stops), an unreachable Kafka (nothing deleted, then
- * published by a healthy relay), a partial failure (only each saga's
- * prefix before its first failure is deleted), a killed database
- * connection (reconnect, lanes claimed again), and the NOTIFY wake-up.
+ * published by a healthy relay), rows the broker refuses for good
+ * (quarantined, with the saga's later rows when the refusal comes as the
+ * row is produced; the rest published), a killed database connection
+ * (reconnect, lanes claimed again), and the NOTIFY wake-up.
  *
  * Each test makes its own database (`orchestrator migrate` on it) and its
  * own topics.
@@ -122,13 +123,26 @@ static struct orc_relay *
 relay_new(const struct orc_config *cfg, int lanes_per_claim,
 	  int64_t claim_interval_ms)
 {
-	struct orc_relay_options opts = {lanes_per_claim, claim_interval_ms, 0};
+	struct orc_relay_options opts = {
+		.lanes_per_claim = lanes_per_claim,
+		.claim_interval_ms = claim_interval_ms,
+	};
 	struct orc_relay *r = NULL;
 	struct orc_error err;
 
 	ck_assert_msg(orc_relay_create(cfg, &opts, &r, &err) == ORC_OK,
 		      "relay: %s (%s)", err.message, err.detail);
 	return r;
+}
+
+/*
+ * One batch, whole: turn r until the batch it produced is finished (a
+ * turn leaves a batch whose reports are late in flight).
+ */
+static enum orc_status
+turn_batch(struct orc_relay *r, size_t *published, struct orc_error *err)
+{
+	return orc_relay_finish(r, 60000, published, err);
 }
 
 /* Turn r until the outbox is empty; fails the test after timeout_ms. */
@@ -141,7 +155,7 @@ relay_until_empty(struct orc_relay *r, struct orc_it_db *db, int timeout_ms)
 	while (outbox_rows(db) > 0) {
 		ck_assert_msg(orc_clock_mono_ms() < deadline,
 			      "outbox not empty after %d ms", timeout_ms);
-		ck_assert_msg(orc_relay_turn(r, NULL, &err) == ORC_OK,
+		ck_assert_msg(turn_batch(r, NULL, &err) == ORC_OK,
 			      "turn: %s (%s)", err.message, err.detail);
 		orc_clock_sleep_ms(20, NULL);
 	}
@@ -281,7 +295,7 @@ START_TEST(test_headers_and_delete)
 	    "  NULL, NULL, '{}', NULL, '2024-11-27T07:00:01Z')",
 	    2, params);
 	r = relay_new(&w.cfg, 16, 0);
-	ck_assert_msg(orc_relay_turn(r, &published, &err) == ORC_OK, "%s (%s)",
+	ck_assert_msg(turn_batch(r, &published, &err) == ORC_OK, "%s (%s)",
 		      err.message, err.detail);
 	ck_assert_uint_eq(published, 2);
 	ck_assert_int_eq(outbox_rows(&w.db), 0);
@@ -338,7 +352,7 @@ START_TEST(test_order_per_saga)
 	world_init(&w, "it_relay_order", 20, 1000);
 	insert_interleaved(&w.db, w.topic, SAGAS, PER_SAGA);
 	r = relay_new(&w.cfg, 16, 0);
-	ck_assert_int_eq(orc_relay_turn(r, NULL, NULL), ORC_OK);
+	ck_assert_int_eq(turn_batch(r, NULL, NULL), ORC_OK);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->last_batch, 20);
 	/* a full batch: more rows wait, the next turn is due at once */
 	ck_assert(orc_relay_wants_turn(r, orc_clock_mono_ms()));
@@ -397,9 +411,9 @@ START_TEST(test_two_relays)
 	for (;;) {
 		uint16_t la, lb;
 
-		ck_assert_msg(orc_relay_turn(a, NULL, &err) == ORC_OK, "a: %s",
+		ck_assert_msg(turn_batch(a, NULL, &err) == ORC_OK, "a: %s",
 			      err.message);
-		ck_assert_msg(orc_relay_turn(b, NULL, &err) == ORC_OK, "b: %s",
+		ck_assert_msg(turn_batch(b, NULL, &err) == ORC_OK, "b: %s",
 			      err.message);
 		la = orc_relay_get_stats(a)->lanes;
 		lb = orc_relay_get_stats(b)->lanes;
@@ -434,7 +448,7 @@ START_TEST(test_two_relays)
 		ck_assert_msg(orc_clock_mono_ms() < deadline,
 			      "a did not take over: %04x",
 			      orc_relay_get_stats(a)->lanes);
-		ck_assert_int_eq(orc_relay_turn(a, NULL, &err), ORC_OK);
+		ck_assert_int_eq(turn_batch(a, NULL, &err), ORC_OK);
 		orc_clock_sleep_ms(20, NULL);
 	}
 	lane_locks(&w.db, &locks, &sessions);
@@ -477,7 +491,7 @@ START_TEST(test_kafka_unreachable)
 					&err),
 			 ORC_OK);
 	r = relay_new(&bad, 16, 0);
-	st = orc_relay_turn(r, &published, &err);
+	st = turn_batch(r, &published, &err);
 	ck_assert_int_eq(st, ORC_TRANSIENT);
 	ck_assert_uint_eq(published, 0);
 	ck_assert_msg(strstr(err.message, "cannot publish 10 of 10 outbox rows"),
@@ -491,7 +505,7 @@ START_TEST(test_kafka_unreachable)
 	orc_relay_destroy(r); /* frees its lanes */
 
 	r = relay_new(&w.cfg, 16, 0);
-	ck_assert_msg(orc_relay_turn(r, &published, &err) == ORC_OK, "%s (%s)",
+	ck_assert_msg(turn_batch(r, &published, &err) == ORC_OK, "%s (%s)",
 		      err.message, err.detail);
 	ck_assert_uint_eq(published, ROWS);
 	ck_assert_int_eq(outbox_rows(&w.db), 0);
@@ -505,9 +519,10 @@ START_TEST(test_kafka_unreachable)
 END_TEST
 
 /*
- * A row the broker refuses (an invalid topic name) blocks only its saga,
- * from that row on: the saga's earlier rows and the other saga's rows are
- * deleted, its later (acknowledged) row is kept to be published again.
+ * A row the broker refuses in its delivery report (an invalid topic name)
+ * is quarantined; the saga's earlier rows and the other saga's rows are
+ * published and deleted, and so is its later row, which the broker had
+ * acknowledged in the same batch already.
  */
 START_TEST(test_partial_failure_keeps_saga_suffix)
 {
@@ -535,17 +550,88 @@ START_TEST(test_partial_failure_keeps_saga_suffix)
 	    " FROM v",
 	    1, params);
 	r = relay_new(&w.cfg, 16, 0);
-	st = orc_relay_turn(r, &published, &err);
-	/* refused rows stay and block their saga: transient for the caller */
-	ck_assert_msg(st == ORC_TRANSIENT, "%s: %s", orc_status_name(st),
-		      err.message);
-	ck_assert_ptr_nonnull(strstr(err.detail, "not a valid topic!"));
+	st = turn_batch(r, &published, &err);
+	ck_assert_msg(st == ORC_OK, "%s: %s (%s)", orc_status_name(st),
+		      err.message, err.detail);
+	ck_assert_uint_eq(published, 5);
+	ck_assert_int_eq(outbox_rows(&w.db), 0);
+	left = orc_it_pg_value(w.db.conn,
+			       "SELECT string_agg(message_id || ' ' || error"
+			       " || ' ' || (follows IS NULL), ',' ORDER BY id)"
+			       " FROM orchestrator.quarantined_commands");
+	ck_assert_str_eq(left, "a-1 Broker: Invalid topic true");
+	free(left);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->quarantined, 1);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->errors, 0);
+	orc_relay_destroy(r);
+	world_finish(&w);
+}
+END_TEST
+
+/*
+ * A row the producer refuses as it is produced (over message.max.bytes)
+ * is quarantined with its saga's later rows, which are never published:
+ * the saga never receives command N+1 without N.  Everything else is
+ * published, and the relay goes on (a second batch publishes new rows).
+ */
+START_TEST(test_too_large_row_quarantines_its_saga_suffix)
+{
+	enum { ROWS = 8 };
+	struct world w;
+	struct orc_relay *r;
+	struct orc_error err;
+	struct consumed msgs[ROWS + 10];
+	const char *params[1] = {w.topic};
+	size_t published = 0, n;
+	enum orc_status st;
+	char *left;
+
+	world_init(&w, "it_relay_large", 100, 1000);
+	orc_it_pg_exec(w.db.conn,
+	    "WITH v(saga, msg, big) AS (VALUES"
+	    " ('00000000-0000-4000-8000-00000000000a'::uuid, 'm-0-0', false),"
+	    " ('00000000-0000-4000-8000-00000000000b'::uuid, 'm-1-0', false),"
+	    " ('00000000-0000-4000-8000-00000000000a'::uuid, 'a-big', true),"
+	    " ('00000000-0000-4000-8000-00000000000b'::uuid, 'm-1-1', false),"
+	    " ('00000000-0000-4000-8000-00000000000a'::uuid, 'a-after', false),"
+	    " ('00000000-0000-4000-8000-00000000000b'::uuid, 'm-1-2', false))"
+	    " INSERT INTO orchestrator.outbox (saga_id, lane, message_id, topic,"
+	    "  type, source, payload)"
+	    " SELECT saga, hashtext(saga::text) & 15, msg, $1, 't', '/it',"
+	    "  CASE WHEN big THEN '\"' || repeat('x', 2000000) || '\"'"
+	    "   ELSE '{}' END"
+	    " FROM v",
+	    1, params);
+	r = relay_new(&w.cfg, 16, 0);
+	st = turn_batch(r, &published, &err);
+	ck_assert_msg(st == ORC_OK, "%s: %s (%s)", orc_status_name(st),
+		      err.message, err.detail);
 	ck_assert_uint_eq(published, 4);
 	left = orc_it_pg_value(w.db.conn,
-			       "SELECT string_agg(message_id, ',' ORDER BY id)"
-			       " FROM orchestrator.outbox");
-	ck_assert_str_eq(left, "a-1,a-2");
+			       "SELECT string_agg(message_id || ' ' ||"
+			       " (error LIKE '%too large%') || ' ' ||"
+			       " coalesce(follows::text, '-'), ',' ORDER BY id)"
+			       " FROM orchestrator.outbox_quarantine");
+	ck_assert_str_eq(left, "a-big true -,a-after false 3");
 	free(left);
+	ck_assert_uint_eq(orc_relay_get_stats(r)->quarantined, 2);
+	ck_assert_int_eq(outbox_rows(&w.db), 0);
+
+	/* the relay goes on: new rows of both sagas are published */
+	orc_it_pg_exec(w.db.conn,
+	    "INSERT INTO orchestrator.outbox (saga_id, lane, message_id, topic,"
+	    "  type, source, payload)"
+	    " SELECT saga, hashtext(saga::text) & 15, msg, $1, 't', '/it', '{}'"
+	    " FROM (VALUES"
+	    " ('00000000-0000-4000-8000-00000000000a'::uuid, 'm-0-1'),"
+	    " ('00000000-0000-4000-8000-00000000000b'::uuid, 'm-1-3')) v(saga, msg)",
+	    1, params);
+	relay_until_empty(r, &w.db, 30000);
+	n = consume(&w.cfg, w.topic, 6, msgs, ROWS + 10, 30000);
+	ck_assert_uint_eq(n, 6);
+	for (size_t i = 0; i < n; i++) /* never a-after, nor a-big */
+		ck_assert_str_ne(msgs[i].h[H_ID], "a-after");
+	ck_assert_uint_eq(check_order(msgs, n, 2, 4, true), 6);
 	orc_relay_destroy(r);
 	world_finish(&w);
 }
@@ -562,7 +648,7 @@ START_TEST(test_reconnects)
 
 	world_init(&w, "it_relay_reconnect", 100, 1000);
 	r = relay_new(&w.cfg, 16, 0);
-	ck_assert_int_eq(orc_relay_turn(r, NULL, &err), ORC_OK);
+	ck_assert_int_eq(turn_batch(r, NULL, &err), ORC_OK);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, ORC_OUTBOX_ALL_LANES);
 	ck_assert_int_eq(orc_it_pg_long(w.db.conn,
 			       "SELECT count(pg_terminate_backend(pid)) FROM"
@@ -572,7 +658,7 @@ START_TEST(test_reconnects)
 	orc_clock_sleep_ms(200, NULL);
 	insert_interleaved(&w.db, w.topic, 8, 3);
 
-	ck_assert_int_eq(orc_relay_turn(r, NULL, &err), ORC_TRANSIENT);
+	ck_assert_int_eq(turn_batch(r, NULL, &err), ORC_TRANSIENT);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, 0);
 	ck_assert_int_eq(orc_relay_socket(r), -1);
 	/* backing off */
@@ -605,7 +691,7 @@ START_TEST(test_notify_wakes)
 
 	world_init(&w, "it_relay_notify", 100, 600000);
 	r = relay_new(&w.cfg, 16, 0);
-	ck_assert_int_eq(orc_relay_turn(r, &published, &err), ORC_OK);
+	ck_assert_int_eq(turn_batch(r, &published, &err), ORC_OK);
 	ck_assert_uint_eq(published, 0);
 	ck_assert_uint_eq(orc_relay_get_stats(r)->lanes, ORC_OUTBOX_ALL_LANES);
 	ck_assert(!orc_relay_wants_turn(r, orc_clock_mono_ms()));
@@ -624,7 +710,7 @@ START_TEST(test_notify_wakes)
 	}
 	ck_assert_msg(woke >= 0 && woke < 2000, "woke after %lld ms",
 		      (long long)woke);
-	ck_assert_int_eq(orc_relay_turn(r, &published, &err), ORC_OK);
+	ck_assert_int_eq(turn_batch(r, &published, &err), ORC_OK);
 	ck_assert_uint_eq(published, 1);
 	ck_assert(!orc_relay_wants_turn(r, orc_clock_mono_ms()));
 	orc_relay_destroy(r);
@@ -641,6 +727,7 @@ main(void)
 		ORC_IT_CASE(two_relays),
 		ORC_IT_CASE(kafka_unreachable),
 		ORC_IT_CASE(partial_failure_keeps_saga_suffix),
+		ORC_IT_CASE(too_large_row_quarantines_its_saga_suffix),
 		ORC_IT_CASE(reconnects),
 		ORC_IT_CASE(notify_wakes),
 	};
