@@ -15,8 +15,9 @@ set -euo pipefail
 
 # Everything needed to build, test, benchmark and run the local Kafka +
 # PostgreSQL stack (deploy/local/stack.sh). pgbench ships with postgresql-15.
+# clang and its runtimes (libFuzzer, the sanitizers) build tests/fuzz.
 BUILD_PACKAGES=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang libclang-rt-dev
   librdkafka-dev libjansson-dev libpq-dev
   check libsubunit-dev
   postgresql-15 postgresql-contrib-15

@@ -39,6 +39,11 @@ if [ "${ORC_SKIP_ASAN:-0}" != 1 ]; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
+
+	# The parsers' libFuzzer targets (clang, ASan + UBSan), 30 s each;
+	# FUZZ_SECONDS=600 tests/fuzz/run.sh is the longer run.
+	step "fuzzing the parsers (tests/fuzz, 30 s per target)"
+	FUZZ_SECONDS=30 tests/fuzz/run.sh
 fi
 
 step "deployment files (compose, Dockerfile, Kubernetes, systemd)"
