@@ -100,7 +100,7 @@ struct orc_relay {
 	int64_t deadline_ms; /* the batch is given up then */
 	size_t pending; /* sent and not reported */
 	enum orc_status first_status; /* of the first failed row */
-	bool refused; /* log the failed turn as an error: the producer is unusable */
+	bool refused; /* log the failed turn as an error: producer unusable */
 	char first_error[ORC_ERROR_DETAIL_MAX - 64]; /* "<topic>: <why>" */
 
 	struct orc_relay_stats stats;
@@ -397,7 +397,8 @@ publish(struct orc_relay *r, int64_t stop_at)
 					       strlen(row->saga_id), h, nh,
 					       row->payload, row->payload_len,
 					       (void *)(uintptr_t)(i + 1), &e);
-			if (st != ORC_TRANSIENT || orc_clock_mono_ms() >= stop_at)
+			if (st != ORC_TRANSIENT ||
+			    orc_clock_mono_ms() >= stop_at)
 				break;
 			/* the local queue is full: let it drain */
 			orc_producer_poll(p, 10);
@@ -520,7 +521,8 @@ log_quarantined(const struct orc_relay *r, size_t n_refused, size_t moved)
 			ORC_LOG_INT("id", row->id),
 			ORC_LOG_STR("err", r->refusals[k].error),
 			ORC_LOG_UINT("rows_moved", moved),
-			ORC_LOG_STR("hint", "SELECT * FROM quarantined_commands"));
+			ORC_LOG_STR("hint",
+				    "SELECT * FROM quarantined_commands"));
 	}
 }
 
@@ -574,7 +576,8 @@ finish_batch(struct orc_relay *r, size_t *published, struct orc_error *err)
 	}
 	forget_refusals(r);
 	if (st != ORC_OK) /* refused again next turn, then quarantined */
-		return turn_failed(r, st, "cannot quarantine refused outbox rows",
+		return turn_failed(r, st,
+				   "cannot quarantine refused outbox rows",
 				   false, &e, err);
 	if (resolved < r->batch.n) {
 		/*

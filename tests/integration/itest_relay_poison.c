@@ -163,7 +163,8 @@ START_TEST(test_command_too_large_fails_the_step)
 		      orc_it_scene_value(&s,
 			"SELECT left(st.last_error, 15) FROM saga_steps st"
 			" JOIN sagas s ON s.id = st.saga_id"
-			" WHERE s.business_key = 'big' AND st.step_name = 'ship'"));
+			" WHERE s.business_key = 'big'"
+			" AND st.step_name = 'ship'"));
 	orc_it_expect(&s, "0", "outbox rows left",
 		      orc_it_scene_value(&s,
 			"SELECT count(*) FROM outbox"));
@@ -219,7 +220,8 @@ START_TEST(test_refused_row_is_quarantined)
 	ck_assert_str_eq(json_string_value(json_array_get(
 				 json_array_get(rows, 0), 1)),
 			 "2000002");
-	if (strstr(json_string_value(json_array_get(json_array_get(rows, 0), 2)),
+	if (strstr(json_string_value(
+			   json_array_get(json_array_get(rows, 0), 2)),
 		   "too large") == NULL)
 		orc_it_scene_fail(&s, "quarantine error: %s",
 				  json_string_value(json_array_get(
@@ -250,8 +252,8 @@ START_TEST(test_refused_row_is_quarantined)
 			orc_it_scene_fail(&s, "gauge never 2: %s", body);
 		orc_clock_sleep_ms(200, NULL);
 	}
-	ck_assert_double_eq(metric(body, "orchestrator_outbox_quarantined_total"),
-			    2);
+	ck_assert_double_eq(
+		metric(body, "orchestrator_outbox_quarantined_total"), 2);
 	orc_it_scene_finish(&s);
 }
 END_TEST
