@@ -689,6 +689,12 @@ orc_consumer_poll(struct orc_consumer *c, int timeout_ms,
 			st = orc_error_set(err, map_error(rm->err),
 					   "kafka consumer: %s",
 					   rd_kafka_message_errstr(rm));
+		if (rm->err == RD_KAFKA_RESP_ERR__FATAL &&
+		    rd_kafka_fatal_error(c->rk, NULL, 0) ==
+			RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+			orc_error_hint(err, "Another process of the group runs"
+				       " with the same instance_id: give each"
+				       " process its own (setting instance_id).");
 		rd_kafka_message_destroy(rm);
 		return st;
 	}
