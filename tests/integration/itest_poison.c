@@ -12,7 +12,10 @@
  * it) and the reason, that the dead-letter topic has a copy (its value
  * left out, and the dead letter's id and the original size in headers,
  * when the copy would be too large), that a saga sent after the poison
- * completes, and that the group's offsets moved past the poison.
+ * completes, and that the group's offsets moved past the poison; for two
+ * of them, that `dead-letters replay` publishes the very bytes again.
+ * Two more: a copy the broker (not the producer) refuses as too large,
+ * and a row the database refuses, kept minimal.
  */
 #include <check.h>
 #include <signal.h>
@@ -53,6 +56,7 @@ struct poison {
 	const char *reason; /* part of the dead letter's error */
 	bool too_large;     /* its dead-letter copy leaves the value out */
 	bool minimal;       /* the table keeps only where it was and why */
+	bool replay;        /* `dead-letters replay` it and read it back */
 	const char *setup_sql;	    /* run on the scene's database first */
 	const char *const *run_env; /* for `run` (may be NULL) */
 };
@@ -260,6 +264,58 @@ assert_offsets_past(struct orc_it_scene *s)
 	orc_config_finish(&cfg);
 }
 
+/*
+ * `dead-letters replay id` publishes p again to the trigger topic with
+ * the very bytes it had (plus orc_replayed_from), and the running worker
+ * dead-letters it again.
+ */
+static void
+assert_replay(struct orc_it_scene *s, const struct poison *p, long id)
+{
+	char out[4096], ids[24], group[96], orders[128];
+	const char *args[] = {"dead-letters", "replay", ids, NULL};
+	const char *topics[1] = {orders};
+	struct orc_config cfg;
+	struct orc_consumer *c;
+	struct orc_kafka_message *m = NULL;
+	struct orc_error err;
+	struct orc_header h;
+	int64_t deadline = orc_clock_mono_ms() + 30000;
+
+	snprintf(ids, sizeof(ids), "%ld", id);
+	if (orc_it_scene_cli(s, out, sizeof(out), args) != 0)
+		orc_it_scene_fail(s, "replay %ld: %s", id, out);
+	orc_it_scene_topic(s, "orders", orders, sizeof(orders));
+	orc_it_unique("it_poison_replay", group, sizeof(group));
+	orc_it_config_init(&cfg);
+	ck_assert_int_eq(orc_consumer_create(&cfg, group, topics, 1, &c, &err),
+			 ORC_OK);
+	while (orc_clock_mono_ms() < deadline) {
+		m = orc_it_poll_one(c, 1000);
+		if (m != NULL && header_is(m, "orc_replayed_from", ids))
+			break;
+		orc_kafka_message_destroy(m);
+		m = NULL;
+	}
+	if (m == NULL)
+		orc_it_scene_fail(s, "replay of %ld not on %s", id, orders);
+	ck_assert(bytes_eq(m->key, m->key_len, p->key, p->key_len));
+	ck_assert(bytes_eq(m->value, m->value_len, p->value, p->value_len));
+	ck_assert_uint_eq(orc_kafka_message_header_count(m), p->n_h + 1);
+	for (size_t i = 0; i < p->n_h; i++) {
+		ck_assert(orc_kafka_message_header_at(m, i, &h));
+		ck_assert_str_eq(h.name, p->h[i].name);
+		ck_assert_msg(bytes_eq(h.value, h.size, p->h[i].value,
+				       p->h[i].size),
+			      "replayed header %zu (%s) differs", i, p->h[i].name);
+	}
+	orc_kafka_message_destroy(m);
+	orc_consumer_destroy(c);
+	orc_config_finish(&cfg);
+	orc_it_scene_await(s, WAIT_MS, "the replay dead-lettered again",
+			   "SELECT count(*) = 2 FROM dead_letters");
+}
+
 /* Send p to a running `run`, then a normal saga; check it all. */
 static void
 run_poison(struct poison *p)
@@ -306,6 +362,8 @@ run_poison(struct poison *p)
 			   "SELECT count(*) = 1 FROM dead_letters");
 	assert_dead_letter(&s, p, &sent, &id);
 	assert_dlq_copy(&s, p, &sent, id);
+	if (p->replay)
+		assert_replay(&s, p, id);
 	assert_alive(&s, run, "at the end");
 	ck_assert_int_eq(orc_it_scene_stop(&s, run, SIGTERM), 0);
 	assert_offsets_past(&s);
@@ -322,6 +380,7 @@ START_TEST(test_nul_in_header_value)
 	poison_init(&p, "poison-nul-header");
 	ADD(&p, "x-nul", "a\0b\0");
 	ADD(&p, "x-only-nul", "\0");
+	p.replay = true;
 	run_poison(&p);
 }
 END_TEST
@@ -358,6 +417,7 @@ START_TEST(test_headers_not_utf8)
 	ADD(&p, "x-looks-like-hex", "\\x414243");
 	add_header(&p, "x-null", NULL, 0);
 	ADD(&p, "x-empty", "");
+	p.replay = true;
 	run_poison(&p);
 }
 END_TEST
