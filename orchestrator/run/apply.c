@@ -814,6 +814,46 @@ commit_writes(struct orc_apply *ap, struct orc_error *err)
 	return ORC_OK;
 }
 
+/*
+ * Did the engine refuse saga's input for the state its row holds?  Its
+ * answers (engine.h): ORC_INVALID, for a timer, is a saga the row did not
+ * set up; ORC_FATAL is out of memory or a refused transition, one from a
+ * state the transition tables do not allow, which only a row edited by
+ * hand can hold.
+ */
+static bool
+engine_refused(enum orc_status st, const struct orc_error *err)
+{
+	return st == ORC_INVALID ||
+	       (st == ORC_FATAL && strcmp(err->message, "out of memory") != 0);
+}
+
+/*
+ * Quarantine saga id for the engine's refusal that err holds, in a
+ * transaction of its own (the one that met it was rolled back); err is
+ * then overwritten only when that fails.
+ */
+static enum orc_status
+quarantine_alone(struct orc_apply *ap, const char *id, struct orc_error *err)
+{
+	char reason[ORC_ERROR_MSG_MAX];
+	enum orc_status st;
+
+	if (err->detail[0] != '\0')
+		snprintf(reason, sizeof(reason), "%.200s (%.300s)",
+			 err->message, err->detail);
+	else
+		snprintf(reason, sizeof(reason), "%s", err->message);
+	st = orc_store_begin(ap->store, err);
+	if (st == ORC_OK)
+		st = orc_store_quarantine_saga(ap->store, id, reason, err);
+	if (st == ORC_OK)
+		st = orc_store_commit(ap->store, err);
+	if (st != ORC_OK)
+		orc_store_rollback(ap->store);
+	return st;
+}
+
 enum orc_status
 orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 		 struct orc_error *err)
@@ -835,20 +875,22 @@ orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 			st = ORC_OK;
 		if (st == ORC_FATAL || st == ORC_INVALID) {
 			/*
-			 * A timer the engine refuses would fire forever:
-			 * roll back, move this saga's wake-up a minute on and
-			 * record why, so the other sagas' timers fire on the
-			 * next turn.  The status goes back as it is.  A
-			 * refused transition is ORC_FATAL like out of memory,
-			 * and cannot be told from it here; for out of memory
-			 * the deferral only delays this saga's timer.
+			 * A timer the engine refuses would fire forever, and
+			 * fail every pass with it.  A refusal is the row's
+			 * fault: roll back and quarantine the saga (the claim
+			 * skips it from then on), so the other sagas' timers
+			 * fire on the next turn.  Out of memory is the
+			 * process's: roll back, move this saga's wake-up a
+			 * minute on and record why, and give up.
 			 */
 			char id[40];
 			struct orc_error derr;
 
 			snprintf(id, sizeof(id), "%s", ss->saga.id);
-			orc_error_prefix(err, "saga %s", id);
 			orc_store_rollback(ap->store);
+			if (engine_refused(st, err))
+				return quarantine_alone(ap, id, err);
+			orc_error_prefix(err, "saga %s", id);
 			if (orc_store_defer_wake(ap->store, id, now_ms + 60000,
 						 err->message, &derr) != ORC_OK)
 				return derr.status;

@@ -397,19 +397,12 @@ quarantine(struct orc_store *store, struct orc_saga_set *set,
 	   const PGresult *sagas, int r, const char *reason,
 	   struct orc_error *err)
 {
-	const char *params[2] = {PQgetvalue(sagas, r, SAGA_ID), reason};
 	enum orc_status st = list_quarantined(set, sagas, r, reason, err);
 
 	if (st != ORC_OK)
 		return st;
-	return orc_store_run(store,
-			     "WITH s AS (UPDATE %1$s.sagas SET quarantined_at ="
-			     " now(), quarantine_reason = $2 WHERE id = $1::uuid"
-			     " RETURNING id)"
-			     " INSERT INTO %1$s.saga_history (saga_id, kind, detail)"
-			     " SELECT id, 'saga.quarantined',"
-			     " jsonb_build_object('reason', $2::text) FROM s",
-			     2, params, NULL, "quarantining a saga", err);
+	return orc_store_quarantine_saga(store, PQgetvalue(sagas, r, SAGA_ID),
+					 reason, err);
 }
 
 /*
@@ -545,6 +538,22 @@ orc_store_claim_due(struct orc_store *store, struct orc_catalog *cat,
 	st = read_sagas(store, cat, res, set, READ_QUARANTINE, err);
 	PQclear(res);
 	return st;
+}
+
+enum orc_status
+orc_store_quarantine_saga(struct orc_store *store, const char *id,
+			  const char *reason, struct orc_error *err)
+{
+	const char *params[2] = {id, reason};
+
+	return orc_store_run(store,
+			     "WITH s AS (UPDATE %1$s.sagas SET quarantined_at ="
+			     " now(), quarantine_reason = $2 WHERE id = $1::uuid"
+			     " AND quarantined_at IS NULL RETURNING id)"
+			     " INSERT INTO %1$s.saga_history (saga_id, kind,"
+			     " detail) SELECT id, 'saga.quarantined',"
+			     " jsonb_build_object('reason', $2::text) FROM s",
+			     2, params, NULL, "quarantining a saga", err);
 }
 
 enum orc_status

@@ -177,6 +177,15 @@ enum orc_status orc_store_defer_wake(struct orc_store *store, const char *id,
 				     struct orc_error *err);
 
 /*
+ * Quarantine saga id (borrowed) for reason (borrowed): for a saga whose
+ * row read well but holds a state the engine refuses.  A saga quarantined
+ * already keeps its first reason.  In the caller's transaction.
+ */
+enum orc_status orc_store_quarantine_saga(struct orc_store *store,
+					  const char *id, const char *reason,
+					  struct orc_error *err);
+
+/*
  * Release quarantined saga id (borrowed) once its row is fixed: lock it,
  * read it as the engine would, and only when that succeeds clear the
  * quarantine and record saga.released in its history.  ORC_NOT_FOUND: no

@@ -193,6 +193,74 @@ START_TEST(test_unreadable_saga_is_quarantined)
 }
 END_TEST
 
+/*
+ * A row that reads well but holds a state the engine's transition tables
+ * refuse (a step marked succeeded while its timeout is still set): the
+ * timer that meets it quarantines the saga, with the refusal as the
+ * reason, and the rest goes on.
+ */
+START_TEST(test_refused_state_is_quarantined)
+{
+	static const char *const topics[] = {"orders", "work"};
+	struct orc_it_scene s;
+	char name[32], *id;
+	int run;
+
+	orc_it_scene_init(&s, topics, 2);
+	orc_it_scene_load(&s, def);
+	run = orc_it_scene_run(&s, "run", NULL);
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "ok-%d", i);
+		order(&s, name, name);
+	}
+	order(&s, "bad-state", "bad-state");
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, WAIT_MS, "every saga waits on its timer",
+			   "SELECT count(*) = 11 FROM saga_steps WHERE"
+			   " status = 'running' AND wake_at IS NOT NULL");
+	id = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE"
+				    " business_key = 'bad-state'");
+	orc_it_pg_exec(s.db.conn,
+		       "BEGIN;"
+		       "UPDATE saga_steps t SET status = 'succeeded'"
+		       " FROM sagas s WHERE s.id = t.saga_id"
+		       " AND s.business_key = 'bad-state';"
+		       "UPDATE saga_steps SET wake_at = now()"
+		       " WHERE wake_at IS NOT NULL;"
+		       "UPDATE sagas SET wake_at = now();"
+		       "COMMIT;",
+		       0, NULL);
+	orc_it_scene_await(&s, WAIT_MS, "the healthy sagas timed out",
+			   "SELECT count(*) = 10 FROM sagas WHERE"
+			   " status = 'failed' AND business_key LIKE 'ok-%'");
+	orc_it_scene_await(&s, WAIT_MS, "the refused saga quarantined",
+			   "SELECT count(*) = 1 FROM quarantined_sagas WHERE"
+			   " business_key = 'bad-state' AND quarantine_reason"
+			   " LIKE '%transition%'");
+	assert_alive(&s, run);
+	orc_it_expect(&s, "1", "saga.quarantined rows",
+		      orc_it_scene_value(&s,
+			"SELECT count(*) FROM saga_history WHERE saga_id = '%s'"
+			" AND kind = 'saga.quarantined'", id));
+
+	/* a reply for it is dead-lettered; the order behind it starts */
+	orc_it_scene_event(&s, "orders", "same", "reply-2", "work.done", "{}",
+			   id, "work", NULL);
+	order(&s, "after", "same");
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, WAIT_MS, "the order behind the reply started",
+			   "SELECT count(*) = 1 FROM sagas WHERE"
+			   " business_key = 'after'");
+	orc_it_expect(&s, "1", "the reply's dead letter",
+		      orc_it_scene_value(&s,
+			"SELECT count(*) FROM dead_letters WHERE error LIKE"
+			" 'saga %s is quarantined: %%transition%%'", id));
+	assert_alive(&s, run);
+	free(id);
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
 /* Queue order id with Kafka key key on "orders"; sent is filled on flush. */
 static void
 order_sent(struct orc_it_scene *s, const char *id, const char *key,
@@ -294,6 +362,7 @@ main(void)
 	const struct orc_it_case cases[] = {
 		ORC_IT_CASE(unreadable_saga_is_quarantined),
 		ORC_IT_CASE(consumer_seek_skips_one),
+		ORC_IT_CASE(refused_state_is_quarantined),
 	};
 
 	return orc_it_run_suite("quarantine", cases,
