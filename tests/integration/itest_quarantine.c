@@ -61,30 +61,68 @@ assert_alive(struct orc_it_scene *s, int idx)
 				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
-START_TEST(test_unreadable_saga_is_quarantined)
+/*
+ * Set up s, start `run`, and place orders ok-0 .. ok-<healthy - 1> and
+ * those named in bad (NULL-terminated), each saga then waiting on its
+ * step's timeout; returns `run`'s process index.
+ */
+static int
+start_waiting(struct orc_it_scene *s, int healthy, const char *const *bad)
 {
 	static const char *const topics[] = {"orders", "work"};
-	struct orc_it_scene s;
-	char out[OUT_MAX], *bad, *ghost, name[32];
-	int run, rc;
+	char name[32], sql[160];
+	int n = healthy, run;
 
-	orc_it_scene_init(&s, topics, 2);
-	orc_it_scene_load(&s, def);
-	run = orc_it_scene_run(&s, "run", NULL);
-	for (int i = 0; i < HEALTHY; i++) {
+	orc_it_scene_init(s, topics, 2);
+	orc_it_scene_load(s, def);
+	run = orc_it_scene_run(s, "run", NULL);
+	for (int i = 0; i < healthy; i++) {
 		snprintf(name, sizeof(name), "ok-%d", i);
-		order(&s, name, name);
+		order(s, name, name);
 	}
-	order(&s, "bad-context", "bad-context");
-	order(&s, "bad-step", "bad-step");
-	orc_it_scene_flush(&s);
-	orc_it_scene_await(&s, WAIT_MS, "every saga waits on its timer",
-			   "SELECT count(*) = 22 FROM saga_steps WHERE"
-			   " status = 'running' AND wake_at IS NOT NULL");
-	bad = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE"
-				     " business_key = 'bad-context'");
-	ghost = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE"
-				       " business_key = 'bad-step'");
+	for (size_t i = 0; bad[i] != NULL; i++, n++)
+		order(s, bad[i], bad[i]);
+	orc_it_scene_flush(s);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) = %d FROM saga_steps WHERE"
+		 " status = 'running' AND wake_at IS NOT NULL", n);
+	orc_it_scene_await(s, WAIT_MS, "every saga waits on its timer", sql);
+	return run;
+}
+
+/* The id of the saga with business key key (new: free()). */
+static char *
+saga_of(struct orc_it_scene *s, const char *key)
+{
+	return orc_it_scene_value(s, "SELECT id FROM sagas WHERE"
+				     " business_key = '%s'", key);
+}
+
+/*
+ * Queue a reply for saga id on "orders" under Kafka key "same", and an
+ * order behind it on the same partition; wait until that order started.
+ */
+static void
+reply_then_order(struct orc_it_scene *s, const char *id, const char *evid)
+{
+	orc_it_scene_event(s, "orders", "same", evid, "work.done", "{}", id,
+			   "work", NULL);
+	order(s, "after", "same");
+	orc_it_scene_flush(s);
+	orc_it_scene_await(s, WAIT_MS, "the order behind the reply started",
+			   "SELECT count(*) = 1 FROM sagas WHERE"
+			   " business_key = 'after'");
+}
+
+START_TEST(test_unreadable_saga_is_quarantined)
+{
+	static const char *const broken[] = {"bad-context", "bad-step", NULL};
+	struct orc_it_scene s;
+	char out[OUT_MAX], *bad, *ghost;
+	int run = start_waiting(&s, HEALTHY, broken), rc;
+
+	bad = saga_of(&s, "bad-context");
+	ghost = saga_of(&s, "bad-step");
 
 	/* two rows broken by hand, and every timer due now */
 	orc_it_pg_exec(s.db.conn,
@@ -134,19 +172,13 @@ START_TEST(test_unreadable_saga_is_quarantined)
 	assert_alive(&s, run);
 
 	/*
-	 * A reply for the quarantined saga, a trigger for the other's key,
+	 * A trigger for the other's key, a reply for the quarantined saga,
 	 * then a new order behind the reply on the same partition.
 	 */
-	orc_it_scene_event(&s, "orders", "same", "reply-1", "work.done", "{}",
-			   bad, "work", NULL);
 	orc_it_scene_event(&s, "orders", "bad-step", "placed-again",
 			   "order.placed", "{\"order_id\": \"bad-step\"}", NULL,
 			   NULL, NULL);
-	order(&s, "after", "same");
-	orc_it_scene_flush(&s);
-	orc_it_scene_await(&s, WAIT_MS, "the order behind the reply started",
-			   "SELECT count(*) = 1 FROM sagas WHERE"
-			   " business_key = 'after'");
+	reply_then_order(&s, bad, "reply-1");
 	orc_it_scene_await(&s, WAIT_MS, "both events dead-lettered",
 			   "SELECT count(*) = 2 FROM dead_letters WHERE"
 			   " error LIKE 'saga % is quarantined: %'");
@@ -201,25 +233,11 @@ END_TEST
  */
 START_TEST(test_refused_state_is_quarantined)
 {
-	static const char *const topics[] = {"orders", "work"};
+	static const char *const broken[] = {"bad-state", NULL};
 	struct orc_it_scene s;
-	char name[32], *id;
-	int run;
+	int run = start_waiting(&s, 10, broken);
+	char *id = saga_of(&s, "bad-state");
 
-	orc_it_scene_init(&s, topics, 2);
-	orc_it_scene_load(&s, def);
-	run = orc_it_scene_run(&s, "run", NULL);
-	for (int i = 0; i < 10; i++) {
-		snprintf(name, sizeof(name), "ok-%d", i);
-		order(&s, name, name);
-	}
-	order(&s, "bad-state", "bad-state");
-	orc_it_scene_flush(&s);
-	orc_it_scene_await(&s, WAIT_MS, "every saga waits on its timer",
-			   "SELECT count(*) = 11 FROM saga_steps WHERE"
-			   " status = 'running' AND wake_at IS NOT NULL");
-	id = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE"
-				    " business_key = 'bad-state'");
 	orc_it_pg_exec(s.db.conn,
 		       "BEGIN;"
 		       "UPDATE saga_steps t SET status = 'succeeded'"
@@ -244,13 +262,7 @@ START_TEST(test_refused_state_is_quarantined)
 			" AND kind = 'saga.quarantined'", id));
 
 	/* a reply for it is dead-lettered; the order behind it starts */
-	orc_it_scene_event(&s, "orders", "same", "reply-2", "work.done", "{}",
-			   id, "work", NULL);
-	order(&s, "after", "same");
-	orc_it_scene_flush(&s);
-	orc_it_scene_await(&s, WAIT_MS, "the order behind the reply started",
-			   "SELECT count(*) = 1 FROM sagas WHERE"
-			   " business_key = 'after'");
+	reply_then_order(&s, id, "reply-2");
 	orc_it_expect(&s, "1", "the reply's dead letter",
 		      orc_it_scene_value(&s,
 			"SELECT count(*) FROM dead_letters WHERE error LIKE"
