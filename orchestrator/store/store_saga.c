@@ -406,6 +406,22 @@ quarantine(struct orc_store *store, struct orc_saga_set *set,
 }
 
 /*
+ * message without a leading "saga ID: " (the row codec names the saga;
+ * the quarantined row says which saga already).
+ */
+static const char *
+without_saga(const char *message, const char *id)
+{
+	size_t n = strlen(id);
+
+	if (strncmp(message, "saga ", 5) == 0 &&
+	    strncmp(message + 5, id, n) == 0 &&
+	    strncmp(message + 5 + n, ": ", 2) == 0)
+		return message + 7 + n;
+	return message;
+}
+
+/*
  * Build saga row r of sagas into set, or, by mode, quarantine it when it
  * cannot be read (it is listed apart, as is one quarantined before).
  */
@@ -428,7 +444,8 @@ take_saga(struct orc_store *store, struct orc_catalog *cat,
 		orc_error_prefix(err, "saga %s", PQgetvalue(sagas, r, SAGA_ID));
 		return ORC_INVALID;
 	}
-	snprintf(reason, sizeof(reason), "%s", err->message);
+	snprintf(reason, sizeof(reason), "%s",
+		 without_saga(err->message, PQgetvalue(sagas, r, SAGA_ID)));
 	return quarantine(store, set, sagas, r, reason, err);
 }
 
