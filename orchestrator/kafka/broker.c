@@ -139,6 +139,8 @@ fail:
 	return NULL;
 }
 
+static enum orc_status map_produce_error(rd_kafka_resp_err_t code);
+
 static void
 on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -147,7 +149,8 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (p->dr == NULL)
 		return;
 	if (m->err)
-		p->dr(m->_private, map_error(m->err), rd_kafka_err2str(m->err),
+		p->dr(m->_private, map_produce_error(m->err),
+		      rd_kafka_err2str(m->err),
 		      -1, -1, p->ctx);
 	else
 		p->dr(m->_private, ORC_OK, NULL, m->partition, m->offset,
@@ -220,10 +223,7 @@ orc_producer_send(struct orc_producer *p, const char *topic, const void *key,
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		/* On failure the headers were not taken over. */
 		rd_kafka_headers_destroy(hdrs);
-		return orc_error_set(err,
-				     e == RD_KAFKA_RESP_ERR__QUEUE_FULL
-					     ? ORC_TRANSIENT
-					     : map_error(e),
+		return orc_error_set(err, map_produce_error(e),
 				     "cannot produce to %s: %s", topic,
 				     rd_kafka_err2str(e));
 	}
@@ -773,6 +773,56 @@ orc_consumer_destroy(struct orc_consumer *c)
 	rd_kafka_destroy(c->rk);
 	json_decref(c->stats);
 	free(c);
+}
+
+/*
+ * What a failed produce or delivery means for that one message, decided
+ * per error: ORC_INVALID when sending it again can never succeed (the
+ * relay quarantines the row and goes on), ORC_FATAL when the producer
+ * itself is unusable (exit, restart), ORC_TRANSIENT for everything else
+ * (the row is published again later).  A topic that does not exist or
+ * that we may not write is permanent for the row: librdkafka reports it
+ * only after its own retries (topic.metadata.propagation.max.ms,
+ * message.timeout.ms), and an operator moves the row back once the topic
+ * or the ACL is fixed.
+ */
+static enum orc_status
+map_produce_error(rd_kafka_resp_err_t code)
+{
+	switch (code) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR:
+		return ORC_OK;
+	/* the message itself */
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE: /* local or the broker's */
+	case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR__BAD_MSG:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+	/* its topic */
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION: /* an invalid name */
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+		return ORC_INVALID;
+	/* the producer: fenced, out of sequence, not allowed to produce */
+	case RD_KAFKA_RESP_ERR__FATAL:
+	case RD_KAFKA_RESP_ERR__FENCED:
+	case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+		return ORC_FATAL;
+	/*
+	 * Everything else passes: the broker away (__TRANSPORT,
+	 * __ALL_BROKERS_DOWN, __MSG_TIMED_OUT), leadership moving
+	 * (NOT_LEADER_FOR_PARTITION), too few replicas, a full local queue
+	 * (__QUEUE_FULL), messages purged at shutdown.
+	 */
+	default:
+		return ORC_TRANSIENT;
+	}
 }
 
 /* ---- a group's committed offsets, moved by an operator ---- */
