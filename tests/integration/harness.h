@@ -375,4 +375,10 @@ int orc_it_free_port(void);
 int orc_it_http_get(int port, const char *path, int timeout_ms, char *body,
 		    size_t len);
 
+/*
+ * The value of the sample name (with its labels, exactly as rendered,
+ * e.g. "x_total{status=\"completed\"}") in a /metrics body; -1 if absent.
+ */
+double orc_it_metric(const char *text, const char *name);
+
 #endif

@@ -97,42 +97,6 @@ http_get(int port, const char *path, struct http_reply *r)
 }
 
 /*
- * The value of the sample "name" (with its labels, exactly as rendered,
- * e.g. "x_total{status=\"completed\"}") in a /metrics body; -1 if absent.
- */
-static double
-sample(const char *text, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
-		if (*p == '\n')
-			p++;
-		if (strncmp(p, name, n) == 0 && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-	}
-	return -1;
-}
-
-/* A port nobody listens on now (the kernel's pick). */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-/*
  * Every line of ours in a ORC_LOG_FORMAT=json log is one JSON object with
  * ts, level and msg (librdkafka's own lines start with '%'); at least
  * min_lines of them.
@@ -216,7 +180,7 @@ web_run(struct web *w, bool json)
 	struct http_reply r;
 	int64_t deadline;
 
-	w->port = free_port();
+	w->port = orc_it_free_port();
 	w->json_log = json;
 	snprintf(port, sizeof(port), "ORC_HTTP_PORT=%d", w->port);
 	snprintf(format, sizeof(format), "ORC_LOG_FORMAT=%s",
@@ -233,26 +197,39 @@ web_run(struct web *w, bool json)
 	ck_assert_str_eq(r.body, "ok\n");
 }
 
-/* Poll path until its status is want (or timeout_ms); the last reply. */
+/*
+ * Poll path until its status is want (0: any) and its body holds text
+ * (NULL: anything), or fail after timeout_ms; the last reply in r.
+ */
 static void
-await_status(struct web *w, const char *path, int want, int timeout_ms,
-	     struct http_reply *r)
+await_answer(struct web *w, const char *path, int want, const char *text,
+	     int timeout_ms, struct http_reply *r)
 {
 	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
 
 	for (;;) {
 		http_get(w->port, path, r);
-		if (r->status == want)
+		if ((want == 0 || r->status == want) &&
+		    (text == NULL || strstr(r->body, text) != NULL))
 			return;
 		if (orc_clock_mono_ms() > deadline) {
-			char what[128];
+			char what[192];
 
-			snprintf(what, sizeof(what), "%s never answered %d",
-				 path, want);
+			snprintf(what, sizeof(what), "%s never answered %d%s%s%s",
+				 path, want, text ? " with \"" : "",
+				 text ? text : "", text ? "\"" : "");
 			web_fail(w, what, r);
 		}
 		orc_clock_sleep_ms(200, NULL);
 	}
+}
+
+/* Poll path until its status is want (or timeout_ms); the last reply. */
+static void
+await_status(struct web *w, const char *path, int want, int timeout_ms,
+	     struct http_reply *r)
+{
+	await_answer(w, path, want, NULL, timeout_ms, r);
 }
 
 /* Scrape until sample name reaches at least want; its value. */
@@ -265,7 +242,7 @@ await_sample(struct web *w, const char *name, double want, int timeout_ms)
 
 	for (;;) {
 		http_get(w->port, "/metrics", &r);
-		v = r.status == 200 ? sample(r.body, name) : -1;
+		v = r.status == 200 ? orc_it_metric(r.body, name) : -1;
 		if (v >= want)
 			return v;
 		if (orc_clock_mono_ms() > deadline) {
@@ -319,13 +296,15 @@ START_TEST(test_saga_moves_the_counters)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(
 	    strstr(r.head, "Content-Type: text/plain; version=0.0.4"));
-	ck_assert(sample(r.body, "orchestrator_events_applied_total") == 0);
-	ck_assert(sample(r.body, "orchestrator_commands_published_total") == 0);
+	ck_assert(orc_it_metric(r.body,
+				"orchestrator_events_applied_total") == 0);
+	ck_assert(orc_it_metric(r.body,
+				"orchestrator_commands_published_total") == 0);
 	ck_assert(
-	    sample(r.body,
+	    orc_it_metric(r.body,
 		   "orchestrator_sagas_finished_total{status=\"completed\"}") ==
 	    0);
-	ck_assert(sample(r.body, "orchestrator_postgresql_up") == 1);
+	ck_assert(orc_it_metric(r.body, "orchestrator_postgresql_up") == 1);
 	ck_assert_ptr_nonnull(
 	    strstr(r.body, "# TYPE orchestrator_batch_size histogram\n"));
 	ck_assert_ptr_nonnull(strstr(
@@ -344,23 +323,28 @@ START_TEST(test_saga_moves_the_counters)
 		     1, 90000);
 	http_get(w.port, "/metrics", &r);
 	ck_assert_int_eq(r.status, 200);
-	ck_assert(sample(r.body, "orchestrator_commands_published_total") == 1);
-	ck_assert(sample(r.body, "orchestrator_events_consumed_total") >= 1);
-	ck_assert(sample(r.body, "orchestrator_events_applied_total") >= 1);
-	ck_assert(sample(r.body, "orchestrator_events_dead_lettered_total") ==
+	ck_assert(orc_it_metric(r.body,
+				"orchestrator_commands_published_total") == 1);
+	ck_assert(orc_it_metric(r.body,
+				"orchestrator_events_consumed_total") >= 1);
+	ck_assert(orc_it_metric(r.body,
+				"orchestrator_events_applied_total") >= 1);
+	ck_assert(orc_it_metric(r.body,
+				"orchestrator_events_dead_lettered_total") ==
 		  0);
-	ck_assert(sample(r.body, "orchestrator_batch_size_count") >= 1);
+	ck_assert(orc_it_metric(r.body, "orchestrator_batch_size_count") >= 1);
 	ck_assert(
-	    sample(r.body,
+	    orc_it_metric(r.body,
 		   "orchestrator_sagas_finished_total{status=\"failed\"}") ==
 	    0);
 	/* the database gauges catch up within their 5 s cache */
 	{
 		int64_t deadline = orc_clock_mono_ms() + 20000;
 
-		while (sample(r.body,
+		while (orc_it_metric(r.body,
 			      "orchestrator_sagas{status=\"running\"}") != 0 ||
-		       sample(r.body, "orchestrator_outbox_backlog") != 0) {
+		       orc_it_metric(r.body,
+				     "orchestrator_outbox_backlog") != 0) {
 			if (orc_clock_mono_ms() > deadline)
 				web_fail(&w, "database gauges did not settle",
 					 &r);
@@ -468,28 +452,6 @@ stack_cmd(struct own_stack *st, const char *what)
 #define GRACE_MS 8000 /* ready_kafka_grace_ms of this test */
 #define STATS_MS 5000 /* librdkafka's statistics interval (broker.c) */
 
-/* Poll path until its body holds text (or timeout_ms); the last reply. */
-static void
-await_body(struct web *w, const char *path, const char *text, int timeout_ms,
-	   struct http_reply *r)
-{
-	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
-
-	for (;;) {
-		http_get(w->port, path, r);
-		if (strstr(r->body, text) != NULL)
-			return;
-		if (orc_clock_mono_ms() > deadline) {
-			char what[160];
-
-			snprintf(what, sizeof(what), "%s never said \"%s\"",
-				 path, text);
-			web_fail(w, what, r);
-		}
-		orc_clock_sleep_ms(200, NULL);
-	}
-}
-
 START_TEST(test_readyz_follows_postgresql)
 {
 	struct own_stack st;
@@ -520,16 +482,15 @@ START_TEST(test_readyz_follows_postgresql)
 	ck_assert_int_eq(r.status, 200); /* alive: no restart for this */
 	http_get(w.port, "/metrics", &r);
 	ck_assert_int_eq(r.status, 200);
-	ck_assert(sample(r.body, "orchestrator_postgresql_up") == 0);
+	ck_assert(orc_it_metric(r.body, "orchestrator_postgresql_up") == 0);
 
 	stack_cmd(&st, "pg-start");
 	await_status(&w, "/readyz", 200, 30000, &r);
 	http_get(w.port, "/metrics", &r);
-	ck_assert(sample(r.body, "orchestrator_postgresql_up") == 1);
+	ck_assert(orc_it_metric(r.body, "orchestrator_postgresql_up") == 1);
 
 	/* one broker: not the bootstrap connection or the coordinator too */
-	await_body(&w, "/readyz", "kafka: ok (1 broker up,", 20000, &r);
-	ck_assert_int_eq(r.status, 200);
+	await_answer(&w, "/readyz", 200, "kafka: ok (1 broker up,", 20000, &r);
 	stack_cmd(&st, "kafka-stop");
 	stopped = orc_clock_mono_ms();
 	await_status(&w, "/readyz", 503, GRACE_MS + 20000, &r);
@@ -547,8 +508,7 @@ START_TEST(test_readyz_follows_postgresql)
 	http_get(w.port, "/healthz", &r);
 	ck_assert_int_eq(r.status, 200);
 	stack_cmd(&st, "kafka-start");
-	await_status(&w, "/readyz", 200, 60000, &r);
-	await_body(&w, "/readyz", "kafka: ok (1 broker up,", 20000, &r);
+	await_answer(&w, "/readyz", 200, "kafka: ok (1 broker up,", 60000, &r);
 
 	web_finish(&w);
 	own_stack_stop(&st);

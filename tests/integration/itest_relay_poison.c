@@ -83,21 +83,6 @@ trigger_others(struct orc_it_scene *s)
 	orc_it_scene_flush(s);
 }
 
-/* The value of sample name in a /metrics body; -1 if absent. */
-static double
-metric(const char *text, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
-		if (*p == '\n')
-			p++;
-		if (strncmp(p, name, n) == 0 && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-	}
-	return -1;
-}
-
 /* Start `run` with env plus its HTTP port; returns the port. */
 static int
 run_with_port(struct orc_it_scene *s, const char *name, const char *const *env)
@@ -246,14 +231,14 @@ START_TEST(test_refused_row_is_quarantined)
 		ck_assert_int_eq(orc_it_http_get(port, "/metrics", 5000, body,
 						 sizeof(body)),
 				 200);
-		if (metric(body, "orchestrator_outbox_quarantined") == 2)
+		if (orc_it_metric(body, "orchestrator_outbox_quarantined") == 2)
 			break;
 		if (orc_clock_mono_ms() > deadline)
 			orc_it_scene_fail(&s, "gauge never 2: %s", body);
 		orc_clock_sleep_ms(200, NULL);
 	}
 	ck_assert_double_eq(
-		metric(body, "orchestrator_outbox_quarantined_total"), 2);
+		orc_it_metric(body, "orchestrator_outbox_quarantined_total"), 2);
 	orc_it_scene_finish(&s);
 }
 END_TEST
