@@ -882,10 +882,16 @@ orc_consumer_group_members(struct orc_consumer *c, const char *group,
 	for (int i = 0; i < gl->group_cnt; i++) {
 		if (strcmp(gl->groups[i].group, group) != 0)
 			continue;
+		/* a coordinator still loading must not read as "no members" */
+		e = gl->groups[i].err;
 		*members = gl->groups[i].member_cnt;
 		snprintf(state, len, "%s", gl->groups[i].state);
 	}
 	rd_kafka_group_list_destroy(gl);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return orc_error_set(err, map_error(e),
+				     "cannot describe consumer group \"%s\": %s",
+				     group, rd_kafka_err2str(e));
 	return ORC_OK;
 }
 

@@ -355,6 +355,20 @@ START_TEST(test_consumer_seek_skips_one)
 			orders, (int)poison.partition, (long long)poison.offset,
 			s.group));
 
+	/* seeking to where it stands skips nothing */
+	{
+		char off[24];
+		const char *const args[] = {"consumer", "seek", "--topic",
+					    orders, "--partition", part,
+					    "--offset", off, "--json", NULL};
+
+		snprintf(off, sizeof(off), "%lld",
+			 (long long)poison.offset + 1);
+		rc = orc_it_scene_cli(&s, out, sizeof(out), args);
+		ck_assert_msg(rc == 0 && strstr(out, "\"skipped\": 0") != NULL,
+			      "seek --offset: %d\n%s", rc, out);
+	}
+
 	/* the group goes on after it: the next order starts, not the poison */
 	orc_it_scene_run(&s, "run2", NULL);
 	orc_it_scene_await(&s, WAIT_MS, "the order behind the skipped one",
