@@ -59,7 +59,7 @@ static const struct orc_config_def table[ORC_CFG_COUNT] = {
 		"logfmt", 0, 0, "logfmt or json"},
 	[ORC_CFG_INSTANCE_ID] = {"instance_id", "ORC_INSTANCE_ID",
 		ORC_CONFIG_STRING, NULL, 0, 0,
-		"Static group membership (group.instance.id), unique per process (default: $POD_NAME, else $HOSTNAME, else none)"},
+		"Static group membership (group.instance.id), unique per process (default: $POD_NAME, else $HOSTNAME, else none; empty: none)"},
 	[ORC_CFG_SESSION_TIMEOUT_MS] = {"session_timeout_ms",
 		"ORC_SESSION_TIMEOUT_MS", ORC_CONFIG_INT, "10000", 6000, 1800000,
 		"How long the group waits for a silent member before its partitions move (session.timeout.ms)"},
