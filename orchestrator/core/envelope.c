@@ -9,9 +9,10 @@
  * was collected, so a caller never sees half an event.
  *
  * Everything a message carries is untrusted: values quoted back in error
- * messages are cut short and reduced to printable ASCII, and the number of
- * extension attributes is bounded so a message with thousands of headers
- * costs little.  No clock is read: the command's time comes from the
+ * messages are cut short and reduced to printable ASCII, and every size
+ * is bounded (envelope.h, ORC_ENVELOPE_*_MAX): the header count and bytes
+ * and the key before anything is read, each attribute as it is stored, so
+ * a message with thousands of headers costs little.  No clock is read: the command's time comes from the
  * caller.
  */
 #include "envelope.h"
@@ -22,7 +23,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define EXT_MAX 100   /* extension attributes kept per event */
 #define SHOWN_MAX 48  /* characters of a bad value quoted in a message */
 #define SHOWN_SIZE (SHOWN_MAX + 4)
 
@@ -30,22 +30,24 @@
 struct known_attr {
 	const char *name;
 	size_t offset;
+	size_t max; /* bytes; 0: bounded by its check (specversion "1.0",
+		     * sagaid a UUID, sagastep a step name) */
 };
 
-#define KNOWN(field) {#field, offsetof(struct orc_event, field)}
+#define KNOWN(field, max) {#field, offsetof(struct orc_event, field), max}
 
 static const struct known_attr known_attrs[] = {
-	KNOWN(specversion),
-	KNOWN(id),
-	KNOWN(source),
-	KNOWN(type),
-	KNOWN(datacontenttype),
-	KNOWN(dataschema),
-	KNOWN(subject),
-	KNOWN(time),
-	KNOWN(sagaid),
-	KNOWN(sagastep),
-	KNOWN(replyto),
+	KNOWN(specversion, 0),
+	KNOWN(id, ORC_ENVELOPE_ID_MAX),
+	KNOWN(source, ORC_ENVELOPE_SOURCE_MAX),
+	KNOWN(type, ORC_ENVELOPE_TYPE_MAX),
+	KNOWN(datacontenttype, ORC_ENVELOPE_CONTENT_TYPE_MAX),
+	KNOWN(dataschema, ORC_ENVELOPE_DATASCHEMA_MAX),
+	KNOWN(subject, ORC_ENVELOPE_SUBJECT_MAX),
+	KNOWN(time, ORC_ENVELOPE_TIME_MAX),
+	KNOWN(sagaid, 0),
+	KNOWN(sagastep, 0),
+	KNOWN(replyto, ORC_ENVELOPE_REPLYTO_MAX),
 };
 
 #define N_KNOWN (sizeof(known_attrs) / sizeof(known_attrs[0]))
@@ -215,11 +217,23 @@ attribute_name_valid(const char *name)
 	return true;
 }
 
+static enum orc_status
+too_long(const char *what, const char *name, size_t len, size_t max,
+	 struct orc_error *err)
+{
+	char b[SHOWN_SIZE];
+
+	return orc_error_set(err, ORC_INVALID,
+			     "%s \"%s\" is %zu bytes, longer than %zu", what,
+			     shown(name, b), len, max);
+}
+
 /*
  * Store value (taken, freed on failure) as attribute name: in its own
  * field, or in the extension list.  An earlier value is replaced; a NULL
  * value removes it.  An extension whose name breaks the CloudEvents rule
- * is invalid, so that every name kept is plain ASCII.
+ * is invalid, so that every name kept is plain ASCII; a name or value
+ * over its bound is invalid too.
  */
 static enum orc_status
 set_attribute(struct orc_event *ev, const char *name, char *value,
@@ -229,12 +243,24 @@ set_attribute(struct orc_event *ev, const char *name, char *value,
 	struct orc_event_ext *ext;
 	char b[SHOWN_SIZE];
 
+	size_t max = k != NULL ? k->max : ORC_ENVELOPE_EXT_VALUE_MAX;
+	size_t len = value != NULL ? strlen(value) : 0;
+
 	if (k == NULL && !attribute_name_valid(name)) {
 		free(value);
 		return orc_error_set(err, ORC_INVALID,
 				     "attribute name \"%s\" is not lowercase "
 				     "letters and digits",
 				     shown(name, b));
+	}
+	if (k == NULL && strlen(name) > ORC_ENVELOPE_EXT_NAME_MAX) {
+		free(value);
+		return too_long("attribute name", name, strlen(name),
+				ORC_ENVELOPE_EXT_NAME_MAX, err);
+	}
+	if (max > 0 && len > max) {
+		free(value);
+		return too_long("attribute", name, len, max, err);
 	}
 	if (k != NULL) {
 		char **slot = known_slot(ev, k);
@@ -258,11 +284,11 @@ set_attribute(struct orc_event *ev, const char *name, char *value,
 	}
 	if (value == NULL)
 		return ORC_OK;
-	if (ev->n_ext == EXT_MAX) {
+	if (ev->n_ext == ORC_ENVELOPE_EXT_MAX) {
 		free(value);
 		return orc_error_set(err, ORC_INVALID,
 				     "more than %d extension attributes",
-				     EXT_MAX);
+				     ORC_ENVELOPE_EXT_MAX);
 	}
 	ext = realloc(ev->ext, (ev->n_ext + 1) * sizeof(*ext));
 	if (ext == NULL) {
@@ -317,7 +343,8 @@ printable_ascii(const char *s, size_t n)
 /*
  * Keep tp (borrowed) as the trace parent when there is none yet and it is
  * valid.  A later version may append fields after the flags: they must be
- * printable ASCII too, else the whole value is dropped.
+ * printable ASCII too (the check's own), else the whole value is dropped,
+ * as is one longer than ORC_ENVELOPE_TRACEPARENT_MAX.
  */
 static enum orc_status
 take_traceparent(struct orc_event *ev, const char *tp, size_t n,
@@ -325,7 +352,8 @@ take_traceparent(struct orc_event *ev, const char *tp, size_t n,
 {
 	char *copy;
 
-	if (ev->traceparent != NULL || tp == NULL || !printable_ascii(tp, n))
+	if (ev->traceparent != NULL || tp == NULL ||
+	    n > ORC_ENVELOPE_TRACEPARENT_MAX || !printable_ascii(tp, n))
 		return ORC_OK;
 	copy = strndup(tp, n);
 	if (copy == NULL)
@@ -572,6 +600,33 @@ header_find(const struct orc_header *headers, size_t n, const char *name)
 	return found;
 }
 
+/* The sizes checked before anything is read. */
+static enum orc_status
+check_sizes(const struct orc_header *headers, size_t n_headers,
+	    const void *key, size_t key_len, struct orc_error *err)
+{
+	size_t bytes = 0;
+
+	if (n_headers > ORC_ENVELOPE_HEADERS_MAX)
+		return orc_error_set(err, ORC_INVALID,
+				     "%zu headers, more than %d", n_headers,
+				     ORC_ENVELOPE_HEADERS_MAX);
+	for (size_t i = 0; i < n_headers; i++)
+		bytes += (headers[i].name != NULL ? strlen(headers[i].name)
+						  : 0) +
+			 (headers[i].value != NULL ? headers[i].size : 0);
+	if (bytes > ORC_ENVELOPE_HEADER_BYTES_MAX)
+		return orc_error_set(err, ORC_INVALID,
+				     "headers are %zu bytes in all, more than "
+				     "%d",
+				     bytes, ORC_ENVELOPE_HEADER_BYTES_MAX);
+	if (key != NULL && key_len > ORC_ENVELOPE_KEY_MAX)
+		return orc_error_set(err, ORC_INVALID,
+				     "key is %zu bytes, longer than %d",
+				     key_len, ORC_ENVELOPE_KEY_MAX);
+	return ORC_OK;
+}
+
 static bool
 header_present(const struct orc_header *headers, size_t n, const char *name)
 {
@@ -694,8 +749,16 @@ orc_event_parse(struct orc_event *ev, const void *value, size_t value_len,
 	memset(ev, 0, sizeof(*ev));
 	if (headers == NULL)
 		n_headers = 0;
+	st = check_sizes(headers, n_headers, key, key_len, err);
+	if (st != ORC_OK)
+		goto fail;
 	st = header_string(header_find(headers, n_headers, "content-type"),
 			   "datacontenttype", &content_type, err);
+	if (st == ORC_OK && content_type != NULL &&
+	    strlen(content_type) > ORC_ENVELOPE_CONTENT_TYPE_MAX)
+		st = too_long("attribute", "datacontenttype",
+			      strlen(content_type),
+			      ORC_ENVELOPE_CONTENT_TYPE_MAX, err);
 	if (st != ORC_OK)
 		goto fail;
 

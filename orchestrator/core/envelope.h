@@ -35,6 +35,32 @@
 
 #include "error.h"
 
+/*
+ * Limits, in bytes unless said otherwise.  A message over one is
+ * ORC_INVALID with a reason naming the attribute and the bound ("attribute
+ * \"type\" is 300 bytes, longer than 256"), so it is dead-lettered, never
+ * parsed in part.  They keep what we store and log per event small, and
+ * are far above what a real event carries (README, "Limits").  An
+ * over-long traceparent is dropped, as any invalid one is.
+ */
+#define ORC_ENVELOPE_HEADERS_MAX 128	   /* headers per message */
+#define ORC_ENVELOPE_HEADER_BYTES_MAX 65536 /* their names + values */
+#define ORC_ENVELOPE_KEY_MAX 4096	   /* the Kafka key */
+#define ORC_ENVELOPE_ID_MAX 256
+#define ORC_ENVELOPE_SOURCE_MAX 1024
+#define ORC_ENVELOPE_TYPE_MAX 256
+#define ORC_ENVELOPE_SUBJECT_MAX 1024
+#define ORC_ENVELOPE_DATASCHEMA_MAX 1024
+#define ORC_ENVELOPE_CONTENT_TYPE_MAX 256 /* datacontenttype */
+#define ORC_ENVELOPE_TIME_MAX 64
+#define ORC_ENVELOPE_SAGAID_MAX 36	  /* its format's: a UUID */
+#define ORC_ENVELOPE_SAGASTEP_MAX 63	  /* its format's: a step name */
+#define ORC_ENVELOPE_REPLYTO_MAX 249	  /* a Kafka topic name */
+#define ORC_ENVELOPE_TRACEPARENT_MAX 512 /* longer: dropped */
+#define ORC_ENVELOPE_EXT_MAX 100	  /* extension attributes (count) */
+#define ORC_ENVELOPE_EXT_NAME_MAX 64
+#define ORC_ENVELOPE_EXT_VALUE_MAX 1024
+
 /* One Kafka header: a name and an opaque value (both borrowed). */
 struct orc_header {
 	const char *name;
@@ -107,7 +133,8 @@ struct orc_event {
 /*
  * Parse and check one Kafka message into *ev.  value/value_len is the
  * message value (NULL for a tombstone), key/key_len its key (NULL when it
- * has none), headers[0..n_headers) its headers; all borrowed, none need be
+ * has none), headers[0..n_headers) its headers (all of them: more than
+ * ORC_ENVELOPE_HEADERS_MAX is invalid); all borrowed, values need not be
  * NUL-terminated.  *ev is overwritten (not freed first).  On ORC_OK it owns
  * everything it points to; free with orc_event_finish().  On failure *ev is
  * left empty (finishing it is harmless) and err says why:

@@ -9,7 +9,8 @@
  * that is not done.
  *
  * A dead letter keeps every header of its message, however many: the
- * parser looks at the first PARSE_HEADERS_MAX only.  Its copy on the
+ * parser sees them all and finds a message with more than
+ * ORC_ENVELOPE_HEADERS_MAX invalid.  Its copy on the
  * dead-letter topic is the message as received plus our orc_dlq_*
  * headers; when the producer or the broker refuses that as too large (or
  * invalid), it goes again without the value, then without key, value and
@@ -30,7 +31,6 @@
 #include "envelope.h"
 #include "log.h"
 
-#define PARSE_HEADERS_MAX 32 /* per message; the parser ignores more */
 #define DLQ_OURS 8	     /* orc_dlq_* headers a copy adds at most */
 
 /* How much of a dead message its copy on the dead-letter topic carries. */
@@ -419,10 +419,7 @@ take(struct orc_worker *w, struct orc_kafka_message *m, struct orc_error *err)
 		if (orc_kafka_message_header_at(m, j, &x->headers[x->n_headers]))
 			x->n_headers++;
 	st = orc_event_parse(&x->ev, m->value, m->value_len, m->key, m->key_len,
-			     x->headers,
-			     x->n_headers < PARSE_HEADERS_MAX ? x->n_headers
-							      : PARSE_HEADERS_MAX,
-			     &x->perr);
+			     x->headers, x->n_headers, &x->perr);
 	if (st == ORC_FATAL) { /* not in the batch: nothing after it is */
 		if (err != NULL)
 			*err = x->perr;

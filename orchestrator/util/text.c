@@ -197,10 +197,18 @@ orc_text_traceparent_valid(const char *s)
 		return false;
 	if (!hex_run(s + 53, 2, true, NULL))
 		return false;
-	/* version 00 ends at the flags; later versions may append fields */
+	/* version 00 ends at the flags; later versions may append fields,
+	 * printable ASCII like the rest, as an HTTP header must be */
 	if (strncmp(s, "00", 2) == 0)
 		return n == 55;
-	return n == 55 || s[55] == '-';
+	if (n == 55)
+		return true;
+	if (s[55] != '-')
+		return false;
+	for (size_t i = 56; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
 }
 
 void

@@ -46,7 +46,8 @@ bool orc_text_uuid_valid(const char *s);
 /*
  * True when s is a W3C Trace Context traceparent we can pass on: version
  * (not ff), 32-digit trace id, 16-digit parent id and flags, in lowercase
- * hexadecimal, ids not all zero; version 00 has nothing after the flags.
+ * hexadecimal, ids not all zero; version 00 has nothing after the flags,
+ * a later one may add "-" and more fields, in printable ASCII.
  */
 bool orc_text_traceparent_valid(const char *s);
 

@@ -989,6 +989,257 @@ START_TEST(test_mode_names)
 }
 END_TEST
 
+/* A string of n copies of c, in buf (n < size). */
+static const char *
+filled(char *buf, size_t n, char c)
+{
+	memset(buf, c, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * Each attribute's bound (envelope.h, ORC_ENVELOPE_*_MAX), in binary and
+ * structured mode: at the bound accepted, one byte over rejected with the
+ * reason naming it.
+ */
+START_TEST(test_attribute_limits)
+{
+	static const struct {
+		const char *attr;
+		size_t max;
+		char fill;
+	} limits[] = {
+		{"id", ORC_ENVELOPE_ID_MAX, 'i'},
+		{"source", ORC_ENVELOPE_SOURCE_MAX, 's'},
+		{"type", ORC_ENVELOPE_TYPE_MAX, 't'},
+		{"subject", ORC_ENVELOPE_SUBJECT_MAX, 'u'},
+		{"dataschema", ORC_ENVELOPE_DATASCHEMA_MAX, 'd'},
+		{"time", ORC_ENVELOPE_TIME_MAX, '1'},
+		{"replyto", ORC_ENVELOPE_REPLYTO_MAX, 'r'},
+		{"tenant", ORC_ENVELOPE_EXT_VALUE_MAX, 'x'},
+	};
+	static char v[ORC_ENVELOPE_EXT_VALUE_MAX + 2];
+	char name[32], want[128];
+
+	for (size_t i = 0; i < N(limits); i++) {
+		for (size_t over = 0; over < 2; over++) {
+			struct orc_header h[] = {
+				H("ce_specversion", "1.0"),
+				H("ce_id", "1"),
+				H("ce_source", "/s"),
+				H("ce_type", "t"),
+				{name, v, limits[i].max + over},
+			};
+			struct orc_event ev;
+			struct orc_error err;
+			json_t *root;
+			char *text;
+
+			snprintf(name, sizeof(name), "ce_%s", limits[i].attr);
+			filled(v, limits[i].max + over, limits[i].fill);
+			root = json_pack("{s:s, s:s, s:s, s:s}",
+					 "specversion", "1.0", "id", "1",
+					 "source", "/s", "type", "t");
+			json_object_set_new(root, limits[i].attr,
+					    json_string(v));
+			text = json_dumps(root, 0);
+			json_decref(root);
+			if (over == 0) {
+				ck_assert_msg(parse(&ev, h, N(h), "{}",
+						    &err) == ORC_OK,
+					      "%s: %s", limits[i].attr,
+					      err.message);
+				ck_assert_uint_eq(
+				    strlen(orc_event_attribute(
+					&ev, limits[i].attr)),
+				    limits[i].max);
+				orc_event_finish(&ev);
+				ck_assert_int_eq(parse(&ev, NULL, 0, text,
+						       &err),
+						 ORC_OK);
+				orc_event_finish(&ev);
+			} else {
+				snprintf(want, sizeof(want),
+					 "attribute \"%s\" is %zu bytes, "
+					 "longer than %zu",
+					 limits[i].attr, limits[i].max + 1,
+					 limits[i].max);
+				expect_invalid_str(h, N(h), "{}", want);
+				expect_invalid_str(NULL, 0, text, want);
+			}
+			free(text);
+		}
+	}
+}
+END_TEST
+
+/* sagaid and sagastep are bounded by their formats. */
+START_TEST(test_format_limits)
+{
+	char step[ORC_ENVELOPE_SAGASTEP_MAX + 2];
+	struct orc_header h[] = {
+		H("ce_specversion", "1.0"),
+		H("ce_id", "1"),
+		H("ce_source", "/s"),
+		H("ce_type", "t"),
+		{"ce_sagastep", step, 0},
+		H("ce_sagaid", SAGA "0"),
+	};
+	struct orc_event ev;
+	struct orc_error err;
+
+	filled(step, ORC_ENVELOPE_SAGASTEP_MAX, 'a');
+	h[4].size = ORC_ENVELOPE_SAGASTEP_MAX;
+	ck_assert_int_eq(parse(&ev, h, 5, "{}", &err), ORC_OK);
+	orc_event_finish(&ev);
+	h[4].size++;
+	step[ORC_ENVELOPE_SAGASTEP_MAX] = 'a';
+	expect_invalid_str(h, 5, "{}",
+			   "attribute \"sagastep\" is not a valid step name");
+	h[4].size--;
+	ck_assert_uint_eq(strlen(SAGA), ORC_ENVELOPE_SAGAID_MAX);
+	expect_invalid_str(h, 6, "{}", "attribute \"sagaid\" is not a UUID");
+}
+END_TEST
+
+/* The content-type header is datacontenttype, bounded the same way. */
+START_TEST(test_content_type_limit)
+{
+	static char v[ORC_ENVELOPE_CONTENT_TYPE_MAX + 2];
+	struct orc_header h[] = {
+		H("ce_specversion", "1.0"), H("ce_id", "1"),
+		H("ce_source", "/s"),	    H("ce_type", "t"),
+		{"content-type", v, 0},
+	};
+	struct orc_event ev;
+	struct orc_error err;
+	char want[128];
+
+	memcpy(v, "text/", 5);
+	memset(v + 5, 'p', sizeof(v) - 6);
+	h[4].size = ORC_ENVELOPE_CONTENT_TYPE_MAX;
+	ck_assert_int_eq(parse(&ev, h, N(h), "x", &err), ORC_OK);
+	ck_assert_uint_eq(strlen(ev.datacontenttype),
+			  ORC_ENVELOPE_CONTENT_TYPE_MAX);
+	orc_event_finish(&ev);
+	h[4].size = ORC_ENVELOPE_CONTENT_TYPE_MAX + 1;
+	snprintf(want, sizeof(want),
+		 "attribute \"datacontenttype\" is %d bytes, longer than %d",
+		 ORC_ENVELOPE_CONTENT_TYPE_MAX + 1,
+		 ORC_ENVELOPE_CONTENT_TYPE_MAX);
+	expect_invalid_str(h, N(h), "x", want);
+}
+END_TEST
+
+/* An extension's name has a bound of its own, in both modes. */
+START_TEST(test_extension_name_limit)
+{
+	char name[ORC_ENVELOPE_EXT_NAME_MAX + 8], want[200];
+	struct orc_header h[] = {
+		H("ce_specversion", "1.0"), H("ce_id", "1"),
+		H("ce_source", "/s"),	    H("ce_type", "t"),
+		{name, "v", 1},
+	};
+	struct orc_event ev;
+	struct orc_error err;
+
+	memcpy(name, "ce_", 3);
+	filled(name + 3, ORC_ENVELOPE_EXT_NAME_MAX, 'n');
+	ck_assert_int_eq(parse(&ev, h, N(h), "{}", &err), ORC_OK);
+	ck_assert_uint_eq(ev.n_ext, 1);
+	orc_event_finish(&ev);
+	filled(name + 3, ORC_ENVELOPE_EXT_NAME_MAX + 1, 'n');
+	snprintf(want, sizeof(want),
+		 "attribute name \"%.48s...\" is %d bytes, longer than %d",
+		 name + 3, ORC_ENVELOPE_EXT_NAME_MAX + 1,
+		 ORC_ENVELOPE_EXT_NAME_MAX);
+	expect_invalid_str(h, N(h), "{}", want);
+}
+END_TEST
+
+/*
+ * The header count, their bytes in all and the key, checked before
+ * anything is read: a message is never parsed on a prefix of its headers.
+ */
+START_TEST(test_message_limits)
+{
+	static struct orc_header h[ORC_ENVELOPE_HEADERS_MAX + 1];
+	static char big[ORC_ENVELOPE_HEADER_BYTES_MAX];
+	static char key[ORC_ENVELOPE_KEY_MAX + 1];
+	struct orc_event ev;
+	struct orc_error err;
+	size_t n = 4;
+	char want[128];
+
+	h[0] = (struct orc_header)H("ce_specversion", "1.0");
+	h[1] = (struct orc_header)H("ce_id", "1");
+	h[2] = (struct orc_header)H("ce_source", "/s");
+	h[3] = (struct orc_header)H("ce_type", "t");
+	for (size_t i = n; i < N(h); i++)
+		h[i] = (struct orc_header)H("x-other", "v");
+	ck_assert_int_eq(parse(&ev, h, ORC_ENVELOPE_HEADERS_MAX, "{}", &err),
+			 ORC_OK);
+	orc_event_finish(&ev);
+	snprintf(want, sizeof(want), "%d headers, more than %d",
+		 ORC_ENVELOPE_HEADERS_MAX + 1, ORC_ENVELOPE_HEADERS_MAX);
+	expect_invalid_str(h, N(h), "{}", want);
+
+	/* names and values, all headers: 42 bytes above, then x-big */
+	h[4] = (struct orc_header){"x-big", big,
+				   ORC_ENVELOPE_HEADER_BYTES_MAX - 42 - 5};
+	ck_assert_int_eq(parse(&ev, h, 5, "{}", &err), ORC_OK);
+	orc_event_finish(&ev);
+	h[4].size++;
+	snprintf(want, sizeof(want),
+		 "headers are %d bytes in all, more than %d",
+		 ORC_ENVELOPE_HEADER_BYTES_MAX + 1,
+		 ORC_ENVELOPE_HEADER_BYTES_MAX);
+	expect_invalid_str(h, 5, "{}", want);
+
+	memset(key, 'k', sizeof(key));
+	ck_assert_int_eq(orc_event_parse(&ev, "{}", 2, key,
+					 ORC_ENVELOPE_KEY_MAX, h, 4, &err),
+			 ORC_OK);
+	ck_assert_uint_eq(ev.key_len, ORC_ENVELOPE_KEY_MAX);
+	orc_event_finish(&ev);
+	ck_assert_int_eq(orc_event_parse(&ev, "{}", 2, key,
+					 ORC_ENVELOPE_KEY_MAX + 1, h, 4, &err),
+			 ORC_INVALID);
+	snprintf(want, sizeof(want), "key is %d bytes, longer than %d",
+		 ORC_ENVELOPE_KEY_MAX + 1, ORC_ENVELOPE_KEY_MAX);
+	ck_assert_str_eq(err.message, want);
+	ck_assert_ptr_null(ev.key);
+	orc_event_finish(&ev);
+}
+END_TEST
+
+/* A traceparent over its bound is dropped, as an invalid one is. */
+START_TEST(test_traceparent_limit)
+{
+	static char tp[ORC_ENVELOPE_TRACEPARENT_MAX + 2];
+	struct orc_header h[] = {
+		H("ce_specversion", "1.0"), H("ce_id", "1"),
+		H("ce_source", "/s"),	    H("ce_type", "t"),
+		{"traceparent", tp, 0},
+	};
+	struct orc_event ev;
+	struct orc_error err;
+
+	memcpy(tp, TP_V1 "-", sizeof(TP_V1));
+	memset(tp + sizeof(TP_V1), 'f', sizeof(tp) - sizeof(TP_V1) - 1);
+	h[4].size = ORC_ENVELOPE_TRACEPARENT_MAX;
+	ck_assert_int_eq(parse(&ev, h, N(h), "{}", &err), ORC_OK);
+	ck_assert_uint_eq(strlen(ev.traceparent),
+			  ORC_ENVELOPE_TRACEPARENT_MAX);
+	orc_event_finish(&ev);
+	h[4].size = ORC_ENVELOPE_TRACEPARENT_MAX + 1;
+	ck_assert_int_eq(parse(&ev, h, N(h), "{}", &err), ORC_OK);
+	ck_assert_ptr_null(ev.traceparent);
+	orc_event_finish(&ev);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1015,6 +1266,12 @@ suite(void)
 	tcase_add_test(tc, test_time_format);
 	tcase_add_test(tc, test_command_round_trip);
 	tcase_add_test(tc, test_mode_names);
+	tcase_add_test(tc, test_attribute_limits);
+	tcase_add_test(tc, test_format_limits);
+	tcase_add_test(tc, test_content_type_limit);
+	tcase_add_test(tc, test_extension_name_limit);
+	tcase_add_test(tc, test_message_limits);
+	tcase_add_test(tc, test_traceparent_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

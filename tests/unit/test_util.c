@@ -182,6 +182,27 @@ START_TEST(test_names_and_utf8)
 }
 END_TEST
 
+/*
+ * Found by tests/fuzz/fuzz_envelope: a later version's extra fields were
+ * taken whatever their bytes (the envelope screened them); the check is
+ * now the traceparent's own.
+ */
+START_TEST(test_traceparent_later_version)
+{
+#define TP01 "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	ck_assert(orc_text_traceparent_valid(TP01));
+	ck_assert(orc_text_traceparent_valid(TP01 "-extra~field 1"));
+	ck_assert(!orc_text_traceparent_valid(TP01 "x"));
+	ck_assert(!orc_text_traceparent_valid(TP01 "-\x01"));
+	ck_assert(!orc_text_traceparent_valid(TP01 "-\x7f"));
+	ck_assert(!orc_text_traceparent_valid(TP01 "-\xc3\xa9"));
+	ck_assert(!orc_text_traceparent_valid(TP01 "-ok\n"));
+	ck_assert(!orc_text_traceparent_valid(
+	    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x"));
+#undef TP01
+}
+END_TEST
+
 START_TEST(test_base64_round_trip)
 {
 	static const char *texts[] = {"", "f", "fo", "foo", "foob", "fooba",
@@ -229,6 +250,7 @@ suite(void)
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_names_and_utf8);
 	tcase_add_test(tc, test_base64_round_trip);
+	tcase_add_test(tc, test_traceparent_later_version);
 	suite_add_tcase(s, tc);
 	return s;
 }
