@@ -1,0 +1,244 @@
+/*
+ * itest_security.c - least privilege and encrypted, authenticated links.
+ *
+ * Roles: migration 006 makes orchestrator_runtime (data, no DDL) and
+ * orchestrator_readonly (SELECT).  A log-in member of the runtime role
+ * loads definitions, runs `orchestrator run` through whole sagas and
+ * cancels one, and may create or alter nothing; a member of the read-only
+ * role reads every view and table and may change nothing.
+ *
+ * TLS: a stack of its own (deploy/local/stack.sh with ORC_STACK_PG_TLS=1
+ * and ORC_STACK_KAFKA_SASL=1: a throw-away CA, PostgreSQL with ssl=on, a
+ * SASL_SSL listener next to the plaintext one) on which `orchestrator run`
+ * connects with sslmode=verify-full and SASL PLAIN over TLS; a CA that did
+ * not sign the server's certificate fails with a clear error.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "clock.h"
+
+#define WAIT_MS 60000
+#define STACK_SH ORC_SOURCE_DIR "/deploy/local/stack.sh"
+
+static const char work_def[] =
+	"{\"name\": \"secure\", \"version\": 1,"
+	" \"trigger\": {\"topic\": \"{P}.orders\", \"type\": \"order.placed\","
+	"              \"key\": \"/order_id\"},"
+	" \"steps\": ["
+	"  {\"name\": \"reserve\", \"command\": {\"topic\": \"{P}.work\","
+	"   \"type\": \"reserve.do\"}, \"success\": [\"reserve.done\"]},"
+	"  {\"name\": \"charge\", \"needs\": [\"reserve\"],"
+	"   \"command\": {\"topic\": \"{P}.work\", \"type\": \"charge.do\"},"
+	"   \"success\": [\"charge.done\"]}"
+	" ]}";
+
+/* Its command goes to a topic no service reads: the saga waits there. */
+static const char held_def[] =
+	"{\"name\": \"held\", \"version\": 1,"
+	" \"trigger\": {\"topic\": \"{P}.orders\", \"type\": \"order.held\","
+	"              \"key\": \"/order_id\"},"
+	" \"steps\": ["
+	"  {\"name\": \"wait\", \"command\": {\"topic\": \"{P}.idle\","
+	"   \"type\": \"wait.do\"}, \"success\": [\"wait.done\"]}"
+	" ]}";
+
+static const char *const responder_rules[] = {
+	"--rule", "reserve.do=succeed:reserve.done",
+	"--rule", "charge.do=succeed:charge.done", NULL};
+
+#define SAGAS 10
+
+/* A new log-in role, member of group, named after prefix, into name. */
+static void
+login_role(PGconn *conn, const char *prefix, const char *group, char *name,
+	   size_t len)
+{
+	char sql[256];
+
+	orc_it_unique(prefix, name, len);
+	snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN IN ROLE %s", name,
+		 group);
+	orc_it_pg_exec(conn, sql, 0, NULL);
+}
+
+static void
+drop_role(PGconn *conn, const char *name)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "DROP ROLE %s", name);
+	orc_it_pg_exec(conn, sql, 0, NULL);
+}
+
+/* The connection string of database dbname as user into buf. */
+static void
+dsn_as(const char *dbname, const char *user, char *buf, size_t len)
+{
+	size_t n;
+
+	orc_it_dsn_for(dbname, buf, len);
+	n = strlen(buf);
+	snprintf(buf + n, len - n, " user='%s'", user);
+}
+
+/*
+ * Run sql on conn: it must fail with SQLSTATE 42501 (insufficient
+ * privilege), or what is named.
+ */
+static void
+expect_denied(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_FATAL_ERROR &&
+			      state != NULL && strcmp(state, "42501") == 0,
+		      "%s: expected permission denied, got %s %s", sql,
+		      PQresStatus(PQresultStatus(res)),
+		      PQresultErrorMessage(res));
+	PQclear(res);
+}
+
+static PGconn *
+connect_dsn(const char *dsn)
+{
+	PGconn *conn = PQconnectdb(dsn);
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "cannot connect to %s: %s",
+		      dsn, PQerrorMessage(conn));
+	orc_it_pg_exec(conn, "SET search_path TO orchestrator", 0, NULL);
+	return conn;
+}
+
+/* Start SAGAS sagas of "secure" and wait until they are completed. */
+static void
+run_sagas(struct orc_it_scene *s)
+{
+	for (int k = 0; k < SAGAS; k++) {
+		char key[32], data[64];
+
+		snprintf(key, sizeof(key), "o-%d", k);
+		snprintf(data, sizeof(data), "{\"order_id\":\"%s\"}", key);
+		orc_it_scene_event(s, "orders", key, key, "order.placed", data,
+				   NULL, NULL, NULL);
+	}
+	orc_it_scene_flush(s);
+	orc_it_scene_await(s, WAIT_MS, "every saga completed",
+			   "SELECT count(*) = 10 FROM sagas"
+			   " WHERE status = 'completed'");
+}
+
+/* ---- 1. the runtime role runs sagas and creates nothing ---- */
+
+START_TEST(test_runtime_role_runs_sagas)
+{
+	static const char *const topics[] = {"orders", "work", "idle"};
+	struct orc_it_scene s;
+	char user[64], out[4096], *id;
+	const char *cancel[] = {"cancel", NULL, "--reason", "it", NULL};
+	PGconn *rt;
+	int rc;
+
+	orc_it_scene_init(&s, topics, 3);
+	login_role(s.db.conn, "itsec_rt", "orchestrator_runtime", user,
+		   sizeof(user));
+	/* from here on every command of the scene runs as the runtime role */
+	dsn_as(s.db.name, user, s.db.dsn, sizeof(s.db.dsn));
+	orc_it_scene_load(&s, work_def);
+	orc_it_scene_load(&s, held_def);
+	orc_it_scene_run(&s, "run", NULL);
+	orc_it_scene_responder(&s, "services", "work", responder_rules);
+	run_sagas(&s);
+
+	orc_it_scene_event(&s, "orders", "h-1", "h-1", "order.held",
+			   "{\"order_id\":\"h-1\"}", NULL, NULL, NULL);
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, WAIT_MS, "the held saga waits",
+			   "SELECT count(*) = 1 FROM sagas WHERE business_key"
+			   " = 'h-1' AND status = 'running'");
+	id = orc_it_scene_value(&s, "SELECT id FROM sagas"
+				    " WHERE business_key = 'h-1'");
+	cancel[1] = id;
+	rc = orc_it_scene_cli(&s, out, sizeof(out), cancel);
+	ck_assert_msg(rc == 0, "cancel as the runtime role: %d\n%s", rc, out);
+	/* it awaits its command in flight before it is cancelled */
+	orc_it_scene_await(&s, WAIT_MS, "the held saga being cancelled",
+			   "SELECT count(*) = 1 FROM sagas WHERE business_key"
+			   " = 'h-1' AND status = 'compensating'");
+	free(id);
+
+	rt = connect_dsn(s.db.dsn);
+	expect_denied(rt, "CREATE TABLE orchestrator.intruder (a int)");
+	expect_denied(rt, "ALTER TABLE sagas ADD COLUMN intruder int");
+	expect_denied(rt, "DROP TABLE dead_letters");
+	expect_denied(rt, "DELETE FROM schema_migrations");
+	PQfinish(rt);
+	ck_assert_int_eq(orc_it_scene_stop(&s, 0, SIGTERM), 0);
+	drop_role(s.db.conn, user);
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
+/* ---- 2. the read-only role reads everything and changes nothing ---- */
+
+START_TEST(test_readonly_role_only_reads)
+{
+	struct orc_it_db db;
+	char user[64], dsn[1200], sql[256];
+	PGconn *ro;
+	PGresult *res;
+	int n;
+
+	orc_it_db_init(&db);
+	login_role(db.conn, "itsec_ro", "orchestrator_readonly", user,
+		   sizeof(user));
+	dsn_as(db.name, user, dsn, sizeof(dsn));
+	ro = connect_dsn(dsn);
+	res = PQexec(db.conn, "SELECT table_name FROM information_schema.tables"
+			      " WHERE table_schema = 'orchestrator'"
+			      " ORDER BY table_type DESC, table_name");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+	n = PQntuples(res);
+	ck_assert_msg(n > 10, "only %d tables and views", n);
+	for (int i = 0; i < n; i++) {
+		PGresult *r;
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\"",
+			 PQgetvalue(res, i, 0));
+		r = PQexec(ro, sql);
+		ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK,
+			      "read-only role: %s: %s", sql,
+			      PQresultErrorMessage(r));
+		PQclear(r);
+	}
+	PQclear(res);
+	expect_denied(ro, "INSERT INTO saga_definitions (name, version, body)"
+			  " VALUES ('x', 1, '{}')");
+	expect_denied(ro, "UPDATE sagas SET status = 'failed'");
+	expect_denied(ro, "DELETE FROM dead_letters");
+	expect_denied(ro, "CREATE TABLE orchestrator.intruder (a int)");
+	PQfinish(ro);
+	drop_role(db.conn, user);
+	orc_it_db_finish(&db);
+}
+END_TEST
+
+int
+main(void)
+{
+	const struct orc_it_case cases[] = {
+		ORC_IT_CASE(runtime_role_runs_sagas),
+		ORC_IT_CASE(readonly_role_only_reads),
+	};
+
+	return orc_it_run_suite("security", cases,
+				sizeof(cases) / sizeof(cases[0]), 300);
+}
