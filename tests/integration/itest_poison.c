@@ -456,6 +456,7 @@ START_TEST(test_200_headers)
 		add_header(&p, names[i], values[i], strlen(values[i]));
 	}
 	ADD(&p, "x-h-000", "a name again");
+	p.reason = "201 headers, more than 128";
 	run_poison(&p);
 }
 END_TEST
@@ -468,6 +469,7 @@ START_TEST(test_header_of_64kb)
 	poison_init(&p, "poison-64kb");
 	memset(big, 'h', sizeof(big));
 	add_header(&p, "x-big", big, sizeof(big));
+	p.reason = "bytes in all, more than 65536";
 	run_poison(&p);
 }
 END_TEST
