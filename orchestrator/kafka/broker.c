@@ -451,40 +451,50 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 }
 
 /*
- * The cluster's brokers whose connection is UP, each counted once.  The
- * statistics also list the bootstrap connections (nodeid -1, until the
- * address turns out to be a known broker), the internal broker and the
- * logical ones (the group coordinator is a second handle on a real
- * broker): only a "learned" or "configured" entry with a node id is one.
+ * Whether the statistics entry b is a broker of the cluster (a "learned"
+ * or "configured" entry with a node id) connected now; its id in *node.
+ * The statistics also list the bootstrap connections (node id -1, until
+ * the address turns out to be a known broker), the internal broker and
+ * the logical ones (the group coordinator is a second handle on a real
+ * broker): none of those is one.
  */
+static bool
+real_broker_up(json_t *b, json_int_t *node)
+{
+	const char *state = json_string_value(json_object_get(b, "state"));
+	const char *src = json_string_value(json_object_get(b, "source"));
+	json_t *id = json_object_get(b, "nodeid");
+
+	if (state == NULL || strcmp(state, "UP") != 0 || src == NULL ||
+	    (strcmp(src, "learned") != 0 && strcmp(src, "configured") != 0) ||
+	    !json_is_integer(id) || json_integer_value(id) < 0)
+		return false;
+	*node = json_integer_value(id);
+	return true;
+}
+
+/* The cluster's brokers whose connection is UP, each node id once. */
 static int
 count_brokers_up(json_t *stats)
 {
-	int32_t seen[64];
-	int n = 0, up = 0;
-	const char *name;
-	json_t *b;
+	json_t *brokers = json_object_get(stats, "brokers"), *b, *e;
+	const char *name, *other;
+	json_int_t node, seen;
+	int up = 0;
 
-	json_object_foreach(json_object_get(stats, "brokers"), name, b) {
-		const char *state = json_string_value(json_object_get(b, "state"));
-		const char *src = json_string_value(json_object_get(b, "source"));
-		json_t *id = json_object_get(b, "nodeid");
-		int32_t node;
-		int i;
+	json_object_foreach(brokers, name, b) {
+		bool again = false;
 
-		if (state == NULL || strcmp(state, "UP") != 0 || src == NULL ||
-		    (strcmp(src, "learned") != 0 &&
-		     strcmp(src, "configured") != 0) ||
-		    !json_is_integer(id) || json_integer_value(id) < 0)
+		if (!real_broker_up(b, &node))
 			continue;
-		node = (int32_t)json_integer_value(id);
-		for (i = 0; i < n && seen[i] != node; i++)
-			;
-		if (i < n)
-			continue;
-		if (n < (int)(sizeof(seen) / sizeof(seen[0])))
-			seen[n++] = node;
-		up++;
+		json_object_foreach(brokers, other, e) {
+			if (e == b)
+				break;
+			if (real_broker_up(e, &seen) && seen == node)
+				again = true;
+		}
+		if (!again)
+			up++;
 	}
 	return up;
 }
