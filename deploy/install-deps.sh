@@ -16,6 +16,7 @@ set -euo pipefail
 # Everything needed to build, test, benchmark and run the local Kafka +
 # PostgreSQL stack (deploy/local/stack.sh). pgbench ships with postgresql-15.
 # clang and its runtimes (libFuzzer, the sanitizers) build tests/fuzz.
+# openssl and the JRE's keytool make the throw-away CA of itest_security.
 BUILD_PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-dev
   librdkafka-dev libjansson-dev libpq-dev
@@ -23,7 +24,7 @@ BUILD_PACKAGES=(
   postgresql-15 postgresql-contrib-15
   openjdk-17-jre-headless maven
   gnuplot-nox nodejs npm
-  curl ca-certificates procps
+  curl ca-certificates procps openssl
 )
 # What a built orchestrator binary needs at run time.
 RUNTIME_PACKAGES=(librdkafka1 libjansson4 libpq5)

@@ -33,9 +33,19 @@
 #   ORC_KAFKA_HEAP    Kafka JVM heap flags (default "-Xmx384m -Xms384m")
 #   ORC_KAFKA_CDS=0   do not use/record a class-data-sharing archive for Kafka
 #   ORC_PG_BIN        PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+#   ORC_STACK_PG_TLS=1  PostgreSQL takes TLS too (ssl = on, a certificate for
+#                     127.0.0.1 and localhost signed by a throw-away CA);
+#                     exports ORC_STACK_PG_TLS_DSN (sslmode=verify-full) and
+#                     ORC_STACK_TLS_CA (the CA, PEM)
+#   ORC_STACK_KAFKA_SASL=1  Kafka listens with SASL_SSL too (PLAIN, user orc,
+#                     the same CA) on a port of its own; exports
+#                     ORC_STACK_KAFKA_SASL_BROKERS, ORC_STACK_KAFKA_SASL_USER,
+#                     ORC_STACK_KAFKA_SASL_PASSWORD and ORC_STACK_TLS_CA.
+#                     Both are opt-in; the plaintext ports stay as they are.
 #
 # Needs: bash, java 17, mvn (first fetch only), PostgreSQL 15 server binaries,
-# util-linux (setsid, flock, runuser), procps. See deploy/install-deps.sh.
+# util-linux (setsid, flock, runuser), procps; openssl and keytool (the JDK's)
+# for the TLS options. See deploy/install-deps.sh.
 # As root, PostgreSQL runs as the `postgres` OS user; otherwise as the caller.
 set -euo pipefail
 
@@ -260,6 +270,7 @@ broker.heartbeat.interval.ms=1000
 num.network.threads=2
 num.io.threads=4
 EOF
+  [[ -z ${KAFKA_SPORT:-} ]] || kafka_sasl_config >>"$k/server.properties"
   cat >"$k/log4j.properties" <<EOF
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.FileAppender
@@ -278,6 +289,57 @@ log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
+}
+
+# The SASL_SSL listener (ORC_STACK_KAFKA_SASL=1): PLAIN over TLS, its users
+# in the listener's JAAS config; brokers talk to each other in plaintext.
+kafka_sasl_config() {
+  local t=$DIR/tls
+  cat <<EOF
+# ---- ORC_STACK_KAFKA_SASL=1: a SASL_SSL listener next to PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CPORT,SASL_SSL://127.0.0.1:$KAFKA_SPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SPORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$TLS_PASS" user_admin="$TLS_PASS" user_orc="$TLS_PASS";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$t/server.p12
+ssl.keystore.password=$TLS_PASS
+ssl.key.password=$TLS_PASS
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$t/truststore.p12
+ssl.truststore.password=$TLS_PASS
+ssl.client.auth=none
+EOF
+}
+
+# A throw-away CA and a server certificate for 127.0.0.1 and localhost in
+# $DIR/tls (ORC_STACK_PG_TLS=1 or ORC_STACK_KAFKA_SASL=1); for Kafka also a
+# PKCS12 keystore (openssl) and a truststore of the CA (keytool).
+tls_make() {
+  local t=$DIR/tls
+  command -v openssl >/dev/null || die "openssl not found (run deploy/install-deps.sh)"
+  mkdir -p "$t"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=orc-stack throw-away CA" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+      -keyout "$t/ca.key" -out "$t/ca.crt" &&
+      openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+        -keyout "$t/server.key" -out "$t/server.csr" &&
+      printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' 'basicConstraints=CA:FALSE' \
+        'keyUsage=critical,digitalSignature,keyEncipherment' 'extendedKeyUsage=serverAuth' \
+        >"$t/server.ext" &&
+      openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" \
+        -CAcreateserial -days 2 -extfile "$t/server.ext" -out "$t/server.crt"
+  } >"$t/tls.log" 2>&1 || { cat "$t/tls.log" >&2; die "openssl could not make the certificates"; }
+  [[ -z ${KAFKA_SPORT:-} ]] && return 0
+  command -v keytool >/dev/null || die "keytool not found (it comes with the JDK)"
+  {
+    openssl pkcs12 -export -name server -in "$t/server.crt" -inkey "$t/server.key" \
+      -certfile "$t/ca.crt" -passout "pass:$TLS_PASS" -out "$t/server.p12" &&
+      keytool -importcert -noprompt -alias ca -file "$t/ca.crt" -storetype PKCS12 \
+        -keystore "$t/truststore.p12" -storepass "$TLS_PASS"
+  } >>"$t/tls.log" 2>&1 || { cat "$t/tls.log" >&2; die "could not make the Kafka keystores"; }
 }
 
 kafka_format() {
@@ -399,6 +461,14 @@ max_connections = 200
 shared_buffers = 128MB
 # fsync and synchronous_commit stay on (defaults): commits are durable
 EOF
+  [[ ${ORC_STACK_PG_TLS:-0} == 1 ]] || return 0
+  cp "$DIR/tls/server.crt" "$DIR/tls/server.key" "$DIR/pg/data/"
+  chmod 600 "$DIR/pg/data/server.key"
+  if ((EUID == 0)); then chown "$PG_OS_USER:" "$DIR/pg/data/server.crt" "$DIR/pg/data/server.key"; fi
+  cat >>"$DIR/pg/data/postgresql.conf" <<EOF
+# ORC_STACK_PG_TLS=1: TLS too (server.crt / server.key, signed by $DIR/tls/ca.crt)
+ssl = on
+EOF
 }
 
 pg_start() {
@@ -482,6 +552,11 @@ start_stack() {
   KAFKA_PORT=$(claim_port "$DIR")
   KAFKA_CPORT=$(claim_port "$DIR")
   PG_PORT=$(claim_port "$DIR")
+  KAFKA_SPORT="" TLS_PASS=""
+  if [[ ${ORC_STACK_KAFKA_SASL:-0} == 1 ]]; then KAFKA_SPORT=$(claim_port "$DIR"); fi
+  if [[ ${ORC_STACK_KAFKA_SASL:-0} == 1 || ${ORC_STACK_PG_TLS:-0} == 1 ]]; then
+    TLS_PASS=$(head -c 12 /dev/urandom | base64 | tr -d '+/=\n')
+  fi
   # Unix socket paths are limited to 107 bytes: fall back to a short dir.
   PG_SOCK_DIR=$DIR/pg/run
   if ((${#PG_SOCK_DIR} > 80)); then PG_SOCK_DIR=$(mktemp -d /tmp/orc-pgsock.XXXXXX); fi
@@ -490,9 +565,11 @@ KAFKA_PORT=$KAFKA_PORT
 KAFKA_CPORT=$KAFKA_CPORT
 PG_PORT=$PG_PORT
 PG_SOCK_DIR='$PG_SOCK_DIR'
+KAFKA_SPORT='$KAFKA_SPORT'
 EOF
   log "state in $DIR (kafka 127.0.0.1:$KAFKA_PORT, controller :$KAFKA_CPORT, postgres :$PG_PORT)"
 
+  [[ -z $TLS_PASS ]] || tls_make
   kafka_write_config
   kafka_format
   kafka_launch
@@ -513,6 +590,20 @@ export PGPORT='$PG_PORT'
 export PGUSER='postgres'
 export PGDATABASE='orchestrator'
 EOF
+  if [[ -n $TLS_PASS ]]; then
+    printf "export ORC_STACK_TLS_CA='%s'\n" "$DIR/tls/ca.crt" >>"$DIR/stack.env"
+  fi
+  if [[ ${ORC_STACK_PG_TLS:-0} == 1 ]]; then
+    printf "export ORC_STACK_PG_TLS_DSN='host=127.0.0.1 port=%s user=postgres dbname=orchestrator sslmode=verify-full sslrootcert=%s'\n" \
+      "$PG_PORT" "$DIR/tls/ca.crt" >>"$DIR/stack.env"
+  fi
+  if [[ -n $KAFKA_SPORT ]]; then
+    cat >>"$DIR/stack.env" <<EOF
+export ORC_STACK_KAFKA_SASL_BROKERS='127.0.0.1:$KAFKA_SPORT'
+export ORC_STACK_KAFKA_SASL_USER='orc'
+export ORC_STACK_KAFKA_SASL_PASSWORD='$TLS_PASS'
+EOF
+  fi
   if [[ ${2:-1} == 1 ]]; then
     mkdir -p "$CACHE_DIR"
     ln -sfn "$DIR/stack.env" "$POINTER"
