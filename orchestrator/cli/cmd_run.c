@@ -373,7 +373,9 @@ orc_cmd_run(int argc, char **argv)
 	if (orc_config_int(&r.cmd.cfg, ORC_CFG_HTTP_PORT) != 0) {
 		struct orc_ops_sources src = {
 		    r.cmd.store, r.cmd.ap, r.worker, r.relay,
-		    orc_config_int(&r.cmd.cfg, ORC_CFG_READY_KAFKA_GRACE_MS)};
+		    orc_config_int(&r.cmd.cfg, ORC_CFG_READY_KAFKA_GRACE_MS),
+		    orc_config_str(&r.cmd.cfg, ORC_CFG_HTTP_ADDRESS),
+		    orc_config_str(&r.cmd.cfg, ORC_CFG_HTTP_TOKEN)};
 		int port = (int)orc_config_int(&r.cmd.cfg, ORC_CFG_HTTP_PORT);
 
 		if (orc_ops_create(&src, port, &r.ops, &err) != ORC_OK) {

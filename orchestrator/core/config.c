@@ -69,6 +69,12 @@ static const struct orc_config_def table[ORC_CFG_COUNT] = {
 	[ORC_CFG_MAX_COMMAND_BYTES] = {"max_command_bytes",
 		"ORC_MAX_COMMAND_BYTES", ORC_CONFIG_INT, "900000", 4096, 100000000,
 		"Largest command (rendered data + 1 KB for headers); a step whose command is larger fails at once. Keep it under the producer's message.max.bytes (1000000)"},
+	[ORC_CFG_HTTP_ADDRESS] = {"http_address", "ORC_HTTP_ADDRESS",
+		ORC_CONFIG_STRING, NULL, 0, 0,
+		"Numeric IPv4 or IPv6 address the HTTP endpoints listen on (default: every interface, as probes in a container need; 127.0.0.1: this host only)"},
+	[ORC_CFG_HTTP_TOKEN] = {"http_token", "ORC_HTTP_TOKEN",
+		ORC_CONFIG_STRING, NULL, 0, 0,
+		"Bearer token for HTTP endpoints beyond /healthz, /readyz and /metrics (empty: no other endpoint can be served)"},
 };
 
 const struct orc_config_def *

@@ -23,6 +23,21 @@
  * Every socket is non-blocking, every send uses MSG_NOSIGNAL, and a turn
  * touches each socket at most once, so the loop is never held up.
  *
+ * Idle connections must not starve probes (2,000 of them once kept every
+ * /healthz out of 16 slots).  So a turn accepts up to ACCEPTS_PER_TURN
+ * connections, and when every slot is taken a new one evicts a lingering
+ * connection or else the oldest that has not sent a whole request head;
+ * a request head in hand or an answer going out is never evicted.  A
+ * probe sends its request at once and is answered within a turn or two,
+ * whatever the number of idle clients; a client slower than the flood
+ * around it loses its slot.  There is no per-address limit: probes and
+ * scrapers share their addresses with the rest of their node.  Heads
+ * have REQUEST_TIMEOUT_MS to arrive.
+ *
+ * Only /healthz, /readyz and /metrics are open.  Any other route needs a
+ * token (http_token): without one it cannot be registered, with one it
+ * answers 401 unless the request says "Authorization: Bearer <token>".
+ *
  * The head is parsed by orc_http_parse_request(), over lengths (never
  * past the bytes received), and public so that the fuzzer
  * (tests/fuzz/fuzz_http.c) exercises the very code that answers.
@@ -45,15 +60,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_CONNS 16 /* open connections; more wait in the backlog */
+#define MAX_CONNS ORC_HTTP_CONNECTIONS_MAX
 #define MAX_ROUTES 16
-#define ACCEPTS_PER_TURN 4	/* new connections taken per turn */
+#define ACCEPTS_PER_TURN 64	/* new connections taken per turn */
 #define ANSWERS_PER_TURN 4	/* handlers run per turn */
 #define REQUEST_MAX 8192	/* request line + headers */
-#define REQUEST_TIMEOUT_MS 5000 /* to send the whole request head */
+#define REQUEST_TIMEOUT_MS 2000 /* to send the whole request head */
 #define WRITE_TIMEOUT_MS 10000	/* to take the whole answer */
 #define LINGER_MS 2000		/* to close after the answer */
-#define LISTEN_BACKLOG 64
+#define LISTEN_BACKLOG 512
+#define TOKEN_MAX 256
+
+/* The paths served without a token; any other route needs one. */
+static const char *const open_paths[] = {"/healthz", "/readyz", "/metrics"};
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 
@@ -62,6 +81,7 @@ enum conn_state { FREE, READING, WRITING, LINGERING };
 struct conn {
 	enum conn_state state;
 	int fd;
+	uint64_t opened; /* accept order, for eviction */
 	int64_t deadline;
 	bool complete; /* READING: the head is in, waiting for its turn */
 	size_t in_len;
@@ -77,6 +97,8 @@ struct orc_http {
 	size_t n_routes;
 	struct conn conns[MAX_CONNS];
 	size_t n_open;
+	uint64_t accepted; /* connections accepted so far */
+	char token[TOKEN_MAX + 1]; /* "": no route beyond open_paths */
 };
 
 /* ---- responses ---- */
@@ -119,6 +141,8 @@ reason_phrase(int status)
 		return "No Content";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -158,6 +182,8 @@ listen_on(struct orc_http *srv, const char *addr, int port,
 	int family, one = 1, zero = 0;
 
 	memset(&ss, 0, sizeof(ss));
+	if (addr != NULL && *addr == '\0')
+		addr = NULL;
 	if (addr == NULL || inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
 		family = AF_INET6;
 		if (addr == NULL)
@@ -211,18 +237,67 @@ listen_on(struct orc_http *srv, const char *addr, int port,
 	return ORC_OK;
 }
 
+static bool
+path_is_open(const char *path)
+{
+	for (size_t i = 0; i < sizeof(open_paths) / sizeof(open_paths[0]); i++)
+		if (strcmp(open_paths[i], path) == 0)
+			return true;
+	return false;
+}
+
+/* A bearer token: visible ASCII, no blank, at most TOKEN_MAX bytes. */
+static bool
+token_valid(const char *token)
+{
+	size_t n = strlen(token);
+
+	if (n > TOKEN_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)token[i] <= 0x20 ||
+		    (unsigned char)token[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Routes beyond health and metrics exist only behind a token. */
+static enum orc_status
+check_routes(const char *token, const struct orc_http_route *routes,
+	     size_t n_routes, struct orc_error *err)
+{
+	if (!token_valid(token))
+		return orc_error_set(err, ORC_INVALID,
+				     "http token must be at most %d visible "
+				     "ASCII characters",
+				     TOKEN_MAX);
+	for (size_t i = 0; i < n_routes; i++)
+		if (*token == '\0' && !path_is_open(routes[i].path))
+			return orc_error_set(err, ORC_INVALID,
+					     "http path \"%s\" needs a token "
+					     "(http_token)",
+					     routes[i].path);
+	return ORC_OK;
+}
+
 enum orc_status
-orc_http_create(const char *addr, int port, const struct orc_http_route *routes,
-		size_t n_routes, struct orc_http **out, struct orc_error *err)
+orc_http_create(const char *addr, int port, const char *token,
+		const struct orc_http_route *routes, size_t n_routes,
+		struct orc_http **out, struct orc_error *err)
 {
 	struct orc_http *srv;
 	enum orc_status st;
 
 	*out = NULL;
+	if (token == NULL)
+		token = "";
 	if (port < 0 || port > 65535 || n_routes > MAX_ROUTES)
 		return orc_error_set(err, ORC_INVALID,
 				     "invalid http port %d or too many routes",
 				     port);
+	st = check_routes(token, routes, n_routes, err);
+	if (st != ORC_OK)
+		return st;
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
@@ -232,6 +307,7 @@ orc_http_create(const char *addr, int port, const struct orc_http_route *routes,
 	for (size_t i = 0; i < n_routes; i++)
 		srv->routes[i] = routes[i];
 	srv->n_routes = n_routes;
+	strcpy(srv->token, token);
 	st = listen_on(srv, addr, port, err);
 	if (st != ORC_OK) {
 		orc_http_destroy(srv);
@@ -392,6 +468,18 @@ parse_fields(const char *s, size_t n, struct orc_http_request *out)
 				return 400;
 		if (colon - p == 4 && strncasecmp(p, "host", 4) == 0)
 			out->host = true;
+		if (colon - p == 13 &&
+		    strncasecmp(p, "authorization", 13) == 0) {
+			const char *v = colon + 1, *e = eol;
+
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == '\r' || e[-1] == ' ' ||
+					 e[-1] == '\t'))
+				e--;
+			out->authorization = v;
+			out->authorization_len = (size_t)(e - v);
+		}
 		p = eol + 1;
 	}
 	return 0;
@@ -456,6 +544,36 @@ route_find(const struct orc_http *srv, const struct orc_http_request *rq)
 	return NULL;
 }
 
+/*
+ * True when rq may reach route: an open path, or "Authorization: Bearer
+ * <token>" with our token, compared in time that does not depend on
+ * where it differs.
+ */
+static bool
+authorized(const struct orc_http *srv, const struct orc_http_route *route,
+	   const struct orc_http_request *rq)
+{
+	const char *v = rq->authorization;
+	size_t n = rq->authorization_len, want = strlen(srv->token);
+	unsigned char diff = 0;
+
+	if (path_is_open(route->path))
+		return true;
+	if (want == 0 || v == NULL || n < 7 || strncasecmp(v, "Bearer ", 7) != 0)
+		return false;
+	v += 7;
+	n -= 7;
+	while (n > 0 && *v == ' ') {
+		v++;
+		n--;
+	}
+	if (n != want)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(v[i] ^ srv->token[i]);
+	return diff == 0;
+}
+
 /* Build the whole answer into c->out. */
 static void
 answer(struct orc_http *srv, struct conn *c)
@@ -471,11 +589,14 @@ answer(struct orc_http *srv, struct conn *c)
 		route = route_find(srv, &rq);
 		if (route == NULL)
 			status = 404;
+		else if (!authorized(srv, route, &rq))
+			status = 401;
 		else if (rq.method == ORC_HTTP_METHOD_OTHER)
 			status = 405;
 	}
 	if (status != 0) {
-		const char *text = status == 404   ? "not found\n"
+		const char *text = status == 401   ? "unauthorized\n"
+				   : status == 404 ? "not found\n"
 				   : status == 405 ? "method not allowed\n"
 				   : status == 505
 				       ? "http version not supported\n"
@@ -498,7 +619,9 @@ answer(struct orc_http *srv, struct conn *c)
 		     resp.status, reason_phrase(resp.status),
 		     resp.content_type ? resp.content_type : TEXT_PLAIN,
 		     resp.body_len,
-		     resp.status == 405 ? "Allow: GET, HEAD\r\n" : "");
+		     resp.status == 405 ? "Allow: GET, HEAD\r\n"
+		     : status == 401	? "WWW-Authenticate: Bearer\r\n"
+					: "");
 	if (status == 0 && rq.method == ORC_HTTP_METHOD_HEAD)
 		resp.body_len = 0;
 	c->out = malloc((size_t)n + resp.body_len);
@@ -582,12 +705,40 @@ do_drain(struct orc_http *srv, struct conn *c)
 		conn_close(srv, c);
 }
 
+/*
+ * A slot for a new connection: a free one, else the one that matters
+ * least: a lingering one (its answer is out), else the oldest that has
+ * not sent a whole request head (idle or slow: a probe sends its request
+ * at once).  NULL when every slot holds a request in hand or an answer
+ * going out.
+ */
+static struct conn *
+slot_for_new(struct orc_http *srv)
+{
+	struct conn *idle = NULL;
+
+	for (size_t j = 0; j < MAX_CONNS; j++) {
+		struct conn *c = &srv->conns[j];
+
+		if (c->state == FREE || c->state == LINGERING)
+			return c;
+		if (c->state == READING && !c->complete &&
+		    (idle == NULL || c->opened < idle->opened))
+			idle = c;
+	}
+	return idle;
+}
+
 static void
 accept_some(struct orc_http *srv, int64_t now_ms)
 {
-	for (int i = 0; i < ACCEPTS_PER_TURN && srv->n_open < MAX_CONNS; i++) {
-		struct conn *c = NULL;
-		int fd = accept(srv->fd, NULL, NULL);
+	for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+		struct conn *c = slot_for_new(srv);
+		int fd;
+
+		if (c == NULL)
+			return; /* the backlog waits for the next turn */
+		fd = accept(srv->fd, NULL, NULL);
 
 		if (fd < 0) {
 			if (errno == ECONNABORTED || errno == EINTR)
@@ -598,11 +749,10 @@ accept_some(struct orc_http *srv, int64_t now_ms)
 			close(fd);
 			continue;
 		}
-		for (size_t j = 0; j < MAX_CONNS && c == NULL; j++)
-			if (srv->conns[j].state == FREE)
-				c = &srv->conns[j];
+		conn_close(srv, c); /* evicted, when it was in use */
 		c->state = READING;
 		c->fd = fd;
+		c->opened = ++srv->accepted;
 		c->deadline = now_ms + REQUEST_TIMEOUT_MS;
 		c->complete = false;
 		c->in_len = 0;
@@ -623,8 +773,7 @@ orc_http_poll(struct orc_http *srv, int64_t now_ms)
 
 	if (srv == NULL)
 		return 0;
-	fds[n] =
-	    (struct pollfd){srv->fd, srv->n_open < MAX_CONNS ? POLLIN : 0, 0};
+	fds[n] = (struct pollfd){srv->fd, POLLIN, 0};
 	owner[n++] = NULL;
 	for (size_t i = 0; i < MAX_CONNS; i++) {
 		struct conn *c = &srv->conns[i];

@@ -9,7 +9,11 @@
  * closed after the answer (Connection: close, no keep-alive, no request
  * bodies).  Bad requests get 400, unknown paths 404, other methods 405
  * (with Allow), other HTTP versions 505; a client that does not finish
- * its request within a few seconds is disconnected.
+ * its request within two seconds is disconnected.  At most
+ * ORC_HTTP_CONNECTIONS_MAX are open; when all are taken a new one evicts
+ * the oldest that has not sent its request, so idle clients cannot starve
+ * probes.  /healthz, /readyz and /metrics are open; any other route
+ * answers 401 without "Authorization: Bearer <token>".
  *
  * Handlers run on the caller's thread, inside orc_http_poll(), so they
  * may read the caller's state without locks.
@@ -24,6 +28,8 @@
 #include <stdint.h>
 
 #include "error.h"
+
+#define ORC_HTTP_CONNECTIONS_MAX 64 /* open at once */
 
 /* What a handler answers.  Fill it with orc_http_reply*(). */
 struct orc_http_response {
@@ -58,12 +64,16 @@ struct orc_http;
 /*
  * Listen on addr:port (addr borrowed: a numeric IPv4 or IPv6 address, or
  * NULL for every interface, IPv6 and IPv4 when the host has both); port 0
- * takes a free port (see orc_http_port()).  routes[0..n_routes) are
- * copied (their paths and contexts stay borrowed).  *out is new; free
- * with orc_http_destroy().  ORC_TRANSIENT when the address is in use,
- * ORC_INVALID for a bad address, ORC_FATAL otherwise.
+ * takes a free port (see orc_http_port()).  token (borrowed, copied; NULL
+ * or "" for none) is the bearer token routes other than /healthz, /readyz
+ * and /metrics need; without one, registering such a route is
+ * ORC_INVALID.  routes[0..n_routes) are copied (their paths and contexts
+ * stay borrowed).  *out is new; free with orc_http_destroy().
+ * ORC_TRANSIENT when the address is in use, ORC_INVALID for a bad
+ * address, token or route, ORC_FATAL otherwise.
  */
 enum orc_status orc_http_create(const char *addr, int port,
+				const char *token,
 				const struct orc_http_route *routes,
 				size_t n_routes, struct orc_http **out,
 				struct orc_error *err);
@@ -103,6 +113,10 @@ struct orc_http_request {
 	size_t path_len;
 	bool http11; /* HTTP/1.1, else HTTP/1.0 */
 	bool host;   /* a Host field was sent */
+	/* the last Authorization field's value, blanks trimmed (borrowed,
+	 * not NUL-terminated); NULL when none was sent */
+	const char *authorization;
+	size_t authorization_len;
 };
 
 /*

@@ -396,7 +396,8 @@ orc_ops_create(const struct orc_ops_sources *src, int port,
 	routes[0] = (struct orc_http_route){"/healthz", on_healthz, o};
 	routes[1] = (struct orc_http_route){"/readyz", on_readyz, o};
 	routes[2] = (struct orc_http_route){"/metrics", on_metrics, o};
-	st = orc_http_create(NULL, port, routes, 3, &o->http, err);
+	st = orc_http_create(src->http_address, port, src->http_token, routes,
+			     3, &o->http, err);
 	if (st != ORC_OK) {
 		orc_ops_destroy(o);
 		return st;

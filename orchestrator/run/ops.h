@@ -33,12 +33,14 @@ struct orc_ops_sources {
 	struct orc_worker *worker; /* NULL without the worker role */
 	struct orc_relay *relay;   /* NULL without the relay role */
 	int64_t kafka_grace_ms;	   /* /readyz: how long no broker may be up */
+	const char *http_address;  /* NULL: every interface */
+	const char *http_token;	   /* NULL: only health and metrics */
 };
 
 struct orc_ops;
 
 /*
- * Serve on port (every interface) with src (copied; what it points to is
+ * Serve on src->http_address, port with src (copied; what it points to is
  * borrowed).  *out is new; free with orc_ops_destroy().  Pings
  * PostgreSQL once before returning, so /readyz is right from the start.
  * ORC_TRANSIENT when the port is in use.

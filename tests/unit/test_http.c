@@ -4,8 +4,9 @@
  * run loop polls it.  Routing and statuses (200, 400, 404, 405, 505, 500),
  * HEAD, HTTP/1.0 and 1.1 (Host), requests split into pieces, oversized
  * and idle clients, bodies larger than a socket buffer, more clients than
- * connection slots, clients that vanish, bounded work per turn, and the
- * listening socket's errors.
+ * connection slots, clients that vanish, bounded work per turn, the
+ * listening socket's errors, the token other routes need, and probes
+ * answered while 2,000 idle connections are open.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,8 @@
 #include "http.h"
 
 #define BIG_SIZE (1024 * 1024 + 17)
+#define TOKEN "s3cret"
+#define AUTH "Authorization: Bearer " TOKEN "\r\n"
 
 static int big_calls;
 
@@ -84,7 +88,7 @@ start(void)
 	struct orc_http *srv = NULL;
 	struct orc_error err;
 
-	ck_assert_int_eq(orc_http_create("127.0.0.1", 0, routes,
+	ck_assert_int_eq(orc_http_create("127.0.0.1", 0, TOKEN, routes,
 					 sizeof(routes) / sizeof(routes[0]),
 					 &srv, &err),
 			 ORC_OK);
@@ -254,8 +258,9 @@ START_TEST(test_handler_statuses)
 	    strstr(r.text, "HTTP/1.1 503 Service Unavailable\r\n"));
 	ck_assert_str_eq(body_of(&r), "not ready\npostgresql: down\n");
 	free(r.text);
-	ck_assert_int_eq(status(srv, "GET /bad HTTP/1.0\r\n\r\n"), 500);
-	ck_assert_int_eq(request(srv, "GET /empty HTTP/1.0\r\n\r\n", &r), 200);
+	ck_assert_int_eq(status(srv, "GET /bad HTTP/1.0\r\n" AUTH "\r\n"), 500);
+	ck_assert_int_eq(
+	    request(srv, "GET /empty HTTP/1.0\r\n" AUTH "\r\n", &r), 200);
 	ck_assert_ptr_nonnull(strstr(r.text, "\r\nContent-Length: 0\r\n"));
 	free(r.text);
 	orc_http_destroy(srv);
@@ -426,7 +431,8 @@ START_TEST(test_big_body)
 	struct reply r;
 	const char *body;
 
-	ck_assert_int_eq(request(srv, "GET /big HTTP/1.0\r\n\r\n", &r), 200);
+	ck_assert_int_eq(request(srv, "GET /big HTTP/1.0\r\n" AUTH "\r\n", &r),
+			 200);
 	body = body_of(&r);
 	ck_assert_uint_eq(r.len - (size_t)(body - r.text), BIG_SIZE);
 	for (size_t i = 0; i < BIG_SIZE; i++)
@@ -441,7 +447,7 @@ END_TEST
 /* More clients at once than connection slots: all are answered. */
 START_TEST(test_many_clients)
 {
-	enum { N = 40 };
+	enum { N = ORC_HTTP_CONNECTIONS_MAX + 36 };
 	static const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
 	struct orc_http *srv = start();
 	int fds[N];
@@ -458,7 +464,8 @@ START_TEST(test_many_clients)
 		int answered = orc_http_poll(srv, now_ms());
 
 		ck_assert_int_le(answered, 4); /* bounded work per turn */
-		ck_assert_uint_le(orc_http_connections(srv), 16);
+		ck_assert_uint_le(orc_http_connections(srv),
+				  ORC_HTTP_CONNECTIONS_MAX);
 		for (int i = 0; i < N; i++) {
 			ssize_t n;
 
@@ -493,7 +500,8 @@ START_TEST(test_client_vanishes)
 	int fd = connect_to(orc_http_port(srv));
 	struct linger lg = {1, 0};
 
-	send_all(fd, "GET /big HTTP/1.0\r\n\r\n", 21);
+	send_all(fd, "GET /big HTTP/1.0\r\n" AUTH "\r\n",
+		 strlen("GET /big HTTP/1.0\r\n" AUTH "\r\n"));
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	for (int i = 0; i < 20 && orc_http_connections(srv) == 0; i++) {
 		orc_http_poll(srv, now_ms());
@@ -568,16 +576,18 @@ START_TEST(test_listen_errors)
 	struct orc_error err;
 
 	ck_assert_int_eq(orc_http_create("127.0.0.1", orc_http_port(srv),
-					 routes, 1, &other, &err),
+					 NULL, routes, 1, &other, &err),
 			 ORC_TRANSIENT);
 	ck_assert_ptr_null(other);
 	ck_assert_ptr_nonnull(
 	    strstr(err.message, "cannot listen on http port"));
 	ck_assert_int_eq(
-	    orc_http_create("not an address", 0, routes, 1, &other, &err),
+	    orc_http_create("not an address", 0, NULL, routes, 1, &other,
+			    &err),
 	    ORC_INVALID);
-	ck_assert_int_eq(orc_http_create(NULL, 70000, routes, 1, &other, &err),
-			 ORC_INVALID);
+	ck_assert_int_eq(
+	    orc_http_create(NULL, 70000, NULL, routes, 1, &other, &err),
+	    ORC_INVALID);
 	orc_http_destroy(srv);
 	orc_http_destroy(NULL);
 	ck_assert_int_eq(orc_http_poll(NULL, 0), 0);
@@ -590,7 +600,7 @@ START_TEST(test_any_address)
 	struct orc_http *srv = NULL;
 	struct orc_error err;
 
-	ck_assert_int_eq(orc_http_create(NULL, 0, routes, 1, &srv, &err),
+	ck_assert_int_eq(orc_http_create(NULL, 0, NULL, routes, 1, &srv, &err),
 			 ORC_OK);
 	ck_assert_int_eq(status(srv, "GET /healthz HTTP/1.0\r\n\r\n"), 200);
 	orc_http_destroy(srv);
@@ -654,6 +664,182 @@ START_TEST(test_parse_request)
 }
 END_TEST
 
+/*
+ * Only /healthz, /readyz and /metrics are open: any other route needs the
+ * bearer token, and without a token it cannot be registered at all.
+ */
+START_TEST(test_token)
+{
+	static const struct orc_http_route open_only[] = {
+	    {"/healthz", on_ok, NULL},
+	    {"/readyz", on_ok, NULL},
+	    {"/metrics", on_ok, NULL},
+	};
+	static const struct orc_http_route admin[] = {
+	    {"/healthz", on_ok, NULL},
+	    {"/admin", on_ok, NULL},
+	};
+	struct orc_http *srv = NULL, *other = NULL;
+	struct orc_error err;
+	struct reply r;
+
+	ck_assert_int_eq(orc_http_create("127.0.0.1", 0, NULL, admin, 2,
+					 &other, &err),
+			 ORC_INVALID);
+	ck_assert_str_eq(err.message,
+			 "http path \"/admin\" needs a token (http_token)");
+	ck_assert_ptr_null(other);
+	ck_assert_int_eq(orc_http_create("127.0.0.1", 0, "", admin, 2, &other,
+					 &err),
+			 ORC_INVALID);
+	ck_assert_int_eq(orc_http_create("127.0.0.1", 0, "has blank", admin,
+					 2, &other, &err),
+			 ORC_INVALID);
+	ck_assert_int_eq(orc_http_create("127.0.0.1", 0, NULL, open_only, 3,
+					 &other, &err),
+			 ORC_OK);
+	ck_assert_int_eq(status(other, "GET /metrics HTTP/1.0\r\n\r\n"), 200);
+	orc_http_destroy(other);
+
+	ck_assert_int_eq(orc_http_create("127.0.0.1", 0, TOKEN, admin, 2, &srv,
+					 &err),
+			 ORC_OK);
+	ck_assert_int_eq(status(srv, "GET /healthz HTTP/1.0\r\n\r\n"), 200);
+	ck_assert_int_eq(request(srv, "GET /admin HTTP/1.0\r\n\r\n", &r), 401);
+	ck_assert_ptr_nonnull(strstr(r.text, "WWW-Authenticate: Bearer\r\n"));
+	ck_assert_str_eq(body_of(&r), "unauthorized\n");
+	free(r.text);
+	ck_assert_int_eq(status(srv, "GET /admin HTTP/1.0\r\n"
+				     "Authorization: Bearer s3cre\r\n\r\n"),
+			 401);
+	ck_assert_int_eq(status(srv, "GET /admin HTTP/1.0\r\n"
+				     "Authorization: Bearer s3cret!\r\n\r\n"),
+			 401);
+	ck_assert_int_eq(status(srv, "GET /admin HTTP/1.0\r\n"
+				     "Authorization: Basic s3cret\r\n\r\n"),
+			 401);
+	ck_assert_int_eq(status(srv, "GET /admin HTTP/1.0\r\n" AUTH "\r\n"),
+			 200);
+	ck_assert_int_eq(status(srv, "GET /admin HTTP/1.1\r\nHost: x\r\n"
+				     "authorization:  bearer s3cret \r\n\r\n"),
+			 200);
+	ck_assert_int_eq(status(srv, "POST /admin HTTP/1.0\r\n\r\n"), 401);
+	ck_assert_int_eq(status(srv, "GET /other HTTP/1.0\r\n" AUTH "\r\n"),
+			 404);
+	orc_http_destroy(srv);
+}
+END_TEST
+
+/* A client socket connecting without waiting; -1 when out of ports. */
+static int
+connect_nonblocking(int port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * GET /healthz on a new connection while polling srv as the run loop
+ * does; the status, or 0 when no answer came within limit_ms.  *took_ms
+ * says how long it took.
+ */
+static int
+probe(struct orc_http *srv, int64_t limit_ms, int64_t *took_ms)
+{
+	static const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
+	int64_t start = now_ms();
+	int fd = connect_nonblocking(orc_http_port(srv));
+	char buf[512];
+	size_t len = 0, sent = 0;
+	int st = 0;
+
+	ck_assert_int_ge(fd, 0);
+	while (now_ms() - start < limit_ms) {
+		ssize_t n;
+
+		orc_http_poll(srv, now_ms());
+		if (sent < sizeof(req) - 1) {
+			n = send(fd, req + sent, sizeof(req) - 1 - sent,
+				 MSG_NOSIGNAL);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n > 0)
+			len += (size_t)n;
+		if (n == 0 || len == sizeof(buf) - 1)
+			break;
+		poll(NULL, 0, 1);
+	}
+	buf[len] = '\0';
+	*took_ms = now_ms() - start;
+	if (sscanf(buf, "HTTP/1.1 %d ", &st) != 1)
+		st = 0;
+	close(fd);
+	return st;
+}
+
+/*
+ * Found in issue 10: 2,000 idle connections (connected, sending nothing)
+ * kept every /healthz out of the 16 slots, first come first served.  Now
+ * a probe is answered within a second, again and again, while they stay
+ * open; the server holds at most ORC_HTTP_CONNECTIONS_MAX of them.
+ */
+START_TEST(test_idle_flood)
+{
+	enum { IDLE = 2000, PROBES = 10 };
+	static int idle[IDLE];
+	struct rlimit rl;
+	struct orc_http *srv;
+	int64_t worst = 0;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < IDLE + 256) {
+		rl.rlim_cur = rl.rlim_max < IDLE + 256 ? rl.rlim_max
+						       : IDLE + 256;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	ck_assert_uint_ge(rl.rlim_cur, IDLE + 256);
+	srv = start();
+	for (int i = 0; i < IDLE; i++) {
+		idle[i] = connect_nonblocking(orc_http_port(srv));
+		ck_assert_int_ge(idle[i], 0);
+		if (i % 50 == 49) /* the loop turns meanwhile */
+			orc_http_poll(srv, now_ms());
+	}
+	for (int i = 0; i < PROBES; i++) {
+		int64_t took;
+		int st = probe(srv, 1000, &took);
+
+		ck_assert_msg(st == 200,
+			      "probe %d: status %d after %lld ms, %zu open", i,
+			      st, (long long)took, orc_http_connections(srv));
+		ck_assert_uint_le(orc_http_connections(srv),
+				  ORC_HTTP_CONNECTIONS_MAX);
+		if (took > worst)
+			worst = took;
+	}
+	fprintf(stderr, "idle flood: %d idle, %d probes, worst %lld ms\n",
+		IDLE, PROBES, (long long)worst);
+	for (int i = 0; i < IDLE; i++)
+		close(idle[i]);
+	orc_http_destroy(srv);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -679,6 +865,8 @@ http_suite(void)
 	tcase_add_test(tc, test_any_address);
 	tcase_add_test(tc, test_reply_helpers);
 	tcase_add_test(tc, test_parse_request);
+	tcase_add_test(tc, test_token);
+	tcase_add_test(tc, test_idle_flood);
 	suite_add_tcase(s, tc);
 	return s;
 }
