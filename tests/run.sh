@@ -56,4 +56,10 @@ step "unit and integration tests against a real Kafka and PostgreSQL"
 deploy/local/stack.sh run -- ctest --test-dir build --output-on-failure \
 	-L 'unit|integration'
 
+# The chaos command, short: kill -9, a Kafka and a PostgreSQL restart and
+# every kind of poison event during 300 sagas, then the invariants (a stack
+# of its own); `tests/chaos/run.sh` alone is the full run.
+step "chaos, short (CHAOS_QUICK=1 tests/chaos/run.sh)"
+CHAOS_QUICK=1 CHAOS_BUILD_DIR=build CHAOS_NO_BUILD=1 tests/chaos/run.sh
+
 step "all tests passed"
