@@ -604,6 +604,11 @@ START_TEST(test_any_address)
 			 ORC_OK);
 	ck_assert_int_eq(status(srv, "GET /healthz HTTP/1.0\r\n\r\n"), 200);
 	orc_http_destroy(srv);
+	/* an empty http_address is every interface too */
+	ck_assert_int_eq(orc_http_create("", 0, NULL, routes, 1, &srv, &err),
+			 ORC_OK);
+	ck_assert_int_eq(status(srv, "GET /healthz HTTP/1.0\r\n\r\n"), 200);
+	orc_http_destroy(srv);
 }
 END_TEST
 
@@ -661,6 +666,19 @@ START_TEST(test_parse_request)
 	ck_assert_int_eq(orc_http_parse_request(nul, sizeof(nul) - 1, &rq),
 			 400);
 	ck_assert_int_eq(parse_text("GET / HTTP/3.1\r\n\r\n", &rq), 505);
+
+	/* Authorization: the last one's value, blanks trimmed */
+	ck_assert_int_eq(parse_text("GET / HTTP/1.0\r\n\r\n", &rq), 0);
+	ck_assert_ptr_null(rq.authorization);
+	ck_assert_int_eq(parse_text("GET / HTTP/1.0\r\nAuthorization: a\r\n"
+				    "AUTHORIZATION: \t Bearer x \t\r\n\r\n",
+				    &rq),
+			 0);
+	ck_assert_uint_eq(rq.authorization_len, 8);
+	ck_assert_int_eq(memcmp(rq.authorization, "Bearer x", 8), 0);
+	ck_assert_int_eq(parse_text("GET / HTTP/1.0\nAuthorization:\n\n", &rq),
+			 0);
+	ck_assert_uint_eq(rq.authorization_len, 0);
 }
 END_TEST
 
