@@ -112,8 +112,8 @@ connect_dsn(const char *dsn)
 {
 	PGconn *conn = PQconnectdb(dsn);
 
-	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "cannot connect to %s: %s",
-		      dsn, PQerrorMessage(conn));
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK,
+		      "cannot connect to %s: %s", dsn, PQerrorMessage(conn));
 	orc_it_pg_exec(conn, "SET search_path TO orchestrator", 0, NULL);
 	return conn;
 }
@@ -231,7 +231,73 @@ START_TEST(test_readonly_role_only_reads)
 }
 END_TEST
 
-/* ---- 3. TLS to PostgreSQL, SASL_SSL to Kafka ---- */
+/* ---- 3. an owner who may not create roles; deploy/sql/roles.sql ---- */
+
+/*
+ * The tables of the schema whose grants are not migration 006's (each
+ * privilege on its own: has_table_privilege() of a list is "any of").
+ */
+static const char wrong_grants_sql[] =
+	"SELECT count(*) FROM (SELECT tablename = 'schema_migrations' AS mig,"
+	"  format('%I.%I', schemaname, tablename) AS t FROM pg_tables"
+	"  WHERE schemaname = 'orchestrator') x"
+	" WHERE NOT has_table_privilege('orchestrator_runtime', t, 'SELECT')"
+	" OR NOT has_table_privilege('orchestrator_readonly', t, 'SELECT')"
+	" OR has_table_privilege('orchestrator_readonly', t,"
+	"                        'INSERT, UPDATE, DELETE, TRUNCATE')"
+	" OR has_table_privilege('orchestrator_runtime', t,"
+	"                        'TRUNCATE, REFERENCES, TRIGGER')"
+	" OR mig = has_table_privilege('orchestrator_runtime', t, 'INSERT')";
+
+START_TEST(test_owner_without_createrole)
+{
+	PGconn *admin = orc_it_pg_connect(NULL), *conn;
+	char owner[64], db[64], dsn[1200], sql[256], out[4096], log[160];
+	const char *migrate[] = {"migrate", "--dsn", dsn, NULL};
+	const char *psql[] = {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-v",
+			      "schema=orchestrator", "-f",
+			      ORC_SOURCE_DIR "/deploy/sql/roles.sql", "-d", dsn,
+			      NULL};
+	int rc;
+
+	/* a managed database: its owner may log in and nothing more */
+	orc_it_unique("itsec_owner", owner, sizeof(owner));
+	orc_it_unique("itsec_db", db, sizeof(db));
+	snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN", owner);
+	orc_it_pg_exec(admin, sql, 0, NULL);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER %s", db, owner);
+	orc_it_pg_exec(admin, sql, 0, NULL);
+	/* what the administrator does once per server (maybe done already) */
+	orc_it_pg_exec(admin,
+		       "DO $$ BEGIN"
+		       " CREATE ROLE orchestrator_runtime NOLOGIN;"
+		       " EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+		       "DO $$ BEGIN"
+		       " CREATE ROLE orchestrator_readonly NOLOGIN;"
+		       " EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+		       0, NULL);
+	dsn_as(db, owner, dsn, sizeof(dsn));
+	rc = orc_it_run(out, sizeof(out), migrate);
+	ck_assert_msg(rc == 0, "migrate as an owner without CREATEROLE: %d\n%s",
+		      rc, out);
+
+	/* the script makes the same grants again: no change, no failure */
+	snprintf(log, sizeof(log), "/tmp/%s.psql.log", owner);
+	rc = orc_it_wait(orc_it_spawn_prog(log, NULL, "/usr/bin/psql", psql));
+	if (rc != 0) {
+		orc_it_dump_tail(log, 20);
+		ck_abort_msg("deploy/sql/roles.sql as the owner: exit %d", rc);
+	}
+	unlink(log);
+
+	conn = orc_it_pg_connect(db);
+	ck_assert_int_eq(orc_it_pg_long(conn, wrong_grants_sql), 0);
+	PQfinish(conn);
+	PQfinish(admin);
+}
+END_TEST
+
+/* ---- 4. TLS to PostgreSQL, SASL_SSL to Kafka ---- */
 
 /* A stack of its own with TLS, alive as long as its pipe (this test). */
 struct tls_stack {
@@ -339,6 +405,31 @@ other_ca(const char *dir, char *path, size_t len)
 	}
 }
 
+/* Wait until the log of process idx holds text; fail after timeout_ms. */
+static void
+await_log(struct orc_it_scene *s, int idx, const char *text, int timeout_ms)
+{
+	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
+	char buf[65536];
+
+	for (;;) {
+		FILE *f = fopen(s->procs[idx].log, "r");
+		size_t n = 0;
+
+		if (f != NULL) {
+			n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+		}
+		buf[n] = '\0';
+		if (strstr(buf, text) != NULL)
+			return;
+		if (orc_clock_mono_ms() > deadline)
+			orc_it_scene_fail(s, "no \"%s\" in %s's log", text,
+					  s->procs[idx].name);
+		orc_clock_sleep_ms(200, NULL);
+	}
+}
+
 START_TEST(test_tls_and_sasl_ssl)
 {
 	static const char *const topics[] = {"orders", "work", "idle"};
@@ -346,17 +437,19 @@ START_TEST(test_tls_and_sasl_ssl)
 	struct orc_it_scene s;
 	char base[512], wrong[128], out[4096];
 	char e_brokers[300], e_ca[300], e_user[100], e_pass[100];
-	const char *kafka_env[] = {e_brokers, "ORC_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
+	const char *kafka_env[] = {e_brokers,
+				   "ORC_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
 				   "ORC_KAFKA_SASL_MECHANISM=PLAIN", e_user,
-				   e_pass, e_ca, NULL};
+				   e_pass, e_ca, NULL, NULL};
 	char r_brokers[300], r_ca[300], r_user[100], r_pass[100];
 	const char *rules[] = {"--brokers", r_brokers,
 			       "--kafka.security.protocol=SASL_SSL",
 			       "--kafka.sasl.mechanism=PLAIN", r_user, r_pass,
-			       r_ca, "--rule", "reserve.do=succeed:reserve.done",
-			       "--rule", "charge.do=succeed:charge.done", NULL};
+			       r_ca, "--rule",
+			       "reserve.do=succeed:reserve.done", "--rule",
+			       "charge.do=succeed:charge.done", NULL};
 	const char *status_args[] = {"list", NULL};
-	int rc;
+	int rc, bad;
 
 	tls_stack_start(&st);
 	orc_it_scene_init(&s, topics, 3);
@@ -402,6 +495,15 @@ START_TEST(test_tls_and_sasl_ssl)
 	ck_assert_msg(rc != 0 && strstr(out, "certificate verify failed"),
 		      "a wrong CA: exit %d\n%s", rc, out);
 
+	/* and for Kafka: librdkafka's reason reaches the log */
+	snprintf(s.db.dsn, sizeof(s.db.dsn),
+		 "%s sslmode='verify-full' sslrootcert='%s'", base, st.ca);
+	snprintf(e_ca, sizeof(e_ca), "ORC_KAFKA_SSL_CA_LOCATION=%s", wrong);
+	kafka_env[6] = "ORC_GROUP=itsec_wrong_ca";
+	kafka_env[7] = NULL;
+	bad = orc_it_scene_run(&s, "run-wrong-ca", kafka_env);
+	await_log(&s, bad, "certificate verify failed", WAIT_MS);
+
 	ck_assert_int_eq(orc_it_scene_stop(&s, 0, SIGTERM), 0);
 	orc_it_scene_finish(&s);
 	tls_stack_stop(&st);
@@ -414,6 +516,7 @@ main(void)
 	const struct orc_it_case cases[] = {
 		ORC_IT_CASE(runtime_role_runs_sagas),
 		ORC_IT_CASE(readonly_role_only_reads),
+		ORC_IT_CASE(owner_without_createrole),
 		ORC_IT_CASE(tls_and_sasl_ssl),
 	};
 
