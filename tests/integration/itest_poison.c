@@ -91,6 +91,19 @@ poison_init(struct poison *p, const char *id)
 	p->reason = "no saga definition starts with or waits for";
 }
 
+/* p's value: a JSON string of n bytes in all, of fill. */
+static void
+set_value(struct poison *p, size_t n, char fill)
+{
+	free(p->value);
+	p->value = malloc(n);
+	ck_assert_ptr_nonnull(p->value);
+	p->value[0] = '"';
+	memset(p->value + 1, fill, n - 2);
+	p->value[n - 1] = '"';
+	p->value_len = n;
+}
+
 static size_t
 headers_size(const struct poison *p)
 {
@@ -180,34 +193,67 @@ header_is(const struct orc_kafka_message *m, const char *name,
 	       bytes_eq(h.value, h.size, value, strlen(value));
 }
 
+/*
+ * A consumer of its own group reading one topic from the start, and the
+ * message it found: the message must go before its consumer.
+ */
+struct finder {
+	struct orc_config cfg;
+	struct orc_consumer *c;
+	struct orc_kafka_message *m;
+};
+
+/*
+ * Read topic until a message with header name = value comes (in f->m;
+ * NULL after 30 s).  f is caller-owned; finder_finish() it.
+ */
+static struct orc_kafka_message *
+find_message(struct finder *f, const char *topic, const char *name,
+	     const char *value)
+{
+	const char *topics[1] = {topic};
+	char group[96];
+	struct orc_error err;
+	int64_t deadline = orc_clock_mono_ms() + 30000;
+
+	orc_it_unique("it_poison_find", group, sizeof(group));
+	orc_it_config_init(&f->cfg);
+	ck_assert_int_eq(orc_consumer_create(&f->cfg, group, topics, 1, &f->c,
+					     &err),
+			 ORC_OK);
+	f->m = NULL;
+	while (f->m == NULL && orc_clock_mono_ms() < deadline) {
+		f->m = orc_it_poll_one(f->c, 1000);
+		if (f->m != NULL && !header_is(f->m, name, value)) {
+			orc_kafka_message_destroy(f->m);
+			f->m = NULL;
+		}
+	}
+	return f->m;
+}
+
+static void
+finder_finish(struct finder *f)
+{
+	orc_kafka_message_destroy(f->m);
+	orc_consumer_destroy(f->c);
+	orc_config_finish(&f->cfg);
+}
+
 /* The copy on the dead-letter topic: headers as sent, then ours. */
 static void
 assert_dlq_copy(struct orc_it_scene *s, const struct poison *p,
 		const struct orc_it_sent *sent, long id)
 {
-	struct orc_config cfg;
-	struct orc_consumer *c;
-	struct orc_kafka_message *m = NULL;
-	const char *topics[1] = {s->dlq};
-	char group[96], part[16], off[24], size[24], ids[24];
-	struct orc_error err;
-	int64_t deadline = orc_clock_mono_ms() + 30000;
+	struct finder f;
+	struct orc_kafka_message *m;
+	char part[16], off[24], size[24], ids[24];
 
+	/* the poison is the only dead letter of the scene so far */
 	snprintf(part, sizeof(part), "%d", (int)sent->partition);
 	snprintf(off, sizeof(off), "%lld", (long long)sent->offset);
-	orc_it_unique("it_poison_dlq", group, sizeof(group));
-	orc_it_config_init(&cfg);
-	ck_assert_int_eq(orc_consumer_create(&cfg, group, topics, 1, &c, &err),
-			 ORC_OK);
-	while (orc_clock_mono_ms() < deadline) {
-		m = orc_it_poll_one(c, 1000);
-		if (m != NULL && header_is(m, "orc_dlq_partition", part) &&
-		    header_is(m, "orc_dlq_offset", off))
-			break;
-		orc_kafka_message_destroy(m);
-		m = NULL;
-	}
-	if (m == NULL)
+	m = find_message(&f, s->dlq, "orc_dlq_offset", off);
+	if (m == NULL || !header_is(m, "orc_dlq_partition", part))
 		orc_it_scene_fail(s, "no copy of partition %s offset %s on %s",
 				  part, off, s->dlq);
 	ck_assert(bytes_eq(m->key, m->key_len, p->key, p->key_len));
@@ -232,9 +278,7 @@ assert_dlq_copy(struct orc_it_scene *s, const struct poison *p,
 		ck_assert(orc_kafka_message_header_at(m, p->n_h, &h));
 		ck_assert_str_eq(h.name, "orc_dlq_error");
 	}
-	orc_kafka_message_destroy(m);
-	orc_consumer_destroy(c);
-	orc_config_finish(&cfg);
+	finder_finish(&f);
 }
 
 /*
@@ -272,31 +316,17 @@ assert_offsets_past(struct orc_it_scene *s)
 static void
 assert_replay(struct orc_it_scene *s, const struct poison *p, long id)
 {
-	char out[4096], ids[24], group[96], orders[128];
+	char out[4096], ids[24], orders[128];
 	const char *args[] = {"dead-letters", "replay", ids, NULL};
-	const char *topics[1] = {orders};
-	struct orc_config cfg;
-	struct orc_consumer *c;
-	struct orc_kafka_message *m = NULL;
-	struct orc_error err;
+	struct finder f;
+	struct orc_kafka_message *m;
 	struct orc_header h;
-	int64_t deadline = orc_clock_mono_ms() + 30000;
 
 	snprintf(ids, sizeof(ids), "%ld", id);
 	if (orc_it_scene_cli(s, out, sizeof(out), args) != 0)
 		orc_it_scene_fail(s, "replay %ld: %s", id, out);
 	orc_it_scene_topic(s, "orders", orders, sizeof(orders));
-	orc_it_unique("it_poison_replay", group, sizeof(group));
-	orc_it_config_init(&cfg);
-	ck_assert_int_eq(orc_consumer_create(&cfg, group, topics, 1, &c, &err),
-			 ORC_OK);
-	while (orc_clock_mono_ms() < deadline) {
-		m = orc_it_poll_one(c, 1000);
-		if (m != NULL && header_is(m, "orc_replayed_from", ids))
-			break;
-		orc_kafka_message_destroy(m);
-		m = NULL;
-	}
+	m = find_message(&f, orders, "orc_replayed_from", ids);
 	if (m == NULL)
 		orc_it_scene_fail(s, "replay of %ld not on %s", id, orders);
 	ck_assert(bytes_eq(m->key, m->key_len, p->key, p->key_len));
@@ -309,9 +339,7 @@ assert_replay(struct orc_it_scene *s, const struct poison *p, long id)
 				       p->h[i].size),
 			      "replayed header %zu (%s) differs", i, p->h[i].name);
 	}
-	orc_kafka_message_destroy(m);
-	orc_consumer_destroy(c);
-	orc_config_finish(&cfg);
+	finder_finish(&f);
 	orc_it_scene_await(s, WAIT_MS, "the replay dead-lettered again",
 			   "SELECT count(*) = 2 FROM dead_letters");
 }
@@ -430,13 +458,7 @@ START_TEST(test_value_of_1mb)
 	poison_init(&p, "poison-1mb");
 	/* as large as the producer sends: the copy plus our headers is not */
 	n = PRODUCER_MESSAGE_MAX - 128 - p.key_len - headers_size(&p);
-	free(p.value);
-	p.value = malloc(n);
-	ck_assert_ptr_nonnull(p.value);
-	p.value[0] = '"';
-	memset(p.value + 1, 'v', n - 2);
-	p.value[n - 1] = '"';
-	p.value_len = n;
+	set_value(&p, n, 'v');
 	p.too_large = true;
 	run_poison(&p);
 }
@@ -488,13 +510,7 @@ START_TEST(test_copy_refused_by_the_broker)
 	setenv("ORC_KAFKA_MESSAGE_MAX_BYTES", "3000000", 1);
 	poison_init(&p, "poison-broker-refuses");
 	n = 1048588 - 150 - p.key_len - headers_size(&p);
-	free(p.value);
-	p.value = malloc(n);
-	ck_assert_ptr_nonnull(p.value);
-	p.value[0] = '"';
-	memset(p.value + 1, 'b', n - 2);
-	p.value[n - 1] = '"';
-	p.value_len = n;
+	set_value(&p, n, 'b');
 	p.too_large = true;
 	p.run_env = env;
 	run_poison(&p);
