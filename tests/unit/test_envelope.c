@@ -989,6 +989,11 @@ START_TEST(test_mode_names)
 }
 END_TEST
 
+/* The four required attributes, the rest of a minimal binary event. */
+#define REQUIRED                                                         \
+	H("ce_specversion", "1.0"), H("ce_id", "1"), H("ce_source", "/s"), \
+	    H("ce_type", "t")
+
 /* A string of n copies of c, in buf (n < size). */
 static const char *
 filled(char *buf, size_t n, char c)
@@ -1025,10 +1030,7 @@ START_TEST(test_attribute_limits)
 	for (size_t i = 0; i < N(limits); i++) {
 		for (size_t over = 0; over < 2; over++) {
 			struct orc_header h[] = {
-				H("ce_specversion", "1.0"),
-				H("ce_id", "1"),
-				H("ce_source", "/s"),
-				H("ce_type", "t"),
+				REQUIRED,
 				{name, v, limits[i].max + over},
 			};
 			struct orc_event ev;
@@ -1079,10 +1081,7 @@ START_TEST(test_format_limits)
 {
 	char step[ORC_ENVELOPE_SAGASTEP_MAX + 2];
 	struct orc_header h[] = {
-		H("ce_specversion", "1.0"),
-		H("ce_id", "1"),
-		H("ce_source", "/s"),
-		H("ce_type", "t"),
+		REQUIRED,
 		{"ce_sagastep", step, 0},
 		H("ce_sagaid", SAGA "0"),
 	};
@@ -1108,8 +1107,7 @@ START_TEST(test_content_type_limit)
 {
 	static char v[ORC_ENVELOPE_CONTENT_TYPE_MAX + 2];
 	struct orc_header h[] = {
-		H("ce_specversion", "1.0"), H("ce_id", "1"),
-		H("ce_source", "/s"),	    H("ce_type", "t"),
+		REQUIRED,
 		{"content-type", v, 0},
 	};
 	struct orc_event ev;
@@ -1137,8 +1135,7 @@ START_TEST(test_extension_name_limit)
 {
 	char name[ORC_ENVELOPE_EXT_NAME_MAX + 8], want[200];
 	struct orc_header h[] = {
-		H("ce_specversion", "1.0"), H("ce_id", "1"),
-		H("ce_source", "/s"),	    H("ce_type", "t"),
+		REQUIRED,
 		{name, "v", 1},
 	};
 	struct orc_event ev;
@@ -1219,8 +1216,7 @@ START_TEST(test_traceparent_limit)
 {
 	static char tp[ORC_ENVELOPE_TRACEPARENT_MAX + 2];
 	struct orc_header h[] = {
-		H("ce_specversion", "1.0"), H("ce_id", "1"),
-		H("ce_source", "/s"),	    H("ce_type", "t"),
+		REQUIRED,
 		{"traceparent", tp, 0},
 	};
 	struct orc_event ev;
