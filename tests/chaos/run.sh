@@ -25,7 +25,8 @@
 #      live orchestrator process; a second process joins the same group at
 #      the first third of the kills and stays; Kafka is restarted
 #      (stack.sh kafka-stop / kafka-start) and PostgreSQL too (pg-stop /
-#      pg-start), at even spacing among the kills; the poison events
+#      pg-start), at even spacing among the kills, and while each is away
+#      one more process is killed (its restart meets the outage); the poison events
 #      (tests/tools/poison: a NUL byte in a header value, a ~1 MB value,
 #      not JSON, invalid UTF-8, 200 headers, a reply for an unknown saga, a
 #      reply with an unknown sagastep) are sent CHAOS_POISON_ROUNDS times,
@@ -197,7 +198,9 @@ kill_one() { # kill -9 a live orchestrator process of a random running slot
 restart_kafka() {
   say "restarting Kafka"
   "$ROOT/deploy/local/stack.sh" kafka-stop "$ORC_STACK_DIR" >>"$OUT/stack.log" 2>&1
-  sleep 2
+  sleep 1
+  kill_one # its restart meets the broker away
+  sleep 1
   "$ROOT/deploy/local/stack.sh" kafka-start "$ORC_STACK_DIR" >>"$OUT/stack.log" 2>&1 ||
     die "Kafka did not come back: $OUT/stack.log"
   KAFKA_DONE=$((KAFKA_DONE + 1))
@@ -206,7 +209,9 @@ restart_kafka() {
 restart_pg() {
   say "restarting PostgreSQL"
   "$ROOT/deploy/local/stack.sh" pg-stop "$ORC_STACK_DIR" >>"$OUT/stack.log" 2>&1
-  sleep 2
+  sleep 1
+  kill_one # its restart meets the database away
+  sleep 1
   "$ROOT/deploy/local/stack.sh" pg-start "$ORC_STACK_DIR" >>"$OUT/stack.log" 2>&1 ||
     die "PostgreSQL did not come back: $OUT/stack.log"
   local i
@@ -447,9 +452,11 @@ inside() {
   odd_kills=$(awk -F'\t' 'FNR == NR { killed[$1] = 1; next } ($1 in killed) && $2 != 137' \
     "$OUT/kills.tsv" <(cat "$OUT"/exits-[12].tsv) | wc -l)
   restarts=$(($(cat "$OUT"/starts-[12].txt | wc -l) - procs))
-  # why a process ended by itself, from its own log
-  grep -h 'msg="giving up"\|level=fatal' "$OUT"/orchestrator-[12].log 2>/dev/null |
-    cut -c1-400 >"$OUT/exits-not-ours.txt" || true
+  # why a process ended by itself, from its own log: each reason once,
+  # with how often (timestamps cut off)
+  grep -h 'msg="giving up"\|level=fatal\|^orchestrator run: ' "$OUT"/orchestrator-[12].log \
+    2>/dev/null | sed 's/^ts=[^ ]* //' | cut -c1-300 | sort | uniq -c | sort -rn \
+    >"$OUT/exits-not-ours.txt" || true
 
   local -A v
   local key
