@@ -1105,3 +1105,95 @@ orc_it_metric(const char *text, const char *name)
 	}
 	return -1;
 }
+
+/* ---- a stack of the test's own ---- */
+
+/* Parse the "export NAME='value'" lines of a stack.env into a new object. */
+static json_t *
+stack_env_read(const char *path)
+{
+	json_t *env = json_object();
+	char line[2048];
+	FILE *f = fopen(path, "r");
+
+	ck_assert_msg(f != NULL && env != NULL, "cannot read %s", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *name = line + strlen("export "), *eq, *v;
+		size_t n;
+
+		if (strncmp(line, "export ", 7) != 0 ||
+		    (eq = strchr(name, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		v = eq + 1;
+		v[strcspn(v, "\n")] = '\0';
+		n = strlen(v);
+		if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
+			v[n - 1] = '\0';
+			v++;
+		}
+		json_object_set_new(env, name, json_string(v));
+	}
+	fclose(f);
+	return env;
+}
+
+void
+orc_it_stack_start(struct orc_it_stack *st, const char *const *env)
+{
+	char info[128], tag[64];
+	const char *args[48];
+	size_t n = 0;
+	int fds[2];
+	int64_t deadline = orc_clock_mono_ms() + 180000;
+
+	orc_it_unique("it_stack", tag, sizeof(tag));
+	snprintf(info, sizeof(info), "/tmp/%s.env", tag);
+	snprintf(st->log, sizeof(st->log), "/tmp/%s.log", tag);
+	for (size_t i = 0; env != NULL && env[i] != NULL && n < 40; i++)
+		args[n++] = env[i];
+	args[n++] = ORC_SOURCE_DIR "/deploy/local/stack.sh";
+	args[n++] = "run";
+	args[n++] = "--";
+	args[n++] = "bash";
+	args[n++] = "-c";
+	args[n++] = "cp \"$ORC_STACK_DIR/stack.env\" \"$1.tmp\" &&"
+		    " mv \"$1.tmp\" \"$1\"; read -r _ || true";
+	args[n++] = "_";
+	args[n++] = info;
+	args[n] = NULL;
+	ck_assert_int_eq(pipe(fds), 0);
+	/* only this process may hold the write end, or EOF never comes */
+	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	st->pid = orc_it_spawn_detached(st->log, fds[0], "/usr/bin/env", args);
+	close(fds[0]);
+	st->pipe_w = fds[1];
+	while (access(info, R_OK) != 0) {
+		if (orc_clock_mono_ms() > deadline ||
+		    waitpid(st->pid, NULL, WNOHANG) != 0) {
+			orc_it_dump_tail(st->log, 40);
+			ck_abort_msg("stack.sh run did not start a stack");
+		}
+		orc_clock_sleep_ms(200, NULL);
+	}
+	st->env = stack_env_read(info);
+	unlink(info);
+}
+
+const char *
+orc_it_stack_var(const struct orc_it_stack *st, const char *name)
+{
+	const char *v = json_string_value(json_object_get(st->env, name));
+
+	return v != NULL ? v : "";
+}
+
+void
+orc_it_stack_stop(struct orc_it_stack *st)
+{
+	close(st->pipe_w);
+	orc_it_stop(st->pid, 0, 120000);
+	unlink(st->log);
+	json_decref(st->env);
+	st->env = NULL;
+}

@@ -381,4 +381,31 @@ int orc_it_http_get(int port, const char *path, int timeout_ms, char *body,
  */
 double orc_it_metric(const char *text, const char *name);
 
+/* ---- a stack of the test's own ---- */
+
+/*
+ * A private stack (deploy/local/stack.sh run), alive exactly as long as a
+ * pipe that only this process holds: it stops when the test process ends,
+ * whatever happens, or at orc_it_stack_stop().  Caller-owned.
+ */
+struct orc_it_stack {
+	int pid;    /* stack.sh's */
+	int pipe_w; /* closing it stops the stack */
+	char log[128];
+	json_t *env; /* owned: the stack.env variables, name -> value */
+};
+
+/*
+ * Start st with env ("NAME=value", NULL-terminated, may be NULL; e.g.
+ * "ORC_STACK_PG_TLS=1") for stack.sh, and wait (at most 180 s) until it
+ * is up.
+ */
+void orc_it_stack_start(struct orc_it_stack *st, const char *const *env);
+
+/* The value of variable name of st's stack.env ("" when absent; borrowed). */
+const char *orc_it_stack_var(const struct orc_it_stack *st, const char *name);
+
+/* Stop st (stack.sh gets 120 s) and free what it holds. */
+void orc_it_stack_stop(struct orc_it_stack *st);
+
 #endif

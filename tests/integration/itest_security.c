@@ -14,19 +14,16 @@
  * not sign the server's certificate fails with a clear error.
  */
 #include <check.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "clock.h"
 
 #define WAIT_MS 60000
-#define STACK_SH ORC_SOURCE_DIR "/deploy/local/stack.sh"
 
 static const char work_def[] =
 	"{\"name\": \"secure\", \"version\": 1,"
@@ -299,91 +296,23 @@ END_TEST
 
 /* ---- 4. TLS to PostgreSQL, SASL_SSL to Kafka ---- */
 
-/* A stack of its own with TLS, alive as long as its pipe (this test). */
-struct tls_stack {
-	int pid;
-	int pipe_w; /* closing it stops the stack */
-	char pg_dsn[512];
-	char brokers[256];
-	char ca[256];
-	char sasl_brokers[256];
-	char sasl_user[64];
-	char sasl_password[64];
-	char log[128];
-};
-
-static void
-read_line(FILE *f, char *buf, size_t len)
-{
-	ck_assert_ptr_nonnull(fgets(buf, (int)len, f));
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 /*
- * `stack.sh run` with ORC_STACK_PG_TLS=1 and ORC_STACK_KAFKA_SASL=1 a
- * command that writes the stack's settings to a file and waits for its
- * stdin to close; then point the harness (ORC_PG_DSN, ORC_KAFKA_BROKERS)
- * at that stack's plaintext side, for the scene's own work.
+ * A stack of its own with ORC_STACK_PG_TLS=1 and ORC_STACK_KAFKA_SASL=1;
+ * the harness (ORC_PG_DSN, ORC_KAFKA_BROKERS) then points at its plaintext
+ * side, for the scene's own work.
  */
 static void
-tls_stack_start(struct tls_stack *st)
+tls_stack_start(struct orc_it_stack *st)
 {
-	char info[128], tag[64];
-	const char *args[] = {
-	    "run",
-	    "--",
-	    "bash",
-	    "-c",
-	    "printf '%s\\n' \"$ORC_PG_DSN\" \"$ORC_KAFKA_BROKERS\""
-	    " \"$ORC_STACK_TLS_CA\" \"$ORC_STACK_KAFKA_SASL_BROKERS\""
-	    " \"$ORC_STACK_KAFKA_SASL_USER\" \"$ORC_STACK_KAFKA_SASL_PASSWORD\""
-	    " >\"$1.tmp\" && mv \"$1.tmp\" \"$1\"; read -r _ || true",
-	    "_",
-	    info,
-	    NULL};
-	int fds[2];
-	int64_t deadline = orc_clock_mono_ms() + 180000;
-	FILE *f = NULL;
+	static const char *const env[] = {"ORC_STACK_PG_TLS=1",
+					  "ORC_STACK_KAFKA_SASL=1", NULL};
 
-	orc_it_unique("itsec_stack", tag, sizeof(tag));
-	snprintf(info, sizeof(info), "/tmp/%s.info", tag);
-	snprintf(st->log, sizeof(st->log), "/tmp/%s.log", tag);
-	ck_assert_int_eq(pipe(fds), 0);
-	/* only this process may hold the write end, or EOF never comes */
-	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-	setenv("ORC_STACK_PG_TLS", "1", 1);
-	setenv("ORC_STACK_KAFKA_SASL", "1", 1);
-	st->pid = orc_it_spawn_detached(st->log, fds[0], STACK_SH, args);
-	close(fds[0]);
-	st->pipe_w = fds[1];
-	while ((f = fopen(info, "r")) == NULL) {
-		if (orc_clock_mono_ms() > deadline ||
-		    waitpid(st->pid, NULL, WNOHANG) != 0) {
-			orc_it_dump_tail(st->log, 40);
-			ck_abort_msg("stack.sh run did not start a TLS stack");
-		}
-		orc_clock_sleep_ms(200, NULL);
-	}
-	read_line(f, st->pg_dsn, sizeof(st->pg_dsn));
-	read_line(f, st->brokers, sizeof(st->brokers));
-	read_line(f, st->ca, sizeof(st->ca));
-	read_line(f, st->sasl_brokers, sizeof(st->sasl_brokers));
-	read_line(f, st->sasl_user, sizeof(st->sasl_user));
-	read_line(f, st->sasl_password, sizeof(st->sasl_password));
-	fclose(f);
-	unlink(info);
-	ck_assert_msg(st->ca[0] && st->sasl_brokers[0], "stack without TLS");
-	setenv("ORC_PG_DSN", st->pg_dsn, 1);
-	setenv("ORC_KAFKA_BROKERS", st->brokers, 1);
-}
-
-/* Close the pipe: the stack stops; stack.sh gets 120 s to stop it. */
-static void
-tls_stack_stop(struct tls_stack *st)
-{
-	close(st->pipe_w);
-	orc_it_stop(st->pid, 0, 120000);
-	unlink(st->log);
+	orc_it_stack_start(st, env);
+	ck_assert_msg(*orc_it_stack_var(st, "ORC_STACK_TLS_CA") != '\0',
+		      "stack without TLS");
+	setenv("ORC_PG_DSN", orc_it_stack_var(st, "ORC_PG_DSN"), 1);
+	setenv("ORC_KAFKA_BROKERS", orc_it_stack_var(st, "ORC_KAFKA_BROKERS"),
+	       1);
 }
 
 /* A CA of its own (that signed nothing of the stack's) as PEM at path. */
@@ -433,7 +362,8 @@ await_log(struct orc_it_scene *s, int idx, const char *text, int timeout_ms)
 START_TEST(test_tls_and_sasl_ssl)
 {
 	static const char *const topics[] = {"orders", "work", "idle"};
-	struct tls_stack st;
+	struct orc_it_stack st;
+	const char *ca, *sasl, *user, *password;
 	struct orc_it_scene s;
 	char base[512], wrong[128], out[4096];
 	char e_brokers[300], e_ca[300], e_user[100], e_pass[100];
@@ -452,27 +382,31 @@ START_TEST(test_tls_and_sasl_ssl)
 	int rc, bad;
 
 	tls_stack_start(&st);
+	ca = orc_it_stack_var(&st, "ORC_STACK_TLS_CA");
+	sasl = orc_it_stack_var(&st, "ORC_STACK_KAFKA_SASL_BROKERS");
+	user = orc_it_stack_var(&st, "ORC_STACK_KAFKA_SASL_USER");
+	password = orc_it_stack_var(&st, "ORC_STACK_KAFKA_SASL_PASSWORD");
 	orc_it_scene_init(&s, topics, 3);
 
 	/* PostgreSQL: verify-full against the stack's CA */
 	orc_it_dsn_for(s.db.name, base, sizeof(base));
 	snprintf(s.db.dsn, sizeof(s.db.dsn),
 		 "%s sslmode='verify-full' sslrootcert='%s'"
-		 " application_name='itsec_tls'", base, st.ca);
+		 " application_name='itsec_tls'", base, ca);
 	/* Kafka: SASL PLAIN over TLS, for `run` and for the services */
 	snprintf(e_brokers, sizeof(e_brokers), "ORC_KAFKA_BROKERS=%s",
-		 st.sasl_brokers);
+		 sasl);
 	snprintf(e_user, sizeof(e_user), "ORC_KAFKA_SASL_USERNAME=%s",
-		 st.sasl_user);
+		 user);
 	snprintf(e_pass, sizeof(e_pass), "ORC_KAFKA_SASL_PASSWORD=%s",
-		 st.sasl_password);
-	snprintf(e_ca, sizeof(e_ca), "ORC_KAFKA_SSL_CA_LOCATION=%s", st.ca);
-	snprintf(r_brokers, sizeof(r_brokers), "%s", st.sasl_brokers);
+		 password);
+	snprintf(e_ca, sizeof(e_ca), "ORC_KAFKA_SSL_CA_LOCATION=%s", ca);
+	snprintf(r_brokers, sizeof(r_brokers), "%s", sasl);
 	snprintf(r_user, sizeof(r_user), "--kafka.sasl.username=%s",
-		 st.sasl_user);
+		 user);
 	snprintf(r_pass, sizeof(r_pass), "--kafka.sasl.password=%s",
-		 st.sasl_password);
-	snprintf(r_ca, sizeof(r_ca), "--kafka.ssl.ca.location=%s", st.ca);
+		 password);
+	snprintf(r_ca, sizeof(r_ca), "--kafka.ssl.ca.location=%s", ca);
 
 	orc_it_scene_load(&s, work_def);
 	orc_it_scene_run(&s, "run", kafka_env);
@@ -497,7 +431,7 @@ START_TEST(test_tls_and_sasl_ssl)
 
 	/* and for Kafka: librdkafka's reason reaches the log */
 	snprintf(s.db.dsn, sizeof(s.db.dsn),
-		 "%s sslmode='verify-full' sslrootcert='%s'", base, st.ca);
+		 "%s sslmode='verify-full' sslrootcert='%s'", base, ca);
 	snprintf(e_ca, sizeof(e_ca), "ORC_KAFKA_SSL_CA_LOCATION=%s", wrong);
 	kafka_env[6] = "ORC_GROUP=itsec_wrong_ca";
 	kafka_env[7] = NULL;
@@ -506,7 +440,7 @@ START_TEST(test_tls_and_sasl_ssl)
 
 	ck_assert_int_eq(orc_it_scene_stop(&s, 0, SIGTERM), 0);
 	orc_it_scene_finish(&s);
-	tls_stack_stop(&st);
+	orc_it_stack_stop(&st);
 }
 END_TEST
 
