@@ -189,6 +189,10 @@ END_TEST
 START_TEST(test_readonly_role_only_reads)
 {
 	struct orc_it_db db;
+	static const char *const reads[][2] = {
+		{"list", NULL},
+		{"dead-letters", "list"},
+		{"definitions", "list"}};
 	char user[64], dsn[1200], sql[256];
 	PGconn *ro;
 	PGresult *res;
@@ -223,6 +227,20 @@ START_TEST(test_readonly_role_only_reads)
 	expect_denied(ro, "DELETE FROM dead_letters");
 	expect_denied(ro, "CREATE TABLE orchestrator.intruder (a int)");
 	PQfinish(ro);
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		const char *args[5] = {reads[i][0]};
+		size_t k = 1;
+		char out[4096];
+		int rc;
+
+		if (reads[i][1] != NULL)
+			args[k++] = reads[i][1];
+		args[k++] = "--pg-dsn";
+		args[k++] = dsn;
+		rc = orc_it_run(out, sizeof(out), args);
+		ck_assert_msg(rc == 0, "`%s` as the read-only role: %d\n%s",
+			      reads[i][0], rc, out);
+	}
 	drop_role(db.conn, user);
 	orc_it_db_finish(&db);
 }
