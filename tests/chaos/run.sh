@@ -119,11 +119,12 @@ prepare() {
 # ------------------------------------------------------------ inside the stack
 
 PIDS=() # background processes of this script (supervisors, tools)
-cleanup() {
+cleanup() { # the supervised processes first (their supervisors stop on $OUT/stop)
   local p
-  [[ -n ${OUT:-} ]] && touch "$OUT/stop"
-  for p in 1 2; do
-    [[ -s ${OUT:-/nonexistent}/orch-$p.pid ]] && kill -TERM "$(cat "$OUT/orch-$p.pid")" 2>/dev/null
+  [[ -n ${OUT:-} ]] || return 0
+  touch "$OUT/stop"
+  for p in orch-1 orch-2 responder; do
+    if [[ -s $OUT/$p.pid ]]; then kill -TERM "$(cat "$OUT/$p.pid")" 2>/dev/null || true; fi
   done
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -133,47 +134,31 @@ q() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$ORC_PG_DSN" -c "$1"; }
 
 sleep_ms() { sleep "$(awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }')"; }
 
-# supervise SLOT: run `orchestrator run` again at once whenever it exits,
-# until $OUT/stop exists; every exit as "pid<TAB>status<TAB>time" in
-# $OUT/exits-SLOT.tsv, the current pid in $OUT/orch-SLOT.pid.
+# supervise NAME CMD...: run CMD again at once whenever it exits, until
+# $OUT/stop exists (the orchestrator; the responder too, as any service's
+# supervisor would: librdkafka's idempotent producer can fail for good
+# across a broker restart).  Its output goes to $OUT/NAME.log, every exit
+# as "pid<TAB>status<TAB>time" to $OUT/NAME.exits, every pid started to
+# $OUT/NAME.starts, the current one to $OUT/NAME.pid.
 supervise() {
-  local slot=$1 pid rc
+  local name=$1 pid rc
+  shift
   while [[ ! -f $OUT/stop ]]; do
-    env ORC_GROUP="$GROUP" ORC_REPLY_TOPIC="$PREFIX.replies" \
-      ORC_INSTANCE_ID="$GROUP-$slot" ORC_HTTP_PORT="${HTTP_PORTS[$slot]}" \
-      "$ORCH" run >>"$OUT/orchestrator-$slot.log" 2>&1 &
+    "$@" >>"$OUT/$name.log" 2>&1 &
     pid=$!
-    echo "$pid" >"$OUT/orch-$slot.pid"
-    echo "$pid" >>"$OUT/starts-$slot.txt"
+    echo "$pid" >"$OUT/$name.pid"
+    echo "$pid" >>"$OUT/$name.starts"
     rc=0
     wait "$pid" || rc=$?
-    printf '%s\t%s\t%s\n' "$pid" "$rc" "$(date +%s)" >>"$OUT/exits-$slot.tsv"
+    printf '%s\t%s\t%s\n' "$pid" "$rc" "$(date +%s)" >>"$OUT/$name.exits"
     [[ -f $OUT/stop ]] || sleep 0.1
   done
 }
 
-# supervise_responder: the service, restarted at once whenever it exits (a
-# service's own supervisor would do the same; librdkafka's idempotent
-# producer can fail for good across a broker restart); its exits in
-# $OUT/exits-responder.tsv, its pid in $OUT/responder.pid.
-supervise_responder() {
-  local pid rc
-  while [[ ! -f $OUT/stop ]]; do
-    "$RESPONDER" --brokers "$ORC_KAFKA_BROKERS" --topics "$PREFIX.commands" \
-      --group "responder-$RUNID" --seed 42 --default succeed:service.succeeded \
-      --rule bench_comp3.ship=random:10:service.failed:service.succeeded \
-      >>"$OUT/responder.out" 2>>"$OUT/responder.log" &
-    pid=$!
-    echo "$pid" >"$OUT/responder.pid"
-    rc=0
-    wait "$pid" || rc=$?
-    printf '%s\t%s\t%s\n' "$pid" "$rc" "$(date +%s)" >>"$OUT/exits-responder.tsv"
-    [[ -f $OUT/stop ]] || sleep 0.1
-  done
-}
-
-start_slot() {
-  supervise "$1" 2>>"$OUT/supervisor-$1.log" &
+start_slot() { # start_slot N: orchestrator process N (1 or 2), supervised
+  supervise "orch-$1" env ORC_GROUP="$GROUP" ORC_REPLY_TOPIC="$PREFIX.replies" \
+    ORC_INSTANCE_ID="$GROUP-$1" ORC_HTTP_PORT="${HTTP_PORTS[$1]}" "$ORCH" run \
+    2>>"$OUT/supervisor.log" &
   PIDS+=("$!")
   SUPERVISORS[$1]=$!
   local i
@@ -362,7 +347,10 @@ inside() {
     "$GROUP.dlq" >/dev/null
   PREFIX_TRIGGER=$PREFIX.comp3.start
 
-  supervise_responder 2>>"$OUT/supervisor-responder.log" &
+  supervise responder "$RESPONDER" --brokers "$ORC_KAFKA_BROKERS" --topics "$PREFIX.commands" \
+    --group "responder-$RUNID" --seed 42 --default succeed:service.succeeded \
+    --rule bench_comp3.ship=random:10:service.failed:service.succeeded \
+    2>>"$OUT/supervisor.log" &
   PIDS+=("$!")
   RESP_SUP=$!
   start_slot 1
@@ -423,7 +411,7 @@ inside() {
   local resp_alive=0 resp_exits
   kill -0 "$(cat "$OUT/responder.pid")" 2>/dev/null && resp_alive=1
   resp_exits=0
-  [[ -f $OUT/exits-responder.tsv ]] && resp_exits=$(wc -l <"$OUT/exits-responder.tsv")
+  [[ -f $OUT/responder.exits ]] && resp_exits=$(wc -l <"$OUT/responder.exits")
 
   "$ECHO_BIN" tap --topics "$PREFIX.commands" --out "$OUT/tap.tsv" 2>"$OUT/tap.log" ||
     say "warning: the tap of $PREFIX.commands failed: $OUT/tap.log"
@@ -441,20 +429,20 @@ inside() {
   wait "$RESP_SUP" 2>/dev/null || true
   PIDS=()
   local exits unexpected restarts nonkill nonkill_bad odd_kills
-  exits=$(cat "$OUT"/exits-[12].tsv 2>/dev/null | wc -l)
+  exits=$(cat "$OUT"/orch-[12].exits 2>/dev/null | wc -l)
   # exits that were not our kills: only the final stop (status 0) of each
   nonkill=$(awk -F'\t' 'FNR == NR { killed[$1] = 1; next } !($1 in killed)' \
-    "$OUT/kills.tsv" <(cat "$OUT"/exits-[12].tsv) | wc -l)
+    "$OUT/kills.tsv" <(cat "$OUT"/orch-[12].exits) | wc -l)
   nonkill_bad=$(awk -F'\t' 'FNR == NR { killed[$1] = 1; next } !($1 in killed) && $2 != 0' \
-    "$OUT/kills.tsv" <(cat "$OUT"/exits-[12].tsv) | wc -l)
+    "$OUT/kills.tsv" <(cat "$OUT"/orch-[12].exits) | wc -l)
   unexpected=$((nonkill - procs > nonkill_bad ? nonkill - procs : nonkill_bad))
   # a killed process that did not end by SIGKILL (status 137)
   odd_kills=$(awk -F'\t' 'FNR == NR { killed[$1] = 1; next } ($1 in killed) && $2 != 137' \
-    "$OUT/kills.tsv" <(cat "$OUT"/exits-[12].tsv) | wc -l)
-  restarts=$(($(cat "$OUT"/starts-[12].txt | wc -l) - procs))
+    "$OUT/kills.tsv" <(cat "$OUT"/orch-[12].exits) | wc -l)
+  restarts=$(($(cat "$OUT"/orch-[12].starts | wc -l) - procs))
   # why a process ended by itself, from its own log: each reason once,
   # with how often (timestamps cut off)
-  grep -h 'msg="giving up"\|level=fatal\|^orchestrator run: ' "$OUT"/orchestrator-[12].log \
+  grep -h 'msg="giving up"\|level=fatal\|^orchestrator run: ' "$OUT"/orch-[12].log \
     2>/dev/null | sed 's/^ts=[^ ]* //' | cut -c1-300 | sort | uniq -c | sort -rn \
     >"$OUT/exits-not-ours.txt" || true
 
