@@ -14,10 +14,11 @@
 --   orchestrator_readonly  SELECT on the tables and views, for people.
 --
 -- The roles are created here when they do not exist and the migrating user
--- may create roles (CREATEROLE or superuser); otherwise a NOTICE says so and
--- the grants are skipped: an administrator then runs deploy/sql/roles.sql,
--- which creates the roles and makes the same grants (it includes this
--- file).  Default privileges make the grants hold for the tables, views and
+-- may create roles (CREATEROLE or superuser); otherwise a NOTICE says so
+-- (psql shows it; `orchestrator migrate` says it after its run) and the
+-- grants are skipped: an administrator then creates the roles, and the
+-- owner runs deploy/sql/roles.sql, which makes the same grants (it includes
+-- this file).  Default privileges make the grants hold for the tables, views and
 -- sequences of later migrations, which the same user creates.
 --
 -- Roles belong to the whole server, grants to this database: a second

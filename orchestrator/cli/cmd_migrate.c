@@ -51,6 +51,13 @@ orc_cmd_migrate(int argc, char **argv)
 	       "present\n",
 	       orc_config_str(&cfg, ORC_CFG_PG_SCHEMA), rep.current_version,
 	       rep.applied, rep.applied == 1 ? "" : "s", rep.already);
+	if (rep.roles_missing > 0)
+		fprintf(stderr,
+			"orchestrator migrate: the roles orchestrator_runtime and "
+			"orchestrator_readonly do not both exist, and this user "
+			"may not create roles: their grants were skipped.\n"
+			"HINT: an administrator creates them, then the owner "
+			"runs deploy/sql/roles.sql (README, \"Security\").\n");
 	rc = 0;
 done:
 	orc_store_destroy(store);

@@ -71,6 +71,7 @@ struct orc_migrate_report {
 	int applied;         /* migrations applied by this run */
 	int already;         /* migrations found applied before */
 	int current_version; /* highest version applied after the run */
+	int roles_missing;   /* of migration 006's two roles, on the server */
 };
 
 /*

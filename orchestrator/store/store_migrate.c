@@ -118,13 +118,35 @@ fail:
 	return st;
 }
 
+/*
+ * How many of the least-privilege roles (migration 006) are missing: it
+ * skips them when the migrating user may not create roles.
+ */
+static enum orc_status
+count_missing_roles(struct orc_store *store, int *missing,
+		    struct orc_error *err)
+{
+	PGresult *res;
+	enum orc_status st;
+
+	st = query1(store,
+		    "SELECT 2 - count(*) FROM pg_roles WHERE rolname IN"
+		    " ('orchestrator_runtime', 'orchestrator_readonly')",
+		    0, NULL, &res, "looking for the roles", err);
+	if (st != ORC_OK)
+		return st;
+	*missing = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return ORC_OK;
+}
+
 enum orc_status
 orc_store_migrate(struct orc_store *store, const struct orc_migration *migs,
 		  size_t n, struct orc_migrate_report *report,
 		  struct orc_error *err)
 {
 	const char *params[1] = {store->schema};
-	struct orc_migrate_report rep = {0, 0, 0};
+	struct orc_migrate_report rep = {0, 0, 0, 0};
 	PGresult *res;
 	enum orc_status st;
 
@@ -150,6 +172,8 @@ orc_store_migrate(struct orc_store *store, const struct orc_migration *migs,
 		}
 		rep.current_version = migs[i].version;
 	}
+	if (st == ORC_OK)
+		st = count_missing_roles(store, &rep.roles_missing, err);
 	/* Unlock on every path; a lost connection releases it anyway. */
 	if (query1(store, UNLOCK_SQL, 1, params, &res, "releasing migration lock",
 		   NULL) == ORC_OK)
