@@ -188,6 +188,29 @@ refresh(struct runner *r, struct orc_error *err)
 	return st;
 }
 
+/*
+ * At start-up, PostgreSQL that is not there yet (restarting, or started
+ * after us) is waited for with the loop's backoff, as a failed turn is
+ * later: exiting would only make the supervisor restart us in a loop.
+ * Only a transient failure is waited out; false when the caller must give
+ * up (another class, or a stop was asked for).
+ */
+static bool
+wait_at_start(struct runner *r, const char *what, const struct orc_error *err)
+{
+	int64_t delay;
+
+	if (err->status != ORC_TRANSIENT || stop_requested)
+		return false;
+	delay = orc_backoff_next(&r->backoff);
+	if (r->backoff.failures == 1 || r->backoff.failures % 20 == 0)
+		orc_log(ORC_LOG_WARN, "waiting to start", ORC_LOG_STR("for", what),
+			ORC_LOG_INT("failures", r->backoff.failures),
+			ORC_LOG_INT("backoff_ms", delay), ORC_LOG_ERR(err));
+	orc_clock_sleep_ms(delay, &stop_requested);
+	return !stop_requested;
+}
+
 /* Deal with a failed turn: log once, back off, reconnect. */
 static bool
 failed(struct runner *r, const char *what, const struct orc_error *err)
@@ -331,10 +354,21 @@ orc_cmd_run(int argc, char **argv)
 	rc = orc_cmd_init(&r.cmd, "run", &argc, argv, 0);
 	if (rc == 0)
 		rc = orc_args_none("run", run_usage, argc, argv);
-	if (rc == 0)
-		rc = orc_cmd_open(&r.cmd, ORC_CMD_STORE);
 	if (rc != 0)
 		goto done;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (orc_store_connect(orc_config_str(&r.cmd.cfg, ORC_CFG_PG_DSN),
+				 orc_config_str(&r.cmd.cfg, ORC_CFG_PG_SCHEMA),
+				 &r.cmd.store, &err) != ORC_OK) {
+		if (!wait_at_start(&r, "postgresql", &err)) {
+			rc = stop_requested ? 0 : orc_cmd_fail(&r.cmd, &err);
+			goto done;
+		}
+	}
 	if (!parse_roles(&r, orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES))) {
 		fprintf(stderr, "orchestrator run: invalid roles \"%s\": expected "
 				"worker, relay and/or timers\n",
@@ -362,11 +396,14 @@ orc_cmd_run(int argc, char **argv)
 		rc = orc_cmd_fail(&r.cmd, &err);
 		goto done;
 	}
-	if (r.role_relay &&
-	    orc_relay_create(&r.cmd.cfg, NULL, &r.relay, &err) != ORC_OK) {
-		rc = orc_cmd_fail(&r.cmd, &err);
-		goto done;
+	while (r.role_relay &&
+	       orc_relay_create(&r.cmd.cfg, NULL, &r.relay, &err) != ORC_OK) {
+		if (!wait_at_start(&r, "relay", &err)) {
+			rc = stop_requested ? 0 : orc_cmd_fail(&r.cmd, &err);
+			goto done;
+		}
 	}
+	orc_backoff_reset(&r.backoff);
 	if (r.relay != NULL)
 		relay_topics(&r);
 	/* ops: the HTTP endpoints (http_port 0 = off) */
@@ -388,11 +425,6 @@ orc_cmd_run(int argc, char **argv)
 				ORC_LOG_INT("port", port), ORC_LOG_ERR(&err));
 		}
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	orc_log(ORC_LOG_INFO, "running",
 		ORC_LOG_STR("roles", orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES)),
 		ORC_LOG_UINT("definitions", r.n_defs),
