@@ -1019,3 +1019,10 @@ orc_consumer_commit_offset(struct orc_consumer *c, const char *topic,
 				     rd_kafka_err2str(e));
 	return ORC_OK;
 }
+
+bool
+orc_consumer_fenced(const struct orc_consumer *c)
+{
+	return c != NULL && rd_kafka_fatal_error(c->rk, NULL, 0) ==
+				    RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+}

@@ -206,6 +206,14 @@ enum orc_status orc_consumer_commit(struct orc_consumer *c,
 void orc_consumer_destroy(struct orc_consumer *c);
 
 /*
+ * True when the broker fenced this consumer's static membership (another
+ * member joined with its group.instance.id, or the broker took a rejoin
+ * after its own restart for one).  The handle is dead then: destroy it and
+ * create another to rejoin.
+ */
+bool orc_consumer_fenced(const struct orc_consumer *c);
+
+/*
  * ---- a group's committed offsets, moved by an operator ----
  *
  * For `orchestrator consumer seek`: a consumer with group.id group

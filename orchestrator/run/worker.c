@@ -56,6 +56,9 @@ struct msg {
 
 struct orc_worker {
 	struct orc_apply *ap;
+	const struct orc_config *cfg; /* to rejoin after fencing */
+	const char *const *topics;
+	size_t n_topics;
 	struct orc_consumer *consumer;
 	struct orc_producer *producer; /* dead-letter topic */
 	char *dlq_topic;
@@ -130,6 +133,9 @@ orc_worker_create(const struct orc_config *cfg, struct orc_apply *ap,
 	if (w == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	w->ap = ap;
+	w->cfg = cfg;
+	w->topics = topics;
+	w->n_topics = n_topics;
 	w->batch_size = (size_t)orc_config_int(cfg, ORC_CFG_BATCH_SIZE);
 	w->linger_ms = (int)orc_config_int(cfg, ORC_CFG_BATCH_LINGER_MS);
 	snprintf(buf, sizeof(buf), "%s.dlq", group);
@@ -446,6 +452,38 @@ take(struct orc_worker *w, struct orc_kafka_message *m, struct orc_error *err)
 	return ORC_OK;
 }
 
+/*
+ * The broker fenced our static membership: the consumer handle is dead.
+ * Drop the batch in hand (nothing of it is stored: whoever owns its
+ * partitions gets it again, and the inbox makes a second apply harmless),
+ * make a new consumer and rejoin.  ORC_TRANSIENT, so the loop logs it once
+ * (with the hint that names instance_id) and backs off; a consumer that
+ * cannot be made again is the error of its creation.
+ */
+static enum orc_status
+rejoin(struct orc_worker *w, struct orc_error *err)
+{
+	const char *group = orc_config_str(w->cfg, ORC_CFG_GROUP);
+	struct orc_error cause = *err;
+	enum orc_status st;
+
+	free_batch(w);
+	orc_consumer_on_revoke(w->consumer, NULL, NULL);
+	orc_consumer_destroy(w->consumer);
+	w->consumer = NULL;
+	st = orc_consumer_create(w->cfg, group, w->topics, w->n_topics,
+				 &w->consumer, err);
+	if (st != ORC_OK)
+		return st;
+	orc_consumer_on_revoke(w->consumer, finish_batch, w);
+	w->stats.rejoins++;
+	orc_error_set(err, ORC_TRANSIENT, "%s; rejoined the group",
+		      cause.message);
+	orc_error_detail(err, "%s", cause.detail);
+	orc_error_hint(err, "%s", cause.hint);
+	return ORC_TRANSIENT;
+}
+
 enum orc_status
 orc_worker_turn(struct orc_worker *w, int wait_ms, size_t *n_messages,
 		struct orc_error *err)
@@ -467,6 +505,8 @@ orc_worker_turn(struct orc_worker *w, int wait_ms, size_t *n_messages,
 			if (timeout < 0)
 				timeout = 0;
 			st = orc_consumer_poll(w->consumer, timeout, &m, err);
+			if (st == ORC_FATAL && orc_consumer_fenced(w->consumer))
+				return rejoin(w, err);
 			if (st != ORC_OK) {
 				if (w->n == 0)
 					return st;
@@ -490,6 +530,8 @@ orc_worker_turn(struct orc_worker *w, int wait_ms, size_t *n_messages,
 		size_t n = w->n;
 
 		st = advance(w, err);
+		if (st == ORC_FATAL && orc_consumer_fenced(w->consumer))
+			return rejoin(w, err); /* its offsets could not be stored */
 		if (st == ORC_OK)
 			*n_messages = n;
 	}
@@ -506,6 +548,8 @@ enum orc_status
 orc_worker_subscribe(struct orc_worker *w, const char *const *topics, size_t n,
 		     struct orc_error *err)
 {
+	w->topics = topics;
+	w->n_topics = n;
 	return orc_consumer_subscribe(w->consumer, topics, n, err);
 }
 

@@ -30,7 +30,9 @@ struct orc_consumer;
 /*
  * Create a worker over ap (borrowed) subscribed to topics[0..n) (borrowed)
  * in cfg's group, with cfg's batch settings and dead-letter topic
- * (<group>.dlq by default).  cfg is borrowed for the call.
+ * (<group>.dlq by default).  cfg and topics are borrowed and must outlive
+ * the worker (or, for topics, the next orc_worker_subscribe()): they are
+ * read again when a fenced consumer rejoins the group.
  */
 enum orc_status orc_worker_create(const struct orc_config *cfg,
 				  struct orc_apply *ap,
@@ -61,6 +63,7 @@ struct orc_worker_stats {
 	uint64_t consumed;
 	uint64_t dead_published;
 	uint64_t dead_refused; /* copies the dead-letter topic refused for good */
+	uint64_t rejoins;      /* new consumers after the broker fenced one */
 	uint64_t last_batch;
 	uint64_t batch_sum; /* messages over all batches, for the mean */
 	uint64_t batches;
