@@ -31,6 +31,8 @@
 #include "envelope.h"
 #include "log.h"
 
+#define DLQ_TURN_WAIT_MS 50	/* a turn's wait for dead-letter acks */
+#define DLQ_WAIT_MAX_MS 30000	/* then it is a transient failure */
 #define DLQ_OURS 8	     /* orc_dlq_* headers a copy adds at most */
 
 /* How much of a dead message its copy on the dead-letter topic carries. */
@@ -72,6 +74,7 @@ struct orc_worker {
 	bool published; /* its dead letters are acknowledged */
 	int dlq_pending;
 	int dlq_failed;
+	int64_t dlq_since_ms; /* when the batch's copies began to wait */
 	struct orc_header *dlq_headers; /* a copy's headers, grown */
 	size_t cap_dlq_headers;
 	bool in_revoke;
@@ -297,18 +300,32 @@ send_dead(struct orc_worker *w, size_t i, struct orc_error *err)
 }
 
 /*
- * Publish the batch's dead letters and wait for the broker.  A copy the
- * broker refuses as too large goes again with less, up to DLQ_BARE, so
- * this ends after DLQ_BARE + 1 rounds at most.  Copies still in flight
- * from a turn that failed are waited for, not sent again.
+ * Publish the batch's dead letters and wait at most wait_ms for the
+ * broker's acknowledgements; *done when every copy is settled.  A copy the
+ * broker refuses as too large goes again with less, up to DLQ_BARE.
+ * Copies still in flight are waited for, not sent again: by a later turn
+ * (the loop goes on meanwhile: timers, the relay and /healthz never wait
+ * on the broker here), up to DLQ_WAIT_MAX_MS in all, after which it is a
+ * transient failure, as is any copy the broker did not take.
  */
 static enum orc_status
-publish_dead(struct orc_worker *w, struct orc_error *err)
+publish_dead(struct orc_worker *w, int64_t wait_ms, bool *done,
+	     struct orc_error *err)
 {
+	int64_t now = orc_clock_mono_ms(), until = now + wait_ms;
 	enum orc_status st;
 
+	*done = false;
 	for (;;) {
-		w->dlq_failed = 0;
+		if (w->dlq_failed > 0) { /* reports since the last look too */
+			int failed = w->dlq_failed;
+
+			w->dlq_failed = 0;
+			w->dlq_since_ms = 0;
+			return orc_error_set(err, ORC_TRANSIENT,
+					     "%d dead letters not delivered to %s",
+					     failed, w->dlq_topic);
+		}
 		for (size_t i = 0; i < w->n; i++) {
 			if (w->items[i].outcome != ORC_APPLY_DEAD ||
 			    w->msgs[i].dlq_state != DLQ_TODO)
@@ -317,21 +334,35 @@ publish_dead(struct orc_worker *w, struct orc_error *err)
 			if (st != ORC_OK)
 				return st;
 		}
-		if (w->dlq_pending == 0)
+		if (w->dlq_pending == 0) {
+			w->dlq_since_ms = 0;
+			*done = true;
 			return ORC_OK;
-		st = orc_producer_flush(w->producer, 30000, err);
-		if (st != ORC_OK)
-			return st;
-		if (w->dlq_failed > 0)
-			return orc_error_set(err, ORC_TRANSIENT,
-					     "%d dead letters not delivered to %s",
-					     w->dlq_failed, w->dlq_topic);
+		}
+		now = orc_clock_mono_ms();
+		if (now >= until)
+			break;
+		orc_producer_flush(w->producer, (int)(until - now), NULL);
 	}
+	if (w->dlq_since_ms == 0)
+		w->dlq_since_ms = now - wait_ms;
+	if (now - w->dlq_since_ms >= DLQ_WAIT_MAX_MS) {
+		w->dlq_since_ms = 0;
+		return orc_error_set(err, ORC_TRANSIENT,
+				     "%d dead letters not acknowledged by %s "
+				     "within %d s", w->dlq_pending, w->dlq_topic,
+				     DLQ_WAIT_MAX_MS / 1000);
+	}
+	return ORC_OK;
 }
 
-/* Take the batch in hand as far as it goes. */
+/*
+ * Take the batch in hand as far as it goes, waiting at most dlq_wait_ms
+ * for its dead letters' acknowledgements: the batch stays in hand (w->n
+ * stays) until they are settled.
+ */
 static enum orc_status
-advance(struct orc_worker *w, struct orc_error *err)
+advance(struct orc_worker *w, int64_t dlq_wait_ms, struct orc_error *err)
 {
 	enum orc_status st;
 
@@ -358,9 +389,13 @@ advance(struct orc_worker *w, struct orc_error *err)
 					ORC_LOG_STR("reason", w->items[i].reason));
 	}
 	if (!w->published) {
-		st = publish_dead(w, err);
+		bool done;
+
+		st = publish_dead(w, dlq_wait_ms, &done, err);
 		if (st != ORC_OK)
 			return st;
+		if (!done)
+			return ORC_OK; /* a later turn goes on */
 		w->published = true;
 	}
 	for (size_t i = 0; i < w->n; i++) {
@@ -387,7 +422,8 @@ finish_batch(void *ctx)
 	if (w->n == 0 || w->in_revoke)
 		return;
 	w->in_revoke = true;
-	if (advance(w, &err) != ORC_OK) {
+	/* with the whole wait, copies still unsettled are an error */
+	if (advance(w, DLQ_WAIT_MAX_MS, &err) != ORC_OK) {
 		/*
 		 * Keep it and try again next turn: the revoked partitions'
 		 * messages are replayed by their next owner (their offsets
@@ -467,6 +503,11 @@ rejoin(struct orc_worker *w, struct orc_error *err)
 	struct orc_error cause = *err;
 	enum orc_status st;
 
+	/* the batch's dead-letter copies point into it: settle them first */
+	if (w->dlq_pending > 0)
+		orc_producer_flush(w->producer, DLQ_WAIT_MAX_MS, NULL);
+	if (w->dlq_pending > 0)
+		return ORC_FATAL;
 	free_batch(w);
 	orc_consumer_on_revoke(w->consumer, NULL, NULL);
 	orc_consumer_destroy(w->consumer);
@@ -529,10 +570,10 @@ orc_worker_turn(struct orc_worker *w, int wait_ms, size_t *n_messages,
 	{
 		size_t n = w->n;
 
-		st = advance(w, err);
+		st = advance(w, DLQ_TURN_WAIT_MS, err);
 		if (st == ORC_FATAL && orc_consumer_fenced(w->consumer))
 			return rejoin(w, err); /* its offsets could not be stored */
-		if (st == ORC_OK)
+		if (st == ORC_OK && w->n == 0)
 			*n_messages = n;
 	}
 	return st;
@@ -573,7 +614,7 @@ orc_worker_destroy(struct orc_worker *w)
 	if (w->consumer != NULL) {
 		struct orc_error err;
 
-		if (w->n > 0 && advance(w, &err) != ORC_OK)
+		if (w->n > 0 && advance(w, DLQ_WAIT_MAX_MS, &err) != ORC_OK)
 			orc_log(ORC_LOG_WARN, "batch in hand not applied at exit",
 				ORC_LOG_UINT("messages", w->n), ORC_LOG_ERR(&err));
 		orc_consumer_on_revoke(w->consumer, NULL, NULL);
