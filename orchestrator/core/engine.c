@@ -9,8 +9,9 @@
  * complete the saga, or compensate the next step, or end it.
  *
  * Status changes go through step_status() and saga_status(), which check
- * them against the two transition tables below and refuse (ORC_FATAL) what
- * the tables do not list; nothing else writes a status.
+ * them against the two transition tables below and refuse what the tables
+ * do not list (ORC_INVALID: only a row edited by hand can get there, and a
+ * row must never stop a process); nothing else writes a status.
  *
  * The engine must stay pure: no I/O, no clock, no logging, no globals, no
  * randomness.  Its output depends only on its arguments, and effects are
@@ -316,7 +317,7 @@ saga_status(struct txn *t, enum orc_saga_status to)
 	if (!ok(t))
 		return false;
 	if (!saga_transition_is_valid(saga->status, to)) {
-		t->status = orc_error_set(t->err, ORC_FATAL,
+		t->status = orc_error_set(t->err, ORC_INVALID,
 					  "invalid saga transition");
 		orc_error_detail(t->err, "saga %s: %s -> %s", saga->id,
 				 orc_saga_status_name(saga->status),
@@ -335,7 +336,7 @@ step_status(struct txn *t, size_t i, enum orc_step_status to)
 	if (!ok(t))
 		return false;
 	if (!step_transition_is_valid(st->status, to)) {
-		t->status = orc_error_set(t->err, ORC_FATAL,
+		t->status = orc_error_set(t->err, ORC_INVALID,
 					  "invalid step transition");
 		orc_error_detail(t->err, "saga %s: step %s: %s -> %s",
 				 t->saga->id, t->def->steps[i].name,

@@ -426,8 +426,13 @@ struct orc_engine_options {
  *                 history entry and err the message;
  *   ORC_INVALID   a malformed input (missing fields, bad UTF-8, START
  *                 without a business key); nothing changed, nothing in fx;
- *   ORC_FATAL     out of memory, or an invalid status transition (a bug);
- *                 the state may be half changed: discard it (roll back).
+ *                 or a status transition the tables refuse ("invalid step
+ *                 transition"): a state only a row edited by hand can
+ *                 hold, the row's fault and not the process's, so the
+ *                 caller dead-letters the event or quarantines the saga;
+ *                 the state may be half changed: discard it (roll back);
+ *   ORC_FATAL     out of memory; the state may be half changed: discard
+ *                 it (roll back).
  */
 enum orc_status orc_engine_apply(struct orc_saga *saga,
 				 const struct orc_engine_input *in,

@@ -816,16 +816,14 @@ commit_writes(struct orc_apply *ap, struct orc_error *err)
 
 /*
  * Did the engine refuse saga's input for the state its row holds?  Its
- * answers (engine.h): ORC_INVALID, for a timer, is a saga the row did not
- * set up; ORC_FATAL is out of memory or a refused transition, one from a
- * state the transition tables do not allow, which only a row edited by
- * hand can hold.
+ * answer (engine.h) is ORC_INVALID: for a timer, a saga the row did not
+ * set up, or a transition the tables refuse, which only a row edited by
+ * hand can hold.  ORC_FATAL is out of memory, the process's fault.
  */
 static bool
-engine_refused(enum orc_status st, const struct orc_error *err)
+engine_refused(enum orc_status st)
 {
-	return st == ORC_INVALID ||
-	       (st == ORC_FATAL && strcmp(err->message, "out of memory") != 0);
+	return st == ORC_INVALID;
 }
 
 /*
@@ -888,7 +886,7 @@ orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 
 			snprintf(id, sizeof(id), "%s", ss->saga.id);
 			orc_store_rollback(ap->store);
-			if (engine_refused(st, err))
+			if (engine_refused(st))
 				return quarantine_alone(ap, id, err);
 			orc_error_prefix(err, "saga %s", id);
 			if (orc_store_defer_wake(ap->store, id, now_ms + 60000,

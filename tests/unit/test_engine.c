@@ -1006,7 +1006,7 @@ START_TEST(test_invalid_transition_is_fatal)
 	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, &step, 1, &err),
 			 ORC_OK);
 	ck_assert_int_eq(orc_engine_apply(&saga, &in, 5000, &fx, &err),
-			 ORC_FATAL);
+			 ORC_INVALID);
 	ck_assert_str_eq(err.message, "invalid step transition");
 	ck_assert_str_eq(err.detail, "saga " SAGA_ID ": step d: skipped -> "
 				     "succeeded");

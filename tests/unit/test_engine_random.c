@@ -7,7 +7,7 @@
  * each with random replies (right, wrong, late, unknown), correlated events
  * (right and wrong key), timer firings and operator commands, then drives
  * it to the end.  After every input it checks:
- *   - the engine never refuses (ORC_FATAL) or rejects (ORC_INVALID) a
+ *   - the engine never refuses or rejects (ORC_INVALID) a
  *     well-formed input; ORC_CONFLICT only for operator commands;
  *   - no step starts or is skipped before everything it needs is done, and
  *     no command is sent for a step whose needs are not done;
