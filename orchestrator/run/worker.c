@@ -42,7 +42,7 @@ enum dlq_level {
 	DLQ_BARE,     /* our headers only */
 };
 
-enum dlq_state { DLQ_TODO, DLQ_SENT, DLQ_DONE };
+enum dlq_state { DLQ_UNSENT, DLQ_SENT, DLQ_DONE };
 
 struct msg {
 	struct orc_kafka_message *m;
@@ -108,11 +108,11 @@ on_dlq_delivery(void *opaque, enum orc_status status, const char *err,
 		x->dlq_state = DLQ_DONE;
 	} else if (status == ORC_INVALID && x->dlq_level < DLQ_BARE) {
 		x->dlq_level++; /* too large, or invalid: send less */
-		x->dlq_state = DLQ_TODO;
+		x->dlq_state = DLQ_UNSENT;
 	} else if (status == ORC_INVALID) {
 		refused(w, x, &w->items[x - w->msgs], err);
 	} else {
-		x->dlq_state = DLQ_TODO;
+		x->dlq_state = DLQ_UNSENT;
 		w->dlq_failed++;
 		orc_log(ORC_LOG_ERROR, "dead letter not delivered",
 			ORC_LOG_STR("topic", w->dlq_topic), ORC_LOG_STR("err", err));
@@ -328,7 +328,7 @@ publish_dead(struct orc_worker *w, int64_t wait_ms, bool *done,
 		}
 		for (size_t i = 0; i < w->n; i++) {
 			if (w->items[i].outcome != ORC_APPLY_DEAD ||
-			    w->msgs[i].dlq_state != DLQ_TODO)
+			    w->msgs[i].dlq_state != DLQ_UNSENT)
 				continue;
 			st = send_dead(w, i, err);
 			if (st != ORC_OK)
