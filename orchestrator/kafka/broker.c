@@ -139,6 +139,26 @@ fail:
 	return NULL;
 }
 
+/*
+ * A librdkafka handle of type from conf (taken: freed here on failure,
+ * owned by the handle on success); what names it in the error ("producer",
+ * "consumer", "admin client").  NULL with err set when it cannot be made.
+ */
+static rd_kafka_t *
+new_handle(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what,
+	   struct orc_error *err)
+{
+	char errstr[512];
+	rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		orc_error_set(err, ORC_FATAL, "cannot create kafka %s: %s", what,
+			      errstr);
+	}
+	return rk;
+}
+
 static enum orc_status map_produce_error(rd_kafka_resp_err_t code);
 
 static void
@@ -172,7 +192,6 @@ orc_producer_create(const struct orc_config *cfg, orc_delivery_fn *dr,
 	};
 	struct orc_producer *p;
 	rd_kafka_conf_t *conf;
-	char errstr[512];
 
 	*out = NULL;
 	p = calloc(1, sizeof(*p));
@@ -187,12 +206,10 @@ orc_producer_create(const struct orc_config *cfg, orc_delivery_fn *dr,
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, p);
-	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	p->rk = new_handle(RD_KAFKA_PRODUCER, conf, "producer", err);
 	if (p->rk == NULL) {
-		rd_kafka_conf_destroy(conf);
 		free(p);
-		return orc_error_set(err, ORC_FATAL,
-				     "cannot create kafka producer: %s", errstr);
+		return ORC_FATAL;
 	}
 	*out = p;
 	return ORC_OK;
@@ -307,12 +324,9 @@ orc_broker_ensure_topics(const struct orc_config *cfg, const char *const *topics
 
 	if (conf == NULL)
 		return ORC_INVALID;
-	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (rk == NULL) {
-		rd_kafka_conf_destroy(conf);
-		return orc_error_set(err, ORC_FATAL, "cannot create kafka admin client: %s",
-				     errstr);
-	}
+	rk = new_handle(RD_KAFKA_PRODUCER, conf, "admin client", err);
+	if (rk == NULL)
+		return ORC_FATAL;
 	nt = calloc(n ? n : 1, sizeof(*nt));
 	if (nt == NULL) {
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
@@ -635,7 +649,6 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 	};
 	struct orc_consumer *c;
 	rd_kafka_conf_t *conf;
-	char errstr[512];
 
 	*out = NULL;
 	session_conf(cfg, session, heartbeat, sizeof(session));
@@ -652,12 +665,10 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_stats_cb(conf, on_stats);
 	rd_kafka_conf_set_opaque(conf, c);
-	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	c->rk = new_handle(RD_KAFKA_CONSUMER, conf, "consumer", err);
 	if (c->rk == NULL) {
-		rd_kafka_conf_destroy(conf);
 		free(c);
-		return orc_error_set(err, ORC_FATAL,
-				     "cannot create kafka consumer: %s", errstr);
+		return ORC_FATAL;
 	}
 	rd_kafka_poll_set_consumer(c->rk);
 	if (orc_consumer_subscribe(c, topics, n_topics, err) != ORC_OK) {
@@ -852,7 +863,6 @@ orc_consumer_create_outside(const struct orc_config *cfg, const char *group,
 	};
 	struct orc_consumer *c = calloc(1, sizeof(*c));
 	rd_kafka_conf_t *conf;
-	char errstr[512];
 
 	*out = NULL;
 	if (c == NULL)
@@ -862,12 +872,10 @@ orc_consumer_create_outside(const struct orc_config *cfg, const char *group,
 		free(c);
 		return ORC_INVALID;
 	}
-	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	c->rk = new_handle(RD_KAFKA_CONSUMER, conf, "consumer", err);
 	if (c->rk == NULL) {
-		rd_kafka_conf_destroy(conf);
 		free(c);
-		return orc_error_set(err, ORC_FATAL,
-				     "cannot create kafka consumer: %s", errstr);
+		return ORC_FATAL;
 	}
 	rd_kafka_poll_set_consumer(c->rk);
 	*out = c;
