@@ -1047,9 +1047,17 @@ int
 orc_it_http_get(int port, const char *path, int timeout_ms, char *body,
 		size_t len)
 {
+	return orc_it_http_get_head(port, path, timeout_ms, NULL, 0, body, len);
+}
+
+int
+orc_it_http_get_head(int port, const char *path, int timeout_ms, char *head,
+		     size_t head_len, char *body, size_t len)
+{
 	struct sockaddr_in sa;
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-	char req[256], buf[16384];
+	static char buf[128 * 1024]; /* tests are single-threaded */
+	char req[256];
 	size_t n = 0;
 	int64_t deadline = orc_clock_mono_ms() + timeout_ms;
 	const char *sep;
@@ -1057,6 +1065,8 @@ orc_it_http_get(int port, const char *path, int timeout_ms, char *body,
 
 	if (body != NULL && len > 0)
 		body[0] = '\0';
+	if (head != NULL && head_len > 0)
+		head[0] = '\0';
 	ck_assert_int_ge(fd, 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -1085,6 +1095,8 @@ orc_it_http_get(int port, const char *path, int timeout_ms, char *body,
 		status = -1;
 		goto out;
 	}
+	if (head != NULL && head_len > 0)
+		snprintf(head, head_len, "%.*s", (int)(sep - buf), buf);
 	if (body != NULL && len > 0)
 		snprintf(body, len, "%s", sep + 4);
 out:

@@ -375,6 +375,10 @@ int orc_it_free_port(void);
 int orc_it_http_get(int port, const char *path, int timeout_ms, char *body,
 		    size_t len);
 
+/* The same, with the answer's head (status line and headers) in head. */
+int orc_it_http_get_head(int port, const char *path, int timeout_ms,
+			 char *head, size_t head_len, char *body, size_t len);
+
 /*
  * The value of the sample name (with its labels, exactly as rendered,
  * e.g. "x_total{status=\"completed\"}") in a /metrics body; -1 if absent.

@@ -50,50 +50,9 @@ struct http_reply {
 static void
 http_get(int port, const char *path, struct http_reply *r)
 {
-	struct sockaddr_in sa;
-	struct timeval tv = {5, 0};
-	char req[256], buf[sizeof(r->head) + sizeof(r->body)];
-	size_t len = 0;
-	const char *sep;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	r->status = -1;
-	r->head[0] = r->body[0] = '\0';
-	ck_assert_int_ge(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return;
-	}
-	snprintf(
-	    req, sizeof(req),
-	    "GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: itest\r\n\r\n",
-	    path);
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
-		close(fd);
-		return;
-	}
-	for (;;) {
-		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	sep = strstr(buf, "\r\n\r\n");
-	if (sep == NULL || sscanf(buf, "HTTP/1.1 %d", &r->status) != 1) {
-		r->status = -1;
-		return;
-	}
-	snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - buf), buf);
-	snprintf(r->body, sizeof(r->body), "%s", sep + 4);
+	r->status = orc_it_http_get_head(port, path, 5000, r->head,
+					 sizeof(r->head), r->body,
+					 sizeof(r->body));
 }
 
 /*
