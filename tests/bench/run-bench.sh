@@ -26,7 +26,7 @@
 #      offered rate: 50% of the sagas/s the throughput run completed);
 #   6. the Kafka produce->consume echo round trip (tests/bench/kafka_echo.c)
 #      through the same broker, at the step rate of the latency run of (a);
-#   7. prints the table, writes results.json, throughput-vs-batch.png and
+#   7. prints the tables, writes results.json, throughput-vs-batch.png and
 #      latency.png (gnuplot) into bench-results/<UTC timestamp>/.
 #
 # Definitions (also in results.json under "definitions"):
@@ -59,17 +59,37 @@
 #                 so the orchestrator is never short of new sagas and never
 #                 buried under a pile of them; the number of sagas is what it
 #                 accepted in warm-up + window
+#   sub-windows   the window cut into whole sub-windows of BENCH_SUB_WINDOW_S
+#                 (a partial last one is left out): steps/s of each, their
+#                 median, min, max and spread = (max - min) / median
 #   CPU           utime+stime (/proc/<pid>/stat) over the window; postgres is
 #                 the postmaster and all its children; "other" = machine busy
-#                 minus the listed processes (the feeder, other tenants)
+#                 minus the listed processes (the feeder, other tenants);
+#                 us/step = CPU microseconds per step applied in the samples
+#                 enclosing the window; cores of each orchestrator process
+#   WAL           pg_stat_wal (wal_bytes, wal_records, wal_fpi) read just
+#                 before the load starts and again after the drain, once the
+#                 orchestrators stopped and their backends reported, divided
+#                 by the steps applied in between: all the run's (its
+#                 database starts with none of its definition); per saga:
+#                 by the run's sagas that finished.  pg_stat_wal is
+#                 cluster-wide: nothing else writes during a run (the feeder
+#                 only reads), but autovacuum and checkpoints are counted,
+#                 and so are the full-page images that follow the CHECKPOINT
+#                 before the run
+#   HOT           n_tup_hot_upd / n_tup_upd of the sagas and saga_steps
+#                 tables in pg_stat_user_tables of the run's database, over
+#                 that same interval (a new database's counters start at 0)
 #   RSS           VmHWM of each orchestrator process at the end of its run
 #
 # Environment knobs (defaults in brackets; BENCH_QUICK changes the windows):
-#   BENCH_QUICK=1           10 s windows, 3 s warm-up, shorter pgbench/echo
+#   BENCH_QUICK=1           10 s windows, 3 s warm-up, shorter pgbench/echo,
+#                           2 s sub-windows
 #   BENCH_WINDOW_S [30]     measuring window of the scenario runs
 #   BENCH_WARMUP_S [5]      warm-up before the window
 #   BENCH_SWEEP [1,10,100,500]  batch sizes of the sweep ("" = no sweep)
 #   BENCH_SWEEP_WINDOW_S [8]    window of each sweep run (warm-up 3 s)
+#   BENCH_SUB_WINDOW_S [5]  sub-windows of every run's window (quick: 2)
 #   BENCH_SCENARIOS [a,b,c] scenarios to run
 #   BENCH_MODES [throughput,latency]
 #   BENCH_PROCS [1]         orchestrator processes per run
@@ -108,14 +128,17 @@ HERE=$ROOT/tests/bench
 QUICK=${BENCH_QUICK:-0}
 if [[ $QUICK == 1 ]]; then
   d_window=10 d_warmup=3 d_sweep_window=4 d_sweep_warmup=2 d_pgbench=4 d_echo_s=4 d_echo_n=20000
+  d_sub=2
 else
   d_window=30 d_warmup=5 d_sweep_window=8 d_sweep_warmup=3 d_pgbench=10 d_echo_s=10 d_echo_n=50000
+  d_sub=5
 fi
 WINDOW=${BENCH_WINDOW_S:-$d_window}
 WARMUP=${BENCH_WARMUP_S:-$d_warmup}
 SWEEP=${BENCH_SWEEP-1,10,100,500}
 SWEEP_WINDOW=${BENCH_SWEEP_WINDOW_S:-$d_sweep_window}
 SWEEP_WARMUP=${BENCH_SWEEP_WARMUP_S:-$d_sweep_warmup}
+SUB_WINDOW=${BENCH_SUB_WINDOW_S:-$d_sub}
 SCENARIOS=${BENCH_SCENARIOS:-a,b,c}
 MODES=${BENCH_MODES:-throughput,latency}
 PROCS=${BENCH_PROCS:-1}
@@ -132,6 +155,7 @@ PRELOAD=${BENCH_PRELOAD_SAGAS:-100000}
 SEED=42
 INSTANCES=100000 # pgbench instance rows
 TARGET_STEPS=10000 TARGET_P50=10 TARGET_P99=50 TARGET_LAG50=5 TARGET_RSS_MB=32
+TARGET_PG_US=80 TARGET_WAL_B=1536 TARGET_ORCH_US=30 TARGET_OVER_SET16=0.25
 
 ORCH=$BUILD/orchestrator
 RESPONDER=$BUILD/tests/tools/responder
@@ -256,7 +280,8 @@ pg_ticks() { # the postmaster with its reaped and live children
 }
 
 # sampler FILE NAME:PID...: every 0.5 s, "t<TAB>name<TAB>ticks" lines;
-# "pg:PID" is the postmaster tree, "system" is the machine's busy ticks.
+# "postgres:PID" is the postmaster tree, "system" is the machine's busy
+# ticks; "orchestrator/N" is the Nth orchestrator process.
 sampler() {
   local out=$1 spec name pid t v u n s irq sirq steal
   shift
@@ -312,6 +337,29 @@ wait_lanes() {
   say "warning: the relays own $owned of 16 outbox lanes after 15 s"
 }
 
+# pg_counters DB [after]: the cluster's WAL counters and the update counters
+# of DB's sagas and saga_steps tables, as a PostgreSQL array literal
+# {wal_bytes,wal_records,wal_fpi,sagas_upd,sagas_hot,steps_upd,steps_hot}.
+# A backend reports its counters at most once a second and at its exit:
+# "after" (the orchestrators stopped) first waits, at most 5 s, until no
+# other client of DB is left.
+pg_counters() {
+  local db=$1 i
+  for ((i = 0; i < 50 && $# > 1; i++)); do
+    (($(q "$db" "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                  AND backend_type = 'client backend' AND pid <> pg_backend_pid()") == 0)) && break
+    sleep 0.1
+  done
+  q "$db" "SELECT pg_stat_clear_snapshot();
+    SELECT format('{%s,%s,%s,%s,%s,%s,%s}', w.wal_bytes, w.wal_records, w.wal_fpi,
+                  coalesce(s.n_tup_upd, 0), coalesce(s.n_tup_hot_upd, 0),
+                  coalesce(t.n_tup_upd, 0), coalesce(t.n_tup_hot_upd, 0))
+      FROM pg_stat_wal w
+      LEFT JOIN pg_stat_user_tables s ON s.schemaname = 'orchestrator' AND s.relname = 'sagas'
+      LEFT JOIN pg_stat_user_tables t ON t.schemaname = 'orchestrator' AND t.relname = 'saga_steps'" |
+    tail -n1
+}
+
 # run_one TAG SCENARIO MODE BATCH RATE: one orchestrator run, metrics in
 # $OUT/runs/TAG/metrics.json.  MODE: throughput (closed loop, then drain),
 # latency (fixed RATE sagas/s, then drain) or sweep (closed loop, time-boxed,
@@ -320,8 +368,9 @@ run_one() {
   local tag=$1 scen=$2 mode=$3 batch=$4 rate=$5
   local dir=$OUT/runs/$tag db=bench_${RUNID}_${tag//-/_} topic_prefix=bench.$RUNID.$tag
   local warm=$WARMUP window=$WINDOW dsn i pid orch_pids=() samp_pid resp_pid lg_pid
-  local specs=() hwm=() orch_logs=() t_start t_stop cap_ms sent
-  [[ $mode == sweep ]] && warm=$SWEEP_WARMUP window=$SWEEP_WINDOW
+  local specs=() hwm=() orch_logs=() t_start t_stop cap_ms sent c0 c1
+  local boxed=0 # time-boxed: no drain, no tap, the database is dropped
+  [[ $mode == sweep ]] && warm=$SWEEP_WARMUP window=$SWEEP_WINDOW boxed=1
   scenario_def "$scen"
   mkdir -p "$dir"
   say "run $tag: scenario $scen, $mode, batch size ${batch:-default}${rate:+, $rate sagas/s}"
@@ -361,13 +410,14 @@ run_one() {
     PIDS+=("$!")
   done
   wait_lanes "${orch_logs[@]}"
-  for i in "${!orch_pids[@]}"; do specs+=("orchestrator:${orch_pids[$i]}"); done
+  for i in "${!orch_pids[@]}"; do specs+=("orchestrator/$((i + 1)):${orch_pids[$i]}"); done
   specs+=("responder:$resp_pid" "postgres:$(pg_postmaster)" "kafka:$(kafka_pid)")
 
   if [[ $PROFILE == 1 && $tag == "$PROFILE_TAG" ]]; then
     q "$db" "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal');
              SELECT pg_stat_reset()" >/dev/null
   fi
+  c0=$(pg_counters "$db")
   t_start=$(now_s)
   if [[ $mode == latency ]]; then
     local count
@@ -399,7 +449,7 @@ run_one() {
   fi
   sent=$(sed -n 's/.*"acked": \([0-9]*\).*/\1/p' "$dir/loadgen.json")
 
-  if [[ $mode != sweep ]]; then
+  if ((!boxed)); then
     wait_drained "$db" "$sent" "$DRAIN_TIMEOUT" "$SNAME"
   fi
   for pid in "${orch_pids[@]}"; do
@@ -409,9 +459,11 @@ run_one() {
   [[ -n ${PROFILE_PID:-} ]] && { wait "$PROFILE_PID" 2>/dev/null || true; forget_pid "$PROFILE_PID"; PROFILE_PID=; }
   for pid in "${orch_pids[@]}"; do stop_pid "$pid" 30; done
   stop_pid "$resp_pid" 30
+  c1=$(pg_counters "$db" after)
+  printf 'before %s\nafter  %s\n' "$c0" "$c1" >"$dir/pg_counters.txt"
 
   : >"$dir/tap.tsv"
-  if [[ $mode != sweep ]]; then
+  if ((!boxed)); then
     "$ECHO_BIN" tap --topics "$topic_prefix.commands,$topic_prefix.replies" --out "$dir/tap.tsv" \
       2>>"$dir/tap.log" || say "warning: tap of $topic_prefix.commands failed (no outbox lag)"
   fi
@@ -419,11 +471,11 @@ run_one() {
     profile_report "$db" "$dir"
   fi
   metrics "$db" "$dir" "$tag" "$scen" "$mode" "${batch:-default}" "$rate" "$warm" "$window" \
-    "$cap_ms" "$sent" "$(IFS=,; echo "${hwm[*]}")" "$topic_prefix"
+    "$cap_ms" "$sent" "$(IFS=,; echo "${hwm[*]}")" "$topic_prefix" "$c0" "$c1"
   put run "$tag" "$dir/metrics.json"
   gzip -f "$dir/tap.tsv" 2>/dev/null || true # tens of MB as text
-  if [[ $mode == sweep ]]; then q postgres "DROP DATABASE $db" >/dev/null; fi
-  summary_line "$tag"
+  if ((boxed)); then q postgres "DROP DATABASE $db" >/dev/null; fi
+  summary_line run "$tag"
 }
 
 # feed_closed DB DIR TOPIC TYPE PREFIX DEFINITION DEADLINE: keep a backlog of
@@ -564,7 +616,7 @@ EOF
 
 metrics() {
   local db=$1 dir=$2 tag=$3 scen=$4 mode=$5 batch=$6 rate=$7 warm=$8 window=$9
-  local cap_ms=${10} sent=${11} hwm_csv=${12} prefix=${13}
+  local cap_ms=${10} sent=${11} hwm_csv=${12} prefix=${13} c0=${14} c1=${15}
   # \copy takes its arguments verbatim (no psql variables): its lines are
   # printed here, the rest of the SQL is a quoted here-document
   {
@@ -666,8 +718,34 @@ b AS (
 d AS (
   SELECT comp, sum(ticks) FILTER (WHERE t = b.s1) - sum(ticks) FILTER (WHERE t = b.s0) AS ticks
     FROM samples, b WHERE t IN (b.s0, b.s1) GROUP BY comp)
-SELECT b.s0, b.s1, d.comp, d.ticks::float8 / :clk AS cpu_s FROM b, d;
+SELECT b.s0, b.s1, split_part(d.comp, '/', 1) AS comp, d.comp AS proc,
+       d.ticks::float8 / :clk AS cpu_s FROM b, d;
 SELECT coalesce(min(s0), :w0) AS s0, coalesce(min(s1), :w1) AS s1 FROM cpu \gset
+SELECT count(*) AS cpu_steps FROM h
+ WHERE kind IN ('step.succeeded', 'step.failed', 'compensation.succeeded')
+   AND ct >= to_timestamp(:s0) AND ct < to_timestamp(:s1) \gset
+
+-- the window's whole sub-windows (a partial last one is left out)
+SELECT floor((:w1 - :w0) / :sub)::int AS nsub \gset
+CREATE TEMP TABLE sub AS
+WITH n AS (
+  SELECT floor((extract(epoch FROM ct) - :w0) / :sub)::int AS i, count(*) AS steps FROM h
+   WHERE kind IN ('step.succeeded', 'step.failed', 'compensation.succeeded')
+     AND ct >= to_timestamp(:w0) AND ct < to_timestamp(:w0 + :sub * :nsub)
+   GROUP BY 1)
+SELECT g AS i, coalesce(n.steps, 0) / :sub::numeric AS v
+  FROM generate_series(0, :nsub - 1) AS g LEFT JOIN n ON n.i = g;
+
+-- the counters read before the load and after the orchestrators stopped
+CREATE TEMP TABLE counters AS
+SELECT c1[1] - c0[1] AS wal_bytes, c1[2] - c0[2] AS wal_records, c1[3] - c0[3] AS wal_fpi,
+       c1[4] - c0[4] AS sagas_upd, c1[5] - c0[5] AS sagas_hot,
+       c1[6] - c0[6] AS steps_upd, c1[7] - c0[7] AS steps_hot,
+       (SELECT count(*) FROM h WHERE kind IN ('step.succeeded', 'step.failed',
+                                              'compensation.succeeded')) AS steps,
+       (SELECT count(*) FROM h WHERE kind IN ('saga.completed', 'saga.compensated', 'saga.failed',
+                                              'saga.cancelled', 'saga.timed_out')) AS sagas
+  FROM (SELECT :'c0'::numeric[] AS c0, :'c1'::numeric[] AS c1) a;
 
 SELECT jsonb_build_object(
   'tag', :'tag', 'scenario', :'scen', 'mode', :'mode', 'batch_size', :'batch',
@@ -694,7 +772,15 @@ SELECT jsonb_build_object(
       'events_per_transaction', round(count(*) FILTER (WHERE kind IN ('saga.started',
                        'step.succeeded', 'step.failed', 'compensation.succeeded'))
                        / nullif(count(DISTINCT x), 0)::numeric, 1))
-      FROM h WHERE ct >= to_timestamp(:w0) AND ct < to_timestamp(:w1)),
+      FROM h WHERE ct >= to_timestamp(:w0) AND ct < to_timestamp(:w1))
+    || jsonb_build_object('sub_windows', (
+    SELECT CASE WHEN count(*) > 0 THEN jsonb_build_object('seconds', :sub,
+      'steps_per_s', jsonb_agg(round(v, 1) ORDER BY i),
+      'median', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY v)::numeric, 1),
+      'min', round(min(v), 1), 'max', round(max(v), 1),
+      'spread', round((max(v) - min(v))
+                      / nullif(percentile_cont(0.5) WITHIN GROUP (ORDER BY v), 0)::numeric, 3)) END
+      FROM sub)),
   'step_latency_ms', (
     SELECT jsonb_build_object('n', count(*),
       'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 2),
@@ -760,16 +846,21 @@ SELECT jsonb_build_object(
     SELECT jsonb_build_object(
       'seconds', round((:s1 - :s0)::numeric, 2),
       'orchestrator_s', round(sum(cpu_s) FILTER (WHERE comp = 'orchestrator')::numeric, 2),
+      'steps', :cpu_steps,
       'orchestrator_s_per_1000_steps', round((1000 * sum(cpu_s) FILTER (WHERE comp = 'orchestrator')
-          / nullif((SELECT count(*) FROM h WHERE kind IN ('step.succeeded', 'step.failed',
-                     'compensation.succeeded') AND ct >= to_timestamp(:s0)
-                     AND ct < to_timestamp(:s1)), 0))::numeric, 3),
+          / nullif(:cpu_steps, 0))::numeric, 3),
       'postgres_s_per_1000_steps', round((1000 * sum(cpu_s) FILTER (WHERE comp = 'postgres')
-          / nullif((SELECT count(*) FROM h WHERE kind IN ('step.succeeded', 'step.failed',
-                     'compensation.succeeded') AND ct >= to_timestamp(:s0)
-                     AND ct < to_timestamp(:s1)), 0))::numeric, 3),
+          / nullif(:cpu_steps, 0))::numeric, 3),
+      'orchestrator_us_per_step', round((1e6 * sum(cpu_s) FILTER (WHERE comp = 'orchestrator')
+          / nullif(:cpu_steps, 0))::numeric, 1),
+      'postgres_us_per_step', round((1e6 * sum(cpu_s) FILTER (WHERE comp = 'postgres')
+          / nullif(:cpu_steps, 0))::numeric, 1),
       'cores_used', jsonb_build_object(
         'orchestrator', round((sum(cpu_s) FILTER (WHERE comp = 'orchestrator') / (:s1 - :s0))::numeric, 2),
+        'orchestrator_per_process', (
+            SELECT jsonb_agg(round((cpu_s / (:s1 - :s0))::numeric, 2)
+                             ORDER BY split_part(proc, '/', 2)::int)
+              FROM cpu WHERE comp = 'orchestrator'),
         'postgres', round((sum(cpu_s) FILTER (WHERE comp = 'postgres') / (:s1 - :s0))::numeric, 2),
         'kafka', round((sum(cpu_s) FILTER (WHERE comp = 'kafka') / (:s1 - :s0))::numeric, 2),
         'responder', round((sum(cpu_s) FILTER (WHERE comp = 'responder') / (:s1 - :s0))::numeric, 2),
@@ -779,6 +870,21 @@ SELECT jsonb_build_object(
         'machine', round((sum(cpu_s) FILTER (WHERE comp = 'system') / (:s1 - :s0))::numeric, 2),
         'of', :ncpu))
       FROM cpu),
+  'wal', (
+    SELECT jsonb_build_object('bytes', wal_bytes, 'records', wal_records, 'fpi', wal_fpi,
+      'steps', steps, 'sagas', sagas,
+      'bytes_per_step', round(wal_bytes / nullif(steps, 0), 1),
+      'records_per_step', round(wal_records / nullif(steps, 0), 2),
+      'fpi_per_step', round(wal_fpi / nullif(steps, 0), 3),
+      'bytes_per_saga', round(wal_bytes / nullif(sagas, 0), 1))
+      FROM counters),
+  'hot', (
+    SELECT jsonb_build_object(
+      'sagas', jsonb_build_object('updates', sagas_upd, 'hot', sagas_hot,
+                                  'ratio', round(sagas_hot / nullif(sagas_upd, 0), 3)),
+      'saga_steps', jsonb_build_object('updates', steps_upd, 'hot', steps_hot,
+                                       'ratio', round(steps_hot / nullif(steps_upd, 0), 3)))
+      FROM counters),
   'rss', jsonb_build_object('vmhwm_kb', to_jsonb(:'hwm'::int[]),
                             'max_mb', round((SELECT max(x) FROM unnest(:'hwm'::int[]) x) / 1024.0, 1)),
   'checks', (
@@ -834,6 +940,7 @@ EOF
     -v warm="$warm" -v window="$window" -v cap_ms="${cap_ms:-0}" -v sent="${sent:-0}" \
     -v hwm="{${hwm_csv}}" -v procs="$PROCS" -v clk="$(getconf CLK_TCK)" -v ncpu="$(nproc)" \
     -v prefix="$prefix" -v defname="$SNAME" -v preload="$PRELOAD" \
+    -v sub="$SUB_WINDOW" -v c0="$c0" -v c1="$c1" \
     -v out="$dir/metrics.json" -v cdf="$dir/latency_cdf.tsv" \
     >"$dir/metrics.log" 2>&1 ||
     die "metrics failed: $dir/metrics.log"
@@ -859,16 +966,22 @@ EOF
   mv "$dir/metrics.json.tmp" "$dir/metrics.json"
 }
 
-summary_line() {
-  get "SELECT format('run %s: %s steps/s, %s sagas/s over %s s; step latency p50 %s ms, p99 %s ms; outbox lag p50 %s ms; orchestrator %s cores, postgres %s, kafka %s, machine %s/%s; checks %s',
-    name, doc->'throughput'->>'steps_per_s', doc->'throughput'->>'sagas_per_s',
+summary_line() { # summary_line SECTION TAG
+  get "SELECT format('run %s: %s steps/s (sub-windows %s), %s sagas/s over %s s; step latency p50 %s ms, p99 %s ms; outbox lag p50 %s ms; per step: WAL %s B, orchestrator %s us, postgres %s us; orchestrator %s cores, postgres %s, kafka %s, machine %s/%s; checks %s',
+    name, doc->'throughput'->>'steps_per_s',
+    coalesce('median ' || (doc #>> '{throughput,sub_windows,median}') || ', '
+             || (doc #>> '{throughput,sub_windows,min}') || '-'
+             || (doc #>> '{throughput,sub_windows,max}'), '-'),
+    doc->'throughput'->>'sagas_per_s',
     doc->'window'->>'seconds', doc->'step_latency_ms'->>'p50', doc->'step_latency_ms'->>'p99',
     coalesce(doc->'outbox_lag_ms'->>'p50', '-'),
+    coalesce(doc->'wal'->>'bytes_per_step', '-'), coalesce(doc->'cpu'->>'orchestrator_us_per_step', '-'),
+    coalesce(doc->'cpu'->>'postgres_us_per_step', '-'),
     doc->'cpu'->'cores_used'->>'orchestrator', doc->'cpu'->'cores_used'->>'postgres',
     doc->'cpu'->'cores_used'->>'kafka', doc->'cpu'->'cores_used'->>'machine',
     doc->'cpu'->'cores_used'->>'of',
     CASE WHEN (doc->'checks'->>'ok')::bool THEN 'ok' ELSE 'FAILED' END)
-    FROM results WHERE section = 'run' AND name = '$1'" | while read -r line; do say "$line"; done
+    FROM results WHERE section = '$1' AND name = '$2'" | while read -r line; do say "$line"; done
 }
 
 # ------------------------------------------------------------ preload
@@ -981,8 +1094,12 @@ report() {
   "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d bench_results \
     -v out="$OUT/results.json" -v quick="$QUICK" \
     -v t_steps="$TARGET_STEPS" -v t_p50="$TARGET_P50" -v t_p99="$TARGET_P99" \
-    -v t_lag="$TARGET_LAG50" -v t_rss="$TARGET_RSS_MB" <<'EOF'
+    -v t_lag="$TARGET_LAG50" -v t_rss="$TARGET_RSS_MB" -v t_pg_us="$TARGET_PG_US" \
+    -v t_wal="$TARGET_WAL_B" -v t_orch_us="$TARGET_ORCH_US" -v t_set16="$TARGET_OVER_SET16" <<'EOF'
 CREATE TEMP VIEW r AS SELECT name, doc FROM results WHERE section = 'run';
+CREATE TEMP VIEW set16 AS  -- the set-based pgbench ceiling, 16 clients
+SELECT (doc->>'steps_per_s')::numeric AS steps_per_s FROM results
+ WHERE section = 'pgbench' AND name = 'step_set50-16';
 CREATE TEMP VIEW best AS   -- per scenario: the throughput and the latency run
 SELECT doc->>'scenario' AS scen, doc->>'mode' AS mode, doc FROM r WHERE doc->>'mode' <> 'sweep';
 SELECT jsonb_pretty(jsonb_build_object(
@@ -990,7 +1107,9 @@ SELECT jsonb_pretty(jsonb_build_object(
   'definitions', (SELECT doc FROM results WHERE section = 'definitions'),
   'targets', jsonb_build_object('steps_per_s', :t_steps, 'latency_p50_ms', :t_p50,
                                 'latency_p99_ms', :t_p99, 'outbox_lag_p50_ms', :t_lag,
-                                'rss_mb', :t_rss),
+                                'rss_mb', :t_rss, 'postgres_us_per_step', :t_pg_us,
+                                'wal_bytes_per_step', :t_wal, 'orchestrator_us_per_step', :t_orch_us,
+                                'steps_per_s_over_pgbench_set50_16', :t_set16),
   'pgbench', (SELECT jsonb_object_agg(name, doc) FROM results WHERE section = 'pgbench'),
   'kafka_echo', (SELECT doc FROM results WHERE section = 'kafka_echo'),
   'sweep', (SELECT jsonb_agg(doc ORDER BY (doc->>'batch_size')::int) FROM r WHERE doc->>'mode' = 'sweep'),
@@ -1005,8 +1124,7 @@ SELECT jsonb_pretty(jsonb_build_object(
           / nullif((SELECT (doc->>'steps_per_s')::numeric FROM results
                      WHERE section = 'pgbench' AND name = 'step_set50-1'), 0), 3),
       'steps_per_s_over_pgbench_set50_16', round((t.doc->'throughput'->>'steps_per_s')::numeric
-          / nullif((SELECT (doc->>'steps_per_s')::numeric FROM results
-                     WHERE section = 'pgbench' AND name = 'step_set50-16'), 0), 3),
+          / nullif((SELECT steps_per_s FROM set16), 0), 3),
       'latency_p50_over_kafka_echo_p50', round((l.doc->'step_latency_ms'->>'p50')::numeric
           / nullif((SELECT (doc->'latency'->'round_trip_ms'->>'p50')::numeric FROM results
                      WHERE section = 'kafka_echo'), 0), 2),
@@ -1029,6 +1147,19 @@ SELECT jsonb_pretty(jsonb_build_object(
                                                      (l.doc->'rss'->>'max_mb')::numeric),
           'target', :t_rss, 'met', greatest((t.doc->'rss'->>'max_mb')::numeric,
                                             (l.doc->'rss'->>'max_mb')::numeric) <= :t_rss),
+      'postgres_us_per_step', jsonb_build_object('value', (t.doc->'cpu'->>'postgres_us_per_step')::numeric,
+          'target', :t_pg_us, 'met', (t.doc->'cpu'->>'postgres_us_per_step')::numeric <= :t_pg_us),
+      'wal_bytes_per_step', jsonb_build_object('value', (t.doc->'wal'->>'bytes_per_step')::numeric,
+          'target', :t_wal, 'met', (t.doc->'wal'->>'bytes_per_step')::numeric <= :t_wal),
+      'orchestrator_us_per_step', jsonb_build_object(
+          'value', (t.doc->'cpu'->>'orchestrator_us_per_step')::numeric, 'target', :t_orch_us,
+          'met', (t.doc->'cpu'->>'orchestrator_us_per_step')::numeric <= :t_orch_us),
+      'steps_per_s_over_pgbench_set50_16', jsonb_build_object(
+          'value', round((t.doc->'throughput'->>'steps_per_s')::numeric
+                         / nullif((SELECT steps_per_s FROM set16), 0), 3),
+          'target', :t_set16,
+          'met', (t.doc->'throughput'->>'steps_per_s')::numeric
+                 / nullif((SELECT steps_per_s FROM set16), 0) >= :t_set16),
       'checks_ok', coalesce((t.doc->'checks'->>'ok')::bool, true)
                    AND coalesce((l.doc->'checks'->>'ok')::bool, true)))
       FROM (SELECT scen, doc FROM best WHERE mode = 'throughput') t
@@ -1041,6 +1172,21 @@ print_table() {
   "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d bench_results -v quick="$QUICK" <<'EOF'
 \pset pager off
 \pset footer off
+-- a target's cell: its value and ok or MISS ("-" when not measured)
+CREATE FUNCTION pg_temp.verdict(v jsonb) RETURNS text LANGUAGE sql AS $$
+  SELECT CASE WHEN v->>'value' IS NULL THEN '-'
+              ELSE format('%s %s', v->>'value', CASE WHEN (v->>'met')::bool THEN 'ok' ELSE 'MISS' END) END
+$$;
+-- the orchestrator's cores: with more than one process, each one's too
+CREATE FUNCTION pg_temp.orch_cores(c jsonb) RETURNS text LANGUAGE sql AS $$
+  SELECT CASE WHEN jsonb_typeof(c->'orchestrator_per_process') IS DISTINCT FROM 'array'
+                THEN c->>'orchestrator'
+              WHEN jsonb_array_length(c->'orchestrator_per_process') < 2 THEN c->>'orchestrator'
+              ELSE format('%s (%s)', c->>'orchestrator',
+                          (SELECT string_agg(x, '+' ORDER BY o)
+                             FROM jsonb_array_elements_text(c->'orchestrator_per_process')
+                                  WITH ORDINALITY AS e(x, o))) END
+$$;
 \echo
 \echo '== machine limits =='
 SELECT name AS run, doc->>'script' AS script, doc->>'clients' AS clients,
@@ -1057,7 +1203,9 @@ SELECT 'kafka echo' AS run,
 SELECT doc->>'batch_size' AS batch, doc->'throughput'->>'steps_per_s' AS "steps/s",
        doc->'throughput'->>'sagas_per_s' AS "sagas/s", doc->'throughput'->>'events_per_s' AS "events/s",
        doc->'window'->>'seconds' AS "window s", doc->'throughput'->>'events_per_transaction' AS "ev/txn",
-       doc->'cpu'->'cores_used'->>'orchestrator' AS "orch cores",
+       doc->'cpu'->>'postgres_us_per_step' AS "pg us/st", doc->'cpu'->>'orchestrator_us_per_step' AS "orch us/st",
+       doc->'wal'->>'bytes_per_step' AS "WAL B/st",
+       pg_temp.orch_cores(doc->'cpu'->'cores_used') AS "orch cores",
        doc->'cpu'->'cores_used'->>'postgres' AS "pg cores",
        doc->'cpu'->'cores_used'->>'other' AS "other cores",
        doc->'cpu'->'cores_used'->>'machine' AS "machine cores"
@@ -1066,22 +1214,42 @@ SELECT doc->>'batch_size' AS batch, doc->'throughput'->>'steps_per_s' AS "steps/
 \echo '== scenarios =='
 SELECT doc->>'scenario' AS sc, doc->>'mode' AS mode,
        coalesce(doc->>'offered_sagas_per_s', 'max') AS "offered/s",
-       doc->'throughput'->>'steps_per_s' AS "steps/s", doc->'throughput'->>'sagas_per_s' AS "sagas/s",
+       doc->'throughput'->>'steps_per_s' AS "steps/s",
+       doc #>> '{throughput,sub_windows,median}' AS "sub med",
+       (doc #>> '{throughput,sub_windows,min}') || '-' || (doc #>> '{throughput,sub_windows,max}') AS "sub min-max",
+       round(100 * (doc #>> '{throughput,sub_windows,spread}')::numeric, 1) AS "spread %",
+       doc->'throughput'->>'sagas_per_s' AS "sagas/s",
        doc->'window'->>'seconds' AS "win s",
        doc->'step_latency_ms'->>'p50' AS "lat p50", doc->'step_latency_ms'->>'p95' AS "p95",
        doc->'step_latency_ms'->>'p99' AS "p99",
        doc->'outbox_lag_ms'->>'p50' AS "lag p50", doc->'outbox_lag_ms'->>'p99' AS "lag p99",
        doc->'rss'->>'max_mb' AS "RSS MB",
-       doc->'cpu'->>'orchestrator_s_per_1000_steps' AS "cpu s/1k",
-       doc->'cpu'->'cores_used'->>'orchestrator' AS "orch", doc->'cpu'->'cores_used'->>'postgres' AS "pg",
+       doc->'cpu'->>'orchestrator_us_per_step' AS "orch us/st",
+       doc->'cpu'->>'postgres_us_per_step' AS "pg us/st",
+       pg_temp.orch_cores(doc->'cpu'->'cores_used') AS "orch", doc->'cpu'->'cores_used'->>'postgres' AS "pg",
        doc->'cpu'->'cores_used'->>'kafka' AS "kafka", doc->'cpu'->'cores_used'->>'other' AS "other",
        doc->'cpu'->'cores_used'->>'machine' AS "all",
        doc->'throughput'->>'events_per_transaction' AS "ev/txn",
        CASE WHEN (doc->'checks'->>'ok')::bool THEN 'ok' ELSE 'FAIL' END AS checks
   FROM results WHERE section = 'run' AND doc->>'mode' <> 'sweep'
  ORDER BY doc->>'scenario', doc->>'mode' DESC;
-\echo '(lat = step latency, lag = outbox lag, in ms; cpu s/1k = orchestrator CPU seconds per 1000 steps;'
+\echo '(sub = steps/s of the window''s sub-windows: median, min-max, spread = (max-min)/median;'
+\echo ' lat = step latency, lag = outbox lag, in ms; us/st = CPU microseconds per step (orchestrator, postgres);'
 \echo ' orch/pg/kafka/other/all = cores busy of 2, "other" = not ours (feeder, other tenants); ev/txn = events per apply transaction)'
+\echo
+\echo '== per step: WAL (cluster-wide, load start -> orchestrators stopped), CPU, HOT updates =='
+SELECT doc->>'scenario' AS sc, doc->>'mode' AS mode, doc->'throughput'->>'steps_per_s' AS "steps/s",
+       doc->'wal'->>'bytes_per_step' AS "WAL B/step", doc->'wal'->>'records_per_step' AS "records/step",
+       doc->'wal'->>'fpi_per_step' AS "FPI/step",
+       round((doc->'wal'->>'bytes_per_saga')::numeric / 1024, 2) AS "WAL KB/saga",
+       doc->'cpu'->>'postgres_us_per_step' AS "pg us/step",
+       doc->'cpu'->>'orchestrator_us_per_step' AS "orch us/step",
+       pg_temp.orch_cores(doc->'cpu'->'cores_used') AS "orch cores",
+       format('%s of %s', doc->'hot'->'sagas'->>'ratio', doc->'hot'->'sagas'->>'updates') AS "HOT sagas",
+       format('%s of %s', doc->'hot'->'saga_steps'->>'ratio', doc->'hot'->'saga_steps'->>'updates') AS "HOT saga_steps"
+  FROM results WHERE section = 'run' AND doc->>'mode' <> 'sweep'
+ ORDER BY doc->>'scenario', doc->>'mode' DESC;
+\echo '(HOT = share of the updates of the table that were heap-only, of that many updates, in the run''s database)'
 \echo
 \echo '== where an action step''s latency goes (latency runs; p50 / mean, ms) =='
 SELECT doc->>'scenario' AS sc, doc->>'mode' AS mode,
@@ -1096,13 +1264,17 @@ SELECT doc->>'scenario' AS sc, doc->>'mode' AS mode,
               doc->'step_latency_parts_ms'->'apply_transaction'->>'mean') AS "-> committed",
        doc->'throughput'->>'events_per_transaction' AS "ev/txn"
   FROM results WHERE section = 'run' AND doc->>'mode' = 'latency' ORDER BY 1;
-\echo '== against the targets (throughput run: steps/s, RSS; latency run at 50% load: latency, lag) =='
+\echo '== against the targets (throughput run: steps/s, RSS, per step; latency run at 50% load: latency, lag) =='
 SELECT k AS scenario,
-       format('%s %s', v->'steps_per_s'->>'value', CASE WHEN (v->'steps_per_s'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS ">= 10000 steps/s",
-       format('%s %s', v->'latency_p50_ms'->>'value', CASE WHEN (v->'latency_p50_ms'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS "p50 <= 10 ms",
-       format('%s %s', v->'latency_p99_ms'->>'value', CASE WHEN (v->'latency_p99_ms'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS "p99 <= 50 ms",
-       format('%s %s', v->'outbox_lag_p50_ms'->>'value', CASE WHEN (v->'outbox_lag_p50_ms'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS "lag p50 <= 5 ms",
-       format('%s %s', v->'rss_mb'->>'value', CASE WHEN (v->'rss_mb'->>'met')::bool THEN 'ok' ELSE 'MISS' END) AS "RSS <= 32 MB",
+       pg_temp.verdict(v->'steps_per_s') AS ">= 10000 steps/s",
+       pg_temp.verdict(v->'steps_per_s_over_pgbench_set50_16') AS ">= 0.25 set-based pgbench (16)",
+       pg_temp.verdict(v->'latency_p50_ms') AS "p50 <= 10 ms",
+       pg_temp.verdict(v->'latency_p99_ms') AS "p99 <= 50 ms",
+       pg_temp.verdict(v->'outbox_lag_p50_ms') AS "lag p50 <= 5 ms",
+       pg_temp.verdict(v->'rss_mb') AS "RSS <= 32 MB",
+       pg_temp.verdict(v->'postgres_us_per_step') AS "pg <= 80 us/step",
+       pg_temp.verdict(v->'wal_bytes_per_step') AS "WAL <= 1536 B/step",
+       pg_temp.verdict(v->'orchestrator_us_per_step') AS "orch <= 30 us/step",
        CASE WHEN (v->>'checks_ok')::bool THEN 'ok' ELSE 'FAIL' END AS "no loss/dup"
   FROM results, jsonb_each(doc->'verdict') AS e(k, v) WHERE section = 'final' ORDER BY 1;
 \echo '== ratios =='
@@ -1182,6 +1354,7 @@ inside() {
       "$(date -u +%FT%TZ)" "$([[ $QUICK == 1 ]] && echo true || echo false)" "$WINDOW" "$WARMUP"
     printf ' "sweep_window_s": %s, "procs": %s, "batch_size": "%s", "latency_load": %s,' \
       "$SWEEP_WINDOW" "$PROCS" "${BATCH:-default}" "$LOAD"
+    printf ' "sub_window_s": %s,' "$SUB_WINDOW"
     printf ' "db_setup_sql": "%s", "build_dir": "%s", "preloaded_sagas": %s,' \
       "${BENCH_DB_SETUP_SQL:-}" "$BUILD" "$PRELOAD"
     printf ' "git": "%s", "orchestrator": "%s",' \
@@ -1213,6 +1386,10 @@ inside() {
  "throughput_load": "closed loop: a backlog of about 0.25 s of recent saga starts (at least 50) is kept on the trigger topic",
  "latency_load": "open loop: loadgen --rate at latency_load x the sagas/s of the throughput run",
  "cpu": "utime+stime from /proc/<pid>/stat over the samples (0.5 s apart) enclosing the window; postgres = postmaster + children",
+ "sub_windows": "the window cut into whole sub-windows of sub_windows.seconds (a partial last one left out): steps/s of each, median, min, max, spread = (max - min) / median",
+ "cpu_per_step": "orchestrator_us_per_step, postgres_us_per_step: CPU microseconds over the samples enclosing the window / steps applied between those samples; cores_used.orchestrator_per_process: each orchestrator process",
+ "wal": "pg_stat_wal (cluster-wide) read just before the load and after the drain once the orchestrators stopped and their backends reported; bytes, records and full-page images per step applied in between (all the run's steps) and per saga of the run that finished; nothing else writes during a run (the feeder only reads), autovacuum and checkpoints are included, and so are the full-page images after the CHECKPOINT before the run",
+ "hot": "pg_stat_user_tables of the run's database, same interval: n_tup_upd (updates), n_tup_hot_upd (hot), ratio = hot / updates, for sagas and saga_steps",
  "rss": "VmHWM of each orchestrator process at the end of its run",
  "preload": "every run's database is a copy of a template holding preloaded_sagas completed sagas of another definition (bench_history: 3 steps, 8 history rows, 4 inbox ids each), vacuumed and analyzed; the figures count only the run's own definition"}
 EOF
