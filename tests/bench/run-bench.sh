@@ -13,20 +13,27 @@
 #      track_commit_timestamp (PostgreSQL restart), so every transition's
 #      commit time can be read back: pg_xact_commit_timestamp(xmin) of its
 #      saga_history rows (that table is append-only);
-#   3. the machine's limits: pgbench doing one saga step's SQL per
+#   3. a template database holding 100,000 completed sagas (tables of a
+#      realistic size, analyzed), copied for every run;
+#   4. warms the whole stack before anything is measured, so that the order
+#      of the runs changes no figure: a Kafka echo, then throw-away runs of
+#      scenario (a) (closed loop, short windows, databases and topics of
+#      their own) until two in a row agree on steps/s within 10% (at most 5
+#      runs, none started after BENCH_WARMUP_STACK_S); their figures are in
+#      results.json under meta.warmup_stack;
+#   5. the machine's limits: pgbench doing one saga step's SQL per
 #      transaction (1 and 16 clients) and 50 steps per transaction in
 #      set-based statements (tests/bench/pgbench/), synchronous_commit on;
-#   4. a template database holding 100,000 completed sagas (tables of a
-#      realistic size, analyzed), copied for every run; then the batch-size
-#      sweep: scenario (a) at ORC_BATCH_SIZE 1, 10, 100, 500 (short windows);
-#   5. per scenario - (a) 3 sequential steps, (b) 10 steps with a fan-out of
+#      then the batch-size sweep: scenario (a) at ORC_BATCH_SIZE 1, 10, 100,
+#      500 (short windows);
+#   6. per scenario - (a) 3 sequential steps, (b) 10 steps with a fan-out of
 #      4, (c) 3 steps whose last fails for 10% of the sagas (responder
 #      random:10, fixed seed) and compensates - a throughput run (sagas
 #      started as fast as the system accepts them) and a latency run (a fixed
 #      offered rate: 50% of the sagas/s the throughput run completed);
-#   6. the Kafka produce->consume echo round trip (tests/bench/kafka_echo.c)
+#   7. the Kafka produce->consume echo round trip (tests/bench/kafka_echo.c)
 #      through the same broker, at the step rate of the latency run of (a);
-#   7. prints the tables, writes results.json, throughput-vs-batch.png and
+#   8. prints the tables, writes results.json, throughput-vs-batch.png and
 #      latency.png (gnuplot) into bench-results/<UTC timestamp>/.
 #
 # Definitions (also in results.json under "definitions"):
@@ -84,12 +91,15 @@
 #
 # Environment knobs (defaults in brackets; BENCH_QUICK changes the windows):
 #   BENCH_QUICK=1           10 s windows, 3 s warm-up, shorter pgbench/echo,
-#                           2 s sub-windows
+#                           2 s sub-windows, a shorter warm-up of the stack
 #   BENCH_WINDOW_S [30]     measuring window of the scenario runs
 #   BENCH_WARMUP_S [5]      warm-up before the window
 #   BENCH_SWEEP [1,10,100,500]  batch sizes of the sweep ("" = no sweep)
 #   BENCH_SWEEP_WINDOW_S [8]    window of each sweep run (warm-up 3 s)
 #   BENCH_SUB_WINDOW_S [5]  sub-windows of every run's window (quick: 2)
+#   BENCH_WARMUP_STACK_S [60]   the stack's warm-up: no new throw-away run
+#                           after that many seconds (quick: 40; 0 = none)
+#   BENCH_WARMUP_STACK_WINDOW_S [8]  window of each warm-up run (quick: 4)
 #   BENCH_SCENARIOS [a,b,c] scenarios to run
 #   BENCH_MODES [throughput,latency]
 #   BENCH_PROCS [1]         orchestrator processes per run
@@ -128,10 +138,10 @@ HERE=$ROOT/tests/bench
 QUICK=${BENCH_QUICK:-0}
 if [[ $QUICK == 1 ]]; then
   d_window=10 d_warmup=3 d_sweep_window=4 d_sweep_warmup=2 d_pgbench=4 d_echo_s=4 d_echo_n=20000
-  d_sub=2
+  d_sub=2 d_stack=40
 else
   d_window=30 d_warmup=5 d_sweep_window=8 d_sweep_warmup=3 d_pgbench=10 d_echo_s=10 d_echo_n=50000
-  d_sub=5
+  d_sub=5 d_stack=60
 fi
 WINDOW=${BENCH_WINDOW_S:-$d_window}
 WARMUP=${BENCH_WARMUP_S:-$d_warmup}
@@ -139,6 +149,9 @@ SWEEP=${BENCH_SWEEP-1,10,100,500}
 SWEEP_WINDOW=${BENCH_SWEEP_WINDOW_S:-$d_sweep_window}
 SWEEP_WARMUP=${BENCH_SWEEP_WARMUP_S:-$d_sweep_warmup}
 SUB_WINDOW=${BENCH_SUB_WINDOW_S:-$d_sub}
+WARMUP_STACK=${BENCH_WARMUP_STACK_S:-$d_stack}
+WARMUP_STACK_WINDOW=${BENCH_WARMUP_STACK_WINDOW_S:-$d_sweep_window}
+WARMUP_STACK_TRIES=5
 SCENARIOS=${BENCH_SCENARIOS:-a,b,c}
 MODES=${BENCH_MODES:-throughput,latency}
 PROCS=${BENCH_PROCS:-1}
@@ -362,15 +375,19 @@ pg_counters() {
 
 # run_one TAG SCENARIO MODE BATCH RATE: one orchestrator run, metrics in
 # $OUT/runs/TAG/metrics.json.  MODE: throughput (closed loop, then drain),
-# latency (fixed RATE sagas/s, then drain) or sweep (closed loop, time-boxed,
-# no drain).
+# latency (fixed RATE sagas/s, then drain), sweep (closed loop, time-boxed,
+# no drain) or warmup (a sweep run of its own window whose metrics are kept
+# under "warmup", not with the results).
 run_one() {
   local tag=$1 scen=$2 mode=$3 batch=$4 rate=$5
   local dir=$OUT/runs/$tag db=bench_${RUNID}_${tag//-/_} topic_prefix=bench.$RUNID.$tag
   local warm=$WARMUP window=$WINDOW dsn i pid orch_pids=() samp_pid resp_pid lg_pid
-  local specs=() hwm=() orch_logs=() t_start t_stop cap_ms sent c0 c1
+  local specs=() hwm=() orch_logs=() t_start t_stop cap_ms sent c0 c1 section=run
   local boxed=0 # time-boxed: no drain, no tap, the database is dropped
-  [[ $mode == sweep ]] && warm=$SWEEP_WARMUP window=$SWEEP_WINDOW boxed=1
+  case $mode in
+    sweep) warm=$SWEEP_WARMUP window=$SWEEP_WINDOW boxed=1 ;;
+    warmup) warm=$SWEEP_WARMUP window=$WARMUP_STACK_WINDOW boxed=1 section=warmup ;;
+  esac
   scenario_def "$scen"
   mkdir -p "$dir"
   say "run $tag: scenario $scen, $mode, batch size ${batch:-default}${rate:+, $rate sagas/s}"
@@ -472,10 +489,10 @@ run_one() {
   fi
   metrics "$db" "$dir" "$tag" "$scen" "$mode" "${batch:-default}" "$rate" "$warm" "$window" \
     "$cap_ms" "$sent" "$(IFS=,; echo "${hwm[*]}")" "$topic_prefix" "$c0" "$c1"
-  put run "$tag" "$dir/metrics.json"
+  put "$section" "$tag" "$dir/metrics.json"
   gzip -f "$dir/tap.tsv" 2>/dev/null || true # tens of MB as text
   if ((boxed)); then q postgres "DROP DATABASE $db" >/dev/null; fi
-  summary_line run "$tag"
+  summary_line "$section" "$tag"
 }
 
 # feed_closed DB DIR TOPIC TYPE PREFIX DEFINITION DEADLINE: keep a backlog of
@@ -947,7 +964,7 @@ EOF
   # the checks verdict, added here so that the SQL stays readable
   local ok
   ok=$("$PG_BIN/psql" -X -q -At -v doc="$(cat "$dir/metrics.json")" -d bench_results <<'EOF'
-SELECT CASE WHEN d->>'mode' = 'sweep' THEN
+SELECT CASE WHEN d->>'mode' IN ('sweep', 'warmup') THEN
          (c->>'step_succeeded_twice')::int = 0 AND (c->>'step_started_twice')::int = 0
          AND (c->>'terminal_entry_not_exactly_one')::int = 0
        ELSE (c->>'sagas')::int = (d->>'sagas_sent')::int AND (c->>'unfinished')::int = 0
@@ -1054,6 +1071,41 @@ EOF
   TEMPLATE_DB=$db
   say "template database ready in $(($(date +%s) - t0)) s ($(q postgres \
     "SELECT pg_size_pretty(pg_database_size('$db'))"))"
+}
+
+# ------------------------------------------------------------ warm-up
+
+# warm_stack: throw-away runs of scenario (a) (mode warmup: closed loop,
+# time-boxed, databases and topics of their own), one after the other, until
+# two in a row agree on steps/s within 10% (at most WARMUP_STACK_TRIES runs,
+# no new one after WARMUP_STACK seconds).  A fresh stack is slow at first -
+# the broker's JVM compiles its hot paths, PostgreSQL's and the kernel's
+# caches fill - and whichever run came first would pay for it.  The figures
+# and whether they became steady go into meta.warmup_stack.
+warm_stack() {
+  local t0 i cur prev="" steady=false figures=()
+  ((WARMUP_STACK > 0)) || return 0
+  t0=$(date +%s)
+  say "warming up the stack: scenario (a) in ${WARMUP_STACK_WINDOW}s windows until steady (at most $WARMUP_STACK_TRIES, ${WARMUP_STACK}s)"
+  for ((i = 1; i <= WARMUP_STACK_TRIES; i++)); do
+    run_one "warmup-$i" a warmup "$BATCH" ""
+    cur=$(get "SELECT coalesce(doc->'throughput'->>'steps_per_s', '0') FROM results
+                WHERE section = 'warmup' AND name = 'warmup-$i'")
+    figures+=("$cur")
+    if [[ -n $prev ]] && awk -v a="$prev" -v b="$cur"       'BEGIN { m = a > b ? a : b; d = a > b ? a - b : b - a; exit !(m > 0 && d <= 0.1 * m) }'; then
+      steady=true
+    fi
+    say "warm-up window $i: $cur steps/s ($([[ $steady == true ]] && echo "steady: within 10% of the one before" || echo "not steady yet"))"
+    [[ $steady == true ]] && break
+    (($(date +%s) - t0 < WARMUP_STACK)) || break
+    prev=$cur
+  done
+  [[ $steady == true ]] || say "warning: the stack did not become steady in the warm-up (${figures[*]} steps/s)"
+  "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d bench_results \
+    -v doc="{\"window_s\": $WARMUP_STACK_WINDOW, \"steps_per_s\": [$(IFS=,; echo "${figures[*]}")], \"steady\": $steady, \"seconds\": $(($(date +%s) - t0))}" <<'EOF'
+UPDATE results SET doc = doc || jsonb_build_object('warmup_stack', :'doc'::jsonb)
+ WHERE section = 'meta';
+EOF
 }
 
 # ------------------------------------------------------------ pgbench
@@ -1354,7 +1406,8 @@ inside() {
       "$(date -u +%FT%TZ)" "$([[ $QUICK == 1 ]] && echo true || echo false)" "$WINDOW" "$WARMUP"
     printf ' "sweep_window_s": %s, "procs": %s, "batch_size": "%s", "latency_load": %s,' \
       "$SWEEP_WINDOW" "$PROCS" "${BATCH:-default}" "$LOAD"
-    printf ' "sub_window_s": %s,' "$SUB_WINDOW"
+    printf ' "sub_window_s": %s, "warmup_stack_s": %s, "warmup_stack_window_s": %s,' \
+      "$SUB_WINDOW" "$WARMUP_STACK" "$WARMUP_STACK_WINDOW"
     printf ' "db_setup_sql": "%s", "build_dir": "%s", "preloaded_sagas": %s,' \
       "${BENCH_DB_SETUP_SQL:-}" "$BUILD" "$PRELOAD"
     printf ' "git": "%s", "orchestrator": "%s",' \
@@ -1390,20 +1443,22 @@ inside() {
  "cpu_per_step": "orchestrator_us_per_step, postgres_us_per_step: CPU microseconds over the samples enclosing the window / steps applied between those samples; cores_used.orchestrator_per_process: each orchestrator process",
  "wal": "pg_stat_wal (cluster-wide) read just before the load and after the drain once the orchestrators stopped and their backends reported; bytes, records and full-page images per step applied in between (all the run's steps) and per saga of the run that finished; nothing else writes during a run (the feeder only reads), autovacuum and checkpoints are included, and so are the full-page images after the CHECKPOINT before the run",
  "hot": "pg_stat_user_tables of the run's database, same interval: n_tup_upd (updates), n_tup_hot_upd (hot), ratio = hot / updates, for sagas and saga_steps",
+ "warmup_stack": "meta.warmup_stack: steps/s of the throw-away runs of scenario (a) made before anything is measured, and whether two in a row agreed within 10%",
  "rss": "VmHWM of each orchestrator process at the end of its run",
  "preload": "every run's database is a copy of a template holding preloaded_sagas completed sagas of another definition (bench_history: 3 steps, 8 history rows, 4 inbox ids each), vacuumed and analyzed; the figures count only the run's own definition"}
 EOF
   put definitions definitions "$OUT/definitions.json"
 
-  if [[ $PGBENCH_S != 0 ]]; then pgbench_all; fi
-
   make_template
 
   # a fresh broker's JVM compiles its hot paths in the first seconds under
-  # load: let that happen before anything is measured
+  # load, the caches are cold: let that happen before anything is measured
   say "warming up kafka"
   "$ECHO_BIN" echo --count 20000 --rate 2000 --seconds 3 >"$OUT/kafka-warmup.txt" 2>&1 ||
     say "warning: kafka warm-up reported a problem: $OUT/kafka-warmup.txt"
+  warm_stack
+
+  if [[ $PGBENCH_S != 0 ]]; then pgbench_all; fi
 
   if [[ -n $SWEEP ]]; then
     for s in ${SWEEP//,/ }; do run_one "sweep-b$s" a sweep "$s" ""; done
