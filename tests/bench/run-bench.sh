@@ -382,7 +382,7 @@ run_one() {
   local tag=$1 scen=$2 mode=$3 batch=$4 rate=$5
   local dir=$OUT/runs/$tag db=bench_${RUNID}_${tag//-/_} topic_prefix=bench.$RUNID.$tag
   local warm=$WARMUP window=$WINDOW dsn i pid orch_pids=() samp_pid resp_pid lg_pid
-  local specs=() hwm=() orch_logs=() t_start t_stop cap_ms sent c0 c1 section=run
+  local specs=() hwm=() orch_logs=() t_stop cap_ms sent c0 c1 section=run
   local boxed=0 # time-boxed: no drain, no tap, the database is dropped
   case $mode in
     sweep) warm=$SWEEP_WARMUP window=$SWEEP_WINDOW boxed=1 ;;
@@ -435,7 +435,6 @@ run_one() {
              SELECT pg_stat_reset()" >/dev/null
   fi
   c0=$(pg_counters "$db")
-  t_start=$(now_s)
   if [[ $mode == latency ]]; then
     local count
     count=$(awk -v r="$rate" -v s="$((warm + window + 1))" 'BEGIN { printf "%d", r * s }')
@@ -457,7 +456,7 @@ run_one() {
     PIDS+=("$samp_pid")
     maybe_profile "$tag" "$dir" "$warm" "$window" "${orch_pids[0]}"
     feed_closed "$db" "$dir" "$topic_prefix.$STOPIC" "$STYPE" "$RUNID-$tag" "$SNAME" \
-      "$(awk -v a="$t_start" -v b="$((warm + window + 1))" 'BEGIN { printf "%.3f", a + b }')"
+      "$((warm + window + 1))"
   fi
   t_stop=$(now_s)
   cap_ms=$(awk -v t="$t_stop" 'BEGIN { printf "%.0f", t * 1000 }')
@@ -495,20 +494,28 @@ run_one() {
   summary_line "$section" "$tag"
 }
 
-# feed_closed DB DIR TOPIC TYPE PREFIX DEFINITION DEADLINE: keep a backlog of
+# feed_closed DB DIR TOPIC TYPE PREFIX DEFINITION SECONDS: keep a backlog of
 # triggers that the orchestrator has not started yet: about a quarter second
-# of its recent start rate (at least 50), until DEADLINE (epoch s).
+# of its recent start rate (at least 50), for SECONDS from the first saga it
+# was seen to start (so that a slow start cuts no window short; at most 60 s
+# are given to that start).
 feed_closed() {
-  local db=$1 dir=$2 topic=$3 type=$4 prefix=$5 def=$6 deadline=$7
+  local db=$1 dir=$2 topic=$3 type=$4 prefix=$5 def=$6 seconds=$7
   local sent=0 started=0 prev_started=0 prev_t t rate=0 target=50 backlog grant cred probes top
+  local deadline armed=0
   exec {cred}> >(exec "$LOADGEN" --topic "$topic" --type "$type" --prefix "$prefix" \
     --credits --count 100000000 --data "$DATA_TEMPLATE" \
     --json "$dir/loadgen.json" >"$dir/loadgen.out" 2>&1)
   local lg=$!
   coproc FEEDQ { "$PG_BIN/psql" -X -q -At -d "$db" 2>&1; }
   prev_t=$(now_s)
+  deadline=$(awk -v t="$prev_t" 'BEGIN { printf "%.3f", t + 60 }')
   while :; do
     t=$(now_s)
+    if ((!armed && started > 0)); then
+      deadline=$(awk -v t="$t" -v s="$seconds" 'BEGIN { printf "%.3f", t + s }')
+      armed=1
+    fi
     awk -v t="$t" -v d="$deadline" 'BEGIN { exit !(t < d) }' || break
     # How far the orchestrator got: the newest of a few keys sent (from
     # the newest back to 4 backlogs ago) that has a saga.  A handful of
