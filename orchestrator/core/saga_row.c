@@ -2,16 +2,59 @@
  * saga_row.c - a saga to and from the store's rows.
  *
  * Writing is a field-by-field view of the saga, with the enums as their
- * names: it allocates nothing and cannot fail.  Reading checks what a
+ * names; its one allocation is the saga row's context, a shallow copy
+ * without "steps" and "saga" (the header says why).  Reading checks what a
  * database could hold but a saga cannot (an unknown status, step name or
- * wake reason, no id or key, a context without "steps") and refuses it as
- * ORC_INVALID, so a damaged row never reaches the engine.  It copies the
- * strings and takes references to the JSON values; rows are never kept.
+ * wake reason, no id or key, a context that is not an object) and refuses
+ * it as ORC_INVALID, so a damaged row never reaches the engine.  It copies
+ * the strings and takes references to the JSON values; rows are never kept.
  */
 #include "saga_row.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* The context members that live elsewhere than the saga row's context. */
+static bool
+kept_elsewhere(const char *key)
+{
+	return strcmp(key, "steps") == 0 || strcmp(key, "saga") == 0;
+}
+
+/*
+ * The whole context for a saga read from row: a new object, NULL when out
+ * of memory.  "steps" starts from what the row's context may hold (rows
+ * written before the split), and "saga" is made of the columns.
+ */
+static json_t *
+context_from_row(const struct orc_saga_row *row,
+		 const struct orc_definition *def)
+{
+	json_t *ctx = json_object(), *steps, *old, *meta, *v;
+	const char *k;
+
+	old = json_object_get(row->context, "steps");
+	steps = json_is_object(old) ? json_copy(old) : json_object();
+	meta = json_pack("{s:s,s:s,s:s,s:i}", "id", row->id, "key", row->key,
+			 "name", def->name, "version", def->version);
+	if (ctx == NULL || steps == NULL || meta == NULL)
+		goto fail;
+	json_object_foreach (row->context, k, v)
+		if (!kept_elsewhere(k) && json_object_set_nocheck(ctx, k, v) != 0)
+			goto fail;
+	if (json_object_set_new_nocheck(ctx, "steps", steps) != 0) {
+		steps = NULL;
+		goto fail;
+	}
+	if (json_object_set_new_nocheck(ctx, "saga", meta) != 0)
+		meta = NULL;
+	else
+		return ctx;
+fail:
+	json_decref(meta);
+	json_decref(ctx);
+	return NULL;
+}
 
 enum orc_status
 orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
@@ -40,19 +83,18 @@ orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
 				       "saga %s: bad status or cause", row->id);
 		goto fail;
 	}
-	if (!json_is_object(row->context) ||
-	    !json_is_object(json_object_get(row->context, "steps"))) {
+	if (!json_is_object(row->context)) {
 		status = orc_error_set(err, ORC_INVALID,
-				       "saga %s: context has no \"steps\"",
+				       "saga %s: context is not an object",
 				       row->id);
 		goto fail;
 	}
-	saga->context = json_incref(row->context);
+	saga->context = context_from_row(row, def);
 	saga->id = strdup(row->id);
 	saga->key = strdup(row->key);
 	if (row->failure_reason != NULL)
 		saga->failure_reason = strdup(row->failure_reason);
-	oom = saga->id == NULL || saga->key == NULL ||
+	oom = saga->context == NULL || saga->id == NULL || saga->key == NULL ||
 	      (row->failure_reason != NULL && saga->failure_reason == NULL);
 	saga->started_ms = row->started_ms;
 	saga->deadline_ms = row->deadline_ms;
@@ -99,6 +141,11 @@ orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
 		json_decref(st->early_event);
 		st->early_event =
 			sr->early_event ? json_incref(sr->early_event) : NULL;
+		if (sr->output != NULL && saga->context != NULL &&
+		    json_object_set_nocheck(
+			    json_object_get(saga->context, "steps"), sr->name,
+			    sr->output) != 0)
+			oom = true;
 	}
 	if (oom) {
 		status = orc_error_set(err, ORC_FATAL, "out of memory");
@@ -110,19 +157,39 @@ fail:
 	return status;
 }
 
-void
+enum orc_status
 orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row)
 {
+	const char *k;
+	json_t *v;
+
+	row->context = json_object();
+	if (row->context == NULL)
+		return ORC_FATAL;
+	json_object_foreach (saga->context, k, v) {
+		if (!kept_elsewhere(k) &&
+		    json_object_set_nocheck(row->context, k, v) != 0) {
+			orc_saga_row_finish(row);
+			return ORC_FATAL;
+		}
+	}
 	row->id = saga->id;
 	row->key = saga->key;
 	row->status = orc_saga_status_name(saga->status);
 	row->cause = orc_saga_cause_name(saga->cause);
-	row->context = saga->context;
 	row->started_ms = saga->started_ms;
 	row->deadline_ms = saga->deadline_ms;
 	row->wake_ms = saga->wake_ms;
 	row->seq = saga->seq;
 	row->failure_reason = saga->failure_reason;
+	return ORC_OK;
+}
+
+void
+orc_saga_row_finish(struct orc_saga_row *row)
+{
+	json_decref(row->context);
+	row->context = NULL;
 }
 
 void
@@ -144,4 +211,6 @@ orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
 	row->completed_seq = st->completed_seq;
 	row->last_error = st->last_error;
 	row->early_event = st->early_event;
+	row->output = json_object_get(json_object_get(saga->context, "steps"),
+				      row->name);
 }

@@ -2,17 +2,24 @@
  * saga_row.h - a saga as the store's rows: one saga row, one row per step.
  *
  * The store keeps the scalar fields of struct orc_saga as columns, statuses
- * and reasons as their names (engine.h), the context and early events as
- * JSON.  orc_saga_to_row() and orc_saga_step_to_row() flatten a saga for
- * writing; orc_saga_from_rows() rebuilds one from what was read and refuses
- * rows that do not describe a saga of the definition.  The conversion does
- * no I/O and knows no SQL: only the store uses it, through these structs.
+ * and reasons as their names (engine.h), early events as JSON.  The context
+ * is split along who changes it: a step's output ("steps.<name>") lives in
+ * its step row, written with the step's status anyway; "saga" (id, key,
+ * name, version) is rebuilt from the columns; the saga row keeps the rest
+ * (the input), which no step changes.  So a transition rewrites no context
+ * bytes in the saga row, and its update can stay small (and HOT).
+ * orc_saga_to_row() and orc_saga_step_to_row() flatten a saga for writing;
+ * orc_saga_from_rows() rebuilds one from what was read and refuses rows
+ * that do not describe a saga of the definition.  The conversion does no
+ * I/O and knows no SQL: only the store uses it, through these structs.
  *
- * Ownership: a row owns nothing.  From orc_saga_to_row() and
- * orc_saga_step_to_row() every pointer is borrowed from the saga (and its
- * definition) and lives until the saga is next changed or finished; into
- * orc_saga_from_rows() every pointer is borrowed for the call (the saga
- * copies the strings and takes its own references to the JSON values).
+ * Ownership: a step row owns nothing, and a saga row owns only its context
+ * as orc_saga_to_row() makes it (orc_saga_row_finish() releases it).  Every
+ * other pointer from orc_saga_to_row() and orc_saga_step_to_row() is
+ * borrowed from the saga (and its definition) and lives until the saga is
+ * next changed or finished; into orc_saga_from_rows() every pointer is
+ * borrowed for the call (the saga copies the strings and takes its own
+ * references to the JSON values).
  */
 #ifndef ORC_SAGA_ROW_H
 #define ORC_SAGA_ROW_H
@@ -32,7 +39,7 @@ struct orc_saga_row {
 	const char *key;
 	const char *status; /* orc_saga_status_name() */
 	const char *cause;  /* orc_saga_cause_name() */
-	json_t *context;
+	json_t *context;    /* the context less "steps" and "saga" */
 	int64_t started_ms;
 	int64_t deadline_ms;
 	int64_t wake_ms;
@@ -55,16 +62,19 @@ struct orc_step_row {
 	int64_t completed_seq;
 	const char *last_error; /* NULL = none */
 	json_t *early_event;    /* NULL = none */
+	json_t *output;         /* the context's steps.<name>; NULL = none */
 };
 
 /*
  * Build saga (uninitialised caller memory) for def (borrowed) from stored
  * rows (borrowed for the call).  Step rows are matched by name, in any
- * order; a step without a row is pending.  Returns ORC_INVALID (err says
- * which column) for an unknown status or step name, a missing id or key, or
- * a context that is not an object with "steps"; ORC_FATAL when out of
- * memory.  On failure saga holds nothing to free.  Step changed flags start
- * false.
+ * order; a step without a row is pending.  The context is row->context
+ * with "steps" made of the step rows' outputs (over a "steps" object the
+ * row's context may still hold, as rows written before the split do) and
+ * "saga" made of the columns.  Returns ORC_INVALID (err says which column)
+ * for an unknown status or step name, a missing id or key, or a context
+ * that is not an object; ORC_FATAL when out of memory.  On failure saga
+ * holds nothing to free.  Step changed flags start false.
  */
 enum orc_status orc_saga_from_rows(struct orc_saga *saga,
 				   const struct orc_definition *def,
@@ -72,8 +82,17 @@ enum orc_status orc_saga_from_rows(struct orc_saga *saga,
 				   const struct orc_step_row *steps,
 				   size_t n_steps, struct orc_error *err);
 
-/* Fill *row (caller memory) from saga; pointers borrowed from saga. */
-void orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row);
+/*
+ * Fill *row (caller memory) from saga: row->context is a new object (the
+ * context less "steps" and "saga"), the other pointers are borrowed from
+ * saga.  ORC_FATAL when out of memory (row holds nothing then).  Release
+ * with orc_saga_row_finish().
+ */
+enum orc_status orc_saga_to_row(const struct orc_saga *saga,
+				struct orc_saga_row *row);
+
+/* Release what orc_saga_to_row() made; row may be zeroed. */
+void orc_saga_row_finish(struct orc_saga_row *row);
 
 /*
  * Fill *row (caller memory) from saga->steps[index] (index < n_steps);

@@ -55,7 +55,7 @@
 	" 'deadline_at', " ISO("s.deadline_at") ","                            \
 	" 'wake_at', " ISO("s.wake_at") ","                                    \
 	" 'duration_ms', " MSEC("s.finished_at - s.created_at") ","            \
-	" 'context', s.context,"                                               \
+	" 'context', %1$s.saga_context(s),"                                    \
 	" 'steps', (SELECT coalesce(json_agg(" STEP_JSON                       \
 	" ORDER BY st.step_index), '[]'::json)"                                \
 	" FROM %1$s.saga_steps st WHERE st.saga_id = s.id))::text"

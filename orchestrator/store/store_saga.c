@@ -200,7 +200,8 @@ enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };
 	Y(STEP_REASON, "coalesce(wake_reason, 'none')")                        \
 	Y(STEP_SEQ, "coalesce(completed_seq, 0)")                              \
 	Y(STEP_ERROR, "last_error")                                            \
-	Y(STEP_EARLY, "early_event::text")
+	Y(STEP_EARLY, "early_event::text")                                     \
+	Y(STEP_OUTPUT, "output::text")
 
 enum step_col { ORC_STORE_COLUMN_ENUM(STEP_COLUMNS) STEP_NCOLS };
 
@@ -241,10 +242,16 @@ json_column_failed(const json_error_t *jerr, struct orc_error *err,
 			     jerr->text);
 }
 
-/* Step row i of steps into s; its early event, parsed, into *early. */
+/* The JSON values of a step row, parsed: what read_step() leaves to free. */
+struct step_json {
+	json_t *early;
+	json_t *output;
+};
+
+/* Step row i of steps into s; its JSON values, parsed, into *js. */
 static enum orc_status
 read_step(const PGresult *steps, int i, struct orc_step_row *s,
-	  json_t **early, struct orc_error *err)
+	  struct step_json *js, struct orc_error *err)
 {
 	json_error_t jerr;
 
@@ -262,12 +269,20 @@ read_step(const PGresult *steps, int i, struct orc_step_row *s,
 	s->completed_seq = orc_store_int(steps, i, STEP_SEQ);
 	s->last_error = orc_store_text(steps, i, STEP_ERROR);
 	if (!PQgetisnull(steps, i, STEP_EARLY)) {
-		*early = json_loads(PQgetvalue(steps, i, STEP_EARLY),
-				    JSON_DECODE_ANY, &jerr);
-		if (*early == NULL)
+		js->early = json_loads(PQgetvalue(steps, i, STEP_EARLY),
+				       JSON_DECODE_ANY, &jerr);
+		if (js->early == NULL)
 			return json_column_failed(&jerr, err,
 						  "the early event of a step");
-		s->early_event = *early;
+		s->early_event = js->early;
+	}
+	if (!PQgetisnull(steps, i, STEP_OUTPUT)) {
+		js->output = json_loads(PQgetvalue(steps, i, STEP_OUTPUT),
+					JSON_DECODE_ANY, &jerr);
+		if (js->output == NULL)
+			return json_column_failed(&jerr, err,
+						  "the output of a step");
+		s->output = js->output;
 	}
 	return ORC_OK;
 }
@@ -284,7 +299,7 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	const struct orc_definition *def = orc_catalog_get(cat, name, version);
 	struct orc_step_row rows_buf[64];
 	struct orc_step_row *rows = rows_buf;
-	json_t **early = NULL;
+	struct step_json *js = NULL;
 	struct orc_saga_row row;
 	struct orc_stored_saga *ss;
 	json_error_t jerr;
@@ -318,8 +333,8 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 			return orc_error_set(err, ORC_FATAL, "out of memory");
 		}
 	}
-	early = calloc(cap, sizeof(*early));
-	if (early == NULL) {
+	js = calloc(cap, sizeof(*js));
+	if (js == NULL) {
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto done;
 	}
@@ -332,7 +347,7 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 					   "has steps");
 			goto done;
 		}
-		st = read_step(steps, i, &rows[n], &early[n], err);
+		st = read_step(steps, i, &rows[n], &js[n], err);
 		if (st != ORC_OK)
 			goto done;
 		n++;
@@ -348,9 +363,11 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 		set->n--;
 	}
 done:
-	for (size_t i = 0; early != NULL && i < cap; i++)
-		json_decref(early[i]);
-	free(early);
+	for (size_t i = 0; js != NULL && i < cap; i++) {
+		json_decref(js[i].early);
+		json_decref(js[i].output);
+	}
+	free(js);
 	if (rows != rows_buf)
 		free(rows);
 	json_decref(row.context);
@@ -686,7 +703,8 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 	Y(T_REASON, 12, text, reason)                                          \
 	Y(T_SEQ, 13, int, seq)                                                 \
 	Y(T_ERROR, 14, text, error)                                            \
-	Y(T_EARLY, 15, text, early)
+	Y(T_EARLY, 15, text, early)                                            \
+	Y(T_OUTPUT, 16, text, output)
 
 #define HISTORY_PARAMS(X, Y)                                                   \
 	X(H_SAGA, 1, uuid, saga)                                               \
@@ -802,8 +820,10 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	struct orc_saga_row row;
 	char *ctx;
 
-	orc_saga_to_row(saga, &row);
+	if (orc_saga_to_row(saga, &row) != ORC_OK)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
 	ctx = json_dumps(row.context, JSON_COMPACT);
+	orc_saga_row_finish(&row);
 	if (ctx == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	orc_pgarray_text(&c[S_ID], row.id);
@@ -823,18 +843,23 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		struct orc_step_row s;
-		char *early = NULL;
+		char *early = NULL, *output = NULL;
 
 		if (!ss->is_new && !saga->steps[i].changed)
 			continue;
 		saga->steps[i].changed = false;
 		orc_saga_step_to_row(saga, i, &s);
-		if (s.early_event != NULL) {
+		if (s.early_event != NULL)
 			early = json_dumps(s.early_event,
 					   JSON_COMPACT | JSON_ENCODE_ANY);
-			if (early == NULL)
-				return orc_error_set(err, ORC_FATAL,
-						     "out of memory");
+		if (s.output != NULL)
+			output = json_dumps(s.output,
+					    JSON_COMPACT | JSON_ENCODE_ANY);
+		if ((s.early_event != NULL && early == NULL) ||
+		    (s.output != NULL && output == NULL)) {
+			free(early);
+			free(output);
+			return orc_error_set(err, ORC_FATAL, "out of memory");
 		}
 		orc_pgarray_text(&t[T_SAGA], row.id);
 		orc_pgarray_text(&t[T_NAME], s.name);
@@ -851,7 +876,9 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 		orc_pgarray_int(&t[T_SEQ], s.completed_seq);
 		orc_pgarray_text(&t[T_ERROR], s.last_error);
 		orc_pgarray_text(&t[T_EARLY], early);
+		orc_pgarray_text(&t[T_OUTPUT], output);
 		free(early);
+		free(output);
 		wb->n_steps++;
 	}
 	if (cols_oom(wb->sagas, S_COLS) || cols_oom(wb->steps, T_COLS))
@@ -943,6 +970,23 @@ write_cols(struct orc_store *store, struct orc_pgarray *cols, int n,
 
 #define FINAL_STATUSES "('completed', 'compensated', 'failed', 'cancelled', 'timed_out')"
 
+/*
+ * The saga's wake_at is indexed (the timers claim by it), so changing it
+ * makes the update non-HOT: every index of the table gets a new entry.
+ * In a sequence of quick steps, each with a timeout, every transition
+ * would move it a little later.  So a wake-up still ahead is kept when
+ * the new one is at most WAKE_SLACK later: the saga wakes a little early
+ * (the engine finds nothing due, records timer.ignored, and the write
+ * then sets the exact time), and most updates touch no indexed column.
+ * wake_at is thus "no later than the earliest timer", never later.
+ */
+#define WAKE_SLACK "interval '1 second'"
+#define LAZY_WAKE                                                              \
+	"CASE WHEN EXCLUDED.wake_at IS NOT NULL AND %1$s.sagas.wake_at > now()" \
+	" AND %1$s.sagas.wake_at <= EXCLUDED.wake_at"                          \
+	" AND EXCLUDED.wake_at <= %1$s.sagas.wake_at + " WAKE_SLACK            \
+	" THEN %1$s.sagas.wake_at ELSE EXCLUDED.wake_at END"
+
 enum orc_status
 orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 		struct orc_error *err)
@@ -964,7 +1008,7 @@ orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 			" ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
 			" failing_reason = EXCLUDED.failing_reason,"
 			" context = EXCLUDED.context, deadline_at = EXCLUDED.deadline_at,"
-			" wake_at = EXCLUDED.wake_at,"
+			" wake_at = " LAZY_WAKE ","
 			" completion_seq = EXCLUDED.completion_seq,"
 			" failure = EXCLUDED.failure, version = %1$s.sagas.version + 1,"
 			" updated_at = now(), finished_at = CASE WHEN EXCLUDED.status"
@@ -976,11 +1020,11 @@ orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 			"INSERT INTO %1$s.saga_steps (saga_id, step_name, step_index,"
 			" status, attempt, attempt_base, compensation_attempt,"
 			" compensation_attempt_base, started_at, finished_at, wake_at,"
-			" wake_reason, completed_seq, last_error, early_event)"
+			" wake_reason, completed_seq, last_error, early_event, output)"
 			" SELECT u.saga, u.name, u.idx, u.status, u.attempt, u.abase,"
 			" u.comp, u.cbase, " TS("u.started") ", " TS("u.finished")
 			", " TS("u.wake") ", u.reason, nullif(u.seq, 0), u.error,"
-			" u.early::jsonb"
+			" u.early::jsonb, u.output::jsonb"
 			" FROM " UNNEST(STEP_PARAMS)
 			" AS u(" UNNEST_AS(STEP_PARAMS) ")"
 			" ON CONFLICT (saga_id, step_name) DO UPDATE SET"
@@ -993,7 +1037,8 @@ orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 			" wake_reason = EXCLUDED.wake_reason,"
 			" completed_seq = EXCLUDED.completed_seq,"
 			" last_error = EXCLUDED.last_error,"
-			" early_event = EXCLUDED.early_event",
+			" early_event = EXCLUDED.early_event,"
+			" output = EXCLUDED.output",
 			"writing saga steps", err);
 	/* history and outbox rows keep the order they were queued in */
 	if (st == ORC_OK && wb->n_history > 0)

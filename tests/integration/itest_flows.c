@@ -182,7 +182,7 @@ START_TEST(test_fanout_fanin)
 		FANOUT_SAGAS);
 	/* the reply data flowed into the context and the next command */
 	ck_assert_int_eq(orc_it_scene_long(&s,
-			"SELECT count(*) FROM sagas WHERE context #>> '{steps,charge,ref}'"
+			"SELECT count(*) FROM saga_contexts WHERE context #>> '{steps,charge,ref}'"
 			" = 'payment.charge:' || id"),
 		FANOUT_SAGAS);
 	orc_it_scene_await(&s, 10000, "an empty outbox",
@@ -765,10 +765,10 @@ START_TEST(test_wait_for_correlated_event)
 			   "SELECT count(*) = 1 FROM sagas WHERE business_key = 'w-1'"
 			   " AND status = 'completed'");
 	assert_kinds(&s, late, "approval", "step.started,step.succeeded");
-	orc_it_expect(&s, "ann", "the event's data in the context",
+	orc_it_expect(&s, "ann", "the event's data as the step's output",
 		      orc_it_scene_value(&s,
-			"SELECT context #>> '{steps,approval,reviewer}' FROM sagas"
-			" WHERE id = '%s'", late));
+			"SELECT output ->> 'reviewer' FROM saga_steps"
+			" WHERE saga_id = '%s' AND step_name = 'approval'", late));
 
 	/* the event comes before the wait step starts (pay takes 2 s) */
 	trigger(&s, "order.placed", "w-2", "w-2", NULL, NULL);
@@ -799,7 +799,7 @@ START_TEST(test_wait_for_correlated_event)
 			early));
 	orc_it_expect(&s, "bob", "the early event's data in the context",
 		      orc_it_scene_value(&s,
-			"SELECT context #>> '{steps,approval,reviewer}' FROM sagas"
+			"SELECT context #>> '{steps,approval,reviewer}' FROM saga_contexts"
 			" WHERE id = '%s'", early));
 	orc_it_expect(&s, "(null)", "early_event cleared",
 		      orc_it_scene_value(&s,
@@ -950,7 +950,8 @@ static const char slow_def[] =
 
 static const char steps_snapshot[] =
 	"SELECT string_agg(concat_ws('|', step_name, status, attempt, started_at,"
-	" finished_at, wake_at, completed_seq, last_error), ' ' ORDER BY step_name)"
+	" finished_at, wake_at, completed_seq, last_error, output), ' '"
+	" ORDER BY step_name)"
 	" || ' ' || (SELECT concat_ws('|', status, context, wake_at, failure,"
 	" finished_at) FROM sagas WHERE id = '%1$s')"
 	" FROM saga_steps WHERE saga_id = '%1$s'";

@@ -19,7 +19,7 @@ state_json(const struct orc_saga *saga)
 	struct orc_saga_row row;
 	json_t *doc, *steps = json_array();
 
-	orc_saga_to_row(saga, &row);
+	ck_assert_int_eq(orc_saga_to_row(saga, &row), ORC_OK);
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		struct orc_step_row sr;
 
@@ -27,7 +27,7 @@ state_json(const struct orc_saga *saga)
 		json_array_append_new(
 			steps,
 			json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:s,"
-				  "s:I,s:s?,s:O?}",
+				  "s:I,s:s?,s:O?,s:O?}",
 				  "name", sr.name, "status", sr.status,
 				  "attempt", sr.attempt, "attempt_base",
 				  sr.attempt_base, "comp_attempt",
@@ -39,15 +39,18 @@ state_json(const struct orc_saga *saga)
 				  sr.wake_reason, "completed_seq",
 				  (json_int_t)sr.completed_seq, "last_error",
 				  sr.last_error, "early_event",
-				  sr.early_event));
+				  sr.early_event, "output", sr.output));
 	}
-	doc = json_pack("{s:s?,s:s?,s:s,s:s,s:O?,s:I,s:I,s:I,s:I,s:s?,s:o}",
+	doc = json_pack("{s:s?,s:s?,s:s,s:s,s:O?,s:O?,s:I,s:I,s:I,s:I,s:s?,"
+			"s:o}",
 			"id", row.id, "key", row.key, "status", row.status,
 			"cause", row.cause, "context", row.context,
+			"whole_context", saga->context,
 			"started_ms", (json_int_t)row.started_ms,
 			"deadline_ms", (json_int_t)row.deadline_ms, "wake_ms",
 			(json_int_t)row.wake_ms, "seq", (json_int_t)row.seq,
 			"failure_reason", row.failure_reason, "steps", steps);
+	orc_saga_row_finish(&row);
 	ck_assert_ptr_nonnull(doc);
 	return doc;
 }
@@ -82,7 +85,7 @@ orc_et_reload(struct orc_saga *saga)
 {
 	struct orc_saga_row row;
 	struct orc_step_row steps[RELOAD_STEPS_MAX];
-	json_t *owned[RELOAD_STEPS_MAX + 1] = {0};
+	json_t *owned[2 * RELOAD_STEPS_MAX] = {0}, *stored;
 	struct orc_saga fresh;
 	struct orc_error err;
 	struct orc_strbuf why;
@@ -90,17 +93,23 @@ orc_et_reload(struct orc_saga *saga)
 	char *before, *after;
 
 	ck_assert_uint_le(saga->n_steps, RELOAD_STEPS_MAX);
-	orc_saga_to_row(saga, &row);
-	row.context = owned[RELOAD_STEPS_MAX] = through_text(row.context);
+	ck_assert_int_eq(orc_saga_to_row(saga, &row), ORC_OK);
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		orc_saga_step_to_row(saga, i, &steps[i]);
 		if (steps[i].early_event != NULL)
 			steps[i].early_event = owned[i] =
 				through_text(steps[i].early_event);
+		if (steps[i].output != NULL)
+			steps[i].output = owned[RELOAD_STEPS_MAX + i] =
+				through_text(steps[i].output);
 	}
+	stored = through_text(row.context);
+	orc_saga_row_finish(&row);
+	row.context = stored;
 	status = orc_saga_from_rows(&fresh, saga->def, &row, steps,
 				    saga->n_steps, &err);
-	for (size_t i = 0; i <= RELOAD_STEPS_MAX; i++)
+	orc_saga_row_finish(&row);
+	for (size_t i = 0; i < 2 * RELOAD_STEPS_MAX; i++)
 		json_decref(owned[i]);
 	orc_strbuf_init(&why);
 	if (status != ORC_OK) {

@@ -12,9 +12,9 @@
 #include "engine.h"
 
 /*
- * Everything saga (borrowed) holds, as the rows the store would write, in
- * sorted, compact JSON: {"id", "key", "status", ..., "steps": [{"name",
- * "status", ...}]}.  New, free() it.
+ * Everything saga (borrowed) holds, as the rows the store would write, and
+ * its whole context, in sorted, compact JSON: {"id", "key", "status", ...,
+ * "whole_context", "steps": [{"name", "status", ...}]}.  New, free() it.
  */
 char *orc_et_state_text(const struct orc_saga *saga);
 

@@ -1050,8 +1050,9 @@ END_TEST
 START_TEST(test_rows_reject)
 {
 	struct orc_definition *def = def_sq(def_seq);
-	json_t *ctx = json_sq("{'input':{},'steps':{}}");
-	json_t *bad = json_sq("{'input':{}}");
+	json_t *ctx = json_sq("{'input':{'n':1}}");
+	json_t *bad = json_sq("[1, 2]");
+	json_t *out = json_sq("{'ref':'r-1'}");
 	struct orc_saga_row row = {.id = SAGA_ID, .key = "k1",
 				   .status = "running", .cause = "none",
 				   .context = ctx};
@@ -1087,6 +1088,24 @@ START_TEST(test_rows_reject)
 	ck_assert_int_eq(saga.steps[0].status, ORC_STEP_RUNNING);
 	ck_assert_int_eq(saga.steps[1].status, ORC_STEP_PENDING);
 	orc_saga_finish(&saga);
+
+	/* the context: the row's, the steps' outputs, the columns */
+	step.status = "succeeded";
+	step.output = out;
+	ck_assert_int_eq(orc_saga_from_rows(&saga, def, &row, &step, 1, &err),
+			 ORC_OK);
+	ck_assert_str_eq(json_string_value(orc_jsonp_get(saga.context,
+							 "/steps/a/ref")),
+			 "r-1");
+	ck_assert_int_eq(json_integer_value(orc_jsonp_get(saga.context,
+							  "/input/n")),
+			 1);
+	ck_assert_str_eq(json_string_value(orc_jsonp_get(saga.context,
+							 "/saga/key")),
+			 "k1");
+	ck_assert_int_eq(json_object_size(saga.context), 3);
+	orc_saga_finish(&saga);
+	json_decref(out);
 	json_decref(ctx);
 	json_decref(bad);
 	orc_definition_destroy(def);
