@@ -997,6 +997,45 @@ classify_reply(const struct orc_step_def *sd, const struct orc_saga_step *st,
 	return ORC_IGNORE_LATE;
 }
 
+/* True when step st has taken a reply with dedup id id before. */
+static bool
+reply_seen(const struct orc_saga_step *st, const char *id)
+{
+	size_t k;
+	json_t *v;
+
+	json_array_foreach (st->replies, k, v)
+		if (strcmp(json_string_value(v), id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Remember the reply's dedup id on step st: a new array (a snapshot of the
+ * saga may share the old one), the oldest dropped beyond the bound.
+ */
+static void
+remember_reply(struct txn *t, struct orc_saga_step *st, const char *id)
+{
+	json_t *ids = json_array(), *v;
+	size_t n = json_array_size(st->replies), k;
+
+	if (ids == NULL)
+		goto oom;
+	json_array_foreach (st->replies, k, v)
+		if (n - k < ORC_STEP_REPLIES_MAX && json_array_append(ids, v) != 0)
+			goto oom;
+	if (json_array_append_new(ids, json_string(id)) != 0)
+		goto oom;
+	json_decref(st->replies);
+	st->replies = ids;
+	st->changed = true;
+	return;
+oom:
+	json_decref(ids);
+	oom(t);
+}
+
 static void
 on_reply(struct txn *t)
 {
@@ -1014,6 +1053,13 @@ on_reply(struct txn *t)
 	i = (size_t)idx;
 	sd = &t->def->steps[i];
 	st = &t->saga->steps[i];
+	if (t->in->dedup_id != NULL) {
+		if (reply_seen(st, t->in->dedup_id)) {
+			t->fx->result = ORC_RESULT_DUPLICATE;
+			return;
+		}
+		remember_reply(t, st, t->in->dedup_id);
+	}
 	if (sd->kind != ORC_STEP_COMMAND) {
 		ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
 		return;

@@ -147,6 +147,9 @@ bool orc_saga_cause_parse(const char *text, enum orc_saga_cause *out);
 /* ---- state ---- */
 
 /* One step of a running saga; parallel to def->steps. */
+/* How many reply ids a step remembers (struct orc_saga_step.replies). */
+#define ORC_STEP_REPLIES_MAX 16
+
 struct orc_saga_step {
 	enum orc_step_status status;
 	/*
@@ -171,6 +174,14 @@ struct orc_saga_step {
 	 * succeeds with it as soon as it starts.
 	 */
 	json_t *early_event;
+	/*
+	 * The dedup ids ("<source> <id>") of the replies that reached this
+	 * step, applied or ignored, oldest first, at most ORC_STEP_REPLIES_MAX
+	 * (an owned JSON array of strings, never changed in place, NULL =
+	 * none).  A reply whose id is here is a redelivery and changes
+	 * nothing: replies need no inbox row (README, Guarantees).
+	 */
+	json_t *replies;
 	/*
 	 * Set by the engine whenever it changes this step; never cleared by
 	 * it.  The store writes the rows of changed steps and clears the flag.
@@ -268,6 +279,7 @@ struct orc_engine_input {
 	const char *topic;    /* EVENT */
 	const char *type;     /* REPLY, EVENT: the event type */
 	const char *event_id; /* START, REPLY, EVENT: for history; may be NULL */
+	const char *dedup_id; /* REPLY: "<source> <id>"; NULL = not deduplicated */
 	json_t *data;         /* START, REPLY, EVENT: may be NULL (= null) */
 	const char *reason;   /* CANCEL, RETRY: operator's note; may be NULL */
 };
@@ -355,6 +367,7 @@ struct orc_effect {
 enum orc_engine_result {
 	ORC_RESULT_APPLIED, /* the state changed */
 	ORC_RESULT_IGNORED, /* nothing but one history effect */
+	ORC_RESULT_DUPLICATE, /* a reply the step has taken before: no effect */
 };
 
 /*

@@ -131,6 +131,7 @@ orc_saga_finish(struct orc_saga *saga)
 	for (size_t i = 0; saga->steps != NULL && i < saga->n_steps; i++) {
 		free(saga->steps[i].last_error);
 		json_decref(saga->steps[i].early_event);
+		json_decref(saga->steps[i].replies);
 	}
 	free(saga->steps);
 	free(saga->id);
@@ -197,6 +198,10 @@ orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src)
 		d->early_event = src->steps[i].early_event != NULL
 					 ? json_incref(src->steps[i].early_event)
 					 : NULL;
+		/* never changed in place: sharing it is safe */
+		d->replies = src->steps[i].replies != NULL
+				     ? json_incref(src->steps[i].replies)
+				     : NULL;
 	}
 	if (oom) {
 		orc_saga_finish(dst);

@@ -141,6 +141,17 @@ orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
 		json_decref(st->early_event);
 		st->early_event =
 			sr->early_event ? json_incref(sr->early_event) : NULL;
+		json_decref(st->replies);
+		st->replies = NULL;
+		if (sr->replies != NULL && !json_is_array(sr->replies)) {
+			status = orc_error_set(
+				err, ORC_INVALID,
+				"saga %s: step %s: replies is not an array",
+				row->id, sr->name);
+			goto fail;
+		}
+		if (sr->replies != NULL)
+			st->replies = json_incref(sr->replies);
 		if (sr->output != NULL && saga->context != NULL &&
 		    json_object_set_nocheck(
 			    json_object_get(saga->context, "steps"), sr->name,
@@ -213,4 +224,5 @@ orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
 	row->early_event = st->early_event;
 	row->output = json_object_get(json_object_get(saga->context, "steps"),
 				      row->name);
+	row->replies = st->replies;
 }

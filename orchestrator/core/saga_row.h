@@ -63,6 +63,7 @@ struct orc_step_row {
 	const char *last_error; /* NULL = none */
 	json_t *early_event;    /* NULL = none */
 	json_t *output;         /* the context's steps.<name>; NULL = none */
+	json_t *replies;        /* reply dedup ids, an array; NULL = none */
 };
 
 /*

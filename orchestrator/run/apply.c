@@ -322,8 +322,9 @@ run_engine(struct orc_apply *ap, struct orc_stored_saga *ss,
 				   err);
 	if (st != ORC_OK && st != ORC_CONFLICT)
 		return st;
-	/* A refused input still leaves its history entry. */
-	ss->touched = true;
+	/* A refused input still leaves its history entry; a duplicate none. */
+	if (ap->fx.result != ORC_RESULT_DUPLICATE)
+		ss->touched = true;
 	wst = orc_write_batch_effects(ap->wb, &ss->saga, &ap->fx, &origin, err);
 	if (wst != ORC_OK)
 		return wst;
@@ -419,9 +420,22 @@ route_batch(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 }
 
 /*
+ * A reply (sagaid and sagastep) is deduplicated by the step it names,
+ * which remembers the ids of the replies it took (engine.h): it needs no
+ * inbox row.  A reply that reaches no step (no such saga or step) is
+ * dead-lettered or recorded as ignored again if Kafka redelivers it.
+ */
+static bool
+step_dedups(const struct orc_event *ev)
+{
+	return ev != NULL && ev->sagaid != NULL && ev->sagastep != NULL;
+}
+
+/*
  * Claim: record the event ids of the PENDING items in the inbox, in one
  * statement.  An item whose id was claimed before becomes DUPLICATE and
- * changes nothing; the others stay PENDING.
+ * changes nothing; the others stay PENDING.  Replies are left to their
+ * steps (step_dedups()).
  */
 static enum orc_status
 claim_inbox(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
@@ -431,7 +445,8 @@ claim_inbox(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 	enum orc_status st;
 
 	for (size_t i = 0; i < n; i++)
-		if (items[i].outcome == ORC_APPLY_PENDING)
+		if (items[i].outcome == ORC_APPLY_PENDING &&
+		    !step_dedups(items[i].event))
 			ap->event_ids[n_claimed++] =
 				orc_event_dedup_id(items[i].event);
 	if (n_claimed == 0)
@@ -441,7 +456,8 @@ claim_inbox(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 	if (st != ORC_OK)
 		return st;
 	for (size_t i = 0; i < n; i++) {
-		if (items[i].outcome != ORC_APPLY_PENDING)
+		if (items[i].outcome != ORC_APPLY_PENDING ||
+		    step_dedups(items[i].event))
 			continue;
 		if (!ap->fresh[answer++])
 			items[i].outcome = ORC_APPLY_DUPLICATE;
@@ -528,6 +544,8 @@ route_target(struct orc_apply *ap, const struct route *ro,
 		ss = orc_saga_set_find(&ap->set, ro->key);
 		in->kind = ev->sagastep ? ORC_INPUT_REPLY : ORC_INPUT_EVENT;
 		in->step = ev->sagastep;
+		if (step_dedups(ev))
+			in->dedup_id = orc_event_dedup_id(ev);
 		in->topic = it->topic;
 		if (ss == NULL && it->outcome == ORC_APPLY_PENDING)
 			snprintf(it->reason, sizeof(it->reason),
@@ -578,6 +596,8 @@ settle(struct orc_apply *ap, struct orc_apply_item *it,
 {
 	if (st == ORC_OK && ap->fx.result == ORC_RESULT_APPLIED) {
 		it->outcome = ORC_APPLY_APPLIED;
+	} else if (st == ORC_OK && ap->fx.result == ORC_RESULT_DUPLICATE) {
+		it->outcome = ORC_APPLY_DUPLICATE;
 	} else if (st == ORC_OK || st == ORC_CONFLICT) {
 		if (it->outcome == ORC_APPLY_PENDING) {
 			it->outcome = ORC_APPLY_IGNORED;
@@ -647,7 +667,7 @@ write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
 		if (items[i].outcome == ORC_APPLY_PENDING)
 			items[i].outcome = ORC_APPLY_DEAD;
 		if (items[i].outcome == ORC_APPLY_DEAD &&
-		    items[i].event != NULL)
+		    items[i].event != NULL && !step_dedups(items[i].event))
 			ap->event_ids[n_released++] =
 				orc_event_dedup_id(items[i].event);
 	}

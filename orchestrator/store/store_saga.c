@@ -201,7 +201,8 @@ enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };
 	Y(STEP_SEQ, "coalesce(completed_seq, 0)")                              \
 	Y(STEP_ERROR, "last_error")                                            \
 	Y(STEP_EARLY, "early_event::text")                                     \
-	Y(STEP_OUTPUT, "output::text")
+	Y(STEP_OUTPUT, "output::text")                                         \
+	Y(STEP_REPLIES, "replies::text")
 
 enum step_col { ORC_STORE_COLUMN_ENUM(STEP_COLUMNS) STEP_NCOLS };
 
@@ -246,6 +247,7 @@ json_column_failed(const json_error_t *jerr, struct orc_error *err,
 struct step_json {
 	json_t *early;
 	json_t *output;
+	json_t *replies;
 };
 
 /* Step row i of steps into s; its JSON values, parsed, into *js. */
@@ -283,6 +285,14 @@ read_step(const PGresult *steps, int i, struct orc_step_row *s,
 			return json_column_failed(&jerr, err,
 						  "the output of a step");
 		s->output = js->output;
+	}
+	if (!PQgetisnull(steps, i, STEP_REPLIES)) {
+		js->replies = json_loads(PQgetvalue(steps, i, STEP_REPLIES),
+					 JSON_DECODE_ANY, &jerr);
+		if (js->replies == NULL)
+			return json_column_failed(&jerr, err,
+						  "the replies of a step");
+		s->replies = js->replies;
 	}
 	return ORC_OK;
 }
@@ -366,6 +376,7 @@ done:
 	for (size_t i = 0; js != NULL && i < cap; i++) {
 		json_decref(js[i].early);
 		json_decref(js[i].output);
+		json_decref(js[i].replies);
 	}
 	free(js);
 	if (rows != rows_buf)
@@ -704,7 +715,8 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 	Y(T_SEQ, 13, int, seq)                                                 \
 	Y(T_ERROR, 14, text, error)                                            \
 	Y(T_EARLY, 15, text, early)                                            \
-	Y(T_OUTPUT, 16, text, output)
+	Y(T_OUTPUT, 16, text, output)                                          \
+	Y(T_REPLIES, 17, text, replies)
 
 #define HISTORY_PARAMS(X, Y)                                                   \
 	X(H_SAGA, 1, uuid, saga)                                               \
@@ -843,7 +855,7 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		struct orc_step_row s;
-		char *early = NULL, *output = NULL;
+		char *early = NULL, *output = NULL, *replies = NULL;
 
 		if (!ss->is_new && !saga->steps[i].changed)
 			continue;
@@ -855,10 +867,14 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 		if (s.output != NULL)
 			output = json_dumps(s.output,
 					    JSON_COMPACT | JSON_ENCODE_ANY);
+		if (s.replies != NULL)
+			replies = json_dumps(s.replies, JSON_COMPACT);
 		if ((s.early_event != NULL && early == NULL) ||
-		    (s.output != NULL && output == NULL)) {
+		    (s.output != NULL && output == NULL) ||
+		    (s.replies != NULL && replies == NULL)) {
 			free(early);
 			free(output);
+			free(replies);
 			return orc_error_set(err, ORC_FATAL, "out of memory");
 		}
 		orc_pgarray_text(&t[T_SAGA], row.id);
@@ -877,8 +893,10 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 		orc_pgarray_text(&t[T_ERROR], s.last_error);
 		orc_pgarray_text(&t[T_EARLY], early);
 		orc_pgarray_text(&t[T_OUTPUT], output);
+		orc_pgarray_text(&t[T_REPLIES], replies);
 		free(early);
 		free(output);
+		free(replies);
 		wb->n_steps++;
 	}
 	if (cols_oom(wb->sagas, S_COLS) || cols_oom(wb->steps, T_COLS))
@@ -1020,11 +1038,12 @@ orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 			"INSERT INTO %1$s.saga_steps (saga_id, step_name, step_index,"
 			" status, attempt, attempt_base, compensation_attempt,"
 			" compensation_attempt_base, started_at, finished_at, wake_at,"
-			" wake_reason, completed_seq, last_error, early_event, output)"
+			" wake_reason, completed_seq, last_error, early_event, output,"
+			" replies)"
 			" SELECT u.saga, u.name, u.idx, u.status, u.attempt, u.abase,"
 			" u.comp, u.cbase, " TS("u.started") ", " TS("u.finished")
 			", " TS("u.wake") ", u.reason, nullif(u.seq, 0), u.error,"
-			" u.early::jsonb, u.output::jsonb"
+			" u.early::jsonb, u.output::jsonb, u.replies::jsonb"
 			" FROM " UNNEST(STEP_PARAMS)
 			" AS u(" UNNEST_AS(STEP_PARAMS) ")"
 			" ON CONFLICT (saga_id, step_name) DO UPDATE SET"
@@ -1038,7 +1057,7 @@ orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 			" completed_seq = EXCLUDED.completed_seq,"
 			" last_error = EXCLUDED.last_error,"
 			" early_event = EXCLUDED.early_event,"
-			" output = EXCLUDED.output",
+			" output = EXCLUDED.output, replies = EXCLUDED.replies",
 			"writing saga steps", err);
 	/* history and outbox rows keep the order they were queued in */
 	if (st == ORC_OK && wb->n_history > 0)

@@ -27,7 +27,7 @@ state_json(const struct orc_saga *saga)
 		json_array_append_new(
 			steps,
 			json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:s,"
-				  "s:I,s:s?,s:O?,s:O?}",
+				  "s:I,s:s?,s:O?,s:O?,s:O?}",
 				  "name", sr.name, "status", sr.status,
 				  "attempt", sr.attempt, "attempt_base",
 				  sr.attempt_base, "comp_attempt",
@@ -39,7 +39,8 @@ state_json(const struct orc_saga *saga)
 				  sr.wake_reason, "completed_seq",
 				  (json_int_t)sr.completed_seq, "last_error",
 				  sr.last_error, "early_event",
-				  sr.early_event, "output", sr.output));
+				  sr.early_event, "output", sr.output,
+				  "replies", sr.replies));
 	}
 	doc = json_pack("{s:s?,s:s?,s:s,s:s,s:O?,s:O?,s:I,s:I,s:I,s:I,s:s?,"
 			"s:o}",
@@ -85,7 +86,7 @@ orc_et_reload(struct orc_saga *saga)
 {
 	struct orc_saga_row row;
 	struct orc_step_row steps[RELOAD_STEPS_MAX];
-	json_t *owned[2 * RELOAD_STEPS_MAX] = {0}, *stored;
+	json_t *owned[3 * RELOAD_STEPS_MAX] = {0}, *stored;
 	struct orc_saga fresh;
 	struct orc_error err;
 	struct orc_strbuf why;
@@ -102,6 +103,9 @@ orc_et_reload(struct orc_saga *saga)
 		if (steps[i].output != NULL)
 			steps[i].output = owned[RELOAD_STEPS_MAX + i] =
 				through_text(steps[i].output);
+		if (steps[i].replies != NULL)
+			steps[i].replies = owned[2 * RELOAD_STEPS_MAX + i] =
+				through_text(steps[i].replies);
 	}
 	stored = through_text(row.context);
 	orc_saga_row_finish(&row);
@@ -109,7 +113,7 @@ orc_et_reload(struct orc_saga *saga)
 	status = orc_saga_from_rows(&fresh, saga->def, &row, steps,
 				    saga->n_steps, &err);
 	orc_saga_row_finish(&row);
-	for (size_t i = 0; i < 2 * RELOAD_STEPS_MAX; i++)
+	for (size_t i = 0; i < 3 * RELOAD_STEPS_MAX; i++)
 		json_decref(owned[i]);
 	orc_strbuf_init(&why);
 	if (status != ORC_OK) {

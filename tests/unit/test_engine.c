@@ -297,7 +297,7 @@ static enum orc_status
 command(struct rig *r, const char *cmd)
 {
 	struct orc_engine_input in = {0};
-	char verb[32], a1[128] = "", a2[128] = "", a3[1024] = "";
+	char verb[32], id[64], a1[128] = "", a2[128] = "", a3[1024] = "";
 	const char *p = cmd;
 	enum orc_status st;
 
@@ -308,8 +308,13 @@ command(struct rig *r, const char *cmd)
 		in.event_id = "trigger-1";
 		if (!word(&p, a3, sizeof(a3)))
 			strcpy(a3, "{'id':'k1','flag':false}");
-	} else if (strcmp(verb, "reply") == 0) {
+	} else if (strcmp(verb, "reply") == 0 || strcmp(verb, "replyid") == 0) {
+		/* "replyid ID STEP TYPE": deduplicated by the step, as ID */
 		in.kind = ORC_INPUT_REPLY;
+		if (strcmp(verb, "replyid") == 0) {
+			ck_assert(word(&p, id, sizeof(id)));
+			in.dedup_id = id;
+		}
 		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)));
 		word(&p, a3, sizeof(a3));
 		in.step = a1;
@@ -1133,6 +1138,50 @@ reload(struct rig *r)
 	ck_assert_msg(why == NULL, "%s", why);
 }
 
+/*
+ * A reply the step took before is a redelivery: no effect at all, even
+ * after a retry made the step run again, and after the saga went through
+ * its rows.  The step remembers at most ORC_STEP_REPLIES_MAX ids.
+ */
+START_TEST(test_reply_redelivery_by_step)
+{
+	struct rig r;
+	char cmd[64];
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, "start");
+	expect(&r, "replyid f1 a a.flaky",
+	       "h:step.retry_scheduled");
+	expect(&r, "replyid f1 a a.flaky", "");
+	ck_assert_int_eq(r.fx.result, ORC_RESULT_DUPLICATE);
+	expect(&r, "wake", "h:step.started cmd:a/action/2");
+	reload(&r);
+	/* attempt 1's failure again, while attempt 2 runs: not its failure */
+	expect(&r, "replyid f1 a a.flaky", "");
+	ck_assert_int_eq(r.fx.result, ORC_RESULT_DUPLICATE);
+	ck_assert_int_eq(r.saga.steps[0].status, ORC_STEP_RUNNING);
+	expect(&r, "replyid s1 a a.ok {'r':1}",
+	       "h:step.succeeded h:step.started cmd:b/action/1");
+	expect(&r, "replyid s1 a a.ok {'r':1}", "");
+	/* another instance's answer: ignored once, then a redelivery */
+	expect(&r, "replyid s2 a a.ok", "h:reply.ignored(duplicate)");
+	expect(&r, "replyid s2 a a.ok", "");
+	ck_assert_int_eq(r.fx.result, ORC_RESULT_DUPLICATE);
+	for (int i = 0; i < 2 * ORC_STEP_REPLIES_MAX; i++) {
+		snprintf(cmd, sizeof(cmd), "replyid x%d a a.ok", i);
+		expect(&r, cmd, "h:reply.ignored(duplicate)");
+	}
+	ck_assert_uint_eq(json_array_size(r.saga.steps[0].replies),
+			  ORC_STEP_REPLIES_MAX);
+	/* the oldest are forgotten, the newest kept */
+	expect(&r, "replyid f1 a a.flaky", "h:reply.ignored(late)");
+	snprintf(cmd, sizeof(cmd), "replyid x%d a a.ok",
+		 2 * ORC_STEP_REPLIES_MAX - 1);
+	expect(&r, cmd, "");
+	rig_finish(&r);
+}
+END_TEST
+
 static const char *const long_run[] = {
 	"start",
 	"reply a a.flaky",
@@ -1743,6 +1792,7 @@ suite(void)
 	tcase_add_test(tc, test_stuck_retry_compensated);
 	tcase_add_test(tc, test_retry_failed_saga_renews_deadline);
 	tcase_add_test(tc, test_command_too_large_reason);
+	tcase_add_test(tc, test_reply_redelivery_by_step);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("order");
