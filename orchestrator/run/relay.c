@@ -31,6 +31,14 @@
  * has reported the old messages, so a late report can never be taken for a
  * row of the next batch.
  *
+ * Each lane is read from its floor (store_outbox.h, "Lane floors"): a
+ * horizon statement every HORIZON_INTERVAL_MS before a fetch moves one
+ * proof along (L, then X a margin later, then a snapshot whose xmin
+ * reached X), and the fetch after a completed proof raises the floors.
+ * Floors live with the lane locks: both start over on a claim or a new
+ * connection.  Every full_scan_interval_ms a fetch ignores the floors; a
+ * row it finds below one is published like any other, and reported.
+ *
  * The relay stays on the loop's thread, its waits bounded per turn,
  * rather than on a thread and connection of its own: measured with the
  * quick benchmark (scenario a, throughput, two runs each on a shared
@@ -58,6 +66,8 @@
 #define DEFAULT_CLAIM_INTERVAL_MS 250
 #define DEFAULT_DELIVERY_WAIT_MS 30000
 #define DEFAULT_TURN_WAIT_MS 50
+#define DEFAULT_FULL_SCAN_INTERVAL_MS 30000
+#define HORIZON_INTERVAL_MS 250
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
@@ -67,6 +77,18 @@ enum row_state {
 	ROW_ACKED,
 	ROW_FAILED,  /* transiently: published again later */
 	ROW_REFUSED, /* for good: quarantined */
+};
+
+/*
+ * The proof that lets the lane floors rise (store_outbox.h, "Lane
+ * floors"): L read, then X taken a margin later, then proven by a
+ * snapshot whose xmin reached X.
+ */
+struct floor_proof {
+	enum { PROOF_NONE, PROOF_HAVE_L, PROOF_HAVE_X } stage;
+	int64_t last_id; /* L */
+	int64_t l_ms;	 /* CLOCK_MONOTONIC, after L was read */
+	int64_t xmax;	 /* X */
 };
 
 /* A row's place in its saga, to find each saga's first failure. */
@@ -94,6 +116,15 @@ struct orc_relay {
 	int64_t backoff_ms; /* the last delay, for the log */
 	bool notified; /* a notification arrived since the last turn began */
 	bool more;     /* the last turn read a full batch */
+
+	/* lane floors: fetch lane l from id > floor[l] */
+	int64_t floor[ORC_OUTBOX_LANES];
+	uint16_t floor_told; /* lanes whose first rise since a claim was told */
+	struct floor_proof proof;
+	bool proven;	     /* rows up to proven_id are all visible now */
+	int64_t proven_id;
+	int64_t next_horizon_ms;
+	int64_t next_full_scan_ms;
 
 	/* the batch of the current turn */
 	struct orc_outbox_batch batch;
@@ -184,6 +215,8 @@ orc_relay_create(const struct orc_config *cfg,
 		r->opts.delivery_wait_ms = DEFAULT_DELIVERY_WAIT_MS;
 	if (r->opts.turn_wait_ms <= 0)
 		r->opts.turn_wait_ms = DEFAULT_TURN_WAIT_MS;
+	if (r->opts.full_scan_interval_ms <= 0)
+		r->opts.full_scan_interval_ms = DEFAULT_FULL_SCAN_INTERVAL_MS;
 	r->batch_limit = (size_t)orc_config_int(cfg, ORC_CFG_RELAY_BATCH);
 	r->poll_ms = orc_config_int(cfg, ORC_CFG_RELAY_POLL_MS);
 	if (r->batch_limit == 0)
@@ -267,6 +300,18 @@ lanes_text(uint16_t mask, char buf[64])
 		snprintf(buf, 64, "none");
 }
 
+/* Lanes were claimed (or lost): their floors start over at 0. */
+static void
+reset_floors(struct orc_relay *r, uint16_t lanes)
+{
+	for (int lane = 0; lane < ORC_OUTBOX_LANES; lane++)
+		if (lanes & (1u << lane)) {
+			r->floor[lane] = 0;
+			r->stats.floor[lane] = 0;
+		}
+	r->floor_told &= (uint16_t)~lanes;
+}
+
 static void
 drop_connection(struct orc_relay *r)
 {
@@ -275,6 +320,10 @@ drop_connection(struct orc_relay *r)
 	r->lanes = 0; /* the session's locks went with it */
 	r->stats.lanes = 0;
 	r->next_claim_ms = 0;
+	reset_floors(r, ORC_OUTBOX_ALL_LANES);
+	r->proof.stage = PROOF_NONE;
+	r->proven = false;
+	r->next_horizon_ms = 0;
 	/* another relay may own the lanes now: give the batch up */
 	r->in_flight = false;
 }
@@ -340,12 +389,127 @@ claim(struct orc_relay *r, int64_t now, struct orc_error *e)
 		return st;
 	r->stats.lanes = r->lanes;
 	if (r->lanes != before) {
+		reset_floors(r, (uint16_t)(r->lanes & ~before));
 		lanes_text((uint16_t)(r->lanes & ~before), got);
 		lanes_text(r->lanes, owned);
 		orc_log(ORC_LOG_INFO, "relay claimed outbox lanes",
 			ORC_LOG_STR("lanes", got), ORC_LOG_STR("owned", owned));
 	}
 	return ORC_OK;
+}
+
+/*
+ * Run the horizon statement (every HORIZON_INTERVAL_MS, before a fetch)
+ * and move the proof on: X once the margin since L has passed, proven
+ * once a snapshot's xmin reached X, then a new L at once.  A proof
+ * applies to the fetch after it (move_floors()).
+ */
+static enum orc_status
+advance_proof(struct orc_relay *r, struct orc_error *e)
+{
+	struct floor_proof *p = &r->proof;
+	struct orc_outbox_horizon h;
+	int64_t sent = orc_clock_mono_ms();
+	enum orc_status st;
+
+	if (sent < r->next_horizon_ms)
+		return ORC_OK;
+	r->next_horizon_ms = sent + HORIZON_INTERVAL_MS;
+	st = orc_store_outbox_horizon(r->store, &h, e);
+	if (st != ORC_OK)
+		return st;
+	if (p->stage == PROOF_HAVE_X && h.xmin >= p->xmax) {
+		r->proven = true;
+		r->proven_id = p->last_id;
+		p->stage = PROOF_NONE;
+	} else if (p->stage == PROOF_HAVE_L &&
+		   sent >= p->l_ms + ORC_OUTBOX_XID_MARGIN_MS) {
+		/* this snapshot is taken after sent */
+		p->xmax = h.xmax;
+		p->stage = PROOF_HAVE_X;
+	}
+	if (p->stage == PROOF_NONE) {
+		p->last_id = h.last_id;
+		p->l_ms = orc_clock_mono_ms();
+		p->stage = PROOF_HAVE_L;
+	}
+	return ORC_OK;
+}
+
+/*
+ * A fetch that ignored the floors found rows at or below them: a bug in
+ * the proof, the rows are published now.  Say so, and read those lanes
+ * whole until a proof raises their floors again.
+ */
+static void
+check_below_floors(struct orc_relay *r)
+{
+	uint16_t lanes = 0;
+	size_t n = 0;
+	int64_t first = 0;
+	char text[64];
+
+	for (size_t i = 0; i < r->batch.n; i++) {
+		const struct orc_outbox_row *row = &r->batch.rows[i];
+
+		if (row->lane < 0 || row->lane >= ORC_OUTBOX_LANES ||
+		    row->id > r->floor[row->lane])
+			continue;
+		if (n++ == 0)
+			first = row->id;
+		lanes |= (uint16_t)(1u << row->lane);
+	}
+	if (n == 0)
+		return;
+	r->stats.below_floor += n;
+	lanes_text(lanes, text);
+	orc_log(ORC_LOG_WARN, "relay found outbox rows below a lane floor",
+		ORC_LOG_UINT("rows", n), ORC_LOG_STR("lanes", text),
+		ORC_LOG_INT("id", first),
+		ORC_LOG_UINT("total", r->stats.below_floor));
+	reset_floors(r, lanes);
+}
+
+/*
+ * After a fetch: with a proof pending, raise each owned lane's floor to
+ * the least of the proven id and the id up to which the fetch saw the
+ * lane empty.  The first rise of lanes since their claim is logged.
+ */
+static void
+move_floors(struct orc_relay *r, bool full_scan)
+{
+	uint16_t first = 0;
+	int64_t lowest = INT64_MAX;
+	char text[64];
+
+	if (full_scan)
+		check_below_floors(r);
+	if (!r->proven)
+		return;
+	r->proven = false;
+	for (int lane = 0; lane < ORC_OUTBOX_LANES; lane++) {
+		uint16_t bit = (uint16_t)(1u << lane);
+		int64_t to = orc_outbox_batch_clear(&r->batch, lane);
+
+		if (!(r->lanes & bit))
+			continue;
+		if (to > r->proven_id)
+			to = r->proven_id;
+		if (to <= r->floor[lane])
+			continue;
+		r->floor[lane] = to;
+		r->stats.floor[lane] = to;
+		if (!(r->floor_told & bit)) {
+			first |= bit;
+			lowest = to < lowest ? to : lowest;
+		}
+	}
+	if (first == 0)
+		return;
+	r->floor_told |= first;
+	lanes_text(first, text);
+	orc_log(ORC_LOG_INFO, "relay lane floors rose",
+		ORC_LOG_STR("lanes", text), ORC_LOG_INT("floor", lowest));
 }
 
 /* Whether an earlier row of saga was refused as this batch was produced. */
@@ -634,7 +798,7 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 	int64_t now = orc_clock_mono_ms();
 	struct orc_error e;
 	enum orc_status st;
-	bool ignored;
+	bool ignored, full_scan;
 
 	orc_error_clear(&e);
 	if (published != NULL)
@@ -669,10 +833,19 @@ orc_relay_turn(struct orc_relay *r, size_t *published, struct orc_error *err)
 	if (r->lanes == 0 || orc_producer_outstanding(r->producer) > 0)
 		goto done;
 
-	st = orc_store_outbox_fetch(r->store, r->lanes, r->batch_limit,
+	st = advance_proof(r, &e);
+	if (st != ORC_OK)
+		return turn_failed(r, st, "cannot read the outbox horizon",
+				   false, &e, err);
+	full_scan = now >= r->next_full_scan_ms;
+	if (full_scan)
+		r->next_full_scan_ms = now + r->opts.full_scan_interval_ms;
+	st = orc_store_outbox_fetch(r->store, r->lanes,
+				    full_scan ? NULL : r->floor, r->batch_limit,
 				    &r->batch, &e);
 	if (st != ORC_OK)
 		return turn_failed(r, st, "cannot read outbox", false, &e, err);
+	move_floors(r, full_scan);
 	r->stats.last_batch = r->batch.n;
 	if (r->batch.n == 0)
 		goto done;

@@ -16,6 +16,13 @@
  * away) stays in flight for later turns to finish, up to delivery_wait_ms.
  * So the caller's loop goes on turning meanwhile.
  *
+ * A relay reads each lane from a floor below which every row is handled,
+ * so the dead index entries its deletes leave are not read again; a floor
+ * rises only once no row below it can still commit (store_outbox.h, "Lane
+ * floors"), starts at 0 when a lane is claimed, and every
+ * full_scan_interval_ms one fetch ignores the floors, a safety net that
+ * publishes and reports (warning) any row found below one.
+ *
  * A row the broker refuses for good (too large, an invalid, unknown or
  * forbidden topic: kafka/broker.c decides which errors are permanent) is
  * moved to outbox_quarantine with its saga's later rows, logged once as an
@@ -55,6 +62,8 @@ struct orc_relay_options {
 	int64_t delivery_wait_ms;
 	/* longest wait for them within one turn; default 50 */
 	int64_t turn_wait_ms;
+	/* time between fetches that ignore the lane floors; default 30000 */
+	int64_t full_scan_interval_ms;
 };
 
 /* What a relay did so far; read with orc_relay_get_stats(). */
@@ -67,6 +76,9 @@ struct orc_relay_stats {
 	size_t last_batch;   /* rows read by the last turn */
 	int64_t last_lag_ms; /* last batch: ack time - oldest created_at */
 	uint16_t lanes;	     /* lanes owned now (bit i = lane i) */
+	/* per lane: every row with an id up to it is handled (0 on a claim) */
+	int64_t floor[ORC_OUTBOX_LANES];
+	uint64_t below_floor; /* rows a full scan found below a floor (a bug) */
 };
 
 /*

@@ -8,13 +8,17 @@
  * collides with them.  A batch's strings stay in its PGresult: the rows
  * point into it, and one PQclear frees them all.  Every statement is
  * parameterised and prepared once per connection; only the quoted schema
- * name is spliced into the text.
+ * name is spliced into the text.  The fetch reads each lane from its floor
+ * and the horizon statement gives what proves a floor may rise; the
+ * argument is in store_outbox.h, "Lane floors".
  */
 #include "store_outbox.h"
 
 #include "pgarray.h"
 #include "store_internal.h"
 
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,26 +147,50 @@ orc_outbox_batch_finish(struct orc_outbox_batch *batch)
 
 enum outbox_col { ORC_STORE_COLUMN_ENUM(OUTBOX_COLUMNS) OUT_NCOLS };
 
+/*
+ * The floors of the lanes of mask, in lanes_literal()'s order, as an SQL
+ * array literal; 0 for every lane when floors is NULL.
+ */
+static void
+floors_literal(uint16_t mask, const int64_t *floors,
+	       char buf[ORC_OUTBOX_LANES * 22])
+{
+	size_t n = 0, len = ORC_OUTBOX_LANES * 22;
+
+	buf[n++] = '{';
+	for (int lane = 0; lane < ORC_OUTBOX_LANES; lane++)
+		if (mask & (1u << lane))
+			n += (size_t)snprintf(buf + n, len - n,
+					      "%s%" PRId64, n > 1 ? "," : "",
+					      floors ? floors[lane] : 0);
+	buf[n++] = '}';
+	buf[n] = '\0';
+}
+
 enum orc_status
-orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes, size_t limit,
+orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes,
+		       const int64_t *floors, size_t limit,
 		       struct orc_outbox_batch *batch, struct orc_error *err)
 {
 	/*
 	 * The inner query reads at most limit ids per lane from the (lane,
-	 * id) index and keeps the lowest limit of them; only those rows are
-	 * then read whole.  Bounded however large the backlog of any lane,
-	 * and cheap when only a few lanes are owned.
+	 * id) index, starting above the lane's floor, and keeps the lowest
+	 * limit of them; only those rows are then read whole.  Bounded
+	 * however large the backlog of any lane, cheap when only a few lanes
+	 * are owned, and blind to the dead entries below the floors.
 	 */
 	static const char sql[] =
 		"SELECT " ORC_STORE_SELECT_LIST(OUTBOX_COLUMNS)
 		" FROM %1$s.outbox o WHERE o.id IN ("
-		"  SELECT x.id FROM unnest($1::smallint[]) AS l(lane)"
+		"  SELECT x.id FROM unnest($1::smallint[], $3::bigint[])"
+		"   AS l(lane, floor)"
 		"  CROSS JOIN LATERAL (SELECT i.id FROM %1$s.outbox i"
-		"   WHERE i.lane = l.lane ORDER BY i.id LIMIT $2::int) x"
+		"   WHERE i.lane = l.lane AND i.id > l.floor"
+		"   ORDER BY i.id LIMIT $2::int) x"
 		"  ORDER BY x.id LIMIT $2::int)"
 		" ORDER BY o.id";
-	char lane_list[64], limit_text[24];
-	const char *params[2] = {lane_list, limit_text};
+	char lane_list[64], limit_text[24], floor_list[ORC_OUTBOX_LANES * 22];
+	const char *params[3] = {lane_list, limit_text, floor_list};
 	PGresult *res;
 	enum orc_status st;
 	int n;
@@ -170,11 +198,13 @@ orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes, size_t limit,
 	PQclear(batch->res);
 	batch->res = NULL;
 	batch->n = 0;
+	batch->limit = limit;
 	if (lanes == 0 || limit == 0)
 		return ORC_OK;
 	lanes_literal(lanes, lane_list);
+	floors_literal(lanes, floors, floor_list);
 	snprintf(limit_text, sizeof(limit_text), "%zu", limit);
-	st = orc_store_run(store, sql, 2, params, &res, "reading outbox", err);
+	st = orc_store_run(store, sql, 3, params, &res, "reading outbox", err);
 	if (st != ORC_OK)
 		return st;
 	n = PQntuples(res);
@@ -208,6 +238,56 @@ orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes, size_t limit,
 	}
 	batch->res = res;
 	batch->n = (size_t)n;
+	return ORC_OK;
+}
+
+int64_t
+orc_outbox_batch_clear(const struct orc_outbox_batch *batch, int lane)
+{
+	/*
+	 * The rows are in id order, so a lane's first row is its lowest.  A
+	 * lane with no row in a full batch may have rows the outer LIMIT
+	 * cut, but only above the batch's last id: it kept the lowest ones.
+	 */
+	for (size_t i = 0; i < batch->n; i++)
+		if (batch->rows[i].lane == lane)
+			return batch->rows[i].id - 1;
+	if (batch->n > 0 && batch->n >= batch->limit)
+		return batch->rows[batch->n - 1].id;
+	return INT64_MAX;
+}
+
+#define HORIZON_COLUMNS(X, Y)                                                  \
+	X(HORIZON_LAST, "CASE WHEN s.is_called THEN s.last_value ELSE 0 END")  \
+	Y(HORIZON_XMIN, "pg_snapshot_xmin(c.snap)::text::bigint")             \
+	Y(HORIZON_XMAX, "pg_snapshot_xmax(c.snap)::text::bigint")
+
+enum horizon_col { ORC_STORE_COLUMN_ENUM(HORIZON_COLUMNS) HORIZON_NCOLS };
+
+enum orc_status
+orc_store_outbox_horizon(struct orc_store *store,
+			 struct orc_outbox_horizon *out, struct orc_error *err)
+{
+	/*
+	 * pg_current_snapshot() is the statement's snapshot, taken before
+	 * the sequence is read: the order the proof in store_outbox.h needs
+	 * (X and xmin from a snapshot before this L, L before the next).
+	 */
+	static const char sql[] =
+		"SELECT " ORC_STORE_SELECT_LIST(HORIZON_COLUMNS)
+		" FROM %1$s.outbox_id_seq s, pg_current_snapshot() AS c(snap)";
+	PGresult *res;
+	enum orc_status st;
+
+	memset(out, 0, sizeof(*out));
+	st = orc_store_run(store, sql, 0, NULL, &res,
+			   "reading the outbox horizon", err);
+	if (st != ORC_OK)
+		return st;
+	out->last_id = orc_store_int(res, 0, HORIZON_LAST);
+	out->xmin = orc_store_int(res, 0, HORIZON_XMIN);
+	out->xmax = orc_store_int(res, 0, HORIZON_XMAX);
+	PQclear(res);
 	return ORC_OK;
 }
 

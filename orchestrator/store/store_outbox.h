@@ -19,6 +19,35 @@
  * (migrations/004_outbox_quarantine.sql) with the saga's later rows, so
  * that it no longer heads its lane and the saga's order holds.
  *
+ * Lane floors.  The relay deletes what it published, so the front of each
+ * lane's (lane, id) index is a run of dead entries until vacuum comes; a
+ * fetch reads each lane from a floor, id > floor, and never visits them.
+ * Ids come from a sequence and commit out of order (a transaction takes
+ * 100, another 101 and commits first), so a floor may only rise to F
+ * when (1) every visible row of the lane with id <= F is handled
+ * (published and deleted, or quarantined) and (2) no row with id <= F can
+ * still appear.  The proof of (2), with orc_store_outbox_horizon():
+ *
+ *   - a horizon statement reads L, the sequence's last value (the
+ *     sequence caches one value: nextval hands out each value as it moves
+ *     the sequence), at time tL;
+ *   - a horizon statement sent at least ORC_OUTBOX_XID_MARGIN_MS after tL
+ *     gives X, the xmax of its snapshot.  Every transaction holding an id
+ *     <= L called nextval before tL, and an INSERT takes its xid in the
+ *     same statement as its nextval, well within the margin: it had its
+ *     xid before that snapshot, so its xid is < X;
+ *   - a later horizon statement whose snapshot's xmin is >= X proves that
+ *     every such transaction has ended (committed or rolled back), so a
+ *     fetch after it sees every row with id <= L that will ever exist.
+ *
+ * For (1), that fetch tells per lane the highest id below which the lane
+ * had no visible row above its floor (orc_outbox_batch_clear()); rows
+ * below the floor were handled already.  So the floor may rise to the
+ * least of L and that.  A transaction left open anywhere in the cluster
+ * holds every snapshot's xmin back: floors stop rising (fetches cost what
+ * they cost without floors), nothing is missed.  An operator who moves
+ * quarantined rows back gets new ids (migrations/004), above every floor.
+ *
  * These functions run outside any transaction (autocommit) on a
  * connection the relay keeps to itself (it LISTENs on it).
  */
@@ -69,7 +98,8 @@ struct orc_outbox_row {
 struct orc_outbox_batch {
 	struct orc_outbox_row *rows;
 	size_t n;
-	size_t cap; /* private */
+	size_t limit; /* private: of the last fetch */
+	size_t cap;   /* private */
 	void *res;  /* private: the result the strings point into */
 };
 
@@ -104,13 +134,37 @@ enum orc_status orc_store_outbox_release_lanes(struct orc_store *store,
 
 /*
  * Replace batch's rows with up to limit rows of lanes (a mask), oldest id
- * first.  Within a lane the rows read are the lowest ids, so every saga's
- * rows form a prefix of its pending commands.
+ * first, reading lane l from id > floors[l] (floors: ORC_OUTBOX_LANES ids,
+ * borrowed; NULL reads every lane whole).  Within a lane the rows read
+ * are the lowest ids above its floor, so, with a floor below which every
+ * row is handled, every saga's rows form a prefix of its pending commands.
  */
 enum orc_status orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes,
-				       size_t limit,
+				       const int64_t *floors, size_t limit,
 				       struct orc_outbox_batch *batch,
 				       struct orc_error *err);
+
+/*
+ * After a fetch into batch, for one of the lanes it read: the highest id
+ * up to which the lane had no visible row above its floor, at the fetch's
+ * snapshot.  INT64_MAX when it had none at all.
+ */
+int64_t orc_outbox_batch_clear(const struct orc_outbox_batch *batch,
+			       int lane);
+
+/* What a horizon statement saw (see "Lane floors" above). */
+struct orc_outbox_horizon {
+	int64_t last_id; /* the sequence's last value, 0 before the first */
+	int64_t xmin;	 /* of the statement's snapshot, taken before that */
+	int64_t xmax;
+};
+
+/* The least time between reading L and taking X from a snapshot. */
+#define ORC_OUTBOX_XID_MARGIN_MS 1000
+
+enum orc_status orc_store_outbox_horizon(struct orc_store *store,
+					 struct orc_outbox_horizon *out,
+					 struct orc_error *err);
 
 /*
  * Delete the rows ids[0..n) (borrowed) in one statement; *deleted (may be
