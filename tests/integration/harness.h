@@ -174,7 +174,8 @@ void orc_it_create_topics(const char *const *topics, size_t n, int partitions);
 
 /*
  * Describe consumer group group: returns its members when it is stable (0
- * while it rebalances or is empty); *min_partitions (may be NULL) = the
+ * while it rebalances, is empty, or the broker gave no answer within 10 s);
+ * *min_partitions (may be NULL) = the
  * fewest partitions of topic (of any topic, when NULL) assigned to one
  * member.  (cooperative-sticky balances the count over all topics: one
  * member may hold every partition of one topic.)
