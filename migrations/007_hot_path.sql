@@ -16,6 +16,10 @@
 --     input.  "saga" (id, key, name, version) is rebuilt from the columns.
 --     The function saga_context() and the view saga_contexts give the whole
 --     context back, as the engine sees it.
+--   * A step gets its row when the engine first changes it (starts it,
+--     skips it, keeps an early event for it), not as a pending row when
+--     its saga starts: a step without a row is pending.  A saga of ten
+--     steps that fails at the second writes two step rows, not ten.
 --   * sagas_unfinished_idx indexed updated_at, which every transition
 --     changes, so no saga update could be HOT; it now indexes created_at.
 --   * fillfactor 70 leaves room on each page for the new versions of its
@@ -30,6 +34,9 @@
 -- a second later (store_saga.c, LAZY_WAKE), so that the index on it does
 -- not make every update non-HOT; wake_at may thus be up to a second
 -- earlier than the saga's earliest timer, never later.
+
+COMMENT ON TABLE saga_steps IS
+  'One row per step of every saga that has started (or been skipped, or holds an early event); a step without a row is pending.';
 
 ALTER TABLE saga_steps ADD COLUMN output jsonb;
 COMMENT ON COLUMN saga_steps.output IS

@@ -30,10 +30,16 @@
 /* An interval in whole milliseconds (NULL stays NULL). */
 #define MSEC(expr) "(extract(epoch FROM (" expr ")) * 1000)::bigint"
 
+/*
+ * A step of the definition (ds) and its row (st), either of them missing:
+ * a step without a row has not started (pending).
+ */
 #define STEP_JSON                                                              \
-	"json_build_object('name', st.step_name, 'index', st.step_index,"      \
-	" 'status', st.status, 'attempt', st.attempt,"                         \
-	" 'compensation_attempt', st.compensation_attempt,"                    \
+	"json_build_object('name', coalesce(st.step_name, ds.name),"           \
+	" 'index', coalesce(st.step_index, ds.idx),"                           \
+	" 'status', coalesce(st.status, 'pending'),"                           \
+	" 'attempt', coalesce(st.attempt, 0),"                                 \
+	" 'compensation_attempt', coalesce(st.compensation_attempt, 0),"       \
 	" 'started_at', " ISO("st.started_at") ","                             \
 	" 'finished_at', " ISO("st.finished_at") ","                           \
 	" 'wake_at', " ISO("st.wake_at") ", 'wake_reason', st.wake_reason,"    \
@@ -57,8 +63,15 @@
 	" 'duration_ms', " MSEC("s.finished_at - s.created_at") ","            \
 	" 'context', %1$s.saga_context(s),"                                    \
 	" 'steps', (SELECT coalesce(json_agg(" STEP_JSON                       \
-	" ORDER BY st.step_index), '[]'::json)"                                \
-	" FROM %1$s.saga_steps st WHERE st.saga_id = s.id))::text"
+	" ORDER BY coalesce(st.step_index, ds.idx)), '[]'::json)"              \
+	" FROM (SELECT e.def ->> 'name' AS name, (e.n - 1)::int AS idx"        \
+	"  FROM %1$s.saga_definitions d, jsonb_array_elements(CASE WHEN"       \
+	"  jsonb_typeof(d.body -> 'steps') = 'array' THEN d.body -> 'steps'"   \
+	"  ELSE '[]' END) WITH ORDINALITY AS e(def, n)"                        \
+	"  WHERE d.name = s.definition_name"                                   \
+	"  AND d.version = s.definition_version) ds"                           \
+	" FULL JOIN (SELECT * FROM %1$s.saga_steps WHERE saga_id = s.id) st"   \
+	" ON st.step_name = ds.name))::text"
 
 /*
  * Every query here answers one JSON object per row, in column ROW_JSON;

@@ -857,7 +857,7 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 		struct orc_step_row s;
 		char *early = NULL, *output = NULL, *replies = NULL;
 
-		if (!ss->is_new && !saga->steps[i].changed)
+		if (!saga->steps[i].changed)
 			continue;
 		saga->steps[i].changed = false;
 		orc_saga_step_to_row(saga, i, &s);

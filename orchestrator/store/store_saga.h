@@ -207,8 +207,10 @@ void orc_write_batch_destroy(struct orc_write_batch *wb); /* accepts NULL */
 void orc_write_batch_reset(struct orc_write_batch *wb);
 
 /*
- * Queue the saga row and its step rows: every step when ss->is_new, else
- * those flagged changed (the flags are cleared).  Values are copied.
+ * Queue the saga row and the rows of its steps flagged changed (the flags
+ * are cleared).  A step the engine never touched has no row (it is
+ * pending), so a new saga writes only the steps it started.  Values are
+ * copied.
  */
 enum orc_status orc_write_batch_saga(struct orc_write_batch *wb,
 				     struct orc_stored_saga *ss,
