@@ -242,7 +242,7 @@ orc_relay_create(const struct orc_config *cfg,
 	st = orc_store_connect(r->dsn, r->schema, &r->store, err);
 	if (st != ORC_OK)
 		goto fail;
-	st = orc_store_outbox_listen(r->store, err);
+	st = orc_store_outbox_session(r->store, err);
 	if (st != ORC_OK)
 		goto fail;
 	st = orc_producer_create(cfg, on_delivery, r, &r->producer, err);
@@ -361,7 +361,7 @@ ensure_connected(struct orc_relay *r, struct orc_error *e)
 		return ORC_OK;
 	st = orc_store_connect(r->dsn, r->schema, &r->store, e);
 	if (st == ORC_OK)
-		st = orc_store_outbox_listen(r->store, e);
+		st = orc_store_outbox_session(r->store, e);
 	if (st != ORC_OK) {
 		orc_store_destroy(r->store);
 		r->store = NULL;
@@ -479,7 +479,7 @@ static void
 move_floors(struct orc_relay *r, bool full_scan)
 {
 	uint16_t first = 0;
-	int64_t lowest = INT64_MAX;
+	int64_t lowest = INT64_MAX, least = INT64_MAX;
 	char text[64];
 
 	if (full_scan)
@@ -495,15 +495,19 @@ move_floors(struct orc_relay *r, bool full_scan)
 			continue;
 		if (to > r->proven_id)
 			to = r->proven_id;
-		if (to <= r->floor[lane])
-			continue;
-		r->floor[lane] = to;
-		r->stats.floor[lane] = to;
-		if (!(r->floor_told & bit)) {
-			first |= bit;
-			lowest = to < lowest ? to : lowest;
+		if (to > r->floor[lane]) {
+			r->floor[lane] = to;
+			r->stats.floor[lane] = to;
+			if (!(r->floor_told & bit)) {
+				first |= bit;
+				lowest = to < lowest ? to : lowest;
+			}
 		}
+		least = r->floor[lane] < least ? r->floor[lane] : least;
 	}
+	orc_log(ORC_LOG_DEBUG, "relay lane floors",
+		ORC_LOG_INT("proven", r->proven_id),
+		ORC_LOG_INT("least", least));
 	if (first == 0)
 		return;
 	r->floor_told |= first;

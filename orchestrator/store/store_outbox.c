@@ -389,8 +389,16 @@ out:
 }
 
 enum orc_status
-orc_store_outbox_listen(struct orc_store *store, struct orc_error *err)
+orc_store_outbox_session(struct orc_store *store, struct orc_error *err)
 {
+	enum orc_status st;
+
+	st = orc_store_exec(store,
+			    "SET enable_seqscan = off;"
+			    " SET enable_bitmapscan = off",
+			    err);
+	if (st != ORC_OK)
+		return st;
 	return orc_store_exec(store, "LISTEN " ORC_OUTBOX_CHANNEL, err);
 }
 

@@ -191,9 +191,20 @@ enum orc_status orc_store_outbox_quarantine(
 	struct orc_store *store, const struct orc_outbox_refusal *refused,
 	size_t n, size_t *moved, struct orc_error *err);
 
-/* LISTEN on ORC_OUTBOX_CHANNEL (once per connection). */
-enum orc_status orc_store_outbox_listen(struct orc_store *store,
-					struct orc_error *err);
+/*
+ * Make a new connection the relay's (once per connection): LISTEN on
+ * ORC_OUTBOX_CHANNEL, and have the session read the outbox through its
+ * indexes only (enable_seqscan and enable_bitmapscan off).  The fetch's
+ * plan is made once per connection, often while the outbox looks empty,
+ * and then kept: a sequential scan of the table (a hash join on the
+ * ids) or a bitmap scan of a lane visits every dead row's page on every
+ * fetch, however many pages the deleted rows fill by then.  An index scan
+ * marks an entry dead the first time its row is found dead to all, and
+ * skips it from then on.  The relay's other statements look rows up by
+ * id, or are as cheap either way.
+ */
+enum orc_status orc_store_outbox_session(struct orc_store *store,
+					 struct orc_error *err);
 
 /*
  * Read what the server sent without blocking and report in *notified
