@@ -1,12 +1,15 @@
 /*
  * cmd_run.c - `orchestrator run`: the worker, the relay and the timers in
- * one process, one thread.
+ * one process; saga state on one thread.
  *
- * Each pump does bounded work per turn (a batch of events, a batch of
- * outbox rows, a batch of due timers) and the loop goes round them; the
- * only wait is the consumer's poll, kept short when another pump has
- * work.  Scale out by running more processes: the consumer group shares
- * partitions, relays share outbox lanes, timers skip locked sagas.
+ * Each pump does bounded work per turn (a batch of events, a batch of due
+ * timers) and the loop goes round them; the only wait is the consumer's
+ * poll, kept short when another pump has work.  The relay, which touches
+ * no saga state, turns on a thread of its own (relay_thread.h), so the
+ * loop never waits for delivery reports; relay_thread = false puts it
+ * back on the loop, its turns bounded.  Scale out by running more
+ * processes: the consumer group shares partitions, relays share outbox
+ * lanes, timers skip locked sagas.
  *
  * SIGTERM and SIGINT only set a flag; the loop then finishes the batch in
  * hand, lets the relay publish what is committed, leaves the group and
@@ -28,6 +31,7 @@
 #include "log.h"
 #include "ops.h" /* ops: /healthz, /readyz, /metrics */
 #include "relay.h"
+#include "relay_thread.h"
 #include "store_saga.h"
 #include "worker.h"
 
@@ -54,6 +58,8 @@ struct runner {
 	bool role_worker, role_relay, role_timers;
 	struct orc_worker *worker;
 	struct orc_relay *relay;
+	struct orc_relay_thread *relay_thread; /* NULL: the loop turns it */
+	struct orc_relay_stats relay_stats;    /* a copy, for ops and stats */
 	const char *topics[MAX_TOPICS];
 	size_t n_topics;
 	size_t n_defs;
@@ -151,7 +157,22 @@ relay_topics(struct runner *r)
 	const char *topics[MAX_TOPICS];
 	size_t n = orc_catalog_all_topics(r->cmd.cat, topics, MAX_TOPICS);
 
-	orc_relay_know_topics(r->relay, topics, n < MAX_TOPICS ? n : MAX_TOPICS);
+	if (n > MAX_TOPICS)
+		n = MAX_TOPICS;
+	if (r->relay_thread != NULL)
+		orc_relay_thread_know_topics(r->relay_thread, topics, n);
+	else
+		orc_relay_know_topics(r->relay, topics, n);
+}
+
+/* The relay's counters, as of now, into r->relay_stats. */
+static void
+copy_relay_stats(struct runner *r)
+{
+	if (r->relay_thread != NULL)
+		orc_relay_thread_stats(r->relay_thread, &r->relay_stats);
+	else if (r->relay != NULL)
+		r->relay_stats = *orc_relay_get_stats(r->relay);
 }
 
 static void
@@ -255,9 +276,7 @@ log_stats(struct runner *r)
 			     a->sagas_finished[ORC_SAGA_COMPENSATED]),
 		ORC_LOG_UINT("failed", a->sagas_finished[ORC_SAGA_FAILED]),
 		ORC_LOG_UINT("stuck", a->sagas_finished[ORC_SAGA_STUCK]),
-		ORC_LOG_UINT("published",
-			     r->relay ? orc_relay_get_stats(r->relay)->published
-				      : 0));
+		ORC_LOG_UINT("published", r->relay_stats.published));
 }
 
 static int
@@ -273,6 +292,7 @@ loop(struct runner *r)
 		int64_t now = orc_clock_mono_ms();
 		bool busy = false;
 
+		copy_relay_stats(r);
 		orc_ops_turn(r->ops, now); /* ops: never waits */
 		if (now < r->backoff_until) {
 			orc_clock_sleep_ms(r->backoff_until - now < 100
@@ -281,7 +301,15 @@ loop(struct runner *r)
 					   &stop_requested);
 			continue;
 		}
-		if (r->role_relay && orc_relay_wants_turn(r->relay, now)) {
+		if (r->relay_thread != NULL &&
+		    orc_relay_thread_failed(r->relay_thread, NULL)) {
+			/* logged by the relay, once */
+			orc_log(ORC_LOG_ERROR, "giving up",
+				ORC_LOG_STR("role", "relay"));
+			return 1;
+		}
+		if (r->relay_thread == NULL && r->role_relay &&
+		    orc_relay_wants_turn(r->relay, now)) {
 			size_t published;
 
 			/*
@@ -406,10 +434,18 @@ orc_cmd_run(int argc, char **argv)
 	orc_backoff_reset(&r.backoff);
 	if (r.relay != NULL)
 		relay_topics(&r);
+	if (r.relay != NULL &&
+	    orc_config_bool(&r.cmd.cfg, ORC_CFG_RELAY_THREAD) &&
+	    orc_relay_thread_start(r.relay, &r.relay_thread, &err) != ORC_OK) {
+		rc = orc_cmd_fail(&r.cmd, &err);
+		goto done;
+	}
+	copy_relay_stats(&r);
 	/* ops: the HTTP endpoints (http_port 0 = off) */
 	if (orc_config_int(&r.cmd.cfg, ORC_CFG_HTTP_PORT) != 0) {
 		struct orc_ops_sources src = {
-		    r.cmd.store, r.cmd.ap, r.worker, r.relay,
+		    r.cmd.store, r.cmd.ap, r.worker,
+		    r.relay ? &r.relay_stats : NULL,
 		    orc_config_int(&r.cmd.cfg, ORC_CFG_READY_KAFKA_GRACE_MS),
 		    orc_config_str(&r.cmd.cfg, ORC_CFG_HTTP_ADDRESS),
 		    orc_config_str(&r.cmd.cfg, ORC_CFG_HTTP_TOKEN)};
@@ -434,11 +470,13 @@ orc_cmd_run(int argc, char **argv)
 	rc = loop(&r);
 	orc_log(ORC_LOG_INFO, "stopping",
 		ORC_LOG_STR("reason", rc == 0 ? "signal" : "error"));
+	copy_relay_stats(&r);
 	log_stats(&r);
 done:
 	orc_ops_destroy(r.ops); /* ops: stop answering probes first */
 	/* The worker finishes its batch; the relay publishes what it holds. */
 	orc_worker_destroy(r.worker);
+	orc_relay_thread_stop(r.relay_thread); /* the relay is ours again */
 	if (r.relay != NULL) {
 		size_t published;
 

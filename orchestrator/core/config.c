@@ -75,6 +75,9 @@ static const struct orc_config_def table[ORC_CFG_COUNT] = {
 	[ORC_CFG_HTTP_TOKEN] = {"http_token", "ORC_HTTP_TOKEN",
 		ORC_CONFIG_STRING, NULL, 0, 0,
 		"Bearer token for HTTP endpoints beyond /healthz, /readyz and /metrics (empty: no other endpoint can be served)"},
+	[ORC_CFG_RELAY_THREAD] = {"relay_thread", "ORC_RELAY_THREAD",
+		ORC_CONFIG_BOOL, "true", 0, 0,
+		"Run the relay on a thread of its own, so the loop never waits for delivery reports (false: on the loop's thread, turns bounded)"},
 };
 
 const struct orc_config_def *

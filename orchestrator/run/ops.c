@@ -205,8 +205,7 @@ update_counters(struct orc_ops *o)
 	const struct orc_apply_stats *s = orc_apply_stats(o->src.ap);
 	const struct orc_worker_stats *w =
 	    o->src.worker ? orc_worker_stats(o->src.worker) : NULL;
-	const struct orc_relay_stats *r =
-	    o->src.relay ? orc_relay_get_stats(o->src.relay) : NULL;
+	const struct orc_relay_stats *r = o->src.relay_stats;
 
 	set_counter(o, "orchestrator_events_consumed_total",
 		    EVENTS_HELP("consumed from Kafka"), NULL,

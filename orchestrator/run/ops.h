@@ -31,7 +31,8 @@ struct orc_ops_sources {
 	struct orc_store *store;   /* pinged, and read for the gauges */
 	struct orc_apply *ap;	   /* event, timer and saga counters */
 	struct orc_worker *worker; /* NULL without the worker role */
-	struct orc_relay *relay;   /* NULL without the relay role */
+	/* NULL without the relay role; the loop keeps the copy current */
+	const struct orc_relay_stats *relay_stats;
 	int64_t kafka_grace_ms;	   /* /readyz: how long no broker may be up */
 	const char *http_address;  /* NULL: every interface */
 	const char *http_token;	   /* NULL: only health and metrics */
