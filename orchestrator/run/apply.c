@@ -334,9 +334,9 @@ run_engine(struct orc_apply *ap, struct orc_stored_saga *ss,
 	return st;
 }
 
-/* Write every touched saga and everything queued. */
+/* Write every touched saga and everything queued, and commit. */
 static enum orc_status
-write_back(struct orc_apply *ap, struct orc_error *err)
+write_back_commit(struct orc_apply *ap, struct orc_error *err)
 {
 	enum orc_status st;
 
@@ -347,7 +347,7 @@ write_back(struct orc_apply *ap, struct orc_error *err)
 		if (st != ORC_OK)
 			return st;
 	}
-	return orc_store_write(ap->store, ap->wb, err);
+	return orc_store_write_commit(ap->store, ap->wb, err);
 }
 
 static void
@@ -653,8 +653,8 @@ run_routes(struct orc_apply *ap, struct orc_apply_item *items,
 /*
  * Write: an item still PENDING reached no saga and is DEAD; the inbox ids
  * of DEAD items are released, so that a replay of them is applied.  Then
- * the touched sagas and every queued row, the dead letters, and the
- * commit.
+ * the dead letters, and the touched sagas and every queued row with the
+ * commit, in one round trip.
  */
 static enum orc_status
 write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
@@ -673,13 +673,11 @@ write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
 	}
 	st = orc_store_inbox_release(ap->store, ap->consumer, ap->event_ids,
 				     n_released, err);
-	if (st == ORC_OK)
-		st = write_back(ap, err);
 	for (size_t i = 0; st == ORC_OK && i < n; i++)
 		if (items[i].outcome == ORC_APPLY_DEAD)
 			st = dead_letter(ap, &items[i], err);
 	if (st == ORC_OK)
-		st = orc_store_commit(ap->store, err);
+		st = write_back_commit(ap, err);
 	return st;
 }
 
@@ -822,10 +820,8 @@ orc_apply_events(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 static enum orc_status
 commit_writes(struct orc_apply *ap, struct orc_error *err)
 {
-	enum orc_status st = write_back(ap, err);
+	enum orc_status st = write_back_commit(ap, err);
 
-	if (st == ORC_OK)
-		st = orc_store_commit(ap->store, err);
 	if (st != ORC_OK) {
 		orc_store_rollback(ap->store);
 		return st;

@@ -233,6 +233,98 @@ orc_store_query(struct orc_store *store, const char *tmpl, int n,
 	return ORC_OK;
 }
 
+/*
+ * Send stmts[i]: prepared as statement number idx (>= 0), or as text.
+ * Returns libpq's 1 (queued) or 0.
+ */
+static int
+pipeline_send(struct orc_store *store, const struct orc_store_stmt *s, int idx)
+{
+	char name[16];
+	char *sql;
+	int ok;
+
+	if (idx >= 0) {
+		snprintf(name, sizeof(name), "orc_%d", idx);
+		return PQsendQueryPrepared(store->conn, name, s->n, s->params,
+					   NULL, NULL, 0);
+	}
+	sql = orc_store_sql(store, s->tmpl);
+	if (sql == NULL)
+		return 0;
+	ok = PQsendQueryParams(store->conn, sql, s->n, NULL, s->params, NULL,
+			       NULL, 0);
+	free(sql);
+	return ok;
+}
+
+enum orc_status
+orc_store_pipeline(struct orc_store *store, const struct orc_store_stmt *stmts,
+		   size_t n, struct orc_error *err)
+{
+	int idx[ORC_STORE_PIPELINE_MAX];
+	enum orc_status st = ORC_OK;
+	size_t sent = 0;
+	PGresult *res;
+
+	if (n > ORC_STORE_PIPELINE_MAX)
+		return orc_error_set(err, ORC_FATAL,
+				     "%zu statements for one pipeline, more "
+				     "than %d", n, ORC_STORE_PIPELINE_MAX);
+	/* Parse and plan before the pipeline: PQprepare() waits. */
+	for (size_t i = 0; i < n; i++) {
+		idx[i] = -1;
+		if (!stmts[i].prepare)
+			continue;
+		idx[i] = prepared(store, stmts[i].tmpl, stmts[i].n, &res);
+		if (res != NULL) {
+			st = orc_store_fail(store, res, stmts[i].what, err);
+			PQclear(res);
+			return st;
+		}
+	}
+	if (PQenterPipelineMode(store->conn) != 1)
+		return orc_store_fail(store, NULL, "entering pipeline mode", err);
+	for (; sent < n; sent++)
+		if (pipeline_send(store, &stmts[sent], idx[sent]) != 1) {
+			st = orc_store_fail(store, NULL, stmts[sent].what, err);
+			break;
+		}
+	if (PQpipelineSync(store->conn) != 1 && st == ORC_OK)
+		st = orc_store_fail(store, NULL, "ending a pipeline", err);
+	/*
+	 * Each statement's result, then NULL; one that follows a failure is
+	 * PGRES_PIPELINE_ABORTED; then the sync's.  A lost connection ends
+	 * it early: the caller reconnects, which starts a new one anyway.
+	 */
+	for (size_t i = 0; i < sent; i++) {
+		ExecStatusType rs;
+
+		res = PQgetResult(store->conn);
+		if (res == NULL || PQstatus(store->conn) == CONNECTION_BAD) {
+			if (st == ORC_OK)
+				st = orc_store_fail(store, res, stmts[i].what,
+						    err);
+			PQclear(res);
+			return st;
+		}
+		rs = PQresultStatus(res);
+		if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK &&
+		    rs != PGRES_PIPELINE_ABORTED && st == ORC_OK)
+			st = orc_store_fail(store, res, stmts[i].what, err);
+		PQclear(res);
+		while ((res = PQgetResult(store->conn)) != NULL)
+			PQclear(res);
+	}
+	res = PQgetResult(store->conn);
+	if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && st == ORC_OK)
+		st = orc_store_fail(store, res, "ending a pipeline", err);
+	PQclear(res);
+	if (PQexitPipelineMode(store->conn) != 1 && st == ORC_OK)
+		st = orc_store_fail(store, NULL, "leaving pipeline mode", err);
+	return st;
+}
+
 enum orc_status
 orc_store_run(struct orc_store *store, const char *tmpl, int n,
 	      const char *const *params, PGresult **out, const char *what,

@@ -101,6 +101,28 @@ enum orc_status orc_store_run(struct orc_store *store, const char *tmpl,
 			      int n, const char *const *params, PGresult **out,
 			      const char *what, struct orc_error *err);
 
+/* One statement of orc_store_pipeline(); every pointer borrowed. */
+struct orc_store_stmt {
+	const char *tmpl; /* as for orc_store_run(); a string literal */
+	int n;		  /* parameters, text */
+	const char *const *params;
+	bool prepare; /* prepared once per connection, as orc_store_run() */
+	const char *what;
+};
+
+#define ORC_STORE_PIPELINE_MAX 8
+
+/*
+ * Run stmts[0..n) (at most ORC_STORE_PIPELINE_MAX, no result rows wanted)
+ * in one round trip: libpq pipeline mode, every statement sent, then one
+ * sync, then every result read.  A statement after a failed one is not
+ * run (the server skips it).  Returns ORC_OK or the first failure, mapped
+ * as orc_store_query() maps it, with its statement's what.
+ */
+enum orc_status orc_store_pipeline(struct orc_store *store,
+				   const struct orc_store_stmt *stmts, size_t n,
+				   struct orc_error *err);
+
 /*
  * Run a command with no result rows (BEGIN, COMMIT, SET ...).  Returns
  * ORC_OK or the mapped failure.

@@ -756,7 +756,7 @@ STEP_PARAMS(PARAM_CHECK, PARAM_CHECK)
 HISTORY_PARAMS(PARAM_CHECK, PARAM_CHECK)
 OUTBOX_PARAMS(PARAM_CHECK, PARAM_CHECK)
 
-/* The widest of the four, for write_cols(). */
+/* The widest of the four, for plan_cols(). */
 #define MAX_COLS ((int)T_COLS)
 _Static_assert((int)S_COLS <= MAX_COLS && (int)H_COLS <= MAX_COLS &&
 		       (int)O_COLS <= MAX_COLS,
@@ -971,19 +971,29 @@ orc_write_batch_history_rows(const struct orc_write_batch *wb)
 	return wb->n_history;
 }
 
-/* Run the write statement tmpl with the n column arrays of cols. */
+/* The statements of one write, queued for orc_store_pipeline(). */
+struct write_plan {
+	struct orc_store_stmt stmts[5];
+	const char *params[4][MAX_COLS];
+	size_t n;
+};
+
+/* Queue the write statement tmpl with the n column arrays of cols. */
 static enum orc_status
-write_cols(struct orc_store *store, struct orc_pgarray *cols, int n,
-	   const char *tmpl, const char *what, struct orc_error *err)
+plan_cols(struct write_plan *plan, struct orc_pgarray *cols, int n,
+	  const char *tmpl, const char *what, struct orc_error *err)
 {
-	const char *params[MAX_COLS];
+	const char **params = plan->params[plan->n];
 
 	for (int i = 0; i < n; i++) {
 		params[i] = orc_pgarray_done(&cols[i]);
 		if (params[i] == NULL)
 			return orc_error_set(err, ORC_FATAL, "out of memory");
 	}
-	return orc_store_run(store, tmpl, n, params, NULL, what, err);
+	plan->stmts[plan->n++] = (struct orc_store_stmt){
+		.tmpl = tmpl, .n = n, .params = params, .prepare = true,
+		.what = what};
+	return ORC_OK;
 }
 
 #define FINAL_STATUSES "('completed', 'compensated', 'failed', 'cancelled', 'timed_out')"
@@ -1006,13 +1016,14 @@ write_cols(struct orc_store *store, struct orc_pgarray *cols, int n,
 	" THEN %1$s.sagas.wake_at ELSE EXCLUDED.wake_at END"
 
 enum orc_status
-orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
-		struct orc_error *err)
+orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
+		       struct orc_error *err)
 {
+	struct write_plan plan = {.n = 0};
 	enum orc_status st = ORC_OK;
 
 	if (wb->n_sagas > 0)
-		st = write_cols(store, wb->sagas, S_COLS,
+		st = plan_cols(&plan, wb->sagas, S_COLS,
 			"INSERT INTO %1$s.sagas (id, definition_name,"
 			" definition_version, business_key, status, failing_reason,"
 			" context, created_at, deadline_at, wake_at, completion_seq,"
@@ -1034,7 +1045,7 @@ orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 			" now()) END",
 			"writing sagas", err);
 	if (st == ORC_OK && wb->n_steps > 0)
-		st = write_cols(store, wb->steps, T_COLS,
+		st = plan_cols(&plan, wb->steps, T_COLS,
 			"INSERT INTO %1$s.saga_steps (saga_id, step_name, step_index,"
 			" status, attempt, attempt_base, compensation_attempt,"
 			" compensation_attempt_base, started_at, finished_at, wake_at,"
@@ -1061,7 +1072,7 @@ orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 			"writing saga steps", err);
 	/* history and outbox rows keep the order they were queued in */
 	if (st == ORC_OK && wb->n_history > 0)
-		st = write_cols(store, wb->history, H_COLS,
+		st = plan_cols(&plan, wb->history, H_COLS,
 			"INSERT INTO %1$s.saga_history (saga_id, at, kind, step_name,"
 			" event_id, detail)"
 			" SELECT u.saga, to_timestamp(u.at / 1000.0), u.kind, u.step,"
@@ -1070,7 +1081,7 @@ orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 			" AS u(" UNNEST_AS(HISTORY_PARAMS) ", n) ORDER BY u.n",
 			"writing saga history", err);
 	if (st == ORC_OK && wb->n_outbox > 0)
-		st = write_cols(store, wb->outbox, O_COLS,
+		st = plan_cols(&plan, wb->outbox, O_COLS,
 			"INSERT INTO %1$s.outbox (saga_id, lane, message_id, topic,"
 			" type, source, step_name, reply_to, payload, traceparent)"
 			" SELECT u.saga, hashtext(u.saga::text) & 15, u.msgid, u.topic,"
@@ -1078,5 +1089,9 @@ orc_store_write(struct orc_store *store, struct orc_write_batch *wb,
 			" FROM " UNNEST(OUTBOX_PARAMS) " WITH ORDINALITY"
 			" AS u(" UNNEST_AS(OUTBOX_PARAMS) ", n) ORDER BY u.n",
 			"writing outbox", err);
-	return st;
+	if (st != ORC_OK)
+		return st;
+	plan.stmts[plan.n++] = (struct orc_store_stmt){
+		.tmpl = "COMMIT", .what = "committing"};
+	return orc_store_pipeline(store, plan.stmts, plan.n, err);
 }

@@ -238,10 +238,15 @@ enum orc_status orc_write_batch_effects(struct orc_write_batch *wb,
 size_t orc_write_batch_outbox_rows(const struct orc_write_batch *wb);
 size_t orc_write_batch_history_rows(const struct orc_write_batch *wb);
 
-/* Write everything queued, in four statements.  Does not reset wb. */
-enum orc_status orc_store_write(struct orc_store *store,
-				struct orc_write_batch *wb,
-				struct orc_error *err);
+/*
+ * Write everything queued (up to four statements) and commit the
+ * transaction, in one round trip (libpq pipeline mode).  On failure the
+ * caller rolls back (the transaction may already be gone).  Does not reset
+ * wb.
+ */
+enum orc_status orc_store_write_commit(struct orc_store *store,
+				       struct orc_write_batch *wb,
+				       struct orc_error *err);
 
 /* ---- dead letters ---- */
 
