@@ -395,7 +395,7 @@ orc_store_outbox_session(struct orc_store *store, struct orc_error *err)
 
 	st = orc_store_exec(store,
 			    "SET enable_seqscan = off;"
-			    " SET enable_bitmapscan = off",
+			    " SET enable_bitmapscan = off; SET jit = off",
 			    err);
 	if (st != ORC_OK)
 		return st;
