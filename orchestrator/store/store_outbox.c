@@ -147,50 +147,30 @@ orc_outbox_batch_finish(struct orc_outbox_batch *batch)
 
 enum outbox_col { ORC_STORE_COLUMN_ENUM(OUTBOX_COLUMNS) OUT_NCOLS };
 
-/*
- * The floors of the lanes of mask, in lanes_literal()'s order, as an SQL
- * array literal; 0 for every lane when floors is NULL.
- */
-static void
-floors_literal(uint16_t mask, const int64_t *floors,
-	       char buf[ORC_OUTBOX_LANES * 22])
-{
-	size_t n = 0, len = ORC_OUTBOX_LANES * 22;
-
-	buf[n++] = '{';
-	for (int lane = 0; lane < ORC_OUTBOX_LANES; lane++)
-		if (mask & (1u << lane))
-			n += (size_t)snprintf(buf + n, len - n,
-					      "%s%" PRId64, n > 1 ? "," : "",
-					      floors ? floors[lane] : 0);
-	buf[n++] = '}';
-	buf[n] = '\0';
-}
-
 enum orc_status
 orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes,
 		       const int64_t *floors, size_t limit,
 		       struct orc_outbox_batch *batch, struct orc_error *err)
 {
 	/*
-	 * The inner query reads at most limit ids per lane from the (lane,
-	 * id) index, starting above the lane's floor, and keeps the lowest
-	 * limit of them; only those rows are then read whole.  Bounded
-	 * however large the backlog of any lane, cheap when only a few lanes
-	 * are owned, and blind to the dead entries below the floors.
+	 * One scan of the primary key, in id order, from the lowest floor of
+	 * the owned lanes, keeping the owned lanes' rows, up to limit.  No
+	 * plan choice is left to the planner: per lane, from the (lane, id)
+	 * index, a generic plan of the prepared statement read the primary
+	 * key instead, once per lane, filtering by lane, and with a backlog
+	 * of tens of thousands of rows a fetch took seconds.  Rows of a lane
+	 * between the lowest floor and its own are all handled: the scan
+	 * only passes their dead entries.  Bounded by limit, whatever the
+	 * backlog.
 	 */
 	static const char sql[] =
 		"SELECT " ORC_STORE_SELECT_LIST(OUTBOX_COLUMNS)
-		" FROM %1$s.outbox o WHERE o.id IN ("
-		"  SELECT x.id FROM unnest($1::smallint[], $3::bigint[])"
-		"   AS l(lane, floor)"
-		"  CROSS JOIN LATERAL (SELECT i.id FROM %1$s.outbox i"
-		"   WHERE i.lane = l.lane AND i.id > l.floor"
-		"   ORDER BY i.id LIMIT $2::int) x"
-		"  ORDER BY x.id LIMIT $2::int)"
-		" ORDER BY o.id";
-	char lane_list[64], limit_text[24], floor_list[ORC_OUTBOX_LANES * 22];
-	const char *params[3] = {lane_list, limit_text, floor_list};
+		" FROM %1$s.outbox o"
+		" WHERE o.id > $3::bigint AND o.lane = ANY($1::smallint[])"
+		" ORDER BY o.id LIMIT $2::int";
+	char lane_list[64], limit_text[24], floor_text[24];
+	const char *params[3] = {lane_list, limit_text, floor_text};
+	int64_t lowest = INT64_MAX;
 	PGresult *res;
 	enum orc_status st;
 	int n;
@@ -202,7 +182,10 @@ orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes,
 	if (lanes == 0 || limit == 0)
 		return ORC_OK;
 	lanes_literal(lanes, lane_list);
-	floors_literal(lanes, floors, floor_list);
+	for (int l = 0; l < ORC_OUTBOX_LANES; l++)
+		if ((lanes & (1u << l)) && (floors == NULL ? 0 : floors[l]) < lowest)
+			lowest = floors == NULL ? 0 : floors[l];
+	snprintf(floor_text, sizeof(floor_text), "%" PRId64, lowest);
 	snprintf(limit_text, sizeof(limit_text), "%zu", limit);
 	st = orc_store_run(store, sql, 3, params, &res, "reading outbox", err);
 	if (st != ORC_OK)

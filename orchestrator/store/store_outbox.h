@@ -134,10 +134,11 @@ enum orc_status orc_store_outbox_release_lanes(struct orc_store *store,
 
 /*
  * Replace batch's rows with up to limit rows of lanes (a mask), oldest id
- * first, reading lane l from id > floors[l] (floors: ORC_OUTBOX_LANES ids,
- * borrowed; NULL reads every lane whole).  Within a lane the rows read
- * are the lowest ids above its floor, so, with a floor below which every
- * row is handled, every saga's rows form a prefix of its pending commands.
+ * first, reading from the lowest floor of those lanes (floors:
+ * ORC_OUTBOX_LANES ids, borrowed; NULL reads every lane whole): a lane's
+ * rows between that and its own floor are all handled.  Within a lane the
+ * rows read are its lowest pending ids, so every saga's rows form a prefix
+ * of its pending commands.
  */
 enum orc_status orc_store_outbox_fetch(struct orc_store *store, uint16_t lanes,
 				       const int64_t *floors, size_t limit,
