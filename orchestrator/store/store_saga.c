@@ -243,6 +243,23 @@ json_column_failed(const json_error_t *jerr, struct orc_error *err,
 			     jerr->text);
 }
 
+/*
+ * Column col of row i parsed into *out (a new reference; NULL for SQL
+ * NULL), or json_column_failed() naming what.
+ */
+static enum orc_status
+json_column(const PGresult *res, int i, int col, json_t **out,
+	    const char *what, struct orc_error *err)
+{
+	json_error_t jerr;
+
+	*out = NULL;
+	if (PQgetisnull(res, i, col))
+		return ORC_OK;
+	*out = json_loads(PQgetvalue(res, i, col), JSON_DECODE_ANY, &jerr);
+	return *out != NULL ? ORC_OK : json_column_failed(&jerr, err, what);
+}
+
 /* The JSON values of a step row, parsed: what read_step() leaves to free. */
 struct step_json {
 	json_t *early;
@@ -255,7 +272,7 @@ static enum orc_status
 read_step(const PGresult *steps, int i, struct orc_step_row *s,
 	  struct step_json *js, struct orc_error *err)
 {
-	json_error_t jerr;
+	enum orc_status st;
 
 	memset(s, 0, sizeof(*s));
 	s->name = PQgetvalue(steps, i, STEP_NAME);
@@ -270,30 +287,16 @@ read_step(const PGresult *steps, int i, struct orc_step_row *s,
 	s->wake_reason = PQgetvalue(steps, i, STEP_REASON);
 	s->completed_seq = orc_store_int(steps, i, STEP_SEQ);
 	s->last_error = orc_store_text(steps, i, STEP_ERROR);
-	if (!PQgetisnull(steps, i, STEP_EARLY)) {
-		js->early = json_loads(PQgetvalue(steps, i, STEP_EARLY),
-				       JSON_DECODE_ANY, &jerr);
-		if (js->early == NULL)
-			return json_column_failed(&jerr, err,
-						  "the early event of a step");
-		s->early_event = js->early;
-	}
-	if (!PQgetisnull(steps, i, STEP_OUTPUT)) {
-		js->output = json_loads(PQgetvalue(steps, i, STEP_OUTPUT),
-					JSON_DECODE_ANY, &jerr);
-		if (js->output == NULL)
-			return json_column_failed(&jerr, err,
-						  "the output of a step");
-		s->output = js->output;
-	}
-	if (!PQgetisnull(steps, i, STEP_REPLIES)) {
-		js->replies = json_loads(PQgetvalue(steps, i, STEP_REPLIES),
-					 JSON_DECODE_ANY, &jerr);
-		if (js->replies == NULL)
-			return json_column_failed(&jerr, err,
-						  "the replies of a step");
-		s->replies = js->replies;
-	}
+	if ((st = json_column(steps, i, STEP_EARLY, &js->early,
+			      "the early event of a step", err)) != ORC_OK ||
+	    (st = json_column(steps, i, STEP_OUTPUT, &js->output,
+			      "the output of a step", err)) != ORC_OK ||
+	    (st = json_column(steps, i, STEP_REPLIES, &js->replies,
+			      "the replies of a step", err)) != ORC_OK)
+		return st;
+	s->early_event = js->early;
+	s->output = js->output;
+	s->replies = js->replies;
 	return ORC_OK;
 }
 
