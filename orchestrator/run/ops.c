@@ -216,7 +216,8 @@ update_counters(struct orc_ops *o)
 		    EVENTS_HELP("that matched a saga with no use for them"),
 		    NULL, s->ignored);
 	set_counter(o, "orchestrator_events_deduplicated_total",
-		    EVENTS_HELP("found already applied (inbox, or a step's reply ids) and skipped"),
+		    EVENTS_HELP("found already applied (inbox, or a step's "
+				"reply ids) and skipped"),
 		    NULL, s->duplicates);
 	set_counter(o, "orchestrator_events_dead_lettered_total",
 		    EVENTS_HELP("sent to the dead-letter table and topic"),
