@@ -50,9 +50,10 @@
 #                     same saga, step and attempt
 #        poison       every poison event is dead-lettered (dead_letters
 #                     has its topic, partition and offset), or, for the
-#                     reply with an unknown sagastep to a live saga, taken
-#                     into the inbox and recorded in the saga's history as
-#                     ignored with its reason (unknown_step), nothing else
+#                     reply with an unknown sagastep to a live saga,
+#                     recorded in the saga's history as ignored with its
+#                     reason (unknown_step), nothing else, and no inbox row
+#                     (replies are deduplicated by their step)
 #   6. prints the table, writes results.json and the logs into
 #      bench-results/chaos-<UTC timestamp>/ (never committed).
 #
@@ -291,8 +292,8 @@ SELECT json_build_object(
                       WHERE NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.topic = p.topic
                                            AND d.partition = p.part AND d."offset" = p.off)
                         AND p.ce_id LIKE 'chaos-poison-unknown-step-%'
-                        AND EXISTS (SELECT 1 FROM inbox i WHERE i.consumer = '$GROUP'
-                                      AND i.message_id = '/chaos/poison ' || p.ce_id)
+                        AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.consumer = '$GROUP'
+                                          AND i.message_id = '/chaos/poison ' || p.ce_id)
                         AND EXISTS (SELECT 1 FROM saga_history h
                                      WHERE h.event_id = p.ce_id AND h.kind LIKE '%.ignored'
                                        AND h.detail->>'reason' <> '')
