@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
+
 extern char **environ;
 
 static const struct orc_config_def table[ORC_CFG_COUNT] = {
@@ -33,7 +35,7 @@ static const struct orc_config_def table[ORC_CFG_COUNT] = {
 		NULL, 0, 0, "Dead-letter topic (default: <group>.dlq)"},
 	[ORC_CFG_ROLES] = {"roles", "ORC_ROLES", ORC_CONFIG_STRING,
 		"worker,relay,timers", 0, 0,
-		"Roles `run` performs: any of worker, relay, timers"},
+		"Roles `run` performs: any of worker, relay, timers, housekeeping (timers does housekeeping too)"},
 	[ORC_CFG_BATCH_SIZE] = {"batch_size", "ORC_BATCH_SIZE", ORC_CONFIG_INT,
 		"500", 1, 10000, "Most events applied in one transaction"},
 	[ORC_CFG_BATCH_LINGER_MS] = {"batch_linger_ms", "ORC_BATCH_LINGER_MS",
@@ -78,6 +80,29 @@ static const struct orc_config_def table[ORC_CFG_COUNT] = {
 	[ORC_CFG_RELAY_THREAD] = {"relay_thread", "ORC_RELAY_THREAD",
 		ORC_CONFIG_BOOL, "true", 0, 0,
 		"Run the relay on a thread of its own, so the loop never waits for delivery reports (false: on the loop's thread, turns bounded)"},
+	[ORC_CFG_RETENTION] = {"retention", "ORC_RETENTION",
+		ORC_CONFIG_DURATION, "30d", 0, ORC_DURATION_MAX_MS,
+		"How long a finished saga is kept after it finished; then housekeeping deletes it with its steps and history. A definition's \"retention\" wins (0 = keep forever)"},
+	[ORC_CFG_ARCHIVE_TOPIC] = {"archive_topic", "ORC_ARCHIVE_TOPIC",
+		ORC_CONFIG_STRING, NULL, 0, 0,
+		"Topic a saga.archived event (the saga, its steps and history) goes to before housekeeping or purge deletes the saga (empty: no archive)"},
+	[ORC_CFG_INBOX_TTL] = {"inbox_ttl", "ORC_INBOX_TTL",
+		ORC_CONFIG_DURATION, "7d", 3600000, ORC_DURATION_MAX_MS,
+		"How long an applied event's id is kept to recognise a redelivery; must exceed how far back a consumer offset could ever be reset"},
+	[ORC_CFG_DEAD_LETTER_RETENTION] = {"dead_letter_retention",
+		"ORC_DEAD_LETTER_RETENTION", ORC_CONFIG_DURATION, "30d", 0,
+		ORC_DURATION_MAX_MS,
+		"How long a dead letter is kept after it was recorded (0 = keep forever)"},
+	[ORC_CFG_HOUSEKEEPING_BATCH] = {"housekeeping_batch",
+		"ORC_HOUSEKEEPING_BATCH", ORC_CONFIG_INT, "300", 1, 10000,
+		"Most rows of one kind (sagas, inbox ids, dead letters) deleted in one housekeeping transaction"},
+	[ORC_CFG_HOUSEKEEPING_INTERVAL_MS] = {"housekeeping_interval_ms",
+		"ORC_HOUSEKEEPING_INTERVAL_MS", ORC_CONFIG_INT, "5000", 10,
+		3600000,
+		"How often housekeeping looks for rows to delete when its last turn found less than a batch"},
+	[ORC_CFG_LIFECYCLE_TOPIC] = {"lifecycle_topic", "ORC_LIFECYCLE_TOPIC",
+		ORC_CONFIG_STRING, NULL, 0, 0,
+		"Topic of the sagas' lifecycle events (saga.started, saga.completed, ...), written through the outbox (default: <group>.lifecycle; empty: none)"},
 };
 
 const struct orc_config_def *
@@ -119,6 +144,27 @@ find(const char *name, size_t len)
 	return -1;
 }
 
+/* A duration within the row's bounds, or "0" when they start at 0. */
+static enum orc_status
+check_duration(const struct orc_config_def *d, const char *value,
+	       struct orc_error *err)
+{
+	char lo[32], hi[32];
+	int64_t ms = 0;
+
+	if (strcmp(value, "0") == 0 && d->min == 0)
+		return ORC_OK;
+	if (orc_duration_parse(value, &ms) && ms >= d->min && ms <= d->max)
+		return ORC_OK;
+	orc_duration_format(d->min, lo, sizeof(lo));
+	orc_duration_format(d->max, hi, sizeof(hi));
+	return orc_error_set(err, ORC_INVALID,
+			     "invalid value \"%s\" for %s: expected a duration "
+			     "from %s to %s%s",
+			     value, d->name, d->min == 0 ? "0" : lo, hi,
+			     d->min == 0 ? "" : " (such as \"7d\" or \"12h\")");
+}
+
 static enum orc_status
 check_value(const struct orc_config_def *d, const char *value,
 	    struct orc_error *err)
@@ -148,6 +194,8 @@ check_value(const struct orc_config_def *d, const char *value,
 					     v, d->name, (long long)d->min,
 					     (long long)d->max);
 		return ORC_OK;
+	case ORC_CONFIG_DURATION:
+		return check_duration(d, value, err);
 	}
 	return ORC_OK;
 }
@@ -431,6 +479,16 @@ orc_config_bool(const struct orc_config *cfg, enum orc_config_key key)
 	return cfg->values[key] && strcmp(cfg->values[key], "true") == 0;
 }
 
+int64_t
+orc_config_duration_ms(const struct orc_config *cfg, enum orc_config_key key)
+{
+	int64_t ms;
+
+	if (cfg->values[key] == NULL || !orc_duration_parse(cfg->values[key], &ms))
+		return 0;
+	return ms;
+}
+
 static void
 flag_name(const char *name, char *buf, size_t len)
 {
@@ -461,7 +519,8 @@ orc_config_print_help(FILE *out)
 void
 orc_config_print_markdown(FILE *out)
 {
-	static const char *types[] = {"string", "integer", "boolean"};
+	static const char *types[] = {"string", "integer", "boolean",
+				      "duration"};
 
 	fprintf(out, "| setting | flag | environment | type | default | description |\n"
 		     "|---|---|---|---|---|---|\n");
@@ -474,6 +533,14 @@ orc_config_print_markdown(FILE *out)
 		if (table[i].type == ORC_CONFIG_INT)
 			fprintf(out, " (%lld..%lld)", (long long)table[i].min,
 				(long long)table[i].max);
+		if (table[i].type == ORC_CONFIG_DURATION) {
+			char lo[32], hi[32];
+
+			orc_duration_format(table[i].min, lo, sizeof(lo));
+			orc_duration_format(table[i].max, hi, sizeof(hi));
+			fprintf(out, " (%s..%s)", table[i].min == 0 ? "0" : lo,
+				hi);
+		}
 		fprintf(out, " | %s%s%s | %s |\n", table[i].def ? "`" : "",
 			table[i].def ? table[i].def : "", table[i].def ? "`" : "",
 			table[i].help);

@@ -46,6 +46,13 @@ enum orc_config_key {
 	ORC_CFG_HTTP_ADDRESS,
 	ORC_CFG_HTTP_TOKEN,
 	ORC_CFG_RELAY_THREAD,
+	ORC_CFG_RETENTION,
+	ORC_CFG_ARCHIVE_TOPIC,
+	ORC_CFG_INBOX_TTL,
+	ORC_CFG_DEAD_LETTER_RETENTION,
+	ORC_CFG_HOUSEKEEPING_BATCH,
+	ORC_CFG_HOUSEKEEPING_INTERVAL_MS,
+	ORC_CFG_LIFECYCLE_TOPIC,
 	ORC_CFG_COUNT
 };
 
@@ -53,6 +60,12 @@ enum orc_config_type {
 	ORC_CONFIG_STRING,
 	ORC_CONFIG_INT,
 	ORC_CONFIG_BOOL,
+	/*
+	 * A duration as util/duration.h writes it ("30d", "1h30m"), kept as
+	 * text; min and max bound it in milliseconds, and "0" is taken when
+	 * min is 0 (the setting's "never" or "off").
+	 */
+	ORC_CONFIG_DURATION,
 };
 
 struct orc_config_def {
@@ -60,7 +73,7 @@ struct orc_config_def {
 	const char *env;  /* "ORC_PG_DSN" */
 	enum orc_config_type type;
 	const char *def;  /* default as text, NULL = unset */
-	int64_t min, max; /* bounds for ORC_CONFIG_INT */
+	int64_t min, max; /* bounds for ORC_CONFIG_INT and _DURATION (ms) */
 	const char *help;
 };
 
@@ -113,6 +126,9 @@ enum orc_status orc_config_from_args(struct orc_config *cfg, int *argc,
 const char *orc_config_str(const struct orc_config *cfg, enum orc_config_key key);
 int64_t orc_config_int(const struct orc_config *cfg, enum orc_config_key key);
 bool orc_config_bool(const struct orc_config *cfg, enum orc_config_key key);
+/* An ORC_CONFIG_DURATION setting in milliseconds (0 for "0" or unset). */
+int64_t orc_config_duration_ms(const struct orc_config *cfg,
+			       enum orc_config_key key);
 
 /* The settings as help text (for --help), or as a Markdown table. */
 void orc_config_print_help(FILE *out);

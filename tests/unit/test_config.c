@@ -43,6 +43,40 @@ START_TEST(test_every_row_is_complete)
 }
 END_TEST
 
+/* Durations: util/duration's syntax, bounded, "0" only where it may be. */
+START_TEST(test_durations)
+{
+	struct orc_config cfg;
+	struct orc_error err;
+
+	orc_config_init(&cfg, &err);
+	ck_assert_int_eq(orc_config_duration_ms(&cfg, ORC_CFG_RETENTION),
+			 INT64_C(30) * 86400000);
+	ck_assert_int_eq(orc_config_duration_ms(&cfg, ORC_CFG_INBOX_TTL),
+			 INT64_C(7) * 86400000);
+	ck_assert_int_eq(orc_config_set(&cfg, "retention", "0", &err), ORC_OK);
+	ck_assert_int_eq(orc_config_duration_ms(&cfg, ORC_CFG_RETENTION), 0);
+	ck_assert_int_eq(orc_config_set(&cfg, "retention", "1h30m", &err),
+			 ORC_OK);
+	ck_assert_int_eq(orc_config_duration_ms(&cfg, ORC_CFG_RETENTION),
+			 5400000);
+	ck_assert_int_eq(orc_config_set(&cfg, "retention", "30 days", &err),
+			 ORC_INVALID);
+	ck_assert_str_eq(err.message, "invalid value \"30 days\" for "
+				      "retention: expected a duration from 0 "
+				      "to 365d");
+	ck_assert_int_eq(orc_config_set(&cfg, "inbox_ttl", "30m", &err),
+			 ORC_INVALID);
+	ck_assert_str_eq(err.message, "invalid value \"30m\" for inbox_ttl: "
+				      "expected a duration from 1h to 365d "
+				      "(such as \"7d\" or \"12h\")");
+	ck_assert_int_eq(orc_config_set(&cfg, "inbox_ttl", "0", &err),
+			 ORC_INVALID);
+	ck_assert_int_eq(orc_config_set(&cfg, "inbox_ttl", "1h", &err), ORC_OK);
+	orc_config_finish(&cfg);
+}
+END_TEST
+
 START_TEST(test_bad_values_named)
 {
 	struct orc_config cfg;
@@ -162,6 +196,7 @@ suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_row_is_complete);
 	tcase_add_test(tc, test_bad_values_named);
+	tcase_add_test(tc, test_durations);
 	tcase_add_test(tc, test_precedence_file_env_flags);
 	tcase_add_test(tc, test_file_errors_name_the_line);
 	tcase_add_test(tc, test_missing_flag_value);
