@@ -255,6 +255,23 @@ update_counters(struct orc_ops *o)
 		    "of this process, by status",
 		    labels, s->sagas_finished[i]);
 	}
+	for (int k = 0; o->src.housekeeping != NULL &&
+			k < ORC_HOUSEKEEPING_KIND_COUNT; k++) {
+		const char *labels[] = {"kind", NULL, NULL};
+
+		labels[1] = orc_housekeeping_kind_name(k);
+		set_counter(o, "orchestrator_housekeeping_deleted_total",
+			    "Rows housekeeping deleted in this process, by kind "
+			    "(finished sagas with their steps and history, "
+			    "inbox ids, dead letters)",
+			    labels, o->src.housekeeping->deleted[k]);
+	}
+	if (o->src.housekeeping != NULL)
+		set_counter(o, "orchestrator_housekeeping_archived_total",
+			    "saga.archived events housekeeping wrote to the "
+			    "outbox in this process, one per deleted saga "
+			    "while archive_topic is set",
+			    NULL, o->src.housekeeping->archived);
 	set_gauge(o, "orchestrator_postgresql_up",
 		  "1 when PostgreSQL answered the last readiness ping", NULL,
 		  o->pg_ok ? 1 : 0);

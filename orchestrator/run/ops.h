@@ -22,6 +22,7 @@
 
 #include "apply.h"
 #include "error.h"
+#include "housekeeping.h"
 #include "relay.h"
 #include "store.h"
 #include "worker.h"
@@ -36,6 +37,8 @@ struct orc_ops_sources {
 	int64_t kafka_grace_ms;	   /* /readyz: how long no broker may be up */
 	const char *http_address;  /* NULL: every interface */
 	const char *http_token;	   /* NULL: only health and metrics */
+	/* NULL without the timers or housekeeping role */
+	const struct orc_housekeeping_stats *housekeeping;
 };
 
 struct orc_ops;
