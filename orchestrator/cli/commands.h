@@ -37,6 +37,9 @@ int orc_cmd_dead_letters(int argc, char **argv); /* list | replay ID */
 /* cmd_quarantine.c: sagas set aside because their rows cannot be read */
 int orc_cmd_quarantine(int argc, char **argv); /* release SAGA_ID */
 
+/* cmd_purge.c: a one-off clean-up of finished sagas */
+int orc_cmd_purge(int argc, char **argv);
+
 /* cmd_consumer.c: the emergency tool for a wedged partition */
 int orc_cmd_consumer(int argc, char **argv); /* seek */
 

@@ -38,6 +38,7 @@ static const struct command commands[] = {
 	{"history", orc_cmd_history, "show a saga's timeline"},
 	{"dead-letters", orc_cmd_dead_letters, "list or replay dead-lettered events"},
 	{"quarantine", orc_cmd_quarantine, "release a saga once its row is fixed"},
+	{"purge", orc_cmd_purge, "delete finished sagas older than a duration"},
 	{"consumer", orc_cmd_consumer, "move the consumer group past a message"},
 	{"config", cmd_config, "print the settings table (--markdown for the README)"},
 	{"version", cmd_version, "print the version and library versions"},
