@@ -80,7 +80,8 @@ parse(struct orc_args *a, struct purge_args *p)
 		case OPT_STATUS:
 			if (!orc_saga_status_parse(v, &status))
 				return orc_args_fail(a, "unknown status \"%s\"", v);
-			if (orc_saga_status_is_open(status))
+			if (!orc_saga_status_is_final(status) ||
+			    status == ORC_SAGA_STUCK)
 				return orc_args_fail(
 					a, "status \"%s\" is not final: purge "
 					   "deletes only finished sagas "
