@@ -77,6 +77,11 @@ struct orc_wait_def {
 	char *key;          /* JSON Pointer into the awaited event's data */
 	int64_t timeout_ms; /* 0 = none */
 	bool continue_on_timeout;
+	/*
+	 * How long an awaited event whose business key has no saga yet is
+	 * parked for this step ("early_ttl"); 0 = the parked_ttl setting.
+	 */
+	int64_t early_ttl_ms;
 };
 
 struct orc_step_def {
@@ -105,10 +110,25 @@ struct orc_step_def {
 	int64_t delay_ms;
 };
 
+/*
+ * When a trigger may start a saga for a business key that had one before
+ * ("key_reuse").  There is never more than one unfinished saga (running,
+ * compensating or stuck) per definition and key, whatever the policy.
+ */
+enum orc_key_reuse {
+	ORC_KEY_REUSE_REJECT,        /* one saga per key, ever (the default) */
+	ORC_KEY_REUSE_AFTER_FINISH,  /* a new one once the last has ended */
+	ORC_KEY_REUSE_AFTER_FAILURE, /* ... ended without completing */
+};
+
+/* "reject", "after_finish", "after_failure". */
+const char *orc_key_reuse_name(enum orc_key_reuse policy);
+
 struct orc_trigger_def {
 	char *topic;
 	char *type;
 	char *key; /* JSON Pointer into the trigger event's data */
+	enum orc_key_reuse key_reuse;
 };
 
 struct orc_definition {
@@ -117,6 +137,16 @@ struct orc_definition {
 	char *description; /* may be NULL */
 	struct orc_trigger_def trigger;
 	int64_t timeout_ms; /* saga deadline from start; 0 = none */
+	/*
+	 * A finished saga is deleted this long after its finished_at
+	 * ("retention"); 0 = use the retention setting.
+	 */
+	int64_t retention_ms;
+	/*
+	 * The "output" template, rendered against the whole context when
+	 * the saga completes (borrowed from body); NULL = none.
+	 */
+	const json_t *output;
 	struct orc_step_def *steps;
 	size_t n_steps;
 	json_t *body; /* the JSON it was loaded from (owned reference) */

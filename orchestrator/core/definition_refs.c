@@ -10,11 +10,13 @@
  * Pointer under a known root: /input, one of /saga/{id,key,name,version},
  * or /steps/<name>, where the step must be one the referring step
  * (transitively) needs, so that it is sure to have finished first.  A
- * compensation may also read its own step's reply.
+ * compensation may also read its own step's reply, and the saga's
+ * "output", rendered once every step has finished, may read any step.
  *
  * It needs the closure of pass 2 (orc_definition_depends_on) and stays
  * quiet about ancestry for a step pass 2 marked incomplete.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +27,7 @@
 /* The part of a context pointer being checked, and who refers to it. */
 struct ref_check {
 	struct orc_checker *c;
-	size_t step;  /* the referring step */
+	size_t step;  /* the referring step; SIZE_MAX for the saga's output */
 	bool self_ok; /* compensation data may read the step's own reply */
 };
 
@@ -39,7 +41,7 @@ check_rooted_pointer(struct ref_check *r, const char *ptr, char *tok)
 						  "version"};
 	size_t len = strlen(ptr) + 1;
 	const char *p = orc_jsonp_token(ptr, tok, len);
-	const char *name = def->steps[r->step].name;
+	const char *name;
 	ptrdiff_t k;
 
 	if (p == NULL)
@@ -72,8 +74,9 @@ check_rooted_pointer(struct ref_check *r, const char *ptr, char *tok)
 		orc_checker_unknown_step(c, tok);
 		return;
 	}
-	if ((size_t)k == r->step && r->self_ok)
+	if (r->step == SIZE_MAX || ((size_t)k == r->step && r->self_ok))
 		return;
+	name = def->steps[r->step].name;
 	if (!orc_definition_depends_on(def, r->step, (size_t)k) &&
 	    !c->incomplete[r->step])
 		orc_checker_issue(c,
@@ -363,6 +366,13 @@ orc_checker_refs(struct orc_checker *c)
 			r.self_ok = true;
 			check_data(&r, js, "compensation");
 		}
+		orc_checker_pop(c, old);
+	}
+	if (def->output != NULL) {
+		struct ref_check r = {c, SIZE_MAX, false};
+		size_t old = orc_checker_push(c, "output");
+
+		each_string(&r, def->output, template_string);
 		orc_checker_pop(c, old);
 	}
 }

@@ -313,7 +313,7 @@ check_compensation(struct orc_checker *c, const json_t *obj,
 }
 
 static const char *const wait_props[] = {
-	"topic", "type", "key", "timeout", "on_timeout", NULL,
+	"topic", "type", "key", "timeout", "on_timeout", "early_ttl", NULL,
 };
 
 static void
@@ -326,6 +326,7 @@ check_wait(struct orc_checker *c, const json_t *obj, struct orc_wait_def *w)
 	string_member(c, obj, "type", true, true, &w->type);
 	pointer_member(c, obj, "key", &w->key);
 	duration_member(c, obj, "timeout", false, &w->timeout_ms);
+	duration_member(c, obj, "early_ttl", false, &w->early_ttl_ms);
 	v = member(c, obj, "on_timeout", ORC_WANT_STRING, false);
 	if (v != NULL) {
 		if (strcmp(json_string_value(v), "continue") == 0)
@@ -453,16 +454,31 @@ static void
 check_trigger(struct orc_checker *c, const json_t *obj,
 	      struct orc_trigger_def *t)
 {
-	static const char *const props[] = {"topic", "type", "key", NULL};
+	static const char *const props[] = {"topic", "type", "key",
+					    "key_reuse", NULL};
+	json_t *v;
 
 	known_properties(c, obj, props);
 	string_member(c, obj, "topic", true, true, &t->topic);
 	string_member(c, obj, "type", true, true, &t->type);
 	pointer_member(c, obj, "key", &t->key);
+	v = member(c, obj, "key_reuse", ORC_WANT_STRING, false);
+	if (v == NULL)
+		return;
+	for (int p = ORC_KEY_REUSE_REJECT; p <= ORC_KEY_REUSE_AFTER_FAILURE;
+	     p++)
+		if (strcmp(json_string_value(v), orc_key_reuse_name(p)) == 0) {
+			t->key_reuse = p;
+			return;
+		}
+	orc_checker_issue_at(c, "key_reuse",
+			     "must be one of \"reject\", \"after_finish\", "
+			     "\"after_failure\"");
 }
 
 static const char *const top_props[] = {
 	"$schema", "name", "version", "description", "trigger", "timeout",
+	"retention", "output",
 	"steps", NULL,
 };
 
@@ -487,6 +503,9 @@ orc_checker_shape(struct orc_checker *c, const json_t *body)
 		orc_checker_pop(c, old);
 	}
 	duration_member(c, body, "timeout", false, &def->timeout_ms);
+	duration_member(c, body, "retention", false, &def->retention_ms);
+	/* any JSON; its references are checked by pass 3 */
+	def->output = json_object_get(body, "output");
 
 	v = member(c, body, "steps", ORC_WANT_ARRAY, true);
 	if (v == NULL)

@@ -262,13 +262,43 @@ put_event(struct txn *t, json_t *detail)
 	put_str(t, detail, "event_id", t->in->event_id);
 }
 
+/*
+ * The lifecycle event type (a static string: "saga.started", or "saga."
+ * and the status entered) as a SAGA_EVENT effect.  Its id counts the
+ * saga's lifecycle events, so it is the same when the same state is
+ * replayed and new for every event, also when a retried saga ends again.
+ */
 static void
-saga_event(struct txn *t)
+saga_event(struct txn *t, const char *type)
 {
+	struct orc_saga *saga = t->saga;
 	struct orc_effect *e = push_effect(t, ORC_EFFECT_SAGA_EVENT, NO_STEP);
+	json_t *d;
 
-	if (e != NULL)
-		e->saga_status = t->saga->status;
+	if (e == NULL)
+		return;
+	e->saga_status = saga->status;
+	e->type = type;
+	saga->lifecycle_seq++;
+	/* fits: the id is checked against ORC_SAGA_ID_MAX */
+	snprintf(e->message_id, sizeof(e->message_id), "%s/%s/%" PRId64,
+		 saga->id, type, saga->lifecycle_seq);
+	d = e->data = json_object();
+	if (d == NULL) {
+		oom(t);
+		return;
+	}
+	put_str(t, d, "id", saga->id);
+	put_str(t, d, "definition", t->def->name);
+	put_int(t, d, "version", t->def->version);
+	put_str(t, d, "business_key", saga->key);
+	put_str(t, d, "status", orc_saga_status_name(saga->status));
+	put(t, d, "failure",
+	    saga->failure_reason != NULL
+		    ? json_string_nocheck(saga->failure_reason)
+		    : json_null());
+	put(t, d, "output",
+	    saga->output != NULL ? json_incref(saga->output) : json_null());
 }
 
 /* Replace *field with a copy of s (NULL clears). */
@@ -538,7 +568,7 @@ end_saga(struct txn *t, enum orc_saga_status to)
 				       ? orc_saga_cause_name(t->saga->cause)
 				       : NULL);
 	put_str(t, d, "reason", t->saga->failure_reason);
-	saga_event(t);
+	saga_event(t, saga_status_history[to]);
 }
 
 /*
@@ -652,6 +682,49 @@ start_ready(struct txn *t)
 	} while (again && ok(t));
 }
 
+/*
+ * The definition's "output", rendered over the completed saga's context
+ * into saga->output.  Rendering cannot fail (a missing value is null);
+ * an output too large to travel in a lifecycle event is dropped, with a
+ * history entry that says so, and the saga completes all the same.
+ */
+static void
+render_output(struct txn *t)
+{
+	size_t limit = 2 * (size_t)ORC_ENGINE_COMMAND_HEADROOM, size;
+	char why[REFUSAL_MAX];
+	json_t *out;
+
+	if (t->def->output == NULL)
+		return;
+	out = orc_template_render(t->def->output, t->saga->context);
+	if (out == NULL) {
+		oom(t);
+		return;
+	}
+	if (t->max_command > 0) {
+		size = json_dumpb(out, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (size == 0) {
+			json_decref(out);
+			oom(t);
+			return;
+		}
+		if (size > t->max_command || t->max_command - size < limit) {
+			snprintf(why, sizeof(why),
+				 "output is %zu bytes, over the limit of %zu "
+				 "(setting max_command_bytes, %zu of them kept "
+				 "for headers and the event)",
+				 size, t->max_command, limit);
+			put_str(t, history(t, "saga.output_failed", NO_STEP),
+				"error", why);
+			json_decref(out);
+			return;
+		}
+	}
+	json_decref(t->saga->output);
+	t->saga->output = out;
+}
+
 static void
 check_completed(struct txn *t)
 {
@@ -661,6 +734,7 @@ check_completed(struct txn *t)
 		if (saga->steps[i].status != ORC_STEP_SUCCEEDED &&
 		    saga->steps[i].status != ORC_STEP_SKIPPED)
 			return;
+	render_output(t);
 	end_saga(t, ORC_SAGA_COMPLETED);
 }
 
@@ -968,6 +1042,7 @@ on_start(struct txn *t)
 	put_int(t, d, "version", t->def->version);
 	if (saga->deadline_ms)
 		put_int(t, d, "deadline_ms", saga->deadline_ms);
+	saga_event(t, "saga.started");
 	advance(t);
 }
 

@@ -4,13 +4,14 @@
  *
  * orc_engine_apply() is the whole engine.  It reads and changes one saga's
  * state in place and appends what the caller must do to a list of effects:
- * commands to publish (transactional outbox rows), history rows, saga
- * outcome events and the saga's next wake-up time.  It does no I/O, reads
+ * commands to publish (transactional outbox rows), history rows, the
+ * saga's lifecycle events and its next wake-up time.  It does no I/O, reads
  * no clock (the caller passes now_ms), keeps no globals and draws no random
  * numbers, so the same definition, state, input and now always give the same
  * new state and byte-identical effects; a transaction that is replayed after
  * a crash writes the very same outbox rows (command message ids are
- * "<saga id>/<step>/<action|compensation>/<attempt>").
+ * "<saga id>/<step>/<action|compensation>/<attempt>", lifecycle event ids
+ * "<saga id>/<type>/<n>", n counted in the saga's state).
  *
  * The store keeps the state as one saga row and one row per step, with the
  * scalar fields below as columns; saga_row.h converts between the two.
@@ -90,6 +91,20 @@ bool orc_saga_status_parse(const char *text, enum orc_saga_status *out);
  * a late compensation success also unsticks it); the others are terminal.
  */
 bool orc_saga_status_is_final(enum orc_saga_status status);
+/*
+ * True for running, compensating and stuck: the saga is not over, and it
+ * holds its business key (the database allows one such saga per
+ * definition and key).  A failed saga has ended; an operator RETRY of it
+ * is refused while a newer saga holds the key.
+ */
+bool orc_saga_status_is_open(enum orc_saga_status status);
+/*
+ * May a trigger start a new saga for a business key whose latest saga
+ * ended (or not) with status last?  Never while it is open; then by the
+ * definition's key_reuse policy (definition.h).
+ */
+bool orc_key_reuse_allows(enum orc_key_reuse policy,
+			  enum orc_saga_status last);
 
 #define ORC_STEP_STATUSES(X)                                                   \
 	X(ORC_STEP_PENDING, "pending")                                         \
@@ -219,6 +234,13 @@ struct orc_saga {
 	 * reserve_inventory failed: timed out".  Owned, NULL = none.
 	 */
 	char *failure_reason;
+	/*
+	 * The definition's "output" template, rendered when the saga
+	 * completed (owned, never changed in place); NULL = none.
+	 */
+	json_t *output;
+	/* Lifecycle events so far (saga.started is the first): their ids' n. */
+	int64_t lifecycle_seq;
 	struct orc_saga_step *steps; /* owned, def->n_steps of them */
 	size_t n_steps;
 };
@@ -300,7 +322,7 @@ bool orc_business_key(const json_t *data, const char *pointer, char *buf,
 	X(ORC_EFFECT_COMMAND, "command")                                       \
 	/* append a history row */                                             \
 	X(ORC_EFFECT_HISTORY, "history")                                       \
-	/* the saga ended (or got stuck) */                                    \
+	/* a lifecycle event: started, ended or stuck */                       \
 	X(ORC_EFFECT_SAGA_EVENT, "saga_event")
 
 enum orc_effect_kind { ORC_EFFECT_KINDS(ORC_ENUM_CONSTANT) };
@@ -340,8 +362,9 @@ const char *orc_ignore_reason_name(enum orc_ignore_reason reason);
 
 /*
  * One effect.  NUL-terminated strings; topic, type and step_name are
- * borrowed from the definition, history kinds are static strings, json_t
- * values are owned by the effect list.
+ * borrowed from the definition (a lifecycle event's type is a static
+ * string), history kinds are static strings, json_t values are owned by
+ * the effect list.
  */
 struct orc_effect {
 	enum orc_effect_kind kind;
@@ -360,7 +383,14 @@ struct orc_effect {
 	const char *history; /* "saga.started", "step.succeeded", ... */
 	json_t *detail;      /* an object, never NULL */
 
-	/* ORC_EFFECT_SAGA_EVENT */
+	/*
+	 * ORC_EFFECT_SAGA_EVENT: the saga's status after the event; type
+	 * "saga.started" (status running), or "saga." and the status it
+	 * entered ("saga.completed", ..., "saga.stuck"); message_id "<saga
+	 * id>/<type>/<lifecycle_seq>"; data {"id", "definition", "version",
+	 * "business_key", "status", "failure", "output"} (schemas/
+	 * lifecycle-event.schema.json), never NULL.
+	 */
 	enum orc_saga_status saga_status;
 };
 
@@ -420,7 +450,10 @@ struct orc_engine_options {
 	 * limit of M (setting max_command_bytes ...)"; an action's failure
 	 * compensates the saga as any failure does, a compensation's makes
 	 * the saga stuck.  Nothing too large for the broker is written to
-	 * the outbox.
+	 * the outbox.  A saga's rendered "output" over the limit less twice
+	 * the headroom (headers, the lifecycle event's other members) is
+	 * dropped: the saga completes with no output and a history entry
+	 * saga.output_failed says why.
 	 */
 	size_t max_command_bytes;
 };

@@ -94,6 +94,28 @@ orc_saga_status_is_final(enum orc_saga_status status)
 	return status != ORC_SAGA_RUNNING && status != ORC_SAGA_COMPENSATING;
 }
 
+bool
+orc_saga_status_is_open(enum orc_saga_status status)
+{
+	return !orc_saga_status_is_final(status) || status == ORC_SAGA_STUCK;
+}
+
+bool
+orc_key_reuse_allows(enum orc_key_reuse policy, enum orc_saga_status last)
+{
+	if (orc_saga_status_is_open(last))
+		return false;
+	switch (policy) {
+	case ORC_KEY_REUSE_REJECT:
+		return false;
+	case ORC_KEY_REUSE_AFTER_FINISH:
+		return true;
+	case ORC_KEY_REUSE_AFTER_FAILURE:
+		return last != ORC_SAGA_COMPLETED;
+	}
+	return false;
+}
+
 /* ---- saga state ---- */
 
 /* strdup that keeps NULL; *oom set when out of memory. */
@@ -137,6 +159,7 @@ orc_saga_finish(struct orc_saga *saga)
 	free(saga->id);
 	free(saga->key);
 	free(saga->failure_reason);
+	json_decref(saga->output);
 	json_decref(saga->context);
 	memset(saga, 0, sizeof(*saga));
 }
@@ -190,6 +213,9 @@ orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src)
 	dst->wake_ms = src->wake_ms;
 	dst->seq = src->seq;
 	dst->failure_reason = dup_or_null(src->failure_reason, &oom);
+	/* never changed in place: sharing it is safe */
+	dst->output = src->output != NULL ? json_incref(src->output) : NULL;
+	dst->lifecycle_seq = src->lifecycle_seq;
 	for (size_t i = 0; i < src->n_steps && i < dst->n_steps; i++) {
 		struct orc_saga_step *d = &dst->steps[i];
 
@@ -279,10 +305,16 @@ effect_to_json(const struct orc_effect *e)
 		     json_object_set(o, "detail", e->detail) == 0;
 		break;
 	case ORC_EFFECT_SAGA_EVENT:
-		ok = ok && json_object_set_new(
-				   o, "status",
-				   json_string(orc_saga_status_name(
-					   e->saga_status))) == 0;
+		ok = ok &&
+		     json_object_set_new(
+			     o, "status",
+			     json_string(orc_saga_status_name(e->saga_status))) ==
+			     0 &&
+		     json_object_set_new(o, "type", json_string(e->type)) ==
+			     0 &&
+		     json_object_set_new(o, "message_id",
+					 json_string(e->message_id)) == 0 &&
+		     json_object_set(o, "data", e->data) == 0;
 		break;
 	}
 	if (!ok) {

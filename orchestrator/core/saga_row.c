@@ -100,6 +100,8 @@ orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
 	saga->deadline_ms = row->deadline_ms;
 	saga->wake_ms = row->wake_ms;
 	saga->seq = row->seq;
+	saga->output = row->output != NULL ? json_incref(row->output) : NULL;
+	saga->lifecycle_seq = row->lifecycle_seq;
 
 	for (size_t r = 0; r < n_steps; r++) {
 		const struct orc_step_row *sr = &steps[r];
@@ -193,6 +195,8 @@ orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row)
 	row->wake_ms = saga->wake_ms;
 	row->seq = saga->seq;
 	row->failure_reason = saga->failure_reason;
+	row->output = saga->output;
+	row->lifecycle_seq = saga->lifecycle_seq;
 	return ORC_OK;
 }
 

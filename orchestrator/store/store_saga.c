@@ -97,7 +97,8 @@ struct orc_stored_saga *
 orc_saga_set_find_key(const struct orc_saga_set *set, const char *def_name,
 		      const char *key)
 {
-	for (size_t i = 0; i < set->n; i++) {
+	/* Newest first: a saga started in this batch after one that ended. */
+	for (size_t i = set->n; i-- > 0;) {
 		const struct orc_saga *s = &set->v[i]->saga;
 
 		if (s->key != NULL && strcmp(s->key, key) == 0 &&
@@ -181,7 +182,9 @@ orc_saga_set_add_new(struct orc_saga_set *set, const struct orc_definition *def)
 	Y(SAGA_WAKE, MS("wake_at"))                                            \
 	Y(SAGA_SEQ, "completion_seq")                                          \
 	Y(SAGA_FAILURE, "failure")                                             \
-	Y(SAGA_QUARANTINE, "quarantine_reason")
+	Y(SAGA_QUARANTINE, "quarantine_reason")                                \
+	Y(SAGA_OUTPUT, "output::text")                                         \
+	Y(SAGA_LIFECYCLE, "lifecycle_seq")
 
 enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };
 
@@ -336,13 +339,20 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	row.wake_ms = orc_store_int(sagas, r, SAGA_WAKE);
 	row.seq = orc_store_int(sagas, r, SAGA_SEQ);
 	row.failure_reason = orc_store_text(sagas, r, SAGA_FAILURE);
+	row.lifecycle_seq = orc_store_int(sagas, r, SAGA_LIFECYCLE);
 	if (row.context == NULL)
 		return json_column_failed(&jerr, err, "context");
+	st = json_column(sagas, r, SAGA_OUTPUT, &row.output, "output", err);
+	if (st != ORC_OK) {
+		json_decref(row.context);
+		return st;
+	}
 	if (def->n_steps > cap) {
 		cap = def->n_steps;
 		rows = calloc(cap, sizeof(*rows));
 		if (rows == NULL) {
 			json_decref(row.context);
+			json_decref(row.output);
 			return orc_error_set(err, ORC_FATAL, "out of memory");
 		}
 	}
@@ -385,6 +395,7 @@ done:
 	if (rows != rows_buf)
 		free(rows);
 	json_decref(row.context);
+	json_decref(row.output);
 	return st;
 }
 
@@ -542,14 +553,19 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 	st = orc_store_run(store,
 			   /*
 			    * Two index lookups; "id = ANY(...) OR (name, key)
-			    * IN ..." would scan the whole table.
+			    * IN ..." would scan the whole table.  A key's
+			    * saga is the one that is not over, else its
+			    * newest (key_reuse: a key may have had several).
 			    */
 			   "SELECT " ORC_STORE_SELECT_LIST(SAGA_COLUMNS)
 			   " FROM %1$s.sagas WHERE id IN ("
 			   " SELECT unnest($1::uuid[]) UNION ALL"
-			   " SELECT s.id FROM %1$s.sagas s JOIN unnest($2::text[],"
-			   " $3::text[]) AS k(name, key) ON s.definition_name = k.name"
-			   " AND s.business_key = k.key)"
+			   " SELECT l.id FROM unnest($2::text[], $3::text[])"
+			   " AS k(name, key) CROSS JOIN LATERAL (SELECT s.id"
+			   " FROM %1$s.sagas s WHERE s.definition_name = k.name"
+			   " AND s.business_key = k.key ORDER BY s.status IN"
+			   " ('running', 'compensating', 'stuck') DESC,"
+			   " s.created_at DESC, s.id DESC LIMIT 1) l)"
 			   " ORDER BY id FOR UPDATE",
 			   3, params, &res, "locking sagas", err);
 	if (st == ORC_OK)
@@ -700,7 +716,9 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 	Y(S_DEADLINE, 9, bigint, deadline)                                     \
 	Y(S_WAKE, 10, bigint, wake)                                            \
 	Y(S_SEQ, 11, int, seq)                                                 \
-	Y(S_FAILURE, 12, text, failure)
+	Y(S_FAILURE, 12, text, failure)                                        \
+	Y(S_OUTPUT, 13, text, output)                                          \
+	Y(S_LIFECYCLE, 14, int, lifecycle)
 
 #define STEP_PARAMS(X, Y)                                                      \
 	X(T_SAGA, 1, uuid, saga)                                               \
@@ -771,6 +789,7 @@ struct orc_write_batch {
 	struct orc_pgarray history[H_COLS];
 	struct orc_pgarray outbox[O_COLS];
 	size_t n_sagas, n_steps, n_history, n_outbox;
+	char *lifecycle_topic; /* NULL: lifecycle events are not written */
 };
 
 struct orc_write_batch *
@@ -797,7 +816,21 @@ orc_write_batch_destroy(struct orc_write_batch *wb)
 	cols_each(wb->steps, T_COLS, orc_pgarray_finish);
 	cols_each(wb->history, H_COLS, orc_pgarray_finish);
 	cols_each(wb->outbox, O_COLS, orc_pgarray_finish);
+	free(wb->lifecycle_topic);
 	free(wb);
+}
+
+enum orc_status
+orc_write_batch_lifecycle(struct orc_write_batch *wb, const char *topic,
+			  struct orc_error *err)
+{
+	char *copy = NULL;
+
+	if (topic != NULL && *topic != '\0' && (copy = strdup(topic)) == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	free(wb->lifecycle_topic);
+	wb->lifecycle_topic = copy;
+	return ORC_OK;
 }
 
 void
@@ -833,14 +866,20 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	struct orc_saga *saga = &ss->saga;
 	struct orc_pgarray *c = wb->sagas, *t = wb->steps;
 	struct orc_saga_row row;
-	char *ctx;
+	char *ctx, *saga_output = NULL;
 
 	if (orc_saga_to_row(saga, &row) != ORC_OK)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	ctx = json_dumps(row.context, JSON_COMPACT);
+	if (row.output != NULL)
+		saga_output = json_dumps(row.output,
+					 JSON_COMPACT | JSON_ENCODE_ANY);
 	orc_saga_row_finish(&row);
-	if (ctx == NULL)
+	if (ctx == NULL || (row.output != NULL && saga_output == NULL)) {
+		free(ctx);
+		free(saga_output);
 		return orc_error_set(err, ORC_FATAL, "out of memory");
+	}
 	orc_pgarray_text(&c[S_ID], row.id);
 	orc_pgarray_text(&c[S_NAME], saga->def->name);
 	orc_pgarray_int(&c[S_VERSION], saga->def->version);
@@ -853,7 +892,10 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	orc_pgarray_int(&c[S_WAKE], row.wake_ms);
 	orc_pgarray_int(&c[S_SEQ], row.seq);
 	orc_pgarray_text(&c[S_FAILURE], row.failure_reason);
+	orc_pgarray_text(&c[S_OUTPUT], saga_output);
+	orc_pgarray_int(&c[S_LIFECYCLE], row.lifecycle_seq);
 	free(ctx);
+	free(saga_output);
 	wb->n_sagas++;
 
 	for (size_t i = 0; i < saga->n_steps; i++) {
@@ -954,7 +996,28 @@ orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 			wb->n_outbox++;
 			break;
 		case ORC_EFFECT_SAGA_EVENT:
-			break; /* the history effect that goes with it says it */
+			/*
+			 * A lifecycle event: an outbox row in the same lane as
+			 * the saga's commands, in effect order, without step
+			 * or replyto (nobody answers it).
+			 */
+			if (wb->lifecycle_topic == NULL)
+				break;
+			text = json_dumps(e->data, JSON_COMPACT);
+			if (text == NULL)
+				return orc_error_set(err, ORC_FATAL, "out of memory");
+			orc_pgarray_text(&o[O_SAGA], saga->id);
+			orc_pgarray_text(&o[O_MSGID], e->message_id);
+			orc_pgarray_text(&o[O_TOPIC], wb->lifecycle_topic);
+			orc_pgarray_text(&o[O_TYPE], e->type);
+			orc_pgarray_text(&o[O_SOURCE], source);
+			orc_pgarray_text(&o[O_STEP], NULL);
+			orc_pgarray_text(&o[O_REPLY], NULL);
+			orc_pgarray_text(&o[O_PAYLOAD], text);
+			orc_pgarray_text(&o[O_TRACE], origin->traceparent);
+			free(text);
+			wb->n_outbox++;
+			break;
 		}
 	}
 	if (cols_oom(wb->history, H_COLS) || cols_oom(wb->outbox, O_COLS))
@@ -1030,10 +1093,11 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 			"INSERT INTO %1$s.sagas (id, definition_name,"
 			" definition_version, business_key, status, failing_reason,"
 			" context, created_at, deadline_at, wake_at, completion_seq,"
-			" failure, finished_at)"
+			" failure, output, lifecycle_seq, finished_at)"
 			" SELECT u.id, u.name, u.version, u.key, u.status, u.cause,"
 			" u.ctx::jsonb, to_timestamp(u.started / 1000.0), "
 			TS("u.deadline") ", " TS("u.wake") ", u.seq, u.failure,"
+			" u.output::jsonb, u.lifecycle,"
 			" CASE WHEN u.status IN " FINAL_STATUSES " THEN now() END"
 			" FROM " UNNEST(SAGA_PARAMS)
 			" AS u(" UNNEST_AS(SAGA_PARAMS) ")"
@@ -1042,7 +1106,9 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 			" context = EXCLUDED.context, deadline_at = EXCLUDED.deadline_at,"
 			" wake_at = " LAZY_WAKE ","
 			" completion_seq = EXCLUDED.completion_seq,"
-			" failure = EXCLUDED.failure, version = %1$s.sagas.version + 1,"
+			" failure = EXCLUDED.failure, output = EXCLUDED.output,"
+			" lifecycle_seq = EXCLUDED.lifecycle_seq,"
+			" version = %1$s.sagas.version + 1,"
 			" updated_at = now(), finished_at = CASE WHEN EXCLUDED.status"
 			" IN " FINAL_STATUSES " THEN coalesce(%1$s.sagas.finished_at,"
 			" now()) END",

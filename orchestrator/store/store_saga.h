@@ -115,7 +115,11 @@ void orc_saga_set_init(struct orc_saga_set *set);
 void orc_saga_set_reset(struct orc_saga_set *set);
 void orc_saga_set_finish(struct orc_saga_set *set);
 
-/* Find by id, or by definition name and business key (borrowed). */
+/*
+ * Find by id, or by definition name and business key (borrowed): the
+ * newest of the key in the set (one started in this batch comes after
+ * the key's earlier saga that the lock read).
+ */
 struct orc_stored_saga *orc_saga_set_find(const struct orc_saga_set *set,
 					  const char *id);
 struct orc_stored_saga *orc_saga_set_find_key(const struct orc_saga_set *set,
@@ -139,7 +143,9 @@ struct orc_stored_saga *orc_saga_set_add_new(struct orc_saga_set *set,
 /*
  * Lock and read into set the sagas with the given ids and those with the
  * given (definition name, business key) pairs (all borrowed), with their
- * steps.  Definitions that cat lacks are read from the database into it.
+ * steps.  A pair names one saga: the key's saga that is not over (running,
+ * compensating or stuck; the database keeps at most one), else its newest.
+ * Definitions that cat lacks are read from the database into it.
  *
  * A saga whose row cannot be read (ORC_INVALID from the row codec, JSON
  * that does not parse, a definition that is not stored or no longer
@@ -207,6 +213,15 @@ void orc_write_batch_destroy(struct orc_write_batch *wb); /* accepts NULL */
 void orc_write_batch_reset(struct orc_write_batch *wb);
 
 /*
+ * Write the lifecycle events (SAGA_EVENT effects) of the batches to come
+ * to topic (copied; NULL or "" = none, the default); kept across resets.
+ * ORC_FATAL when out of memory.
+ */
+enum orc_status orc_write_batch_lifecycle(struct orc_write_batch *wb,
+					  const char *topic,
+					  struct orc_error *err);
+
+/*
  * Queue the saga row and the rows of its steps flagged changed (the flags
  * are cleared).  A step the engine never touched has no row (it is
  * pending), so a new saga writes only the steps it started.  Values are
@@ -226,7 +241,9 @@ struct orc_effect_origin {
 
 /*
  * Queue the history and outbox rows of fx (borrowed; copied), decided for
- * saga.
+ * saga: a command's row, and a lifecycle event's when the batch has a
+ * lifecycle topic, in the order of the effects (the relay publishes a
+ * saga's rows in that order).
  */
 enum orc_status orc_write_batch_effects(struct orc_write_batch *wb,
 					const struct orc_saga *saga,
@@ -285,5 +302,80 @@ enum orc_status orc_store_dead_letter(struct orc_store *store,
 				      const struct orc_dead_letter *dl,
 				      struct orc_dead_letter_result *out,
 				      struct orc_error *err);
+
+/* ---- parked events (events that arrive before their saga) ---- */
+
+/* An event a wait step awaits for a business key that has no saga yet. */
+struct orc_parked_event {
+	struct orc_dead_letter raw; /* the message as received; error unused */
+	const char *def_name;       /* the definition of the wait step */
+	const char *business_key;
+	const char *type;
+	const char *event_id;   /* CloudEvents id; may be NULL */
+	const char *message_id; /* its inbox id, "<source> <id>" */
+	const char *data;       /* its data as JSON text; may be NULL */
+	const char *ttl;        /* how long it may wait, for people ("1h") */
+	int64_t ttl_ms;
+};
+
+/*
+ * Park pe (borrowed) in the open transaction, under a lock on its
+ * definition and key.  ORC_TRANSIENT when a saga of the definition with
+ * the key started (and committed) since the caller looked: roll back and
+ * apply the batch again, which then finds the saga.
+ */
+enum orc_status orc_store_park_event(struct orc_store *store,
+				     const struct orc_parked_event *pe,
+				     struct orc_error *err);
+
+/* A parked event read for a saga that starts; every pointer owned. */
+struct orc_parked_taken {
+	int64_t id;
+	char *def_name;
+	char *business_key;
+	char *topic;
+	char *type;
+	char *event_id; /* may be NULL */
+	json_t *data;   /* may be NULL */
+	bool used;      /* the caller's: a saga took it */
+};
+
+/* A caller-owned list, reused from batch to batch. */
+struct orc_parked_list {
+	struct orc_parked_taken *v;
+	size_t n;
+	size_t cap;
+};
+
+void orc_parked_list_init(struct orc_parked_list *list);
+void orc_parked_list_reset(struct orc_parked_list *list);
+void orc_parked_list_finish(struct orc_parked_list *list); /* NULL ok */
+
+/*
+ * In the open transaction, lock the (names[i], keys[i]) pairs (borrowed)
+ * as orc_store_park_event() does, then lock and read into list (reset
+ * first) their parked events that have not expired, oldest first: for the
+ * sagas this transaction will start.  The caller sets used on those it
+ * applied and deletes them with orc_store_drop_parked() before commit.
+ */
+enum orc_status orc_store_lock_parked(struct orc_store *store,
+				      const char *const *names,
+				      const char *const *keys, size_t n,
+				      struct orc_parked_list *list,
+				      struct orc_error *err);
+
+/* Delete the parked events of list marked used, in the open transaction. */
+enum orc_status orc_store_drop_parked(struct orc_store *store,
+				      const struct orc_parked_list *list,
+				      struct orc_error *err);
+
+/*
+ * Move up to limit expired parked events to dead_letters with the reason
+ * ("no saga of D for key K within 1h ..."), releasing their inbox ids so
+ * that a replay is applied; one statement of its own (autocommit), rows
+ * locked by another process skipped.  *moved: how many.
+ */
+enum orc_status orc_store_expire_parked(struct orc_store *store, int limit,
+					int64_t *moved, struct orc_error *err);
 
 #endif

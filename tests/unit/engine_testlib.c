@@ -43,14 +43,16 @@ state_json(const struct orc_saga *saga)
 				  "replies", sr.replies));
 	}
 	doc = json_pack("{s:s?,s:s?,s:s,s:s,s:O?,s:O?,s:I,s:I,s:I,s:I,s:s?,"
-			"s:o}",
+			"s:O?,s:I,s:o}",
 			"id", row.id, "key", row.key, "status", row.status,
 			"cause", row.cause, "context", row.context,
 			"whole_context", saga->context,
 			"started_ms", (json_int_t)row.started_ms,
 			"deadline_ms", (json_int_t)row.deadline_ms, "wake_ms",
 			(json_int_t)row.wake_ms, "seq", (json_int_t)row.seq,
-			"failure_reason", row.failure_reason, "steps", steps);
+			"failure_reason", row.failure_reason, "output",
+			row.output, "lifecycle_seq",
+			(json_int_t)row.lifecycle_seq, "steps", steps);
 	orc_saga_row_finish(&row);
 	ck_assert_ptr_nonnull(doc);
 	return doc;
@@ -86,7 +88,7 @@ orc_et_reload(struct orc_saga *saga)
 {
 	struct orc_saga_row row;
 	struct orc_step_row steps[RELOAD_STEPS_MAX];
-	json_t *owned[3 * RELOAD_STEPS_MAX] = {0}, *stored;
+	json_t *owned[3 * RELOAD_STEPS_MAX] = {0}, *stored, *output = NULL;
 	struct orc_saga fresh;
 	struct orc_error err;
 	struct orc_strbuf why;
@@ -108,13 +110,17 @@ orc_et_reload(struct orc_saga *saga)
 				through_text(steps[i].replies);
 	}
 	stored = through_text(row.context);
+	if (row.output != NULL)
+		output = through_text(row.output);
 	orc_saga_row_finish(&row);
 	row.context = stored;
+	row.output = output;
 	status = orc_saga_from_rows(&fresh, saga->def, &row, steps,
 				    saga->n_steps, &err);
 	orc_saga_row_finish(&row);
 	for (size_t i = 0; i < 3 * RELOAD_STEPS_MAX; i++)
 		json_decref(owned[i]);
+	json_decref(output);
 	orc_strbuf_init(&why);
 	if (status != ORC_OK) {
 		orc_strbuf_printf(&why, "from rows: %s", err.message);

@@ -469,6 +469,31 @@ START_TEST(test_top_types_and_values)
 }
 END_TEST
 
+/* "retention": a duration, 0 (absent) meaning the retention setting. */
+START_TEST(test_retention)
+{
+	static const char tmpl[] =
+		"{'name': 'r', 'version': 1,"
+		" 'trigger': {'topic': 'a', 'type': 'b', 'key': '/k'},"
+		" 'steps': [{'name': 's', 'delay': '1s'}]%s}";
+	char text[512];
+
+	snprintf(text, sizeof(text), tmpl, ", 'retention': '1d12h'");
+	ck_assert_int_eq(load(text), ORC_OK);
+	ck_assert_int_eq(def->retention_ms, INT64_C(36) * 3600 * 1000);
+	snprintf(text, sizeof(text), tmpl, "");
+	ck_assert_int_eq(load(text), ORC_OK);
+	ck_assert_int_eq(def->retention_ms, 0);
+
+	snprintf(text, sizeof(text), tmpl, ", 'retention': '0s'");
+	ck_assert_int_eq(load(text), ORC_INVALID);
+	ck_only_issue("/retention", "invalid duration");
+	snprintf(text, sizeof(text), tmpl, ", 'retention': 30");
+	ck_assert_int_eq(load(text), ORC_INVALID);
+	ck_only_issue("/retention", "expected string");
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	static const char *const bad[] = {
@@ -1143,6 +1168,7 @@ suite(void)
 	tcase_add_test(shape, test_missing_required_top);
 	tcase_add_test(shape, test_not_an_object);
 	tcase_add_test(shape, test_top_types_and_values);
+	tcase_add_test(shape, test_retention);
 	tcase_add_test(shape, test_names);
 	tcase_add_test(shape, test_trigger);
 	tcase_add_test(shape, test_step_shape);

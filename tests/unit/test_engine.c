@@ -415,7 +415,7 @@ struct row {
 static const struct row rows[] = {
 	/* running: replies to a step in every status */
 	{"start", &def_seq, "", "start", ORC_OK,
-	 "h:saga.started h:step.started cmd:a/action/1", "running",
+	 "h:saga.started ev:running h:step.started cmd:a/action/1", "running",
 	 "a=running b=pending c=pending"},
 	{"running: success starts the next", &def_seq, "start",
 	 "reply a a.ok", ORC_OK, "h:step.succeeded h:step.started cmd:b/action/1",
@@ -688,7 +688,7 @@ static const struct row rows[] = {
 
 	/* waits, delays, conditions */
 	{"flow: start runs the independent steps", &def_flow, "", "start",
-	 ORC_OK, "h:saga.started h:step.started h:step.started", "running",
+	 ORC_OK, "h:saga.started ev:running h:step.started h:step.started", "running",
 	 "w=running d=running s=pending v=pending x=pending"},
 	{"flow: the awaited event", &def_flow, "start",
 	 "event tw w.ok {'id':'k1','ok':true}", ORC_OK, "h:step.succeeded",
@@ -753,22 +753,22 @@ static const struct row rows[] = {
 	 "h:saga.retried h:step.started", "running",
 	 "w=running d=succeeded s=skipped v=succeeded x=pending"},
 	{"skip: every step skipped completes at once", &def_skip, "", "start",
-	 ORC_OK, "h:saga.started h:step.skipped h:step.skipped h:saga.completed "
+	 ORC_OK, "h:saga.started ev:running h:step.skipped h:step.skipped h:saga.completed "
 		 "ev:completed",
 	 "completed", "a=skipped b=skipped"},
 
 	/* commands over max_command_bytes: the step fails at once */
 	{"too large: data at the limit is sent", &def_seq, "limit 1035",
-	 "start", ORC_OK, "h:saga.started h:step.started cmd:a/action/1",
+	 "start", ORC_OK, "h:saga.started ev:running h:step.started cmd:a/action/1",
 	 "running", "a=running b=pending c=pending"},
 	{"too large: one byte over fails the saga at start", &def_seq,
 	 "limit 1034", "start", ORC_OK,
-	 "h:saga.started h:step.failed h:saga.compensating h:saga.failed "
+	 "h:saga.started ev:running h:step.failed h:saga.compensating h:saga.failed "
 	 "ev:failed",
 	 "failed", "a=failed b=pending c=pending"},
 	{"too large: the first command, nothing to undo", &def_seq, LIMIT_40,
 	 "start {'id':" X60 "}", ORC_OK,
-	 "h:saga.started h:step.failed h:saga.compensating h:saga.failed "
+	 "h:saga.started ev:running h:step.failed h:saga.compensating h:saga.failed "
 	 "ev:failed",
 	 "failed", "a=failed b=pending c=pending"},
 	{"too large: a retry fails at once, without retries", &def_seq,
@@ -778,7 +778,7 @@ static const struct row rows[] = {
 	 "failed", "a=failed b=pending c=pending"},
 	{"too large: a sibling in flight is awaited, later ones not started",
 	 &def_par, LIMIT_40, "start {'id':'k1','big':" X60 "}", ORC_OK,
-	 "h:saga.started h:step.started cmd:p/action/1 h:step.failed "
+	 "h:saga.started ev:running h:step.started cmd:p/action/1 h:step.failed "
 	 "h:saga.compensating",
 	 "compensating", "p=running q=failed r=pending"},
 	{"too large: the awaited sibling is compensated", &def_par,
@@ -1369,7 +1369,7 @@ START_TEST(test_order_happy_path)
 
 	rig_init(&r, def_order());
 	expect(&r, "start " SMALL,
-	       "h:saga.started h:step.started cmd:reserve_inventory/action/1");
+	       "h:saga.started ev:running h:step.started cmd:reserve_inventory/action/1");
 	ck_assert_str_eq(r.saga.key, "o-1");
 	ck_assert_int_eq(r.saga.deadline_ms, 2 * 86400000LL);
 	e = command_effect(&r, "reserve_inventory");
@@ -1770,6 +1770,308 @@ START_TEST(test_command_too_large_reason)
 }
 END_TEST
 
+/* ---- lifecycle events and the saga's output ---- */
+
+/* def_seq with an output that reads the input, a step and the saga. */
+static const char *const def_out =
+	"{'name':'out','version':3,"
+	" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+	" 'output':{'order':'${/input/id}','r':'${/steps/a/r}',"
+	"  'text':'order ${/input/id} by ${/saga/name}','none':'${/input/nope}',"
+	"  'fixed':[1,true]},"
+	" 'steps':["
+	"  {'name':'a','command':{'topic':'ta','type':'a.do'},"
+	"   'success':['a.ok'],'failure':['a.bad']},"
+	"  {'name':'b','needs':['a'],'when':false,"
+	"   'command':{'topic':'tb','type':'b.do'},'success':['b.ok']}]}";
+
+/* The string at ptr in v (borrowed); fails the test when there is none. */
+static const char *
+str_at(const json_t *v, const char *ptr)
+{
+	const char *s = json_string_value(orc_jsonp_get(v, ptr));
+
+	ck_assert_msg(s != NULL, "no string at %s", ptr);
+	return s;
+}
+
+/*
+ * The lifecycle events of every apply so far (from r->log), as
+ * "<type>/<n>:<status>" words, and each one's checks: its id is "<saga
+ * id>/<type>/<n>", its data names the saga and its status.
+ */
+static const char *
+lifecycle_of(struct rig *r)
+{
+	static char buf[1024];
+	size_t len = 0, i, j;
+	json_t *doc, *e;
+
+	buf[0] = '\0';
+	json_array_foreach(r->log, i, doc) {
+		json_array_foreach(json_object_get(doc, "effects"), j, e) {
+			const json_t *data = json_object_get(e, "data");
+			const char *type, *id, *n;
+
+			if (strcmp(str_at(e, "/kind"), "saga_event") != 0)
+				continue;
+			type = str_at(e, "/type");
+			id = str_at(e, "/message_id");
+			ck_assert(strncmp(id, SAGA_ID "/", 37) == 0);
+			ck_assert(strncmp(id + 37, type, strlen(type)) == 0);
+			n = id + 37 + strlen(type);
+			ck_assert_int_eq(*n, '/');
+			ck_assert_str_eq(str_at(data, "/id"), SAGA_ID);
+			ck_assert_str_eq(str_at(data, "/definition"),
+					 r->def->name);
+			ck_assert_int_eq(json_integer_value(json_object_get(
+						 data, "version")),
+					 r->def->version);
+			ck_assert_str_eq(str_at(data, "/business_key"),
+					 "k1");
+			ck_assert_str_eq(str_at(data, "/status"),
+					 str_at(e, "/status"));
+			ck_assert_uint_eq(json_object_size(data), 7);
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+						"%s%s%s:%s", len ? " " : "",
+						type, n,
+						str_at(e, "/status"));
+			ck_assert_uint_lt(len, sizeof(buf));
+		}
+	}
+	return buf;
+}
+
+/* The data of the last lifecycle event of the last apply (borrowed). */
+static const json_t *
+last_event_data(struct rig *r)
+{
+	for (size_t i = r->fx.n; i-- > 0;)
+		if (r->fx.v[i].kind == ORC_EFFECT_SAGA_EVENT)
+			return r->fx.v[i].data;
+	ck_abort_msg("no lifecycle event");
+	return NULL;
+}
+
+/*
+ * saga.started when it starts, then one event for each ending (or
+ * getting stuck), numbered on: a retried saga that ends again has new ids.
+ */
+START_TEST(test_lifecycle_every_ending)
+{
+	static const struct {
+		const char *script;
+		const char *events;
+	} cases[] = {
+		{S_SEQ_DONE,
+		 "saga.started/1:running saga.completed/2:completed"},
+		{S_SEQ_COMPENSATED,
+		 "saga.started/1:running saga.compensated/2:compensated"},
+		{S_SEQ_FAILED, "saga.started/1:running saga.failed/2:failed"},
+		{S_SEQ_CANCELLED,
+		 "saga.started/1:running saga.cancelled/2:cancelled"},
+		{S_SEQ_TIMED_OUT,
+		 "saga.started/1:running saga.timed_out/2:timed_out"},
+		{S_SEQ_STUCK, "saga.started/1:running saga.stuck/2:stuck"},
+		{S_SEQ_STUCK "; cancel",
+		 "saga.started/1:running saga.stuck/2:stuck "
+		 "saga.cancelled/3:cancelled"},
+		{S_SEQ_FAILED "; retry; reply a a.bad; retry; reply a a.ok;"
+			      " reply b b.ok; reply c c.ok",
+		 "saga.started/1:running saga.failed/2:failed "
+		 "saga.failed/3:failed saga.completed/4:completed"},
+		{S_SEQ_STUCK "; retry; wake; wake; wake",
+		 "saga.started/1:running saga.stuck/2:stuck "
+		 "saga.stuck/3:stuck"},
+		/* the rows in between keep the count */
+		{"start; reply a a.bad; reload; retry; reload; reply a a.bad",
+		 "saga.started/1:running saga.failed/2:failed "
+		 "saga.failed/3:failed"},
+	};
+
+	for (size_t k = 0; k < COUNT(cases); k++) {
+		struct rig r;
+		char buf[512], *save = NULL;
+
+		rig_init(&r, def_sq(def_seq));
+		snprintf(buf, sizeof(buf), "%s", cases[k].script);
+		for (char *c = strtok_r(buf, ";", &save); c != NULL;
+		     c = strtok_r(NULL, ";", &save)) {
+			if (strcmp(c, " reload") == 0) {
+				reload(&r);
+				continue;
+			}
+			ck_assert_msg(command(&r, c) == ORC_OK, "%s", c);
+		}
+		ck_assert_msg(strcmp(lifecycle_of(&r), cases[k].events) == 0,
+			      "%s:\n  got  %s\n  want %s", cases[k].script,
+			      lifecycle_of(&r), cases[k].events);
+		rig_finish(&r);
+	}
+}
+END_TEST
+
+/* saga.started comes before the saga's first command, and its data. */
+START_TEST(test_lifecycle_started_first)
+{
+	struct rig r;
+	const struct orc_effect *e;
+
+	rig_init(&r, def_sq(def_seq));
+	expect(&r, "start", "h:saga.started ev:running h:step.started "
+			    "cmd:a/action/1");
+	e = &r.fx.v[1];
+	ck_assert_int_eq(e->kind, ORC_EFFECT_SAGA_EVENT);
+	ck_assert_str_eq(e->type, "saga.started");
+	ck_assert_str_eq(e->message_id, SAGA_ID "/saga.started/1");
+	assert_json(e->data, "{'id':'" SAGA_ID "','definition':'seq',"
+			     "'version':1,'business_key':'k1',"
+			     "'status':'running','failure':null,"
+			     "'output':null}");
+	ck_assert_int_eq(r.saga.lifecycle_seq, 1);
+	/* an ending that carries the failure */
+	expect(&r, "reply a a.bad",
+	       "h:step.failed h:saga.compensating h:saga.failed ev:failed");
+	assert_json(last_event_data(&r),
+		    "{'id':'" SAGA_ID "','definition':'seq','version':1,"
+		    "'business_key':'k1','status':'failed',"
+		    "'failure':'a: a.bad','output':null}");
+	rig_finish(&r);
+}
+END_TEST
+
+/* The output is rendered at completion, kept, and is saga.completed's. */
+START_TEST(test_output_rendered_on_completion)
+{
+	static const char want[] =
+		"{'order':'k1','r':5,'text':'order k1 by out','none':null,"
+		"'fixed':[1,true]}";
+	struct rig r;
+
+	rig_init(&r, def_sq(def_out));
+	ck_assert_ptr_nonnull(r.def->output);
+	script(&r, "start");
+	ck_assert_ptr_null(r.saga.output);
+	expect(&r, "reply a a.ok {'r':5}",
+	       "h:step.succeeded h:step.skipped h:saga.completed "
+	       "ev:completed");
+	assert_json(r.saga.output, want);
+	assert_json(orc_jsonp_get(last_event_data(&r), "/output"), want);
+	ck_assert_str_eq(str_at(last_event_data(&r), "/status"),
+			 "completed");
+	/* through the rows and back */
+	reload(&r);
+	assert_json(r.saga.output, want);
+	ck_assert_int_eq(r.saga.lifecycle_seq, 2);
+	/* a late reply changes nothing, the output stays */
+	expect(&r, "reply a a.ok {'r':6}", "h:reply.ignored(duplicate)");
+	assert_json(r.saga.output, want);
+	rig_finish(&r);
+}
+END_TEST
+
+/* No output for a saga that did not complete; none without a template. */
+START_TEST(test_output_only_when_completed)
+{
+	struct rig r;
+
+	rig_init(&r, def_sq(def_out));
+	script(&r, "start; reply a a.bad");
+	ck_assert_int_eq(r.saga.status, ORC_SAGA_FAILED);
+	ck_assert_ptr_null(r.saga.output);
+	ck_assert(json_is_null(orc_jsonp_get(last_event_data(&r), "/output")));
+	rig_finish(&r);
+
+	rig_init(&r, def_sq(def_seq));
+	ck_assert_ptr_null(r.def->output);
+	script(&r, S_SEQ_DONE);
+	ck_assert_ptr_null(r.saga.output);
+	rig_finish(&r);
+}
+END_TEST
+
+/*
+ * An output too large for a lifecycle event: the saga completes without
+ * one, and the history says why.
+ */
+START_TEST(test_output_too_large)
+{
+	struct rig r;
+	const json_t *d = NULL;
+
+	rig_init(&r, def_sq(def_out));
+	/* room for 100 bytes of output: 2 * 1024 are kept */
+	script(&r, "limit 2148; start");
+	expect(&r, "reply a a.ok {'r':[" X60 "," X60 "]}",
+	       "h:step.succeeded h:step.skipped h:saga.output_failed "
+	       "h:saga.completed ev:completed");
+	ck_assert_int_eq(r.saga.status, ORC_SAGA_COMPLETED);
+	ck_assert_ptr_null(r.saga.output);
+	ck_assert(json_is_null(orc_jsonp_get(last_event_data(&r), "/output")));
+	for (size_t i = 0; i < r.fx.n; i++)
+		if (r.fx.v[i].kind == ORC_EFFECT_HISTORY &&
+		    strcmp(r.fx.v[i].history, "saga.output_failed") == 0)
+			d = r.fx.v[i].detail;
+	ck_assert_ptr_nonnull(d);
+	ck_assert_str_eq(str_at(d, "/error"),
+			 "output is 200 bytes, over the limit of 2148 (setting "
+			 "max_command_bytes, 2048 of them kept for headers and "
+			 "the event)");
+	rig_finish(&r);
+
+	/* one that fits */
+	rig_init(&r, def_sq(def_out));
+	script(&r, "limit 2148; start; reply a a.ok {'r':1}");
+	ck_assert_ptr_nonnull(r.saga.output);
+	rig_finish(&r);
+}
+END_TEST
+
+/*
+ * A copy taken before an input replays it with byte-identical effects,
+ * lifecycle events and their ids included, and the same output.
+ */
+START_TEST(test_lifecycle_replay_identical)
+{
+	static const char *const run[] = {
+		"start", "reply a a.ok {'r':[1,2]}",
+	};
+	struct rig a;
+
+	rig_init(&a, def_sq(def_out));
+	for (size_t k = 0; k < COUNT(run); k++) {
+		struct rig c;
+		char *x, *y;
+
+		memset(&c, 0, sizeof(c));
+		c.def = a.def;
+		c.now = a.now;
+		c.log = json_array();
+		orc_effects_init(&c.fx);
+		ck_assert_int_eq(orc_saga_copy(&c.saga, &a.saga), ORC_OK);
+		script(&a, run[k]);
+		script(&c, run[k]);
+		x = dump(json_array_get(a.log, k));
+		y = dump(json_array_get(c.log, 0));
+		ck_assert_str_eq(x, y);
+		ck_assert(strstr(x, "saga_event") != NULL);
+		free(x);
+		free(y);
+		x = orc_et_state_text(&a.saga);
+		y = orc_et_state_text(&c.saga);
+		ck_assert_str_eq(x, y);
+		free(x);
+		free(y);
+		orc_saga_finish(&c.saga);
+		orc_effects_finish(&c.fx);
+		json_decref(c.log);
+	}
+	ck_assert_str_eq(lifecycle_of(&a),
+			 "saga.started/1:running saga.completed/2:completed");
+	rig_finish(&a);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1793,6 +2095,15 @@ suite(void)
 	tcase_add_test(tc, test_retry_failed_saga_renews_deadline);
 	tcase_add_test(tc, test_command_too_large_reason);
 	tcase_add_test(tc, test_reply_redelivery_by_step);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lifecycle");
+	tcase_add_test(tc, test_lifecycle_every_ending);
+	tcase_add_test(tc, test_lifecycle_started_first);
+	tcase_add_test(tc, test_output_rendered_on_completion);
+	tcase_add_test(tc, test_output_only_when_completed);
+	tcase_add_test(tc, test_output_too_large);
+	tcase_add_test(tc, test_lifecycle_replay_identical);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("order");
