@@ -30,7 +30,9 @@ static const char status_usage[] =
 	"usage: orchestrator status SAGA_ID [--json]\n"
 	"       orchestrator status --key KEY [--definition NAME] [--json]\n"
 	"Show a saga and its steps.  A business key can belong to sagas of\n"
-	"several definitions: then --definition says which one.\n"
+	"several definitions: then --definition says which one.  A key that\n"
+	"had several sagas of one definition (key_reuse) shows the newest and\n"
+	"lists the earlier ones.\n"
 	"Settings: --dsn (or ORC_PG_DSN), --pg-schema, --config FILE.\n";
 
 /* "compensation attempt 3; timer ...; last error: ..." for step st */
@@ -175,39 +177,98 @@ status_args(const struct orc_cmd *cmd, int argc, char **argv,
 	return 0;
 }
 
-/* The one saga of key (and definition): 0 with *res, or the exit status. */
+/*
+ * The rest of all (newest first, each a saga object) after the first, as
+ * short objects {id, status, created_at, finished_at}: a new reference.
+ */
+static json_t *
+earlier_sagas(const json_t *all)
+{
+	json_t *earlier = json_array();
+
+	for (size_t i = 1; earlier != NULL && i < json_array_size(all); i++) {
+		const json_t *s = json_array_get(all, i);
+
+		json_array_append_new(
+			earlier,
+			json_pack("{s:O?, s:O?, s:O?, s:O?}", "id",
+				  json_object_get(s, "id"), "status",
+				  json_object_get(s, "status"), "created_at",
+				  json_object_get(s, "created_at"),
+				  "finished_at",
+				  json_object_get(s, "finished_at")));
+	}
+	return earlier;
+}
+
+/*
+ * The saga of key (and definition): 0 with *res, or the exit status.  A
+ * key may have had several sagas of one definition (key_reuse): *res is
+ * the newest, with the earlier ones listed under "earlier".
+ */
 static int
 saga_by_key(struct orc_cmd *cmd, const char *key, const char *definition,
 	    json_t **res)
 {
 	struct orc_error err = {0};
 	char names[ORC_ERROR_DETAIL_MAX] = "";
+	const char *first;
 	json_t *all = NULL, *s;
-	size_t i, n = 0;
+	size_t i, n = 0, n_defs = 0;
 
 	if (orc_store_admin_sagas_by_key(cmd->store, key, definition, &all,
 					 &err) != ORC_OK)
 		return orc_cmd_fail_input(cmd, &err);
-	if (json_array_size(all) <= 1) {
+	first = orc_cmd_str(json_array_get(all, 0), "definition_name");
+	json_array_foreach(all, i, s) {
+		const char *name = orc_cmd_str(s, "definition_name");
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(orc_cmd_str(json_array_get(all, j),
+						  "definition_name"),
+				      name) == 0;
+		if (seen)
+			continue;
+		n_defs++;
+		if (n < sizeof(names))
+			n += (size_t)snprintf(names + n, sizeof(names) - n,
+					      "%s%s", n_defs > 1 ? ", " : "",
+					      name);
+	}
+	if (n_defs <= 1 && first != NULL) {
 		*res = json_incref(json_array_get(all, 0));
+		json_object_set_new(*res, "earlier", earlier_sagas(all));
 		json_decref(all);
 		return 0;
 	}
-	json_array_foreach(all, i, s)
-		if (n < sizeof(names))
-			n += (size_t)snprintf(
-				names + n, sizeof(names) - n, "%s%s",
-				i ? ", " : "",
-				orc_cmd_str(s, "definition_name"));
 	orc_error_set(&err, ORC_NOT_FOUND,
-		      "business key \"%s\" belongs to %zu sagas", key,
-		      json_array_size(all));
+		      "business key \"%s\" belongs to sagas of %zu definitions",
+		      key, n_defs);
 	orc_error_detail(&err, "Definitions: %s.", names);
 	orc_cmd_fail(cmd, &err);
 	fprintf(stderr, "HINT: Name one with --definition, or give the saga "
 			"id.\n");
 	json_decref(all);
 	return 1;
+}
+
+/* The earlier sagas of the key, after the newest (print_saga's). */
+static void
+print_earlier(const json_t *earlier)
+{
+	char t1[ORC_TABLE_TIME_MAX], t2[ORC_TABLE_TIME_MAX];
+	const json_t *e;
+	size_t i;
+
+	if (json_array_size(earlier) == 0)
+		return;
+	printf("\nearlier sagas of this key, newest first:\n");
+	json_array_foreach(earlier, i, e)
+		printf("  %s  %-12s started %s  finished %s\n",
+		       orc_cmd_str(e, "id"), orc_cmd_str(e, "status"),
+		       orc_table_time(orc_cmd_str(e, "created_at"), t1),
+		       orc_table_time(orc_cmd_str(e, "finished_at"), t2));
 }
 
 int
@@ -239,10 +300,12 @@ orc_cmd_status(int argc, char **argv)
 		rc = orc_cmd_fail_input(&cmd, &err);
 	if (rc != 0)
 		goto done;
-	if (cmd.json)
+	if (cmd.json) {
 		orc_cmd_print_json(res);
-	else
+	} else {
 		print_saga(res);
+		print_earlier(json_object_get(res, "earlier"));
+	}
 done:
 	json_decref(res);
 	orc_cmd_finish(&cmd);

@@ -56,6 +56,22 @@ orc_step_kind_name(enum orc_step_kind kind)
 	return step_kind_names[kind];
 }
 
+static const char *const key_reuse_names[] = {
+	[ORC_KEY_REUSE_REJECT] = "reject",
+	[ORC_KEY_REUSE_AFTER_FINISH] = "after_finish",
+	[ORC_KEY_REUSE_AFTER_FAILURE] = "after_failure",
+};
+
+const char *
+orc_key_reuse_name(enum orc_key_reuse policy)
+{
+	size_t n = sizeof(key_reuse_names) / sizeof(key_reuse_names[0]);
+
+	if ((size_t)policy >= n)
+		return "unknown";
+	return key_reuse_names[policy];
+}
+
 bool
 orc_strv_contains(const struct orc_strv *sv, const char *s)
 {

@@ -336,7 +336,7 @@ START_TEST(test_status)
 	RUN(out, dsn, 0, "status", "--key", "o-2");
 	HAS(out, "saga        " S_STUCK "\n");
 	RUN(out, dsn, 1, "status", "--key", "o-1");
-	HAS(out, "orchestrator status: business key \"o-1\" belongs to 2 sagas\n");
+	HAS(out, "orchestrator status: business key \"o-1\" belongs to sagas of 2 definitions\n");
 	HAS(out, "DETAIL: Definitions: travel_booking, order_fulfillment.\n");
 	HAS(out, "HINT: ");
 	RUN(out, dsn, 0, "status", "--key", "o-1", "--definition", "travel_booking",

@@ -16,6 +16,7 @@
 
 #include "check_runner.h"
 #include "definition.h"
+#include "engine.h"
 
 static struct orc_definition_issues issues;
 static struct orc_definition *def;
@@ -547,6 +548,73 @@ START_TEST(test_trigger)
 			      " 'steps': [" CMD("s", "") "]}"),
 			 ORC_INVALID);
 	ck_only_issue("/trigger/key", "invalid JSON pointer");
+}
+END_TEST
+
+/* key_reuse: each policy parsed, reject by default, and what each allows */
+START_TEST(test_key_reuse)
+{
+	static const enum orc_saga_status open[] = {
+		ORC_SAGA_RUNNING, ORC_SAGA_COMPENSATING, ORC_SAGA_STUCK};
+	static const enum orc_saga_status failed[] = {
+		ORC_SAGA_COMPENSATED, ORC_SAGA_FAILED, ORC_SAGA_CANCELLED,
+		ORC_SAGA_TIMED_OUT};
+	char text[256];
+
+	ck_assert_int_eq(load_steps(CMD("s", "")), ORC_OK);
+	ck_assert_int_eq(def->trigger.key_reuse, ORC_KEY_REUSE_REJECT);
+	for (int p = ORC_KEY_REUSE_REJECT; p <= ORC_KEY_REUSE_AFTER_FAILURE; p++) {
+		snprintf(text, sizeof(text),
+			 "{'name': 'x', 'version': 1, 'trigger': {'topic': 'a',"
+			 " 'type': 't', 'key': '/k', 'key_reuse': '%s'},"
+			 " 'steps': [" CMD("s", "") "]}",
+			 orc_key_reuse_name(p));
+		ck_assert_int_eq(load(text), ORC_OK);
+		ck_assert_int_eq(def->trigger.key_reuse, p);
+	}
+	ck_assert_int_eq(load("{'name': 'x', 'version': 1, 'trigger': {'topic': 'a',"
+			      " 'type': 't', 'key': '/k', 'key_reuse': 'always'},"
+			      " 'steps': [" CMD("s", "") "]}"),
+			 ORC_INVALID);
+	ck_only_issue("/trigger/key_reuse", "must be one of \"reject\", "
+			  "\"after_finish\", \"after_failure\"");
+
+	/* never while the key's saga is open, whatever the policy */
+	for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++)
+		for (int p = ORC_KEY_REUSE_REJECT;
+		     p <= ORC_KEY_REUSE_AFTER_FAILURE; p++)
+			ck_assert(!orc_key_reuse_allows(p, open[i]));
+	ck_assert(!orc_key_reuse_allows(ORC_KEY_REUSE_REJECT,
+					ORC_SAGA_COMPLETED));
+	ck_assert(orc_key_reuse_allows(ORC_KEY_REUSE_AFTER_FINISH,
+				       ORC_SAGA_COMPLETED));
+	ck_assert(!orc_key_reuse_allows(ORC_KEY_REUSE_AFTER_FAILURE,
+					ORC_SAGA_COMPLETED));
+	for (size_t i = 0; i < sizeof(failed) / sizeof(failed[0]); i++) {
+		ck_assert(!orc_key_reuse_allows(ORC_KEY_REUSE_REJECT, failed[i]));
+		ck_assert(orc_key_reuse_allows(ORC_KEY_REUSE_AFTER_FINISH,
+					       failed[i]));
+		ck_assert(orc_key_reuse_allows(ORC_KEY_REUSE_AFTER_FAILURE,
+					       failed[i]));
+	}
+}
+END_TEST
+
+/* early_ttl of a wait step: 0 (the setting) unless given */
+START_TEST(test_wait_early_ttl)
+{
+	ck_assert_int_eq(load_steps("{'name': 'w', 'wait': {'topic': 't', 'type': 'u',"
+				    " 'key': '/k'}}"),
+			 ORC_OK);
+	ck_assert_int_eq(def->steps[0].wait.early_ttl_ms, 0);
+	ck_assert_int_eq(load_steps("{'name': 'w', 'wait': {'topic': 't', 'type': 'u',"
+				    " 'key': '/k', 'early_ttl': '10m'}}"),
+			 ORC_OK);
+	ck_assert_int_eq(def->steps[0].wait.early_ttl_ms, 600000);
+	ck_assert_int_eq(load_steps("{'name': 'w', 'wait': {'topic': 't', 'type': 'u',"
+				    " 'key': '/k', 'early_ttl': 'soon'}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/wait/early_ttl", "invalid duration");
 }
 END_TEST
 
@@ -1171,6 +1239,8 @@ suite(void)
 	tcase_add_test(shape, test_retention);
 	tcase_add_test(shape, test_names);
 	tcase_add_test(shape, test_trigger);
+	tcase_add_test(shape, test_key_reuse);
+	tcase_add_test(shape, test_wait_early_ttl);
 	tcase_add_test(shape, test_step_shape);
 	tcase_add_test(shape, test_step_kinds);
 	tcase_add_test(shape, test_command);
