@@ -119,11 +119,16 @@ orc_cmd_open(struct orc_cmd *cmd, unsigned needs)
 			return orc_cmd_fail(cmd, &err);
 	}
 	if ((needs & ORC_CMD_APPLY) && cmd->ap == NULL) {
+		char lifecycle[ORC_CMD_TOPIC_MAX];
 		struct orc_apply_config acfg = {
 			.consumer = orc_config_str(&cmd->cfg, ORC_CFG_GROUP),
 			.reply_to = NULL, /* the relay's reply_topic */
 			.max_command_bytes = (size_t)orc_config_int(
 				&cmd->cfg, ORC_CFG_MAX_COMMAND_BYTES),
+			.parked_ttl_ms = orc_config_duration_ms(
+				&cmd->cfg, ORC_CFG_PARKED_TTL),
+			.lifecycle_topic = orc_cmd_lifecycle_topic(
+				cmd, lifecycle, sizeof(lifecycle)),
 		};
 
 		if (orc_apply_create(cmd->store, cmd->cat, &acfg, &cmd->ap,
@@ -131,6 +136,19 @@ orc_cmd_open(struct orc_cmd *cmd, unsigned needs)
 			return orc_cmd_fail(cmd, &err);
 	}
 	return 0;
+}
+
+const char *
+orc_cmd_lifecycle_topic(const struct orc_cmd *cmd, char *buf, size_t len)
+{
+	const char *topic = orc_config_str(&cmd->cfg, ORC_CFG_LIFECYCLE_TOPIC);
+
+	if (topic == NULL) {
+		snprintf(buf, len, "%s.lifecycle",
+			 orc_config_str(&cmd->cfg, ORC_CFG_GROUP));
+		return buf;
+	}
+	return *topic != '\0' ? topic : NULL;
 }
 
 void

@@ -10,6 +10,7 @@
 #define ORC_CMD_COMMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -47,6 +48,17 @@ int orc_cmd_init(struct orc_cmd *cmd, const char *name, int *argc, char **argv,
 int orc_cmd_open(struct orc_cmd *cmd, unsigned needs);
 
 void orc_cmd_finish(struct orc_cmd *cmd);
+
+/* Room for a topic name (Kafka allows 249 bytes) and its NUL. */
+#define ORC_CMD_TOPIC_MAX 256
+
+/*
+ * The topic of the lifecycle events: the lifecycle_topic setting (borrowed
+ * from cmd), "<group>.lifecycle" when it is unset (written into buf, size
+ * len), NULL when it is empty (no lifecycle events).
+ */
+const char *orc_cmd_lifecycle_topic(const struct orc_cmd *cmd, char *buf,
+				    size_t len);
 
 /* Print "orchestrator NAME: message" (and DETAIL) on stderr; returns 1. */
 int orc_cmd_fail(const struct orc_cmd *cmd, const struct orc_error *err);

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "store_saga.h"
 #include "text.h"
 
@@ -49,6 +50,7 @@ struct route {
 	const struct orc_definition *def; /* START: the definition to start */
 	const char *def_name;             /* START, KEY */
 	char key[ORC_SAGA_KEY_MAX];       /* ID: the saga id; else the key */
+	int64_t park_ms; /* KEY: how long it stays parked if it has no saga */
 };
 
 struct orc_apply {
@@ -60,6 +62,16 @@ struct orc_apply {
 	struct orc_saga_set set;    /* the sagas of the open transaction */
 	struct orc_write_batch *wb; /* what the transaction writes back */
 	struct orc_effects fx;      /* the last engine call's */
+	/*
+	 * Parked events (events that came before their saga): those of the
+	 * keys the batch may start sagas for, locked; how many of them the
+	 * open transaction applied; how many of its events found no saga
+	 * of a key they are awaited by (so far, in route order).
+	 */
+	struct orc_parked_list parked;
+	int64_t parked_ttl_ms;
+	uint64_t taken;
+	size_t n_unrouted;
 	struct route *routes;       /* the batch's, in item order */
 	size_t n_routes;
 	/*
@@ -96,6 +108,8 @@ orc_apply_outcome_name(enum orc_apply_outcome outcome)
 		return "duplicate";
 	case ORC_APPLY_DEAD:
 		return "dead";
+	case ORC_APPLY_PARKED:
+		return "parked";
 	}
 	return "?";
 }
@@ -116,12 +130,17 @@ orc_apply_create(struct orc_store *store, struct orc_catalog *cat,
 	ap->consumer = strdup(cfg->consumer);
 	ap->reply_to = cfg->reply_to ? strdup(cfg->reply_to) : NULL;
 	ap->engine.max_command_bytes = cfg->max_command_bytes;
+	ap->parked_ttl_ms = cfg->parked_ttl_ms > 0 ? cfg->parked_ttl_ms
+						   : 3600 * 1000;
+	orc_parked_list_init(&ap->parked);
 	ap->wb = orc_write_batch_create();
 	orc_saga_set_init(&ap->set);
 	orc_effects_init(&ap->fx);
 	ap->rnd_pos = sizeof(ap->rnd);
 	if (ap->consumer == NULL || (cfg->reply_to && ap->reply_to == NULL) ||
-	    ap->wb == NULL) {
+	    ap->wb == NULL ||
+	    orc_write_batch_lifecycle(ap->wb, cfg->lifecycle_topic, err) !=
+		    ORC_OK) {
 		orc_apply_destroy(ap);
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	}
@@ -141,6 +160,7 @@ orc_apply_destroy(struct orc_apply *ap)
 		return;
 	orc_saga_set_finish(&ap->set);
 	orc_effects_finish(&ap->fx);
+	orc_parked_list_finish(&ap->parked);
 	orc_write_batch_destroy(ap->wb);
 	free(ap->routes);
 	free(ap->event_ids);
@@ -233,6 +253,14 @@ dead(struct orc_apply_item *it, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* How long an event for wait step st stays parked without its saga. */
+static int64_t
+park_ms(const struct orc_apply *ap, const struct orc_step_def *st)
+{
+	return st->wait.early_ttl_ms > 0 ? st->wait.early_ttl_ms
+					 : ap->parked_ttl_ms;
+}
+
 /* Find where item idx goes; append routes, or mark the item dead. */
 static void
 route_item(struct orc_apply *ap, struct orc_apply_item *it, size_t idx)
@@ -284,17 +312,23 @@ route_item(struct orc_apply *ap, struct orc_apply_item *it, size_t idx)
 		if (!orc_business_key(ev->data, waits[i].step->wait.key, r->key,
 				      sizeof(r->key)))
 			continue; /* not for this definition's waits */
-		for (size_t j = before; j < ap->n_routes; j++)
-			if (ap->routes[j].kind == ROUTE_KEY &&
-			    strcmp(ap->routes[j].def_name, waits[i].def->name) == 0 &&
-			    strcmp(ap->routes[j].key, r->key) == 0)
-				seen = true;
+		for (size_t j = before; j < ap->n_routes && !seen; j++) {
+			struct route *o = &ap->routes[j];
+
+			seen = o->kind == ROUTE_KEY &&
+			       strcmp(o->def_name, waits[i].def->name) == 0 &&
+			       strcmp(o->key, r->key) == 0;
+			/* parked, it waits as long as its longest step would */
+			if (seen && o->park_ms < park_ms(ap, waits[i].step))
+				o->park_ms = park_ms(ap, waits[i].step);
+		}
 		if (seen)
 			continue;
 		r->item = idx;
 		r->kind = ROUTE_KEY;
 		r->def = NULL;
 		r->def_name = waits[i].def->name;
+		r->park_ms = park_ms(ap, waits[i].step);
 		ap->n_routes++;
 	}
 	if (ap->n_routes == before)
@@ -304,15 +338,18 @@ route_item(struct orc_apply *ap, struct orc_apply_item *it, size_t idx)
 		     n_waits > 0 ? " (business key not found in its data)" : "");
 }
 
-/* Apply one input to ss and queue what it decided. */
+/*
+ * Apply one input to ss and queue what it decided; event_id and
+ * traceparent (may be NULL) say where it came from.
+ */
 static enum orc_status
-run_engine(struct orc_apply *ap, struct orc_stored_saga *ss,
-	   const struct orc_engine_input *in, const struct orc_event *ev,
-	   int64_t now_ms, struct orc_error *err)
+run_engine_from(struct orc_apply *ap, struct orc_stored_saga *ss,
+		const struct orc_engine_input *in, const char *event_id,
+		const char *traceparent, int64_t now_ms, struct orc_error *err)
 {
 	struct orc_effect_origin origin = {
-		.event_id = ev ? ev->id : NULL,
-		.traceparent = ev ? ev->traceparent : NULL,
+		.event_id = event_id,
+		.traceparent = traceparent,
 		.reply_to = ap->reply_to,
 		.now_ms = now_ms,
 	};
@@ -328,10 +365,22 @@ run_engine(struct orc_apply *ap, struct orc_stored_saga *ss,
 	wst = orc_write_batch_effects(ap->wb, &ss->saga, &ap->fx, &origin, err);
 	if (wst != ORC_OK)
 		return wst;
+	/* every lifecycle event but saga.started ends the saga (or sticks it) */
 	for (size_t i = 0; i < ap->fx.n; i++)
-		if (ap->fx.v[i].kind == ORC_EFFECT_SAGA_EVENT)
+		if (ap->fx.v[i].kind == ORC_EFFECT_SAGA_EVENT &&
+		    ap->fx.v[i].saga_status != ORC_SAGA_RUNNING)
 			ap->finished[ap->fx.v[i].saga_status]++;
 	return st;
+}
+
+/* run_engine_from() for an input that ev (NULL: none) caused. */
+static enum orc_status
+run_engine(struct orc_apply *ap, struct orc_stored_saga *ss,
+	   const struct orc_engine_input *in, const struct orc_event *ev,
+	   int64_t now_ms, struct orc_error *err)
+{
+	return run_engine_from(ap, ss, in, ev ? ev->id : NULL,
+			       ev ? ev->traceparent : NULL, now_ms, err);
 }
 
 /* Write every touched saga and everything queued, and commit. */
@@ -357,6 +406,9 @@ begin_batch(struct orc_apply *ap)
 	orc_write_batch_reset(ap->wb);
 	ap->n_routes = 0;
 	memset(ap->finished, 0, sizeof(ap->finished));
+	orc_parked_list_reset(&ap->parked);
+	ap->taken = 0;
+	ap->n_unrouted = 0;
 }
 
 static void
@@ -365,6 +417,7 @@ commit_stats(struct orc_apply *ap)
 	for (int i = 0; i < ORC_SAGA_STATUS_COUNT; i++)
 		ap->stats.sagas_finished[i] += ap->finished[i];
 	ap->stats.commands += orc_write_batch_outbox_rows(ap->wb);
+	ap->stats.parked_taken += ap->taken;
 }
 
 static enum orc_status
@@ -552,8 +605,15 @@ route_target(struct orc_apply *ap, const struct route *ro,
 				 "no saga with id %s", ro->key);
 		break;
 	case ROUTE_START:
+		/*
+		 * The key's saga takes the trigger (and ignores it: it has
+		 * started) unless the trigger's key_reuse policy lets the key
+		 * start another; the database refuses a second open saga.
+		 */
 		ss = orc_saga_set_find_key(&ap->set, ro->def_name, ro->key);
-		if (ss != NULL) {
+		if (ss != NULL &&
+		    !orc_key_reuse_allows(ro->def->trigger.key_reuse,
+					  ss->saga.status)) {
 			in->saga_id = ss->saga.id;
 		} else {
 			st = new_uuid(ap, new_id, err);
@@ -572,6 +632,8 @@ route_target(struct orc_apply *ap, const struct route *ro,
 		ss = orc_saga_set_find_key(&ap->set, ro->def_name, ro->key);
 		in->kind = ORC_INPUT_EVENT;
 		in->topic = it->topic;
+		if (ss == NULL)
+			ap->n_unrouted++;
 		if (ss == NULL && it->outcome == ORC_APPLY_PENDING)
 			snprintf(it->reason, sizeof(it->reason),
 				 "no saga of %s has business key %s",
@@ -617,6 +679,165 @@ settle(struct orc_apply *ap, struct orc_apply_item *it,
 	return ORC_OK;
 }
 
+/* Can a saga of def have parked events (does it await any)? */
+static bool
+has_waits(const struct orc_definition *def)
+{
+	for (size_t i = 0; i < def->n_steps; i++)
+		if (def->steps[i].kind == ORC_STEP_WAIT)
+			return true;
+	return false;
+}
+
+/*
+ * Parked (before run): lock the parked events of every key a trigger of
+ * the batch may start a saga for (no saga of the key is open, and the
+ * definition awaits events), so that the saga takes them as it starts.
+ */
+static enum orc_status
+lock_parked(struct orc_apply *ap, const struct orc_apply_item *items,
+	    struct orc_error *err)
+{
+	size_t n = 0;
+
+	for (size_t r = 0; r < ap->n_routes; r++) {
+		const struct route *ro = &ap->routes[r];
+		const struct orc_stored_saga *ss;
+
+		if (ro->kind != ROUTE_START ||
+		    items[ro->item].outcome != ORC_APPLY_PENDING ||
+		    !has_waits(ro->def))
+			continue;
+		ss = orc_saga_set_find_key(&ap->set, ro->def_name, ro->key);
+		if (ss != NULL &&
+		    !orc_key_reuse_allows(ro->def->trigger.key_reuse,
+					  ss->saga.status))
+			continue;
+		ap->def_names[n] = ro->def_name;
+		ap->business_keys[n++] = ro->key;
+	}
+	return orc_store_lock_parked(ap->store, ap->def_names,
+				     ap->business_keys, n, &ap->parked, err);
+}
+
+/*
+ * ss has just started: it takes, in the order they came, the events
+ * parked for its definition and key, then the events of this batch
+ * before route upto that were awaited by the key and found no saga.
+ * The engine keeps them as early events (the first for a step wins;
+ * history records the others as ignored).
+ */
+static enum orc_status
+deliver_early(struct orc_apply *ap, struct orc_apply_item *items, size_t upto,
+	      struct orc_stored_saga *ss, int64_t now_ms, struct orc_error *err)
+{
+	const char *name = ss->saga.def->name, *key = ss->saga.key;
+	enum orc_status st;
+
+	for (size_t i = 0; i < ap->parked.n; i++) {
+		struct orc_parked_taken *p = &ap->parked.v[i];
+		struct orc_engine_input in = {
+			.kind = ORC_INPUT_EVENT,
+			.topic = p->topic,
+			.type = p->type,
+			.event_id = p->event_id,
+			.data = p->data,
+		};
+
+		if (p->used || strcmp(p->def_name, name) != 0 ||
+		    strcmp(p->business_key, key) != 0)
+			continue;
+		p->used = true;
+		ap->taken++;
+		st = run_engine_from(ap, ss, &in, p->event_id, NULL, now_ms,
+				     err);
+		/* a parked event the engine refuses is dropped with its row */
+		if (st != ORC_OK && st != ORC_CONFLICT && st != ORC_INVALID)
+			return st;
+	}
+	for (size_t r = 0; ap->n_unrouted > 0 && r < upto; r++) {
+		const struct route *ro = &ap->routes[r];
+		struct orc_apply_item *it = &items[ro->item];
+		struct orc_engine_input in = {.kind = ORC_INPUT_EVENT};
+
+		if (ro->kind != ROUTE_KEY || it->outcome != ORC_APPLY_PENDING ||
+		    strcmp(ro->def_name, name) != 0 || strcmp(ro->key, key) != 0)
+			continue;
+		in.topic = it->topic;
+		in.type = it->event->type;
+		in.event_id = it->event->id;
+		in.data = it->event->data;
+		st = run_engine(ap, ss, &in, it->event, now_ms, err);
+		st = settle(ap, it, ss, st, err);
+		if (st != ORC_OK)
+			return st;
+	}
+	return ORC_OK;
+}
+
+/*
+ * Park (before write): an item that reached no saga but is awaited by a
+ * key's wait step waits for that saga to start, once per definition and
+ * key that awaits it; it is not dead-lettered.
+ */
+static enum orc_status
+park_unrouted(struct orc_apply *ap, struct orc_apply_item *items,
+	      struct orc_error *err)
+{
+	for (size_t r = 0; ap->n_unrouted > 0 && r < ap->n_routes; r++) {
+		const struct route *ro = &ap->routes[r];
+		struct orc_apply_item *it = &items[ro->item];
+		const struct orc_event *ev = it->event;
+		struct orc_parked_event pe;
+		char ttl[32];
+		char *data;
+		enum orc_status st;
+
+		if (ro->kind != ROUTE_KEY ||
+		    (it->outcome != ORC_APPLY_PENDING &&
+		     it->outcome != ORC_APPLY_PARKED) ||
+		    orc_saga_set_quarantined_key(&ap->set, ro->def_name,
+						 ro->key) != NULL)
+			continue;
+		data = ev->data ? json_dumps(ev->data, JSON_COMPACT |
+							    JSON_ENCODE_ANY)
+				: NULL;
+		if (ev->data != NULL && data == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		orc_duration_format(ro->park_ms, ttl, sizeof(ttl));
+		pe = (struct orc_parked_event){
+			.raw = {.consumer = ap->consumer,
+				.topic = it->topic,
+				.partition = it->partition,
+				.offset = it->offset,
+				.key = it->key,
+				.key_len = it->key_len,
+				.headers = it->headers,
+				.n_headers = it->n_headers,
+				.payload = it->value,
+				.payload_len = it->value_len},
+			.def_name = ro->def_name,
+			.business_key = ro->key,
+			.type = ev->type,
+			.event_id = ev->id,
+			.message_id = orc_event_dedup_id(ev),
+			.data = data,
+			.ttl = ttl,
+			.ttl_ms = ro->park_ms,
+		};
+		st = orc_store_park_event(ap->store, &pe, err);
+		free(data);
+		if (st != ORC_OK)
+			return st;
+		it->outcome = ORC_APPLY_PARKED;
+		snprintf(it->reason, sizeof(it->reason),
+			 "parked: no saga of %s has business key %s yet "
+			 "(waits up to %s)",
+			 ro->def_name, ro->key, ttl);
+	}
+	return ORC_OK;
+}
+
 /*
  * Run: every route's input through the engine against the locked sagas,
  * in event order, queueing what it decided in ap->wb.  Items that reached
@@ -633,6 +854,7 @@ run_routes(struct orc_apply *ap, struct orc_apply_item *items,
 		struct orc_stored_saga *ss;
 		char new_id[40];
 		enum orc_status st;
+		bool started;
 
 		if (it->outcome == ORC_APPLY_DUPLICATE ||
 		    it->outcome == ORC_APPLY_DEAD)
@@ -643,7 +865,11 @@ run_routes(struct orc_apply *ap, struct orc_apply_item *items,
 		if (ss == NULL)
 			continue;
 		st = run_engine(ap, ss, &in, it->event, now_ms, err);
+		started = st == ORC_OK && in.kind == ORC_INPUT_START &&
+			  ap->fx.result == ORC_RESULT_APPLIED;
 		st = settle(ap, it, ss, st, err);
+		if (st == ORC_OK && started)
+			st = deliver_early(ap, items, r, ss, now_ms, err);
 		if (st != ORC_OK)
 			return st;
 	}
@@ -663,6 +889,11 @@ write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
 	size_t n_released = 0;
 	enum orc_status st;
 
+	st = orc_store_drop_parked(ap->store, &ap->parked, err);
+	if (st == ORC_OK)
+		st = park_unrouted(ap, items, err);
+	if (st != ORC_OK)
+		return st;
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].outcome == ORC_APPLY_PENDING)
 			items[i].outcome = ORC_APPLY_DEAD;
@@ -700,6 +931,8 @@ apply_once(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 	if (st == ORC_OK)
 		st = lock_sagas(ap, items, err);
 	if (st == ORC_OK)
+		st = lock_parked(ap, items, err);
+	if (st == ORC_OK)
 		st = run_routes(ap, items, now_ms, err);
 	if (st == ORC_OK)
 		st = write_and_commit(ap, items, n, err);
@@ -724,6 +957,9 @@ count(struct orc_apply *ap, const struct orc_apply_item *items, size_t n)
 			break;
 		case ORC_APPLY_DEAD:
 			ap->stats.dead++;
+			break;
+		case ORC_APPLY_PARKED:
+			ap->stats.parked++;
 			break;
 		case ORC_APPLY_PENDING:
 			break;
@@ -978,14 +1214,25 @@ orc_apply_start(struct orc_apply *ap, const char *name, const char *key,
 		snprintf(saga_id, 40, "%.36s", ap->set.quarantined[0].id);
 		return quarantined_saga(ap, err);
 	}
-	if (ap->set.n > 0) {
-		snprintf(saga_id, 40, "%s", ap->set.v[0]->saga.id);
+	if (ap->set.n > 0 &&
+	    !orc_key_reuse_allows(def->trigger.key_reuse,
+				  ap->set.v[0]->saga.status)) {
+		const struct orc_saga *last = &ap->set.v[0]->saga;
+
+		snprintf(saga_id, 40, "%s", last->id);
 		st = orc_error_set(err, ORC_CONFLICT,
 				   "a saga of %s with business key %s exists already",
 				   name, keybuf);
+		orc_error_detail(err, "Its status is %s; the trigger's key_reuse "
+				      "is %s.",
+				 orc_saga_status_name(last->status),
+				 orc_key_reuse_name(def->trigger.key_reuse));
 		goto fail;
 	}
 	st = new_uuid(ap, saga_id, err);
+	if (st == ORC_OK && has_waits(def))
+		st = orc_store_lock_parked(ap->store, names, keys, 1,
+					   &ap->parked, err);
 	if (st != ORC_OK)
 		goto fail;
 	ss = orc_saga_set_add_new(&ap->set, def);
@@ -996,6 +1243,10 @@ orc_apply_start(struct orc_apply *ap, const char *name, const char *key,
 	in.saga_id = saga_id;
 	in.key = keybuf;
 	st = run_engine(ap, ss, &in, NULL, now_ms, err);
+	if (st == ORC_OK)
+		st = deliver_early(ap, NULL, 0, ss, now_ms, err);
+	if (st == ORC_OK)
+		st = orc_store_drop_parked(ap->store, &ap->parked, err);
 	if (st == ORC_OK)
 		return commit_writes(ap, err);
 fail:

@@ -44,6 +44,16 @@ struct orc_apply_config {
 	const char *reply_to;
 	/* the engine's limit on a command (max_command_bytes); 0 = none */
 	size_t max_command_bytes;
+	/*
+	 * The topic of the sagas' lifecycle events (saga.started, ...),
+	 * written to the outbox with the change; NULL or "" = none.
+	 */
+	const char *lifecycle_topic;
+	/*
+	 * How long an awaited event whose business key has no saga yet is
+	 * parked when its wait step sets no early_ttl (parked_ttl).
+	 */
+	int64_t parked_ttl_ms;
 };
 
 /*
@@ -63,6 +73,7 @@ enum orc_apply_outcome {
 	ORC_APPLY_IGNORED,   /* matched a saga that had no use for it */
 	ORC_APPLY_DUPLICATE, /* applied before (inbox): nothing done */
 	ORC_APPLY_DEAD,      /* dead-lettered: reason says why */
+	ORC_APPLY_PARKED,    /* awaited, but its key has no saga yet: parked */
 };
 
 const char *orc_apply_outcome_name(enum orc_apply_outcome outcome);
@@ -98,6 +109,8 @@ struct orc_apply_stats {
 	uint64_t commands; /* outbox rows written */
 	uint64_t timers;   /* sagas woken by timers */
 	uint64_t fallbacks; /* batches redone one item at a time */
+	uint64_t parked;       /* events parked for a saga not started yet */
+	uint64_t parked_taken; /* parked events taken by a saga that started */
 	uint64_t sagas_finished[ORC_SAGA_STATUS_COUNT]; /* SAGA_EVENT effects */
 };
 

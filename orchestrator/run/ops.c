@@ -196,6 +196,7 @@ static const char *const DB_GAUGES[] = {
     "orchestrator_outbox_backlog",
     "orchestrator_outbox_lag_seconds",
     "orchestrator_outbox_quarantined",
+    "orchestrator_parked_events",
 };
 
 /* Copy the processes' counters into the registry. */
@@ -219,6 +220,13 @@ update_counters(struct orc_ops *o)
 		    EVENTS_HELP("found already applied (inbox, or a step's "
 				"reply ids) and skipped"),
 		    NULL, s->duplicates);
+	set_counter(o, "orchestrator_events_parked_total",
+		    EVENTS_HELP("awaited by a business key with no saga yet, "
+				"parked"),
+		    NULL, s->parked);
+	set_counter(o, "orchestrator_parked_events_taken_total",
+		    "Parked events taken by a saga that started with their key",
+		    NULL, s->parked_taken);
 	set_counter(o, "orchestrator_events_dead_lettered_total",
 		    EVENTS_HELP("sent to the dead-letter table and topic"),
 		    NULL, s->dead);
@@ -316,6 +324,10 @@ update_db_gauges(struct orc_ops *o, int64_t now_ms)
 	set_gauge(o, "orchestrator_timer_lag_seconds",
 		  "Age of the oldest due timer not fired yet; 0 when none",
 		  NULL, (double)g.timer_lag_ms / 1000.0);
+	set_gauge(o, "orchestrator_parked_events",
+		  "Events parked for a saga that has not started yet (view "
+		  "parked_event_summary; counted up to 100000)",
+		  NULL, (double)g.parked);
 	set_gauge(o, "orchestrator_outbox_backlog",
 		  "Commands in the outbox not yet acknowledged by Kafka", NULL,
 		  (double)ob.rows);

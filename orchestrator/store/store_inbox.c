@@ -230,6 +230,72 @@ minimal_error(const struct orc_dead_letter *dl, const struct orc_error *why,
 	" AND \"offset\" = $4::bigint LIMIT 1"
 
 /*
+ * A received message (dl's consumer, topic, partition, offset, key,
+ * headers and payload) as the parameters $1..$9 of a row of dead_letters
+ * or parked_events; callers append theirs from RAW_PARAMS on.
+ */
+#define RAW_PARAMS 9
+#define RAW_PARAMS_MAX 20
+
+struct raw_row {
+	char partition[16], offset[24];
+	char *headers;
+	struct orc_strbuf names, values;
+	const char *params[RAW_PARAMS_MAX];
+	int lengths[RAW_PARAMS_MAX], formats[RAW_PARAMS_MAX];
+};
+
+/* Fill r from dl (borrowed, must outlive r); false when out of memory. */
+static bool
+raw_row_init(struct raw_row *r, const struct orc_dead_letter *dl)
+{
+	memset(r, 0, sizeof(*r));
+	orc_strbuf_init(&r->names);
+	orc_strbuf_init(&r->values);
+	r->headers = headers_readable(dl->headers, dl->n_headers);
+	bytea_array(&r->names, dl->headers, dl->n_headers, false);
+	bytea_array(&r->values, dl->headers, dl->n_headers, true);
+	if (r->headers == NULL || r->names.oom || r->values.oom)
+		return false;
+	snprintf(r->partition, sizeof(r->partition), "%d", (int)dl->partition);
+	snprintf(r->offset, sizeof(r->offset), "%lld", (long long)dl->offset);
+	r->params[0] = dl->consumer;
+	r->params[1] = dl->topic;
+	r->params[2] = r->partition;
+	r->params[3] = r->offset;
+	r->params[4] = dl->key;
+	r->lengths[4] = (int)dl->key_len;
+	r->formats[4] = 1;
+	r->params[5] = r->headers;
+	r->params[6] = r->names.data;
+	r->lengths[6] = (int)r->names.len;
+	r->formats[6] = 1;
+	r->params[7] = r->values.data;
+	r->lengths[7] = (int)r->values.len;
+	r->formats[7] = 1;
+	r->params[8] = dl->payload;
+	r->lengths[8] = (int)dl->payload_len;
+	r->formats[8] = 1;
+	return true;
+}
+
+static void
+raw_row_finish(struct raw_row *r)
+{
+	free(r->headers);
+	orc_strbuf_finish(&r->names);
+	orc_strbuf_finish(&r->values);
+}
+
+/* The columns raw_row's $1..$9 go to, and their values. */
+#define RAW_COLUMNS                                                            \
+	"consumer, topic, partition, \"offset\", key, headers, header_names,"  \
+	" header_values, payload"
+#define RAW_VALUES                                                             \
+	"$1, $2, $3::int, $4::bigint, $5::bytea, $6::jsonb, $7::bytea[],"       \
+	" $8::bytea[], $9::bytea"
+
+/*
  * Insert dl whole; *id its row (the one there before, after a replay).
  * *refused: the failure is the database's answer to the statement.
  */
@@ -237,59 +303,27 @@ static enum orc_status
 insert_whole(struct orc_store *store, const struct orc_dead_letter *dl,
 	     int64_t *id, bool *refused, struct orc_error *err)
 {
-	char partition[16], offset[24];
-	char *headers = headers_readable(dl->headers, dl->n_headers);
-	struct orc_strbuf names, values;
-	const char *params[10];
-	int lengths[10] = {0}, formats[10] = {0};
+	struct raw_row r;
 	PGresult *res = NULL;
 	enum orc_status st;
 
-	orc_strbuf_init(&names);
-	orc_strbuf_init(&values);
-	bytea_array(&names, dl->headers, dl->n_headers, false);
-	bytea_array(&values, dl->headers, dl->n_headers, true);
-	if (headers == NULL || names.oom || values.oom) {
+	if (!raw_row_init(&r, dl)) {
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto done;
 	}
-	snprintf(partition, sizeof(partition), "%d", (int)dl->partition);
-	snprintf(offset, sizeof(offset), "%lld", (long long)dl->offset);
-	params[0] = dl->consumer;
-	params[1] = dl->topic;
-	params[2] = partition;
-	params[3] = offset;
-	params[4] = dl->key;
-	lengths[4] = (int)dl->key_len;
-	formats[4] = 1;
-	params[5] = headers;
-	params[6] = names.data;
-	lengths[6] = (int)names.len;
-	formats[6] = 1;
-	params[7] = values.data;
-	lengths[7] = (int)values.len;
-	formats[7] = 1;
-	params[8] = dl->payload;
-	lengths[8] = (int)dl->payload_len;
-	formats[8] = 1;
-	params[9] = dl->error;
+	r.params[RAW_PARAMS] = dl->error;
 	st = orc_store_query(store,
-			     "WITH ins AS (INSERT INTO %1$s.dead_letters (consumer,"
-			     " topic, partition, \"offset\", key, headers,"
-			     " header_names, header_values, payload, error)"
-			     " VALUES ($1, $2, $3::int, $4::bigint, $5::bytea,"
-			     " $6::jsonb, $7::bytea[], $8::bytea[], $9::bytea, $10)"
+			     "WITH ins AS (INSERT INTO %1$s.dead_letters ("
+			     RAW_COLUMNS ", error) VALUES (" RAW_VALUES ", $10)"
 			     " ON CONFLICT DO NOTHING RETURNING id)" DEAD_LETTER_ID,
-			     10, params, lengths, formats, ORC_STORE_PREPARE, &res,
-			     "writing dead letter", err);
+			     RAW_PARAMS + 1, r.params, r.lengths, r.formats,
+			     ORC_STORE_PREPARE, &res, "writing dead letter", err);
 	*refused = st != ORC_OK;
 	if (st == ORC_OK)
 		*id = PQntuples(res) > 0 ? orc_store_int(res, 0, 0) : 0;
 	PQclear(res);
 done:
-	free(headers);
-	orc_strbuf_finish(&names);
-	orc_strbuf_finish(&values);
+	raw_row_finish(&r);
 	return st;
 }
 
@@ -349,4 +383,294 @@ orc_store_dead_letter(struct orc_store *store, const struct orc_dead_letter *dl,
 			return st;
 	}
 	return orc_store_exec(store, "RELEASE SAVEPOINT orc_dead_letter", err);
+}
+
+/* ---- parked events ---- */
+
+/*
+ * Parking and taking serialise on the definition and key, so that an
+ * event parked while its saga starts in another transaction is either
+ * seen by the start or sees the saga.  The locks of one statement are
+ * taken in a fixed order (no deadlock between two batches); two-int
+ * advisory locks, a space of their own apart from the relay's lanes.
+ */
+#define KEY_LOCKS                                                              \
+	"SELECT pg_advisory_xact_lock(l.a, l.b) FROM (SELECT DISTINCT"         \
+	" hashtext(u.name) AS a, hashtext(u.key) AS b FROM unnest($1::text[],"  \
+	" $2::text[]) AS u(name, key) ORDER BY 1, 2) l"
+
+/* Lock names[i], keys[i] for i < n (KEY_LOCKS). */
+static enum orc_status
+lock_keys(struct orc_store *store, const char *const *names,
+	  const char *const *keys, size_t n, struct orc_error *err)
+{
+	struct orc_pgarray a, b;
+	const char *params[2];
+	PGresult *res = NULL;
+	enum orc_status st;
+
+	orc_pgarray_init(&a);
+	orc_pgarray_init(&b);
+	orc_pgarray_texts(&a, names, n);
+	orc_pgarray_texts(&b, keys, n);
+	params[0] = orc_pgarray_done(&a);
+	params[1] = orc_pgarray_done(&b);
+	if (params[0] == NULL || params[1] == NULL)
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+	else
+		st = orc_store_run(store, KEY_LOCKS, 2, params, &res,
+				   "locking business keys", err);
+	PQclear(res);
+	orc_pgarray_finish(&a);
+	orc_pgarray_finish(&b);
+	return st;
+}
+
+enum orc_status
+orc_store_park_event(struct orc_store *store, const struct orc_parked_event *pe,
+		     struct orc_error *err)
+{
+	const char *names[1] = {pe->def_name}, *keys[1] = {pe->business_key};
+	char ttl_ms[24];
+	struct raw_row r;
+	PGresult *res = NULL;
+	enum orc_status st;
+
+	st = lock_keys(store, names, keys, 1, err);
+	if (st != ORC_OK)
+		return st;
+	if (!raw_row_init(&r, &pe->raw)) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto done;
+	}
+	snprintf(ttl_ms, sizeof(ttl_ms), "%lld", (long long)pe->ttl_ms);
+	r.params[RAW_PARAMS + 0] = pe->def_name;
+	r.params[RAW_PARAMS + 1] = pe->business_key;
+	r.params[RAW_PARAMS + 2] = pe->type;
+	r.params[RAW_PARAMS + 3] = pe->event_id;
+	r.params[RAW_PARAMS + 4] = pe->message_id;
+	r.params[RAW_PARAMS + 5] = pe->data;
+	r.params[RAW_PARAMS + 6] = pe->ttl;
+	r.params[RAW_PARAMS + 7] = ttl_ms;
+	st = orc_store_query(store,
+			     "INSERT INTO %1$s.parked_events (" RAW_COLUMNS ","
+			     " definition_name, business_key, type, event_id,"
+			     " message_id, data, ttl, expires_at)"
+			     " SELECT " RAW_VALUES ", $10, $11, $12, $13, $14,"
+			     " $15::jsonb, $16, now() + $17::bigint *"
+			     " interval '1 millisecond'"
+			     " WHERE NOT EXISTS (SELECT 1 FROM %1$s.sagas s"
+			     " WHERE s.definition_name = $10 AND s.business_key ="
+			     " $11 AND s.status IN ('running', 'compensating',"
+			     " 'stuck')) RETURNING id",
+			     RAW_PARAMS + 8, r.params, r.lengths, r.formats,
+			     ORC_STORE_PREPARE, &res, "parking event", err);
+	if (st == ORC_OK && PQntuples(res) == 0)
+		st = orc_error_set(err, ORC_TRANSIENT,
+				   "a saga of %s with business key %s started "
+				   "while its event was being parked",
+				   pe->def_name, pe->business_key);
+	PQclear(res);
+done:
+	raw_row_finish(&r);
+	return st;
+}
+
+void
+orc_parked_list_init(struct orc_parked_list *list)
+{
+	memset(list, 0, sizeof(*list));
+}
+
+void
+orc_parked_list_reset(struct orc_parked_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		struct orc_parked_taken *t = &list->v[i];
+
+		free(t->def_name);
+		free(t->business_key);
+		free(t->topic);
+		free(t->type);
+		free(t->event_id);
+		json_decref(t->data);
+	}
+	list->n = 0;
+}
+
+void
+orc_parked_list_finish(struct orc_parked_list *list)
+{
+	if (list == NULL)
+		return;
+	orc_parked_list_reset(list);
+	free(list->v);
+	memset(list, 0, sizeof(*list));
+}
+
+/* strdup of a column, NULL for SQL NULL; *oom set when out of memory. */
+static char *
+dup_column(const PGresult *res, int row, int col, bool *oom)
+{
+	char *s;
+
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	s = strdup(PQgetvalue(res, row, col));
+	*oom |= s == NULL;
+	return s;
+}
+
+/* Row r of a take's answer appended to list. */
+static enum orc_status
+take_row(struct orc_parked_list *list, const PGresult *res, int r,
+	 struct orc_error *err)
+{
+	struct orc_parked_taken *t;
+	json_error_t jerr;
+	bool oom = false;
+
+	if (list->n == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 16;
+		void *v = realloc(list->v, cap * sizeof(*list->v));
+
+		if (v == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		list->v = v;
+		list->cap = cap;
+	}
+	t = &list->v[list->n++];
+	memset(t, 0, sizeof(*t));
+	t->id = orc_store_int(res, r, 0);
+	t->def_name = dup_column(res, r, 1, &oom);
+	t->business_key = dup_column(res, r, 2, &oom);
+	t->topic = dup_column(res, r, 3, &oom);
+	t->type = dup_column(res, r, 4, &oom);
+	t->event_id = dup_column(res, r, 5, &oom);
+	if (!PQgetisnull(res, r, 6)) {
+		t->data = json_loads(PQgetvalue(res, r, 6), JSON_DECODE_ANY,
+				     &jerr);
+		oom |= t->data == NULL;
+	}
+	if (oom || t->def_name == NULL || t->business_key == NULL ||
+	    t->topic == NULL || t->type == NULL)
+		return orc_error_set(err, ORC_FATAL,
+				     "out of memory reading parked event %lld",
+				     (long long)t->id);
+	return ORC_OK;
+}
+
+enum orc_status
+orc_store_lock_parked(struct orc_store *store, const char *const *names,
+		      const char *const *keys, size_t n,
+		      struct orc_parked_list *list, struct orc_error *err)
+{
+	struct orc_pgarray a, b;
+	const char *params[2];
+	PGresult *res = NULL;
+	enum orc_status st;
+
+	orc_parked_list_reset(list);
+	if (n == 0)
+		return ORC_OK;
+	st = lock_keys(store, names, keys, n, err);
+	if (st != ORC_OK)
+		return st;
+	orc_pgarray_init(&a);
+	orc_pgarray_init(&b);
+	orc_pgarray_texts(&a, names, n);
+	orc_pgarray_texts(&b, keys, n);
+	params[0] = orc_pgarray_done(&a);
+	params[1] = orc_pgarray_done(&b);
+	if (params[0] == NULL || params[1] == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto done;
+	}
+	/* a new statement: it sees what a parker committed before our lock */
+	st = orc_store_run(store,
+			   "SELECT id, definition_name, business_key, topic, type,"
+			   " event_id, data::text FROM %1$s.parked_events"
+			   " WHERE (definition_name, business_key) IN (SELECT *"
+			   " FROM unnest($1::text[], $2::text[]))"
+			   " AND expires_at > now() ORDER BY id FOR UPDATE",
+			   2, params, &res, "reading parked events", err);
+	for (int r = 0; st == ORC_OK && r < PQntuples(res); r++)
+		st = take_row(list, res, r, err);
+done:
+	PQclear(res);
+	orc_pgarray_finish(&a);
+	orc_pgarray_finish(&b);
+	return st;
+}
+
+enum orc_status
+orc_store_drop_parked(struct orc_store *store,
+		      const struct orc_parked_list *list, struct orc_error *err)
+{
+	struct orc_pgarray ids;
+	const char *params[1];
+	PGresult *res = NULL;
+	enum orc_status st;
+	size_t n = 0;
+
+	orc_pgarray_init(&ids);
+	for (size_t i = 0; i < list->n; i++)
+		if (list->v[i].used) {
+			orc_pgarray_int(&ids, list->v[i].id);
+			n++;
+		}
+	params[0] = orc_pgarray_done(&ids);
+	if (n == 0)
+		st = ORC_OK;
+	else if (params[0] == NULL)
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+	else
+		st = orc_store_run(store,
+				   "DELETE FROM %1$s.parked_events"
+				   " WHERE id = ANY($1::bigint[])",
+				   1, params, &res, "deleting taken parked events",
+				   err);
+	PQclear(res);
+	orc_pgarray_finish(&ids);
+	return st;
+}
+
+enum orc_status
+orc_store_expire_parked(struct orc_store *store, int limit, int64_t *moved,
+			struct orc_error *err)
+{
+	char lim[16];
+	const char *params[1] = {lim};
+	PGresult *res = NULL;
+	enum orc_status st;
+
+	*moved = 0;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	/*
+	 * One statement, so atomic by itself: the expired rows go, their
+	 * dead letters come (a second one for an offset is a no-op), and
+	 * the inbox forgets the event once no parked copy of it is left.
+	 */
+	st = orc_store_run(store,
+			   "WITH gone AS (DELETE FROM %1$s.parked_events WHERE id IN"
+			   " (SELECT id FROM %1$s.parked_events WHERE expires_at <="
+			   " now() ORDER BY expires_at LIMIT $1::int FOR UPDATE"
+			   " SKIP LOCKED) RETURNING *),"
+			   " dl AS (INSERT INTO %1$s.dead_letters (" RAW_COLUMNS
+			   ", error) SELECT " RAW_COLUMNS ", format('no saga of"
+			   " %s for key %s within %s (parked at %s)',"
+			   " definition_name, business_key, ttl, parked_at)"
+			   " FROM gone ON CONFLICT DO NOTHING),"
+			   " ib AS (DELETE FROM %1$s.inbox i USING gone g"
+			   " WHERE i.consumer = g.consumer AND i.message_id ="
+			   " g.message_id AND NOT EXISTS (SELECT 1 FROM"
+			   " %1$s.parked_events p WHERE p.consumer = g.consumer"
+			   " AND p.message_id = g.message_id AND p.id NOT IN"
+			   " (SELECT id FROM gone)))"
+			   " SELECT count(*) FROM gone",
+			   1, params, &res, "expiring parked events", err);
+	if (st == ORC_OK)
+		*moved = orc_store_int(res, 0, 0);
+	PQclear(res);
+	return st;
 }

@@ -26,7 +26,9 @@
 			" LIMIT " STR(ORC_STORE_TIMERS_DUE_CAP) ") AS due)")   \
 	Y(G_TIMER_LAG, "(SELECT coalesce(floor(extract(epoch FROM"             \
 		       " now() - min(wake_at)) * 1000)::bigint, 0)"            \
-		       " FROM %1$s.sagas WHERE wake_at <= now())")
+		       " FROM %1$s.sagas WHERE wake_at <= now())")             \
+	Y(G_PARKED, "(SELECT count(*) FROM (SELECT 1 FROM %1$s.parked_events"  \
+		    " LIMIT " STR(ORC_STORE_TIMERS_DUE_CAP) ") AS p)")
 
 enum gauge_col { ORC_STORE_COLUMN_ENUM(GAUGE_COLUMNS) G_NCOLS };
 
@@ -49,6 +51,7 @@ orc_store_read_gauges(struct orc_store *store, struct orc_store_gauges *out,
 	out->stuck = orc_store_int(res, 0, G_STUCK);
 	out->timers_due = orc_store_int(res, 0, G_TIMERS_DUE);
 	out->timer_lag_ms = orc_store_age_ms(res, 0, G_TIMER_LAG);
+	out->parked = orc_store_int(res, 0, G_PARKED);
 	PQclear(res);
 	return ORC_OK;
 }

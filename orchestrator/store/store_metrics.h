@@ -5,8 +5,8 @@
  *
  * Every count here runs on an index: the unfinished statuses on the
  * partial index of unfinished sagas, due timers on the wake-up index, and
- * the due count stops at ORC_STORE_TIMERS_DUE_CAP, so a scrape stays cheap
- * however many sagas the tables hold.  Finished sagas are not counted
+ * the due and parked counts stop at ORC_STORE_TIMERS_DUE_CAP, so a scrape
+ * stays cheap however many sagas the tables hold.  Finished sagas are not counted
  * here (that would scan the whole table): their rate is the counter
  * orchestrator_sagas_finished_total.
  */
@@ -26,6 +26,7 @@ struct orc_store_gauges {
 	int64_t stuck;	      /* ... stuck (an operator must act) */
 	int64_t timers_due;   /* sagas whose wake-up is due (at most the cap) */
 	int64_t timer_lag_ms; /* now() - the oldest due wake-up; 0 when none */
+	int64_t parked;       /* parked events (at most the cap) */
 };
 
 /*
