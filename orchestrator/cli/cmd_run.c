@@ -28,6 +28,7 @@
 #include "backoff.h"
 #include "broker.h"
 #include "commands.h"
+#include "housekeeping.h"
 #include "log.h"
 #include "ops.h" /* ops: /healthz, /readyz, /metrics */
 #include "relay.h"
@@ -55,8 +56,9 @@ on_signal(int sig)
 
 struct runner {
 	struct orc_cmd cmd;
-	bool role_worker, role_relay, role_timers;
+	bool role_worker, role_relay, role_timers, role_housekeeping;
 	struct orc_worker *worker;
+	struct orc_housekeeping *hk; /* NULL without timers or housekeeping */
 	struct orc_relay *relay;
 	struct orc_relay_thread *relay_thread; /* NULL: the loop turns it */
 	struct orc_relay_stats relay_stats;    /* a copy, for ops and stats */
@@ -69,10 +71,11 @@ struct runner {
 };
 
 static const char run_usage[] =
-	"usage: orchestrator run [--roles worker,relay,timers] [--definitions F1,F2]\n"
-	"                        [SETTINGS...]\n"
-	"Consume events and replies, advance sagas, publish commands and fire\n"
-	"timers until SIGTERM or SIGINT.  --definitions loads (validates and\n"
+	"usage: orchestrator run [--roles worker,relay,timers,housekeeping]\n"
+	"                        [--definitions F1,F2] [SETTINGS...]\n"
+	"Consume events and replies, advance sagas, publish commands, fire\n"
+	"timers and delete what is kept no longer (the timers role does that\n"
+	"too) until SIGTERM or SIGINT.  --definitions loads (validates and\n"
 	"stores) definition files first.  See 'orchestrator --help' for the\n"
 	"settings.\n";
 
@@ -89,10 +92,13 @@ parse_roles(struct runner *r, const char *roles)
 			r->role_relay = true;
 		else if (strcmp(t, "timers") == 0)
 			r->role_timers = true;
+		else if (strcmp(t, "housekeeping") == 0)
+			r->role_housekeeping = true;
 		else
 			return false;
 	}
-	return r->role_worker || r->role_relay || r->role_timers;
+	return r->role_worker || r->role_relay || r->role_timers ||
+	       r->role_housekeeping;
 }
 
 /* Validate and store the --definitions files. */
@@ -129,36 +135,62 @@ load_files(struct runner *r, const char *list, struct orc_error *err)
 	return st;
 }
 
+/* The archive topic, or NULL when archival is off. */
+static const char *
+archive_topic(const struct runner *r)
+{
+	const char *t = orc_config_str(&r->cmd.cfg, ORC_CFG_ARCHIVE_TOPIC);
+
+	return t != NULL && t[0] != '\0' ? t : NULL;
+}
+
 /*
- * Create the topics the definitions name (and the reply topic) if they are
- * missing: a consumer, ours or a service's, only sees a topic created after
- * it subscribed at its next metadata refresh.  Not fatal: where topics are
- * provisioned by others, they exist.
+ * Create the topics the definitions name (and the reply and lifecycle
+ * topics) if they are missing: a consumer, ours or a service's, only sees
+ * a topic created after it subscribed at its next metadata refresh.  Not
+ * fatal: where topics are provisioned by others, they exist.
  */
 static void
 ensure_topics(struct runner *r)
 {
 	const char *topics[MAX_TOPICS];
+	char buf[ORC_CMD_TOPIC_MAX];
+	const char *lifecycle = orc_cmd_lifecycle_topic(&r->cmd, buf,
+							sizeof(buf));
 	struct orc_error err;
-	size_t n = orc_catalog_all_topics(r->cmd.cat, topics, MAX_TOPICS - 1);
+	size_t n = orc_catalog_all_topics(r->cmd.cat, topics, MAX_TOPICS - 2);
 
-	if (n > MAX_TOPICS - 1)
-		n = MAX_TOPICS - 1;
+	if (n > MAX_TOPICS - 2)
+		n = MAX_TOPICS - 2;
 	topics[n++] = orc_config_str(&r->cmd.cfg, ORC_CFG_REPLY_TOPIC);
+	if (lifecycle != NULL)
+		topics[n++] = lifecycle;
+	if (archive_topic(r) != NULL && n < MAX_TOPICS)
+		topics[n++] = archive_topic(r);
 	if (orc_broker_ensure_topics(&r->cmd.cfg, topics, n, 10000, &err) !=
 	    ORC_OK)
 		orc_log(ORC_LOG_WARN, "topics not created", ORC_LOG_ERR(&err));
 }
 
-/* Let the relay learn every topic commands go to before the first one. */
+/*
+ * Let the relay learn every topic commands and lifecycle events go to
+ * before the first one.
+ */
 static void
 relay_topics(struct runner *r)
 {
 	const char *topics[MAX_TOPICS];
-	size_t n = orc_catalog_all_topics(r->cmd.cat, topics, MAX_TOPICS);
+	char buf[ORC_CMD_TOPIC_MAX];
+	const char *lifecycle = orc_cmd_lifecycle_topic(&r->cmd, buf,
+							sizeof(buf));
+	size_t n = orc_catalog_all_topics(r->cmd.cat, topics, MAX_TOPICS - 1);
 
-	if (n > MAX_TOPICS)
-		n = MAX_TOPICS;
+	if (n > MAX_TOPICS - 1)
+		n = MAX_TOPICS - 1;
+	if (lifecycle != NULL)
+		topics[n++] = lifecycle;
+	if (archive_topic(r) != NULL && n < MAX_TOPICS)
+		topics[n++] = archive_topic(r);
 	if (r->relay_thread != NULL)
 		orc_relay_thread_know_topics(r->relay_thread, topics, n);
 	else
@@ -340,6 +372,17 @@ loop(struct runner *r)
 			next_timers = fired == timer_batch ? now : now + timer_poll;
 			busy |= fired > 0;
 		}
+		if (r->hk != NULL && orc_housekeeping_wants_turn(r->hk, now)) {
+			size_t deleted;
+
+			if (orc_housekeeping_turn(r->hk, now, &deleted, &err) !=
+			    ORC_OK) {
+				if (!failed(r, "housekeeping", &err))
+					return 1;
+				continue;
+			}
+			busy |= deleted > 0;
+		}
 		if (r->role_worker) {
 			size_t n;
 
@@ -399,7 +442,7 @@ orc_cmd_run(int argc, char **argv)
 	}
 	if (!parse_roles(&r, orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES))) {
 		fprintf(stderr, "orchestrator run: invalid roles \"%s\": expected "
-				"worker, relay and/or timers\n",
+				"worker, relay, timers and/or housekeeping\n",
 			orc_config_str(&r.cmd.cfg, ORC_CFG_ROLES));
 		rc = 2;
 		goto done;
@@ -418,6 +461,12 @@ orc_cmd_run(int argc, char **argv)
 	collect_topics(&r);
 	if (r.role_worker)
 		ensure_topics(&r);
+	if ((r.role_timers || r.role_housekeeping) &&
+	    orc_housekeeping_create(&r.cmd.cfg, r.cmd.store, r.cmd.cat, &r.hk,
+				    &err) != ORC_OK) {
+		rc = orc_cmd_fail(&r.cmd, &err);
+		goto done;
+	}
 	if (r.role_worker &&
 	    orc_worker_create(&r.cmd.cfg, r.cmd.ap, r.topics, r.n_topics,
 			      &r.worker, &err) != ORC_OK) {
@@ -448,7 +497,8 @@ orc_cmd_run(int argc, char **argv)
 		    r.relay ? &r.relay_stats : NULL,
 		    orc_config_int(&r.cmd.cfg, ORC_CFG_READY_KAFKA_GRACE_MS),
 		    orc_config_str(&r.cmd.cfg, ORC_CFG_HTTP_ADDRESS),
-		    orc_config_str(&r.cmd.cfg, ORC_CFG_HTTP_TOKEN)};
+		    orc_config_str(&r.cmd.cfg, ORC_CFG_HTTP_TOKEN),
+		    r.hk ? orc_housekeeping_get_stats(r.hk) : NULL};
 		int port = (int)orc_config_int(&r.cmd.cfg, ORC_CFG_HTTP_PORT);
 
 		if (orc_ops_create(&src, port, &r.ops, &err) != ORC_OK) {
@@ -476,6 +526,7 @@ done:
 	orc_ops_destroy(r.ops); /* ops: stop answering probes first */
 	/* The worker finishes its batch; the relay publishes what it holds. */
 	orc_worker_destroy(r.worker);
+	orc_housekeeping_destroy(r.hk);
 	orc_relay_thread_stop(r.relay_thread); /* the relay is ours again */
 	if (r.relay != NULL) {
 		size_t published;
