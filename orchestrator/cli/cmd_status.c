@@ -106,6 +106,19 @@ print_time(const char *label, const json_t *s, const char *key,
 	printf("%-12s%s%s", label, orc_table_time(orc_cmd_str(s, key), t), end);
 }
 
+/* The saga's output (borrowed; absent or null: none), as compact JSON. */
+static void
+print_output(const json_t *output)
+{
+	char *text;
+
+	if (output == NULL || json_is_null(output))
+		return;
+	text = json_dumps(output, JSON_COMPACT | JSON_ENCODE_ANY);
+	printf("output      %s\n", text != NULL ? text : "(out of memory)");
+	free(text);
+}
+
 static void
 print_saga(const json_t *s)
 {
@@ -135,6 +148,7 @@ print_saga(const json_t *s)
 	print_time("next timer", s, "wake_at", true, "\n");
 	if (orc_cmd_str(s, "failure") != NULL)
 		printf("failure     %s\n", orc_cmd_str(s, "failure"));
+	print_output(json_object_get(s, "output"));
 	putchar('\n');
 	print_steps(json_object_get(s, "steps"));
 }

@@ -550,6 +550,11 @@ publish(struct orc_relay *r, int64_t stop_at)
 	r->in_flight = true;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct orc_outbox_row *row = &b->rows[i];
+		/* a row without a step (a lifecycle event) awaits no reply */
+		const char *replyto =
+			row->step_name == NULL ? NULL
+			: row->reply_to != NULL ? row->reply_to
+						: r->reply_topic;
 		struct orc_envelope_command cmd = {
 			.id = row->message_id,
 			.source = row->source,
@@ -557,7 +562,7 @@ publish(struct orc_relay *r, int64_t stop_at)
 			.time_ms = row->created_ms,
 			.sagaid = row->saga_id,
 			.sagastep = row->step_name,
-			.replyto = row->reply_to ? row->reply_to : r->reply_topic,
+			.replyto = replyto,
 			.traceparent = row->traceparent,
 		};
 		struct orc_header h[ORC_ENVELOPE_COMMAND_HEADERS];

@@ -61,7 +61,7 @@
 	" 'deadline_at', " ISO("s.deadline_at") ","                            \
 	" 'wake_at', " ISO("s.wake_at") ","                                    \
 	" 'duration_ms', " MSEC("s.finished_at - s.created_at") ","            \
-	" 'context', %1$s.saga_context(s),"                                    \
+	" 'context', %1$s.saga_context(s), 'output', s.output,"               \
 	" 'steps', (SELECT coalesce(json_agg(" STEP_JSON                       \
 	" ORDER BY coalesce(st.step_index, ds.idx)), '[]'::json)"              \
 	" FROM (SELECT e.def ->> 'name' AS name, (e.n - 1)::int AS idx"        \
