@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "store_housekeeping.h"
+#include "store_saga.h"
 
 struct orc_housekeeping {
 	struct orc_store *store;
@@ -90,11 +91,24 @@ run_dead_letters(struct orc_housekeeping *hk, size_t *deleted,
 						   hk->batch, deleted, err);
 }
 
+/* Parked events past their time to live, to the dead letters. */
+static enum orc_status
+run_parked(struct orc_housekeeping *hk, size_t *deleted, struct orc_error *err)
+{
+	int64_t moved = 0;
+	enum orc_status st = orc_store_expire_parked(hk->store, hk->batch,
+						     &moved, err);
+
+	*deleted = (size_t)moved;
+	return st;
+}
+
 static enum orc_status (*const runs[ORC_HOUSEKEEPING_KIND_COUNT])(
 	struct orc_housekeeping *, size_t *, struct orc_error *) = {
 	[ORC_HOUSEKEEPING_SAGAS] = run_sagas,
 	[ORC_HOUSEKEEPING_INBOX] = run_inbox,
 	[ORC_HOUSEKEEPING_DEAD_LETTERS] = run_dead_letters,
+	[ORC_HOUSEKEEPING_PARKED] = run_parked,
 };
 
 enum orc_status

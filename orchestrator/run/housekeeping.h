@@ -2,7 +2,8 @@
  * housekeeping.h - the pump that keeps the tables from growing forever:
  * finished sagas past their retention (archived first when archive_topic
  * is set), inbox ids past inbox_ttl, dead letters past
- * dead_letter_retention.
+ * dead_letter_retention, and parked events past their time to live
+ * (moved to the dead letters).
  *
  * Processes with the timers or housekeeping role turn it on their loop.
  * A turn does at most one batch (housekeeping_batch rows, one
@@ -33,7 +34,8 @@
 #define ORC_HOUSEKEEPING_KINDS(X)                                              \
 	X(ORC_HOUSEKEEPING_SAGAS, "sagas")                                     \
 	X(ORC_HOUSEKEEPING_INBOX, "inbox")                                     \
-	X(ORC_HOUSEKEEPING_DEAD_LETTERS, "dead_letters")
+	X(ORC_HOUSEKEEPING_DEAD_LETTERS, "dead_letters")                       \
+	X(ORC_HOUSEKEEPING_PARKED, "parked_events")
 
 #define ORC_HOUSEKEEPING_KIND_ENUM(name, label) name,
 enum orc_housekeeping_kind {
@@ -41,7 +43,7 @@ enum orc_housekeeping_kind {
 	ORC_HOUSEKEEPING_KIND_COUNT
 };
 
-/* "sagas", "inbox", "dead_letters" (static). */
+/* "sagas", "inbox", "dead_letters", "parked_events" (static). */
 const char *orc_housekeeping_kind_name(enum orc_housekeeping_kind kind);
 
 /* What this process deleted since it started. */
