@@ -5,18 +5,18 @@
  * Every handler below is a few lines over a small vocabulary: start a step,
  * succeed it, fail an attempt (retry or fail the step), begin failing the
  * saga, advance the compensation, end the saga.  After anything finishes,
- * advance() decides what comes next: start the steps that became ready and
- * complete the saga, or compensate the next step, or end it.
+ * orc_txn_advance() decides what comes next: start the steps that became ready
+ * and complete the saga, or compensate the next step, or end it.
  *
- * Status changes go through step_status() and saga_status(), which check
- * them against the two transition tables below and refuse what the tables
- * do not list (ORC_INVALID: only a row edited by hand can get there, and a
- * row must never stop a process); nothing else writes a status.
+ * Status changes go through orc_txn_step_status() and orc_txn_saga_status(),
+ * which check them against the two transition tables below and refuse what the
+ * tables do not list (ORC_INVALID: only a row edited by hand can get there, and
+ * a row must never stop a process); nothing else writes a status.
  *
  * The engine must stay pure: no I/O, no clock, no logging, no globals, no
  * randomness.  Its output depends only on its arguments, and effects are
  * listed in the order things happen, so replays are byte-identical.  Errors
- * (out of memory, a refused transition) latch in struct txn and end the
+ * (out of memory, a refused transition) latch in struct orc_txn and end the
  * call; the caller then discards the half-changed state.
  *
  * Cost per input is linear in the number of steps (a scan to start ready
@@ -35,11 +35,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_txn.h"
 #include "expr.h"
 #include "jsonp.h"
 #include "text.h"
 
-#define NO_STEP SIZE_MAX
+#define NO_STEP ORC_TXN_NO_STEP
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- history kinds, from engine.h's tables ---- */
@@ -152,32 +153,21 @@ orc_business_key(const json_t *data, const char *pointer, char *buf,
 
 /* ---- one transition ---- */
 
-struct txn {
-	struct orc_saga *saga;
-	const struct orc_definition *def;
-	const struct orc_engine_input *in;
-	struct orc_effects *fx;
-	size_t max_command; /* bytes; 0 = no limit */
-	int64_t now;
-	struct orc_error *err;
-	enum orc_status status; /* the first error latches here */
-};
-
-static void
-oom(struct txn *t)
+void
+orc_txn_oom(struct orc_txn *t)
 {
 	if (t->status == ORC_OK || t->status == ORC_CONFLICT)
 		t->status = orc_error_set(t->err, ORC_FATAL, "out of memory");
 }
 
-static bool
-ok(const struct txn *t)
+bool
+orc_txn_ok(const struct orc_txn *t)
 {
 	return t->status == ORC_OK;
 }
 
 static struct orc_effect *
-push_effect(struct txn *t, enum orc_effect_kind kind, size_t step)
+push_effect(struct orc_txn *t, enum orc_effect_kind kind, size_t step)
 {
 	struct orc_effects *fx = t->fx;
 	struct orc_effect *e;
@@ -187,7 +177,7 @@ push_effect(struct txn *t, enum orc_effect_kind kind, size_t step)
 		struct orc_effect *v = realloc(fx->v, cap * sizeof(*v));
 
 		if (v == NULL) {
-			oom(t);
+			orc_txn_oom(t);
 			return NULL;
 		}
 		fx->v = v;
@@ -214,8 +204,8 @@ push_effect(struct txn *t, enum orc_effect_kind kind, size_t step)
  * caller to fill with put_*(); NULL when out of memory, which the put_*
  * helpers accept.
  */
-static json_t *
-history(struct txn *t, const char *kind, size_t step)
+json_t *
+orc_txn_history(struct orc_txn *t, const char *kind, size_t step)
 {
 	struct orc_effect *e = push_effect(t, ORC_EFFECT_HISTORY, step);
 
@@ -224,42 +214,43 @@ history(struct txn *t, const char *kind, size_t step)
 	e->history = kind;
 	e->detail = json_object();
 	if (e->detail == NULL)
-		oom(t);
+		orc_txn_oom(t);
 	return e->detail;
 }
 
 /* Set detail[key] = v (taken). */
-static void
-put(struct txn *t, json_t *detail, const char *key, json_t *v)
+void
+orc_txn_put(struct orc_txn *t, json_t *detail, const char *key, json_t *v)
 {
 	if (detail == NULL) {
 		json_decref(v);
 		return;
 	}
 	if (json_object_set_new_nocheck(detail, key, v) != 0)
-		oom(t);
+		orc_txn_oom(t);
 }
 
-static void
-put_str(struct txn *t, json_t *detail, const char *key, const char *s)
+void
+orc_txn_put_str(struct orc_txn *t, json_t *detail, const char *key,
+		const char *s)
 {
 	if (detail != NULL && s != NULL)
-		put(t, detail, key, json_string_nocheck(s));
+		orc_txn_put(t, detail, key, json_string_nocheck(s));
 }
 
-static void
-put_int(struct txn *t, json_t *detail, const char *key, int64_t v)
+void
+orc_txn_put_int(struct orc_txn *t, json_t *detail, const char *key, int64_t v)
 {
 	if (detail != NULL)
-		put(t, detail, key, json_integer(v));
+		orc_txn_put(t, detail, key, json_integer(v));
 }
 
 /* The type and id of the event being applied, when it has them. */
-static void
-put_event(struct txn *t, json_t *detail)
+void
+orc_txn_put_event(struct orc_txn *t, json_t *detail)
 {
-	put_str(t, detail, "type", t->in->type);
-	put_str(t, detail, "event_id", t->in->event_id);
+	orc_txn_put_str(t, detail, "type", t->in->type);
+	orc_txn_put_str(t, detail, "event_id", t->in->event_id);
 }
 
 /*
@@ -269,7 +260,7 @@ put_event(struct txn *t, json_t *detail)
  * replayed and new for every event, also when a retried saga ends again.
  */
 static void
-saga_event(struct txn *t, const char *type)
+saga_event(struct orc_txn *t, const char *type)
 {
 	struct orc_saga *saga = t->saga;
 	struct orc_effect *e = push_effect(t, ORC_EFFECT_SAGA_EVENT, NO_STEP);
@@ -285,41 +276,39 @@ saga_event(struct txn *t, const char *type)
 		 saga->id, type, saga->lifecycle_seq);
 	d = e->data = json_object();
 	if (d == NULL) {
-		oom(t);
+		orc_txn_oom(t);
 		return;
 	}
-	put_str(t, d, "id", saga->id);
-	put_str(t, d, "definition", t->def->name);
-	put_int(t, d, "version", t->def->version);
-	put_str(t, d, "business_key", saga->key);
-	put_str(t, d, "status", orc_saga_status_name(saga->status));
-	put(t, d, "failure",
-	    saga->failure_reason != NULL
-		    ? json_string_nocheck(saga->failure_reason)
-		    : json_null());
-	put(t, d, "output",
-	    saga->output != NULL ? json_incref(saga->output) : json_null());
+	orc_txn_put_str(t, d, "id", saga->id);
+	orc_txn_put_str(t, d, "definition", t->def->name);
+	orc_txn_put_int(t, d, "version", t->def->version);
+	orc_txn_put_str(t, d, "business_key", saga->key);
+	orc_txn_put_str(t, d, "status", orc_saga_status_name(saga->status));
+	orc_txn_put(t, d, "failure",
+		    saga->failure_reason != NULL
+			? json_string_nocheck(saga->failure_reason)
+			: json_null());
+	orc_txn_put(t, d, "output",
+		    saga->output != NULL ? json_incref(saga->output)
+					 : json_null());
 }
 
 /* Replace *field with a copy of s (NULL clears). */
-static void
-set_text(struct txn *t, char **field, const char *s)
+void
+orc_txn_set_text(struct orc_txn *t, char **field, const char *s)
 {
 	char *d = NULL;
 
 	if (s != NULL && (d = strdup(s)) == NULL) {
-		oom(t);
+		orc_txn_oom(t);
 		return;
 	}
 	free(*field);
 	*field = d;
 }
 
-static void set_textf(struct txn *t, char **field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-set_textf(struct txn *t, char **field, const char *fmt, ...)
+void
+orc_txn_set_textf(struct orc_txn *t, char **field, const char *fmt, ...)
 {
 	va_list ap;
 	char *d;
@@ -329,7 +318,7 @@ set_textf(struct txn *t, char **field, const char *fmt, ...)
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (n < 0 || (d = malloc((size_t)n + 1)) == NULL) {
-		oom(t);
+		orc_txn_oom(t);
 		return;
 	}
 	va_start(ap, fmt);
@@ -339,12 +328,12 @@ set_textf(struct txn *t, char **field, const char *fmt, ...)
 	*field = d;
 }
 
-static bool
-saga_status(struct txn *t, enum orc_saga_status to)
+bool
+orc_txn_saga_status(struct orc_txn *t, enum orc_saga_status to)
 {
 	struct orc_saga *saga = t->saga;
 
-	if (!ok(t))
+	if (!orc_txn_ok(t))
 		return false;
 	if (!saga_transition_is_valid(saga->status, to)) {
 		t->status = orc_error_set(t->err, ORC_INVALID,
@@ -358,12 +347,12 @@ saga_status(struct txn *t, enum orc_saga_status to)
 	return true;
 }
 
-static bool
-step_status(struct txn *t, size_t i, enum orc_step_status to)
+bool
+orc_txn_step_status(struct orc_txn *t, size_t i, enum orc_step_status to)
 {
 	struct orc_saga_step *st = &t->saga->steps[i];
 
-	if (!ok(t))
+	if (!orc_txn_ok(t))
 		return false;
 	if (!step_transition_is_valid(st->status, to)) {
 		t->status = orc_error_set(t->err, ORC_INVALID,
@@ -387,21 +376,21 @@ set_timer(struct orc_saga_step *st, int64_t at_ms, enum orc_wake_reason why)
 	st->changed = true;
 }
 
-static void
-clear_timer(struct orc_saga_step *st)
+void
+orc_txn_clear_timer(struct orc_saga_step *st)
 {
 	set_timer(st, 0, ORC_WAKE_NONE);
 }
 
 /* A timer after_ms from now, or none when after_ms is 0. */
-static void
-timer_after(struct txn *t, struct orc_saga_step *st, int64_t after_ms,
-	    enum orc_wake_reason why)
+void
+orc_txn_timer_after(struct orc_txn *t, struct orc_saga_step *st,
+		    int64_t after_ms, enum orc_wake_reason why)
 {
 	if (after_ms > 0)
 		set_timer(st, t->now + after_ms, why);
 	else
-		clear_timer(st);
+		orc_txn_clear_timer(st);
 }
 
 /* The backoff before round attempt next (2 = first retry); at least 1ms. */
@@ -414,8 +403,8 @@ backoff(const struct orc_retry *retry, int next)
 }
 
 /* The data of the input as a new reference (null when it has none). */
-static json_t *
-input_data(const struct txn *t)
+json_t *
+orc_txn_input_data(const struct orc_txn *t)
 {
 	return t->in->data != NULL ? json_incref(t->in->data) : json_null();
 }
@@ -426,7 +415,7 @@ input_data(const struct txn *t)
 #define REFUSAL_MAX 160
 
 static const struct orc_command_def *
-command_def(const struct txn *t, size_t i, enum orc_command_kind kind)
+command_def(const struct orc_txn *t, size_t i, enum orc_command_kind kind)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 
@@ -441,7 +430,7 @@ command_def(const struct txn *t, size_t i, enum orc_command_kind kind)
  * outbox will hold (the store writes it compact, any JSON value).
  */
 static json_t *
-render_command(struct txn *t, size_t i, enum orc_command_kind kind,
+render_command(struct orc_txn *t, size_t i, enum orc_command_kind kind,
 	       char why[REFUSAL_MAX])
 {
 	json_t *data = orc_template_render(command_def(t, i, kind)->data,
@@ -449,7 +438,7 @@ render_command(struct txn *t, size_t i, enum orc_command_kind kind,
 	size_t size;
 
 	if (data == NULL) {
-		oom(t);
+		orc_txn_oom(t);
 		return NULL;
 	}
 	if (t->max_command == 0)
@@ -457,7 +446,7 @@ render_command(struct txn *t, size_t i, enum orc_command_kind kind,
 	size = json_dumpb(data, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (size == 0) {
 		json_decref(data);
-		oom(t);
+		orc_txn_oom(t);
 		return NULL;
 	}
 	if (size <= t->max_command &&
@@ -473,8 +462,8 @@ render_command(struct txn *t, size_t i, enum orc_command_kind kind,
 
 /* Queue attempt of step i's command of kind with its data (taken). */
 static void
-emit_command(struct txn *t, size_t i, enum orc_command_kind kind, int attempt,
-	     json_t *data)
+emit_command(struct orc_txn *t, size_t i, enum orc_command_kind kind,
+	     int attempt, json_t *data)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	const struct orc_command_def *cmd = command_def(t, i, kind);
@@ -494,18 +483,18 @@ emit_command(struct txn *t, size_t i, enum orc_command_kind kind, int attempt,
 	e->data = data;
 }
 
-static json_t *attempt_failed(struct txn *t, size_t i, const char *error,
+static json_t *attempt_failed(struct orc_txn *t, size_t i, const char *error,
 			      bool retryable);
-static json_t *compensation_failed(struct txn *t, size_t i, const char *error,
-				   bool retryable);
+static json_t *compensation_failed(struct orc_txn *t, size_t i,
+				   const char *error, bool retryable);
 
 /*
  * Send the next attempt of step i's command; it is running.  A command
  * too large to send fails the step at once: the same context would render
  * it the same on every retry.
  */
-static void
-send_action(struct txn *t, size_t i)
+void
+orc_txn_send_action(struct orc_txn *t, size_t i)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	struct orc_saga_step *st = &t->saga->steps[i];
@@ -515,22 +504,22 @@ send_action(struct txn *t, size_t i)
 	st->attempt++;
 	data = render_command(t, i, ORC_COMMAND_ACTION, why);
 	if (data == NULL) {
-		if (ok(t))
+		if (orc_txn_ok(t))
 			attempt_failed(t, i, why, false);
 		return;
 	}
-	d = history(t, "step.started", i);
-	put_int(t, d, "attempt", st->attempt);
+	d = orc_txn_history(t, "step.started", i);
+	orc_txn_put_int(t, d, "attempt", st->attempt);
 	emit_command(t, i, ORC_COMMAND_ACTION, st->attempt, data);
-	timer_after(t, st, sd->timeout_ms, ORC_WAKE_TIMEOUT);
+	orc_txn_timer_after(t, st, sd->timeout_ms, ORC_WAKE_TIMEOUT);
 }
 
 /*
  * Send the next attempt of step i's compensation; it is compensating.  One
  * too large to send fails at once: the saga is stuck.
  */
-static void
-send_compensation(struct txn *t, size_t i)
+void
+orc_txn_send_compensation(struct orc_txn *t, size_t i)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	struct orc_saga_step *st = &t->saga->steps[i];
@@ -541,33 +530,33 @@ send_compensation(struct txn *t, size_t i)
 	st->changed = true;
 	data = render_command(t, i, ORC_COMMAND_COMPENSATION, why);
 	if (data == NULL) {
-		if (ok(t))
+		if (orc_txn_ok(t))
 			compensation_failed(t, i, why, false);
 		return;
 	}
-	d = history(t, "compensation.started", i);
-	put_int(t, d, "attempt", st->comp_attempt);
+	d = orc_txn_history(t, "compensation.started", i);
+	orc_txn_put_int(t, d, "attempt", st->comp_attempt);
 	emit_command(t, i, ORC_COMMAND_COMPENSATION, st->comp_attempt, data);
-	timer_after(t, st, sd->compensation.timeout_ms, ORC_WAKE_COMP_TIMEOUT);
+	orc_txn_timer_after(t, st, sd->compensation.timeout_ms,
+			    ORC_WAKE_COMP_TIMEOUT);
 }
 
 /* ---- the vocabulary of transitions ---- */
 
-static void advance(struct txn *t);
-
 /* Enter a final (or stuck) status: history and the saga event. */
-static void
-end_saga(struct txn *t, enum orc_saga_status to)
+void
+orc_txn_end_saga(struct orc_txn *t, enum orc_saga_status to)
 {
 	json_t *d;
 
-	if (!saga_status(t, to))
+	if (!orc_txn_saga_status(t, to))
 		return;
-	d = history(t, saga_status_history[to], NO_STEP);
-	put_str(t, d, "cause", t->saga->cause != ORC_CAUSE_NONE
-				       ? orc_saga_cause_name(t->saga->cause)
-				       : NULL);
-	put_str(t, d, "reason", t->saga->failure_reason);
+	d = orc_txn_history(t, saga_status_history[to], NO_STEP);
+	orc_txn_put_str(t, d, "cause",
+			t->saga->cause != ORC_CAUSE_NONE
+			    ? orc_saga_cause_name(t->saga->cause)
+			    : NULL);
+	orc_txn_put_str(t, d, "reason", t->saga->failure_reason);
 	saga_event(t, saga_status_history[to]);
 }
 
@@ -575,26 +564,26 @@ end_saga(struct txn *t, enum orc_saga_status to)
  * Step i succeeded, with data (taken; NULL = nothing in the context).
  * Returns the history detail for the caller to add to.
  */
-static json_t *
-succeed_step(struct txn *t, size_t i, json_t *data)
+json_t *
+orc_txn_succeed_step(struct orc_txn *t, size_t i, json_t *data)
 {
 	struct orc_saga_step *st = &t->saga->steps[i];
 	json_t *d;
 
-	if (!step_status(t, i, ORC_STEP_SUCCEEDED)) {
+	if (!orc_txn_step_status(t, i, ORC_STEP_SUCCEEDED)) {
 		json_decref(data);
 		return NULL;
 	}
-	clear_timer(st);
+	orc_txn_clear_timer(st);
 	st->finished_ms = t->now;
 	st->completed_seq = ++t->saga->seq;
 	if (data != NULL &&
 	    json_object_set_new_nocheck(
 		    json_object_get(t->saga->context, "steps"),
 		    t->def->steps[i].name, data) != 0)
-		oom(t);
-	d = history(t, "step.succeeded", i);
-	put_int(t, d, "seq", st->completed_seq);
+		orc_txn_oom(t);
+	d = orc_txn_history(t, "step.succeeded", i);
+	orc_txn_put_int(t, d, "seq", st->completed_seq);
 	return d;
 }
 
@@ -604,48 +593,50 @@ succeed_step(struct txn *t, size_t i, json_t *data)
  * steps ready.
  */
 static bool
-start_step(struct txn *t, size_t i)
+start_step(struct orc_txn *t, size_t i)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	struct orc_saga_step *st = &t->saga->steps[i];
 	json_t *data;
 
 	if (!orc_condition_eval(sd->when, t->saga->context)) {
-		if (!step_status(t, i, ORC_STEP_SKIPPED))
+		if (!orc_txn_step_status(t, i, ORC_STEP_SKIPPED))
 			return false;
 		st->finished_ms = t->now;
 		json_decref(st->early_event);
 		st->early_event = NULL;
-		history(t, "step.skipped", i);
+		orc_txn_history(t, "step.skipped", i);
 		return true;
 	}
-	if (!step_status(t, i, ORC_STEP_RUNNING))
+	if (!orc_txn_step_status(t, i, ORC_STEP_RUNNING))
 		return false;
 	st->started_ms = t->now;
 	st->finished_ms = 0;
 	switch (sd->kind) {
 	case ORC_STEP_COMMAND:
-		send_action(t, i);
+		orc_txn_send_action(t, i);
 		return false;
 	case ORC_STEP_WAIT:
-		history(t, "step.started", i);
-		timer_after(t, st, sd->wait.timeout_ms, ORC_WAKE_WAIT_TIMEOUT);
+		orc_txn_history(t, "step.started", i);
+		orc_txn_timer_after(t, st, sd->wait.timeout_ms,
+				    ORC_WAKE_WAIT_TIMEOUT);
 		if (st->early_event == NULL)
 			return false;
 		data = st->early_event;
 		st->early_event = NULL;
-		put_str(t, succeed_step(t, i, data), "source", "early_event");
+		orc_txn_put_str(t, orc_txn_succeed_step(t, i, data), "source",
+				"early_event");
 		return true;
 	case ORC_STEP_DELAY:
-		history(t, "step.started", i);
-		timer_after(t, st, sd->delay_ms, ORC_WAKE_DELAY);
+		orc_txn_history(t, "step.started", i);
+		orc_txn_timer_after(t, st, sd->delay_ms, ORC_WAKE_DELAY);
 		return false;
 	}
 	return false;
 }
 
 static bool
-needs_done(const struct txn *t, size_t i)
+needs_done(const struct orc_txn *t, size_t i)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 
@@ -666,20 +657,20 @@ needs_done(const struct txn *t, size_t i)
  * more steps start.
  */
 static void
-start_ready(struct txn *t)
+start_ready(struct orc_txn *t)
 {
 	struct orc_saga *saga = t->saga;
 	bool again;
 
 	do {
 		again = false;
-		for (size_t i = 0; i < saga->n_steps && ok(t) &&
+		for (size_t i = 0; i < saga->n_steps && orc_txn_ok(t) &&
 				   saga->status == ORC_SAGA_RUNNING;
 		     i++)
 			if (saga->steps[i].status == ORC_STEP_PENDING &&
 			    needs_done(t, i) && start_step(t, i))
 				again = true;
-	} while (again && ok(t));
+	} while (again && orc_txn_ok(t));
 }
 
 /*
@@ -689,7 +680,7 @@ start_ready(struct txn *t)
  * history entry that says so, and the saga completes all the same.
  */
 static void
-render_output(struct txn *t)
+render_output(struct orc_txn *t)
 {
 	size_t limit = 2 * (size_t)ORC_ENGINE_COMMAND_HEADROOM, size;
 	char why[REFUSAL_MAX];
@@ -699,14 +690,14 @@ render_output(struct txn *t)
 		return;
 	out = orc_template_render(t->def->output, t->saga->context);
 	if (out == NULL) {
-		oom(t);
+		orc_txn_oom(t);
 		return;
 	}
 	if (t->max_command > 0) {
 		size = json_dumpb(out, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (size == 0) {
 			json_decref(out);
-			oom(t);
+			orc_txn_oom(t);
 			return;
 		}
 		if (size > t->max_command || t->max_command - size < limit) {
@@ -715,8 +706,10 @@ render_output(struct txn *t)
 				 "(setting max_command_bytes, %zu of them kept "
 				 "for headers and the event)",
 				 size, t->max_command, limit);
-			put_str(t, history(t, "saga.output_failed", NO_STEP),
-				"error", why);
+			orc_txn_put_str(
+			    t,
+			    orc_txn_history(t, "saga.output_failed", NO_STEP),
+			    "error", why);
 			json_decref(out);
 			return;
 		}
@@ -726,7 +719,7 @@ render_output(struct txn *t)
 }
 
 static void
-check_completed(struct txn *t)
+check_completed(struct orc_txn *t)
 {
 	struct orc_saga *saga = t->saga;
 
@@ -735,22 +728,22 @@ check_completed(struct txn *t)
 		    saga->steps[i].status != ORC_STEP_SKIPPED)
 			return;
 	render_output(t);
-	end_saga(t, ORC_SAGA_COMPLETED);
+	orc_txn_end_saga(t, ORC_SAGA_COMPLETED);
 }
 
 /* Nothing left to undo: the final status follows from the cause. */
 static void
-finish_failing(struct txn *t)
+finish_failing(struct orc_txn *t)
 {
 	struct orc_saga *saga = t->saga;
 	bool undone = false;
 
 	switch (saga->cause) {
 	case ORC_CAUSE_CANCEL:
-		end_saga(t, ORC_SAGA_CANCELLED);
+		orc_txn_end_saga(t, ORC_SAGA_CANCELLED);
 		return;
 	case ORC_CAUSE_TIMEOUT:
-		end_saga(t, ORC_SAGA_TIMED_OUT);
+		orc_txn_end_saga(t, ORC_SAGA_TIMED_OUT);
 		return;
 	case ORC_CAUSE_FAILURE:
 	case ORC_CAUSE_NONE:
@@ -759,7 +752,7 @@ finish_failing(struct txn *t)
 	for (size_t i = 0; i < saga->n_steps; i++)
 		if (saga->steps[i].status == ORC_STEP_COMPENSATED)
 			undone = true;
-	end_saga(t, undone ? ORC_SAGA_COMPENSATED : ORC_SAGA_FAILED);
+	orc_txn_end_saga(t, undone ? ORC_SAGA_COMPENSATED : ORC_SAGA_FAILED);
 }
 
 /*
@@ -767,7 +760,7 @@ finish_failing(struct txn *t)
  * flight; then compensate the succeeded step that completed last, or end.
  */
 static void
-advance_compensation(struct txn *t)
+advance_compensation(struct orc_txn *t)
 {
 	struct orc_saga *saga = t->saga;
 	size_t next = NO_STEP;
@@ -788,19 +781,19 @@ advance_compensation(struct txn *t)
 		finish_failing(t);
 		return;
 	}
-	if (step_status(t, next, ORC_STEP_COMPENSATING))
-		send_compensation(t, next);
+	if (orc_txn_step_status(t, next, ORC_STEP_COMPENSATING))
+		orc_txn_send_compensation(t, next);
 }
 
 /* What comes next after something finished. */
-static void
-advance(struct txn *t)
+void
+orc_txn_advance(struct orc_txn *t)
 {
-	if (!ok(t))
+	if (!orc_txn_ok(t))
 		return;
 	if (t->saga->status == ORC_SAGA_RUNNING) {
 		start_ready(t);
-		if (ok(t) && t->saga->status == ORC_SAGA_RUNNING)
+		if (orc_txn_ok(t) && t->saga->status == ORC_SAGA_RUNNING)
 			check_completed(t);
 	} else if (t->saga->status == ORC_SAGA_COMPENSATING) {
 		advance_compensation(t);
@@ -808,36 +801,36 @@ advance(struct txn *t)
 }
 
 /* A running step without a command in flight gives up at once. */
-static void
-abort_step(struct txn *t, size_t i)
+void
+orc_txn_abort_step(struct orc_txn *t, size_t i)
 {
 	struct orc_saga_step *st = &t->saga->steps[i];
 
-	if (!step_status(t, i, ORC_STEP_FAILED))
+	if (!orc_txn_step_status(t, i, ORC_STEP_FAILED))
 		return;
-	clear_timer(st);
+	orc_txn_clear_timer(st);
 	st->finished_ms = t->now;
-	set_text(t, &st->last_error, "aborted");
-	history(t, "step.aborted", i);
+	orc_txn_set_text(t, &st->last_error, "aborted");
+	orc_txn_history(t, "step.aborted", i);
 }
 
 /*
  * The saga starts failing (t->saga->failure_reason is set): no step starts
  * any more, commands in flight are awaited, everything else running stops.
  */
-static void
-begin_failing(struct txn *t, enum orc_saga_cause cause)
+void
+orc_txn_begin_failing(struct orc_txn *t, enum orc_saga_cause cause)
 {
 	struct orc_saga *saga = t->saga;
 	json_t *d;
 
-	if (!saga_status(t, ORC_SAGA_COMPENSATING))
+	if (!orc_txn_saga_status(t, ORC_SAGA_COMPENSATING))
 		return;
 	saga->cause = cause;
-	d = history(t, "saga.compensating", NO_STEP);
-	put_str(t, d, "cause", orc_saga_cause_name(cause));
-	put_str(t, d, "reason", saga->failure_reason);
-	for (size_t i = 0; i < saga->n_steps && ok(t); i++) {
+	d = orc_txn_history(t, "saga.compensating", NO_STEP);
+	orc_txn_put_str(t, d, "cause", orc_saga_cause_name(cause));
+	orc_txn_put_str(t, d, "reason", saga->failure_reason);
+	for (size_t i = 0; i < saga->n_steps && orc_txn_ok(t); i++) {
 		const struct orc_saga_step *st = &saga->steps[i];
 
 		if (st->status != ORC_STEP_RUNNING)
@@ -845,7 +838,7 @@ begin_failing(struct txn *t, enum orc_saga_cause cause)
 		if (t->def->steps[i].kind == ORC_STEP_COMMAND &&
 		    st->wake_reason != ORC_WAKE_RETRY)
 			continue; /* a command in flight: await its reply */
-		abort_step(t, i);
+		orc_txn_abort_step(t, i);
 	}
 	advance_compensation(t);
 }
@@ -857,37 +850,37 @@ begin_failing(struct txn *t, enum orc_saga_cause cause)
  * Returns the history detail.
  */
 static json_t *
-attempt_failed(struct txn *t, size_t i, const char *error, bool retryable)
+attempt_failed(struct orc_txn *t, size_t i, const char *error, bool retryable)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	struct orc_saga_step *st = &t->saga->steps[i];
 	int round = st->attempt - st->attempt_base;
 	json_t *d;
 
-	set_text(t, &st->last_error, error);
+	orc_txn_set_text(t, &st->last_error, error);
 	if (t->saga->status == ORC_SAGA_RUNNING && retryable &&
 	    round < sd->retry.max_attempts) {
 		set_timer(st, t->now + backoff(&sd->retry, round + 1),
 			  ORC_WAKE_RETRY);
-		d = history(t, "step.retry_scheduled", i);
-		put_str(t, d, "error", error);
-		put_int(t, d, "attempt", st->attempt + 1);
-		put_int(t, d, "at_ms", st->wake_ms);
+		d = orc_txn_history(t, "step.retry_scheduled", i);
+		orc_txn_put_str(t, d, "error", error);
+		orc_txn_put_int(t, d, "attempt", st->attempt + 1);
+		orc_txn_put_int(t, d, "at_ms", st->wake_ms);
 		return d;
 	}
-	if (!step_status(t, i, ORC_STEP_FAILED))
+	if (!orc_txn_step_status(t, i, ORC_STEP_FAILED))
 		return NULL;
-	clear_timer(st);
+	orc_txn_clear_timer(st);
 	st->finished_ms = t->now;
-	d = history(t, "step.failed", i);
-	put_str(t, d, "error", error);
-	put_int(t, d, "attempt", st->attempt);
+	d = orc_txn_history(t, "step.failed", i);
+	orc_txn_put_str(t, d, "error", error);
+	orc_txn_put_int(t, d, "attempt", st->attempt);
 	if (t->saga->status == ORC_SAGA_RUNNING) {
-		set_textf(t, &t->saga->failure_reason, "%s: %s", sd->name,
-			  error);
-		begin_failing(t, ORC_CAUSE_FAILURE);
+		orc_txn_set_textf(t, &t->saga->failure_reason, "%s: %s",
+				  sd->name, error);
+		orc_txn_begin_failing(t, ORC_CAUSE_FAILURE);
 	} else {
-		advance(t);
+		orc_txn_advance(t);
 	}
 	return d;
 }
@@ -898,7 +891,8 @@ attempt_failed(struct txn *t, size_t i, const char *error, bool retryable)
  * history detail.
  */
 static json_t *
-compensation_failed(struct txn *t, size_t i, const char *error, bool retryable)
+compensation_failed(struct orc_txn *t, size_t i, const char *error,
+		    bool retryable)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	const struct orc_retry *retry = &sd->compensation.retry;
@@ -906,49 +900,50 @@ compensation_failed(struct txn *t, size_t i, const char *error, bool retryable)
 	int round = st->comp_attempt - st->comp_attempt_base;
 	json_t *d;
 
-	set_text(t, &st->last_error, error);
+	orc_txn_set_text(t, &st->last_error, error);
 	if (retryable && round < retry->max_attempts) {
 		set_timer(st, t->now + backoff(retry, round + 1),
 			  ORC_WAKE_COMP_RETRY);
-		d = history(t, "compensation.retry_scheduled", i);
-		put_str(t, d, "error", error);
-		put_int(t, d, "attempt", st->comp_attempt + 1);
-		put_int(t, d, "at_ms", st->wake_ms);
+		d = orc_txn_history(t, "compensation.retry_scheduled", i);
+		orc_txn_put_str(t, d, "error", error);
+		orc_txn_put_int(t, d, "attempt", st->comp_attempt + 1);
+		orc_txn_put_int(t, d, "at_ms", st->wake_ms);
 		return d;
 	}
-	clear_timer(st);
-	d = history(t, "compensation.failed", i);
-	put_str(t, d, "error", error);
-	put_int(t, d, "attempt", st->comp_attempt);
-	set_textf(t, &t->saga->failure_reason,
-		  "compensation of %s failed: %s (%d attempts)", sd->name,
-		  error, round);
-	end_saga(t, ORC_SAGA_STUCK);
+	orc_txn_clear_timer(st);
+	d = orc_txn_history(t, "compensation.failed", i);
+	orc_txn_put_str(t, d, "error", error);
+	orc_txn_put_int(t, d, "attempt", st->comp_attempt);
+	orc_txn_set_textf(t, &t->saga->failure_reason,
+			  "compensation of %s failed: %s (%d attempts)",
+			  sd->name, error, round);
+	orc_txn_end_saga(t, ORC_SAGA_STUCK);
 	return d;
 }
 
 static void
-compensation_succeeded(struct txn *t, size_t i)
+compensation_succeeded(struct orc_txn *t, size_t i)
 {
 	struct orc_saga_step *st = &t->saga->steps[i];
 	json_t *d;
 
 	if (t->saga->status == ORC_SAGA_STUCK) {
 		/* a late success unsticks it: carry on compensating */
-		if (!saga_status(t, ORC_SAGA_COMPENSATING))
+		if (!orc_txn_saga_status(t, ORC_SAGA_COMPENSATING))
 			return;
-		d = history(t, "saga.compensating", NO_STEP);
-		put_str(t, d, "cause", orc_saga_cause_name(t->saga->cause));
-		put_str(t, d, "resumed_by", "late compensation reply");
+		d = orc_txn_history(t, "saga.compensating", NO_STEP);
+		orc_txn_put_str(t, d, "cause",
+				orc_saga_cause_name(t->saga->cause));
+		orc_txn_put_str(t, d, "resumed_by", "late compensation reply");
 	}
-	if (!step_status(t, i, ORC_STEP_COMPENSATED))
+	if (!orc_txn_step_status(t, i, ORC_STEP_COMPENSATED))
 		return;
-	clear_timer(st);
+	orc_txn_clear_timer(st);
 	st->finished_ms = t->now;
-	d = history(t, "compensation.succeeded", i);
-	put_event(t, d);
-	put_int(t, d, "attempt", st->comp_attempt);
-	advance(t);
+	d = orc_txn_history(t, "compensation.succeeded", i);
+	orc_txn_put_event(t, d);
+	orc_txn_put_int(t, d, "attempt", st->comp_attempt);
+	orc_txn_advance(t);
 }
 
 /* ---- inputs ---- */
@@ -957,39 +952,40 @@ compensation_succeeded(struct txn *t, size_t i)
  * The input changes nothing: one history entry says why.  step is the
  * step it named, when known.
  */
-static void
-ignore(struct txn *t, enum orc_ignore_reason reason, size_t step)
+void
+orc_txn_ignore(struct orc_txn *t, enum orc_ignore_reason reason, size_t step)
 {
 	const struct orc_engine_input *in = t->in;
 	json_t *d;
 
 	t->fx->result = ORC_RESULT_IGNORED;
 	t->fx->ignore_reason = reason;
-	d = history(t, input_ignored_history[in->kind], step);
-	put_str(t, d, "reason", orc_ignore_reason_name(reason));
+	d = orc_txn_history(t, input_ignored_history[in->kind], step);
+	orc_txn_put_str(t, d, "reason", orc_ignore_reason_name(reason));
 	if (reason == ORC_IGNORE_NOT_ALLOWED)
-		put_str(t, d, "status", orc_saga_status_name(t->saga->status));
+		orc_txn_put_str(t, d, "status",
+				orc_saga_status_name(t->saga->status));
 	if (in->kind == ORC_INPUT_REPLY && step == NO_STEP)
-		put_str(t, d, "step", in->step);
+		orc_txn_put_str(t, d, "step", in->step);
 	if (in->kind == ORC_INPUT_EVENT)
-		put_str(t, d, "topic", in->topic);
+		orc_txn_put_str(t, d, "topic", in->topic);
 	if (in->kind == ORC_INPUT_REPLY || in->kind == ORC_INPUT_EVENT)
-		put_event(t, d);
+		orc_txn_put_event(t, d);
 }
 
 /* An operator command (or START) the saga's status does not allow. */
-static void
-conflict(struct txn *t, const char *what)
+void
+orc_txn_conflict(struct orc_txn *t, const char *what)
 {
-	ignore(t, ORC_IGNORE_NOT_ALLOWED, NO_STEP);
-	if (ok(t))
+	orc_txn_ignore(t, ORC_IGNORE_NOT_ALLOWED, NO_STEP);
+	if (orc_txn_ok(t))
 		t->status = orc_error_set(t->err, ORC_CONFLICT,
 					  "cannot %s a saga that is %s", what,
 					  orc_saga_status_name(t->saga->status));
 }
 
 static void
-on_start(struct txn *t)
+on_start(struct orc_txn *t)
 {
 	const struct orc_engine_input *in = t->in;
 	struct orc_saga *saga = t->saga;
@@ -1007,11 +1003,11 @@ on_start(struct txn *t)
 	ctx = json_object();
 	meta = json_object();
 	if (ctx == NULL || meta == NULL ||
-	    json_object_set_new_nocheck(ctx, "input", input_data(t)) != 0 ||
+	    json_object_set_new_nocheck(ctx, "input", orc_txn_input_data(t)) !=
+		0 ||
 	    json_object_set_new_nocheck(ctx, "steps", json_object()) != 0 ||
-	    json_object_set_new_nocheck(meta, "id",
-					json_string_nocheck(in->saga_id)) !=
-		    0 ||
+	    json_object_set_new_nocheck(
+		meta, "id", json_string_nocheck(in->saga_id)) != 0 ||
 	    json_object_set_new_nocheck(meta, "key",
 					json_string_nocheck(key)) != 0 ||
 	    json_object_set_new_nocheck(meta, "name",
@@ -1021,29 +1017,29 @@ on_start(struct txn *t)
 	    json_object_set_nocheck(ctx, "saga", meta) != 0) {
 		json_decref(meta);
 		json_decref(ctx);
-		oom(t);
+		orc_txn_oom(t);
 		return;
 	}
 	json_decref(meta);
 	saga->context = ctx;
-	set_text(t, &saga->id, in->saga_id);
-	set_text(t, &saga->key, key);
-	if (!ok(t))
+	orc_txn_set_text(t, &saga->id, in->saga_id);
+	orc_txn_set_text(t, &saga->key, key);
+	if (!orc_txn_ok(t))
 		return;
 	saga->status = ORC_SAGA_RUNNING; /* the only status set directly */
 	saga->cause = ORC_CAUSE_NONE;
 	saga->started_ms = t->now;
 	saga->deadline_ms = t->def->timeout_ms ? t->now + t->def->timeout_ms
 					       : 0;
-	d = history(t, "saga.started", NO_STEP);
-	put_str(t, d, "key", key);
-	put_str(t, d, "event_id", in->event_id);
-	put_str(t, d, "definition", t->def->name);
-	put_int(t, d, "version", t->def->version);
+	d = orc_txn_history(t, "saga.started", NO_STEP);
+	orc_txn_put_str(t, d, "key", key);
+	orc_txn_put_str(t, d, "event_id", in->event_id);
+	orc_txn_put_str(t, d, "definition", t->def->name);
+	orc_txn_put_int(t, d, "version", t->def->version);
 	if (saga->deadline_ms)
-		put_int(t, d, "deadline_ms", saga->deadline_ms);
+		orc_txn_put_int(t, d, "deadline_ms", saga->deadline_ms);
 	saga_event(t, "saga.started");
-	advance(t);
+	orc_txn_advance(t);
 }
 
 /*
@@ -1090,7 +1086,7 @@ reply_seen(const struct orc_saga_step *st, const char *id)
  * saga may share the old one), the oldest dropped beyond the bound.
  */
 static void
-remember_reply(struct txn *t, struct orc_saga_step *st, const char *id)
+remember_reply(struct orc_txn *t, struct orc_saga_step *st, const char *id)
 {
 	json_t *ids = json_array(), *v;
 	size_t n = json_array_size(st->replies), k;
@@ -1108,11 +1104,11 @@ remember_reply(struct txn *t, struct orc_saga_step *st, const char *id)
 	return;
 oom:
 	json_decref(ids);
-	oom(t);
+	orc_txn_oom(t);
 }
 
 static void
-on_reply(struct txn *t)
+on_reply(struct orc_txn *t)
 {
 	const char *type = t->in->type;
 	ptrdiff_t idx = orc_definition_step_index(t->def, t->in->step);
@@ -1122,7 +1118,7 @@ on_reply(struct txn *t)
 	json_t *d;
 
 	if (idx < 0) {
-		ignore(t, ORC_IGNORE_UNKNOWN_STEP, NO_STEP);
+		orc_txn_ignore(t, ORC_IGNORE_UNKNOWN_STEP, NO_STEP);
 		return;
 	}
 	i = (size_t)idx;
@@ -1136,27 +1132,28 @@ on_reply(struct txn *t)
 		remember_reply(t, st, t->in->dedup_id);
 	}
 	if (sd->kind != ORC_STEP_COMMAND) {
-		ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
+		orc_txn_ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
 		return;
 	}
 	if (st->status == ORC_STEP_RUNNING) {
 		if (orc_strv_contains(&sd->success, type)) {
 			/* also while a retry waits: the work was done */
-			d = succeed_step(t, i, input_data(t));
-			put_event(t, d);
-			put_int(t, d, "attempt", st->attempt);
-			advance(t);
+			d = orc_txn_succeed_step(t, i, orc_txn_input_data(t));
+			orc_txn_put_event(t, d);
+			orc_txn_put_int(t, d, "attempt", st->attempt);
+			orc_txn_advance(t);
 		} else if (orc_strv_contains(&sd->failure, type)) {
 			bool retryable = orc_strv_contains(&sd->retry.on, type);
 
 			if (retryable && st->wake_reason == ORC_WAKE_RETRY) {
 				/* an earlier attempt's; a retry is due */
-				ignore(t, ORC_IGNORE_LATE, i);
+				orc_txn_ignore(t, ORC_IGNORE_LATE, i);
 				return;
 			}
-			put_event(t, attempt_failed(t, i, type, retryable));
+			orc_txn_put_event(
+			    t, attempt_failed(t, i, type, retryable));
 		} else {
-			ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
+			orc_txn_ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
 		}
 		return;
 	}
@@ -1171,16 +1168,17 @@ on_reply(struct txn *t)
 		if (orc_strv_contains(&sd->compensation.failure, type) &&
 		    t->saga->status == ORC_SAGA_COMPENSATING &&
 		    st->wake_reason != ORC_WAKE_COMP_RETRY) {
-			put_event(t, compensation_failed(t, i, type, true));
+			orc_txn_put_event(
+			    t, compensation_failed(t, i, type, true));
 			return;
 		}
 	}
-	ignore(t, classify_reply(sd, st, type), i);
+	orc_txn_ignore(t, classify_reply(sd, st, type), i);
 }
 
 /* True when the event matches wait step i: topic, type and key. */
 static bool
-event_matches(const struct txn *t, size_t i)
+event_matches(const struct orc_txn *t, size_t i)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	char key[ORC_SAGA_KEY_MAX];
@@ -1193,39 +1191,42 @@ event_matches(const struct txn *t, size_t i)
 }
 
 static void
-on_event(struct txn *t)
+on_event(struct orc_txn *t)
 {
 	struct orc_saga *saga = t->saga;
 	bool matched = false, applied = false;
 
 	if (saga->status != ORC_SAGA_RUNNING) {
-		ignore(t, ORC_IGNORE_NOT_ALLOWED, NO_STEP);
+		orc_txn_ignore(t, ORC_IGNORE_NOT_ALLOWED, NO_STEP);
 		return;
 	}
-	for (size_t i = 0; i < saga->n_steps && ok(t); i++) {
+	for (size_t i = 0; i < saga->n_steps && orc_txn_ok(t); i++) {
 		struct orc_saga_step *st = &saga->steps[i];
 
 		if (!event_matches(t, i))
 			continue;
 		matched = true;
 		if (st->status == ORC_STEP_RUNNING) {
-			put_event(t, succeed_step(t, i, input_data(t)));
+			orc_txn_put_event(t, orc_txn_succeed_step(
+						 t, i, orc_txn_input_data(t)));
 			applied = true;
 		} else if (st->status == ORC_STEP_PENDING &&
 			   st->early_event == NULL) {
 			/* kept until the step starts; then it succeeds */
-			st->early_event = input_data(t);
+			st->early_event = orc_txn_input_data(t);
 			st->changed = true;
-			put_event(t, history(t, "step.event_stored", i));
+			orc_txn_put_event(
+			    t, orc_txn_history(t, "step.event_stored", i));
 			applied = true;
 		}
 	}
 	if (!applied) {
-		ignore(t, matched ? ORC_IGNORE_DUPLICATE : ORC_IGNORE_NO_MATCH,
-		       NO_STEP);
+		orc_txn_ignore(
+		    t, matched ? ORC_IGNORE_DUPLICATE : ORC_IGNORE_NO_MATCH,
+		    NO_STEP);
 		return;
 	}
-	advance(t);
+	orc_txn_advance(t);
 }
 
 /* A due timer; step == NO_STEP for the saga deadline. */
@@ -1247,7 +1248,7 @@ due_cmp(const void *a, const void *b)
 }
 
 static void
-fire(struct txn *t, size_t i, enum orc_wake_reason why)
+fire(struct orc_txn *t, size_t i, enum orc_wake_reason why)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	struct orc_saga_step *st = &t->saga->steps[i];
@@ -1257,38 +1258,39 @@ fire(struct txn *t, size_t i, enum orc_wake_reason why)
 	case ORC_WAKE_NONE:
 		break;
 	case ORC_WAKE_TIMEOUT:
-		put_int(t, history(t, "step.timed_out", i), "attempt",
-			st->attempt);
+		orc_txn_put_int(t, orc_txn_history(t, "step.timed_out", i),
+				"attempt", st->attempt);
 		attempt_failed(t, i, "timed out", true);
 		break;
 	case ORC_WAKE_RETRY:
-		send_action(t, i);
+		orc_txn_send_action(t, i);
 		break;
 	case ORC_WAKE_DELAY:
-		succeed_step(t, i, NULL);
-		advance(t);
+		orc_txn_succeed_step(t, i, NULL);
+		orc_txn_advance(t);
 		break;
 	case ORC_WAKE_WAIT_TIMEOUT:
-		history(t, "step.timed_out", i);
+		orc_txn_history(t, "step.timed_out", i);
 		if (sd->wait.continue_on_timeout) {
 			d = json_pack("{sb}", "timed_out", 1);
 			if (d == NULL) {
-				oom(t);
+				orc_txn_oom(t);
 				return;
 			}
-			succeed_step(t, i, d);
-			advance(t);
+			orc_txn_succeed_step(t, i, d);
+			orc_txn_advance(t);
 		} else {
 			attempt_failed(t, i, "timed out", false);
 		}
 		break;
 	case ORC_WAKE_COMP_TIMEOUT:
-		put_int(t, history(t, "compensation.timed_out", i), "attempt",
-			st->comp_attempt);
+		orc_txn_put_int(t,
+				orc_txn_history(t, "compensation.timed_out", i),
+				"attempt", st->comp_attempt);
 		compensation_failed(t, i, "timed out", true);
 		break;
 	case ORC_WAKE_COMP_RETRY:
-		send_compensation(t, i);
+		orc_txn_send_compensation(t, i);
 		break;
 	}
 }
@@ -1300,7 +1302,7 @@ fire(struct txn *t, size_t i, enum orc_wake_reason why)
  * later than now, so the list collected up front is complete.
  */
 static void
-on_timer(struct txn *t)
+on_timer(struct orc_txn *t)
 {
 	struct orc_saga *saga = t->saga;
 	struct due stack[16], *due = stack;
@@ -1309,7 +1311,7 @@ on_timer(struct txn *t)
 	if (saga->n_steps + 1 > COUNT(stack)) {
 		due = malloc((saga->n_steps + 1) * sizeof(*due));
 		if (due == NULL) {
-			oom(t);
+			orc_txn_oom(t);
 			return;
 		}
 	}
@@ -1323,16 +1325,17 @@ on_timer(struct txn *t)
 		due[n++] = (struct due){saga->deadline_ms, NO_STEP,
 					ORC_WAKE_NONE};
 	if (n == 0) {
-		ignore(t, ORC_IGNORE_NOT_DUE, NO_STEP);
+		orc_txn_ignore(t, ORC_IGNORE_NOT_DUE, NO_STEP);
 		goto out;
 	}
 	qsort(due, n, sizeof(*due), due_cmp);
-	for (size_t k = 0; k < n && ok(t); k++) {
+	for (size_t k = 0; k < n && orc_txn_ok(t); k++) {
 		if (due[k].step == NO_STEP) {
 			if (saga->status != ORC_SAGA_RUNNING)
 				continue;
-			set_text(t, &saga->failure_reason, "saga timed out");
-			begin_failing(t, ORC_CAUSE_TIMEOUT);
+			orc_txn_set_text(t, &saga->failure_reason,
+					 "saga timed out");
+			orc_txn_begin_failing(t, ORC_CAUSE_TIMEOUT);
 			continue;
 		}
 		if (saga->steps[due[k].step].wake_ms != due[k].at_ms ||
@@ -1343,85 +1346,6 @@ on_timer(struct txn *t)
 out:
 	if (due != stack)
 		free(due);
-}
-
-static void
-on_cancel(struct txn *t)
-{
-	struct orc_saga *saga = t->saga;
-	json_t *d;
-
-	switch (saga->status) {
-	case ORC_SAGA_RUNNING:
-		set_textf(t, &saga->failure_reason, "cancelled%s%s",
-			  t->in->reason ? ": " : "",
-			  t->in->reason ? t->in->reason : "");
-		begin_failing(t, ORC_CAUSE_CANCEL);
-		return;
-	case ORC_SAGA_STUCK:
-		/* the operator gives up on the compensation */
-		d = history(t, "saga.cancel_requested", NO_STEP);
-		put_str(t, d, "reason", t->in->reason);
-		saga->cause = ORC_CAUSE_CANCEL;
-		end_saga(t, ORC_SAGA_CANCELLED);
-		return;
-	default:
-		conflict(t, "cancel");
-		return;
-	}
-}
-
-static void
-on_retry(struct txn *t)
-{
-	struct orc_saga *saga = t->saga;
-	json_t *d;
-
-	switch (saga->status) {
-	case ORC_SAGA_FAILED:
-		if (!saga_status(t, ORC_SAGA_RUNNING))
-			return;
-		d = history(t, "saga.retried", NO_STEP);
-		put_str(t, d, "reason", t->in->reason);
-		saga->cause = ORC_CAUSE_NONE;
-		set_text(t, &saga->failure_reason, NULL);
-		saga->deadline_ms = t->def->timeout_ms
-					    ? t->now + t->def->timeout_ms
-					    : 0;
-		for (size_t i = 0; i < saga->n_steps && ok(t); i++) {
-			struct orc_saga_step *st = &saga->steps[i];
-
-			if (st->status != ORC_STEP_FAILED)
-				continue;
-			if (!step_status(t, i, ORC_STEP_PENDING))
-				return;
-			st->attempt_base = st->attempt;
-			st->finished_ms = 0;
-			clear_timer(st);
-			set_text(t, &st->last_error, NULL);
-		}
-		advance(t);
-		return;
-	case ORC_SAGA_STUCK:
-		if (!saga_status(t, ORC_SAGA_COMPENSATING))
-			return;
-		d = history(t, "saga.retried", NO_STEP);
-		put_str(t, d, "reason", t->in->reason);
-		for (size_t i = 0; i < saga->n_steps && ok(t); i++) {
-			struct orc_saga_step *st = &saga->steps[i];
-
-			if (st->status != ORC_STEP_COMPENSATING)
-				continue;
-			st->comp_attempt_base = st->comp_attempt;
-			send_compensation(t, i);
-			return;
-		}
-		advance(t); /* no compensation in flight: pick the next */
-		return;
-	default:
-		conflict(t, "retry");
-		return;
-	}
 }
 
 /* ---- the entry point ---- */
@@ -1505,15 +1429,15 @@ orc_engine_apply_with(struct orc_saga *saga, const struct orc_engine_input *in,
 		      const struct orc_engine_options *opts, int64_t now_ms,
 		      struct orc_effects *fx, struct orc_error *err)
 {
-	struct txn t = {
-		.saga = saga,
-		.def = saga->def,
-		.in = in,
-		.fx = fx,
-		.max_command = opts != NULL ? opts->max_command_bytes : 0,
-		.now = now_ms,
-		.err = err,
-		.status = ORC_OK,
+	struct orc_txn t = {
+	    .saga = saga,
+	    .def = saga->def,
+	    .in = in,
+	    .fx = fx,
+	    .max_command = opts != NULL ? opts->max_command_bytes : 0,
+	    .now = now_ms,
+	    .err = err,
+	    .status = ORC_OK,
 	};
 	int64_t old_wake = saga->wake_ms;
 	enum orc_status status;
@@ -1526,7 +1450,7 @@ orc_engine_apply_with(struct orc_saga *saga, const struct orc_engine_input *in,
 	switch (in->kind) {
 	case ORC_INPUT_START:
 		if (saga->context != NULL) {
-			conflict(&t, "start");
+			orc_txn_conflict(&t, "start");
 			break;
 		}
 		on_start(&t);
@@ -1541,10 +1465,8 @@ orc_engine_apply_with(struct orc_saga *saga, const struct orc_engine_input *in,
 		on_timer(&t);
 		break;
 	case ORC_INPUT_CANCEL:
-		on_cancel(&t);
-		break;
 	case ORC_INPUT_RETRY:
-		on_retry(&t);
+		orc_txn_operator(&t);
 		break;
 	}
 	saga->wake_ms = next_wake(saga);

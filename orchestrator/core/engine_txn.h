@@ -1,0 +1,107 @@
+/*
+ * engine_txn.h - one transition of the engine, shared by its files.
+ *
+ * Internal to the engine (engine.c: events, replies, timers and the
+ * vocabulary of transitions; engine_operator.c: operator actions); not
+ * part of its contract, which is engine.h.  A struct orc_txn lives on the
+ * stack of orc_engine_apply_with() for one call.  Every function here
+ * latches its first error in t->status (out of memory, a transition the
+ * tables refuse) and does nothing once one is latched; a caller checks
+ * orc_txn_ok() where it must stop early.
+ *
+ * Statuses change only through orc_txn_saga_status() and
+ * orc_txn_step_status(), which check the transition tables of engine.c.
+ */
+#ifndef ORC_ENGINE_TXN_H
+#define ORC_ENGINE_TXN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "engine.h"
+
+#define ORC_TXN_NO_STEP SIZE_MAX
+
+struct orc_txn {
+	struct orc_saga *saga;
+	const struct orc_definition *def;
+	const struct orc_engine_input *in;
+	struct orc_effects *fx;
+	size_t max_command; /* bytes; 0 = no limit */
+	int64_t now;
+	struct orc_error *err;
+	enum orc_status status; /* the first error latches here */
+};
+
+/* ---- errors ---- */
+
+void orc_txn_oom(struct orc_txn *t);
+bool orc_txn_ok(const struct orc_txn *t);
+
+/* ---- history: entries, and their detail objects ---- */
+
+/*
+ * Append a history entry of kind (a static string) for step (an index, or
+ * ORC_TXN_NO_STEP) and return its detail object (borrowed) for the put
+ * functions; NULL when out of memory, which they accept.
+ */
+json_t *orc_txn_history(struct orc_txn *t, const char *kind, size_t step);
+void orc_txn_put(struct orc_txn *t, json_t *detail, const char *key,
+		 json_t *v); /* v taken */
+void orc_txn_put_str(struct orc_txn *t, json_t *detail, const char *key,
+		     const char *s); /* NULL puts nothing */
+void orc_txn_put_int(struct orc_txn *t, json_t *detail, const char *key,
+		     int64_t v);
+/* The input's event id and type, when it has them. */
+void orc_txn_put_event(struct orc_txn *t, json_t *detail);
+
+/* Replace the owned string *field with a copy of s (NULL = none). */
+void orc_txn_set_text(struct orc_txn *t, char **field, const char *s);
+void orc_txn_set_textf(struct orc_txn *t, char **field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- statuses and timers ---- */
+
+/* Move the saga or step i to status to; false (latched) if refused. */
+bool orc_txn_saga_status(struct orc_txn *t, enum orc_saga_status to);
+bool orc_txn_step_status(struct orc_txn *t, size_t i, enum orc_step_status to);
+void orc_txn_clear_timer(struct orc_saga_step *st);
+/* Set st's timer after_ms from now (0 = none) for why. */
+void orc_txn_timer_after(struct orc_txn *t, struct orc_saga_step *st,
+			 int64_t after_ms, enum orc_wake_reason why);
+
+/* ---- the vocabulary of transitions ---- */
+
+/* The input's data, a new reference (null when it has none). */
+json_t *orc_txn_input_data(const struct orc_txn *t);
+/* Send the next attempt of step i's command / compensation. */
+void orc_txn_send_action(struct orc_txn *t, size_t i);
+void orc_txn_send_compensation(struct orc_txn *t, size_t i);
+/* Step i succeeded with data (taken); returns its history detail. */
+json_t *orc_txn_succeed_step(struct orc_txn *t, size_t i, json_t *data);
+/* A running step without a command in flight gives up at once. */
+void orc_txn_abort_step(struct orc_txn *t, size_t i);
+/* The saga starts failing (its failure_reason set) for cause. */
+void orc_txn_begin_failing(struct orc_txn *t, enum orc_saga_cause cause);
+/* Enter a final (or stuck) status: history and the lifecycle event. */
+void orc_txn_end_saga(struct orc_txn *t, enum orc_saga_status to);
+/* What comes next after something finished (or an operator acted). */
+void orc_txn_advance(struct orc_txn *t);
+
+/* ---- inputs that change nothing ---- */
+
+/* One history entry says why; step is the one the input named, if any. */
+void orc_txn_ignore(struct orc_txn *t, enum orc_ignore_reason reason,
+		    size_t step);
+/* An operator action the saga's status does not allow: ORC_CONFLICT. */
+void orc_txn_conflict(struct orc_txn *t, const char *what);
+
+/* ---- operator actions (engine_operator.c) ---- */
+
+/* Apply t->in, an operator input (CANCEL, RETRY, ...). */
+void orc_txn_operator(struct orc_txn *t);
+
+#endif
