@@ -235,8 +235,8 @@ update_counters(struct orc_ops *o)
 		    "topic refused for good, even without key, value and headers",
 		    NULL, w ? w->dead_refused : 0);
 	set_counter(o, "orchestrator_commands_published_total",
-		    "Outbox rows (commands) acknowledged by Kafka and deleted "
-		    "by this process's relay",
+		    "Outbox rows (commands, lifecycle and archive events) "
+		    "acknowledged by Kafka and deleted by this process's relay",
 		    NULL, r ? r->published : 0);
 	set_counter(o, "orchestrator_commands_publish_failures_total",
 		    "Command deliveries that failed or were not confirmed "

@@ -280,10 +280,12 @@ START_TEST(test_saga_moves_the_counters)
 	await_sample(&w,
 		     "orchestrator_sagas_finished_total{status=\"completed\"}",
 		     1, 90000);
+	/* the command, saga.started and saga.completed */
+	await_sample(&w, "orchestrator_commands_published_total", 3, 30000);
 	http_get(w.port, "/metrics", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert(orc_it_metric(r.body,
-				"orchestrator_commands_published_total") == 1);
+				"orchestrator_commands_published_total") == 3);
 	ck_assert(orc_it_metric(r.body,
 				"orchestrator_events_consumed_total") >= 1);
 	ck_assert(orc_it_metric(r.body,
