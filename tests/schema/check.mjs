@@ -14,6 +14,9 @@
 //   - tests/fixtures/events/*.json are valid or invalid CloudEvents exactly
 //     as events/expect.json's "valid" says; when invalid, ajv must report an
 //     error at its "error_at" pointer
+//   - the lifecycle event schema's own "examples" are valid, and
+//     tests/fixtures/lifecycle/valid_*.json are valid lifecycle event data,
+//     invalid_*.json invalid
 // Ends with "N passed, N failed"; exits 1 on any failure.
 
 import { readFileSync, readdirSync } from "node:fs";
@@ -29,6 +32,7 @@ const examplesDir = join(schemaDir, "examples");
 const validDir = join(root, "tests", "fixtures", "definitions", "valid");
 const invalidDir = join(root, "tests", "fixtures", "definitions", "invalid");
 const eventsDir = join(root, "tests", "fixtures", "events");
+const lifecycleDir = join(root, "tests", "fixtures", "lifecycle");
 
 let passed = 0;
 let failed = 0;
@@ -118,6 +122,7 @@ addFormats(ajv);
 const schemaFiles = {
   definition: join(schemaDir, "saga-definition.schema.json"),
   cloudevent: join(schemaDir, "cloudevent.schema.json"),
+  lifecycle: join(schemaDir, "lifecycle-event.schema.json"),
 };
 const validators = {};
 for (const [key, path] of Object.entries(schemaFiles)) {
@@ -133,7 +138,7 @@ for (const [key, path] of Object.entries(schemaFiles)) {
     fail(path, err.message);
   }
 }
-if (!validators.definition || !validators.cloudevent) {
+if (!validators.definition || !validators.cloudevent || !validators.lifecycle) {
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(1);
 }
@@ -311,6 +316,40 @@ for (const f of jsonFiles(eventsDir, ["expect.json"])) {
     } else {
       pass(path, `rejected: ${describe([headline(validateEvent.errors, [at])])}`);
     }
+  } catch (err) {
+    fail(path, err.message);
+  }
+}
+
+// ---- lifecycle events --------------------------------------------------------
+
+const validateLifecycle = validators.lifecycle;
+{
+  const path = schemaFiles.lifecycle;
+  const schema = readJson(path);
+  const undescribed = Object.entries(schema.properties)
+    .filter(([, sub]) => typeof sub.description !== "string" || sub.description === "")
+    .map(([name]) => name);
+  const bad = (schema.examples || [])
+    .map((doc, i) => (validateLifecycle(doc) ? null : `examples/${i}: ${describe(validateLifecycle.errors)}`))
+    .filter((x) => x !== null);
+  if (undescribed.length) fail(path, `no "description" on ${undescribed.join(", ")}`);
+  else if (!schema.examples || schema.examples.length === 0) fail(path, "no examples");
+  else if (bad.length) fail(path, bad.join("; "));
+  else pass(path, `${schema.examples.length} examples valid`);
+}
+
+for (const f of jsonFiles(lifecycleDir)) {
+  const path = join(lifecycleDir, f);
+  const want = f.startsWith("valid_") ? true : f.startsWith("invalid_") ? false : null;
+  if (want === null) {
+    fail(path, "name must start with valid_ or invalid_");
+    continue;
+  }
+  try {
+    const ok = validateLifecycle(readJson(path));
+    if (ok !== want) fail(path, ok ? "accepted, expected invalid" : `rejected, expected valid: ${describe(validateLifecycle.errors)}`);
+    else pass(path, ok ? "valid" : `rejected: ${describe(validateLifecycle.errors.slice(0, 1))}`);
   } catch (err) {
     fail(path, err.message);
   }
