@@ -297,6 +297,7 @@ operator(int argc, char **argv, const char *name, enum orc_input_kind kind)
 	};
 	const char *usage = kind == ORC_INPUT_CANCEL ? cancel_usage
 						     : retry_usage;
+	struct orc_operator_action act = {0};
 	struct orc_cmd cmd;
 	struct orc_error err = {0};
 	const char *id = NULL, *values[N_OPTS] = {0};
@@ -312,9 +313,10 @@ operator(int argc, char **argv, const char *name, enum orc_input_kind kind)
 		rc = orc_cmd_open(&cmd, ORC_CMD_APPLY);
 	if (rc != 0)
 		goto done;
-	if (orc_apply_operator(cmd.ap, kind, id,
-			       values[OPT_REASON - ORC_ARGS_FIRST],
-			       orc_clock_wall_ms(), &err) != ORC_OK) {
+	act.kind = kind;
+	act.reason = values[OPT_REASON - ORC_ARGS_FIRST];
+	if (orc_apply_operator(cmd.ap, &act, id, orc_clock_wall_ms(), NULL,
+			       &err) != ORC_OK) {
 		rc = orc_cmd_fail(&cmd, &err);
 		goto done;
 	}

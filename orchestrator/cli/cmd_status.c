@@ -144,6 +144,7 @@ print_saga(const json_t *s)
 		       orc_duration_format_rough(orc_cmd_int(s, "duration_ms"),
 						 d, sizeof(d)));
 	putchar('\n');
+	print_time("paused", s, "paused_at", true, "\n");
 	print_time("deadline", s, "deadline_at", true, "\n");
 	print_time("next timer", s, "wake_at", true, "\n");
 	if (orc_cmd_str(s, "failure") != NULL)

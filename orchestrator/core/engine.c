@@ -67,6 +67,10 @@ static const bool saga_transitions[ORC_SAGA_STATUS_COUNT]
 	[ORC_SAGA_RUNNING] = {
 		[ORC_SAGA_COMPLETED] = true,    /* every step done */
 		[ORC_SAGA_COMPENSATING] = true, /* failure, timeout, cancel */
+		[ORC_SAGA_CANCELLED] = true,    /* operator terminate */
+	},
+	[ORC_SAGA_COMPLETED] = {
+		[ORC_SAGA_RUNNING] = true, /* operator retry --from */
 	},
 	[ORC_SAGA_COMPENSATING] = {
 		[ORC_SAGA_COMPENSATED] = true, /* failure, all undone */
@@ -76,11 +80,13 @@ static const bool saga_transitions[ORC_SAGA_STATUS_COUNT]
 		[ORC_SAGA_STUCK] = true,       /* a compensation gave up */
 	},
 	[ORC_SAGA_FAILED] = {
-		[ORC_SAGA_RUNNING] = true, /* operator retry */
+		[ORC_SAGA_RUNNING] = true,   /* operator retry, skip */
+		[ORC_SAGA_CANCELLED] = true, /* operator terminate */
 	},
 	[ORC_SAGA_STUCK] = {
-		[ORC_SAGA_COMPENSATING] = true, /* retry, or a late success */
-		[ORC_SAGA_CANCELLED] = true,    /* operator gives up */
+		/* retry, resolve, or a late success */
+		[ORC_SAGA_COMPENSATING] = true,
+		[ORC_SAGA_CANCELLED] = true, /* operator gives up */
 	},
 };
 
@@ -91,18 +97,25 @@ static const bool saga_transitions[ORC_SAGA_STATUS_COUNT]
 static const bool step_transitions[ORC_STEP_STATUS_COUNT]
 				  [ORC_STEP_STATUS_COUNT] = {
 	[ORC_STEP_PENDING] = {
-		[ORC_STEP_RUNNING] = true, /* its needs are done */
-		[ORC_STEP_SKIPPED] = true, /* ... and "when" is false */
+		[ORC_STEP_RUNNING] = true,   /* its needs are done */
+		[ORC_STEP_SKIPPED] = true,   /* ... and "when" is false */
+		[ORC_STEP_SUCCEEDED] = true, /* operator skip */
 	},
 	[ORC_STEP_RUNNING] = {
-		[ORC_STEP_SUCCEEDED] = true, /* reply, event, delay over */
+		[ORC_STEP_SUCCEEDED] = true, /* reply, event, delay, skip */
 		[ORC_STEP_FAILED] = true,    /* failure, timeout, aborted */
+		[ORC_STEP_PENDING] = true,   /* operator retry --from */
 	},
 	[ORC_STEP_SUCCEEDED] = {
 		[ORC_STEP_COMPENSATING] = true,
+		[ORC_STEP_PENDING] = true, /* operator retry --from */
 	},
 	[ORC_STEP_FAILED] = {
-		[ORC_STEP_PENDING] = true, /* operator retry */
+		[ORC_STEP_PENDING] = true,   /* operator retry */
+		[ORC_STEP_SUCCEEDED] = true, /* operator skip */
+	},
+	[ORC_STEP_SKIPPED] = {
+		[ORC_STEP_PENDING] = true, /* operator retry --from */
 	},
 	[ORC_STEP_COMPENSATING] = {
 		[ORC_STEP_COMPENSATED] = true,
@@ -765,6 +778,8 @@ advance_compensation(struct orc_txn *t)
 	struct orc_saga *saga = t->saga;
 	size_t next = NO_STEP;
 
+	if (saga->paused_ms != 0)
+		return;
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		const struct orc_saga_step *st = &saga->steps[i];
 
@@ -789,7 +804,8 @@ advance_compensation(struct orc_txn *t)
 void
 orc_txn_advance(struct orc_txn *t)
 {
-	if (!orc_txn_ok(t))
+	/* paused: what became ready waits for RESUME */
+	if (!orc_txn_ok(t) || t->saga->paused_ms != 0)
 		return;
 	if (t->saga->status == ORC_SAGA_RUNNING) {
 		start_ready(t);
@@ -1308,6 +1324,11 @@ on_timer(struct orc_txn *t)
 	struct due stack[16], *due = stack;
 	size_t n = 0;
 
+	if (saga->paused_ms != 0) {
+		/* its timers wait: RESUME moves them on */
+		orc_txn_ignore(t, ORC_IGNORE_NOT_ALLOWED, NO_STEP);
+		return;
+	}
 	if (saga->n_steps + 1 > COUNT(stack)) {
 		due = malloc((saga->n_steps + 1) * sizeof(*due));
 		if (due == NULL) {
@@ -1368,7 +1389,10 @@ check_input(const struct orc_saga *saga, const struct orc_engine_input *in,
 				     (int)in->kind);
 	if (!text_ok(in->type, in->kind == ORC_INPUT_REPLY ||
 				       in->kind == ORC_INPUT_EVENT) ||
-	    !text_ok(in->step, in->kind == ORC_INPUT_REPLY) ||
+	    !text_ok(in->step, in->kind == ORC_INPUT_REPLY ||
+					in->kind == ORC_INPUT_SKIP ||
+					in->kind == ORC_INPUT_RESOLVE) ||
+	    !text_ok(in->by, false) ||
 	    !text_ok(in->topic, in->kind == ORC_INPUT_EVENT) ||
 	    !text_ok(in->event_id, false) || !text_ok(in->reason, false) ||
 	    !text_ok(in->key, false) ||
@@ -1376,6 +1400,10 @@ check_input(const struct orc_saga *saga, const struct orc_engine_input *in,
 		return orc_error_set(err, ORC_INVALID,
 				     "%s input: missing or non-UTF-8 field",
 				     what);
+	if (in->kind == ORC_INPUT_PATCH && !json_is_object(in->data))
+		return orc_error_set(err, ORC_INVALID,
+				     "patch input: the merge patch is not an "
+				     "object");
 	if (saga->steps == NULL)
 		return orc_error_set(err, ORC_INVALID,
 				     "%s input: saga not initialised", what);
@@ -1405,6 +1433,8 @@ next_wake(const struct orc_saga *saga)
 {
 	int64_t wake = 0;
 
+	if (saga->paused_ms != 0)
+		return 0;
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		int64_t w = saga->steps[i].wake_ms;
 
@@ -1466,6 +1496,12 @@ orc_engine_apply_with(struct orc_saga *saga, const struct orc_engine_input *in,
 		break;
 	case ORC_INPUT_CANCEL:
 	case ORC_INPUT_RETRY:
+	case ORC_INPUT_PAUSE:
+	case ORC_INPUT_RESUME:
+	case ORC_INPUT_SKIP:
+	case ORC_INPUT_PATCH:
+	case ORC_INPUT_RESOLVE:
+	case ORC_INPUT_TERMINATE:
 		orc_txn_operator(&t);
 		break;
 	}

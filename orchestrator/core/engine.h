@@ -229,6 +229,13 @@ struct orc_saga {
 	int64_t wake_ms;     /* earliest pending timer (or deadline); 0 = none */
 	int64_t seq;         /* completions so far (steps' completed_seq) */
 	/*
+	 * When an operator paused it (0 = not paused).  A paused saga starts
+	 * no step and sends no command, and its timers wait (wake_ms is 0):
+	 * RESUME moves every timer and the deadline on by the time it was
+	 * paused, so none is lost or shortened.
+	 */
+	int64_t paused_ms;
+	/*
 	 * Why it is failing or ended, for people: "charge_payment:
 	 * payment.declined", "saga timed out", "compensation of
 	 * reserve_inventory failed: timed out".  Owned, NULL = none.
@@ -278,8 +285,19 @@ enum orc_status orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src);
 	X(ORC_INPUT_TIMER, "timer")                                            \
 	/* operator: give up (compensate first if running) */                  \
 	X(ORC_INPUT_CANCEL, "cancel")                                          \
-	/* operator: rerun a failed saga, unstick a stuck one */               \
-	X(ORC_INPUT_RETRY, "retry")
+	/* operator: rerun a failed saga (step: from that step on), unstick */ \
+	X(ORC_INPUT_RETRY, "retry")                                            \
+	/* operator: no new commands, no timers until RESUME */                \
+	X(ORC_INPUT_PAUSE, "pause")                                            \
+	X(ORC_INPUT_RESUME, "resume")                                          \
+	/* operator: step succeeds with data (may be NULL) */                  \
+	X(ORC_INPUT_SKIP, "skip")                                              \
+	/* operator: merge patch data into the input (step NULL) or a step */  \
+	X(ORC_INPUT_PATCH, "patch")                                            \
+	/* operator: a stuck saga's compensation of step is done by hand */    \
+	X(ORC_INPUT_RESOLVE, "resolve")                                        \
+	/* operator: end it now, cancelled, without compensating */            \
+	X(ORC_INPUT_TERMINATE, "terminate")
 
 enum orc_input_kind { ORC_INPUT_KINDS(ORC_ENUM_CONSTANT) };
 #define ORC_INPUT_KIND_COUNT (0 ORC_INPUT_KINDS(ORC_ENUM_ONE))
@@ -297,13 +315,16 @@ struct orc_engine_input {
 	const char *saga_id;  /* START: shorter than ORC_SAGA_ID_MAX */
 	const char *key;      /* START: business key; NULL = from data at the
 				 trigger's key pointer (orc_business_key) */
-	const char *step;     /* REPLY: the sagastep attribute */
+	const char *step;     /* REPLY: the sagastep attribute; SKIP, RESOLVE:
+				 the step; RETRY, PATCH: the step or NULL */
 	const char *topic;    /* EVENT */
 	const char *type;     /* REPLY, EVENT: the event type */
 	const char *event_id; /* START, REPLY, EVENT: for history; may be NULL */
 	const char *dedup_id; /* REPLY: "<source> <id>"; NULL = not deduplicated */
-	json_t *data;         /* START, REPLY, EVENT: may be NULL (= null) */
-	const char *reason;   /* CANCEL, RETRY: operator's note; may be NULL */
+	json_t *data;         /* START, REPLY, EVENT, SKIP: may be NULL (=
+				 null); PATCH: the merge patch (RFC 7386) */
+	const char *reason;   /* operator inputs: their note; may be NULL */
+	const char *by;       /* operator inputs: who acted; may be NULL */
 };
 
 /*

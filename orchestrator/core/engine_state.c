@@ -212,6 +212,7 @@ orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src)
 	dst->deadline_ms = src->deadline_ms;
 	dst->wake_ms = src->wake_ms;
 	dst->seq = src->seq;
+	dst->paused_ms = src->paused_ms;
 	dst->failure_reason = dup_or_null(src->failure_reason, &oom);
 	/* never changed in place: sharing it is safe */
 	dst->output = src->output != NULL ? json_incref(src->output) : NULL;

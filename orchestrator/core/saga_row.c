@@ -102,6 +102,7 @@ orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
 	saga->seq = row->seq;
 	saga->output = row->output != NULL ? json_incref(row->output) : NULL;
 	saga->lifecycle_seq = row->lifecycle_seq;
+	saga->paused_ms = row->paused_ms;
 
 	for (size_t r = 0; r < n_steps; r++) {
 		const struct orc_step_row *sr = &steps[r];
@@ -197,6 +198,7 @@ orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row)
 	row->failure_reason = saga->failure_reason;
 	row->output = saga->output;
 	row->lifecycle_seq = saga->lifecycle_seq;
+	row->paused_ms = saga->paused_ms;
 	return ORC_OK;
 }
 

@@ -14,7 +14,8 @@
  * I/O and knows no SQL: only the store uses it, through these structs.
  *
  * Ownership: a step row owns nothing, and a saga row owns only its context
- * (not its output, borrowed from the saga) as orc_saga_to_row() makes it (orc_saga_row_finish() releases it).  Every
+ * as orc_saga_to_row() makes it (orc_saga_row_finish() releases it; the
+ * output is borrowed from the saga).  Every
  * other pointer from orc_saga_to_row() and orc_saga_step_to_row() is
  * borrowed from the saga (and its definition) and lives until the saga is
  * next changed or finished; into orc_saga_from_rows() every pointer is
@@ -47,6 +48,7 @@ struct orc_saga_row {
 	const char *failure_reason; /* NULL = none */
 	json_t *output;             /* the rendered "output"; NULL = none */
 	int64_t lifecycle_seq;
+	int64_t paused_ms; /* paused_at; 0 = not paused */
 };
 
 /* The columns of one step row; borrowed as for orc_saga_row. */

@@ -1255,17 +1255,37 @@ fail:
 }
 
 enum orc_status
-orc_apply_operator(struct orc_apply *ap, enum orc_input_kind kind,
-		   const char *id, const char *reason, int64_t now_ms,
+orc_apply_operator(struct orc_apply *ap, const struct orc_operator_action *act,
+		   const char *id, int64_t now_ms, char *action_id_out,
 		   struct orc_error *err)
 {
-	struct orc_engine_input in = {.kind = kind, .reason = reason};
+	struct orc_engine_input in = {
+		.kind = act->kind,
+		.step = act->step,
+		.data = act->data,
+		.reason = act->reason,
+		.by = act->by,
+	};
 	const char *ids[1] = {id};
+	char action_id[40];
 	enum orc_status st;
 
 	if (!orc_text_uuid_valid(id))
 		return orc_error_set(err, ORC_INVALID, "\"%s\" is not a saga id (a UUID)",
 				     id);
+	if (act->action_id != NULL) {
+		snprintf(action_id, sizeof(action_id), "%s", act->action_id);
+	} else {
+		char uuid[37];
+
+		st = new_uuid(ap, uuid, err);
+		if (st != ORC_OK)
+			return st;
+		snprintf(action_id, sizeof(action_id), "op-%.36s", uuid);
+	}
+	if (action_id_out != NULL)
+		snprintf(action_id_out, 40, "%s", action_id);
+	in.event_id = action_id;
 	begin_batch(ap);
 	st = orc_store_begin(ap->store, err);
 	if (st == ORC_OK)
@@ -1279,7 +1299,8 @@ orc_apply_operator(struct orc_apply *ap, enum orc_input_kind kind,
 		st = orc_error_set(err, ORC_NOT_FOUND, "no saga with id %s", id);
 		goto fail;
 	}
-	st = run_engine(ap, ap->set.v[0], &in, NULL, now_ms, err);
+	st = run_engine_from(ap, ap->set.v[0], &in, action_id, NULL, now_ms,
+			     err);
 	if (st == ORC_OK)
 		return commit_writes(ap, err);
 fail:

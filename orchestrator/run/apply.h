@@ -148,14 +148,32 @@ enum orc_status orc_apply_start(struct orc_apply *ap, const char *name,
 				int64_t now_ms, char *saga_id,
 				struct orc_error *err);
 
+/* An operator's action on one saga; every pointer borrowed for the call. */
+struct orc_operator_action {
+	enum orc_input_kind kind; /* CANCEL, TERMINATE, RETRY, PAUSE, ... */
+	const char *step; /* SKIP, RESOLVE; RETRY (from), PATCH (NULL = input) */
+	json_t *data;     /* SKIP (may be NULL), PATCH (the merge patch) */
+	const char *reason; /* for the history; may be NULL */
+	const char *by;     /* who acted; may be NULL */
+	/*
+	 * The event_id of the history rows the action writes, so that what
+	 * it caused is found by it; NULL = a new "op-<uuid>" (written back
+	 * into action_id_out when that is not NULL, size 40).
+	 */
+	const char *action_id;
+};
+
 /*
- * An operator's CANCEL or RETRY of saga id, with a note for the history
- * (may be NULL).  ORC_NOT_FOUND, or ORC_CONFLICT when the saga's status
- * does not allow it (err says why).
+ * Apply act to saga id through the engine, in a transaction of its own.
+ * ORC_NOT_FOUND; ORC_CONFLICT when the saga's state does not allow it
+ * (err says the saga's and the step's state and what the action takes),
+ * or when the database refuses the result (a retry that would make a
+ * second open saga of its business key); ORC_INVALID for a malformed
+ * action.  action_id_out (size 40, may be NULL) gets the action's id.
  */
 enum orc_status orc_apply_operator(struct orc_apply *ap,
-				   enum orc_input_kind kind, const char *id,
-				   const char *reason, int64_t now_ms,
-				   struct orc_error *err);
+				   const struct orc_operator_action *act,
+				   const char *id, int64_t now_ms,
+				   char *action_id_out, struct orc_error *err);
 
 #endif

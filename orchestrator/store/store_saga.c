@@ -184,7 +184,8 @@ orc_saga_set_add_new(struct orc_saga_set *set, const struct orc_definition *def)
 	Y(SAGA_FAILURE, "failure")                                             \
 	Y(SAGA_QUARANTINE, "quarantine_reason")                                \
 	Y(SAGA_OUTPUT, "output::text")                                         \
-	Y(SAGA_LIFECYCLE, "lifecycle_seq")
+	Y(SAGA_LIFECYCLE, "lifecycle_seq")                                     \
+	Y(SAGA_PAUSED, MS("paused_at"))
 
 enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };
 
@@ -340,6 +341,7 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	row.seq = orc_store_int(sagas, r, SAGA_SEQ);
 	row.failure_reason = orc_store_text(sagas, r, SAGA_FAILURE);
 	row.lifecycle_seq = orc_store_int(sagas, r, SAGA_LIFECYCLE);
+	row.paused_ms = orc_store_int(sagas, r, SAGA_PAUSED);
 	if (row.context == NULL)
 		return json_column_failed(&jerr, err, "context");
 	st = json_column(sagas, r, SAGA_OUTPUT, &row.output, "output", err);
@@ -718,7 +720,8 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 	Y(S_SEQ, 11, int, seq)                                                 \
 	Y(S_FAILURE, 12, text, failure)                                        \
 	Y(S_OUTPUT, 13, text, output)                                          \
-	Y(S_LIFECYCLE, 14, int, lifecycle)
+	Y(S_LIFECYCLE, 14, int, lifecycle)                                     \
+	Y(S_PAUSED, 15, bigint, paused)
 
 #define STEP_PARAMS(X, Y)                                                      \
 	X(T_SAGA, 1, uuid, saga)                                               \
@@ -894,6 +897,7 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	orc_pgarray_text(&c[S_FAILURE], row.failure_reason);
 	orc_pgarray_text(&c[S_OUTPUT], saga_output);
 	orc_pgarray_int(&c[S_LIFECYCLE], row.lifecycle_seq);
+	orc_pgarray_int(&c[S_PAUSED], row.paused_ms);
 	free(ctx);
 	free(saga_output);
 	wb->n_sagas++;
@@ -1093,11 +1097,11 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 			"INSERT INTO %1$s.sagas (id, definition_name,"
 			" definition_version, business_key, status, failing_reason,"
 			" context, created_at, deadline_at, wake_at, completion_seq,"
-			" failure, output, lifecycle_seq, finished_at)"
+			" failure, output, lifecycle_seq, paused_at, finished_at)"
 			" SELECT u.id, u.name, u.version, u.key, u.status, u.cause,"
 			" u.ctx::jsonb, to_timestamp(u.started / 1000.0), "
 			TS("u.deadline") ", " TS("u.wake") ", u.seq, u.failure,"
-			" u.output::jsonb, u.lifecycle,"
+			" u.output::jsonb, u.lifecycle, " TS("u.paused") ","
 			" CASE WHEN u.status IN " FINAL_STATUSES " THEN now() END"
 			" FROM " UNNEST(SAGA_PARAMS)
 			" AS u(" UNNEST_AS(SAGA_PARAMS) ")"
@@ -1108,6 +1112,7 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 			" completion_seq = EXCLUDED.completion_seq,"
 			" failure = EXCLUDED.failure, output = EXCLUDED.output,"
 			" lifecycle_seq = EXCLUDED.lifecycle_seq,"
+			" paused_at = EXCLUDED.paused_at,"
 			" version = %1$s.sagas.version + 1,"
 			" updated_at = now(), finished_at = CASE WHEN EXCLUDED.status"
 			" IN " FINAL_STATUSES " THEN coalesce(%1$s.sagas.finished_at,"

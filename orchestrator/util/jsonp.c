@@ -133,3 +133,32 @@ orc_jsonp_append_index(char *buf, size_t len, size_t index)
 	snprintf(tok, sizeof(tok), "%zu", index);
 	return orc_jsonp_append(buf, len, tok);
 }
+
+json_t *
+orc_jsonp_merge_patch(const json_t *target, const json_t *patch)
+{
+	const char *key;
+	json_t *out, *v;
+
+	if (!json_is_object(patch))
+		return json_incref((json_t *)patch);
+	/* a new object; what the patch leaves alone is shared, not copied */
+	out = json_is_object(target) ? json_copy((json_t *)target)
+				     : json_object();
+	if (out == NULL)
+		return NULL;
+	json_object_foreach((json_t *)patch, key, v) {
+		json_t *merged;
+
+		if (json_is_null(v)) {
+			json_object_del(out, key);
+			continue;
+		}
+		merged = orc_jsonp_merge_patch(json_object_get(out, key), v);
+		if (merged == NULL || json_object_set_new(out, key, merged) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}

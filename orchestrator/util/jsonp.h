@@ -1,5 +1,6 @@
 /*
- * jsonp.h - JSON Pointer (RFC 6901) over jansson values.
+ * jsonp.h - JSON Pointer (RFC 6901) and Merge Patch (RFC 7386) over jansson
+ * values.
  *
  * Pure helpers with no state.  Values returned are borrowed from the
  * document passed in: they live as long as that document is not changed.
@@ -41,5 +42,13 @@ bool orc_jsonp_append(char *buf, size_t len, const char *token);
 
 /* Same, for an array index. */
 bool orc_jsonp_append_index(char *buf, size_t len, size_t index);
+
+/*
+ * RFC 7386 JSON Merge Patch: target (borrowed, may be NULL) with patch
+ * (borrowed) applied, as a new reference; neither is changed.  Members
+ * the patch sets to null are removed, objects merge member by member,
+ * anything else replaces.  NULL when out of memory.
+ */
+json_t *orc_jsonp_merge_patch(const json_t *target, const json_t *patch);
 
 #endif

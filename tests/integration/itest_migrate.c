@@ -107,7 +107,7 @@ START_TEST(test_empty_then_again)
 			       "SELECT count(*) FROM pg_indexes WHERE schemaname"
 			       " = 'orchestrator' AND indexname IN"
 			       " ('sagas_wake_at_idx', 'outbox_pkey',"
-			       "  'sagas_definition_name_business_key_key')"),
+			       "  'sagas_open_key_idx')"),
 			 3);
 	before = schema_fingerprint(conn);
 

@@ -43,7 +43,7 @@ state_json(const struct orc_saga *saga)
 				  "replies", sr.replies));
 	}
 	doc = json_pack("{s:s?,s:s?,s:s,s:s,s:O?,s:O?,s:I,s:I,s:I,s:I,s:s?,"
-			"s:O?,s:I,s:o}",
+			"s:O?,s:I,s:I,s:o}",
 			"id", row.id, "key", row.key, "status", row.status,
 			"cause", row.cause, "context", row.context,
 			"whole_context", saga->context,
@@ -52,7 +52,8 @@ state_json(const struct orc_saga *saga)
 			(json_int_t)row.wake_ms, "seq", (json_int_t)row.seq,
 			"failure_reason", row.failure_reason, "output",
 			row.output, "lifecycle_seq",
-			(json_int_t)row.lifecycle_seq, "steps", steps);
+			(json_int_t)row.lifecycle_seq, "paused_ms",
+			(json_int_t)row.paused_ms, "steps", steps);
 	orc_saga_row_finish(&row);
 	ck_assert_ptr_nonnull(doc);
 	return doc;

@@ -345,7 +345,29 @@ command(struct rig *r, const char *cmd)
 		in.kind = ORC_INPUT_CANCEL;
 		in.reason = "test";
 	} else if (strcmp(verb, "retry") == 0) {
+		/* "retry [STEP]": from STEP on */
 		in.kind = ORC_INPUT_RETRY;
+		if (word(&p, a1, sizeof(a1)))
+			in.step = a1;
+	} else if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0 ||
+		   strcmp(verb, "terminate") == 0) {
+		in.kind = verb[0] == 'p'   ? ORC_INPUT_PAUSE
+			  : verb[0] == 'r' ? ORC_INPUT_RESUME
+					   : ORC_INPUT_TERMINATE;
+		in.by = "ann@host";
+		in.reason = "test";
+	} else if (strcmp(verb, "skip") == 0 || strcmp(verb, "resolve") == 0) {
+		/* "skip STEP [DATA]", "resolve STEP" */
+		in.kind = verb[0] == 's' ? ORC_INPUT_SKIP : ORC_INPUT_RESOLVE;
+		ck_assert(word(&p, a1, sizeof(a1)));
+		word(&p, a3, sizeof(a3));
+		in.step = a1;
+		in.by = "ann@host";
+	} else if (strcmp(verb, "patch") == 0) {
+		/* "patch input|STEP PATCH" */
+		in.kind = ORC_INPUT_PATCH;
+		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a3, sizeof(a3)));
+		in.step = strcmp(a1, "input") == 0 ? NULL : a1;
 	} else {
 		ck_abort_msg("unknown command %s", verb);
 	}
@@ -479,11 +501,11 @@ static const struct row rows[] = {
 	 "event tw w.ok {'id':'k1'}", ORC_OK, "h:event.ignored(no_match)",
 	 "running", "a=running b=pending c=pending"},
 	{"running: cancel awaits the command in flight", &def_seq, "start",
-	 "cancel", ORC_OK, "h:saga.compensating", "compensating",
+	 "cancel", ORC_OK, "h:operator.cancel h:saga.compensating", "compensating",
 	 "a=running b=pending c=pending"},
 	{"running: cancel aborts a backoff", &def_seq, "start; reply a a.flaky",
 	 "cancel", ORC_OK,
-	 "h:saga.compensating h:step.aborted h:saga.cancelled ev:cancelled",
+	 "h:operator.cancel h:saga.compensating h:step.aborted h:saga.cancelled ev:cancelled",
 	 "cancelled", "a=failed b=pending c=pending"},
 	{"running: retry is a conflict", &def_seq, "start", "retry",
 	 ORC_CONFLICT, "h:retry.ignored(not_allowed)", "running",
@@ -584,7 +606,7 @@ static const struct row rows[] = {
 
 	/* failed */
 	{"failed: retry reruns the failed step", &def_seq, S_SEQ_FAILED,
-	 "retry", ORC_OK, "h:saga.retried h:step.started cmd:a/action/2",
+	 "retry", ORC_OK, "h:operator.retry h:saga.retried h:step.started cmd:a/action/2",
 	 "running", "a=running b=pending c=pending"},
 	{"failed: cancel is a conflict", &def_seq, S_SEQ_FAILED, "cancel",
 	 ORC_CONFLICT, "h:cancel.ignored(not_allowed)", "failed",
@@ -603,11 +625,11 @@ static const struct row rows[] = {
 	 "h:compensation.timed_out h:compensation.failed h:saga.stuck ev:stuck",
 	 "stuck", "a=succeeded b=compensating c=failed"},
 	{"stuck: retry resends the compensation", &def_seq, S_SEQ_STUCK,
-	 "retry", ORC_OK, "h:saga.retried h:compensation.started "
+	 "retry", ORC_OK, "h:operator.retry h:saga.retried h:compensation.started "
 			  "cmd:b/compensation/3",
 	 "compensating", "a=succeeded b=compensating c=failed"},
 	{"stuck: cancel gives up", &def_seq, S_SEQ_STUCK, "cancel", ORC_OK,
-	 "h:saga.cancel_requested h:saga.cancelled ev:cancelled", "cancelled",
+	 "h:operator.cancel h:saga.cancel_requested h:saga.cancelled ev:cancelled", "cancelled",
 	 "a=succeeded b=compensating c=failed"},
 	{"stuck: a late compensation success unsticks it", &def_seq,
 	 S_SEQ_STUCK, "reply b b.undone", ORC_OK,
@@ -742,7 +764,7 @@ static const struct row rows[] = {
 	 "failed", "w=failed d=succeeded s=skipped v=failed x=pending"},
 	{"flow: cancel aborts waits and delays", &def_flow, "start", "cancel",
 	 ORC_OK,
-	 "h:saga.compensating h:step.aborted h:step.aborted h:saga.cancelled "
+	 "h:operator.cancel h:saga.compensating h:step.aborted h:step.aborted h:saga.cancelled "
 	 "ev:cancelled",
 	 "cancelled", "w=failed d=failed s=pending v=pending x=pending"},
 	{"flow: a reply to a wait step", &def_flow, "start", "reply w w.ok",
@@ -750,7 +772,7 @@ static const struct row rows[] = {
 	 "w=running d=running s=pending v=pending x=pending"},
 	{"flow: retry after a failed wait", &def_flow,
 	 "start; wake; wake; wake", "retry", ORC_OK,
-	 "h:saga.retried h:step.started", "running",
+	 "h:operator.retry h:saga.retried h:step.started", "running",
 	 "w=running d=succeeded s=skipped v=succeeded x=pending"},
 	{"skip: every step skipped completes at once", &def_skip, "", "start",
 	 ORC_OK, "h:saga.started ev:running h:step.skipped h:step.skipped h:saga.completed "
@@ -773,7 +795,7 @@ static const struct row rows[] = {
 	 "failed", "a=failed b=pending c=pending"},
 	{"too large: a retry fails at once, without retries", &def_seq,
 	 LIMIT_40 "start {'id':" X60 "}", "retry", ORC_OK,
-	 "h:saga.retried h:step.failed h:saga.compensating h:saga.failed "
+	 "h:operator.retry h:saga.retried h:step.failed h:saga.compensating h:saga.failed "
 	 "ev:failed",
 	 "failed", "a=failed b=pending c=pending"},
 	{"too large: a sibling in flight is awaited, later ones not started",
@@ -801,14 +823,125 @@ static const struct row rows[] = {
 	 LIMIT_40 "start; reply a a.ok {'r':" X60 "}; reply b b.ok; "
 	 "reply c c.bad; reply b b.undone",
 	 "retry", ORC_OK,
-	 "h:saga.retried h:compensation.failed h:saga.stuck ev:stuck", "stuck",
+	 "h:operator.retry h:saga.retried h:compensation.failed h:saga.stuck ev:stuck", "stuck",
 	 "a=compensating b=compensated c=failed"},
 	{"too large: cancel gives up on the compensation", &def_seq,
 	 LIMIT_40 "start; reply a a.ok {'r':" X60 "}; reply b b.ok; "
 	 "reply c c.bad; reply b b.undone",
 	 "cancel", ORC_OK,
-	 "h:saga.cancel_requested h:saga.cancelled ev:cancelled", "cancelled",
+	 "h:operator.cancel h:saga.cancel_requested h:saga.cancelled ev:cancelled", "cancelled",
 	 "a=compensating b=compensated c=failed"},
+
+	/* operator actions: pause and resume */
+	{"running: pause", &def_seq, "start", "pause", ORC_OK,
+	 "h:operator.pause", "running", "a=running b=pending c=pending"},
+	{"paused: a reply is applied, the next step waits", &def_seq,
+	 "start; pause", "reply a a.ok", ORC_OK, "h:step.succeeded", "running",
+	 "a=succeeded b=pending c=pending"},
+	{"paused: resume starts what became ready", &def_seq,
+	 "start; pause; reply a a.ok", "resume", ORC_OK,
+	 "h:operator.resume h:step.started cmd:b/action/1", "running",
+	 "a=succeeded b=running c=pending"},
+	{"paused: timers wait", &def_seq, "start; pause; at 20000", "timer",
+	 ORC_OK, "h:timer.ignored(not_allowed)", "running",
+	 "a=running b=pending c=pending"},
+	{"paused: a failure compensates only after resume", &def_seq,
+	 "start; reply a a.ok; pause", "reply b b.bad", ORC_OK,
+	 "h:step.failed h:saga.compensating", "compensating",
+	 "a=succeeded b=failed c=pending"},
+	{"paused: resume compensates", &def_seq,
+	 "start; reply a a.ok; pause; reply b b.bad", "resume", ORC_OK,
+	 "h:operator.resume h:compensation.started cmd:a/compensation/1",
+	 "compensating", "a=compensating b=failed c=pending"},
+	{"paused: pause again is a conflict", &def_seq, "start; pause", "pause",
+	 ORC_CONFLICT, "h:pause.ignored(not_allowed)", "running",
+	 "a=running b=pending c=pending"},
+	{"running: resume is a conflict", &def_seq, "start", "resume",
+	 ORC_CONFLICT, "h:resume.ignored(not_allowed)", "running",
+	 "a=running b=pending c=pending"},
+	{"completed: pause is a conflict", &def_seq, S_SEQ_DONE, "pause",
+	 ORC_CONFLICT, "h:pause.ignored(not_allowed)", "completed",
+	 "a=succeeded b=succeeded c=succeeded"},
+
+	/* skip */
+	{"running: skip the running step", &def_seq, "start",
+	 "skip a {'r':1}", ORC_OK,
+	 "h:operator.skip h:step.succeeded h:step.started cmd:b/action/1",
+	 "running", "a=succeeded b=running c=pending"},
+	{"running: skip a pending step", &def_seq, "start", "skip b", ORC_OK,
+	 "h:operator.skip h:step.succeeded h:step.started cmd:c/action/1",
+	 "running", "a=running b=succeeded c=running"},
+	{"running: the skipped step's reply comes late", &def_seq,
+	 "start; skip a", "reply a a.ok", ORC_OK, "h:reply.ignored(duplicate)",
+	 "running", "a=succeeded b=running c=pending"},
+	{"failed: skip the failed step runs on", &def_seq, S_SEQ_FAILED,
+	 "skip a", ORC_OK,
+	 "h:operator.skip h:saga.retried h:step.succeeded h:step.started "
+	 "cmd:b/action/1",
+	 "running", "a=succeeded b=running c=pending"},
+	{"running: skip a succeeded step is a conflict", &def_seq,
+	 "start; reply a a.ok", "skip a", ORC_CONFLICT,
+	 "h:skip.ignored(not_allowed)", "running",
+	 "a=succeeded b=running c=pending"},
+	{"running: skip an unknown step is a conflict", &def_seq, "start",
+	 "skip zz", ORC_CONFLICT, "h:skip.ignored(not_allowed)", "running",
+	 "a=running b=pending c=pending"},
+	{"completed: skip is a conflict", &def_seq, S_SEQ_DONE, "skip a",
+	 ORC_CONFLICT, "h:skip.ignored(not_allowed)", "completed",
+	 "a=succeeded b=succeeded c=succeeded"},
+
+	/* patch */
+	{"running: patch the input", &def_seq, "start",
+	 "patch input {'id':'k2'}", ORC_OK, "h:operator.patch", "running",
+	 "a=running b=pending c=pending"},
+	{"completed: patch is a conflict", &def_seq, S_SEQ_DONE,
+	 "patch input {'id':'k2'}", ORC_CONFLICT,
+	 "h:patch.ignored(not_allowed)", "completed",
+	 "a=succeeded b=succeeded c=succeeded"},
+
+	/* retry from a step */
+	{"completed: retry from b reruns b and c", &def_seq, S_SEQ_DONE,
+	 "retry b", ORC_OK, "h:operator.retry h:step.started cmd:b/action/2",
+	 "running", "a=succeeded b=running c=pending"},
+	{"running: retry from the running step resends it", &def_seq,
+	 "start; reply a a.ok", "retry b", ORC_OK,
+	 "h:operator.retry h:step.started cmd:b/action/2", "running",
+	 "a=succeeded b=running c=pending"},
+	{"failed: retry from a", &def_seq, S_SEQ_FAILED, "retry a", ORC_OK,
+	 "h:operator.retry h:step.started cmd:a/action/2", "running",
+	 "a=running b=pending c=pending"},
+	{"compensating: retry from a step is a conflict", &def_seq, S_SEQ_COMP,
+	 "retry a", ORC_CONFLICT, "h:retry.ignored(not_allowed)",
+	 "compensating", "a=succeeded b=compensating c=failed"},
+
+	/* resolve */
+	{"stuck: resolve goes on compensating", &def_seq, S_SEQ_STUCK,
+	 "resolve b", ORC_OK,
+	 "h:operator.resolve h:compensation.succeeded h:compensation.started "
+	 "cmd:a/compensation/1",
+	 "compensating", "a=compensating b=compensated c=failed"},
+	{"stuck: resolve a step not compensating is a conflict", &def_seq,
+	 S_SEQ_STUCK, "resolve a", ORC_CONFLICT,
+	 "h:resolve.ignored(not_allowed)", "stuck",
+	 "a=succeeded b=compensating c=failed"},
+	{"running: resolve is a conflict", &def_seq, "start", "resolve a",
+	 ORC_CONFLICT, "h:resolve.ignored(not_allowed)", "running",
+	 "a=running b=pending c=pending"},
+
+	/* terminate */
+	{"running: terminate ends it without compensating", &def_seq,
+	 "start; reply a a.ok", "terminate", ORC_OK,
+	 "h:operator.terminate h:step.aborted h:saga.cancelled ev:cancelled",
+	 "cancelled", "a=succeeded b=failed c=pending"},
+	{"stuck: terminate", &def_seq, S_SEQ_STUCK, "terminate", ORC_OK,
+	 "h:operator.terminate h:saga.cancelled ev:cancelled", "cancelled",
+	 "a=succeeded b=compensating c=failed"},
+	{"paused: terminate", &def_seq, "start; pause", "terminate", ORC_OK,
+	 "h:operator.terminate h:step.aborted h:saga.cancelled ev:cancelled",
+	 "cancelled", "a=failed b=pending c=pending"},
+	{"completed: terminate is a conflict", &def_seq, S_SEQ_DONE,
+	 "terminate", ORC_CONFLICT, "h:terminate.ignored(not_allowed)",
+	 "completed", "a=succeeded b=succeeded c=succeeded"},
 };
 
 START_TEST(test_table)
@@ -904,8 +1037,9 @@ START_TEST(test_names_every)
 		"wait_timeout", "comp_timeout", "comp_retry"};
 	static const char *const cause[] = {"none", "failure", "cancel",
 					    "timeout"};
-	static const char *const input[] = {"start", "reply",  "event",
-					    "timer", "cancel", "retry"};
+	static const char *const input[] = {
+		"start", "reply", "event",   "timer",   "cancel",  "retry",
+		"pause", "resume", "skip",   "patch",   "resolve", "terminate"};
 	static const char *const effect[] = {"command", "history",
 					     "saga_event"};
 	static const char *const command[] = {"action", "compensation"};
@@ -1551,7 +1685,7 @@ START_TEST(test_order_cancel_compensates_late_success_first)
 	rig_init(&r, def_order());
 	script(&r, "start " SMALL "; reply reserve_inventory "
 		   "inventory.reserved {'reservation_id':'r-1'}");
-	expect(&r, "cancel", "h:saga.compensating");
+	expect(&r, "cancel", "h:operator.cancel h:saga.compensating");
 	ck_assert_str_eq(r.saga.failure_reason, "cancelled: test");
 	expect(&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
 	       "h:step.succeeded");
@@ -1697,7 +1831,8 @@ START_TEST(test_stuck_retry_compensated)
 			 "compensation of b failed: timed out (2 attempts)");
 	ck_assert_int_eq(r.saga.wake_ms, 0);
 	expect(&r, "retry",
-	       "h:saga.retried h:compensation.started cmd:b/compensation/3");
+	       "h:operator.retry h:saga.retried h:compensation.started "
+	       "cmd:b/compensation/3");
 	ck_assert_int_eq(r.saga.steps[1].comp_attempt_base, 2);
 	expect(&r, "reply b b.undone",
 	       "h:compensation.succeeded h:compensation.started "
@@ -1709,7 +1844,8 @@ START_TEST(test_stuck_retry_compensated)
 	expect(&r, "reply a a.stuck",
 	       "h:compensation.failed h:saga.stuck ev:stuck");
 	expect(&r, "retry",
-	       "h:saga.retried h:compensation.started cmd:a/compensation/3");
+	       "h:operator.retry h:saga.retried h:compensation.started "
+	       "cmd:a/compensation/3");
 	expect(&r, "reply a a.undone",
 	       "h:compensation.succeeded h:saga.compensated ev:compensated");
 	rig_finish(&r);
@@ -1726,7 +1862,8 @@ START_TEST(test_retry_failed_saga_renews_deadline)
 	ck_assert_str_eq(r.saga.failure_reason, "a: a.bad");
 	ck_assert_int_eq(r.saga.wake_ms, 0);
 	r.now = 7200000;
-	expect(&r, "retry", "h:saga.retried h:step.started cmd:a/action/2");
+	expect(&r, "retry",
+	       "h:operator.retry h:saga.retried h:step.started cmd:a/action/2");
 	ck_assert_int_eq(r.saga.deadline_ms, 7200000 + 3600000);
 	ck_assert_ptr_null(r.saga.failure_reason);
 	ck_assert_int_eq(r.saga.cause, ORC_CAUSE_NONE);
@@ -2072,6 +2209,130 @@ START_TEST(test_lifecycle_replay_identical)
 }
 END_TEST
 
+/* ---- operator actions: what the table does not show ---- */
+
+/* The detail of the last history entry of kind in r->fx (borrowed). */
+static const json_t *
+last_detail(struct rig *r, const char *kind)
+{
+	const json_t *d = NULL;
+
+	for (size_t i = 0; i < r->fx.n; i++)
+		if (r->fx.v[i].kind == ORC_EFFECT_HISTORY &&
+		    strcmp(r->fx.v[i].history, kind) == 0)
+			d = r->fx.v[i].detail;
+	ck_assert_msg(d != NULL, "no %s in %s", kind, r->got);
+	return d;
+}
+
+/* Timers and the deadline are held while paused, and survive the rows. */
+START_TEST(test_pause_holds_timers)
+{
+	struct rig r;
+	const json_t *d;
+	char *why;
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, "at 1000; start");
+	ck_assert_int_eq(r.saga.steps[0].wake_ms, 11000); /* a: 10 s */
+	ck_assert_int_eq(r.saga.deadline_ms, 3601000);    /* 1 h */
+	script(&r, "at 4000; pause");
+	ck_assert_int_eq(r.saga.paused_ms, 4000);
+	ck_assert_int_eq(r.saga.wake_ms, 0);
+	d = last_detail(&r, "operator.pause");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "by")),
+			 "ann@host");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "reason")),
+			 "test");
+	why = orc_et_reload(&r.saga);
+	ck_assert_msg(why == NULL, "%s", why ? why : "");
+	ck_assert_int_eq(r.saga.paused_ms, 4000);
+	/* long after a's timeout: nothing fires */
+	script(&r, "at 100000; timer");
+	ck_assert_str_eq(steps_of(&r), "a=running b=pending c=pending");
+	/* resumed after 96 s: 7 s of a's timeout were left */
+	script(&r, "resume");
+	ck_assert_int_eq(json_integer_value(json_object_get(
+				 last_detail(&r, "operator.resume"), "paused_ms")),
+			 96000);
+	ck_assert_int_eq(r.saga.paused_ms, 0);
+	ck_assert_int_eq(r.saga.steps[0].wake_ms, 107000);
+	ck_assert_int_eq(r.saga.deadline_ms, 3697000);
+	ck_assert_int_eq(r.saga.wake_ms, 107000);
+	expect(&r, "timer", "h:timer.ignored(not_due)");
+	script(&r, "at 107000");
+	expect(&r, "timer", "h:step.timed_out h:step.retry_scheduled");
+	rig_finish(&r);
+}
+END_TEST
+
+/* A merge patch on the input and on a step, with before and after */
+START_TEST(test_patch_input_and_step)
+{
+	struct rig r;
+	const json_t *d;
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, "start {'id':'k1','order':{'qty':1,'note':'x'}};"
+		   " reply a a.ok {'r':7}");
+	script(&r, "patch input {'order':{'qty':2,'note':null}}");
+	d = last_detail(&r, "operator.patch");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "target")),
+			 "input");
+	ck_assert_int_eq(json_integer_value(orc_jsonp_get(
+				 json_object_get(d, "before"), "/order/qty")),
+			 1);
+	ck_assert_int_eq(json_integer_value(orc_jsonp_get(
+				 json_object_get(d, "after"), "/order/qty")),
+			 2);
+	ck_assert_int_eq(json_integer_value(orc_jsonp_get(
+				 r.saga.context, "/input/order/qty")),
+			 2);
+	ck_assert_ptr_null(orc_jsonp_get(r.saga.context, "/input/order/note"));
+	ck_assert_str_eq(
+		json_string_value(orc_jsonp_get(r.saga.context, "/input/id")),
+		"k1");
+	r.saga.steps[0].changed = false;
+	script(&r, "patch a {'r':8}");
+	ck_assert(r.saga.steps[0].changed);
+	ck_assert_int_eq(
+		json_integer_value(orc_jsonp_get(r.saga.context, "/steps/a/r")),
+		8);
+	/* the compensation renders the patched value */
+	script(&r, "reply b b.bad");
+	ck_assert_int_eq(json_integer_value(json_object_get(
+				 command_effect(&r, "a")->data, "r")),
+			 8);
+	ck_assert_int_eq(orc_engine_apply(&r.saga,
+					  &(struct orc_engine_input){
+						  .kind = ORC_INPUT_PATCH,
+						  .data = NULL},
+					  r.now, &r.fx, &r.err),
+			 ORC_INVALID);
+	rig_finish(&r);
+}
+END_TEST
+
+/* retry --from: the step and its dependents rerun, with new attempt ids */
+START_TEST(test_retry_from_new_attempts)
+{
+	struct rig r;
+	const json_t *steps;
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, S_SEQ_DONE);
+	script(&r, "retry a");
+	steps = json_object_get(last_detail(&r, "operator.retry"), "steps");
+	ck_assert_uint_eq(json_array_size(steps), 3);
+	ck_assert_ptr_null(orc_jsonp_get(r.saga.context, "/steps/b"));
+	ck_assert_str_eq(command_effect(&r, "a")->message_id,
+			 SAGA_ID "/a/action/2");
+	script(&r, "reply a a.ok; reply b b.ok; reply c c.ok");
+	ck_assert_str_eq(orc_saga_status_name(r.saga.status), "completed");
+	rig_finish(&r);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -2104,6 +2365,12 @@ suite(void)
 	tcase_add_test(tc, test_output_only_when_completed);
 	tcase_add_test(tc, test_output_too_large);
 	tcase_add_test(tc, test_lifecycle_replay_identical);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("operator");
+	tcase_add_test(tc, test_pause_holds_timers);
+	tcase_add_test(tc, test_patch_input_and_step);
+	tcase_add_test(tc, test_retry_from_new_attempts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("order");

@@ -1,8 +1,10 @@
 /*
  * test_jsonp.c - JSON Pointer (RFC 6901): syntax, resolution with escapes
- * and array indexes, token splitting, and building pointers by appending.
+ * and array indexes, token splitting, and building pointers by appending;
+ * JSON Merge Patch (RFC 7386) on the examples of its appendix A.
  */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_runner.h"
@@ -142,6 +144,49 @@ START_TEST(test_append_overflow_unchanged)
 }
 END_TEST
 
+/* RFC 7386, appendix A: original, patch, result */
+static const char *const merge_cases[][3] = {
+	{"{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+	{"{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}"},
+	{"{\"a\":\"b\"}", "{\"a\":null}", "{}"},
+	{"{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}"},
+	{"{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+	{"{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}"},
+	{"{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}",
+	 "{\"a\":{\"b\":\"d\"}}"},
+	{"{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}"},
+	{"[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]"},
+	{"{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]"},
+	{"{\"a\":\"foo\"}", "null", "null"},
+	{"{\"a\":\"foo\"}", "\"bar\"", "\"bar\""},
+	{"{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}"},
+	{"[1,2]", "{\"a\":\"b\",\"c\":null}", "{\"a\":\"b\"}"},
+	{"{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}"},
+};
+
+START_TEST(test_merge_patch_rfc_examples)
+{
+	json_t *target = json_loads(merge_cases[_i][0], JSON_DECODE_ANY, NULL);
+	json_t *patch = json_loads(merge_cases[_i][1], JSON_DECODE_ANY, NULL);
+	json_t *want = json_loads(merge_cases[_i][2], JSON_DECODE_ANY, NULL);
+	char *before = json_dumps(target, JSON_ENCODE_ANY | JSON_SORT_KEYS);
+	json_t *got = orc_jsonp_merge_patch(target, patch);
+	char *after = json_dumps(target, JSON_ENCODE_ANY | JSON_SORT_KEYS);
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_msg(json_equal(got, want), "case %d: %s + %s", _i,
+		      merge_cases[_i][0], merge_cases[_i][1]);
+	/* the target is left as it was */
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	json_decref(got);
+	json_decref(target);
+	json_decref(patch);
+	json_decref(want);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -155,6 +200,11 @@ suite(void)
 	tcase_add_test(tc, test_token);
 	tcase_add_test(tc, test_append);
 	tcase_add_test(tc, test_append_overflow_unchanged);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("merge_patch");
+	tcase_add_loop_test(tc, test_merge_patch_rfc_examples, 0,
+			    (int)(sizeof(merge_cases) / sizeof(merge_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
