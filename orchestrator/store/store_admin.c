@@ -11,6 +11,9 @@
  *
  * Nothing here is on the hot path; queries favour clarity over speed (the
  * list is a sort of the matching sagas, there is no index on created_at).
+ * One text from a user does reach the server as SQL, on purpose: the
+ * predicate of `dead-letters replay --where`, run in a read-only
+ * transaction, apart from the schema expansion.
  */
 #include "store_admin.h"
 
@@ -21,6 +24,7 @@
 #include "engine.h"
 #include "pgarray.h"
 #include "store_internal.h"
+#include "strbuf.h"
 #include "text.h"
 
 /* A timestamptz as "2026-11-27T07:00:00.123Z" (NULL stays NULL). */
@@ -619,28 +623,195 @@ orc_admin_dead_letter_finish(struct orc_admin_dead_letter *dl)
 	memset(dl, 0, sizeof(*dl));
 }
 
-enum orc_status
-orc_store_admin_mark_replayed(struct orc_store *store, int64_t id,
-			      char at[32], struct orc_error *err)
+/*
+ * The select of orc_store_admin_dead_letters_where(), around the
+ * predicate: the schema is expanded in these two parts only, so that a
+ * "%1$s" in the operator's text stays as written.  The predicate stands on
+ * lines of its own, so a "--" comment in it ends with it.
+ */
+static const char where_head[] =
+	"SELECT json_build_object(" DEAD_LETTER_FIELDS ")::text"
+	" FROM (SELECT * FROM %1$s.dead_letters WHERE (\n";
+static const char where_tail[] =
+	"\n)) d WHERE $1::bool OR d.replayed_at IS NULL"
+	" ORDER BY d.id LIMIT nullif($2::int, 0)";
+
+/* The SQL of the select with predicate: new (free()), or NULL. */
+static char *
+where_sql(const struct orc_store *store, const char *predicate)
 {
-	char ids[24];
-	const char *params[1] = {ids};
+	struct orc_strbuf sb;
+	char *head = orc_store_sql(store, where_head);
+
+	if (head == NULL)
+		return NULL;
+	orc_strbuf_init(&sb);
+	orc_strbuf_puts(&sb, head);
+	orc_strbuf_puts(&sb, predicate);
+	orc_strbuf_puts(&sb, where_tail);
+	free(head);
+	return orc_strbuf_take(&sb);
+}
+
+/*
+ * A failed select, mapped: a lost connection stays ORC_TRANSIENT; anything
+ * else the server refused is the predicate's fault, ORC_INVALID naming it.
+ */
+static enum orc_status
+where_failed(struct orc_store *store, const PGresult *res,
+	     const char *predicate, struct orc_error *err)
+{
+	enum orc_status st = orc_store_fail(store, res, "selecting dead letters",
+					    err);
+	const char *msg, *state;
+
+	if (st == ORC_TRANSIENT)
+		return st;
+	msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	orc_error_set(err, ORC_INVALID, "invalid predicate \"%s\": %s",
+		      predicate, msg ? msg : "refused by the server");
+	orc_error_detail(err, "sqlstate=%s; the predicate is run as SELECT ..."
+			 " FROM dead_letters WHERE (PREDICATE) in a read-only"
+			 " transaction", state ? state : "none");
+	return ORC_INVALID;
+}
+
+enum orc_status
+orc_store_admin_dead_letters_where(struct orc_store *store,
+				   const char *predicate, bool all, int limit,
+				   json_t **out, struct orc_error *err)
+{
+	char lim[16];
+	const char *params[2] = {all ? "true" : "false", lim};
+	struct orc_strbuf path;
+	PGresult *res = NULL;
+	enum orc_status st;
+	char *sql = NULL, *set_path;
+
+	*out = NULL;
+	snprintf(lim, sizeof(lim), "%d", limit > 0 ? limit : 0);
+	orc_strbuf_init(&path);
+	orc_strbuf_printf(&path, "SET LOCAL search_path TO %s, pg_catalog",
+			  store->schema_quoted);
+	set_path = orc_strbuf_take(&path);
+	sql = where_sql(store, predicate);
+	if (set_path == NULL || sql == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto done;
+	}
+	st = orc_store_exec(store, "BEGIN READ ONLY", err);
+	if (st != ORC_OK)
+		goto done;
+	st = orc_store_exec(store, set_path, err);
+	/* a failure here is the schema's, not the predicate's */
+	if (st == ORC_OK)
+		st = query(store, "SELECT FROM %1$s.dead_letters LIMIT 1", 0,
+			   NULL, 0, NULL, "reading dead letters", err);
+	if (st == ORC_OK) {
+		/* one statement only: the extended protocol refuses a second */
+		res = PQexecParams(store->conn, sql, 2, NULL, params, NULL, NULL,
+				   0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			st = where_failed(store, res, predicate, err);
+	}
+	if (st == ORC_OK) {
+		*out = rows_to_array(res, err);
+		st = *out ? ORC_OK : ORC_FATAL;
+	}
+	/* nothing to keep: a rollback ends it either way */
+	if (orc_store_connected(store))
+		orc_store_exec(store, "ROLLBACK", NULL);
+done:
+	PQclear(res);
+	free(sql);
+	free(set_path);
+	return st;
+}
+
+enum orc_status
+orc_store_admin_record_replays(struct orc_store *store,
+			       const struct orc_admin_replay *replays,
+			       size_t n, const char *by, size_t *marked,
+			       char at[32], struct orc_error *err)
+{
+	struct orc_pgarray ids, parts, offs, payloads;
+	const char *params[5];
+	PGresult *res = NULL;
+	enum orc_status st;
+
+	*marked = 0;
+	if (at != NULL)
+		at[0] = '\0';
+	if (n == 0)
+		return ORC_OK;
+	orc_pgarray_init(&ids);
+	orc_pgarray_init(&parts);
+	orc_pgarray_init(&offs);
+	orc_pgarray_init(&payloads);
+	for (size_t i = 0; i < n; i++) {
+		orc_pgarray_int(&ids, replays[i].dead_letter_id);
+		orc_pgarray_int(&parts, replays[i].partition);
+		orc_pgarray_int(&offs, replays[i].offset);
+		orc_pgarray_text(&payloads, replays[i].payload);
+	}
+	params[0] = orc_pgarray_done(&ids);
+	params[1] = orc_pgarray_done(&parts);
+	params[2] = orc_pgarray_done(&offs);
+	params[3] = orc_pgarray_done(&payloads);
+	params[4] = by;
+	if (!params[0] || !params[1] || !params[2] || !params[3]) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto done;
+	}
+	st = query(store,
+		   "WITH r AS (INSERT INTO %1$s.dead_letter_replays"
+		   "  (dead_letter_id, replayed_by, topic, partition, \"offset\","
+		   "   corrected, payload, payload_sha256)"
+		   " SELECT d.id, $5, d.topic, u.part, u.off,"
+		   "  u.payload IS NOT NULL, convert_to(u.payload, 'UTF8'),"
+		   "  sha256(coalesce(convert_to(u.payload, 'UTF8'), d.payload))"
+		   " FROM unnest($1::bigint[], $2::int[], $3::bigint[],"
+		   "  $4::text[]) AS u(id, part, off, payload)"
+		   " JOIN %1$s.dead_letters d ON d.id = u.id"
+		   " RETURNING dead_letter_id, replayed_at)"
+		   " UPDATE %1$s.dead_letters d SET replayed_at = r.replayed_at"
+		   " FROM r WHERE d.id = r.dead_letter_id"
+		   " RETURNING " ISO("d.replayed_at"),
+		   5, params, 0, &res, "recording dead letter replays", err);
+	if (st != ORC_OK)
+		goto done;
+	*marked = (size_t)PQntuples(res);
+	if (at != NULL && *marked > 0)
+		snprintf(at, 32, "%s", PQgetvalue(res, 0, 0));
+done:
+	PQclear(res);
+	orc_pgarray_finish(&ids);
+	orc_pgarray_finish(&parts);
+	orc_pgarray_finish(&offs);
+	orc_pgarray_finish(&payloads);
+	return st;
+}
+
+enum orc_status
+orc_store_admin_dead_letters_older(struct orc_store *store,
+				   int64_t older_than_ms, int64_t *count,
+				   struct orc_error *err)
+{
+	char ms[24];
+	const char *params[1] = {ms};
 	PGresult *res;
 	enum orc_status st;
 
-	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	*count = 0;
+	snprintf(ms, sizeof(ms), "%lld", (long long)older_than_ms);
 	st = query(store,
-		   "UPDATE %1$s.dead_letters SET replayed_at = now()"
-		   " WHERE id = $1::bigint RETURNING " ISO("replayed_at"),
-		   1, params, 0, &res, "marking dead letter replayed", err);
+		   "SELECT count(*) FROM %1$s.dead_letters WHERE created_at"
+		   " < now() - $1::bigint * interval '1 millisecond'",
+		   1, params, 0, &res, "counting dead letters", err);
 	if (st != ORC_OK)
 		return st;
-	if (PQntuples(res) == 0)
-		st = orc_error_set(err, ORC_NOT_FOUND,
-				   "dead letter %lld does not exist",
-				   (long long)id);
-	else if (at != NULL)
-		snprintf(at, 32, "%s", PQgetvalue(res, 0, 0));
+	*count = orc_store_int(res, 0, 0);
 	PQclear(res);
-	return st;
+	return ORC_OK;
 }

@@ -2,7 +2,7 @@
  * store_admin.h - reading sagas and dead letters for operators.
  *
  * The store side of `orchestrator status|list|history|dead-letters`: read
- * only, except marking a dead letter replayed.  Results are jansson values
+ * only, except recording a dead letter's replays.  Results are jansson values
  * (new references, the caller json_decref()s them) so that a command can
  * print them as a table or as --json without knowing SQL.  Times are
  * ISO-8601 strings in UTC with milliseconds ("2026-11-27T07:00:00.123Z"),
@@ -155,11 +155,50 @@ enum orc_status orc_store_admin_dead_letter(struct orc_store *store,
 void orc_admin_dead_letter_finish(struct orc_admin_dead_letter *dl);
 
 /*
- * Set dead letter id's replayed_at to now() and write it (ISO-8601 UTC)
- * into at (may be NULL).  ORC_NOT_FOUND when there is none.
+ * The dead letters where predicate (borrowed) holds, oldest first (by id),
+ * at most limit (<= 0: every one); those replayed before only when all.
+ * The predicate is the operator's own SQL, a boolean expression over the
+ * columns of dead_letters, run as "WHERE (predicate)" in a read-only
+ * transaction of its own with search_path set to the schema (so it may
+ * look at sagas too).  One that is not valid SQL, or that would write
+ * (nextval(), a function that updates), is ORC_INVALID with a message
+ * naming it; nothing is changed either way.  *out is a new array of
+ * objects as orc_store_admin_dead_letters() gives.
  */
-enum orc_status orc_store_admin_mark_replayed(struct orc_store *store,
-					      int64_t id, char at[32],
-					      struct orc_error *err);
+enum orc_status orc_store_admin_dead_letters_where(struct orc_store *store,
+						   const char *predicate,
+						   bool all, int limit,
+						   json_t **out,
+						   struct orc_error *err);
+
+/* One acknowledged replay of a dead letter, for the record. */
+struct orc_admin_replay {
+	int64_t dead_letter_id;
+	int32_t partition; /* where the broker wrote the message */
+	int64_t offset;
+	/*
+	 * The corrected value that was sent instead of the dead letter's own
+	 * (JSON text, borrowed), or NULL when its own was.
+	 */
+	const char *payload;
+};
+
+/*
+ * Record replays[0..n) (borrowed) as made by by (borrowed), in one
+ * statement: a dead_letter_replays row each (migration 014) and their
+ * dead letters' replayed_at set to now().  *marked is how many dead
+ * letters were marked: one deleted meanwhile is not.  at (may be NULL)
+ * receives the time written (ISO-8601 UTC), "" when none was.
+ */
+enum orc_status orc_store_admin_record_replays(
+	struct orc_store *store, const struct orc_admin_replay *replays,
+	size_t n, const char *by, size_t *marked, char at[32],
+	struct orc_error *err);
+
+/* How many dead letters were recorded more than older_than_ms ago. */
+enum orc_status orc_store_admin_dead_letters_older(struct orc_store *store,
+						   int64_t older_than_ms,
+						   int64_t *count,
+						   struct orc_error *err);
 
 #endif
