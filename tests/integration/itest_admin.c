@@ -604,8 +604,8 @@ START_TEST(test_dead_letters_list)
 
 	RUN(out, dsn, 2, "dead-letters");
 	HAS(out, "usage: orchestrator dead-letters list");
-	RUN(out, dsn, 2, "dead-letters", "purge");
-	HAS(out, "unknown subcommand \"purge\"");
+	RUN(out, dsn, 2, "dead-letters", "prune");
+	HAS(out, "unknown subcommand \"prune\"");
 	RUN(out, dsn, 2, "dead-letters", "list", "--limit", "x");
 	RUN(out, dsn, 0, "dead-letters", "--help");
 	HAS(out, "orc_replayed_from");
