@@ -1400,6 +1400,13 @@ check_input(const struct orc_saga *saga, const struct orc_engine_input *in,
 		return orc_error_set(err, ORC_INVALID,
 				     "%s input: missing or non-UTF-8 field",
 				     what);
+	if (in->kind == ORC_INPUT_MIGRATE &&
+	    (in->to_def == NULL || saga->def == NULL ||
+	     strcmp(in->to_def->name, saga->def->name) != 0 ||
+	     (in->n_map > 0 && (in->map_from == NULL || in->map_to == NULL))))
+		return orc_error_set(err, ORC_INVALID,
+				     "migrate input: no version of the saga's "
+				     "definition to move to");
 	if (in->kind == ORC_INPUT_PATCH && !json_is_object(in->data))
 		return orc_error_set(err, ORC_INVALID,
 				     "patch input: the merge patch is not an "
@@ -1502,6 +1509,7 @@ orc_engine_apply_with(struct orc_saga *saga, const struct orc_engine_input *in,
 	case ORC_INPUT_PATCH:
 	case ORC_INPUT_RESOLVE:
 	case ORC_INPUT_TERMINATE:
+	case ORC_INPUT_MIGRATE:
 		orc_txn_operator(&t);
 		break;
 	}

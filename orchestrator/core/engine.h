@@ -297,7 +297,9 @@ enum orc_status orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src);
 	/* operator: a stuck saga's compensation of step is done by hand */    \
 	X(ORC_INPUT_RESOLVE, "resolve")                                        \
 	/* operator: end it now, cancelled, without compensating */            \
-	X(ORC_INPUT_TERMINATE, "terminate")
+	X(ORC_INPUT_TERMINATE, "terminate")                                    \
+	/* operator: move it to another version of its definition */           \
+	X(ORC_INPUT_MIGRATE, "migrate")
 
 enum orc_input_kind { ORC_INPUT_KINDS(ORC_ENUM_CONSTANT) };
 #define ORC_INPUT_KIND_COUNT (0 ORC_INPUT_KINDS(ORC_ENUM_ONE))
@@ -325,6 +327,16 @@ struct orc_engine_input {
 				 null); PATCH: the merge patch (RFC 7386) */
 	const char *reason;   /* operator inputs: their note; may be NULL */
 	const char *by;       /* operator inputs: who acted; may be NULL */
+	/*
+	 * MIGRATE: the version to move to (same name, borrowed; it must
+	 * outlive the saga, which borrows it from then on), and the renamed
+	 * steps: map_from[i] of the saga's version is map_to[i] of to_def.
+	 * A step of the same name in both needs no entry.
+	 */
+	const struct orc_definition *to_def;
+	const char *const *map_from;
+	const char *const *map_to;
+	size_t n_map;
 };
 
 /*

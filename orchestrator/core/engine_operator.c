@@ -40,12 +40,8 @@
 static const char *const operator_history[] = {
 	ORC_INPUT_KINDS(OPERATOR_HISTORY)};
 
-/*
- * The audit entry of the action being applied (step: the step it names,
- * or NO_STEP); returns its detail for the caller to add arguments to.
- */
-static json_t *
-audit(struct orc_txn *t, size_t step)
+json_t *
+orc_txn_audit(struct orc_txn *t, size_t step)
 {
 	json_t *d = orc_txn_history(t, operator_history[t->in->kind], step);
 
@@ -54,12 +50,8 @@ audit(struct orc_txn *t, size_t step)
 	return d;
 }
 
-static void refuse(struct orc_txn *t, size_t step, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* The action does not fit: one ignored entry, ORC_CONFLICT with why. */
-static void
-refuse(struct orc_txn *t, size_t step, const char *fmt, ...)
+void
+orc_txn_refuse(struct orc_txn *t, size_t step, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -82,7 +74,7 @@ named_step(struct orc_txn *t)
 	ptrdiff_t i = orc_definition_step_index(t->def, t->in->step);
 
 	if (i < 0)
-		refuse(t, NO_STEP, "saga %s (%s) has no step \"%s\"",
+		orc_txn_refuse(t, NO_STEP, "saga %s (%s) has no step \"%s\"",
 		       t->saga->id, t->def->name, t->in->step);
 	return i < 0 ? NO_STEP : (size_t)i;
 }
@@ -145,7 +137,7 @@ on_cancel(struct orc_txn *t)
 
 	switch (saga->status) {
 	case ORC_SAGA_RUNNING:
-		audit(t, NO_STEP);
+		orc_txn_audit(t, NO_STEP);
 		orc_txn_set_textf(t, &saga->failure_reason, "cancelled%s%s",
 				  t->in->reason ? ": " : "",
 				  t->in->reason ? t->in->reason : "");
@@ -153,7 +145,7 @@ on_cancel(struct orc_txn *t)
 		return;
 	case ORC_SAGA_STUCK:
 		/* the operator gives up on the compensation */
-		audit(t, NO_STEP);
+		orc_txn_audit(t, NO_STEP);
 		d = orc_txn_history(t, "saga.cancel_requested", NO_STEP);
 		orc_txn_put_str(t, d, "reason", t->in->reason);
 		saga->cause = ORC_CAUSE_CANCEL;
@@ -161,7 +153,7 @@ on_cancel(struct orc_txn *t)
 		orc_txn_end_saga(t, ORC_SAGA_CANCELLED);
 		return;
 	default:
-		refuse(t, NO_STEP,
+		orc_txn_refuse(t, NO_STEP,
 		       "cannot cancel saga %s: it is %s; cancel takes a running "
 		       "or stuck saga (terminate also a compensating or failed "
 		       "one)",
@@ -183,12 +175,12 @@ on_terminate(struct orc_txn *t)
 	case ORC_SAGA_FAILED:
 		break;
 	default:
-		refuse(t, NO_STEP,
+		orc_txn_refuse(t, NO_STEP,
 		       "cannot terminate saga %s: it is %s, which is final",
 		       saga->id, orc_saga_status_name(saga->status));
 		return;
 	}
-	audit(t, NO_STEP);
+	orc_txn_audit(t, NO_STEP);
 	for (size_t i = 0; i < saga->n_steps && orc_txn_ok(t); i++) {
 		struct orc_saga_step *st = &saga->steps[i];
 
@@ -218,7 +210,7 @@ retry_from(struct orc_txn *t, size_t from)
 		orc_txn_oom(t);
 		return;
 	}
-	d = audit(t, from);
+	d = orc_txn_audit(t, from);
 	if (saga->status != ORC_SAGA_RUNNING && !rerun(t)) {
 		json_decref(steps);
 		return;
@@ -250,7 +242,7 @@ on_retry(struct orc_txn *t)
 		if (saga->status != ORC_SAGA_RUNNING &&
 		    saga->status != ORC_SAGA_FAILED &&
 		    saga->status != ORC_SAGA_COMPLETED) {
-			refuse(t, from,
+			orc_txn_refuse(t, from,
 			       "cannot retry saga %s from %s: it is %s; retry "
 			       "--from takes a running, failed or completed "
 			       "saga",
@@ -263,7 +255,7 @@ on_retry(struct orc_txn *t)
 	}
 	switch (saga->status) {
 	case ORC_SAGA_FAILED:
-		audit(t, NO_STEP);
+		orc_txn_audit(t, NO_STEP);
 		if (!rerun(t))
 			return;
 		d = orc_txn_history(t, "saga.retried", NO_STEP);
@@ -272,7 +264,7 @@ on_retry(struct orc_txn *t)
 		orc_txn_advance(t);
 		return;
 	case ORC_SAGA_STUCK:
-		audit(t, NO_STEP);
+		orc_txn_audit(t, NO_STEP);
 		if (!orc_txn_saga_status(t, ORC_SAGA_COMPENSATING))
 			return;
 		d = orc_txn_history(t, "saga.retried", NO_STEP);
@@ -290,7 +282,7 @@ on_retry(struct orc_txn *t)
 		orc_txn_advance(t);
 		return;
 	default:
-		refuse(t, NO_STEP,
+		orc_txn_refuse(t, NO_STEP,
 		       "cannot retry saga %s: it is %s; retry takes a failed or "
 		       "stuck saga (retry --from STEP also a running or "
 		       "completed one)",
@@ -306,14 +298,14 @@ on_pause(struct orc_txn *t)
 
 	if (saga->paused_ms != 0 || (saga->status != ORC_SAGA_RUNNING &&
 				     saga->status != ORC_SAGA_COMPENSATING)) {
-		refuse(t, NO_STEP,
+		orc_txn_refuse(t, NO_STEP,
 		       "cannot pause saga %s: it is %s%s; pause takes a running "
 		       "or compensating saga that is not paused",
 		       saga->id, orc_saga_status_name(saga->status),
 		       saga->paused_ms != 0 ? " and paused" : "");
 		return;
 	}
-	audit(t, NO_STEP);
+	orc_txn_audit(t, NO_STEP);
 	/* 0 means not paused: a clock at its epoch pauses at 1 ms */
 	saga->paused_ms = t->now > 0 ? t->now : 1;
 }
@@ -327,13 +319,13 @@ on_resume(struct orc_txn *t)
 	json_t *d;
 
 	if (saga->paused_ms == 0) {
-		refuse(t, NO_STEP,
+		orc_txn_refuse(t, NO_STEP,
 		       "cannot resume saga %s: it is %s and not paused",
 		       saga->id, orc_saga_status_name(saga->status));
 		return;
 	}
 	held = t->now > saga->paused_ms ? t->now - saga->paused_ms : 0;
-	d = audit(t, NO_STEP);
+	d = orc_txn_audit(t, NO_STEP);
 	orc_txn_put_int(t, d, "paused_ms", held);
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		struct orc_saga_step *st = &saga->steps[i];
@@ -365,7 +357,7 @@ on_skip(struct orc_txn *t)
 	     saga->status != ORC_SAGA_FAILED) ||
 	    (st->status != ORC_STEP_PENDING && st->status != ORC_STEP_RUNNING &&
 	     st->status != ORC_STEP_FAILED)) {
-		refuse(t, i,
+		orc_txn_refuse(t, i,
 		       "cannot skip step %s of saga %s: the saga is %s and the "
 		       "step %s; skip takes a pending, running or failed step "
 		       "of a running or failed saga",
@@ -374,7 +366,7 @@ on_skip(struct orc_txn *t)
 		       orc_step_status_name(st->status));
 		return;
 	}
-	d = audit(t, i);
+	d = orc_txn_audit(t, i);
 	orc_txn_put(t, d, "data",
 		    t->in->data ? json_incref(t->in->data) : json_null());
 	if (saga->status == ORC_SAGA_FAILED) {
@@ -411,7 +403,7 @@ on_patch(struct orc_txn *t)
 
 	if (orc_saga_status_is_final(saga->status) &&
 	    saga->status != ORC_SAGA_STUCK && saga->status != ORC_SAGA_FAILED) {
-		refuse(t, NO_STEP,
+		orc_txn_refuse(t, NO_STEP,
 		       "cannot patch saga %s: it is %s, which is final; patch "
 		       "takes a running, compensating, stuck or failed saga",
 		       saga->id, orc_saga_status_name(saga->status));
@@ -433,7 +425,7 @@ on_patch(struct orc_txn *t)
 		orc_txn_oom(t);
 		return;
 	}
-	d = audit(t, i);
+	d = orc_txn_audit(t, i);
 	orc_txn_put_str(t, d, "target", i == NO_STEP ? "input" : "step");
 	orc_txn_put(t, d, "patch", json_incref(t->in->data));
 	orc_txn_put(t, d, "before", before ? json_incref(before) : json_null());
@@ -457,7 +449,7 @@ on_resolve(struct orc_txn *t)
 	st = &saga->steps[i];
 	if (saga->status != ORC_SAGA_STUCK ||
 	    st->status != ORC_STEP_COMPENSATING) {
-		refuse(t, i,
+		orc_txn_refuse(t, i,
 		       "cannot resolve step %s of saga %s: the saga is %s and "
 		       "the step %s; resolve takes the compensating step of a "
 		       "stuck saga",
@@ -466,7 +458,7 @@ on_resolve(struct orc_txn *t)
 		       orc_step_status_name(st->status));
 		return;
 	}
-	audit(t, i);
+	orc_txn_audit(t, i);
 	if (!orc_txn_saga_status(t, ORC_SAGA_COMPENSATING) ||
 	    !orc_txn_step_status(t, i, ORC_STEP_COMPENSATED))
 		return;
@@ -504,6 +496,9 @@ orc_txn_operator(struct orc_txn *t)
 		return;
 	case ORC_INPUT_RESOLVE:
 		on_resolve(t);
+		return;
+	case ORC_INPUT_MIGRATE:
+		orc_txn_migrate(t);
 		return;
 	default:
 		orc_txn_conflict(t, orc_input_kind_name(t->in->kind));

@@ -101,7 +101,22 @@ void orc_txn_conflict(struct orc_txn *t, const char *what);
 
 /* ---- operator actions (engine_operator.c) ---- */
 
+/*
+ * The audit entry of the operator action being applied, "operator.<kind>"
+ * with by and reason (step: the one it names, or ORC_TXN_NO_STEP);
+ * returns its detail for the caller to add arguments to.
+ */
+json_t *orc_txn_audit(struct orc_txn *t, size_t step);
+/* The action does not fit: one ignored entry, ORC_CONFLICT with why. */
+void orc_txn_refuse(struct orc_txn *t, size_t step, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Apply t->in, an operator input (CANCEL, RETRY, ...). */
 void orc_txn_operator(struct orc_txn *t);
+
+/* ---- moving a saga to another version (engine_migrate.c) ---- */
+
+/* Apply t->in, a MIGRATE input; t->def is the new version after it. */
+void orc_txn_migrate(struct orc_txn *t);
 
 #endif

@@ -243,7 +243,7 @@ steps_of(struct rig *r)
 	for (size_t i = 0; i < r->saga.n_steps; i++)
 		len += (size_t)snprintf(
 			buf + len, sizeof(buf) - len, "%s%s=%s",
-			len ? " " : "", r->def->steps[i].name,
+			len ? " " : "", r->saga.def->steps[i].name,
 			orc_step_status_name(r->saga.steps[i].status));
 	return buf;
 }
@@ -1039,7 +1039,8 @@ START_TEST(test_names_every)
 					    "timeout"};
 	static const char *const input[] = {
 		"start", "reply", "event",   "timer",   "cancel",  "retry",
-		"pause", "resume", "skip",   "patch",   "resolve", "terminate"};
+		"pause", "resume", "skip",   "patch",   "resolve", "terminate",
+		"migrate"};
 	static const char *const effect[] = {"command", "history",
 					     "saga_event"};
 	static const char *const command[] = {"action", "compensation"};
@@ -2333,6 +2334,131 @@ START_TEST(test_retry_from_new_attempts)
 }
 END_TEST
 
+/* ---- moving a saga to another version ---- */
+
+/* def_seq's version 2: a is a2, and d follows c. */
+static const char *const def_seq_v2 =
+	"{'name':'seq','version':2,'timeout':'1h',"
+	" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+	" 'steps':["
+	"  {'name':'a2','command':{'topic':'ta','type':'a.do'},"
+	"   'success':['a.ok'],'failure':['a.bad'],"
+	"   'compensation':{'topic':'ta','type':'a.undo',"
+	"    'success':['a.undone']}},"
+	"  {'name':'b','needs':['a2'],'command':{'topic':'tb','type':'b.do'},"
+	"   'success':['b.ok'],'failure':['b.bad'],'timeout':'10s'},"
+	"  {'name':'c','needs':['b'],'command':{'topic':'tc','type':'c.do'},"
+	"   'success':['c.ok'],'failure':['c.bad']},"
+	"  {'name':'d','needs':['c'],'command':{'topic':'td','type':'d.do',"
+	"    'data':{'r':'${/steps/a2/r}'}},'success':['d.ok']}]}";
+
+/* def_seq's version 3: b sends another command. */
+static const char *const def_seq_v3 =
+	"{'name':'seq','version':3,"
+	" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+	" 'steps':["
+	"  {'name':'a','command':{'topic':'ta','type':'a.do'},"
+	"   'success':['a.ok']},"
+	"  {'name':'b','needs':['a'],'command':{'topic':'tb','type':'b.new'},"
+	"   'success':['b.ok']}]}";
+
+static enum orc_status
+migrate(struct rig *r, const struct orc_definition *to, const char *from_step,
+	const char *to_step)
+{
+	const char *from[1] = {from_step}, *dest[1] = {to_step};
+	struct orc_engine_input in = {
+		.kind = ORC_INPUT_MIGRATE,
+		.to_def = to,
+		.map_from = from,
+		.map_to = dest,
+		.n_map = from_step != NULL ? 1 : 0,
+		.by = "ann@host",
+	};
+
+	return apply(r, &in);
+}
+
+START_TEST(test_migrate_maps_steps)
+{
+	struct orc_definition *v2 = def_sq(def_seq_v2);
+	const json_t *d;
+	struct rig r;
+	char *why;
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, "start; reply a a.ok {'r':7}");
+	/* a ran and v2 has no a: it must be mapped */
+	ck_assert_int_eq(migrate(&r, v2, NULL, NULL), ORC_CONFLICT);
+	ck_assert_msg(strstr(r.err.message, "step a has run (succeeded) and "
+					    "version 2 has no step a") != NULL,
+		      "%s", r.err.message);
+	ck_assert_int_eq(r.saga.def->version, 1);
+	ck_assert_int_eq(migrate(&r, v2, "a", "a2"), ORC_OK);
+	ck_assert_str_eq(r.got, "h:operator.migrate");
+	d = last_detail(&r, "operator.migrate");
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "to_version")),
+			 2);
+	ck_assert_str_eq(json_string_value(orc_jsonp_get(d, "/map/a")), "a2");
+	ck_assert_int_eq(r.saga.def->version, 2);
+	ck_assert_str_eq(steps_of(&r), "a2=succeeded b=running c=pending "
+				       "d=pending");
+	ck_assert_int_eq(json_integer_value(orc_jsonp_get(r.saga.context,
+							  "/steps/a2/r")),
+			 7);
+	ck_assert_int_eq(json_integer_value(orc_jsonp_get(r.saga.context,
+							  "/saga/version")),
+			 2);
+	ck_assert(r.saga.steps[0].changed && r.saga.steps[1].changed);
+	why = orc_et_reload(&r.saga);
+	ck_assert_msg(why == NULL, "%s", why ? why : "");
+	/* the reply in flight still finds b; d, new in v2, runs at the end */
+	script(&r, "reply b b.ok; reply c c.ok");
+	ck_assert_int_eq(json_integer_value(json_object_get(
+				 command_effect(&r, "d")->data, "r")),
+			 7);
+	script(&r, "reply d d.ok");
+	ck_assert_str_eq(orc_saga_status_name(r.saga.status), "completed");
+	rig_finish(&r);
+	orc_definition_destroy(v2);
+}
+END_TEST
+
+START_TEST(test_migrate_refuses_what_does_not_map)
+{
+	struct orc_definition *v2 = def_sq(def_seq_v2);
+	struct orc_definition *v3 = def_sq(def_seq_v3);
+	struct rig r;
+
+	rig_init(&r, def_sq(def_seq));
+	script(&r, "start; reply a a.ok");
+	/* b's reply is awaited for b.do; v3's b would send b.new */
+	ck_assert_int_eq(migrate(&r, v3, NULL, NULL), ORC_CONFLICT);
+	ck_assert_msg(strstr(r.err.message, "step b is running awaiting a "
+					    "reply to b.do, and b would send "
+					    "b.new") != NULL,
+		      "%s", r.err.message);
+	ck_assert_str_eq(r.got, "h:migrate.ignored(not_allowed)");
+	/* a running step cannot be renamed: its reply names it */
+	ck_assert_int_eq(migrate(&r, v2, "b", "c"), ORC_CONFLICT);
+	ck_assert_msg(strstr(r.err.message, "both become c") != NULL ||
+			      strstr(r.err.message, "cannot become c") != NULL,
+		      "%s", r.err.message);
+	/* a map naming no step */
+	ck_assert_int_eq(migrate(&r, v2, "zz", "a2"), ORC_CONFLICT);
+	ck_assert_msg(strstr(r.err.message, "no step \"zz\"") != NULL, "%s",
+		      r.err.message);
+	ck_assert_int_eq(r.saga.def->version, 1);
+	ck_assert_str_eq(steps_of(&r), "a=succeeded b=running c=pending");
+	/* a completed saga stays where it is */
+	script(&r, "reply b b.ok; reply c c.ok");
+	ck_assert_int_eq(migrate(&r, v2, "a", "a2"), ORC_CONFLICT);
+	rig_finish(&r);
+	orc_definition_destroy(v2);
+	orc_definition_destroy(v3);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -2371,6 +2497,8 @@ suite(void)
 	tcase_add_test(tc, test_pause_holds_timers);
 	tcase_add_test(tc, test_patch_input_and_step);
 	tcase_add_test(tc, test_retry_from_new_attempts);
+	tcase_add_test(tc, test_migrate_maps_steps);
+	tcase_add_test(tc, test_migrate_refuses_what_does_not_map);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("order");

@@ -1,0 +1,184 @@
+/*
+ * definition_diff.c - what changed between two versions of a definition.
+ *
+ * Steps are matched by name; a step of the old version that is gone and
+ * a new step of the same kind that sends the same command type (or
+ * awaits the same event type, or waits as long) are taken for a rename,
+ * the first such pair in definition order.  For every matched pair the
+ * members that differ are named (needs, when, command, timeout, retry,
+ * compensation, ...), compared as the JSON they were loaded from; a
+ * dependency on a renamed step counts as unchanged.  At the top level,
+ * the trigger, timeout, retention and output are compared the same way.
+ * Pure: no I/O; for `orchestrator definitions diff`.
+ */
+#include "definition_diff.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The JSON of step i of def (borrowed), from the body it was loaded from. */
+static const json_t *
+step_json(const struct orc_definition *def, size_t i)
+{
+	const json_t *steps = json_object_get(def->body, "steps");
+	const json_t *s;
+	size_t k;
+
+	json_array_foreach(steps, k, s) {
+		const char *name = json_string_value(json_object_get(s, "name"));
+
+		if (name != NULL && strcmp(name, def->steps[i].name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* What identifies a step's work: its command or event type, or delay. */
+static bool
+same_work(const struct orc_step_def *a, const struct orc_step_def *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case ORC_STEP_COMMAND:
+		return strcmp(a->command.type, b->command.type) == 0;
+	case ORC_STEP_WAIT:
+		return strcmp(a->wait.type, b->wait.type) == 0;
+	case ORC_STEP_DELAY:
+		return a->delay_ms == b->delay_ms;
+	}
+	return false;
+}
+
+/* The names of step i's needs in def, renamed by to_new (may be NULL). */
+static json_t *
+needs_names(const struct orc_definition *def, size_t i,
+	    const ptrdiff_t *to_new, const struct orc_definition *other)
+{
+	json_t *names = json_array();
+
+	for (size_t k = 0; names != NULL && k < def->steps[i].n_needs; k++) {
+		size_t n = def->steps[i].needs[k];
+		const char *name = to_new != NULL && to_new[n] >= 0
+					   ? other->steps[to_new[n]].name
+					   : def->steps[n].name;
+
+		json_array_append_new(names, json_string(name));
+	}
+	return names;
+}
+
+/* The members of a and b (step JSON) that differ, into what. */
+static void
+changed_members(const json_t *a, const json_t *b, json_t *what,
+		bool needs_differ)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)a, key, v) {
+		if (strcmp(key, "name") == 0 || strcmp(key, "needs") == 0 ||
+		    strcmp(key, "description") == 0)
+			continue;
+		if (!json_equal(v, json_object_get(b, key)))
+			json_array_append_new(what, json_string(key));
+	}
+	json_object_foreach((json_t *)b, key, v) {
+		if (strcmp(key, "name") == 0 || strcmp(key, "needs") == 0 ||
+		    strcmp(key, "description") == 0)
+			continue;
+		if (json_object_get(a, key) == NULL)
+			json_array_append_new(what, json_string(key));
+	}
+	if (needs_differ)
+		json_array_append_new(what, json_string("needs"));
+}
+
+json_t *
+orc_definition_diff(const struct orc_definition *a,
+		    const struct orc_definition *b)
+{
+	static const char *const top[] = {"trigger", "timeout", "retention",
+					  "output"};
+	ptrdiff_t *to_new = calloc(a->n_steps + 1, sizeof(*to_new));
+	bool *taken = calloc(b->n_steps + 1, sizeof(*taken));
+	json_t *out = json_pack("{s:s,s:i,s:i,s:[],s:[],s:[],s:[],s:[]}",
+				"name", a->name, "from", a->version, "to",
+				b->version, "added", "removed", "renamed",
+				"changed", "saga");
+
+	if (to_new == NULL || taken == NULL || out == NULL)
+		goto oom;
+	for (size_t i = 0; i < a->n_steps; i++) {
+		to_new[i] = orc_definition_step_index(b, a->steps[i].name);
+		if (to_new[i] >= 0)
+			taken[to_new[i]] = true;
+	}
+	/* renames: a gone step and a new one doing the same work */
+	for (size_t i = 0; i < a->n_steps; i++) {
+		if (to_new[i] >= 0)
+			continue;
+		for (size_t j = 0; j < b->n_steps; j++) {
+			if (taken[j] || orc_definition_step_index(
+						a, b->steps[j].name) >= 0 ||
+			    !same_work(&a->steps[i], &b->steps[j]))
+				continue;
+			to_new[i] = (ptrdiff_t)j;
+			taken[j] = true;
+			json_array_append_new(
+				json_object_get(out, "renamed"),
+				json_pack("{s:s,s:s}", "from", a->steps[i].name,
+					  "to", b->steps[j].name));
+			break;
+		}
+	}
+	for (size_t i = 0; i < a->n_steps; i++) {
+		json_t *what, *na, *nb;
+
+		if (to_new[i] < 0) {
+			json_array_append_new(json_object_get(out, "removed"),
+					      json_string(a->steps[i].name));
+			continue;
+		}
+		what = json_array();
+		na = needs_names(a, i, to_new, b);
+		nb = needs_names(b, (size_t)to_new[i], NULL, NULL);
+		if (what == NULL || na == NULL || nb == NULL) {
+			json_decref(what);
+			json_decref(na);
+			json_decref(nb);
+			goto oom;
+		}
+		changed_members(step_json(a, i), step_json(b, (size_t)to_new[i]),
+				what, !json_equal(na, nb));
+		json_decref(na);
+		json_decref(nb);
+		if (json_array_size(what) == 0) {
+			json_decref(what);
+			continue;
+		}
+		json_array_append_new(json_object_get(out, "changed"),
+				      json_pack("{s:s,s:o}", "step",
+						b->steps[to_new[i]].name,
+						"what", what));
+	}
+	for (size_t j = 0; j < b->n_steps; j++)
+		if (!taken[j])
+			json_array_append_new(json_object_get(out, "added"),
+					      json_string(b->steps[j].name));
+	for (size_t k = 0; k < sizeof(top) / sizeof(top[0]); k++)
+		if (!json_equal(json_object_get(a->body, top[k]),
+				json_object_get(b->body, top[k])) &&
+		    (json_object_get(a->body, top[k]) != NULL ||
+		     json_object_get(b->body, top[k]) != NULL))
+			json_array_append_new(json_object_get(out, "saga"),
+					      json_string(top[k]));
+	free(to_new);
+	free(taken);
+	return out;
+oom:
+	free(to_new);
+	free(taken);
+	json_decref(out);
+	return NULL;
+}
