@@ -292,22 +292,26 @@ START_TEST(test_headers_and_delete)
 	    " ('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e',"
 	    "  hashtext('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e') & 15,"
 	    "  'cmd-2', $1, 'inventory.release', '/orchestrator/order_fulfillment',"
-	    "  NULL, NULL, '{}', NULL, '2024-11-27T07:00:01Z')",
+	    "  NULL, NULL, '{}', NULL, '2024-11-27T07:00:01Z'),"
+	    " ('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e',"
+	    "  hashtext('5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e') & 15,"
+	    "  'cmd-3', $1, 'inventory.release', '/orchestrator/order_fulfillment',"
+	    "  'reserve_inventory', NULL, '{}', NULL, '2024-11-27T07:00:02Z')",
 	    2, params);
 	r = relay_new(&w.cfg, 16, 0);
 	ck_assert_msg(turn_batch(r, &published, &err) == ORC_OK, "%s (%s)",
 		      err.message, err.detail);
-	ck_assert_uint_eq(published, 2);
+	ck_assert_uint_eq(published, 3);
 	ck_assert_int_eq(outbox_rows(&w.db), 0);
 	stats = orc_relay_get_stats(r);
-	ck_assert_uint_eq(stats->published, 2);
+	ck_assert_uint_eq(stats->published, 3);
 	ck_assert_uint_eq(stats->failed, 0);
-	ck_assert_uint_eq(stats->last_batch, 2);
+	ck_assert_uint_eq(stats->last_batch, 3);
 	ck_assert_uint_eq(stats->lanes, ORC_OUTBOX_ALL_LANES);
 	ck_assert_int_gt(stats->last_lag_ms, 0); /* created in the past */
 
-	n = consume(&w.cfg, w.topic, 2, msgs, 4, 30000);
-	ck_assert_uint_eq(n, 2);
+	n = consume(&w.cfg, w.topic, 3, msgs, 4, 30000);
+	ck_assert_uint_eq(n, 3);
 	ck_assert_str_eq(msgs[0].key, "5b9c3d2e-6f7a-4b8c-9d0e-1f2a3b4c5d6e");
 	ck_assert_str_eq(msgs[0].value,
 			 "{\"order_id\":\"o-1\",\"note\":\"\xc3\xa9t\xc3\xa9\"}");
@@ -323,17 +327,22 @@ START_TEST(test_headers_and_delete)
 	ck_assert_str_eq(msgs[0].h[H_REPLY], "stored.replies");
 	ck_assert_str_eq(msgs[0].h[H_TRACE], TRACEPARENT);
 	/*
-	 * NULL columns leave their headers out, except replyto: a row that
-	 * leaves it open (an operator's command) gets the relay's reply_topic
+	 * NULL columns leave their headers out; a row without a step (a
+	 * lifecycle event) awaits no reply and has no replyto either
 	 */
 	ck_assert_str_eq(msgs[1].h[H_ID], "cmd-2");
 	ck_assert_str_eq(msgs[1].h[H_TIME], "2024-11-27T07:00:01.000Z");
 	ck_assert_str_eq(msgs[1].value, "{}");
-	ck_assert_uint_eq(msgs[1].n_headers, 8);
+	ck_assert_uint_eq(msgs[1].n_headers, 7);
 	ck_assert(!msgs[1].has[H_STEP]);
-	ck_assert_str_eq(msgs[1].h[H_REPLY],
-			 orc_config_str(&w.cfg, ORC_CFG_REPLY_TOPIC));
+	ck_assert(!msgs[1].has[H_REPLY]);
 	ck_assert(!msgs[1].has[H_TRACE]);
+	/* a command that leaves replyto open gets the relay's reply_topic */
+	ck_assert_str_eq(msgs[2].h[H_ID], "cmd-3");
+	ck_assert_uint_eq(msgs[2].n_headers, 9);
+	ck_assert_str_eq(msgs[2].h[H_STEP], "reserve_inventory");
+	ck_assert_str_eq(msgs[2].h[H_REPLY],
+			 orc_config_str(&w.cfg, ORC_CFG_REPLY_TOPIC));
 
 	orc_relay_destroy(r);
 	world_finish(&w);
