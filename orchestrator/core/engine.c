@@ -19,6 +19,12 @@
  * (out of memory, a refused transition) latch in struct orc_txn and end the
  * call; the caller then discards the half-changed state.
  *
+ * A saga's life is told in lifecycle events (SAGA_EVENT effects): one when
+ * it starts, one each time it ends or gets stuck (end_saga()), numbered by
+ * saga.lifecycle_seq so that their ids are deterministic and never reused.
+ * At completion the definition's "output" is rendered into the saga first,
+ * so that saga.completed carries it.
+ *
  * Cost per input is linear in the number of steps (a scan to start ready
  * steps, one to find the next compensation, one for the wake-up time) plus
  * rendering the commands sent.  The context is changed in place: a reply's
