@@ -562,9 +562,21 @@ struct bulk {
 	size_t selected, replayed, batches;
 	json_t *failed; /* [{id, error}] */
 	bool tty;
-	struct delivery *d;	    /* one per message of the batch */
-	struct orc_admin_replay *rec; /* those acknowledged */
+	int64_t *ids;			   /* the batch's, in order */
+	struct orc_admin_dead_letter *dls; /* the batch's, read */
+	struct delivery *d;		   /* one per message */
+	struct orc_admin_replay *rec;	   /* those acknowledged */
 };
+
+static void
+bulk_free(struct bulk *b)
+{
+	json_decref(b->failed);
+	free(b->ids);
+	free(b->dls);
+	free(b->d);
+	free(b->rec);
+}
 
 static void
 bulk_progress(const struct bulk *b)
@@ -586,11 +598,12 @@ bulk_fail(struct bulk *b, int64_t id, const char *reason)
 }
 
 /*
- * Replay list[first .. first+n) (borrowed objects with "id"): read and
- * send each, wait for every acknowledgement, record those acknowledged
- * in one statement.  A dead letter that cannot be read or sent, or is
- * not acknowledged, is a failure in b; only a failure of the store while
- * recording is returned (what was published is then unmarked).
+ * Replay list[first .. first+n) (borrowed objects with "id"): read them
+ * (one round trip), send each, wait for every acknowledgement, record
+ * those acknowledged in one statement.  A dead letter that is gone, cannot
+ * be sent, or is not acknowledged is a failure in b; a failure of the
+ * store is returned (reading: nothing was sent; recording: what was
+ * published is unmarked).
  */
 static enum orc_status
 replay_batch(struct orc_cmd *cmd, struct orc_producer *p, const json_t *list,
@@ -603,17 +616,27 @@ replay_batch(struct orc_cmd *cmd, struct orc_producer *p, const json_t *list,
 	enum orc_status st;
 
 	for (size_t i = 0; i < n; i++) {
-		struct orc_admin_dead_letter dl = {0};
-		struct orc_error e = {0};
-
 		d[i] = (struct delivery){0, false, false, ORC_OK, "", -1, -1};
 		d[i].id = orc_cmd_int(json_array_get(list, first + i), "id");
-		if (orc_store_admin_dead_letter(cmd->store, d[i].id, &dl, &e) ==
-		    ORC_OK)
-			send_one(p, &dl, NULL, &d[i], NULL, &e);
-		if (!d[i].sent)
+		b->ids[i] = d[i].id;
+	}
+	st = orc_store_admin_dead_letters_read(cmd->store, b->ids, n, b->dls,
+					       err);
+	if (st != ORC_OK) {
+		orc_error_prefix(err, "cannot read dead letters %lld to %lld",
+				 (long long)b->ids[0],
+				 (long long)b->ids[n - 1]);
+		return st;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct orc_error e = {0};
+
+		if (b->dls[i].info == NULL)
+			bulk_fail(b, d[i].id, "deleted meanwhile");
+		else if (send_one(p, &b->dls[i], NULL, &d[i], NULL, &e) !=
+			 ORC_OK)
 			bulk_fail(b, d[i].id, e.message);
-		orc_admin_dead_letter_finish(&dl);
+		orc_admin_dead_letter_finish(&b->dls[i]);
 	}
 	/* a flush that times out leaves the late ones unacknowledged */
 	orc_producer_flush(p, REPLAY_TIMEOUT_MS + 5000, NULL);
@@ -631,8 +654,13 @@ replay_batch(struct orc_cmd *cmd, struct orc_producer *p, const json_t *list,
 	}
 	st = orc_store_admin_record_replays(cmd->store, rec, n_rec, by, &marked,
 					    NULL, err);
-	if (st != ORC_OK)
+	if (st != ORC_OK) {
+		orc_error_prefix(err, "dead letters %lld to %lld were "
+				 "published but not marked replayed",
+				 (long long)b->ids[0],
+				 (long long)b->ids[n - 1]);
 		return st;
+	}
 	b->replayed += marked;
 	if (marked < n_rec) /* which ones: those gone from dead_letters */
 		bulk_fail(b, 0, "published, but deleted before it could be "
@@ -694,18 +722,21 @@ replay_where(struct orc_cmd *cmd, const struct replay_args *r)
 	struct orc_error err = {0};
 	struct orc_producer *p = NULL;
 	size_t batch = r->batch > 0 ? (size_t)r->batch : REPLAY_BATCH;
-	struct bulk b = {0, 0, 0, json_array(), false,
-			 calloc(batch, sizeof(*b.d)),
-			 calloc(batch, sizeof(*b.rec))};
+	struct bulk b = {
+		.failed = json_array(),
+		.ids = calloc(batch, sizeof(*b.ids)),
+		.dls = calloc(batch, sizeof(*b.dls)),
+		.d = calloc(batch, sizeof(*b.d)),
+		.rec = calloc(batch, sizeof(*b.rec)),
+	};
 	char who[512];
 	const char *by = replayed_by(r->by, who, sizeof(who));
 	json_t *list = NULL;
 	int rc;
 
-	if (b.failed == NULL || b.d == NULL || b.rec == NULL) {
-		free(b.d);
-		free(b.rec);
-		json_decref(b.failed);
+	if (b.failed == NULL || b.ids == NULL || b.dls == NULL || b.d == NULL ||
+	    b.rec == NULL) {
+		bulk_free(&b);
 		orc_error_set(&err, ORC_FATAL, "out of memory");
 		return orc_cmd_fail(cmd, &err);
 	}
@@ -736,13 +767,6 @@ replay_where(struct orc_cmd *cmd, const struct replay_args *r)
 		if (replay_batch(cmd, p, list, i, n, by, &b, &err) != ORC_OK) {
 			if (b.tty)
 				fputc('\n', stderr);
-			orc_error_prefix(&err, "dead letters %lld to %lld were "
-					 "published but not marked replayed",
-					 orc_cmd_int(json_array_get(list, i),
-						     "id"),
-					 orc_cmd_int(json_array_get(list,
-								    i + n - 1),
-						     "id"));
 			orc_error_detail(&err, "%zu were replayed before; "
 					 "running the same replay again goes "
 					 "on.", b.replayed);
@@ -758,9 +782,7 @@ replay_where(struct orc_cmd *cmd, const struct replay_args *r)
 done:
 	orc_producer_destroy(p);
 	json_decref(list);
-	json_decref(b.failed);
-	free(b.d);
-	free(b.rec);
+	bulk_free(&b);
 	return rc;
 }
 

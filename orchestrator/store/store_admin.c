@@ -83,7 +83,7 @@
  * ROW_TOTAL, and a dead letter its key and payload bytes.
  */
 enum { ROW_JSON, ROW_TOTAL };
-enum { DL_JSON = ROW_JSON, DL_KEY, DL_PAYLOAD, DL_HAS_ARRAYS };
+enum { DL_JSON = ROW_JSON, DL_KEY, DL_PAYLOAD, DL_HAS_ARRAYS, DL_ID };
 
 /*
  * Run fmt (schema as "%1$s") with params[0..n) as text; rows come back as
@@ -470,74 +470,60 @@ decode_headers(struct orc_admin_dead_letter *dl, struct orc_error *err)
 }
 
 /*
- * dl's headers from header_names/header_values (every one, the bytes as
- * received) into dl->headers, pointing into one buffer.
+ * dl's headers from rows [r0, r1) of res (binary; the name in column
+ * HDR_NAME, the value in HDR_VALUE, every one, the bytes as received, in
+ * order) into dl->headers, pointing into one buffer.
  */
+enum { HDR_ID, HDR_NAME, HDR_VALUE };
+
 static enum orc_status
-read_headers(struct orc_store *store, struct orc_admin_dead_letter *dl,
-	     struct orc_error *err)
+fill_headers(const PGresult *res, int r0, int r1,
+	     struct orc_admin_dead_letter *dl, struct orc_error *err)
 {
-	char ids[24];
-	const char *params[1] = {ids};
-	PGresult *res;
-	enum orc_status st;
-	size_t size = 0, n;
+	size_t size = 0, n = (size_t)(r1 - r0);
 	char *p;
 
-	snprintf(ids, sizeof(ids), "%lld", (long long)dl->id);
-	st = query(store,
-		   "SELECT h.name, h.value FROM %1$s.dead_letters d,"
-		   " unnest(d.header_names, d.header_values) WITH ORDINALITY"
-		   " AS h(name, value, i) WHERE d.id = $1::bigint ORDER BY h.i",
-		   1, params, ORC_STORE_BINARY, &res,
-		   "reading dead letter headers", err);
-	if (st != ORC_OK)
-		return st;
-	n = (size_t)PQntuples(res);
-	for (size_t i = 0; i < n; i++)
-		size += (size_t)PQgetlength(res, (int)i, 0) + 1 +
-			(size_t)PQgetlength(res, (int)i, 1) + 1;
+	for (int r = r0; r < r1; r++)
+		size += (size_t)PQgetlength(res, r, HDR_NAME) + 1 +
+			(size_t)PQgetlength(res, r, HDR_VALUE) + 1;
 	dl->headers = calloc(n ? n : 1, sizeof(*dl->headers));
 	dl->header_bytes = malloc(size ? size : 1);
-	if (dl->headers == NULL || dl->header_bytes == NULL) {
-		PQclear(res);
+	if (dl->headers == NULL || dl->header_bytes == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
-	}
 	p = dl->header_bytes;
-	for (int r = 0; r < (int)n; r++) {
-		struct orc_header *h = &dl->headers[r];
-		size_t len = (size_t)PQgetlength(res, r, 0);
+	for (int r = r0; r < r1; r++) {
+		struct orc_header *h = &dl->headers[r - r0];
+		size_t len = (size_t)PQgetlength(res, r, HDR_NAME);
 
 		/* librdkafka's names end at a NUL: none is inside one */
-		memcpy(p, PQgetvalue(res, r, 0), len);
+		memcpy(p, PQgetvalue(res, r, HDR_NAME), len);
 		p[len] = '\0';
 		h->name = p;
 		p += len + 1;
-		if (PQgetisnull(res, r, 1))
+		if (PQgetisnull(res, r, HDR_VALUE))
 			continue;
-		h->size = (size_t)PQgetlength(res, r, 1);
-		memcpy(p, PQgetvalue(res, r, 1), h->size);
+		h->size = (size_t)PQgetlength(res, r, HDR_VALUE);
+		memcpy(p, PQgetvalue(res, r, HDR_VALUE), h->size);
 		p[h->size] = '\0';
 		h->value = p;
 		p += h->size + 1;
 	}
 	dl->n_headers = n;
-	PQclear(res);
 	return ORC_OK;
 }
 
-/* A copy of column c of row 0 (binary) into *dst; NULL stays NULL. */
+/* A copy of column c of row r (binary) into *dst; NULL stays NULL. */
 static enum orc_status
-copy_bytes(const PGresult *res, int c, unsigned char **dst, size_t *len,
-	   struct orc_error *err)
+copy_bytes(const PGresult *res, int r, int c, unsigned char **dst,
+	   size_t *len, struct orc_error *err)
 {
-	if (PQgetisnull(res, 0, c))
+	if (PQgetisnull(res, r, c))
 		return ORC_OK;
-	*len = (size_t)PQgetlength(res, 0, c);
+	*len = (size_t)PQgetlength(res, r, c);
 	*dst = malloc(*len ? *len : 1);
 	if (*dst == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
-	memcpy(*dst, PQgetvalue(res, 0, c), *len);
+	memcpy(*dst, PQgetvalue(res, r, c), *len);
 	return ORC_OK;
 }
 
@@ -550,63 +536,149 @@ text_or_null(const unsigned char *b, size_t len)
 	return v ? v : json_null();
 }
 
-enum orc_status
-orc_store_admin_dead_letter(struct orc_store *store, int64_t id,
-			    struct orc_admin_dead_letter *out,
-			    struct orc_error *err)
+/*
+ * The index, from *from on, of the dead letter of out[0..n) with id that
+ * is still to be filled: not read yet, or, when read is true, read but
+ * without its headers; n when none.  Rows come in the order of the ids,
+ * so the search moves forward only.
+ */
+static size_t
+slot_of(struct orc_admin_dead_letter *out, size_t n, size_t *from,
+	int64_t id, bool read)
 {
-	char ids[24];
-	const char *params[1] = {ids};
-	PGresult *res;
+	for (size_t j = *from; j < n; j++)
+		if (out[j].id == id &&
+		    (read ? out[j].info != NULL && out[j].headers == NULL
+			  : out[j].info == NULL)) {
+			*from = j + 1;
+			return j;
+		}
+	return n;
+}
+
+/* Row r of the dead letters' select into dl, all but the header arrays. */
+static enum orc_status
+fill_dead_letter(const PGresult *res, int r, struct orc_admin_dead_letter *dl,
+		 struct orc_error *err)
+{
 	enum orc_status st;
 
-	memset(out, 0, sizeof(*out));
-	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	dl->info = json_at(res, r, DL_JSON, err);
+	if (dl->info == NULL)
+		return ORC_FATAL;
+	dl->topic = json_string_value(json_object_get(dl->info, "topic"));
+	st = copy_bytes(res, r, DL_KEY, &dl->key, &dl->key_len, err);
+	if (st == ORC_OK)
+		st = copy_bytes(res, r, DL_PAYLOAD, &dl->payload,
+				&dl->payload_len, err);
+	/* older rows keep their headers as JSON only */
+	if (st == ORC_OK && PQgetvalue(res, r, DL_HAS_ARRAYS)[0] == 0)
+		st = decode_headers(dl, err);
+	if (st == ORC_OK &&
+	    (json_object_set_new(dl->info, "key",
+				 text_or_null(dl->key, dl->key_len)) != 0 ||
+	     json_object_set_new(dl->info, "payload",
+				 text_or_null(dl->payload,
+					      dl->payload_len)) != 0))
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+	return st;
+}
+
+enum orc_status
+orc_store_admin_dead_letters_read(struct orc_store *store, const int64_t *ids,
+				  size_t n, struct orc_admin_dead_letter *out,
+				  struct orc_error *err)
+{
+	struct orc_pgarray arr;
+	const char *params[1];
+	PGresult *res = NULL;
+	enum orc_status st = ORC_OK;
+	size_t from = 0, j;
+
+	memset(out, 0, n * sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i].id = ids[i];
+	orc_pgarray_init(&arr);
+	for (size_t i = 0; i < n; i++)
+		orc_pgarray_int(&arr, ids[i]);
+	params[0] = orc_pgarray_done(&arr);
+	if (params[0] == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto done;
+	}
 	/* binary results: key and payload come back as their bytes */
 	st = query(store,
 		   "SELECT json_build_object(" DEAD_LETTER_FIELDS ","
 		   " 'headers', d.headers, 'key_size', octet_length(d.key),"
 		   " 'payload_size', octet_length(d.payload))::text,"
-		   " d.key, d.payload, d.header_names IS NOT NULL"
-		   " FROM %1$s.dead_letters d"
-		   " WHERE d.id = $1::bigint",
-		   1, params, ORC_STORE_BINARY, &res, "reading dead letter",
+		   " d.key, d.payload, d.header_names IS NOT NULL, d.id::text"
+		   " FROM unnest($1::bigint[]) WITH ORDINALITY AS u(id, i)"
+		   " JOIN %1$s.dead_letters d ON d.id = u.id ORDER BY u.i",
+		   1, params, ORC_STORE_BINARY, &res, "reading dead letters",
 		   err);
+	for (int r = 0; st == ORC_OK && r < PQntuples(res); r++) {
+		int64_t id = strtoll(PQgetvalue(res, r, DL_ID), NULL, 10);
+
+		j = slot_of(out, n, &from, id, false);
+		st = j < n ? fill_dead_letter(res, r, &out[j], err)
+			   : orc_error_set(err, ORC_FATAL,
+					   "unexpected dead letter %lld",
+					   (long long)id);
+	}
+	PQclear(res);
+	res = NULL;
 	if (st != ORC_OK)
-		return st;
-	if (PQntuples(res) == 0) {
+		goto done;
+	/* the headers of every one that has them as bytes, in order */
+	st = query(store,
+		   "SELECT d.id::text, h.name, h.value"
+		   " FROM unnest($1::bigint[]) WITH ORDINALITY AS u(id, i)"
+		   " JOIN %1$s.dead_letters d ON d.id = u.id,"
+		   " unnest(d.header_names, d.header_values) WITH ORDINALITY"
+		   " AS h(name, value, p) ORDER BY u.i, h.p",
+		   1, params, ORC_STORE_BINARY, &res,
+		   "reading dead letter headers", err);
+	from = 0;
+	for (int r0 = 0, r1; st == ORC_OK && r0 < PQntuples(res); r0 = r1) {
+		const char *id = PQgetvalue(res, r0, HDR_ID);
+
+		for (r1 = r0 + 1; r1 < PQntuples(res) &&
+				  strcmp(PQgetvalue(res, r1, HDR_ID), id) == 0;
+		     r1++)
+			;
+		j = slot_of(out, n, &from, strtoll(id, NULL, 10), true);
+		st = j < n ? fill_headers(res, r0, r1, &out[j], err)
+			   : orc_error_set(err, ORC_FATAL,
+					   "unexpected headers of dead letter "
+					   "%s", id);
+	}
+	/* what is left read has no headers at all */
+	for (j = 0; st == ORC_OK && j < n; j++)
+		if (out[j].info != NULL && out[j].headers == NULL)
+			st = fill_headers(res, 0, 0, &out[j], err);
+done:
+	PQclear(res);
+	orc_pgarray_finish(&arr);
+	if (st != ORC_OK)
+		for (j = 0; j < n; j++)
+			orc_admin_dead_letter_finish(&out[j]);
+	return st;
+}
+
+enum orc_status
+orc_store_admin_dead_letter(struct orc_store *store, int64_t id,
+			    struct orc_admin_dead_letter *out,
+			    struct orc_error *err)
+{
+	enum orc_status st = orc_store_admin_dead_letters_read(store, &id, 1,
+							       out, err);
+
+	if (st == ORC_OK && out->info == NULL) {
+		orc_admin_dead_letter_finish(out);
 		st = orc_error_set(err, ORC_NOT_FOUND,
 				   "dead letter %lld does not exist",
 				   (long long)id);
-		goto done;
 	}
-	out->id = id;
-	out->info = json_at(res, 0, DL_JSON, err);
-	if (out->info == NULL) {
-		st = ORC_FATAL;
-		goto done;
-	}
-	out->topic = json_string_value(json_object_get(out->info, "topic"));
-	st = copy_bytes(res, DL_KEY, &out->key, &out->key_len, err);
-	if (st == ORC_OK)
-		st = copy_bytes(res, DL_PAYLOAD, &out->payload,
-				&out->payload_len, err);
-	if (st == ORC_OK && PQgetvalue(res, 0, DL_HAS_ARRAYS)[0] != 0)
-		st = read_headers(store, out, err);
-	else if (st == ORC_OK)
-		st = decode_headers(out, err);
-	if (st != ORC_OK)
-		goto done;
-	if (json_object_set_new(out->info, "key",
-				text_or_null(out->key, out->key_len)) != 0 ||
-	    json_object_set_new(out->info, "payload",
-				text_or_null(out->payload,
-					     out->payload_len)) != 0)
-		st = orc_error_set(err, ORC_FATAL, "out of memory");
-done:
-	PQclear(res);
-	if (st != ORC_OK)
-		orc_admin_dead_letter_finish(out);
 	return st;
 }
 
@@ -661,8 +733,8 @@ static enum orc_status
 where_failed(struct orc_store *store, const PGresult *res,
 	     const char *predicate, struct orc_error *err)
 {
-	enum orc_status st = orc_store_fail(store, res, "selecting dead letters",
-					    err);
+	enum orc_status st = orc_store_fail(store, res,
+					    "selecting dead letters", err);
 	const char *msg, *state;
 
 	if (st == ORC_TRANSIENT)
@@ -710,8 +782,8 @@ orc_store_admin_dead_letters_where(struct orc_store *store,
 			   NULL, 0, NULL, "reading dead letters", err);
 	if (st == ORC_OK) {
 		/* one statement only: the extended protocol refuses a second */
-		res = PQexecParams(store->conn, sql, 2, NULL, params, NULL, NULL,
-				   0);
+		res = PQexecParams(store->conn, sql, 2, NULL, params, NULL,
+				   NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			st = where_failed(store, res, predicate, err);
 	}
@@ -766,11 +838,12 @@ orc_store_admin_record_replays(struct orc_store *store,
 	}
 	st = query(store,
 		   "WITH r AS (INSERT INTO %1$s.dead_letter_replays"
-		   "  (dead_letter_id, replayed_by, topic, partition, \"offset\","
-		   "   corrected, payload, payload_sha256)"
+		   "  (dead_letter_id, replayed_by, topic, partition,"
+		   "   \"offset\", corrected, payload, payload_sha256)"
 		   " SELECT d.id, $5, d.topic, u.part, u.off,"
 		   "  u.payload IS NOT NULL, convert_to(u.payload, 'UTF8'),"
-		   "  sha256(coalesce(convert_to(u.payload, 'UTF8'), d.payload))"
+		   "  sha256(coalesce(convert_to(u.payload, 'UTF8'),"
+		   "   d.payload))"
 		   " FROM unnest($1::bigint[], $2::int[], $3::bigint[],"
 		   "  $4::text[]) AS u(id, part, off, payload)"
 		   " JOIN %1$s.dead_letters d ON d.id = u.id"

@@ -151,6 +151,17 @@ enum orc_status orc_store_admin_dead_letter(struct orc_store *store,
 					    struct orc_admin_dead_letter *out,
 					    struct orc_error *err);
 
+/*
+ * Read the dead letters ids[0..n) (distinct) into out[0..n) (caller-owned,
+ * overwritten, not freed first) in two statements, whatever n: out[i] is
+ * ids[i]'s, as orc_store_admin_dead_letter() reads it, or, when there is
+ * no such dead letter, empty but for its id (info NULL).  On failure every
+ * out[i] is empty and finishing it is harmless.
+ */
+enum orc_status orc_store_admin_dead_letters_read(
+	struct orc_store *store, const int64_t *ids, size_t n,
+	struct orc_admin_dead_letter *out, struct orc_error *err);
+
 /* Free what dl owns and empty it; accepts NULL. */
 void orc_admin_dead_letter_finish(struct orc_admin_dead_letter *dl);
 
