@@ -253,6 +253,10 @@ START_TEST(test_archive_real_sagas)
 				 "/orchestrator/archived");
 		snprintf(want_id, sizeof(want_id), "%s/archived", key);
 		ck_assert_str_eq(orc_it_header(m, "ce_id"), want_id);
+		ck_assert_str_eq(orc_it_header(m, "ce_sagaid"), key);
+		/* nobody answers an archive, and it belongs to no step */
+		ck_assert_ptr_null(orc_it_header(m, "ce_replyto"));
+		ck_assert_ptr_null(orc_it_header(m, "ce_sagastep"));
 		saga = json_object_get(data, "saga");
 		steps = json_object_get(data, "steps");
 		history = json_object_get(data, "history");
