@@ -110,8 +110,9 @@ progress(bool tty, int64_t done, int64_t due, size_t batches)
 {
 	if (!tty)
 		return;
-	fprintf(stderr, "\rpurge: %lld of %lld sagas deleted (%zu batches)",
-		(long long)done, (long long)(due > done ? due : done), batches);
+	fprintf(stderr, "\rpurge: %lld of %lld sagas deleted (%zu batch%s)",
+		(long long)done, (long long)(due > done ? due : done), batches,
+		batches == 1 ? "" : "es");
 	fflush(stderr);
 }
 
@@ -181,7 +182,8 @@ purge(struct orc_cmd *cmd, const struct purge_args *p)
 		done += (int64_t)n;
 		archived += (int64_t)a;
 		batches += n > 0;
-		progress(tty, done, due, batches);
+		if (n > 0)
+			progress(tty, done, due, batches);
 	} while (n > 0);
 	if (tty)
 		fputc('\n', stderr);
