@@ -1,5 +1,6 @@
 /*
- * cmd_definition.c - `orchestrator validate` and `orchestrator graph`.
+ * cmd_definition.c - `orchestrator validate`, `orchestrator graph` and
+ * `orchestrator definitions pause|resume|limit`.
  *
  * Thin command-line wrappers around definition.c and graph.c: parse the
  * arguments, load each file, print.  Every issue of a file is printed, one
@@ -7,13 +8,17 @@
  * the document itself), the way compilers print errors, so editors and CI
  * logs can jump to them.  Results go to stdout, errors to stderr.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "args.h"
+#include "cmd_common.h"
 #include "commands.h"
 #include "definition.h"
 #include "graph.h"
+#include "store_requests.h"
 
 static const char validate_usage[] =
 	"usage: orchestrator validate FILE...\n\n"
@@ -125,4 +130,130 @@ orc_cmd_graph(int argc, char **argv)
 	fputs(text, stdout);
 	free(text);
 	return 0;
+}
+
+/* ---- definitions pause | resume | limit ---- */
+
+static const char switch_usage[] =
+	"usage: orchestrator definitions pause NAME [--reason TEXT]\n"
+	"       orchestrator definitions resume NAME [--reason TEXT]\n"
+	"       orchestrator definitions limit NAME N|--none [--reason TEXT]\n"
+	"A definition's switches, read by every running orchestrator within\n"
+	"controls_refresh_ms.  pause: no saga of NAME starts; its triggers are\n"
+	"held (consumed and kept in held_triggers), and start in order after\n"
+	"resume.  limit: at most N of its sagas running or compensating at\n"
+	"once; triggers beyond it are held until running ones finish.  The\n"
+	"same in SQL: UPDATE or INSERT INTO definition_controls.\n";
+
+bool
+orc_cmd_definitions_switch(const char *subcommand)
+{
+	return strcmp(subcommand, "pause") == 0 ||
+	       strcmp(subcommand, "resume") == 0 ||
+	       strcmp(subcommand, "limit") == 0;
+}
+
+enum { OPT_REASON = ORC_ARGS_FIRST, OPT_NONE };
+
+/* The change argv asks for into *change and *n; 0 or the exit status. */
+static int
+switch_args(const struct orc_cmd *cmd, int argc, char **argv,
+	    enum orc_control_change *change, int64_t *n, const char **reason)
+{
+	static const struct option options[] = {
+		{"reason", required_argument, NULL, OPT_REASON},
+		{"none", no_argument, NULL, OPT_NONE},
+		{0},
+	};
+	bool none = false;
+	struct orc_args a;
+	const char *v;
+	int c;
+
+	orc_args_init(&a, cmd->name, switch_usage, options, argc, argv);
+	while ((c = orc_args_next(&a, &v)) != ORC_ARGS_END) {
+		if (c == OPT_REASON)
+			*reason = v;
+		else if (c == OPT_NONE)
+			none = true;
+		else if (c != ORC_ARGS_OPERAND)
+			return 2;
+	}
+	if (a.n_operands < 2)
+		return orc_args_fail(&a, "which definition? give its name");
+	*n = -1;
+	if (strcmp(argv[1], "pause") == 0)
+		*change = ORC_CONTROL_PAUSE;
+	else if (strcmp(argv[1], "resume") == 0)
+		*change = ORC_CONTROL_RESUME;
+	else
+		*change = ORC_CONTROL_LIMIT;
+	if (*change != ORC_CONTROL_LIMIT && (none || a.n_operands > 2))
+		return orc_args_fail(&a, "unexpected \"%s\"",
+				     none ? "--none" : argv[3]);
+	if (*change == ORC_CONTROL_LIMIT && none == (a.n_operands > 2))
+		return orc_args_fail(&a, "give the limit N, or --none");
+	if (*change == ORC_CONTROL_LIMIT && !none) {
+		char *end;
+		long long x;
+
+		errno = 0;
+		x = strtoll(argv[3], &end, 10);
+		if (errno != 0 || *end != '\0' || end == argv[3] || x < 0 ||
+		    x > 1000000000)
+			return orc_args_fail(&a, "the limit must be a whole "
+					     "number from 0 up, not \"%s\"",
+					     argv[3]);
+		*n = x;
+	}
+	if (a.n_operands > 3)
+		return orc_args_fail(&a, "unexpected \"%s\"", argv[4]);
+	return 0;
+}
+
+int
+orc_cmd_definitions_set(int argc, char **argv)
+{
+	enum orc_control_change change = ORC_CONTROL_PAUSE;
+	const char *reason = NULL, *name;
+	struct orc_error err = {0};
+	struct orc_cmd cmd;
+	int64_t n = -1, held = 0;
+	char what[48];
+	int rc;
+
+	if (orc_args_help(argc, argv, switch_usage))
+		return 0;
+	rc = orc_cmd_init(&cmd, "definitions", &argc, argv, 0);
+	if (rc == 0)
+		rc = switch_args(&cmd, argc, argv, &change, &n, &reason);
+	if (rc == 0)
+		rc = orc_cmd_open(&cmd, ORC_CMD_STORE);
+	if (rc != 0)
+		goto done;
+	name = argv[2];
+	if (orc_store_control_set(cmd.store, name, change, n, reason, &held,
+				  &err) != ORC_OK) {
+		rc = orc_cmd_fail(&cmd, &err);
+		goto done;
+	}
+	if (change == ORC_CONTROL_PAUSE)
+		snprintf(what, sizeof(what), "paused");
+	else if (change == ORC_CONTROL_RESUME)
+		snprintf(what, sizeof(what), "resumed");
+	else if (n < 0)
+		snprintf(what, sizeof(what), "no limit");
+	else
+		snprintf(what, sizeof(what), "at most %lld running",
+			 (long long)n);
+	if (cmd.json)
+		printf("{\"definition\": \"%s\", \"switch\": \"%s\", "
+		       "\"held\": %lld}\n",
+		       name, what, (long long)held);
+	else
+		printf("%s: %s (%lld trigger%s held)\n", name, what,
+		       (long long)held, held == 1 ? "" : "s");
+done:
+	orc_cmd_finish(&cmd);
+	return rc;
 }

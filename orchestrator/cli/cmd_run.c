@@ -33,6 +33,7 @@
 #include "ops.h" /* ops: /healthz, /readyz, /metrics */
 #include "relay.h"
 #include "relay_thread.h"
+#include "requests.h"
 #include "store_saga.h"
 #include "worker.h"
 
@@ -59,6 +60,7 @@ struct runner {
 	bool role_worker, role_relay, role_timers, role_housekeeping;
 	struct orc_worker *worker;
 	struct orc_housekeeping *hk; /* NULL without timers or housekeeping */
+	struct orc_requests *rq;     /* NULL without timers */
 	struct orc_relay *relay;
 	struct orc_relay_thread *relay_thread; /* NULL: the loop turns it */
 	struct orc_relay_stats relay_stats;    /* a copy, for ops and stats */
@@ -383,6 +385,17 @@ loop(struct runner *r)
 			}
 			busy |= deleted > 0;
 		}
+		if (r->rq != NULL) {
+			size_t handled;
+
+			if (orc_requests_turn(r->rq, now, &handled, &err) !=
+			    ORC_OK) {
+				if (!failed(r, "requests", &err))
+					return 1;
+				continue;
+			}
+			busy |= handled > 0;
+		}
 		if (r->role_worker) {
 			size_t n;
 
@@ -467,6 +480,14 @@ orc_cmd_run(int argc, char **argv)
 		rc = orc_cmd_fail(&r.cmd, &err);
 		goto done;
 	}
+	orc_apply_controls_refresh(r.cmd.ap, orc_config_int(&r.cmd.cfg,
+					ORC_CFG_CONTROLS_REFRESH_MS));
+	if (r.role_timers &&
+	    orc_requests_create(&r.cmd.cfg, r.cmd.store, r.cmd.ap, &r.rq,
+				&err) != ORC_OK) {
+		rc = orc_cmd_fail(&r.cmd, &err);
+		goto done;
+	}
 	if (r.role_worker &&
 	    orc_worker_create(&r.cmd.cfg, r.cmd.ap, r.topics, r.n_topics,
 			      &r.worker, &err) != ORC_OK) {
@@ -498,7 +519,8 @@ orc_cmd_run(int argc, char **argv)
 		    orc_config_int(&r.cmd.cfg, ORC_CFG_READY_KAFKA_GRACE_MS),
 		    orc_config_str(&r.cmd.cfg, ORC_CFG_HTTP_ADDRESS),
 		    orc_config_str(&r.cmd.cfg, ORC_CFG_HTTP_TOKEN),
-		    r.hk ? orc_housekeeping_get_stats(r.hk) : NULL};
+		    r.hk ? orc_housekeeping_get_stats(r.hk) : NULL,
+		    r.rq ? orc_requests_get_stats(r.rq) : NULL};
 		int port = (int)orc_config_int(&r.cmd.cfg, ORC_CFG_HTTP_PORT);
 
 		if (orc_ops_create(&src, port, &r.ops, &err) != ORC_OK) {
@@ -527,6 +549,7 @@ done:
 	/* The worker finishes its batch; the relay publishes what it holds. */
 	orc_worker_destroy(r.worker);
 	orc_housekeeping_destroy(r.hk);
+	orc_requests_destroy(r.rq);
 	orc_relay_thread_stop(r.relay_thread); /* the relay is ours again */
 	if (r.relay != NULL) {
 		size_t published;

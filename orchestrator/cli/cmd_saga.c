@@ -23,6 +23,7 @@
 static const char definitions_usage[] =
 	"usage: orchestrator definitions load FILE...\n"
 	"       orchestrator definitions list [--json]\n"
+	"       orchestrator definitions pause|resume|limit NAME ... (--help)\n"
 	"Load validates each file and stores it under its name and version;\n"
 	"a changed body under an existing version is refused (definitions are\n"
 	"immutable: give it a new version).  Running sagas keep the version\n"
@@ -146,6 +147,8 @@ orc_cmd_definitions(int argc, char **argv)
 	struct orc_cmd cmd;
 	int rc;
 
+	if (argc > 1 && orc_cmd_definitions_switch(argv[1]))
+		return orc_cmd_definitions_set(argc, argv); /* cmd_definition.c */
 	if (orc_args_help(argc, argv, definitions_usage))
 		return 0;
 	rc = orc_cmd_init(&cmd, "definitions", &argc, argv, 0);

@@ -10,9 +10,14 @@
 #ifndef ORC_COMMANDS_H
 #define ORC_COMMANDS_H
 
+#include <stdbool.h>
+
 /* cmd_definition.c: checking and drawing definition files */
 int orc_cmd_validate(int argc, char **argv);
 int orc_cmd_graph(int argc, char **argv);
+/* definitions pause | resume | limit: is subcommand one of them? */
+bool orc_cmd_definitions_switch(const char *subcommand);
+int orc_cmd_definitions_set(int argc, char **argv);
 
 /* cmd_migrate.c */
 int orc_cmd_migrate(int argc, char **argv);

@@ -106,6 +106,15 @@ static const struct orc_config_def table[ORC_CFG_COUNT] = {
 	[ORC_CFG_LIFECYCLE_TOPIC] = {"lifecycle_topic", "ORC_LIFECYCLE_TOPIC",
 		ORC_CONFIG_STRING, NULL, 0, 0,
 		"Topic of the sagas' lifecycle events (saga.started, saga.completed, ...), written through the outbox (default: <group>.lifecycle; empty: none)"},
+	[ORC_CFG_REQUEST_POLL_MS] = {"request_poll_ms", "ORC_REQUEST_POLL_MS",
+		ORC_CONFIG_INT, "500", 10, 600000,
+		"How often the timers role looks for operator requests made in SQL and for held triggers that may start (a NOTIFY wakes it sooner)"},
+	[ORC_CFG_REQUEST_BATCH] = {"request_batch", "ORC_REQUEST_BATCH",
+		ORC_CONFIG_INT, "20", 1, 1000,
+		"Most operator requests, and most held triggers, one process applies per turn"},
+	[ORC_CFG_CONTROLS_REFRESH_MS] = {"controls_refresh_ms",
+		"ORC_CONTROLS_REFRESH_MS", ORC_CONFIG_INT, "2000", 100, 600000,
+		"How often a process reads the definition switches (paused, max_running) again"},
 };
 
 const struct orc_config_def *

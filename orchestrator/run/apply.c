@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "store_requests.h"
 #include "store_saga.h"
 #include "text.h"
 
@@ -51,6 +52,14 @@ struct route {
 	const char *def_name;             /* START, KEY */
 	char key[ORC_SAGA_KEY_MAX];       /* ID: the saga id; else the key */
 	int64_t park_ms; /* KEY: how long it stays parked if it has no saga */
+};
+
+/* A limited definition the open transaction locked (gate_start()). */
+struct limit_slot {
+	const char *name; /* borrowed from the switches */
+	int64_t running;  /* its running sagas when it was locked */
+	int64_t started;  /* sagas of it the transaction started since */
+	bool held;        /* triggers of it are held (before it, or by it) */
 };
 
 struct orc_apply {
@@ -91,6 +100,17 @@ struct orc_apply {
 	unsigned char rnd[4096];
 	size_t rnd_pos;
 	uint64_t finished[ORC_SAGA_STATUS_COUNT]; /* this transaction's */
+	/*
+	 * The definition switches, read every controls_refresh_ms (only
+	 * definitions with one, or with held triggers), and the limited
+	 * definitions the open transaction locked.
+	 */
+	struct orc_control_list controls;
+	bool controls_read;
+	int64_t controls_read_ms, controls_refresh_ms;
+	struct limit_slot *limits;
+	size_t n_limits, cap_limits;
+	const struct orc_apply_hook *hook; /* run before commit_writes() */
 	struct orc_apply_stats stats;
 };
 
@@ -110,6 +130,8 @@ orc_apply_outcome_name(enum orc_apply_outcome outcome)
 		return "dead";
 	case ORC_APPLY_PARKED:
 		return "parked";
+	case ORC_APPLY_HELD:
+		return "held";
 	}
 	return "?";
 }
@@ -133,6 +155,8 @@ orc_apply_create(struct orc_store *store, struct orc_catalog *cat,
 	ap->parked_ttl_ms = cfg->parked_ttl_ms > 0 ? cfg->parked_ttl_ms
 						   : 3600 * 1000;
 	orc_parked_list_init(&ap->parked);
+	orc_control_list_init(&ap->controls);
+	ap->controls_refresh_ms = 2000;
 	ap->wb = orc_write_batch_create();
 	orc_saga_set_init(&ap->set);
 	orc_effects_init(&ap->fx);
@@ -161,6 +185,8 @@ orc_apply_destroy(struct orc_apply *ap)
 	orc_saga_set_finish(&ap->set);
 	orc_effects_finish(&ap->fx);
 	orc_parked_list_finish(&ap->parked);
+	orc_control_list_finish(&ap->controls);
+	free(ap->limits);
 	orc_write_batch_destroy(ap->wb);
 	free(ap->routes);
 	free(ap->event_ids);
@@ -409,6 +435,7 @@ begin_batch(struct orc_apply *ap)
 	orc_parked_list_reset(&ap->parked);
 	ap->taken = 0;
 	ap->n_unrouted = 0;
+	ap->n_limits = 0;
 }
 
 static void
@@ -568,6 +595,164 @@ route_quarantined(struct orc_apply *ap, const struct route *ro,
 	return true;
 }
 
+/* ---- definition switches: triggers held back ---- */
+
+void
+orc_apply_controls_refresh(struct orc_apply *ap, int64_t refresh_ms)
+{
+	ap->controls_refresh_ms = refresh_ms;
+}
+
+/* Read the switches again when they are refresh_ms old (or never read). */
+static enum orc_status
+refresh_controls(struct orc_apply *ap, int64_t now_ms, struct orc_error *err)
+{
+	enum orc_status st;
+
+	if (ap->controls_read && now_ms >= ap->controls_read_ms &&
+	    now_ms - ap->controls_read_ms < ap->controls_refresh_ms)
+		return ORC_OK;
+	st = orc_store_controls_read(ap->store, &ap->controls, err);
+	if (st != ORC_OK)
+		return st;
+	ap->controls_read = true;
+	ap->controls_read_ms = now_ms;
+	return ORC_OK;
+}
+
+static const struct orc_control *
+find_control(const struct orc_apply *ap, const char *name)
+{
+	for (size_t i = 0; i < ap->controls.n; i++)
+		if (strcmp(ap->controls.v[i].name, name) == 0)
+			return &ap->controls.v[i];
+	return NULL;
+}
+
+/*
+ * The open transaction's slot of limited definition c, locked and
+ * counted (orc_store_limit_lock()) the first time it is asked for.
+ */
+static enum orc_status
+limit_slot(struct orc_apply *ap, const struct orc_control *c,
+	   struct limit_slot **out, struct orc_error *err)
+{
+	struct limit_slot *l;
+	enum orc_status st;
+	void *p;
+
+	for (size_t i = 0; i < ap->n_limits; i++) {
+		if (ap->limits[i].name == c->name) {
+			*out = &ap->limits[i];
+			return ORC_OK;
+		}
+	}
+	if (ap->n_limits == ap->cap_limits) {
+		size_t cap = ap->cap_limits ? ap->cap_limits * 2 : 4;
+
+		if (!GROW(p, ap->limits, cap))
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		ap->cap_limits = cap;
+	}
+	l = &ap->limits[ap->n_limits];
+	*l = (struct limit_slot){.name = c->name};
+	st = orc_store_limit_lock(ap->store, c->name, &l->running, &l->held,
+				  err);
+	if (st != ORC_OK)
+		return st;
+	ap->n_limits++;
+	*out = l;
+	return ORC_OK;
+}
+
+/*
+ * Write the trigger of item it for route ro to held_triggers (in the open
+ * transaction, its inbox id kept); it is HELD unless another route of it
+ * reached a saga.
+ */
+static enum orc_status
+hold(struct orc_apply *ap, const struct route *ro, struct orc_apply_item *it,
+     const char *why, struct orc_error *err)
+{
+	const struct orc_event *ev = it->event;
+	struct orc_held_trigger h;
+	char *data = NULL;
+	enum orc_status st;
+
+	if (ev->data != NULL) {
+		data = json_dumps(ev->data, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (data == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+	}
+	h = (struct orc_held_trigger){
+		.def_name = ro->def_name,
+		.business_key = ro->key,
+		.event_id = ev->id,
+		.type = ev->type,
+		.data = data,
+		.message_id = orc_event_dedup_id(ev),
+		.topic = it->topic,
+		.partition = it->partition,
+		.offset = it->offset,
+		.why = why,
+	};
+	st = orc_store_hold_trigger(ap->store, &h, err);
+	free(data);
+	if (st != ORC_OK)
+		return st;
+	if (it->outcome == ORC_APPLY_PENDING) {
+		it->outcome = ORC_APPLY_HELD;
+		snprintf(it->reason, sizeof(it->reason),
+			 "held: %s is %s", ro->def_name,
+			 strcmp(why, "paused") == 0  ? "paused"
+			 : strcmp(why, "limit") == 0 ? "at its max_running"
+						     : "holding older triggers");
+	}
+	return ORC_OK;
+}
+
+/*
+ * May the trigger of route ro start a new saga of its definition now?
+ * Not while the definition is paused, is at its max_running (counted
+ * exactly, under its lock), or holds older triggers (they start first):
+ * then the trigger is held and *held is true.  A definition without
+ * switches or held triggers costs a look through a short list.
+ */
+static enum orc_status
+gate_start(struct orc_apply *ap, const struct route *ro,
+	   struct orc_apply_item *it, bool *held, struct orc_error *err)
+{
+	const struct orc_control *c = find_control(ap, ro->def_name);
+	const char *why = NULL;
+	struct limit_slot *l = NULL;
+	enum orc_status st;
+
+	*held = false;
+	if (c == NULL)
+		return ORC_OK;
+	if (c->paused) {
+		why = "paused";
+	} else if (c->max_running < 0) {
+		why = c->held ? "queued" : NULL;
+	} else {
+		st = limit_slot(ap, c, &l, err);
+		if (st != ORC_OK)
+			return st;
+		if (l->held)
+			why = "queued";
+		else if (l->running + l->started >= c->max_running)
+			why = "limit";
+		else
+			l->started++;
+		l->held |= why != NULL;
+	}
+	if (why == NULL)
+		return ORC_OK;
+	st = hold(ap, ro, it, why, err);
+	*held = st == ORC_OK;
+	return st;
+}
+
 /*
  * The saga route ro of item it goes to, into *out, and the engine input
  * for it, into *in.  A trigger whose saga does not exist yet gets a new
@@ -616,6 +801,11 @@ route_target(struct orc_apply *ap, const struct route *ro,
 					  ss->saga.status)) {
 			in->saga_id = ss->saga.id;
 		} else {
+			bool held;
+
+			st = gate_start(ap, ro, it, &held, err);
+			if (st != ORC_OK || held)
+				return st;
 			st = new_uuid(ap, new_id, err);
 			if (st != ORC_OK)
 				return st;
@@ -923,7 +1113,9 @@ apply_once(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 {
 	enum orc_status st;
 
-	st = route_batch(ap, items, n, err);
+	st = refresh_controls(ap, now_ms, err);
+	if (st == ORC_OK)
+		st = route_batch(ap, items, n, err);
 	if (st == ORC_OK)
 		st = orc_store_begin(ap->store, err);
 	if (st == ORC_OK)
@@ -960,6 +1152,9 @@ count(struct orc_apply *ap, const struct orc_apply_item *items, size_t n)
 			break;
 		case ORC_APPLY_PARKED:
 			ap->stats.parked++;
+			break;
+		case ORC_APPLY_HELD:
+			ap->stats.held++;
 			break;
 		case ORC_APPLY_PENDING:
 			break;
@@ -1050,13 +1245,18 @@ orc_apply_events(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 /* ---- timers and operator commands ---- */
 
 /*
- * Write back what the open transaction changed and commit it; on failure,
- * roll it back.
+ * Write back what the open transaction changed and commit it (after the
+ * caller's hook, when one is set); on failure, roll it back.
  */
 static enum orc_status
 commit_writes(struct orc_apply *ap, struct orc_error *err)
 {
-	enum orc_status st = write_back_commit(ap, err);
+	enum orc_status st = ORC_OK;
+
+	if (ap->hook != NULL)
+		st = ap->hook->fn(ap->hook->arg, ap->store, err);
+	if (st == ORC_OK)
+		st = write_back_commit(ap, err);
 
 	if (st != ORC_OK) {
 		orc_store_rollback(ap->store);
@@ -1305,5 +1505,35 @@ orc_apply_operator(struct orc_apply *ap, const struct orc_operator_action *act,
 		return commit_writes(ap, err);
 fail:
 	orc_store_rollback(ap->store);
+	return st;
+}
+
+/* ---- the same, with the caller's writes in the transaction ---- */
+
+enum orc_status
+orc_apply_operator_hooked(struct orc_apply *ap,
+			  const struct orc_operator_action *act, const char *id,
+			  int64_t now_ms, const struct orc_apply_hook *hook,
+			  char *action_id_out, struct orc_error *err)
+{
+	enum orc_status st;
+
+	ap->hook = hook;
+	st = orc_apply_operator(ap, act, id, now_ms, action_id_out, err);
+	ap->hook = NULL;
+	return st;
+}
+
+enum orc_status
+orc_apply_start_hooked(struct orc_apply *ap, const char *name, const char *key,
+		       json_t *input, int64_t now_ms,
+		       const struct orc_apply_hook *hook, char *saga_id,
+		       struct orc_error *err)
+{
+	enum orc_status st;
+
+	ap->hook = hook;
+	st = orc_apply_start(ap, name, key, input, now_ms, saga_id, err);
+	ap->hook = NULL;
 	return st;
 }

@@ -74,6 +74,7 @@ enum orc_apply_outcome {
 	ORC_APPLY_DUPLICATE, /* applied before (inbox): nothing done */
 	ORC_APPLY_DEAD,      /* dead-lettered: reason says why */
 	ORC_APPLY_PARKED,    /* awaited, but its key has no saga yet: parked */
+	ORC_APPLY_HELD, /* a trigger its definition's switches hold back */
 };
 
 const char *orc_apply_outcome_name(enum orc_apply_outcome outcome);
@@ -111,6 +112,7 @@ struct orc_apply_stats {
 	uint64_t fallbacks; /* batches redone one item at a time */
 	uint64_t parked;       /* events parked for a saga not started yet */
 	uint64_t parked_taken; /* parked events taken by a saga that started */
+	uint64_t held;         /* triggers held (definition paused or full) */
 	uint64_t sagas_finished[ORC_SAGA_STATUS_COUNT]; /* SAGA_EVENT effects */
 };
 
@@ -175,5 +177,41 @@ enum orc_status orc_apply_operator(struct orc_apply *ap,
 				   const struct orc_operator_action *act,
 				   const char *id, int64_t now_ms,
 				   char *action_id_out, struct orc_error *err);
+
+/*
+ * What a caller writes in the transaction of an action or a start, after
+ * the engine accepted it and before the commit; anything but ORC_OK from
+ * fn rolls everything back and is returned.  Borrowed for the call.
+ */
+struct orc_apply_hook {
+	enum orc_status (*fn)(void *arg, struct orc_store *store,
+			      struct orc_error *err);
+	void *arg;
+};
+
+/* orc_apply_operator(), with hook run before its commit. */
+enum orc_status orc_apply_operator_hooked(struct orc_apply *ap,
+					  const struct orc_operator_action *act,
+					  const char *id, int64_t now_ms,
+					  const struct orc_apply_hook *hook,
+					  char *action_id_out,
+					  struct orc_error *err);
+
+/*
+ * orc_apply_start(), with hook run before its commit: how a held trigger
+ * starts its saga (requests.h).
+ */
+enum orc_status orc_apply_start_hooked(struct orc_apply *ap, const char *name,
+				       const char *key, json_t *input,
+				       int64_t now_ms,
+				       const struct orc_apply_hook *hook,
+				       char *saga_id, struct orc_error *err);
+
+/*
+ * Triggers of definitions that are paused or at their max_running
+ * (migrations/016_operator_requests.sql) are HELD, not started: the
+ * switches are read again every refresh_ms (the default is 2000).
+ */
+void orc_apply_controls_refresh(struct orc_apply *ap, int64_t refresh_ms);
 
 #endif

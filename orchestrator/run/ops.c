@@ -280,6 +280,27 @@ update_counters(struct orc_ops *o)
 			    "outbox in this process, one per deleted saga "
 			    "while archive_topic is set",
 			    NULL, o->src.housekeeping->archived);
+	set_counter(o, "orchestrator_triggers_held_total",
+		    "Trigger events held by this process because their "
+		    "definition was paused or at its max_running",
+		    NULL, s->held);
+	for (int k = 0; o->src.requests != NULL && k < 3; k++) {
+		static const char *const states[] = {"done", "refused",
+						     "failed"};
+		const struct orc_requests_stats *q = o->src.requests;
+		const uint64_t v[] = {q->done, q->refused, q->failed};
+		const char *labels[] = {"state", states[k], NULL};
+
+		set_counter(o, "orchestrator_operator_requests_total",
+			    "Operator requests (operator_requests rows) this "
+			    "process decided, by outcome",
+			    labels, v[k]);
+	}
+	if (o->src.requests != NULL)
+		set_counter(o, "orchestrator_held_triggers_started_total",
+			    "Held triggers whose saga this process started "
+			    "once their definition had room",
+			    NULL, o->src.requests->released);
 	set_gauge(o, "orchestrator_postgresql_up",
 		  "1 when PostgreSQL answered the last readiness ping", NULL,
 		  o->pg_ok ? 1 : 0);

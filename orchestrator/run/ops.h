@@ -24,6 +24,7 @@
 #include "error.h"
 #include "housekeeping.h"
 #include "relay.h"
+#include "requests.h"
 #include "store.h"
 #include "worker.h"
 
@@ -39,6 +40,8 @@ struct orc_ops_sources {
 	const char *http_token;	   /* NULL: only health and metrics */
 	/* NULL without the timers or housekeeping role */
 	const struct orc_housekeeping_stats *housekeeping;
+	/* NULL without the timers role */
+	const struct orc_requests_stats *requests;
 };
 
 struct orc_ops;
