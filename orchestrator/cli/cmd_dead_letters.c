@@ -533,7 +533,8 @@ replay_one(struct orc_cmd *cmd, const struct replay_args *r)
 		orc_cmd_fail(cmd, &err);
 		goto done;
 	}
-	rec = (struct orc_admin_replay){id, d.partition, d.offset, fixed.bytes};
+	rec = (struct orc_admin_replay){id, d.partition, d.offset, fixed.bytes,
+					false};
 	st = orc_store_admin_record_replays(cmd->store, &rec, 1, by, &marked,
 					    at, &err);
 	if (st == ORC_OK && marked == 0)
@@ -650,7 +651,8 @@ replay_batch(struct orc_cmd *cmd, struct orc_producer *p, const json_t *list,
 			bulk_fail(b, d[i].id, d[i].error);
 		else
 			rec[n_rec++] = (struct orc_admin_replay){
-				d[i].id, d[i].partition, d[i].offset, NULL};
+				d[i].id, d[i].partition, d[i].offset, NULL,
+				false};
 	}
 	st = orc_store_admin_record_replays(cmd->store, rec, n_rec, by, &marked,
 					    NULL, err);
@@ -662,9 +664,11 @@ replay_batch(struct orc_cmd *cmd, struct orc_producer *p, const json_t *list,
 		return st;
 	}
 	b->replayed += marked;
-	if (marked < n_rec) /* which ones: those gone from dead_letters */
-		bulk_fail(b, 0, "published, but deleted before it could be "
-				"marked replayed");
+	for (size_t i = 0; i < n_rec; i++)
+		if (!rec[i].marked)
+			bulk_fail(b, rec[i].dead_letter_id,
+				  "published, but deleted before it could be "
+				  "marked replayed");
 	b->batches++;
 	return ORC_OK;
 }
@@ -688,13 +692,9 @@ print_bulk(const struct orc_cmd *cmd, const struct bulk *b)
 	printf("%zu of %zu dead letter%s replayed in %zu batch%s, %zu failed\n",
 	       b->replayed, b->selected, b->selected == 1 ? "" : "s",
 	       b->batches, b->batches == 1 ? "" : "es", n_failed);
-	json_array_foreach(b->failed, i, f) {
-		if (orc_cmd_int(f, "id") > 0)
-			printf("  %lld: %s\n", orc_cmd_int(f, "id"),
-			       orc_cmd_str(f, "error"));
-		else
-			printf("  %s\n", orc_cmd_str(f, "error"));
-	}
+	json_array_foreach(b->failed, i, f)
+		printf("  %lld: %s\n", orc_cmd_int(f, "id"),
+		       orc_cmd_str(f, "error"));
 }
 
 static void

@@ -803,9 +803,9 @@ done:
 
 enum orc_status
 orc_store_admin_record_replays(struct orc_store *store,
-			       const struct orc_admin_replay *replays,
-			       size_t n, const char *by, size_t *marked,
-			       char at[32], struct orc_error *err)
+			       struct orc_admin_replay *replays, size_t n,
+			       const char *by, size_t *marked, char at[32],
+			       struct orc_error *err)
 {
 	struct orc_pgarray ids, parts, offs, payloads;
 	const char *params[5];
@@ -822,6 +822,7 @@ orc_store_admin_record_replays(struct orc_store *store,
 	orc_pgarray_init(&offs);
 	orc_pgarray_init(&payloads);
 	for (size_t i = 0; i < n; i++) {
+		replays[i].marked = false;
 		orc_pgarray_int(&ids, replays[i].dead_letter_id);
 		orc_pgarray_int(&parts, replays[i].partition);
 		orc_pgarray_int(&offs, replays[i].offset);
@@ -850,13 +851,20 @@ orc_store_admin_record_replays(struct orc_store *store,
 		   " RETURNING dead_letter_id, replayed_at)"
 		   " UPDATE %1$s.dead_letters d SET replayed_at = r.replayed_at"
 		   " FROM r WHERE d.id = r.dead_letter_id"
-		   " RETURNING " ISO("d.replayed_at"),
+		   " RETURNING " ISO("d.replayed_at") ", d.id",
 		   5, params, 0, &res, "recording dead letter replays", err);
 	if (st != ORC_OK)
 		goto done;
 	*marked = (size_t)PQntuples(res);
 	if (at != NULL && *marked > 0)
 		snprintf(at, 32, "%s", PQgetvalue(res, 0, 0));
+	for (int r = 0; r < PQntuples(res); r++) {
+		int64_t id = orc_store_int(res, r, 1);
+
+		for (size_t i = 0; i < n; i++)
+			if (replays[i].dead_letter_id == id)
+				replays[i].marked = true;
+	}
 done:
 	PQclear(res);
 	orc_pgarray_finish(&ids);

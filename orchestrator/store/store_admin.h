@@ -192,19 +192,20 @@ struct orc_admin_replay {
 	 * (JSON text, borrowed), or NULL when its own was.
 	 */
 	const char *payload;
+	bool marked; /* set by orc_store_admin_record_replays() */
 };
 
 /*
- * Record replays[0..n) (borrowed) as made by by (borrowed), in one
+ * Record replays[0..n) (caller-owned) as made by by (borrowed), in one
  * statement: a dead_letter_replays row each (migration 014) and their
- * dead letters' replayed_at set to now().  *marked is how many dead
- * letters were marked: one deleted meanwhile is not.  at (may be NULL)
- * receives the time written (ISO-8601 UTC), "" when none was.
+ * dead letters' replayed_at set to now().  Each replay's marked says
+ * whether its dead letter was marked (one deleted meanwhile is not), and
+ * *marked how many were.  at (may be NULL) receives the time written
+ * (ISO-8601 UTC), "" when none was.
  */
 enum orc_status orc_store_admin_record_replays(
-	struct orc_store *store, const struct orc_admin_replay *replays,
-	size_t n, const char *by, size_t *marked, char at[32],
-	struct orc_error *err);
+	struct orc_store *store, struct orc_admin_replay *replays, size_t n,
+	const char *by, size_t *marked, char at[32], struct orc_error *err);
 
 /* How many dead letters were recorded more than older_than_ms ago. */
 enum orc_status orc_store_admin_dead_letters_older(struct orc_store *store,
