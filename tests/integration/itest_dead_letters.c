@@ -8,7 +8,8 @@
  * The dead letter stays as it was received, the replay is recorded (who,
  * corrected, the value sent and its hash), and the message on the topic
  * carries orc_replayed_from and orc_replayed_payload.  A payload file that
- * is missing or is not JSON is refused before anything is sent.
+ * is missing or is not JSON is refused before anything is sent.  For a
+ * structured-mode event the corrected payload is the whole envelope.
  *
  * bulk_replay_and_purge: 50 events no definition started yet are
  * dead-lettered, with 5 unreadable ones beside them; the definition is
@@ -102,6 +103,13 @@ START_TEST(test_corrected_payload)
 		"--rule", "reserve.do=succeed:reserve.done", NULL};
 	static const char broken[] = "{\"order\":\"o-1\",\"total\":12}";
 	static const char fixed[] = "{\"order_id\":\"o-1\",\"total\":12}\n";
+	static const char structured[] =
+		"{\"specversion\":\"1.0\",\"id\":\"e-2\",\"source\":\"/it\","
+		"\"type\":\"order.placed\",\"data\":{\"order\":\"o-2\"}}";
+	static const char structured_fixed[] =
+		"{\"specversion\":\"1.0\",\"id\":\"e-2\",\"source\":\"/it\","
+		"\"type\":\"order.placed\",\"datacontenttype\":"
+		"\"application/json\",\"data\":{\"order_id\":\"o-2\"}}";
 	char fixed_path[256], bad_path[256], arg[300], missing[300];
 	struct orc_it_scene s;
 	const char *out;
@@ -220,6 +228,31 @@ START_TEST(test_corrected_payload)
 			" dead_letter_replays ORDER BY id DESC LIMIT 1"));
 	ck_assert_int_eq(orc_it_scene_long(&s, "SELECT count(*) FROM"
 					   " dead_letter_replays"), 2);
+	free(dl);
+
+	/* a structured-mode event: the corrected payload is the envelope */
+	{
+		json_t *h = json_pack("{ss}", "content-type",
+				      "application/cloudevents+json");
+
+		orc_it_scene_send(&s, "orders", "o-2", h, structured, NULL);
+		json_decref(h);
+	}
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, WAIT_MS, "the structured event dead-lettered",
+			   "SELECT count(*) = 1 FROM dead_letters WHERE"
+			   " key = 'o-2' AND error LIKE 'business key not found%'");
+	dl = orc_it_scene_value(&s, "SELECT id FROM dead_letters WHERE"
+				" key = 'o-2'");
+	{
+		const char *args[] = {"dead-letters", "replay", dl, "--payload",
+				      structured_fixed, NULL};
+
+		out = cli(&s, 0, args);
+	}
+	orc_it_scene_await(&s, WAIT_MS, "the saga of the corrected envelope",
+			   "SELECT count(*) = 1 FROM sagas WHERE business_key ="
+			   " 'o-2' AND status = 'completed'");
 	free(dl);
 	unlink(fixed_path);
 	unlink(bad_path);
