@@ -208,8 +208,9 @@ struct payload {
 };
 
 /*
- * Read the whole of file path into *out (new, NUL-terminated): 0, or -1
- * with errno set.
+ * Read the whole of file path, its bytes as they are (the payload is sent
+ * as given, not as jansson would write it again), into *out (new,
+ * NUL-terminated): 0, or -1 with errno set.
  */
 static int
 read_file(const char *path, char **out, size_t *len)
@@ -225,9 +226,11 @@ read_file(const char *path, char **out, size_t *len)
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len <= PAYLOAD_MAX)
 		orc_strbuf_append(&sb, buf, n);
 	if (ferror(f) || sb.len > PAYLOAD_MAX) {
-		errno = ferror(f) ? EIO : EFBIG;
+		int e = ferror(f) ? EIO : EFBIG;
+
 		fclose(f);
 		orc_strbuf_finish(&sb);
+		errno = e;
 		return -1;
 	}
 	fclose(f);
@@ -302,7 +305,7 @@ replayed_by(const char *by, char *buf, size_t len)
 	if (user != NULL)
 		snprintf(buf, len, "%s@%s", user, host);
 	else
-		snprintf(buf, len, "uid %ld@%s", (long)geteuid(), host);
+		snprintf(buf, len, "%ld@%s", (long)geteuid(), host);
 	return buf;
 }
 
