@@ -111,6 +111,7 @@ struct orc_apply {
 	struct limit_slot *limits;
 	size_t n_limits, cap_limits;
 	const struct orc_apply_hook *hook; /* run before commit_writes() */
+	const struct orc_apply_trigger *trigger; /* of orc_apply_start() */
 	struct orc_apply_stats stats;
 };
 
@@ -1442,6 +1443,10 @@ orc_apply_start(struct orc_apply *ap, const char *name, const char *key,
 	}
 	in.saga_id = saga_id;
 	in.key = keybuf;
+	if (ap->trigger != NULL) { /* a held trigger (requests.c) */
+		in.event_id = ap->trigger->event_id;
+		in.type = ap->trigger->type;
+	}
 	st = run_engine(ap, ss, &in, NULL, now_ms, err);
 	if (st == ORC_OK)
 		st = deliver_early(ap, NULL, 0, ss, now_ms, err);
@@ -1526,14 +1531,16 @@ orc_apply_operator_hooked(struct orc_apply *ap,
 
 enum orc_status
 orc_apply_start_hooked(struct orc_apply *ap, const char *name, const char *key,
-		       json_t *input, int64_t now_ms,
-		       const struct orc_apply_hook *hook, char *saga_id,
-		       struct orc_error *err)
+		       json_t *input, const struct orc_apply_trigger *trigger,
+		       int64_t now_ms, const struct orc_apply_hook *hook,
+		       char *saga_id, struct orc_error *err)
 {
 	enum orc_status st;
 
 	ap->hook = hook;
+	ap->trigger = trigger;
 	st = orc_apply_start(ap, name, key, input, now_ms, saga_id, err);
 	ap->hook = NULL;
+	ap->trigger = NULL;
 	return st;
 }

@@ -197,12 +197,20 @@ enum orc_status orc_apply_operator_hooked(struct orc_apply *ap,
 					  char *action_id_out,
 					  struct orc_error *err);
 
+/* The trigger a saga is started for, as its history names it. */
+struct orc_apply_trigger {
+	const char *event_id; /* may be NULL */
+	const char *type;     /* may be NULL */
+};
+
 /*
- * orc_apply_start(), with hook run before its commit: how a held trigger
- * starts its saga (requests.h).
+ * orc_apply_start() for trigger (borrowed; the saga.started row names
+ * it), with hook run before its commit: how a held trigger starts its
+ * saga (requests.h).
  */
 enum orc_status orc_apply_start_hooked(struct orc_apply *ap, const char *name,
 				       const char *key, json_t *input,
+				       const struct orc_apply_trigger *trigger,
 				       int64_t now_ms,
 				       const struct orc_apply_hook *hook,
 				       char *saga_id, struct orc_error *err);

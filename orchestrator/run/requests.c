@@ -316,6 +316,8 @@ run_held(struct orc_requests *rq, size_t *n, struct orc_error *err)
 		struct release_arg a = {
 			.h = h, .c = find_control(&rq->controls, h->def_name)};
 		struct orc_apply_hook hook = {.fn = take_held, .arg = &a};
+		struct orc_apply_trigger trigger = {.event_id = h->event_id,
+						    .type = h->type};
 		struct orc_error aerr = {0};
 		char saga_id[40];
 
@@ -323,7 +325,7 @@ run_held(struct orc_requests *rq, size_t *n, struct orc_error *err)
 		    (a.c != NULL && a.c->paused))
 			continue;
 		st = orc_apply_start_hooked(rq->ap, h->def_name,
-					    h->business_key, h->data,
+					    h->business_key, h->data, &trigger,
 					    orc_clock_wall_ms(), &hook, saga_id,
 					    &aerr);
 		if (st == ORC_OK) {

@@ -445,6 +445,8 @@ orc_held_list_reset(struct orc_held_list *list)
 	for (size_t i = 0; i < list->n; i++) {
 		free(list->v[i].def_name);
 		free(list->v[i].business_key);
+		free(list->v[i].event_id);
+		free(list->v[i].type);
 		json_decref(list->v[i].data);
 	}
 	list->n = 0;
@@ -459,7 +461,8 @@ orc_held_list_finish(struct orc_held_list *list)
 }
 
 static const char held_next_sql[] =
-	"SELECT h.id, h.definition_name, h.business_key, h.data::text"
+	"SELECT h.id, h.definition_name, h.business_key, h.data::text,"
+	" h.event_id, h.type"
 	" FROM %1$s.held_triggers h"
 	" WHERE NOT EXISTS (SELECT 1 FROM %1$s.definition_controls c"
 	"  WHERE c.definition_name = h.definition_name AND c.paused)"
@@ -497,6 +500,8 @@ orc_store_held_next(struct orc_store *store, int limit,
 		h->def_name = dup_text(res, i, 1, &ok);
 		h->business_key = dup_text(res, i, 2, &ok);
 		h->data = dup_json(res, i, 3, &ok);
+		h->event_id = dup_text(res, i, 4, &ok);
+		h->type = dup_text(res, i, 5, &ok);
 	}
 	PQclear(res);
 	if (!ok)

@@ -193,6 +193,8 @@ struct orc_held {
 	int64_t id;
 	char *def_name;
 	char *business_key;
+	char *event_id; /* may be NULL */
+	char *type;
 	json_t *data; /* may be NULL */
 };
 
