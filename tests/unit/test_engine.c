@@ -1491,6 +1491,8 @@ assert_json(const json_t *v, const char *want_sq)
 	json_decref(want);
 }
 
+static const json_t *last_event_data(struct rig *r);
+
 static const json_t *
 ctx_at(struct rig *r, const char *ptr)
 {
@@ -1566,6 +1568,13 @@ START_TEST(test_order_happy_path)
 	assert_json(r.fx.v[0].detail,
 		    "{'seq':4,'type':'shipping.scheduled','event_id':'reply-1',"
 		    "'attempt':1}");
+	/* the output: the skipped review's reply is null */
+	assert_json(r.saga.output,
+		    "{'order_id':'o-1','payment_id':'p-1','tracking':'t-1',"
+		    "'reviewed_by':null}");
+	assert_json(orc_jsonp_get(last_event_data(&r), "/output"),
+		    "{'order_id':'o-1','payment_id':'p-1','tracking':'t-1',"
+		    "'reviewed_by':null}");
 	rig_finish(&r);
 }
 END_TEST
