@@ -187,8 +187,15 @@ BEGIN
         END;
     END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'orchestrator_readonly')
+       AND NOT pg_has_role('orchestrator_operator', 'orchestrator_readonly',
+                           'MEMBER')
     THEN
-        GRANT orchestrator_readonly TO orchestrator_operator;
+        BEGIN
+            GRANT orchestrator_readonly TO orchestrator_operator;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE '% may not make orchestrator_operator a member of '
+                'orchestrator_readonly: an administrator does', current_user;
+        END;
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO orchestrator_operator',
                    current_schema());
