@@ -1,12 +1,13 @@
 /*
- * cmd_saga.c - operator commands that change sagas or definitions:
- * `definitions load|list`, `start`, `retry`, `cancel`.
+ * cmd_saga.c - operator commands that load definitions and start sagas:
+ * `definitions load|list`, `start` (the actions on a saga are in
+ * cmd_operator.c).
  *
- * start, retry and cancel go through the same apply path as events (the
- * engine decides, one transaction records the transition, its history
- * entry and its commands), so an operator can do nothing a service could
- * not, and everything they do is in the saga's history.  The commands they
- * cause are published by the relay of a running `orchestrator run`.
+ * start goes through the same apply path as events (the engine decides,
+ * one transaction records the transition, its history entry and its
+ * commands), so an operator can do nothing a service could not, and
+ * everything they do is in the saga's history.  The commands it causes
+ * are published by the relay of a running `orchestrator run`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,7 +194,7 @@ read_input(const char *arg, struct orc_error *err)
 	return v;
 }
 
-enum { OPT_KEY = ORC_ARGS_FIRST, OPT_INPUT, OPT_REASON, OPT_END };
+enum { OPT_KEY = ORC_ARGS_FIRST, OPT_INPUT, OPT_END };
 
 #define N_OPTS (OPT_END - ORC_ARGS_FIRST)
 
@@ -277,72 +278,4 @@ done:
 	json_decref(input);
 	orc_cmd_finish(&cmd);
 	return rc;
-}
-
-/* ---- retry, cancel ---- */
-
-static const char retry_usage[] =
-	"usage: orchestrator retry SAGA_ID [--reason TEXT]\n"
-	"Rerun a failed saga from where it stopped, or retry the "
-	"compensations of a stuck one.\n";
-
-static const char cancel_usage[] =
-	"usage: orchestrator cancel SAGA_ID [--reason TEXT]\n"
-	"Cancel a running saga (what succeeded is compensated first) or give "
-	"up on a stuck one.\n";
-
-static int
-operator(int argc, char **argv, const char *name, enum orc_input_kind kind)
-{
-	static const struct option options[] = {
-		{"reason", required_argument, NULL, OPT_REASON},
-		{0},
-	};
-	const char *usage = kind == ORC_INPUT_CANCEL ? cancel_usage
-						     : retry_usage;
-	struct orc_operator_action act = {0};
-	struct orc_cmd cmd;
-	struct orc_error err = {0};
-	const char *id = NULL, *values[N_OPTS] = {0};
-	int rc;
-
-	if (orc_args_help(argc, argv, usage))
-		return 0;
-	rc = orc_cmd_init(&cmd, name, &argc, argv, 0);
-	if (rc == 0)
-		rc = operand_args(&cmd, usage, options, argc, argv,
-				  "which saga? give its id", &id, values);
-	if (rc == 0)
-		rc = orc_cmd_open(&cmd, ORC_CMD_APPLY);
-	if (rc != 0)
-		goto done;
-	act.kind = kind;
-	act.reason = values[OPT_REASON - ORC_ARGS_FIRST];
-	if (orc_apply_operator(cmd.ap, &act, id, orc_clock_wall_ms(), NULL,
-			       &err) != ORC_OK) {
-		rc = orc_cmd_fail(&cmd, &err);
-		goto done;
-	}
-	if (cmd.json)
-		printf("{\"saga_id\": \"%s\", \"action\": \"%s\"}\n", id,
-		       name);
-	else
-		printf("%s: %s\n", id,
-		       kind == ORC_INPUT_CANCEL ? "cancel applied"
-						: "retry applied");
-done:
-	orc_cmd_finish(&cmd);
-	return rc;
-}
-
-int
-orc_cmd_retry(int argc, char **argv)
-{
-	return operator(argc, argv, "retry", ORC_INPUT_RETRY);
-}
-
-int
-orc_cmd_cancel(int argc, char **argv)
-{
-	return operator(argc, argv, "cancel", ORC_INPUT_CANCEL);
 }

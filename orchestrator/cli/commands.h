@@ -25,10 +25,17 @@ int orc_cmd_migrate(int argc, char **argv);
 /* cmd_run.c */
 int orc_cmd_run(int argc, char **argv);
 
-/* cmd_saga.c: operator actions that go through the engine */
+/* cmd_saga.c: loading definitions, starting sagas */
 int orc_cmd_definitions(int argc, char **argv); /* load | list */
 int orc_cmd_start(int argc, char **argv);
+
+/* cmd_operator.c: actions on sagas, one by id or in bulk (--where) */
+int orc_cmd_pause(int argc, char **argv);
+int orc_cmd_resume(int argc, char **argv);
+int orc_cmd_skip(int argc, char **argv);
+int orc_cmd_patch(int argc, char **argv);
 int orc_cmd_retry(int argc, char **argv);
+int orc_cmd_resolve(int argc, char **argv);
 int orc_cmd_cancel(int argc, char **argv);
 
 /* cmd_status.c: reading sagas */

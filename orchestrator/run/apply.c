@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "store_admin.h"
 #include "store_requests.h"
 #include "store_saga.h"
 #include "text.h"
@@ -1503,6 +1504,18 @@ orc_apply_operator(struct orc_apply *ap, const struct orc_operator_action *act,
 	if (ap->set.n == 0) {
 		st = orc_error_set(err, ORC_NOT_FOUND, "no saga with id %s", id);
 		goto fail;
+	}
+	if (act->where != NULL) {
+		bool matches;
+
+		st = orc_store_admin_saga_matches(ap->store, id, act->where,
+						  &matches, err);
+		if (st == ORC_OK && !matches)
+			st = orc_error_set(err, ORC_NOT_FOUND,
+					   "saga %s no longer matches the "
+					   "predicate", id);
+		if (st != ORC_OK)
+			goto fail;
 	}
 	st = run_engine_from(ap, ap->set.v[0], &in, action_id, NULL, now_ms,
 			     err);

@@ -163,6 +163,12 @@ struct orc_operator_action {
 	 * into action_id_out when that is not NULL, size 40).
 	 */
 	const char *action_id;
+	/*
+	 * A bulk action's predicate over the sagas table (the operator's
+	 * SQL, see orc_store_admin_sagas_where()), checked again once the
+	 * saga is locked; NULL = none.
+	 */
+	const char *where;
 };
 
 /*
@@ -171,7 +177,9 @@ struct orc_operator_action {
  * (err says the saga's and the step's state and what the action takes),
  * or when the database refuses the result (a retry that would make a
  * second open saga of its business key); ORC_INVALID for a malformed
- * action.  action_id_out (size 40, may be NULL) gets the action's id.
+ * action.  With act->where, a saga that no longer matches it is
+ * ORC_NOT_FOUND too (it changed since it was selected), and nothing is
+ * done.  action_id_out (size 40, may be NULL) gets the action's id.
  */
 enum orc_status orc_apply_operator(struct orc_apply *ap,
 				   const struct orc_operator_action *act,

@@ -12,8 +12,10 @@
  * Nothing here is on the hot path; queries favour clarity over speed (the
  * list is a sort of the matching sagas, there is no index on created_at).
  * One text from a user does reach the server as SQL, on purpose: the
- * predicate of `dead-letters replay --where`, run in a read-only
- * transaction, apart from the schema expansion.
+ * predicate of `dead-letters replay --where` and of an operator action's
+ * `--where`, run in a read-only transaction, apart from the schema
+ * expansion (an action re-checks it under the saga's lock, in a savepoint
+ * that is rolled back).
  */
 #include "store_admin.h"
 
@@ -895,4 +897,175 @@ orc_store_admin_dead_letters_older(struct orc_store *store,
 	*count = orc_store_int(res, 0, 0);
 	PQclear(res);
 	return ORC_OK;
+}
+
+/*
+ * The select of orc_store_admin_sagas_where() around the operator's
+ * predicate, built as the dead letters' is (where_head): the schema is
+ * expanded in the parts around it only, and it stands on lines of its own.
+ */
+static const char sagas_where_head[] =
+	"SELECT json_build_object('id', s.id,"
+	" 'definition_name', s.definition_name,"
+	" 'definition_version', s.definition_version,"
+	" 'business_key', s.business_key, 'status', s.status,"
+	" 'paused_at', " ISO("s.paused_at") ")::text"
+	" FROM (SELECT * FROM %1$s.sagas WHERE (\n";
+static const char sagas_where_tail[] = "\n)) s ORDER BY s.id";
+
+/* The re-check of orc_store_admin_saga_matches(), the same way. */
+static const char saga_matches_head[] =
+	"SELECT EXISTS (SELECT FROM %1$s.sagas WHERE id = $1::uuid AND (\n";
+static const char saga_matches_tail[] = "\n))";
+
+/* head, the predicate, tail: new (free()), or NULL. */
+static char *
+predicate_sql(const struct orc_store *store, const char *head,
+	      const char *predicate, const char *tail)
+{
+	struct orc_strbuf sb;
+	char *h = orc_store_sql(store, head);
+
+	if (h == NULL)
+		return NULL;
+	orc_strbuf_init(&sb);
+	orc_strbuf_puts(&sb, h);
+	orc_strbuf_puts(&sb, predicate);
+	orc_strbuf_puts(&sb, tail);
+	free(h);
+	return orc_strbuf_take(&sb);
+}
+
+/* "SET LOCAL search_path TO <schema>, pg_catalog": new, or NULL. */
+static char *
+local_search_path(const struct orc_store *store)
+{
+	struct orc_strbuf sb;
+
+	orc_strbuf_init(&sb);
+	orc_strbuf_printf(&sb, "SET LOCAL search_path TO %s, pg_catalog",
+			  store->schema_quoted);
+	return orc_strbuf_take(&sb);
+}
+
+/*
+ * A failed predicate, mapped as where_failed() maps the dead letters':
+ * ORC_TRANSIENT stays, anything else is ORC_INVALID naming the predicate.
+ */
+static enum orc_status
+saga_predicate_failed(struct orc_store *store, const PGresult *res,
+		      const char *predicate, struct orc_error *err)
+{
+	enum orc_status st = orc_store_fail(store, res, "selecting sagas", err);
+	const char *msg, *state;
+
+	if (st == ORC_TRANSIENT)
+		return st;
+	msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	orc_error_set(err, ORC_INVALID, "invalid --where predicate \"%s\": %s",
+		      predicate, msg ? msg : "refused by the server");
+	orc_error_detail(err, "sqlstate=%s; the predicate is run as SELECT ..."
+			 " FROM sagas WHERE (PREDICATE) in a read-only"
+			 " transaction", state ? state : "none");
+	return ORC_INVALID;
+}
+
+enum orc_status
+orc_store_admin_sagas_where(struct orc_store *store, const char *predicate,
+			    json_t **out, struct orc_error *err)
+{
+	PGresult *res = NULL;
+	enum orc_status st;
+	char *sql, *set_path;
+
+	*out = NULL;
+	set_path = local_search_path(store);
+	sql = predicate_sql(store, sagas_where_head, predicate,
+			    sagas_where_tail);
+	if (set_path == NULL || sql == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto done;
+	}
+	st = orc_store_exec(store, "BEGIN READ ONLY", err);
+	if (st != ORC_OK)
+		goto done;
+	st = orc_store_exec(store, set_path, err);
+	/* a failure here is the schema's, not the predicate's */
+	if (st == ORC_OK)
+		st = query(store, "SELECT FROM %1$s.sagas LIMIT 1", 0, NULL, 0,
+			   NULL, "reading sagas", err);
+	if (st == ORC_OK) {
+		res = PQexecParams(store->conn, sql, 0, NULL, NULL, NULL, NULL,
+				   0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			st = saga_predicate_failed(store, res, predicate, err);
+	}
+	if (st == ORC_OK) {
+		*out = rows_to_array(res, err);
+		st = *out ? ORC_OK : ORC_FATAL;
+	}
+	if (orc_store_connected(store))
+		orc_store_exec(store, "ROLLBACK", NULL);
+done:
+	PQclear(res);
+	free(sql);
+	free(set_path);
+	return st;
+}
+
+enum orc_status
+orc_store_admin_saga_matches(struct orc_store *store, const char *id,
+			     const char *predicate, bool *matches,
+			     struct orc_error *err)
+{
+	const char *params[1] = {id};
+	PGresult *res = NULL;
+	enum orc_status st;
+	char *sql, *set_path;
+
+	*matches = false;
+	set_path = local_search_path(store);
+	sql = predicate_sql(store, saga_matches_head, predicate,
+			    saga_matches_tail);
+	if (set_path == NULL || sql == NULL) {
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+		goto done;
+	}
+	/*
+	 * In a savepoint that is always rolled back: whatever the predicate
+	 * might write, and the search_path, are undone, while the locks the
+	 * caller took before it are kept.
+	 */
+	st = orc_store_exec(store, "SAVEPOINT orc_predicate", err);
+	if (st != ORC_OK)
+		goto done;
+	st = orc_store_exec(store, set_path, err);
+	if (st == ORC_OK) {
+		res = PQexecParams(store->conn, sql, 1, NULL, params, NULL,
+				   NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			st = saga_predicate_failed(store, res, predicate, err);
+		else
+			*matches = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	}
+	if (orc_store_connected(store)) {
+		struct orc_error uerr = {0};
+		enum orc_status undo = orc_store_exec(
+			store, "ROLLBACK TO SAVEPOINT orc_predicate", &uerr);
+
+		if (undo == ORC_OK)
+			undo = orc_store_exec(
+				store, "RELEASE SAVEPOINT orc_predicate", &uerr);
+		if (st == ORC_OK && undo != ORC_OK) {
+			st = undo;
+			if (err != NULL)
+				*err = uerr;
+		}
+	}
+done:
+	PQclear(res);
+	free(sql);
+	free(set_path);
+	return st;
 }

@@ -207,6 +207,34 @@ enum orc_status orc_store_admin_record_replays(
 	struct orc_store *store, struct orc_admin_replay *replays, size_t n,
 	const char *by, size_t *marked, char at[32], struct orc_error *err);
 
+/*
+ * The sagas where predicate (borrowed) holds, in id order: the operator's
+ * own SQL, a boolean expression over the columns of the sagas table, run
+ * with the database rights of the operator's connection as
+ * "SELECT ... FROM sagas WHERE (predicate)" in a read-only transaction of
+ * its own, search_path set to the schema (so it may look at saga_steps or
+ * saga_history too).  One that is not valid SQL, or would write, is
+ * ORC_INVALID with a message naming it; nothing is changed either way.
+ * *out is a new array of {id, definition_name, definition_version,
+ * business_key, status, paused_at}.
+ */
+enum orc_status orc_store_admin_sagas_where(struct orc_store *store,
+					    const char *predicate,
+					    json_t **out,
+					    struct orc_error *err);
+
+/*
+ * Does predicate (as above) still hold for saga id (both borrowed)?  For
+ * the caller's open transaction, after it locked the saga: run in a
+ * savepoint that is rolled back, so nothing the predicate does stays and
+ * the caller's locks are kept.  ORC_INVALID as above.
+ */
+enum orc_status orc_store_admin_saga_matches(struct orc_store *store,
+					     const char *id,
+					     const char *predicate,
+					     bool *matches,
+					     struct orc_error *err);
+
 /* How many dead letters were recorded more than older_than_ms ago. */
 enum orc_status orc_store_admin_dead_letters_older(struct orc_store *store,
 						   int64_t older_than_ms,
