@@ -289,8 +289,14 @@ START_TEST(test_every_ending)
 	{
 		const char *args[] = {"status", id, NULL};
 
+		const char *line, *end;
+
 		ck_assert_int_eq(orc_it_scene_cli(&s, buf, sizeof(buf), args), 0);
-		if (strstr(buf, "output") == NULL || strstr(buf, "l-ok") == NULL)
+		line = strstr(buf, "\noutput      {");
+		end = line != NULL ? strchr(line + 1, '\n') : NULL;
+		if (line == NULL || end == NULL ||
+		    strstr(line, "\"order\":\"l-ok\"") == NULL ||
+		    strstr(line, "\"order\":\"l-ok\"") > end)
 			orc_it_scene_fail(&s, "status shows no output:\n%s", buf);
 	}
 	{
