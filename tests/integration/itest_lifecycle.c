@@ -9,8 +9,10 @@
  * with the relay role off, the rows wait in the outbox in effect order
  * among the saga's commands (saga.started before its first command, in
  * the same lane); a `run` killed with SIGKILL before it published them,
- * and another killed while publishing, lose none, and a re-published one
- * keeps its id.  An empty lifecycle_topic writes no row.
+ * and another killed while publishing, lose none; one published but not
+ * deleted (the delete held back by a trigger, then the process killed) is
+ * published again under the same id.  An empty lifecycle_topic writes no
+ * row.
  */
 #include <check.h>
 #include <signal.h>
@@ -503,7 +505,77 @@ START_TEST(test_outbox_order_and_kill_9)
 }
 END_TEST
 
-/* ---- 3. lifecycle_topic empty: no row ---- */
+/* ---- 3. published, not deleted: published again, under the same id ---- */
+
+#define HELD_SAGAS 5
+
+START_TEST(test_republished_keeps_its_id)
+{
+	static const char *const topics[] = {"orders", "work"};
+	static const char *const env[] = {"ORC_KAFKA_SESSION_TIMEOUT_MS=6000",
+					  "ORC_KAFKA_HEARTBEAT_INTERVAL_MS=500",
+					  NULL};
+	struct orc_it_scene s;
+	json_t *msgs, *ids, *m;
+	size_t i;
+	int a;
+
+	orc_it_scene_init(&s, topics, 2);
+	orc_it_scene_load(&s, chain_def);
+	/*
+	 * The relay publishes, then cannot delete what it published: the
+	 * state a crash between the broker's acknowledgement and the delete
+	 * leaves.  No service answers, so each saga has its saga.started
+	 * and one command.
+	 */
+	orc_it_pg_exec(s.db.conn,
+		       "CREATE FUNCTION hold_outbox() RETURNS trigger"
+		       " LANGUAGE plpgsql AS $$ BEGIN"
+		       " RAISE EXCEPTION 'outbox held by the test'; END $$;"
+		       "CREATE TRIGGER hold_outbox BEFORE DELETE ON outbox"
+		       " FOR EACH STATEMENT EXECUTE FUNCTION hold_outbox()",
+		       0, NULL);
+	a = orc_it_scene_run(&s, "run-a", env);
+	chain_triggers(&s, "h", 0, HELD_SAGAS);
+	msgs = collect_lifecycle(&s, HELD_SAGAS);
+	if (json_array_size(msgs) < HELD_SAGAS)
+		orc_it_scene_fail(&s, "%zu lifecycle events published, expected "
+				      "%d", json_array_size(msgs), HELD_SAGAS);
+	json_decref(msgs);
+	ck_assert_int_eq(orc_it_scene_long(&s, "SELECT count(*) FROM outbox"
+					       " WHERE type = 'saga.started'"),
+			 HELD_SAGAS);
+	orc_it_scene_stop(&s, a, SIGKILL);
+	orc_it_pg_exec(s.db.conn, "DROP TRIGGER hold_outbox ON outbox", 0,
+		       NULL);
+	orc_it_scene_run(&s, "run-b", env);
+	orc_it_scene_await(&s, WAIT_MS, "an empty outbox",
+			   "SELECT count(*) = 0 FROM outbox");
+
+	msgs = collect_lifecycle(&s, 2 * HELD_SAGAS);
+	ids = json_object();
+	json_array_foreach(msgs, i, m) {
+		char want[160];
+
+		ck_assert_str_eq(check_message(&s, m), "saga.started");
+		snprintf(want, sizeof(want), "%s/saga.started/1",
+			 orc_it_header(m, "ce_sagaid"));
+		ck_assert_str_eq(orc_it_header(m, "ce_id"), want);
+		json_object_set_new(ids, want, json_true());
+	}
+	fprintf(stderr, "%zu copies of %zu lifecycle events\n",
+		json_array_size(msgs), json_object_size(ids));
+	ck_assert_uint_eq(json_object_size(ids), HELD_SAGAS);
+	if (json_array_size(msgs) < 2 * HELD_SAGAS)
+		orc_it_scene_fail(&s, "%zu copies: the events were not published "
+				      "again", json_array_size(msgs));
+	json_decref(ids);
+	json_decref(msgs);
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
+/* ---- 4. lifecycle_topic empty: no row ---- */
 
 START_TEST(test_empty_topic_writes_nothing)
 {
@@ -556,6 +628,7 @@ main(void)
 	const struct orc_it_case cases[] = {
 		ORC_IT_CASE(every_ending),
 		ORC_IT_CASE(outbox_order_and_kill_9),
+		ORC_IT_CASE(republished_keeps_its_id),
 		ORC_IT_CASE(empty_topic_writes_nothing),
 	};
 
