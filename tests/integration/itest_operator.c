@@ -384,6 +384,26 @@ START_TEST(test_retry_from_resolve_terminate)
 			" ORDER BY step_name) FROM saga_steps WHERE"
 			" saga_id = '%s'", stuck));
 
+	/* patch a step's output: the history keeps which, before and after */
+	{
+		const char *args[] = {"patch", held, "--step", "a",
+				      "{\"ticket\": \"T-9\"}", "--json", NULL};
+
+		cli_expect(&s, 0, "\"action\": \"patch\"", args);
+	}
+	orc_it_expect(&s, "step|T-9", "the step patch's target and after",
+		      orc_it_scene_value(&s,
+			"SELECT (arguments ->> 'target') || '|' ||"
+			" (arguments #>> '{after,ticket}') FROM operator_actions"
+			" WHERE saga_id = '%s' AND action = 'patch' AND"
+			" step_name = 'a'", held));
+	{
+		const char *args[] = {"patch", held, "--step", "a", "{\"x\":",
+				      NULL};
+
+		cli_expect(&s, 2, "the patch: invalid JSON at line 1", args);
+	}
+
 	/* cancel --no-compensate: cancelled, a is not compensated */
 	{
 		const char *args[] = {"cancel", held, "--no-compensate",
