@@ -56,24 +56,23 @@ enum {
 };
 
 #define N_OPTS (OPT_END - ORC_ARGS_FIRST)
-#define OPT(o) ((o)-ORC_ARGS_FIRST)
+#define OPT(o) ((o) - ORC_ARGS_FIRST)
 
+/* The options every action takes, before its own. */
 #define COMMON_OPTIONS                                                         \
 	{"reason", required_argument, NULL, OPT_REASON},                       \
-	    {"by", required_argument, NULL, OPT_BY},                           \
-	    {"where", required_argument, NULL, OPT_WHERE},                     \
-	{                                                                      \
-		"dry-run", no_argument, NULL, OPT_DRY_RUN                      \
-	}
+	{"by", required_argument, NULL, OPT_BY},                               \
+	{"where", required_argument, NULL, OPT_WHERE},                         \
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN}
 
 #define COMMON_USAGE                                                           \
 	"Options of every action:\n"                                           \
 	"  --reason TEXT   why, for the saga's history\n"                      \
 	"  --by NAME       who acts (default: user@host)\n"                    \
-	"  --where SQL     instead of SAGA_ID: every saga where this "         \
-	"boolean\n"                                                            \
-	"                  expression over the sagas table holds (your own\n"  \
-	"                  SQL, with your database rights, read only)\n"       \
+	"  --where SQL     instead of SAGA_ID: every saga where this\n"        \
+	"                  boolean expression over the sagas table holds\n"    \
+	"                  (your own SQL, with your database rights, run\n"    \
+	"                  read only)\n"                                       \
 	"  --dry-run       with --where: list the sagas, change nothing\n"     \
 	"  --json          print the outcome as JSON\n"                        \
 	"A refused action (the saga's state does not allow it) exits 1 and\n"  \
@@ -81,47 +80,51 @@ enum {
 	"130 when interrupted (run it again), else 1 when some were refused.\n"
 
 static const char pause_usage[] =
-    "usage: orchestrator pause SAGA_ID|--where SQL [options]\n"
-    "Pause a running or compensating saga: it sends no command and fires\n"
-    "no timer until resumed (timeouts keep their remaining time); replies\n"
-    "that come meanwhile are applied.\n" COMMON_USAGE;
+	"usage: orchestrator pause SAGA_ID|--where SQL [options]\n"
+	"Pause a running or compensating saga: it sends no command and fires\n"
+	"no timer until resumed (timeouts keep their remaining time); replies\n"
+	"that come meanwhile are applied.\n" COMMON_USAGE;
 
 static const char resume_usage[] =
-    "usage: orchestrator resume SAGA_ID|--where SQL [options]\n"
-    "Resume a paused saga: its timers and deadline move on by the time it\n"
-    "was paused, and what became ready meanwhile starts.\n" COMMON_USAGE;
+	"usage: orchestrator resume SAGA_ID|--where SQL [options]\n"
+	"Resume a paused saga: its timers and deadline move on by the time it\n"
+	"was paused, and what became ready meanwhile starts.\n" COMMON_USAGE;
 
 static const char skip_usage[] =
-    "usage: orchestrator skip SAGA_ID|--where SQL STEP [--data JSON|@FILE]\n"
-    "                         [options]\n"
-    "Mark a pending, running or failed step succeeded with output JSON\n"
-    "(default null; what /steps/STEP then holds); the saga goes "
-    "on.\n" COMMON_USAGE;
+	"usage: orchestrator skip SAGA_ID|--where SQL STEP\n"
+	"                         [--data JSON|@FILE] [options]\n"
+	"Mark a pending, running or failed step succeeded with output JSON\n"
+	"(default null; what /steps/STEP then holds); the saga goes on.\n"
+	COMMON_USAGE;
 
 static const char patch_usage[] =
-    "usage: orchestrator patch SAGA_ID|--where SQL --input PATCH|@FILE\n"
-    "       orchestrator patch SAGA_ID|--where SQL --step STEP PATCH|@FILE\n"
-    "                          [options]\n"
-    "Correct the saga's input, or a step's output, with a JSON merge patch\n"
-    "(RFC 7386); the history keeps the before and the after.\n" COMMON_USAGE;
+	"usage: orchestrator patch SAGA_ID|--where SQL --input PATCH|@FILE\n"
+	"                          [options]\n"
+	"       orchestrator patch SAGA_ID|--where SQL --step STEP\n"
+	"                          PATCH|@FILE [options]\n"
+	"Correct the saga's input, or a step's output, with a JSON merge\n"
+	"patch (RFC 7386); the history keeps the before and the after.\n"
+	COMMON_USAGE;
 
 static const char retry_usage[] =
-    "usage: orchestrator retry SAGA_ID|--where SQL [--from STEP] [options]\n"
-    "Rerun a failed saga from where it stopped, or retry the compensations\n"
-    "of a stuck one; with --from, rerun STEP and every step that depends\n"
-    "on it, with new attempt ids.\n" COMMON_USAGE;
+	"usage: orchestrator retry SAGA_ID|--where SQL [--from STEP]\n"
+	"                          [options]\n"
+	"Rerun a failed saga from where it stopped, or retry the\n"
+	"compensations of a stuck one; with --from, rerun STEP and every\n"
+	"step that depends on it, with new attempt ids.\n" COMMON_USAGE;
 
 static const char resolve_usage[] =
-    "usage: orchestrator resolve SAGA_ID|--where SQL STEP [options]\n"
-    "Declare the compensation of STEP of a stuck saga done by hand;\n"
-    "compensation goes on with the next step.\n" COMMON_USAGE;
+	"usage: orchestrator resolve SAGA_ID|--where SQL STEP [options]\n"
+	"Declare the compensation of STEP of a stuck saga done by hand;\n"
+	"compensation goes on with the next step.\n" COMMON_USAGE;
 
 static const char cancel_usage[] =
-    "usage: orchestrator cancel SAGA_ID|--where SQL [--no-compensate]\n"
-    "                           [options]\n"
-    "Cancel a running saga (what succeeded is compensated first) or give\n"
-    "up on a stuck one; with --no-compensate, end it at once, cancelled,\n"
-    "compensating nothing (also a compensating or failed one).\n" COMMON_USAGE;
+	"usage: orchestrator cancel SAGA_ID|--where SQL [--no-compensate]\n"
+	"                           [options]\n"
+	"Cancel a running saga (what succeeded is compensated first) or give\n"
+	"up on a stuck one; with --no-compensate, end it at once, cancelled,\n"
+	"compensating nothing (also a compensating or failed one).\n"
+	COMMON_USAGE;
 
 /* One command line, read. */
 struct request {
@@ -192,7 +195,7 @@ read_args(struct request *req, const struct orc_cmd *cmd,
 {
 	const char *operands[3] = {0};
 	struct orc_args a;
-	const char *v;
+	const char *v, *where;
 	int c, n = 0, want;
 
 	orc_args_init(&a, cmd->name, req->usage, options, argc, argv);
@@ -233,9 +236,8 @@ read_args(struct request *req, const struct orc_cmd *cmd,
 	if (req->values[OPT(OPT_DRY_RUN)] != NULL &&
 	    req->values[OPT(OPT_WHERE)] == NULL)
 		return orc_args_fail(&a, "--dry-run goes with --where");
-	if (req->values[OPT(OPT_WHERE)] != NULL &&
-	    req->values[OPT(OPT_WHERE)]
-		       [strspn(req->values[OPT(OPT_WHERE)], " \t\n")] == '\0')
+	where = req->values[OPT(OPT_WHERE)];
+	if (where != NULL && where[strspn(where, " \t\n")] == '\0')
 		return orc_args_fail(&a, "--where needs a predicate");
 	return 0;
 }
@@ -345,8 +347,7 @@ add_refusal(struct bulk *b, const char *id, const char *message)
 	}
 	reason[o] = '\0';
 	b->refused++;
-	json_array_foreach(b->refusals, i, g)
-	{
+	json_array_foreach(b->refusals, i, g) {
 		if (strcmp(orc_cmd_str(g, "reason"), reason) == 0)
 			break;
 		g = NULL;
@@ -423,17 +424,15 @@ print_selection(const struct request *req, const struct orc_cmd *cmd,
 		json_t *sagas)
 {
 	static const struct orc_table_column cols[] = {
-	    {"ID", 0, false},
-	    {"DEFINITION", 12, false},
-	    {"KEY", 12, false},
-	    {"STATUS", 0, false},
+		{"ID", 0, false},  {"DEFINITION", 12, false},
+		{"KEY", 12, false}, {"STATUS", 0, false},
 	};
 	struct orc_table t;
 	json_t *s;
 	size_t i;
 
 	if (cmd->json) {
-		json_t *o = json_pack("{s:s, s:b, s:O}", "action", req->name,
+		json_t *o = json_pack("{ss sb sO}", "action", req->name,
 				      "dry_run", 1, "sagas", sagas);
 
 		orc_cmd_print_json(o);
@@ -441,16 +440,14 @@ print_selection(const struct request *req, const struct orc_cmd *cmd,
 		return;
 	}
 	orc_table_init(&t, cols, 4, false);
-	json_array_foreach(sagas, i, s)
-	{
-		const char *cells[4] = {
-		    orc_cmd_str(s, "id"), orc_cmd_str(s, "definition_name"),
-		    orc_cmd_str(s, "business_key"), orc_cmd_str(s, "status")};
+	json_array_foreach(sagas, i, s) {
+		const char *cells[4] = {orc_cmd_str(s, "id"),
+					orc_cmd_str(s, "definition_name"),
+					orc_cmd_str(s, "business_key"),
+					orc_cmd_str(s, "status")};
+		bool paused = !json_is_null(json_object_get(s, "paused_at"));
 
-		orc_table_add(&t, cells,
-			      json_is_null(json_object_get(s, "paused_at"))
-				  ? NULL
-				  : "paused");
+		orc_table_add(&t, cells, paused ? "paused" : NULL);
 	}
 	orc_table_print(&t, stdout);
 	orc_table_finish(&t);
@@ -467,13 +464,16 @@ print_summary(const struct request *req, const struct orc_cmd *cmd,
 	size_t i;
 
 	if (cmd->json) {
-		json_t *o = json_pack(
-		    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:O}", "action",
-		    req->name, "run_id", b->run_id, "selected",
-		    (json_int_t)b->selected, "done", (json_int_t)b->done,
-		    "refused", (json_int_t)b->refused, "skipped",
-		    (json_int_t)b->skipped, "failed", (json_int_t)b->failed,
-		    "interrupted", b->interrupted, "refusals", b->refusals);
+		json_t *o = json_pack("{ss ss sI sI sI sI sI sb sO}",
+				      "action", req->name,
+				      "run_id", b->run_id,
+				      "selected", (json_int_t)b->selected,
+				      "done", (json_int_t)b->done,
+				      "refused", (json_int_t)b->refused,
+				      "skipped", (json_int_t)b->skipped,
+				      "failed", (json_int_t)b->failed,
+				      "interrupted", b->interrupted,
+				      "refusals", b->refusals);
 
 		orc_cmd_print_json(o);
 		json_decref(o);
@@ -483,8 +483,7 @@ print_summary(const struct request *req, const struct orc_cmd *cmd,
 	       "(changed meanwhile)%s\n",
 	       req->name, b->run_id, b->selected, b->done, b->refused,
 	       b->skipped, b->failed > 0 ? ", stopped by an error" : "");
-	json_array_foreach(b->refusals, i, g)
-	{
+	json_array_foreach(b->refusals, i, g) {
 		json_t *ids = json_object_get(g, "sagas");
 
 		printf("  %lld refused: %s\n", orc_cmd_int(g, "count"),
@@ -524,8 +523,9 @@ act_in_bulk_all(struct request *req, struct orc_cmd *cmd)
 		return 0;
 	}
 	b.refusals = json_array();
-	if (b.refusals == NULL || new_run_id(&b, &err) != ORC_OK) {
+	if (b.refusals == NULL)
 		orc_error_set(&err, ORC_FATAL, "out of memory");
+	if (b.refusals == NULL || new_run_id(&b, &err) != ORC_OK) {
 		rc = orc_cmd_fail(cmd, &err);
 		goto done;
 	}
@@ -536,19 +536,16 @@ act_in_bulk_all(struct request *req, struct orc_cmd *cmd)
 	sigaction(SIGTERM, &sa, NULL);
 	req->act.where = where;
 	b.selected = json_array_size(sagas);
-	json_array_foreach(sagas, i, s)
-	{
-		if (stop_requested) {
-			b.interrupted = true;
+	json_array_foreach(sagas, i, s) {
+		if (stop_requested)
 			break;
-		}
 		if (!act_in_bulk(req, cmd, &b, orc_cmd_str(s, "id"), i + 1))
 			break;
 		if (tty)
 			progress(req, &b, i + 1);
 	}
-	if (stop_requested && i < b.selected)
-		b.interrupted = true;
+	/* stopped before the end by a signal, not by an error */
+	b.interrupted = stop_requested && i < b.selected && b.failed == 0;
 	if (tty && b.selected > 0 && b.failed == 0)
 		fputc('\n', stderr);
 	print_summary(req, cmd, &b);
@@ -662,9 +659,9 @@ int
 orc_cmd_skip(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    COMMON_OPTIONS,
-	    {"data", required_argument, NULL, OPT_DATA},
-	    {0},
+		COMMON_OPTIONS,
+		{"data", required_argument, NULL, OPT_DATA},
+		{0},
 	};
 
 	return operator(argc, argv, "skip", ORC_INPUT_SKIP, skip_usage, options,
@@ -675,10 +672,10 @@ int
 orc_cmd_patch(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    COMMON_OPTIONS,
-	    {"input", required_argument, NULL, OPT_INPUT},
-	    {"step", required_argument, NULL, OPT_STEP},
-	    {0},
+		COMMON_OPTIONS,
+		{"input", required_argument, NULL, OPT_INPUT},
+		{"step", required_argument, NULL, OPT_STEP},
+		{0},
 	};
 
 	return operator(argc, argv, "patch", ORC_INPUT_PATCH, patch_usage,
@@ -689,9 +686,9 @@ int
 orc_cmd_retry(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    COMMON_OPTIONS,
-	    {"from", required_argument, NULL, OPT_FROM},
-	    {0},
+		COMMON_OPTIONS,
+		{"from", required_argument, NULL, OPT_FROM},
+		{0},
 	};
 
 	return operator(argc, argv, "retry", ORC_INPUT_RETRY, retry_usage,
@@ -711,9 +708,9 @@ int
 orc_cmd_cancel(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    COMMON_OPTIONS,
-	    {"no-compensate", no_argument, NULL, OPT_NO_COMPENSATE},
-	    {0},
+		COMMON_OPTIONS,
+		{"no-compensate", no_argument, NULL, OPT_NO_COMPENSATE},
+		{0},
 	};
 
 	return operator(argc, argv, "cancel", ORC_INPUT_CANCEL, cancel_usage,
