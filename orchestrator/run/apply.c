@@ -622,15 +622,6 @@ refresh_controls(struct orc_apply *ap, int64_t now_ms, struct orc_error *err)
 	return ORC_OK;
 }
 
-static const struct orc_control *
-find_control(const struct orc_apply *ap, const char *name)
-{
-	for (size_t i = 0; i < ap->controls.n; i++)
-		if (strcmp(ap->controls.v[i].name, name) == 0)
-			return &ap->controls.v[i];
-	return NULL;
-}
-
 /*
  * The open transaction's slot of limited definition c, locked and
  * counted (orc_store_limit_lock()) the first time it is asked for.
@@ -724,7 +715,8 @@ static enum orc_status
 gate_start(struct orc_apply *ap, const struct route *ro,
 	   struct orc_apply_item *it, bool *held, struct orc_error *err)
 {
-	const struct orc_control *c = find_control(ap, ro->def_name);
+	const struct orc_control *c =
+		orc_control_list_find(&ap->controls, ro->def_name);
 	const char *why = NULL;
 	struct limit_slot *l = NULL;
 	enum orc_status st;

@@ -241,15 +241,6 @@ run_requests(struct orc_requests *rq, size_t *n, struct orc_error *err)
 
 /* ---- held triggers ---- */
 
-static const struct orc_control *
-find_control(const struct orc_control_list *list, const char *name)
-{
-	for (size_t i = 0; i < list->n; i++)
-		if (strcmp(list->v[i].name, name) == 0)
-			return &list->v[i];
-	return NULL;
-}
-
 /* The hook of a held trigger's start: room, then its row. */
 struct release_arg {
 	const struct orc_held *h;
@@ -314,7 +305,9 @@ run_held(struct orc_requests *rq, size_t *n, struct orc_error *err)
 	for (size_t i = 0; i < rq->held.n; i++) {
 		const struct orc_held *h = &rq->held.v[i];
 		struct release_arg a = {
-			.h = h, .c = find_control(&rq->controls, h->def_name)};
+			.h = h,
+			.c = orc_control_list_find(&rq->controls, h->def_name),
+		};
 		struct orc_apply_hook hook = {.fn = take_held, .arg = &a};
 		struct orc_apply_trigger trigger = {.event_id = h->event_id,
 						    .type = h->type};

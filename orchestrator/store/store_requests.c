@@ -263,6 +263,15 @@ orc_control_list_finish(struct orc_control_list *list)
 	memset(list, 0, sizeof(*list));
 }
 
+const struct orc_control *
+orc_control_list_find(const struct orc_control_list *list, const char *name)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (strcmp(list->v[i].name, name) == 0)
+			return &list->v[i];
+	return NULL;
+}
+
 #define CONTROL_COLUMNS(X, Y)                                                  \
 	X(CT_NAME, "n.definition_name") Y(CT_PAUSED, "coalesce(c.paused, false)") \
 	Y(CT_MAX, "coalesce(c.max_running, -1)")                                \
@@ -336,16 +345,19 @@ orc_store_controls_read(struct orc_store *store, struct orc_control_list *out,
  * it), $4: the limit.  The table's trigger stamps who and when.
  */
 static const char control_set_sql[] =
-	"WITH u AS (INSERT INTO %1$s.definition_controls AS c"
+	"WITH d AS (SELECT EXISTS (SELECT 1 FROM %1$s.saga_definitions"
+	"  WHERE name = $1) AS known),"
+	" u AS (INSERT INTO %1$s.definition_controls AS c"
 	" (definition_name, paused, max_running, reason)"
-	" VALUES ($1, coalesce($2::boolean, false),"
-	"  CASE WHEN $3 = 'set' THEN $4::integer END, $5)"
+	" SELECT $1, coalesce($2::boolean, false),"
+	"  CASE WHEN $3 = 'set' THEN $4::integer END, $5 FROM d WHERE d.known"
 	" ON CONFLICT (definition_name) DO UPDATE SET"
 	" paused = coalesce($2::boolean, c.paused),"
 	" max_running = CASE $3 WHEN 'set' THEN $4::integer"
 	"  WHEN 'clear' THEN NULL ELSE c.max_running END,"
 	" reason = $5 RETURNING 1)"
-	" SELECT count(*) FROM %1$s.held_triggers WHERE definition_name = $1";
+	" SELECT (SELECT known FROM d), (SELECT count(*)"
+	"  FROM %1$s.held_triggers WHERE definition_name = $1)";
 
 enum orc_status
 orc_store_control_set(struct orc_store *store, const char *name,
@@ -371,8 +383,13 @@ orc_store_control_set(struct orc_store *store, const char *name,
 	}
 	st = orc_store_query(store, control_set_sql, 5, params, NULL, NULL, 0,
 			     &res, "changing a definition's switches", err);
-	if (st == ORC_OK)
-		*held = orc_store_int(res, 0, 0);
+	if (st == ORC_OK && strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		st = orc_error_set(err, ORC_NOT_FOUND,
+				   "no definition named \"%s\" is stored", name);
+		orc_error_hint(err, "orchestrator definitions list");
+	} else if (st == ORC_OK) {
+		*held = orc_store_int(res, 0, 1);
+	}
 	PQclear(res);
 	return st;
 }

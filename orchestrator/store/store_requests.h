@@ -133,6 +133,10 @@ void orc_control_list_init(struct orc_control_list *list);
 void orc_control_list_reset(struct orc_control_list *list);
 void orc_control_list_finish(struct orc_control_list *list);
 
+/* The switches of definition name in list (borrowed), or NULL. */
+const struct orc_control *orc_control_list_find(
+	const struct orc_control_list *list, const char *name);
+
 /*
  * Every definition with a switch set or triggers held, into out (reset
  * first), in name order.
@@ -151,6 +155,7 @@ enum orc_control_change {
 /*
  * Change the switches of definition name (reason may be NULL) in a
  * statement of its own; *held is how many of its triggers are held.
+ * ORC_NOT_FOUND, and nothing changed, when no version of it is stored.
  */
 enum orc_status orc_store_control_set(struct orc_store *store,
 				      const char *name,

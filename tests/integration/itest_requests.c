@@ -191,9 +191,26 @@ START_TEST(test_bulk_insert_select_applied_once)
 		" SELECT 'retry', id, 'provider back' FROM sagas"
 		" WHERE definition_name = 'flaky' AND status = 'failed'"
 		" RETURNING 1) SELECT count(*) FROM i"), BULK);
-	/* one of the two dies at once, in the middle of its batch or not */
+	/* one of the two dies once it has applied one, in its batch */
 	snprintf(killed, sizeof(killed), ":%d", s.procs[victim].pid);
+	{
+		char sql[256];
+
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) > 0 FROM operator_requests WHERE"
+			 " state = 'done' AND applied_by_instance LIKE '%%%s'",
+			 killed);
+		orc_it_scene_await(&s, WAIT_MS, "run-a applied a request", sql);
+	}
 	orc_it_scene_stop(&s, victim, SIGKILL);
+	fprintf(stderr, "requests: at the kill %ld done, %ld leased to the"
+		" killed process\n",
+		orc_it_scene_long(&s, "SELECT count(*) FROM operator_requests"
+				      " WHERE state = 'done'"),
+		orc_it_scene_long(&s, "SELECT count(*) FROM operator_requests"
+				      " WHERE state = 'pending' AND"
+				      " applied_by_instance LIKE '%%%s'",
+				  killed));
 	orc_it_scene_await(&s, WAIT_MS, "every request done",
 			   "SELECT count(*) = 100 FROM operator_requests"
 			   " WHERE state = 'done'");
@@ -268,6 +285,17 @@ START_TEST(test_paused_definition_holds_triggers)
 		if (rc != 0 || strstr(out, "quick: paused") == NULL)
 			orc_it_scene_fail(&s, "pause exited %d: %s", rc, out);
 	}
+	{
+		const char *args[] = {"definitions", "pause", "no_such", NULL};
+
+		rc = orc_it_scene_cli(&s, out, sizeof(out), args);
+		if (rc != 1 || strstr(out, "no definition named \"no_such\"") ==
+				       NULL)
+			orc_it_scene_fail(&s, "pause of no_such exited %d: %s",
+					  rc, out);
+	}
+	ck_assert_int_eq(orc_it_scene_long(&s,
+		"SELECT count(*) FROM definition_controls"), 1);
 	orc_clock_sleep_ms(1000, NULL); /* every process has read it */
 	triggers(&s, "order.quick", "q", 5);
 	triggers(&s, "order.other", "o", 2);
