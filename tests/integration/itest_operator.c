@@ -125,7 +125,7 @@ START_TEST(test_pause_patch_resume_skip)
 {
 	static const char *const topics[] = {"orders", "work"};
 	static const char *const rules[] = {
-		"--rule", "a.do=delay:1500:a.done",
+		"--rule", "a.do=delay:3000:a.done",
 		"--rule", "b.do=never",
 		"--rule", "c.do=succeed:c.done", NULL};
 	struct orc_it_scene s;
