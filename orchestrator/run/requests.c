@@ -302,7 +302,7 @@ run_held(struct orc_requests *rq, size_t *n, struct orc_error *err)
 	full = calloc(rq->held.n, sizeof(*full));
 	if (full == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
-	for (size_t i = 0; i < rq->held.n; i++) {
+	for (size_t i = 0; i < rq->held.n && *n < (size_t)rq->batch; i++) {
 		const struct orc_held *h = &rq->held.v[i];
 		struct release_arg a = {
 			.h = h,

@@ -477,13 +477,25 @@ orc_held_list_finish(struct orc_held_list *list)
 	memset(list, 0, sizeof(*list));
 }
 
+/*
+ * Per definition (a loose index scan of the names), so that one that has
+ * no room does not keep the others' triggers out of the batch.
+ */
 static const char held_next_sql[] =
-	"SELECT h.id, h.definition_name, h.business_key, h.data::text,"
-	" h.event_id, h.type"
-	" FROM %1$s.held_triggers h"
-	" WHERE NOT EXISTS (SELECT 1 FROM %1$s.definition_controls c"
-	"  WHERE c.definition_name = h.definition_name AND c.paused)"
-	" ORDER BY h.id LIMIT $1";
+	"WITH RECURSIVE n(name) AS ("
+	" (SELECT definition_name FROM %1$s.held_triggers"
+	"  ORDER BY definition_name LIMIT 1)"
+	" UNION ALL SELECT (SELECT definition_name FROM %1$s.held_triggers"
+	"  WHERE definition_name > n.name ORDER BY definition_name LIMIT 1)"
+	" FROM n WHERE n.name IS NOT NULL)"
+	" SELECT h.id, h.definition_name, h.business_key, h.data::text,"
+	" h.event_id, h.type FROM n CROSS JOIN LATERAL"
+	" (SELECT * FROM %1$s.held_triggers x WHERE x.definition_name = n.name"
+	"  ORDER BY x.id LIMIT $1) h"
+	" WHERE n.name IS NOT NULL AND NOT EXISTS (SELECT 1"
+	"  FROM %1$s.definition_controls c"
+	"  WHERE c.definition_name = n.name AND c.paused)"
+	" ORDER BY h.id";
 
 enum orc_status
 orc_store_held_next(struct orc_store *store, int limit,

@@ -213,9 +213,9 @@ void orc_held_list_reset(struct orc_held_list *list);
 void orc_held_list_finish(struct orc_held_list *list);
 
 /*
- * Up to limit held triggers of definitions that are not paused, oldest
- * first, into out (reset first), in a statement of its own, without
- * locking them.
+ * The oldest limit held triggers of each definition that is not paused,
+ * oldest first, into out (reset first), in a statement of its own,
+ * without locking them.
  */
 enum orc_status orc_store_held_next(struct orc_store *store, int limit,
 				    struct orc_held_list *out,

@@ -10,7 +10,8 @@
  * applied exactly once by two processes.  A paused definition's triggers
  * are held (consumed, no saga, other definitions on the topic go on) and
  * start when it is resumed; a limit of 2 keeps at most 2 sagas running
- * at every sample, with two processes, until all 10 have completed.
+ * at every sample, with two processes, until all 10 have completed; a
+ * definition with no room does not keep another's held triggers back.
  */
 #include <check.h>
 #include <signal.h>
@@ -416,6 +417,75 @@ START_TEST(test_limit_keeps_two_running)
 }
 END_TEST
 
+/* ---- 5. a definition with no room does not starve another ---- */
+
+START_TEST(test_full_definition_starves_no_other)
+{
+	static const char *const topics[] = {"orders", "work"};
+	static const char *const rules[] = {
+		"--rule", "a.do=succeed:a.done",
+		"--rule", "slow.do=succeed:slow.done", NULL};
+	static const char *const env[] = {"ORC_CONTROLS_REFRESH_MS=200",
+					  "ORC_REQUEST_BATCH=2", NULL};
+	struct orc_it_scene s;
+	char out[4096];
+	int rc;
+
+	orc_it_scene_init(&s, topics, 2);
+	orc_it_scene_load(&s, slow_def);
+	orc_it_scene_load(&s, quick_def);
+	orc_it_scene_run(&s, "run", env);
+	orc_it_scene_responder(&s, "services", "work", rules);
+	{
+		const char *limit[] = {"definitions", "limit", "slow", "0", NULL};
+		const char *pause[] = {"definitions", "pause", "quick", NULL};
+
+		rc = orc_it_scene_cli(&s, out, sizeof(out), limit);
+		if (rc != 0 || strstr(out, "slow: at most 0 running") == NULL)
+			orc_it_scene_fail(&s, "limit exited %d: %s", rc, out);
+		rc = orc_it_scene_cli(&s, out, sizeof(out), pause);
+		if (rc != 0)
+			orc_it_scene_fail(&s, "pause exited %d: %s", rc, out);
+	}
+	orc_clock_sleep_ms(1000, NULL);
+	/* the older triggers, more than a batch, belong to the full one */
+	triggers(&s, "order.slow", "s", 5);
+	orc_it_scene_await(&s, WAIT_MS, "5 slow triggers held",
+			   "SELECT count(*) = 5 FROM held_triggers");
+	triggers(&s, "order.quick", "q", 3);
+	orc_it_scene_await(&s, WAIT_MS, "3 quick triggers held",
+			   "SELECT count(*) = 8 FROM held_triggers");
+	{
+		const char *args[] = {"definitions", "resume", "quick", NULL};
+
+		rc = orc_it_scene_cli(&s, out, sizeof(out), args);
+		if (rc != 0)
+			orc_it_scene_fail(&s, "resume exited %d: %s", rc, out);
+	}
+	orc_it_scene_await(&s, WAIT_MS, "the quick sagas, past the full one",
+			   "SELECT count(*) = 3 FROM sagas WHERE"
+			   " definition_name = 'quick' AND status = 'completed'");
+	ck_assert_int_eq(orc_it_scene_long(&s,
+		"SELECT count(*) FROM sagas WHERE definition_name = 'slow'"), 0);
+	{
+		const char *args[] = {"definitions", "limit", "slow", "--none",
+				      NULL};
+
+		rc = orc_it_scene_cli(&s, out, sizeof(out), args);
+		if (rc != 0 || strstr(out, "slow: no limit (5 triggers held)") ==
+				       NULL)
+			orc_it_scene_fail(&s, "limit --none exited %d: %s", rc,
+					  out);
+	}
+	orc_it_scene_await(&s, WAIT_MS, "the slow sagas once it has room",
+			   "SELECT count(*) = 5 FROM sagas WHERE"
+			   " definition_name = 'slow' AND status = 'completed'");
+	ck_assert_int_eq(orc_it_scene_long(&s,
+		"SELECT count(*) FROM held_triggers"), 0);
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -424,6 +494,7 @@ main(void)
 		ORC_IT_CASE(bulk_insert_select_applied_once),
 		ORC_IT_CASE(paused_definition_holds_triggers),
 		ORC_IT_CASE(limit_keeps_two_running),
+		ORC_IT_CASE(full_definition_starves_no_other),
 	};
 
 	return orc_it_run_suite("requests", cases,
