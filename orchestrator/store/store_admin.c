@@ -1050,13 +1050,12 @@ orc_store_admin_saga_matches(struct orc_store *store, const char *id,
 			*matches = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	}
 	if (orc_store_connected(store)) {
+		static const char undo_sql[] =
+			"ROLLBACK TO SAVEPOINT orc_predicate;"
+			" RELEASE SAVEPOINT orc_predicate";
 		struct orc_error uerr = {0};
-		enum orc_status undo = orc_store_exec(
-			store, "ROLLBACK TO SAVEPOINT orc_predicate", &uerr);
+		enum orc_status undo = orc_store_exec(store, undo_sql, &uerr);
 
-		if (undo == ORC_OK)
-			undo = orc_store_exec(
-				store, "RELEASE SAVEPOINT orc_predicate", &uerr);
 		if (st == ORC_OK && undo != ORC_OK) {
 			st = undo;
 			if (err != NULL)
