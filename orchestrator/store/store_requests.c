@@ -18,7 +18,7 @@
 
 /* realloc array to cap elements through tmp; false when out of memory. */
 #define GROW(tmp, array, cap)                                                 \
-	(((tmp) = realloc((array), (cap) * sizeof(*(array)))) != NULL &&      \
+	(((tmp) = realloc((array), (cap) * sizeof(*(array)))) != NULL &&       \
 	 ((array) = (tmp), true))
 
 /* strdup of a result value; *ok turns false when out of memory. */
@@ -103,7 +103,8 @@ orc_store_requests_notified(struct orc_store *store, bool *notified,
 
 	*notified = false;
 	if (PQconsumeInput(store->conn) == 0)
-		return orc_store_fail(store, NULL, "reading notifications", err);
+		return orc_store_fail(store, NULL, "reading notifications",
+				      err);
 	while ((n = PQnotifies(store->conn)) != NULL) {
 		if (strcmp(n->relname, ORC_STORE_REQUESTS_CHANNEL) == 0 &&
 		    strcmp(n->extra, store->schema) == 0)
@@ -114,8 +115,8 @@ orc_store_requests_notified(struct orc_store *store, bool *notified,
 }
 
 #define REQUEST_COLUMNS(X, Y)                                                  \
-	X(RQ_ID, "id") Y(RQ_ACTION, "action") Y(RQ_SAGA, "saga_id::text")       \
-	Y(RQ_STEP, "step") Y(RQ_DATA, "data::text") Y(RQ_REASON, "reason")      \
+	X(RQ_ID, "id") Y(RQ_ACTION, "action") Y(RQ_SAGA, "saga_id::text")      \
+	Y(RQ_STEP, "step") Y(RQ_DATA, "data::text") Y(RQ_REASON, "reason")     \
 	Y(RQ_BY, "requested_by")
 enum request_col { ORC_STORE_COLUMN_ENUM(REQUEST_COLUMNS) RQ_NCOLS };
 
@@ -273,11 +274,12 @@ orc_control_list_find(const struct orc_control_list *list, const char *name)
 }
 
 #define CONTROL_COLUMNS(X, Y)                                                  \
-	X(CT_NAME, "n.definition_name") Y(CT_PAUSED, "coalesce(c.paused, false)") \
-	Y(CT_MAX, "coalesce(c.max_running, -1)")                                \
-	Y(CT_HELD, "EXISTS (SELECT 1 FROM %1$s.held_triggers h"                 \
-		   " WHERE h.definition_name = n.definition_name)")             \
-	Y(CT_REASON, "c.reason") Y(CT_BY, "c.updated_by")                       \
+	X(CT_NAME, "n.definition_name")                                        \
+	Y(CT_PAUSED, "coalesce(c.paused, false)")                              \
+	Y(CT_MAX, "coalesce(c.max_running, -1)")                               \
+	Y(CT_HELD, "EXISTS (SELECT 1 FROM %1$s.held_triggers h"                \
+		   " WHERE h.definition_name = n.definition_name)")            \
+	Y(CT_REASON, "c.reason") Y(CT_BY, "c.updated_by")                      \
 	Y(CT_AT, "c.updated_at::text")
 enum control_col { ORC_STORE_COLUMN_ENUM(CONTROL_COLUMNS) CT_NCOLS };
 
@@ -340,6 +342,12 @@ orc_store_controls_read(struct orc_store *store, struct orc_control_list *out,
 	return ORC_OK;
 }
 
+#define SET_COLUMNS(X, Y)                                                      \
+	X(SC_KNOWN, "(SELECT known FROM d)")                                   \
+	Y(SC_HELD, "(SELECT count(*) FROM %1$s.held_triggers"                  \
+		   " WHERE definition_name = $1)")
+enum set_col { ORC_STORE_COLUMN_ENUM(SET_COLUMNS) SC_NCOLS };
+
 /*
  * $2: paused (NULL keeps it), $3: 'set' or 'clear' the limit (NULL keeps
  * it), $4: the limit.  The table's trigger stamps who and when.
@@ -356,8 +364,7 @@ static const char control_set_sql[] =
 	" max_running = CASE $3 WHEN 'set' THEN $4::integer"
 	"  WHEN 'clear' THEN NULL ELSE c.max_running END,"
 	" reason = $5 RETURNING 1)"
-	" SELECT (SELECT known FROM d), (SELECT count(*)"
-	"  FROM %1$s.held_triggers WHERE definition_name = $1)";
+	" SELECT " ORC_STORE_SELECT_LIST(SET_COLUMNS);
 
 enum orc_status
 orc_store_control_set(struct orc_store *store, const char *name,
@@ -383,21 +390,27 @@ orc_store_control_set(struct orc_store *store, const char *name,
 	}
 	st = orc_store_query(store, control_set_sql, 5, params, NULL, NULL, 0,
 			     &res, "changing a definition's switches", err);
-	if (st == ORC_OK && strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+	if (st == ORC_OK && strcmp(PQgetvalue(res, 0, SC_KNOWN), "t") != 0) {
 		st = orc_error_set(err, ORC_NOT_FOUND,
-				   "no definition named \"%s\" is stored", name);
+				   "no definition named \"%s\" is stored",
+				   name);
 		orc_error_hint(err, "orchestrator definitions list");
 	} else if (st == ORC_OK) {
-		*held = orc_store_int(res, 0, 1);
+		*held = orc_store_int(res, 0, SC_HELD);
 	}
 	PQclear(res);
 	return st;
 }
 
-static const char limit_sql[] =
-	"SELECT (SELECT count(*) FROM %1$s.sagas WHERE definition_name = $1"
-	"  AND status IN ('running', 'compensating')),"
-	" EXISTS (SELECT 1 FROM %1$s.held_triggers WHERE definition_name = $1)";
+#define LIMIT_COLUMNS(X, Y)                                                    \
+	X(LM_RUNNING, "(SELECT count(*) FROM %1$s.sagas"                       \
+		      " WHERE definition_name = $1"                            \
+		      " AND status IN ('running', 'compensating'))")           \
+	Y(LM_HELD, "EXISTS (SELECT 1 FROM %1$s.held_triggers"                  \
+		   " WHERE definition_name = $1)")
+enum limit_col { ORC_STORE_COLUMN_ENUM(LIMIT_COLUMNS) LM_NCOLS };
+
+static const char limit_sql[] = "SELECT " ORC_STORE_SELECT_LIST(LIMIT_COLUMNS);
 
 enum orc_status
 orc_store_limit_lock(struct orc_store *store, const char *name,
@@ -415,14 +428,15 @@ orc_store_limit_lock(struct orc_store *store, const char *name,
 	st = orc_store_run(store,
 			   "SELECT pg_advisory_xact_lock("
 			   "hashtextextended('limit ' || $1, 0))",
-			   1, params, NULL, "locking a definition's limit", err);
+			   1, params, NULL, "locking a definition's limit",
+			   err);
 	if (st == ORC_OK)
 		st = orc_store_run(store, limit_sql, 1, params, &res,
 				   "counting a definition's running sagas",
 				   err);
 	if (st == ORC_OK) {
-		*running = orc_store_int(res, 0, 0);
-		*held = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		*running = orc_store_int(res, 0, LM_RUNNING);
+		*held = strcmp(PQgetvalue(res, 0, LM_HELD), "t") == 0;
 	}
 	PQclear(res);
 	return st;
@@ -477,6 +491,12 @@ orc_held_list_finish(struct orc_held_list *list)
 	memset(list, 0, sizeof(*list));
 }
 
+#define HELD_COLUMNS(X, Y)                                                     \
+	X(HT_ID, "h.id") Y(HT_NAME, "h.definition_name")                       \
+	Y(HT_KEY, "h.business_key") Y(HT_DATA, "h.data::text")                 \
+	Y(HT_EVENT, "h.event_id") Y(HT_TYPE, "h.type")
+enum held_col { ORC_STORE_COLUMN_ENUM(HELD_COLUMNS) HT_NCOLS };
+
 /*
  * Per definition (a loose index scan of the names), so that one that has
  * no room does not keep the others' triggers out of the batch.
@@ -488,8 +508,8 @@ static const char held_next_sql[] =
 	" UNION ALL SELECT (SELECT definition_name FROM %1$s.held_triggers"
 	"  WHERE definition_name > n.name ORDER BY definition_name LIMIT 1)"
 	" FROM n WHERE n.name IS NOT NULL)"
-	" SELECT h.id, h.definition_name, h.business_key, h.data::text,"
-	" h.event_id, h.type FROM n CROSS JOIN LATERAL"
+	" SELECT " ORC_STORE_SELECT_LIST(HELD_COLUMNS)
+	" FROM n CROSS JOIN LATERAL"
 	" (SELECT * FROM %1$s.held_triggers x WHERE x.definition_name = n.name"
 	"  ORDER BY x.id LIMIT $1) h"
 	" WHERE n.name IS NOT NULL AND NOT EXISTS (SELECT 1"
@@ -525,12 +545,12 @@ orc_store_held_next(struct orc_store *store, int limit,
 	for (int i = 0; i < rows; i++) {
 		struct orc_held *h = &out->v[out->n++];
 
-		h->id = orc_store_int(res, i, 0);
-		h->def_name = dup_text(res, i, 1, &ok);
-		h->business_key = dup_text(res, i, 2, &ok);
-		h->data = dup_json(res, i, 3, &ok);
-		h->event_id = dup_text(res, i, 4, &ok);
-		h->type = dup_text(res, i, 5, &ok);
+		h->id = orc_store_int(res, i, HT_ID);
+		h->def_name = dup_text(res, i, HT_NAME, &ok);
+		h->business_key = dup_text(res, i, HT_KEY, &ok);
+		h->data = dup_json(res, i, HT_DATA, &ok);
+		h->event_id = dup_text(res, i, HT_EVENT, &ok);
+		h->type = dup_text(res, i, HT_TYPE, &ok);
 	}
 	PQclear(res);
 	if (!ok)
