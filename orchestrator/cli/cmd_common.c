@@ -3,9 +3,12 @@
  */
 #include "cmd_common.h"
 
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store_saga.h"
@@ -160,3 +163,25 @@ orc_cmd_finish(struct orc_cmd *cmd)
 	orc_config_finish(&cmd->cfg);
 	memset(cmd, 0, sizeof(*cmd));
 }
+
+const char *
+orc_cmd_who(const char *by, char *buf, size_t len)
+{
+	struct passwd *pw;
+	const char *user;
+	char host[256];
+
+	if (by != NULL)
+		return by;
+	pw = getpwuid(geteuid());
+	user = pw != NULL ? pw->pw_name : getenv("USER");
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown-host");
+	host[sizeof(host) - 1] = '\0';
+	if (user != NULL)
+		snprintf(buf, len, "%s@%s", user, host);
+	else
+		snprintf(buf, len, "uid %ld@%s", (long)geteuid(), host);
+	return buf;
+}
+

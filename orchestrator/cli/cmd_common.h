@@ -69,6 +69,13 @@ int orc_cmd_fail(const struct orc_cmd *cmd, const struct orc_error *err);
  */
 int orc_cmd_fail_input(const struct orc_cmd *cmd, const struct orc_error *err);
 
+/*
+ * Who is acting, for the audit of an operator action: by when it is not
+ * NULL (the --by flag), else "<user>@<host>" of this process, into buf
+ * (size len).  Returns by or buf.
+ */
+const char *orc_cmd_who(const char *by, char *buf, size_t len);
+
 /* Print v (borrowed) on stdout as --json does: indented, one newline. */
 void orc_cmd_print_json(const json_t *v);
 

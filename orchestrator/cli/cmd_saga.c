@@ -25,6 +25,7 @@ static const char definitions_usage[] =
 	"usage: orchestrator definitions load FILE...\n"
 	"       orchestrator definitions list [--json]\n"
 	"       orchestrator definitions pause|resume|limit NAME ... (--help)\n"
+	"       orchestrator definitions diff NAME V1 V2 [--json]\n"
 	"Load validates each file and stores it under its name and version;\n"
 	"a changed body under an existing version is refused (definitions are\n"
 	"immutable: give it a new version).  Running sagas keep the version\n"
@@ -148,6 +149,8 @@ orc_cmd_definitions(int argc, char **argv)
 	struct orc_cmd cmd;
 	int rc;
 
+	if (argc > 1 && strcmp(argv[1], "diff") == 0)
+		return orc_cmd_definitions_diff(argc - 1, argv + 1);
 	if (argc > 1 && orc_cmd_definitions_switch(argv[1]))
 		return orc_cmd_definitions_set(argc, argv); /* cmd_definition.c */
 	if (orc_args_help(argc, argv, definitions_usage))

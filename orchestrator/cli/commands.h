@@ -27,6 +27,8 @@ int orc_cmd_run(int argc, char **argv);
 
 /* cmd_saga.c: loading definitions, starting sagas */
 int orc_cmd_definitions(int argc, char **argv); /* load | list */
+int orc_cmd_definitions_diff(int argc, char **argv); /* definitions diff */
+int orc_cmd_migrate_sagas(int argc, char **argv);
 int orc_cmd_start(int argc, char **argv);
 
 /* cmd_operator.c: actions on sagas, one by id or in bulk (--where) */

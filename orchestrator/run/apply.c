@@ -1518,6 +1518,84 @@ fail:
 	return st;
 }
 
+/* Delete the rows of steps the saga no longer has (it changed version). */
+static enum orc_status
+prune_steps(struct orc_apply *ap, const struct orc_saga *saga,
+	    struct orc_error *err)
+{
+	const char **names = calloc(saga->n_steps + 1, sizeof(*names));
+	enum orc_status st;
+
+	if (names == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	for (size_t i = 0; i < saga->n_steps; i++)
+		names[i] = saga->def->steps[i].name;
+	st = orc_store_prune_steps(ap->store, saga->id, names, saga->n_steps,
+				   err);
+	free(names);
+	return st;
+}
+
+enum orc_status
+orc_apply_migrate(struct orc_apply *ap, const struct orc_migration_request *m,
+		  const char *id, int64_t now_ms, struct orc_error *err)
+{
+	struct orc_engine_input in = {
+		.kind = ORC_INPUT_MIGRATE,
+		.to_def = m->to,
+		.map_from = m->map_from,
+		.map_to = m->map_to,
+		.n_map = m->n_map,
+		.reason = m->reason,
+		.by = m->by,
+	};
+	const char *ids[1] = {id};
+	char action_id[40], uuid[37];
+	struct orc_stored_saga *ss;
+	enum orc_status st;
+
+	if (!orc_text_uuid_valid(id))
+		return orc_error_set(err, ORC_INVALID,
+				     "\"%s\" is not a saga id (a UUID)", id);
+	st = new_uuid(ap, uuid, err);
+	if (st != ORC_OK)
+		return st;
+	snprintf(action_id, sizeof(action_id), "op-%.36s", uuid);
+	in.event_id = action_id;
+	begin_batch(ap);
+	st = orc_store_begin(ap->store, err);
+	if (st == ORC_OK)
+		st = orc_store_lock_sagas(ap->store, ap->cat, ids, 1, NULL, NULL,
+					  0, &ap->set, err);
+	if (st != ORC_OK)
+		goto fail;
+	if (ap->set.n_quarantined > 0)
+		return quarantined_saga(ap, err);
+	if (ap->set.n == 0) {
+		st = orc_error_set(err, ORC_NOT_FOUND, "no saga with id %s", id);
+		goto fail;
+	}
+	ss = ap->set.v[0];
+	if (strcmp(ss->saga.def->name, m->to->name) != 0 ||
+	    ss->saga.def->version != m->from_version) {
+		st = orc_error_set(err, ORC_CONFLICT,
+				   "saga %s is a saga of %s version %d now, not "
+				   "of %s version %d",
+				   id, ss->saga.def->name, ss->saga.def->version,
+				   m->to->name, m->from_version);
+		goto fail;
+	}
+	st = run_engine_from(ap, ss, &in, action_id, NULL, now_ms, err);
+	if (st != ORC_OK || m->dry_run)
+		goto fail; /* a dry run: the engine said yes, keep nothing */
+	st = prune_steps(ap, &ss->saga, err);
+	if (st == ORC_OK)
+		return commit_writes(ap, err);
+fail:
+	orc_store_rollback(ap->store);
+	return st;
+}
+
 /* ---- the same, with the caller's writes in the transaction ---- */
 
 enum orc_status

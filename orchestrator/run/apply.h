@@ -230,4 +230,27 @@ enum orc_status orc_apply_start_hooked(struct orc_apply *ap, const char *name,
  */
 void orc_apply_controls_refresh(struct orc_apply *ap, int64_t refresh_ms);
 
+/* Moving a saga to another version of its definition; all borrowed. */
+struct orc_migration_request {
+	const struct orc_definition *to; /* in the apply's catalog */
+	int from_version;                /* the version it must be on */
+	const char *const *map_from;     /* renamed steps: old names */
+	const char *const *map_to;       /* ... and their new names */
+	size_t n_map;
+	const char *reason; /* may be NULL */
+	const char *by;     /* may be NULL */
+	bool dry_run;       /* check only: change nothing */
+};
+
+/*
+ * Move saga id to m->to through the engine (engine_migrate.c says when it
+ * can), in a transaction of its own, or with m->dry_run only check that
+ * it could (ORC_OK) and roll back.  ORC_CONFLICT: the saga is not on
+ * m->from_version (any more), or its state does not map (err says why).
+ */
+enum orc_status orc_apply_migrate(struct orc_apply *ap,
+				  const struct orc_migration_request *m,
+				  const char *id, int64_t now_ms,
+				  struct orc_error *err);
+
 #endif

@@ -60,6 +60,7 @@
 	" 'created_at', " ISO("s.created_at") ","                              \
 	" 'updated_at', " ISO("s.updated_at") ","                              \
 	" 'finished_at', " ISO("s.finished_at") ","                            \
+	" 'paused_at', " ISO("s.paused_at") ","                                \
 	" 'age_ms', " MSEC("now() - s.created_at")
 
 #define SAGA_JSON                                                              \

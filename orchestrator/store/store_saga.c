@@ -1106,6 +1106,7 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 			" FROM " UNNEST(SAGA_PARAMS)
 			" AS u(" UNNEST_AS(SAGA_PARAMS) ")"
 			" ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+			" definition_version = EXCLUDED.definition_version,"
 			" failing_reason = EXCLUDED.failing_reason,"
 			" context = EXCLUDED.context, deadline_at = EXCLUDED.deadline_at,"
 			" wake_at = " LAZY_WAKE ","
@@ -1168,4 +1169,30 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 	plan.stmts[plan.n++] = (struct orc_store_stmt){
 		.tmpl = "COMMIT", .what = "committing"};
 	return orc_store_pipeline(store, plan.stmts, plan.n, err);
+}
+
+enum orc_status
+orc_store_prune_steps(struct orc_store *store, const char *saga_id,
+		      const char *const *names, size_t n,
+		      struct orc_error *err)
+{
+	struct orc_pgarray a;
+	const char *params[2];
+	PGresult *res = NULL;
+	enum orc_status st;
+
+	orc_pgarray_init(&a);
+	orc_pgarray_texts(&a, names, n);
+	params[0] = saga_id;
+	params[1] = orc_pgarray_done(&a);
+	if (params[1] == NULL)
+		st = orc_error_set(err, ORC_FATAL, "out of memory");
+	else
+		st = orc_store_run(store,
+				   "DELETE FROM %1$s.saga_steps WHERE saga_id ="
+				   " $1::uuid AND step_name <> ALL($2::text[])",
+				   2, params, &res, "deleting old step rows", err);
+	PQclear(res);
+	orc_pgarray_finish(&a);
+	return st;
 }

@@ -265,6 +265,16 @@ enum orc_status orc_store_write_commit(struct orc_store *store,
 				       struct orc_write_batch *wb,
 				       struct orc_error *err);
 
+/*
+ * Delete, in the open transaction, the step rows of saga_id whose names
+ * are not among names[0..n) (borrowed): the steps a saga left behind when
+ * it moved to another version of its definition.
+ */
+enum orc_status orc_store_prune_steps(struct orc_store *store,
+				      const char *saga_id,
+				      const char *const *names, size_t n,
+				      struct orc_error *err);
+
 /* ---- dead letters ---- */
 
 struct orc_dead_letter {
