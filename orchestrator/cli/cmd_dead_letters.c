@@ -35,7 +35,6 @@
  * payload).
  */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,27 +287,6 @@ load_payload(const char *arg, struct payload *p, struct orc_error *err)
 	return ORC_OK;
 }
 
-/* --by, else "<OS user>@<host>", into buf. */
-static const char *
-replayed_by(const char *by, char *buf, size_t len)
-{
-	struct passwd *pw;
-	char host[256] = "";
-	const char *user;
-
-	if (by != NULL)
-		return by;
-	pw = getpwuid(geteuid());
-	user = pw != NULL ? pw->pw_name : getenv("USER");
-	if (gethostname(host, sizeof(host) - 1) != 0)
-		snprintf(host, sizeof(host), "unknown-host");
-	if (user != NULL)
-		snprintf(buf, len, "%s@%s", user, host);
-	else
-		snprintf(buf, len, "%ld@%s", (long)geteuid(), host);
-	return buf;
-}
-
 /* ---- replay: publishing ---- */
 
 /* One message in flight, the opaque of its delivery report. */
@@ -505,7 +483,7 @@ replay_one(struct orc_cmd *cmd, const struct replay_args *r)
 	const struct payload *value;
 	struct orc_admin_replay rec;
 	char at[32], who[512];
-	const char *by = replayed_by(r->by, who, sizeof(who));
+	const char *by = orc_cmd_who(r->by, who, sizeof(who));
 	size_t n_sent = 0, marked = 0;
 	enum orc_status st;
 	long long id;
@@ -733,7 +711,7 @@ replay_where(struct orc_cmd *cmd, const struct replay_args *r)
 		.rec = calloc(batch, sizeof(*b.rec)),
 	};
 	char who[512];
-	const char *by = replayed_by(r->by, who, sizeof(who));
+	const char *by = orc_cmd_who(r->by, who, sizeof(who));
 	json_t *list = NULL;
 	int rc;
 
