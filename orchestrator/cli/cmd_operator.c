@@ -22,7 +22,6 @@
  * longer matches (a retried saga is running), so nothing is done twice.
  */
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,20 +135,6 @@ struct request {
 	struct orc_operator_action act;
 	char by[BY_MAX];
 };
-
-/* "<user>@<host>" of this process, for --by. */
-static void
-default_by(char *buf, size_t len)
-{
-	struct passwd *pw = getpwuid(geteuid());
-	const char *user = pw != NULL ? pw->pw_name : getenv("USER");
-	char host[256];
-
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(buf, len, "%s@%s", user != NULL ? user : "unknown", host);
-}
 
 /*
  * The JSON of option or operand what: arg itself, or the file after "@".
@@ -619,11 +604,8 @@ operator(int argc, char **argv, const char *name, enum orc_input_kind kind,
 		goto done;
 	}
 	req.act.reason = req.values[OPT(OPT_REASON)];
-	req.act.by = req.values[OPT(OPT_BY)];
-	if (req.act.by == NULL) {
-		default_by(req.by, sizeof(req.by));
-		req.act.by = req.by;
-	}
+	req.act.by = orc_cmd_who(req.values[OPT(OPT_BY)], req.by,
+				 sizeof(req.by));
 	rc = orc_cmd_open(&cmd, ORC_CMD_APPLY);
 	if (rc != 0)
 		goto done;
