@@ -6,8 +6,9 @@
  * member of orchestrator_operator) is applied by `orchestrator run`
  * within seconds, with the outcome written back and the history saying
  * who asked; one the saga's state does not allow is refused with the
- * engine's reason; 100 requests inserted with one INSERT ... SELECT are
- * applied exactly once by two processes.  A paused definition's triggers
+ * engine's reason, and /metrics counts each outcome; 100 requests
+ * inserted with one INSERT ... SELECT are applied exactly once by two
+ * processes, one of them killed with SIGKILL in the middle.  A paused definition's triggers
  * are held (consumed, no saga, other definitions on the topic go on) and
  * start when it is resumed; a limit of 2 keeps at most 2 sagas running
  * at every sample, with two processes, until all 10 have completed; a
@@ -68,18 +69,52 @@ static const char *const flaky_rules[] = {
 
 /* ---- 1. one request in SQL, done, refused, failed ---- */
 
+/* /metrics on port counts one request of each outcome. */
+static void
+expect_metrics(struct orc_it_scene *s, int port)
+{
+	static const char *const lines[] = {
+		"orchestrator_operator_requests_total{state=\"done\"} 1\n",
+		"orchestrator_operator_requests_total{state=\"refused\"} 1\n",
+		"orchestrator_operator_requests_total{state=\"failed\"} 1\n",
+		"orchestrator_held_triggers_started_total 0\n",
+		"orchestrator_triggers_held_total 0\n",
+	};
+	static char body[1 << 18];
+	int64_t deadline = orc_clock_mono_ms() + 10000;
+
+	for (;;) {
+		size_t found = 0;
+		int st = orc_it_http_get(port, "/metrics", 2000, body,
+					 sizeof(body));
+
+		for (size_t i = 0; st == 200 && i < 5; i++)
+			found += strstr(body, lines[i]) != NULL;
+		if (found == 5)
+			return;
+		if (orc_clock_mono_ms() > deadline)
+			orc_it_scene_fail(s, "/metrics (%d) lacks the request"
+					  " counters:\n%.2000s", st, body);
+		orc_clock_sleep_ms(200, NULL);
+	}
+}
+
 START_TEST(test_sql_request_applied_and_refused)
 {
 	static const char *const topics[] = {"orders", "work", "reviews"};
 	struct orc_it_scene s;
-	char role[64], sql[256], *saga, *waiting;
+	char role[64], sql[256], port[32], *saga, *waiting;
+	const char *env[] = {port, NULL};
 	long id, refused, missing;
 	int64_t t0, took;
+	int http;
 
 	orc_it_scene_init(&s, topics, 3);
 	orc_it_scene_load(&s, flaky_def);
 	orc_it_scene_load(&s, waiting_def);
-	orc_it_scene_run(&s, "run", NULL);
+	http = orc_it_free_port();
+	snprintf(port, sizeof(port), "ORC_HTTP_PORT=%d", http);
+	orc_it_scene_run(&s, "run", env);
 	orc_it_scene_responder(&s, "services", "work", flaky_rules);
 	triggers(&s, "order.placed", "r", 1);
 	triggers(&s, "order.waits", "w", 1);
@@ -159,6 +194,7 @@ START_TEST(test_sql_request_applied_and_refused)
 	ck_assert_int_eq(orc_it_scene_long(&s,
 		"SELECT count(*) FROM saga_history WHERE saga_id = '%s'"
 		" AND kind LIKE 'operator.%%'", waiting), 0);
+	expect_metrics(&s, http);
 	snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
 	orc_it_pg_exec(s.db.conn, sql, 0, NULL);
 	orc_it_scene_finish(&s);
