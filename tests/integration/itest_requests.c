@@ -8,11 +8,12 @@
  * who asked; one the saga's state does not allow is refused with the
  * engine's reason, and /metrics counts each outcome; 100 requests
  * inserted with one INSERT ... SELECT are applied exactly once by two
- * processes, one of them killed with SIGKILL in the middle.  A paused definition's triggers
- * are held (consumed, no saga, other definitions on the topic go on) and
- * start when it is resumed; a limit of 2 keeps at most 2 sagas running
- * at every sample, with two processes, until all 10 have completed; a
- * definition with no room does not keep another's held triggers back.
+ * processes, one of them killed with SIGKILL in the middle.  A paused
+ * definition's triggers are held (consumed, no saga, other definitions
+ * on the topic go on) and start when it is resumed; a limit of 2 keeps
+ * at most 2 sagas running at every sample, with two processes, until
+ * all 10 have completed; a definition with no room does not keep
+ * another's held triggers back.
  */
 #include <check.h>
 #include <signal.h>
