@@ -1452,6 +1452,52 @@ fail:
 	return st;
 }
 
+/*
+ * Begin the transaction of an operator action on saga id and lock the
+ * saga: ORC_OK with *out, and the action's id in action_id (size 40:
+ * given, or a new "op-<uuid>").  Otherwise the transaction is over
+ * (rolled back, or committed with a quarantine the lock found) and err
+ * says why: ORC_INVALID, ORC_NOT_FOUND, ORC_CONFLICT (quarantined).
+ */
+static enum orc_status
+lock_for_action(struct orc_apply *ap, const char *id, const char *given,
+		char *action_id, struct orc_stored_saga **out,
+		struct orc_error *err)
+{
+	const char *ids[1] = {id};
+	enum orc_status st;
+
+	*out = NULL;
+	if (!orc_text_uuid_valid(id))
+		return orc_error_set(err, ORC_INVALID,
+				     "\"%s\" is not a saga id (a UUID)", id);
+	if (given != NULL) {
+		snprintf(action_id, 40, "%s", given);
+	} else {
+		char uuid[37];
+
+		st = new_uuid(ap, uuid, err);
+		if (st != ORC_OK)
+			return st;
+		snprintf(action_id, 40, "op-%.36s", uuid);
+	}
+	begin_batch(ap);
+	st = orc_store_begin(ap->store, err);
+	if (st == ORC_OK)
+		st = orc_store_lock_sagas(ap->store, ap->cat, ids, 1, NULL, NULL,
+					  0, &ap->set, err);
+	if (st == ORC_OK && ap->set.n_quarantined > 0)
+		return quarantined_saga(ap, err);
+	if (st == ORC_OK && ap->set.n == 0)
+		st = orc_error_set(err, ORC_NOT_FOUND, "no saga with id %s", id);
+	if (st != ORC_OK) {
+		orc_store_rollback(ap->store);
+		return st;
+	}
+	*out = ap->set.v[0];
+	return ORC_OK;
+}
+
 enum orc_status
 orc_apply_operator(struct orc_apply *ap, const struct orc_operator_action *act,
 		   const char *id, int64_t now_ms, char *action_id_out,
@@ -1464,39 +1510,16 @@ orc_apply_operator(struct orc_apply *ap, const struct orc_operator_action *act,
 		.reason = act->reason,
 		.by = act->by,
 	};
-	const char *ids[1] = {id};
+	struct orc_stored_saga *ss;
 	char action_id[40];
 	enum orc_status st;
 
-	if (!orc_text_uuid_valid(id))
-		return orc_error_set(err, ORC_INVALID, "\"%s\" is not a saga id (a UUID)",
-				     id);
-	if (act->action_id != NULL) {
-		snprintf(action_id, sizeof(action_id), "%s", act->action_id);
-	} else {
-		char uuid[37];
-
-		st = new_uuid(ap, uuid, err);
-		if (st != ORC_OK)
-			return st;
-		snprintf(action_id, sizeof(action_id), "op-%.36s", uuid);
-	}
+	st = lock_for_action(ap, id, act->action_id, action_id, &ss, err);
+	if (st != ORC_OK)
+		return st;
 	if (action_id_out != NULL)
 		snprintf(action_id_out, 40, "%s", action_id);
 	in.event_id = action_id;
-	begin_batch(ap);
-	st = orc_store_begin(ap->store, err);
-	if (st == ORC_OK)
-		st = orc_store_lock_sagas(ap->store, ap->cat, ids, 1, NULL, NULL,
-					  0, &ap->set, err);
-	if (st != ORC_OK)
-		goto fail;
-	if (ap->set.n_quarantined > 0)
-		return quarantined_saga(ap, err);
-	if (ap->set.n == 0) {
-		st = orc_error_set(err, ORC_NOT_FOUND, "no saga with id %s", id);
-		goto fail;
-	}
 	if (act->where != NULL) {
 		bool matches;
 
@@ -1509,8 +1532,7 @@ orc_apply_operator(struct orc_apply *ap, const struct orc_operator_action *act,
 		if (st != ORC_OK)
 			goto fail;
 	}
-	st = run_engine_from(ap, ap->set.v[0], &in, action_id, NULL, now_ms,
-			     err);
+	st = run_engine_from(ap, ss, &in, action_id, NULL, now_ms, err);
 	if (st == ORC_OK)
 		return commit_writes(ap, err);
 fail:
@@ -1549,33 +1571,14 @@ orc_apply_migrate(struct orc_apply *ap, const struct orc_migration_request *m,
 		.reason = m->reason,
 		.by = m->by,
 	};
-	const char *ids[1] = {id};
-	char action_id[40], uuid[37];
 	struct orc_stored_saga *ss;
+	char action_id[40];
 	enum orc_status st;
 
-	if (!orc_text_uuid_valid(id))
-		return orc_error_set(err, ORC_INVALID,
-				     "\"%s\" is not a saga id (a UUID)", id);
-	st = new_uuid(ap, uuid, err);
+	st = lock_for_action(ap, id, NULL, action_id, &ss, err);
 	if (st != ORC_OK)
 		return st;
-	snprintf(action_id, sizeof(action_id), "op-%.36s", uuid);
 	in.event_id = action_id;
-	begin_batch(ap);
-	st = orc_store_begin(ap->store, err);
-	if (st == ORC_OK)
-		st = orc_store_lock_sagas(ap->store, ap->cat, ids, 1, NULL, NULL,
-					  0, &ap->set, err);
-	if (st != ORC_OK)
-		goto fail;
-	if (ap->set.n_quarantined > 0)
-		return quarantined_saga(ap, err);
-	if (ap->set.n == 0) {
-		st = orc_error_set(err, ORC_NOT_FOUND, "no saga with id %s", id);
-		goto fail;
-	}
-	ss = ap->set.v[0];
 	if (strcmp(ss->saga.def->name, m->to->name) != 0 ||
 	    ss->saga.def->version != m->from_version) {
 		st = orc_error_set(err, ORC_CONFLICT,

@@ -711,33 +711,48 @@ static const char where_tail[] =
 	"\n)) d WHERE $1::bool OR d.replayed_at IS NULL"
 	" ORDER BY d.id LIMIT nullif($2::int, 0)";
 
-/* The SQL of the select with predicate: new (free()), or NULL. */
+/* head, the predicate, tail: new (free()), or NULL. */
 static char *
-where_sql(const struct orc_store *store, const char *predicate)
+predicate_sql(const struct orc_store *store, const char *head,
+	      const char *predicate, const char *tail)
 {
 	struct orc_strbuf sb;
-	char *head = orc_store_sql(store, where_head);
+	char *h = orc_store_sql(store, head);
 
-	if (head == NULL)
+	if (h == NULL)
 		return NULL;
 	orc_strbuf_init(&sb);
-	orc_strbuf_puts(&sb, head);
+	orc_strbuf_puts(&sb, h);
 	orc_strbuf_puts(&sb, predicate);
-	orc_strbuf_puts(&sb, where_tail);
-	free(head);
+	orc_strbuf_puts(&sb, tail);
+	free(h);
+	return orc_strbuf_take(&sb);
+}
+
+/* "SET LOCAL search_path TO <schema>, pg_catalog": new, or NULL. */
+static char *
+local_search_path(const struct orc_store *store)
+{
+	struct orc_strbuf sb;
+
+	orc_strbuf_init(&sb);
+	orc_strbuf_printf(&sb, "SET LOCAL search_path TO %s, pg_catalog",
+			  store->schema_quoted);
 	return orc_strbuf_take(&sb);
 }
 
 /*
- * A failed select, mapped: a lost connection stays ORC_TRANSIENT; anything
- * else the server refused is the predicate's fault, ORC_INVALID naming it.
+ * A failed select with the operator's predicate over table, mapped: a lost
+ * connection stays ORC_TRANSIENT; anything else the server refused is the
+ * predicate's fault, ORC_INVALID naming it.
  */
 static enum orc_status
-where_failed(struct orc_store *store, const PGresult *res,
-	     const char *predicate, struct orc_error *err)
+predicate_failed(struct orc_store *store, const PGresult *res,
+		 const char *predicate, const char *table,
+		 struct orc_error *err)
 {
-	enum orc_status st = orc_store_fail(store, res,
-					    "selecting dead letters", err);
+	enum orc_status st = orc_store_fail(store, res, "selecting by predicate",
+					    err);
 	const char *msg, *state;
 
 	if (st == ORC_TRANSIENT)
@@ -747,8 +762,8 @@ where_failed(struct orc_store *store, const PGresult *res,
 	orc_error_set(err, ORC_INVALID, "invalid predicate \"%s\": %s",
 		      predicate, msg ? msg : "refused by the server");
 	orc_error_detail(err, "sqlstate=%s; the predicate is run as SELECT ..."
-			 " FROM dead_letters WHERE (PREDICATE) in a read-only"
-			 " transaction", state ? state : "none");
+			 " FROM %s WHERE (PREDICATE) in a read-only"
+			 " transaction", state ? state : "none", table);
 	return ORC_INVALID;
 }
 
@@ -759,18 +774,14 @@ orc_store_admin_dead_letters_where(struct orc_store *store,
 {
 	char lim[16];
 	const char *params[2] = {all ? "true" : "false", lim};
-	struct orc_strbuf path;
 	PGresult *res = NULL;
 	enum orc_status st;
 	char *sql = NULL, *set_path;
 
 	*out = NULL;
 	snprintf(lim, sizeof(lim), "%d", limit > 0 ? limit : 0);
-	orc_strbuf_init(&path);
-	orc_strbuf_printf(&path, "SET LOCAL search_path TO %s, pg_catalog",
-			  store->schema_quoted);
-	set_path = orc_strbuf_take(&path);
-	sql = where_sql(store, predicate);
+	set_path = local_search_path(store);
+	sql = predicate_sql(store, where_head, predicate, where_tail);
 	if (set_path == NULL || sql == NULL) {
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto done;
@@ -788,7 +799,8 @@ orc_store_admin_dead_letters_where(struct orc_store *store,
 		res = PQexecParams(store->conn, sql, 2, NULL, params, NULL,
 				   NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			st = where_failed(store, res, predicate, err);
+			st = predicate_failed(store, res, predicate,
+					      "dead_letters", err);
 	}
 	if (st == ORC_OK) {
 		*out = rows_to_array(res, err);
@@ -919,59 +931,6 @@ static const char saga_matches_head[] =
 	"SELECT EXISTS (SELECT FROM %1$s.sagas WHERE id = $1::uuid AND (\n";
 static const char saga_matches_tail[] = "\n))";
 
-/* head, the predicate, tail: new (free()), or NULL. */
-static char *
-predicate_sql(const struct orc_store *store, const char *head,
-	      const char *predicate, const char *tail)
-{
-	struct orc_strbuf sb;
-	char *h = orc_store_sql(store, head);
-
-	if (h == NULL)
-		return NULL;
-	orc_strbuf_init(&sb);
-	orc_strbuf_puts(&sb, h);
-	orc_strbuf_puts(&sb, predicate);
-	orc_strbuf_puts(&sb, tail);
-	free(h);
-	return orc_strbuf_take(&sb);
-}
-
-/* "SET LOCAL search_path TO <schema>, pg_catalog": new, or NULL. */
-static char *
-local_search_path(const struct orc_store *store)
-{
-	struct orc_strbuf sb;
-
-	orc_strbuf_init(&sb);
-	orc_strbuf_printf(&sb, "SET LOCAL search_path TO %s, pg_catalog",
-			  store->schema_quoted);
-	return orc_strbuf_take(&sb);
-}
-
-/*
- * A failed predicate, mapped as where_failed() maps the dead letters':
- * ORC_TRANSIENT stays, anything else is ORC_INVALID naming the predicate.
- */
-static enum orc_status
-saga_predicate_failed(struct orc_store *store, const PGresult *res,
-		      const char *predicate, struct orc_error *err)
-{
-	enum orc_status st = orc_store_fail(store, res, "selecting sagas", err);
-	const char *msg, *state;
-
-	if (st == ORC_TRANSIENT)
-		return st;
-	msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	orc_error_set(err, ORC_INVALID, "invalid --where predicate \"%s\": %s",
-		      predicate, msg ? msg : "refused by the server");
-	orc_error_detail(err, "sqlstate=%s; the predicate is run as SELECT ..."
-			 " FROM sagas WHERE (PREDICATE) in a read-only"
-			 " transaction", state ? state : "none");
-	return ORC_INVALID;
-}
-
 enum orc_status
 orc_store_admin_sagas_where(struct orc_store *store, const char *predicate,
 			    json_t **out, struct orc_error *err)
@@ -1000,7 +959,8 @@ orc_store_admin_sagas_where(struct orc_store *store, const char *predicate,
 		res = PQexecParams(store->conn, sql, 0, NULL, NULL, NULL, NULL,
 				   0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			st = saga_predicate_failed(store, res, predicate, err);
+			st = predicate_failed(store, res, predicate, "sagas",
+					      err);
 	}
 	if (st == ORC_OK) {
 		*out = rows_to_array(res, err);
@@ -1046,7 +1006,8 @@ orc_store_admin_saga_matches(struct orc_store *store, const char *id,
 		res = PQexecParams(store->conn, sql, 1, NULL, params, NULL,
 				   NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			st = saga_predicate_failed(store, res, predicate, err);
+			st = predicate_failed(store, res, predicate, "sagas",
+					      err);
 		else
 			*matches = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	}

@@ -621,7 +621,7 @@ START_TEST(test_bulk_interrupt_and_rerun)
 		const char *args[] = {"retry", "--where", "no_such_column = 1",
 				      NULL};
 
-		cli_expect(&s, 2, "invalid --where predicate \"no_such_column = 1\"",
+		cli_expect(&s, 2, "invalid predicate \"no_such_column = 1\"",
 			   args);
 	}
 	{
