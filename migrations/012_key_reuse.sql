@@ -14,8 +14,10 @@
 -- race to start a saga for one key cannot both commit, and an operator
 -- retry of a failed saga is refused while a newer saga holds its key.
 --
+-- The two partial indexes split what the unique constraint indexed: every
+-- row version is in exactly one of them, so a write costs what it did.
 -- status is already indexed (sagas_unfinished_idx), so a status change in
--- the predicate of the new index costs no HOT update that was possible.
+-- their predicates costs no HOT update that was possible.
 
 ALTER TABLE sagas DROP CONSTRAINT sagas_definition_name_business_key_key;
 
@@ -24,9 +26,10 @@ CREATE UNIQUE INDEX sagas_open_key_idx ON sagas (definition_name, business_key)
 COMMENT ON INDEX sagas_open_key_idx IS
   'At most one saga that is not over (running, compensating, stuck) per definition and business key.';
 
-CREATE INDEX sagas_key_idx ON sagas (definition_name, business_key, created_at);
-COMMENT ON INDEX sagas_key_idx IS
-  'Every saga of a business key, oldest first: the latest decides whether a trigger may start another (key_reuse).';
+CREATE INDEX sagas_ended_key_idx ON sagas (definition_name, business_key, created_at)
+    WHERE status NOT IN ('running', 'compensating', 'stuck');
+COMMENT ON INDEX sagas_ended_key_idx IS
+  'The sagas of a business key that are over, oldest first: when the key has no open saga, the newest of these decides whether a trigger may start another (key_reuse).';
 
 COMMENT ON COLUMN sagas.business_key IS
   'Business key taken from the trigger event (e.g. the order id). A key has at most one saga that is not over per definition; with the trigger''s key_reuse policy it may have had earlier ones.';

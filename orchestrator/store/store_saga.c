@@ -33,6 +33,8 @@
 #include "store_internal.h"
 
 #define MS(col) "coalesce((extract(epoch from " col ") * 1000)::bigint, 0)"
+/* The statuses of a saga that is not over (sagas_open_key_idx). */
+#define OPEN_STATUSES "('running', 'compensating', 'stuck')"
 #define TS(arg) "CASE WHEN " arg " = 0 THEN NULL ELSE to_timestamp(" arg " / 1000.0) END"
 
 /* ---- transactions ---- */
@@ -554,20 +556,24 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 	}
 	st = orc_store_run(store,
 			   /*
-			    * Two index lookups; "id = ANY(...) OR (name, key)
+			    * Index lookups; "id = ANY(...) OR (name, key)
 			    * IN ..." would scan the whole table.  A key's
-			    * saga is the one that is not over, else its
-			    * newest (key_reuse: a key may have had several).
+			    * saga is the one that is not over (the partial
+			    * unique index), else its newest (the index of
+			    * ended ones; key_reuse: a key may have had
+			    * several), probed only when there is no open one.
 			    */
 			   "SELECT " ORC_STORE_SELECT_LIST(SAGA_COLUMNS)
 			   " FROM %1$s.sagas WHERE id IN ("
 			   " SELECT unnest($1::uuid[]) UNION ALL"
-			   " SELECT l.id FROM unnest($2::text[], $3::text[])"
-			   " AS k(name, key) CROSS JOIN LATERAL (SELECT s.id"
-			   " FROM %1$s.sagas s WHERE s.definition_name = k.name"
-			   " AND s.business_key = k.key ORDER BY s.status IN"
-			   " ('running', 'compensating', 'stuck') DESC,"
-			   " s.created_at DESC, s.id DESC LIMIT 1) l)"
+			   " SELECT coalesce((SELECT s.id FROM %1$s.sagas s"
+			   " WHERE s.definition_name = k.name AND s.business_key"
+			   " = k.key AND s.status IN " OPEN_STATUSES "),"
+			   " (SELECT s.id FROM %1$s.sagas s WHERE"
+			   " s.definition_name = k.name AND s.business_key ="
+			   " k.key AND s.status NOT IN " OPEN_STATUSES
+			   " ORDER BY s.created_at DESC, s.id DESC LIMIT 1))"
+			   " FROM unnest($2::text[], $3::text[]) AS k(name, key))"
 			   " ORDER BY id FOR UPDATE",
 			   3, params, &res, "locking sagas", err);
 	if (st == ORC_OK)
