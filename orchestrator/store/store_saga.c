@@ -561,19 +561,21 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 			    * saga is the one that is not over (the partial
 			    * unique index), else its newest (the index of
 			    * ended ones; key_reuse: a key may have had
-			    * several), probed only when there is no open one.
+			    * several): two index probes per key.
 			    */
 			   "SELECT " ORC_STORE_SELECT_LIST(SAGA_COLUMNS)
 			   " FROM %1$s.sagas WHERE id IN ("
 			   " SELECT unnest($1::uuid[]) UNION ALL"
-			   " SELECT coalesce((SELECT s.id FROM %1$s.sagas s"
-			   " WHERE s.definition_name = k.name AND s.business_key"
-			   " = k.key AND s.status IN " OPEN_STATUSES "),"
-			   " (SELECT s.id FROM %1$s.sagas s WHERE"
+			   " SELECT l.id FROM unnest($2::text[], $3::text[])"
+			   " AS k(name, key) CROSS JOIN LATERAL ("
+			   "(SELECT s.id, 0 AS o FROM %1$s.sagas s WHERE"
+			   " s.definition_name = k.name AND s.business_key ="
+			   " k.key AND s.status IN " OPEN_STATUSES ")"
+			   " UNION ALL (SELECT s.id, 1 FROM %1$s.sagas s WHERE"
 			   " s.definition_name = k.name AND s.business_key ="
 			   " k.key AND s.status NOT IN " OPEN_STATUSES
-			   " ORDER BY s.created_at DESC, s.id DESC LIMIT 1))"
-			   " FROM unnest($2::text[], $3::text[]) AS k(name, key))"
+			   " ORDER BY s.created_at DESC LIMIT 1)"
+			   " ORDER BY o LIMIT 1) l)"
 			   " ORDER BY id FOR UPDATE",
 			   3, params, &res, "locking sagas", err);
 	if (st == ORC_OK)

@@ -528,12 +528,16 @@ feed_closed() {
         for (k = 1; k <= n; k++) { i = int(s - 1 - t * f[k]); if (i >= lo) out = out (out == "" ? "" : ",") i }
         print out }')
       if [[ -n $probes ]]; then
-        # one lookup in the unique (definition_name, business_key) index per
-        # probe (a correlated LIMIT 1 subquery: the planner cannot turn it
-        # into a scan of the table)
+        # two lookups per probe, in the partial indexes of a key's open and
+        # ended sagas (migration 012; correlated LIMIT 1 subqueries: the
+        # planner cannot turn them into a scan of the table)
         echo "SELECT coalesce(max(i), -1) FROM unnest('{$probes}'::int[]) AS i
                WHERE (SELECT true FROM orchestrator.sagas WHERE definition_name = '$def'
-                         AND business_key = '$prefix-' || i LIMIT 1);" >&"${FEEDQ[1]}"
+                         AND business_key = '$prefix-' || i
+                         AND status IN ('running', 'compensating', 'stuck') LIMIT 1)
+                  OR (SELECT true FROM orchestrator.sagas WHERE definition_name = '$def'
+                         AND business_key = '$prefix-' || i
+                         AND status NOT IN ('running', 'compensating', 'stuck') LIMIT 1);" >&"${FEEDQ[1]}"
         read -r -t 10 top <&"${FEEDQ[0]}" || die "feeder: no answer from postgres"
         [[ $top =~ ^-?[0-9]+$ ]] || die "feeder: $top"
         if ((top + 1 > started)); then started=$((top + 1)); fi
