@@ -36,85 +36,7 @@
 #include "store_saga.h"
 #include "text.h"
 
-#define MAX_TARGETS 8 /* definitions one event may trigger or feed */
-/* An event's routes: one by id, or MAX_TARGETS triggers and as many waits */
-#define MAX_ROUTES (2 * MAX_TARGETS)
-
-enum route_kind {
-	ROUTE_ID,    /* to the saga named by the sagaid attribute */
-	ROUTE_START, /* a trigger: start (or find) the saga for the key */
-	ROUTE_KEY,   /* a wait step's event: the saga with the key */
-};
-
-struct route {
-	size_t item;
-	enum route_kind kind;
-	const struct orc_definition *def; /* START: the definition to start */
-	const char *def_name;             /* START, KEY */
-	char key[ORC_SAGA_KEY_MAX];       /* ID: the saga id; else the key */
-	int64_t park_ms; /* KEY: how long it stays parked if it has no saga */
-};
-
-/* A limited definition the open transaction locked (gate_start()). */
-struct limit_slot {
-	const char *name; /* borrowed from the switches */
-	int64_t running;  /* its running sagas when it was locked */
-	int64_t started;  /* sagas of it the transaction started since */
-	bool held;        /* triggers of it are held (before it, or by it) */
-};
-
-struct orc_apply {
-	struct orc_store *store;
-	struct orc_catalog *cat;
-	char *consumer;
-	char *reply_to;
-	struct orc_engine_options engine; /* the limits every apply passes */
-	struct orc_saga_set set;    /* the sagas of the open transaction */
-	struct orc_write_batch *wb; /* what the transaction writes back */
-	struct orc_effects fx;      /* the last engine call's */
-	/*
-	 * Parked events (events that came before their saga): those of the
-	 * keys the batch may start sagas for, locked; how many of them the
-	 * open transaction applied; how many of its events found no saga
-	 * of a key they are awaited by (so far, in route order).
-	 */
-	struct orc_parked_list parked;
-	int64_t parked_ttl_ms;
-	uint64_t taken;
-	size_t n_unrouted;
-	struct route *routes;       /* the batch's, in item order */
-	size_t n_routes;
-	/*
-	 * The arguments of the store's set statements, kept from batch to
-	 * batch: cap_items event ids (the inbox claim, then the release)
-	 * and the claim's answers; cap_routes saga ids, and as many pairs
-	 * (def_names[i], business_keys[i]), for the lock.
-	 */
-	const char **event_ids;
-	bool *fresh; /* fresh[i]: event_ids[i] had not been claimed before */
-	const char **saga_ids;
-	const char **def_names;
-	const char **business_keys;
-	size_t cap_items;
-	size_t cap_routes; /* of routes, too */
-	int urandom;
-	unsigned char rnd[4096];
-	size_t rnd_pos;
-	uint64_t finished[ORC_SAGA_STATUS_COUNT]; /* this transaction's */
-	/*
-	 * The definition switches, read every controls_refresh_ms (only
-	 * definitions with one, or with held triggers), and the limited
-	 * definitions the open transaction locked.
-	 */
-	struct orc_control_list controls;
-	bool controls_read;
-	int64_t controls_read_ms, controls_refresh_ms;
-	struct limit_slot *limits;
-	size_t n_limits, cap_limits;
-	const struct orc_apply_hook *hook; /* run before commit_writes() */
-	const struct orc_apply_trigger *trigger; /* of orc_apply_start() */
-	struct orc_apply_stats stats;
-};
+#include "apply_internal.h"
 
 const char *
 orc_apply_outcome_name(enum orc_apply_outcome outcome)
@@ -210,8 +132,8 @@ orc_apply_stats(const struct orc_apply *ap)
 }
 
 /* A random (version 4) UUID into buf (size >= 37). */
-static enum orc_status
-new_uuid(struct orc_apply *ap, char *buf, struct orc_error *err)
+enum orc_status
+orc_apply_new_uuid(struct orc_apply *ap, char *buf, struct orc_error *err)
 {
 	unsigned char b[16];
 
@@ -370,10 +292,11 @@ route_item(struct orc_apply *ap, struct orc_apply_item *it, size_t idx)
  * Apply one input to ss and queue what it decided; event_id and
  * traceparent (may be NULL) say where it came from.
  */
-static enum orc_status
-run_engine_from(struct orc_apply *ap, struct orc_stored_saga *ss,
-		const struct orc_engine_input *in, const char *event_id,
-		const char *traceparent, int64_t now_ms, struct orc_error *err)
+enum orc_status
+orc_apply_run_engine_from(struct orc_apply *ap, struct orc_stored_saga *ss,
+			  const struct orc_engine_input *in,
+			  const char *event_id, const char *traceparent,
+			  int64_t now_ms, struct orc_error *err)
 {
 	struct orc_effect_origin origin = {
 		.event_id = event_id,
@@ -401,14 +324,16 @@ run_engine_from(struct orc_apply *ap, struct orc_stored_saga *ss,
 	return st;
 }
 
-/* run_engine_from() for an input that ev (NULL: none) caused. */
-static enum orc_status
-run_engine(struct orc_apply *ap, struct orc_stored_saga *ss,
-	   const struct orc_engine_input *in, const struct orc_event *ev,
-	   int64_t now_ms, struct orc_error *err)
+/* orc_apply_run_engine_from() for an input that ev (NULL: none) caused. */
+enum orc_status
+orc_apply_run_engine(struct orc_apply *ap, struct orc_stored_saga *ss,
+		     const struct orc_engine_input *in,
+		     const struct orc_event *ev, int64_t now_ms,
+		     struct orc_error *err)
 {
-	return run_engine_from(ap, ss, in, ev ? ev->id : NULL,
-			       ev ? ev->traceparent : NULL, now_ms, err);
+	return orc_apply_run_engine_from(ap, ss, in, ev ? ev->id : NULL,
+					 ev ? ev->traceparent : NULL, now_ms,
+					 err);
 }
 
 /* Write every touched saga and everything queued, and commit. */
@@ -427,8 +352,8 @@ write_back_commit(struct orc_apply *ap, struct orc_error *err)
 	return orc_store_write_commit(ap->store, ap->wb, err);
 }
 
-static void
-begin_batch(struct orc_apply *ap)
+void
+orc_apply_begin_batch(struct orc_apply *ap)
 {
 	orc_saga_set_reset(&ap->set);
 	orc_write_batch_reset(ap->wb);
@@ -489,7 +414,7 @@ static enum orc_status
 route_batch(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 	    struct orc_error *err)
 {
-	begin_batch(ap);
+	orc_apply_begin_batch(ap);
 	if (!reserve(ap, n, n * MAX_ROUTES))
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	for (size_t i = 0; i < n; i++) {
@@ -800,7 +725,7 @@ route_target(struct orc_apply *ap, const struct route *ro,
 			st = gate_start(ap, ro, it, &held, err);
 			if (st != ORC_OK || held)
 				return st;
-			st = new_uuid(ap, new_id, err);
+			st = orc_apply_new_uuid(ap, new_id, err);
 			if (st != ORC_OK)
 				return st;
 			ss = orc_saga_set_add_new(&ap->set, ro->def);
@@ -864,8 +789,8 @@ settle(struct orc_apply *ap, struct orc_apply_item *it,
 }
 
 /* Can a saga of def have parked events (does it await any)? */
-static bool
-has_waits(const struct orc_definition *def)
+bool
+orc_apply_has_waits(const struct orc_definition *def)
 {
 	for (size_t i = 0; i < def->n_steps; i++)
 		if (def->steps[i].kind == ORC_STEP_WAIT)
@@ -890,7 +815,7 @@ lock_parked(struct orc_apply *ap, const struct orc_apply_item *items,
 
 		if (ro->kind != ROUTE_START ||
 		    items[ro->item].outcome != ORC_APPLY_PENDING ||
-		    !has_waits(ro->def))
+		    !orc_apply_has_waits(ro->def))
 			continue;
 		ss = orc_saga_set_find_key(&ap->set, ro->def_name, ro->key);
 		if (ss != NULL &&
@@ -911,9 +836,10 @@ lock_parked(struct orc_apply *ap, const struct orc_apply_item *items,
  * The engine keeps them as early events (the first for a step wins;
  * history records the others as ignored).
  */
-static enum orc_status
-deliver_early(struct orc_apply *ap, struct orc_apply_item *items, size_t upto,
-	      struct orc_stored_saga *ss, int64_t now_ms, struct orc_error *err)
+enum orc_status
+orc_apply_deliver_early(struct orc_apply *ap, struct orc_apply_item *items,
+			size_t upto, struct orc_stored_saga *ss, int64_t now_ms,
+			struct orc_error *err)
 {
 	const char *name = ss->saga.def->name, *key = ss->saga.key;
 	enum orc_status st;
@@ -933,8 +859,8 @@ deliver_early(struct orc_apply *ap, struct orc_apply_item *items, size_t upto,
 			continue;
 		p->used = true;
 		ap->taken++;
-		st = run_engine_from(ap, ss, &in, p->event_id, NULL, now_ms,
-				     err);
+		st = orc_apply_run_engine_from(ap, ss, &in, p->event_id, NULL,
+					       now_ms, err);
 		/* a parked event the engine refuses is dropped with its row */
 		if (st != ORC_OK && st != ORC_CONFLICT && st != ORC_INVALID)
 			return st;
@@ -951,7 +877,7 @@ deliver_early(struct orc_apply *ap, struct orc_apply_item *items, size_t upto,
 		in.type = it->event->type;
 		in.event_id = it->event->id;
 		in.data = it->event->data;
-		st = run_engine(ap, ss, &in, it->event, now_ms, err);
+		st = orc_apply_run_engine(ap, ss, &in, it->event, now_ms, err);
 		st = settle(ap, it, ss, st, err);
 		if (st != ORC_OK)
 			return st;
@@ -1048,12 +974,13 @@ run_routes(struct orc_apply *ap, struct orc_apply_item *items,
 			return st;
 		if (ss == NULL)
 			continue;
-		st = run_engine(ap, ss, &in, it->event, now_ms, err);
+		st = orc_apply_run_engine(ap, ss, &in, it->event, now_ms, err);
 		started = st == ORC_OK && in.kind == ORC_INPUT_START &&
 			  ap->fx.result == ORC_RESULT_APPLIED;
 		st = settle(ap, it, ss, st, err);
 		if (st == ORC_OK && started)
-			st = deliver_early(ap, items, r, ss, now_ms, err);
+			st = orc_apply_deliver_early(ap, items, r, ss, now_ms,
+						     err);
 		if (st != ORC_OK)
 			return st;
 	}
@@ -1236,14 +1163,14 @@ orc_apply_events(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 	return ORC_OK;
 }
 
-/* ---- timers and operator commands ---- */
+/* ---- timers (operator actions: apply_operator.c) ---- */
 
 /*
  * Write back what the open transaction changed and commit it (after the
  * caller's hook, when one is set); on failure, roll it back.
  */
-static enum orc_status
-commit_writes(struct orc_apply *ap, struct orc_error *err)
+enum orc_status
+orc_apply_commit_writes(struct orc_apply *ap, struct orc_error *err)
 {
 	enum orc_status st = ORC_OK;
 
@@ -1306,7 +1233,7 @@ orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 	enum orc_status st;
 
 	*fired = 0;
-	begin_batch(ap);
+	orc_apply_begin_batch(ap);
 	st = orc_store_begin(ap->store, err);
 	if (st == ORC_OK)
 		st = orc_store_claim_due(ap->store, ap->cat, now_ms, limit,
@@ -1314,7 +1241,7 @@ orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 	for (size_t i = 0; st == ORC_OK && i < ap->set.n; i++) {
 		struct orc_stored_saga *ss = ap->set.v[i];
 
-		st = run_engine(ap, ss, &in, NULL, now_ms, err);
+		st = orc_apply_run_engine(ap, ss, &in, NULL, now_ms, err);
 		if (st == ORC_CONFLICT)
 			st = ORC_OK;
 		if (st == ORC_FATAL || st == ORC_INVALID) {
@@ -1345,288 +1272,10 @@ orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 		orc_store_rollback(ap->store);
 		return st;
 	}
-	st = commit_writes(ap, err);
+	st = orc_apply_commit_writes(ap, err);
 	if (st != ORC_OK)
 		return st;
 	*fired = (int)ap->set.n;
 	ap->stats.timers += ap->set.n;
 	return ORC_OK;
-}
-
-/*
- * An operator command found its saga quarantined: commit the quarantine
- * (the lock may just have found the row unreadable) and refuse.
- */
-static enum orc_status
-quarantined_saga(struct orc_apply *ap, struct orc_error *err)
-{
-	const struct orc_quarantined_saga *q = &ap->set.quarantined[0];
-	enum orc_status st = orc_store_commit(ap->store, err);
-
-	if (st != ORC_OK) {
-		orc_store_rollback(ap->store);
-		return st;
-	}
-	orc_error_set(err, ORC_CONFLICT, "saga %s is quarantined: %s", q->id,
-		      q->reason);
-	orc_error_hint(err, "Fix its row, then `orchestrator quarantine "
-			    "release %s`.", q->id);
-	return ORC_CONFLICT;
-}
-
-enum orc_status
-orc_apply_start(struct orc_apply *ap, const char *name, const char *key,
-		json_t *input, int64_t now_ms, char *saga_id,
-		struct orc_error *err)
-{
-	const struct orc_definition *def = orc_catalog_latest(ap->cat, name);
-	struct orc_engine_input in = {.kind = ORC_INPUT_START, .data = input};
-	struct orc_stored_saga *ss;
-	char keybuf[ORC_SAGA_KEY_MAX];
-	const char *names[1] = {name}, *keys[1] = {keybuf};
-	enum orc_status st;
-
-	saga_id[0] = '\0';
-	if (def == NULL)
-		return orc_error_set(err, ORC_NOT_FOUND,
-				     "no definition named \"%s\" is loaded", name);
-	if (key != NULL)
-		snprintf(keybuf, sizeof(keybuf), "%s", key);
-	else if (!orc_business_key(input, def->trigger.key, keybuf,
-				   sizeof(keybuf)))
-		return orc_error_set(err, ORC_INVALID,
-				     "business key not found at \"%s\" in the input",
-				     def->trigger.key);
-	begin_batch(ap);
-	st = orc_store_begin(ap->store, err);
-	if (st == ORC_OK)
-		st = orc_store_lock_sagas(ap->store, ap->cat, NULL, 0, names,
-					  keys, 1, &ap->set, err);
-	if (st != ORC_OK)
-		goto fail;
-	if (ap->set.n_quarantined > 0) {
-		snprintf(saga_id, 40, "%.36s", ap->set.quarantined[0].id);
-		return quarantined_saga(ap, err);
-	}
-	if (ap->set.n > 0 &&
-	    !orc_key_reuse_allows(def->trigger.key_reuse,
-				  ap->set.v[0]->saga.status)) {
-		const struct orc_saga *last = &ap->set.v[0]->saga;
-
-		snprintf(saga_id, 40, "%s", last->id);
-		st = orc_error_set(err, ORC_CONFLICT,
-				   "a saga of %s with business key %s exists already",
-				   name, keybuf);
-		orc_error_detail(err, "Its status is %s; the trigger's key_reuse "
-				      "is %s.",
-				 orc_saga_status_name(last->status),
-				 orc_key_reuse_name(def->trigger.key_reuse));
-		goto fail;
-	}
-	st = new_uuid(ap, saga_id, err);
-	if (st == ORC_OK && has_waits(def))
-		st = orc_store_lock_parked(ap->store, names, keys, 1,
-					   &ap->parked, err);
-	if (st != ORC_OK)
-		goto fail;
-	ss = orc_saga_set_add_new(&ap->set, def);
-	if (ss == NULL) {
-		st = orc_error_set(err, ORC_FATAL, "out of memory");
-		goto fail;
-	}
-	in.saga_id = saga_id;
-	in.key = keybuf;
-	if (ap->trigger != NULL) { /* a held trigger (requests.c) */
-		in.event_id = ap->trigger->event_id;
-		in.type = ap->trigger->type;
-	}
-	st = run_engine(ap, ss, &in, NULL, now_ms, err);
-	if (st == ORC_OK)
-		st = deliver_early(ap, NULL, 0, ss, now_ms, err);
-	if (st == ORC_OK)
-		st = orc_store_drop_parked(ap->store, &ap->parked, err);
-	if (st == ORC_OK)
-		return commit_writes(ap, err);
-fail:
-	orc_store_rollback(ap->store);
-	return st;
-}
-
-/*
- * Begin the transaction of an operator action on saga id and lock the
- * saga: ORC_OK with *out, and the action's id in action_id (size 40:
- * given, or a new "op-<uuid>").  Otherwise the transaction is over
- * (rolled back, or committed with a quarantine the lock found) and err
- * says why: ORC_INVALID, ORC_NOT_FOUND, ORC_CONFLICT (quarantined).
- */
-static enum orc_status
-lock_for_action(struct orc_apply *ap, const char *id, const char *given,
-		char *action_id, struct orc_stored_saga **out,
-		struct orc_error *err)
-{
-	const char *ids[1] = {id};
-	enum orc_status st;
-
-	*out = NULL;
-	if (!orc_text_uuid_valid(id))
-		return orc_error_set(err, ORC_INVALID,
-				     "\"%s\" is not a saga id (a UUID)", id);
-	if (given != NULL) {
-		snprintf(action_id, 40, "%s", given);
-	} else {
-		char uuid[37];
-
-		st = new_uuid(ap, uuid, err);
-		if (st != ORC_OK)
-			return st;
-		snprintf(action_id, 40, "op-%.36s", uuid);
-	}
-	begin_batch(ap);
-	st = orc_store_begin(ap->store, err);
-	if (st == ORC_OK)
-		st = orc_store_lock_sagas(ap->store, ap->cat, ids, 1, NULL, NULL,
-					  0, &ap->set, err);
-	if (st == ORC_OK && ap->set.n_quarantined > 0)
-		return quarantined_saga(ap, err);
-	if (st == ORC_OK && ap->set.n == 0)
-		st = orc_error_set(err, ORC_NOT_FOUND, "no saga with id %s", id);
-	if (st != ORC_OK) {
-		orc_store_rollback(ap->store);
-		return st;
-	}
-	*out = ap->set.v[0];
-	return ORC_OK;
-}
-
-enum orc_status
-orc_apply_operator(struct orc_apply *ap, const struct orc_operator_action *act,
-		   const char *id, int64_t now_ms, char *action_id_out,
-		   struct orc_error *err)
-{
-	struct orc_engine_input in = {
-		.kind = act->kind,
-		.step = act->step,
-		.data = act->data,
-		.reason = act->reason,
-		.by = act->by,
-	};
-	struct orc_stored_saga *ss;
-	char action_id[40];
-	enum orc_status st;
-
-	st = lock_for_action(ap, id, act->action_id, action_id, &ss, err);
-	if (st != ORC_OK)
-		return st;
-	if (action_id_out != NULL)
-		snprintf(action_id_out, 40, "%s", action_id);
-	in.event_id = action_id;
-	if (act->where != NULL) {
-		bool matches;
-
-		st = orc_store_admin_saga_matches(ap->store, id, act->where,
-						  &matches, err);
-		if (st == ORC_OK && !matches)
-			st = orc_error_set(err, ORC_NOT_FOUND,
-					   "saga %s no longer matches the "
-					   "predicate", id);
-		if (st != ORC_OK)
-			goto fail;
-	}
-	st = run_engine_from(ap, ss, &in, action_id, NULL, now_ms, err);
-	if (st == ORC_OK)
-		return commit_writes(ap, err);
-fail:
-	orc_store_rollback(ap->store);
-	return st;
-}
-
-/* Delete the rows of steps the saga no longer has (it changed version). */
-static enum orc_status
-prune_steps(struct orc_apply *ap, const struct orc_saga *saga,
-	    struct orc_error *err)
-{
-	const char **names = calloc(saga->n_steps + 1, sizeof(*names));
-	enum orc_status st;
-
-	if (names == NULL)
-		return orc_error_set(err, ORC_FATAL, "out of memory");
-	for (size_t i = 0; i < saga->n_steps; i++)
-		names[i] = saga->def->steps[i].name;
-	st = orc_store_prune_steps(ap->store, saga->id, names, saga->n_steps,
-				   err);
-	free(names);
-	return st;
-}
-
-enum orc_status
-orc_apply_migrate(struct orc_apply *ap, const struct orc_migration_request *m,
-		  const char *id, int64_t now_ms, struct orc_error *err)
-{
-	struct orc_engine_input in = {
-		.kind = ORC_INPUT_MIGRATE,
-		.to_def = m->to,
-		.map_from = m->map_from,
-		.map_to = m->map_to,
-		.n_map = m->n_map,
-		.reason = m->reason,
-		.by = m->by,
-	};
-	struct orc_stored_saga *ss;
-	char action_id[40];
-	enum orc_status st;
-
-	st = lock_for_action(ap, id, NULL, action_id, &ss, err);
-	if (st != ORC_OK)
-		return st;
-	in.event_id = action_id;
-	if (strcmp(ss->saga.def->name, m->to->name) != 0 ||
-	    ss->saga.def->version != m->from_version) {
-		st = orc_error_set(err, ORC_CONFLICT,
-				   "saga %s is a saga of %s version %d now, not "
-				   "of %s version %d",
-				   id, ss->saga.def->name, ss->saga.def->version,
-				   m->to->name, m->from_version);
-		goto fail;
-	}
-	st = run_engine_from(ap, ss, &in, action_id, NULL, now_ms, err);
-	if (st != ORC_OK || m->dry_run)
-		goto fail; /* a dry run: the engine said yes, keep nothing */
-	st = prune_steps(ap, &ss->saga, err);
-	if (st == ORC_OK)
-		return commit_writes(ap, err);
-fail:
-	orc_store_rollback(ap->store);
-	return st;
-}
-
-/* ---- the same, with the caller's writes in the transaction ---- */
-
-enum orc_status
-orc_apply_operator_hooked(struct orc_apply *ap,
-			  const struct orc_operator_action *act, const char *id,
-			  int64_t now_ms, const struct orc_apply_hook *hook,
-			  char *action_id_out, struct orc_error *err)
-{
-	enum orc_status st;
-
-	ap->hook = hook;
-	st = orc_apply_operator(ap, act, id, now_ms, action_id_out, err);
-	ap->hook = NULL;
-	return st;
-}
-
-enum orc_status
-orc_apply_start_hooked(struct orc_apply *ap, const char *name, const char *key,
-		       json_t *input, const struct orc_apply_trigger *trigger,
-		       int64_t now_ms, const struct orc_apply_hook *hook,
-		       char *saga_id, struct orc_error *err)
-{
-	enum orc_status st;
-
-	ap->hook = hook;
-	ap->trigger = trigger;
-	st = orc_apply_start(ap, name, key, input, now_ms, saga_id, err);
-	ap->hook = NULL;
-	ap->trigger = NULL;
-	return st;
 }
