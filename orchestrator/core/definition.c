@@ -145,6 +145,8 @@ step_finish(struct orc_step_def *st)
 	free(st->wait.topic);
 	free(st->wait.type);
 	free(st->wait.key);
+	free(st->map.items);
+	free(st->map.concurrency_from);
 }
 
 void

@@ -108,6 +108,12 @@ void orc_checker_graph(struct orc_checker *c);
 void orc_checker_refs(struct orc_checker *c);
 
 /*
+ * If s (borrowed) is exactly one reference "${...}", the text inside it
+ * (new); else NULL, and NULL after latching c->oom (definition_refs.c).
+ */
+char *orc_checker_exact_reference(struct orc_checker *c, const char *s);
+
+/*
  * The issue `unknown step "<name>"` at the current path, with "did you
  * mean" when a step name is close (definition_graph.c).  name is borrowed.
  */

@@ -12,6 +12,10 @@
  * (transitively) needs, so that it is sure to have finished first.  A
  * compensation may also read its own step's reply, and the saga's
  * "output", rendered once every step has finished, may read any step.
+ * The command and compensation data of a map step may also read the item
+ * (/item/...) and its position (/index); a map's "items" and a
+ * "max_concurrency" reference follow the rules of the step's templates,
+ * without those two roots (they are read before any item exists).
  *
  * It needs the closure of pass 2 (orc_definition_depends_on) and stays
  * quiet about ancestry for a step pass 2 marked incomplete.
@@ -29,6 +33,7 @@ struct ref_check {
 	struct orc_checker *c;
 	size_t step;  /* the referring step; SIZE_MAX for the saga's output */
 	bool self_ok; /* compensation data may read the step's own reply */
+	bool item_ok; /* a map step's data may read /item and /index */
 };
 
 /* Check /saga/... and /steps/<name>/...; tok holds strlen(ptr) + 1 bytes. */
@@ -48,6 +53,17 @@ check_rooted_pointer(struct ref_check *r, const char *ptr, char *tok)
 		return;
 	if (strcmp(tok, "input") == 0)
 		return;
+	if (strcmp(tok, "item") == 0 || strcmp(tok, "index") == 0) {
+		if (!r->item_ok)
+			orc_checker_issue(c, "unknown context root \"%s\"; "
+					     "/item and /index exist only in "
+					     "the data of a map step",
+					  tok);
+		else if (strcmp(tok, "index") == 0 && *p != '\0')
+			orc_checker_issue(c, "/index is a number; it has no "
+					     "members");
+		return;
+	}
 	if (strcmp(tok, "saga") == 0) {
 		if (*p == '/' && (p = orc_jsonp_token(p, tok, len)) != NULL)
 			for (size_t i = 0; i < 4; i++)
@@ -120,9 +136,8 @@ is_exact_reference(const char *s)
 	       strchr(s + 2, '}') == s + n - 1;
 }
 
-/* If s is exactly "${...}", the pointer inside (new); else NULL. */
-static char *
-exact_reference(struct orc_checker *c, const char *s)
+char *
+orc_checker_exact_reference(struct orc_checker *c, const char *s)
 {
 	size_t n = strlen(s);
 	char *ptr;
@@ -186,7 +201,7 @@ template_string(struct ref_check *r, const char *s)
 static void
 operand_string(struct ref_check *r, const char *s)
 {
-	char *ptr = exact_reference(r->c, s);
+	char *ptr = orc_checker_exact_reference(r->c, s);
 
 	if (ptr != NULL)
 		check_context_pointer(ptr, r);
@@ -243,7 +258,7 @@ check_operator(struct ref_check *r, const char *op, const json_t *arg)
 
 		if (!orc_checker_typed(c, arg, ORC_WANT_STRING))
 			return;
-		ptr = exact_reference(c, json_string_value(arg));
+		ptr = orc_checker_exact_reference(c, json_string_value(arg));
 		if (ptr == NULL) {
 			if (!c->oom)
 				orc_checker_issue(c, "expected a reference "
@@ -341,6 +356,26 @@ check_data(struct ref_check *r, const json_t *js, const char *member)
 	orc_checker_pop(r->c, old);
 }
 
+/* A map's pointers (pass 1 kept those that are references), at "map/...". */
+static void
+check_map(struct ref_check *r, const struct orc_map_def *m)
+{
+	size_t old = orc_checker_push(r->c, "map");
+	size_t o;
+
+	if (m->items != NULL) {
+		o = orc_checker_push(r->c, "items");
+		check_context_pointer(m->items, r);
+		orc_checker_pop(r->c, o);
+	}
+	if (m->concurrency_from != NULL) {
+		o = orc_checker_push(r->c, "max_concurrency");
+		check_context_pointer(m->concurrency_from, r);
+		orc_checker_pop(r->c, o);
+	}
+	orc_checker_pop(r->c, old);
+}
+
 void
 orc_checker_refs(struct orc_checker *c)
 {
@@ -348,7 +383,7 @@ orc_checker_refs(struct orc_checker *c)
 
 	for (size_t i = 0; i < def->n_steps; i++) {
 		const json_t *js = json_array_get(c->steps, i);
-		struct ref_check r = {c, i, false};
+		struct ref_check r = {c, i, false, false};
 		json_t *v;
 		size_t old;
 
@@ -362,6 +397,8 @@ orc_checker_refs(struct orc_checker *c)
 			orc_checker_pop(c, o);
 		}
 		if (c->step_ok[i] && def->steps[i].kind == ORC_STEP_COMMAND) {
+			check_map(&r, &def->steps[i].map);
+			r.item_ok = def->steps[i].has_map;
 			check_data(&r, js, "command");
 			r.self_ok = true;
 			check_data(&r, js, "compensation");
@@ -369,7 +406,7 @@ orc_checker_refs(struct orc_checker *c)
 		orc_checker_pop(c, old);
 	}
 	if (def->output != NULL) {
-		struct ref_check r = {c, SIZE_MAX, false};
+		struct ref_check r = {c, SIZE_MAX, false, false};
 		size_t old = orc_checker_push(c, "output");
 
 		each_string(&r, def->output, template_string);

@@ -4,10 +4,10 @@
  * Walks the body once, top-down, and checks what schemas/saga-definition.
  * schema.json says: the type of every member, required and unknown
  * properties, names, durations, JSON Pointers of keys, event type lists,
- * retry policies and the members only a command step may have.  It fills
- * the struct orc_definition as it goes, with the defaults the language
- * gives, and keeps a value even where a sibling is wrong, so that the later
- * passes can still say something useful.
+ * retry policies, a command step's "map" and the members only a command
+ * step may have.  It fills the struct orc_definition as it goes, with the
+ * defaults the language gives, and keeps a value even where a sibling is
+ * wrong, so that the later passes can still say something useful.
  *
  * It does not look across steps (needs, duplicate names: the graph pass) nor
  * inside conditions and templates (the references pass); it only keeps
@@ -338,6 +338,96 @@ check_wait(struct orc_checker *c, const json_t *obj, struct orc_wait_def *w)
 	}
 }
 
+static const char *const map_props[] = {
+	"items", "max_concurrency", "min_success", NULL,
+};
+
+/*
+ * obj[key], a string that is exactly one reference "${/pointer}": *out is
+ * set to the pointer (new).  The pointer itself is checked by pass 3.
+ */
+static bool
+reference_member(struct orc_checker *c, const json_t *obj, const char *key,
+		 bool required, char **out)
+{
+	json_t *v = member(c, obj, key, ORC_WANT_STRING, required);
+
+	if (v == NULL)
+		return false;
+	*out = orc_checker_exact_reference(c, json_string_value(v));
+	if (*out == NULL && !c->oom)
+		orc_checker_issue_at(c, key,
+				     "expected a reference \"${/pointer}\"");
+	return *out != NULL;
+}
+
+/*
+ * "max_concurrency": a number within the bounds, or a reference whose
+ * value the engine checks against the same bounds when the step starts.
+ */
+static void
+check_map_concurrency(struct orc_checker *c, const json_t *v,
+		      struct orc_map_def *m)
+{
+	size_t old = orc_checker_push(c, "max_concurrency");
+
+	if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+	    json_integer_value(v) <= ORC_MAP_CONCURRENCY_MAX)
+		m->concurrency = (int)json_integer_value(v);
+	else if (json_is_string(v))
+		m->concurrency_from =
+			orc_checker_exact_reference(c, json_string_value(v));
+	if (m->concurrency == 0 && m->concurrency_from == NULL && !c->oom)
+		orc_checker_issue(c, "must be an integer from 1 to %d, or a "
+				     "reference \"${/pointer}\"",
+				  ORC_MAP_CONCURRENCY_MAX);
+	orc_checker_pop(c, old);
+}
+
+/*
+ * "min_success": an integer is a count of items, a number with a fraction
+ * part (0.9, and 1.0, which jansson reads as a real) a share of them.
+ */
+static void
+check_map_min_success(struct orc_checker *c, const json_t *v,
+		      struct orc_map_def *m)
+{
+	size_t old = orc_checker_push(c, "min_success");
+
+	if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+	    json_integer_value(v) <= ORC_MAP_ITEMS_MAX) {
+		m->min_success = json_integer_value(v);
+	} else if (json_is_integer(v) && json_integer_value(v) > 0) {
+		orc_checker_issue(c, "must be at most %d, the most items a "
+				     "map takes", ORC_MAP_ITEMS_MAX);
+	} else if (json_is_real(v) && json_real_value(v) > 0 &&
+		   json_real_value(v) <= 1) {
+		m->min_fraction = json_real_value(v);
+	} else {
+		orc_checker_issue(c, "must be a count (an integer, at least 1) "
+				     "or a fraction (more than 0, at most 1)");
+	}
+	orc_checker_pop(c, old);
+}
+
+/* A command step's "map", at /steps/<i>/map. */
+static void
+check_map(struct orc_checker *c, const json_t *obj, struct orc_map_def *m)
+{
+	json_t *v;
+
+	known_properties(c, obj, map_props);
+	reference_member(c, obj, "items", true, &m->items);
+	if ((v = json_object_get(obj, "max_concurrency")) != NULL)
+		check_map_concurrency(c, v, m);
+	if (m->concurrency == 0)
+		m->concurrency = ORC_MAP_CONCURRENCY_DEFAULT;
+	m->min_success = 0;
+	m->min_fraction = 1;
+	if ((v = json_object_get(obj, "min_success")) != NULL)
+		check_map_min_success(c, v, m);
+}
+
 /* The members of a command step, at /steps/<i>. */
 static void
 check_command_step(struct orc_checker *c, const json_t *js,
@@ -379,15 +469,22 @@ check_command_step(struct orc_checker *c, const json_t *js,
 		check_compensation(c, v, &st->compensation);
 		orc_checker_pop(c, old);
 	}
+	if ((v = member(c, js, "map", ORC_WANT_OBJECT, false)) != NULL) {
+		size_t old = orc_checker_push(c, "map");
+
+		st->has_map = true;
+		check_map(c, v, &st->map);
+		orc_checker_pop(c, old);
+	}
 }
 
 static const char *const step_props[] = {
 	"name", "description", "needs", "when", "command", "wait", "delay",
-	"success", "failure", "timeout", "retry", "compensation", NULL,
+	"success", "failure", "timeout", "retry", "compensation", "map", NULL,
 };
 
 static const char *const command_only[] = {
-	"success", "failure", "timeout", "retry", "compensation", NULL,
+	"success", "failure", "timeout", "retry", "compensation", "map", NULL,
 };
 
 /* One step, at /steps/<i>.  Returns true when its kind is known. */

@@ -1,8 +1,9 @@
 /*
  * test_definition.c - the definition loader: durations, defaults, every
  * shape and semantic rule of the language with its exact pointer and
- * message, all errors reported at once, "did you mean", cycles,
- * depends_on, retry backoff, and loading files.
+ * message, map steps (their parsed fields, bounds and /item, /index), all
+ * errors reported at once, "did you mean", cycles, depends_on, retry
+ * backoff, and loading files.
  *
  * JSON in this file is written with single quotes; J() turns them into
  * double quotes before parsing.
@@ -1066,6 +1067,229 @@ START_TEST(test_conditions)
 }
 END_TEST
 
+/* ---- map steps ---- */
+
+/* A map step named m over `map`, needing a, with data templates. */
+#define MAP(map, data, comp_data)                                         \
+	CMD("a", "") ","                                                  \
+	"{'name': 'm', 'needs': ['a'], 'map': " map ","                    \
+	" 'command': {'topic': 't', 'type': 'm.do', 'data': " data "},"    \
+	" 'success': ['m.ok'], 'compensation': {'topic': 't', 'type': 'm.undo'," \
+	" 'success': ['m.undone'], 'data': " comp_data "}}"
+
+START_TEST(test_map_fields)
+{
+	const struct orc_map_def *m;
+
+	ck_assert_int_eq(load_steps(MAP("{'items': '${/steps/a/lines}',"
+					" 'max_concurrency': 25, 'min_success': 0.9}",
+					"{'sku': '${/item/sku}', 'n': '${/index}',"
+					" 'all': '${/item}', 'o': '${/input/order}',"
+					" 'text': 'line ${/index} of ${/saga/key}'}",
+					"{'sku': '${/item/sku}', 'i': '${/index}',"
+					" 'r': '${/steps/m/id}'}")),
+			 ORC_OK);
+	ck_loaded();
+	ck_assert(!def->steps[0].has_map);
+	ck_assert(def->steps[1].has_map);
+	ck_assert_int_eq(def->steps[1].kind, ORC_STEP_COMMAND);
+	m = &def->steps[1].map;
+	ck_assert_str_eq(m->items, "/steps/a/lines"); /* without ${ } */
+	ck_assert_int_eq(m->concurrency, 25);
+	ck_assert_ptr_null(m->concurrency_from);
+	ck_assert_int_eq(m->min_success, 0);
+	ck_assert(m->min_fraction == 0.9);
+}
+END_TEST
+
+START_TEST(test_map_defaults_and_counts)
+{
+	const struct orc_map_def *m;
+
+	ck_assert_int_eq(load_steps(MAP("{'items': '${/input/items}'}", "{}", "{}")),
+			 ORC_OK);
+	m = &def->steps[1].map;
+	ck_assert_str_eq(m->items, "/input/items");
+	ck_assert_int_eq(m->concurrency, ORC_MAP_CONCURRENCY_DEFAULT);
+	ck_assert_int_eq(m->concurrency, 10);
+	ck_assert_ptr_null(m->concurrency_from);
+	ck_assert_int_eq(m->min_success, 0); /* all of them */
+	ck_assert(m->min_fraction == 1.0);
+
+	/* an integer is a count, 1 included; 1.0 is the fraction "all" */
+	ck_assert_int_eq(load_steps(MAP("{'items': '${/input/items}', 'min_success': 3,"
+					" 'max_concurrency': 1}", "{}", "{}")),
+			 ORC_OK);
+	ck_assert_int_eq(def->steps[1].map.min_success, 3);
+	ck_assert(def->steps[1].map.min_fraction == 1.0);
+	ck_assert_int_eq(def->steps[1].map.concurrency, 1);
+	ck_assert_int_eq(load_steps(MAP("{'items': '${/input/items}', 'min_success': 1,"
+					" 'max_concurrency': 1000}", "{}", "{}")),
+			 ORC_OK);
+	ck_assert_int_eq(def->steps[1].map.min_success, 1);
+	ck_assert_int_eq(def->steps[1].map.concurrency, ORC_MAP_CONCURRENCY_MAX);
+	ck_assert_int_eq(load_steps(MAP("{'items': '${/input/items}',"
+					" 'min_success': 1.0}", "{}", "{}")),
+			 ORC_OK);
+	ck_assert_int_eq(def->steps[1].map.min_success, 0);
+	ck_assert(def->steps[1].map.min_fraction == 1.0);
+	ck_assert_int_eq(load_steps(MAP("{'items': '${/input/items}',"
+					" 'min_success': 0.001}", "{}", "{}")),
+			 ORC_OK);
+	ck_assert(def->steps[1].map.min_fraction == 0.001);
+
+	/* max_concurrency from the context */
+	ck_assert_int_eq(load_steps(MAP("{'items': '${/input/items}',"
+					" 'max_concurrency': '${/steps/a/lanes}'}",
+					"{}", "{}")),
+			 ORC_OK);
+	m = &def->steps[1].map;
+	ck_assert_str_eq(m->concurrency_from, "/steps/a/lanes");
+	ck_assert_int_eq(m->concurrency, ORC_MAP_CONCURRENCY_DEFAULT);
+}
+END_TEST
+
+START_TEST(test_map_shape_errors)
+{
+	ck_assert_int_eq(load_steps("{'name': 'w', 'wait': {'topic': 't', 'type': 'u',"
+				    " 'key': '/k'}, 'map': {'items': '${/input/x}'}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/map", "only command steps can have \"map\"");
+	ck_assert_int_eq(load_steps("{'name': 'd', 'delay': '1s',"
+				    " 'map': {'items': '${/input/x}'}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/map", "only command steps can have \"map\"");
+	/* "map" is not a kind: alone it is no step */
+	ck_assert_int_eq(load_steps("{'name': 'x', 'map': {'items': '${/input/x}'}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0", "step must have exactly one of");
+
+	ck_assert_int_eq(load_steps(CMD("m", ", 'map': []")), ORC_INVALID);
+	ck_only_issue("/steps/0/map", "expected object");
+	ck_assert_int_eq(load_steps(CMD("m", ", 'map': {'max_concurrency': 2,"
+					     " 'concurrency': 3}")),
+			 ORC_INVALID);
+	ck_issue("/steps/0/map", "missing required property \"items\"");
+	ck_issue("/steps/0/map/concurrency", "unknown property \"concurrency\"");
+	ck_assert_int_eq(issues.n, 2);
+
+	ck_assert_int_eq(load_steps(CMD("m", ", 'map': {'items': ['${/input/x}']}")),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/map/items", "expected string");
+	ck_assert_int_eq(load_steps(CMD("m", ", 'map': {'items': '/input/x'}")),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/map/items", "expected a reference \"${/pointer}\"");
+	ck_assert_int_eq(load_steps(CMD("m", ", 'map': {'items': 'all ${/input/x}'}")),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/map/items", "expected a reference \"${/pointer}\"");
+
+	/* max_concurrency: 1..1000 or a reference */
+	static const char *const bad_concurrency[] = {
+		"0", "1001", "-3", "2.5", "10.0", "true", "null", "'ten'",
+		"'${/input/n} lanes'", "[10]",
+	};
+	for (size_t i = 0; i < sizeof(bad_concurrency) / sizeof(*bad_concurrency);
+	     i++) {
+		char step[256];
+
+		snprintf(step, sizeof(step),
+			 CMD("m", ", 'map': {'items': '${/input/x}',"
+				  " 'max_concurrency': %s}"),
+			 bad_concurrency[i]);
+		ck_assert_int_eq(load_steps(step), ORC_INVALID);
+		ck_only_issue("/steps/0/map/max_concurrency",
+			      "must be an integer from 1 to 1000, or a reference");
+	}
+
+	/* min_success: a count >= 1, or a fraction in (0, 1] */
+	static const char *const bad_min[] = {
+		"0", "-1", "0.0", "-0.5", "1.5", "2.0", "'x'", "'90%'", "true",
+		"null", "'${/input/n}'",
+	};
+	for (size_t i = 0; i < sizeof(bad_min) / sizeof(*bad_min); i++) {
+		char step[256];
+
+		snprintf(step, sizeof(step),
+			 CMD("m", ", 'map': {'items': '${/input/x}',"
+				  " 'min_success': %s}"),
+			 bad_min[i]);
+		ck_assert_int_eq(load_steps(step), ORC_INVALID);
+		ck_only_issue("/steps/0/map/min_success",
+			      "must be a count (an integer, at least 1) or a "
+			      "fraction (more than 0, at most 1)");
+	}
+	ck_assert_int_eq(load_steps(CMD("m", ", 'map': {'items': '${/input/x}',"
+					     " 'min_success': 100001}")),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/map/min_success", "must be at most 100000");
+}
+END_TEST
+
+START_TEST(test_map_pointers)
+{
+	/* items and max_concurrency: the step's roots and its ancestors */
+	ck_assert_int_eq(load_steps(CMD("a", "") "," CMD("b", "") ","
+				    CMD("m", ", 'needs': ['a'], 'map': {"
+					     "'items': '${/steps/b/lines}',"
+					     " 'max_concurrency': '${/steps/m/n}'}")),
+			 ORC_INVALID);
+	ck_issue("/steps/2/map/items", "step \"b\" is not a dependency of \"m\"");
+	ck_issue("/steps/2/map/max_concurrency",
+		 "step \"m\" is not a dependency of \"m\"");
+	ck_assert_int_eq(issues.n, 2);
+	ck_assert_int_eq(load_steps(CMD("m", ", 'map': {'items': '${/nope/x}',"
+					     " 'max_concurrency': '${input}'}")),
+			 ORC_INVALID);
+	ck_issue("/steps/0/map/items", "unknown context root \"nope\"");
+	ck_issue("/steps/0/map/max_concurrency", "invalid JSON pointer");
+	ck_assert_int_eq(issues.n, 2);
+	/* no item exists yet when the array is read */
+	ck_assert_int_eq(load_steps(CMD("m", ", 'map': {'items': '${/item/x}',"
+					     " 'max_concurrency': '${/index}'}")),
+			 ORC_INVALID);
+	ck_issue("/steps/0/map/items", "unknown context root \"item\"");
+	ck_issue("/steps/0/map/max_concurrency", "unknown context root \"index\"");
+	ck_assert_int_eq(issues.n, 2);
+
+	/* /item and /index outside a map step's data */
+	ck_assert_int_eq(load_steps(TWO("{'sku': '${/item/sku}', 'n': 'at ${/index}'}")),
+			 ORC_INVALID);
+	ck_issue("/steps/1/command/data/sku",
+		 "unknown context root \"item\"; /item and /index exist only "
+		 "in the data of a map step");
+	ck_issue("/steps/1/command/data/n",
+		 "unknown context root \"index\"; /item and /index exist only");
+	ck_assert_int_eq(issues.n, 2);
+	ck_assert_int_eq(load_steps(CMD("a", ", 'compensation': {'topic': 't',"
+					     " 'type': 'u', 'success': ['ok'],"
+					     " 'data': ['${/item}']}")),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/compensation/data/0", "exist only in the data of a map step");
+	/* ... and in a map step's condition, read before any item */
+	ck_assert_int_eq(load_steps(CMD("m", ", 'when': {'exists': '${/item}'},"
+					     " 'map': {'items': '${/input/x}'}")),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/when/exists", "unknown context root \"item\"");
+	ck_assert_int_eq(load(
+		"{'name': 'o', 'version': 1, 'trigger': {'topic': 't', 'type': 'u',"
+		" 'key': '/k'}, 'output': {'i': '${/index}'}, 'steps': ["
+		CMD("m", ", 'map': {'items': '${/input/x}'}") "]}"),
+		ORC_INVALID);
+	ck_only_issue("/output/i", "unknown context root \"index\"");
+
+	/* in a map step: /index is a number, /item anything */
+	ck_assert_int_eq(load_steps(MAP("{'items': '${/input/x}'}",
+					"{'a': '${/index/0}', 'b': '${/item/~0/0/x}',"
+					" 'c': '${/steps/zz}'}",
+					"{'d': '${/index/x}', 'e': '${/steps/m}'}")),
+			 ORC_INVALID);
+	ck_issue("/steps/1/command/data/a", "/index is a number; it has no members");
+	ck_issue("/steps/1/command/data/c", "unknown step \"zz\"");
+	ck_issue("/steps/1/compensation/data/d", "/index is a number");
+	ck_assert_int_eq(issues.n, 3);
+}
+END_TEST
+
 /* ---- everything at once ---- */
 
 START_TEST(test_all_errors_at_once)
@@ -1219,6 +1443,7 @@ suite(void)
 	TCase *shape = tcase_create("shape");
 	TCase *graph = tcase_create("graph");
 	TCase *expr = tcase_create("expressions");
+	TCase *map = tcase_create("map");
 	TCase *whole = tcase_create("whole");
 
 	tcase_add_checked_fixture(basics, setup, teardown);
@@ -1268,6 +1493,13 @@ suite(void)
 	tcase_add_test(expr, test_no_ancestor_check_after_unknown_need);
 	tcase_add_test(expr, test_conditions);
 	suite_add_tcase(s, expr);
+
+	tcase_add_checked_fixture(map, setup, teardown);
+	tcase_add_test(map, test_map_fields);
+	tcase_add_test(map, test_map_defaults_and_counts);
+	tcase_add_test(map, test_map_shape_errors);
+	tcase_add_test(map, test_map_pointers);
+	suite_add_tcase(s, map);
 
 	tcase_add_checked_fixture(whole, setup, teardown);
 	tcase_add_test(whole, test_all_errors_at_once);
