@@ -6,8 +6,10 @@
  * printers.  Node ids never clash: step names are lowercase by the
  * language's rule, so the extra nodes use uppercase ids (START, END,
  * UNDO_<step>), and a step named like a Mermaid keyword ("end", "style",
- * ...) gets its first letter capitalised, distinct from both.  Labels are escaped for each format,
- * so any event type or condition text draws as written.
+ * ...) gets its first letter capitalised, distinct from both.  Labels are
+ * escaped for each format, so any event type or condition text draws as
+ * written.  A map step is a command step drawn as a stack (a subroutine box
+ * in Mermaid, box3d in dot) whose label says what it maps over and how.
  */
 #include "graph.h"
 #include "duration.h"
@@ -84,7 +86,27 @@ put_condition(struct orc_strbuf *b, const json_t *cond)
 
 /* ---- labels ---- */
 
-/* The second line of a step's label, e.g. "command: inventory.reserve". */
+/* The map's third label line: "each of ${/input/items}, max 10, at least 90%". */
+static void
+map_text(const struct orc_map_def *m, struct orc_strbuf *b)
+{
+	orc_strbuf_puts(b, "\neach of ${");
+	orc_strbuf_puts(b, m->items ? m->items : "");
+	orc_strbuf_puts(b, "}, max ");
+	if (m->concurrency_from != NULL)
+		orc_strbuf_printf(b, "${%s}", m->concurrency_from);
+	else
+		orc_strbuf_printf(b, "%d", m->concurrency);
+	if (m->min_success > 0)
+		orc_strbuf_printf(b, ", at least %" PRId64, m->min_success);
+	else if (m->min_fraction < 1)
+		orc_strbuf_printf(b, ", at least %g%%", m->min_fraction * 100);
+}
+
+/*
+ * The second line of a step's label, e.g. "command: inventory.reserve";
+ * a map step's says "map: <command type>" and has a third line.
+ */
 static void
 kind_text(const struct orc_definition *def, const struct orc_step_def *st,
 	  struct orc_strbuf *b)
@@ -92,11 +114,13 @@ kind_text(const struct orc_definition *def, const struct orc_step_def *st,
 	const json_t *js, *delay;
 	char text[64];
 
-	orc_strbuf_puts(b, orc_step_kind_name(st->kind));
+	orc_strbuf_puts(b, st->has_map ? "map" : orc_step_kind_name(st->kind));
 	orc_strbuf_puts(b, ": ");
 	switch (st->kind) {
 	case ORC_STEP_COMMAND:
 		orc_strbuf_puts(b, st->command.type ? st->command.type : "");
+		if (st->has_map)
+			map_text(&st->map, b);
 		return;
 	case ORC_STEP_WAIT:
 		orc_strbuf_puts(b, st->wait.type ? st->wait.type : "");
@@ -120,6 +144,7 @@ kind_text(const struct orc_definition *def, const struct orc_step_def *st,
 enum shape {
 	SHAPE_TERMINAL, /* start and end */
 	SHAPE_COMMAND,
+	SHAPE_MAP, /* a command step with "map" */
 	SHAPE_WAIT,
 	SHAPE_DELAY,
 	SHAPE_UNDO,
@@ -167,13 +192,13 @@ mermaid_node(struct orc_strbuf *b, const char *id, enum shape shape,
 {
 	static const char *const open[] = {
 		[SHAPE_TERMINAL] = "([\"", [SHAPE_COMMAND] = "[\"",
-		[SHAPE_WAIT] = "{{\"",     [SHAPE_DELAY] = "(\"",
-		[SHAPE_UNDO] = "[/\"",
+		[SHAPE_MAP] = "[[\"",      [SHAPE_WAIT] = "{{\"",
+		[SHAPE_DELAY] = "(\"",     [SHAPE_UNDO] = "[/\"",
 	};
 	static const char *const close[] = {
 		[SHAPE_TERMINAL] = "\"])", [SHAPE_COMMAND] = "\"]",
-		[SHAPE_WAIT] = "\"}}",     [SHAPE_DELAY] = "\")",
-		[SHAPE_UNDO] = "\"/]",
+		[SHAPE_MAP] = "\"]]",      [SHAPE_WAIT] = "\"}}",
+		[SHAPE_DELAY] = "\")",     [SHAPE_UNDO] = "\"/]",
 	};
 
 	orc_strbuf_printf(b, "    %s%s", id, open[shape]);
@@ -223,6 +248,7 @@ dot_node(struct orc_strbuf *b, const char *id, enum shape shape, const char *lab
 	static const char *const attrs[] = {
 		[SHAPE_TERMINAL] = "shape=ellipse",
 		[SHAPE_COMMAND] = "shape=box",
+		[SHAPE_MAP] = "shape=box3d",
 		[SHAPE_WAIT] = "shape=hexagon",
 		[SHAPE_DELAY] = "shape=box, style=rounded",
 		[SHAPE_UNDO] = "shape=box, style=dashed",
@@ -362,7 +388,8 @@ orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
 		orc_strbuf_puts(&label, st->name);
 		orc_strbuf_puts(&label, "\n");
 		kind_text(def, st, &label);
-		p->node(&b, ids + i * ID_MAX, shapes[st->kind],
+		p->node(&b, ids + i * ID_MAX,
+			st->has_map ? SHAPE_MAP : shapes[st->kind],
 			label.data ? label.data : "");
 		for (size_t k = 0; k < st->n_needs; k++)
 			needed[st->needs[k]] = true;
@@ -373,7 +400,7 @@ orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
 		if (!st->has_compensation)
 			continue;
 		orc_strbuf_reset(&label);
-		orc_strbuf_puts(&label, "undo: ");
+		orc_strbuf_puts(&label, st->has_map ? "undo each: " : "undo: ");
 		orc_strbuf_puts(&label, st->compensation.command.type
 				    ? st->compensation.command.type
 				    : "");

@@ -2,10 +2,12 @@
  * graph.h - draw a saga definition as a flowchart (Mermaid or Graphviz dot).
  *
  * One node per step, labelled with its name and kind (the command type, the
- * awaited event type or the delay), a start node for the trigger, an end
- * node after the steps nothing needs, an edge per need (labelled with the
- * step's "when" condition when it has one) and a dashed edge from each step
- * with a compensation to an "undo: <type>" node.  Pure: builds a string.
+ * awaited event type or the delay; a map step, drawn as a stack, also what
+ * it maps over, its max_concurrency and min_success), a start node for the
+ * trigger, an end node after the steps nothing needs, an edge per need
+ * (labelled with the step's "when" condition when it has one) and a dashed
+ * edge from each step with a compensation to an "undo: <type>" node ("undo
+ * each: <type>" for a map step).  Pure: builds a string.
  */
 #ifndef ORC_GRAPH_H
 #define ORC_GRAPH_H

@@ -1,7 +1,9 @@
 /*
  * test_graph.c - Mermaid and dot renderings: a node per step with its kind,
  * start and end nodes, need edges, conditions on edges, dashed
- * compensation edges, escaping, and step names that are Mermaid keywords.
+ * compensation edges, escaping, step names that are Mermaid keywords, and
+ * map steps (a stack shape; what they map over, how many at once, and how
+ * many must succeed).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -181,6 +183,67 @@ START_TEST(test_dot_escaping)
 }
 END_TEST
 
+#define ITEMS ORC_SOURCE_DIR "/schemas/examples/order_items.json"
+
+START_TEST(test_map_example)
+{
+	struct orc_definition_issues issues = {0};
+	struct orc_error err;
+
+	ck_assert_int_eq(orc_definition_load_file(ITEMS, &def, &issues, &err),
+			 ORC_OK);
+	orc_definition_issues_finish(&issues);
+	render(ORC_GRAPH_MERMAID);
+	ck_line("    reserve_items[[\"reserve_items<br/>map: inventory.reserve_item"
+		"<br/>each of ${/input/items}, max 10\"]]");
+	ck_line("    charge_payment[\"charge_payment<br/>command: payment.charge\"]");
+	ck_line("    UNDO_reserve_items[/\"undo each: inventory.release_item\"/]");
+	ck_line("    UNDO_charge_payment[/\"undo: payment.refund\"/]");
+	ck_line("    START --> reserve_items");
+	ck_line("    reserve_items --> charge_payment");
+	ck_line("    reserve_items -.-> UNDO_reserve_items");
+	render(ORC_GRAPH_DOT);
+	ck_line("    \"reserve_items\" [label=\"reserve_items\\nmap: "
+		"inventory.reserve_item\\neach of ${/input/items}, max 10\", "
+		"shape=box3d];");
+	ck_line("    \"charge_payment\" [label=\"charge_payment\\ncommand: "
+		"payment.charge\", shape=box];");
+	ck_line("    \"UNDO_reserve_items\" [label=\"undo each: "
+		"inventory.release_item\", shape=box, style=dashed];");
+}
+END_TEST
+
+/* max_concurrency from the context, and both kinds of min_success */
+static const char *const maps =
+	"{'name': 'maps', 'version': 1,"
+	" 'trigger': {'topic': 't', 'type': 'go', 'key': '/k'},"
+	" 'steps': ["
+	"  {'name': 'legs', 'map': {'items': '${/input/legs}',"
+	"   'max_concurrency': '${/input/lanes}', 'min_success': 0.75},"
+	"   'command': {'topic': 'c', 'type': 'leg.book'}, 'success': ['ok']},"
+	"  {'name': 'mails', 'needs': ['legs'], 'map': {'items': '${/steps/legs}',"
+	"   'max_concurrency': 2, 'min_success': 3},"
+	"   'command': {'topic': 'c', 'type': 'mail.send'}, 'success': ['ok']}"
+	" ]}";
+
+START_TEST(test_map_bounds)
+{
+	load_inline(maps);
+	render(ORC_GRAPH_MERMAID);
+	ck_line("    legs[[\"legs<br/>map: leg.book<br/>each of ${/input/legs}, "
+		"max ${/input/lanes}, at least 75%\"]]");
+	ck_line("    mails[[\"mails<br/>map: mail.send<br/>each of ${/steps/legs}, "
+		"max 2, at least 3\"]]");
+	ck_line("    legs --> mails");
+	ck_line("    mails --> END");
+	render(ORC_GRAPH_DOT);
+	ck_line("    \"legs\" [label=\"legs\\nmap: leg.book\\neach of "
+		"${/input/legs}, max ${/input/lanes}, at least 75%\", shape=box3d];");
+	ck_line("    \"mails\" [label=\"mails\\nmap: mail.send\\neach of "
+		"${/steps/legs}, max 2, at least 3\", shape=box3d];");
+}
+END_TEST
+
 START_TEST(test_hand_built_delay)
 {
 	/* no body: the delay is formatted from milliseconds */
@@ -225,6 +288,8 @@ suite(void)
 	tcase_add_test(tc, test_example_dot);
 	tcase_add_test(tc, test_mermaid_escaping_and_reserved_id);
 	tcase_add_test(tc, test_dot_escaping);
+	tcase_add_test(tc, test_map_example);
+	tcase_add_test(tc, test_map_bounds);
 	tcase_add_test(tc, test_hand_built_delay);
 	tcase_add_test(tc, test_formats);
 	suite_add_tcase(s, tc);
