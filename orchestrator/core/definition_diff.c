@@ -4,10 +4,14 @@
  * Steps are matched by name; a step of the old version that is gone and
  * a new step of the same kind that sends the same command type (or
  * awaits the same event type, or waits as long) are taken for a rename,
- * the first such pair in definition order.  For every matched pair the
- * members that differ are named (needs, when, command, timeout, retry,
- * compensation, ...), compared as the JSON they were loaded from; a
- * dependency on a renamed step counts as unchanged.  At the top level,
+ * the first such pair in definition order (a map step is only taken for
+ * another map step).  For every matched pair the members that differ are
+ * named (needs, when, command, timeout, retry, compensation, ...), compared
+ * as the JSON they were loaded from; a dependency on a renamed step counts
+ * as unchanged.  A map is compared by what it means, not how it is
+ * written: "map added", "map removed", or which of "map.items",
+ * "map.max_concurrency" and "map.min_success" changed (so a min_success
+ * of 1.0 is the same as none: all items).  At the top level,
  * the trigger, timeout, retention and output are compared the same way.
  * Pure: no I/O; for `orchestrator definitions diff`.
  */
@@ -37,7 +41,7 @@ step_json(const struct orc_definition *def, size_t i)
 static bool
 same_work(const struct orc_step_def *a, const struct orc_step_def *b)
 {
-	if (a->kind != b->kind)
+	if (a->kind != b->kind || a->has_map != b->has_map)
 		return false;
 	switch (a->kind) {
 	case ORC_STEP_COMMAND:
@@ -68,6 +72,47 @@ needs_names(const struct orc_definition *def, size_t i,
 	return names;
 }
 
+/* Members compared on their own, not as JSON. */
+static bool
+compared_apart(const char *key)
+{
+	return strcmp(key, "name") == 0 || strcmp(key, "needs") == 0 ||
+	       strcmp(key, "description") == 0 || strcmp(key, "map") == 0;
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* What changed in the map of step a to step b, into what. */
+static void
+changed_map(const struct orc_step_def *a, const struct orc_step_def *b,
+	    json_t *what)
+{
+	const struct orc_map_def *ma = &a->map, *mb = &b->map;
+
+	if (a->has_map != b->has_map) {
+		json_array_append_new(what, json_string(a->has_map
+								? "map removed"
+								: "map added"));
+		return;
+	}
+	if (!a->has_map)
+		return;
+	if (!same_string(ma->items, mb->items))
+		json_array_append_new(what, json_string("map.items"));
+	if (!same_string(ma->concurrency_from, mb->concurrency_from) ||
+	    (ma->concurrency_from == NULL && ma->concurrency != mb->concurrency))
+		json_array_append_new(what, json_string("map.max_concurrency"));
+	if (ma->min_success != mb->min_success ||
+	    ma->min_fraction != mb->min_fraction)
+		json_array_append_new(what, json_string("map.min_success"));
+}
+
 /* The members of a and b (step JSON) that differ, into what. */
 static void
 changed_members(const json_t *a, const json_t *b, json_t *what,
@@ -77,15 +122,13 @@ changed_members(const json_t *a, const json_t *b, json_t *what,
 	json_t *v;
 
 	json_object_foreach((json_t *)a, key, v) {
-		if (strcmp(key, "name") == 0 || strcmp(key, "needs") == 0 ||
-		    strcmp(key, "description") == 0)
+		if (compared_apart(key))
 			continue;
 		if (!json_equal(v, json_object_get(b, key)))
 			json_array_append_new(what, json_string(key));
 	}
 	json_object_foreach((json_t *)b, key, v) {
-		if (strcmp(key, "name") == 0 || strcmp(key, "needs") == 0 ||
-		    strcmp(key, "description") == 0)
+		if (compared_apart(key))
 			continue;
 		if (json_object_get(a, key) == NULL)
 			json_array_append_new(what, json_string(key));
@@ -151,6 +194,7 @@ orc_definition_diff(const struct orc_definition *a,
 		}
 		changed_members(step_json(a, i), step_json(b, (size_t)to_new[i]),
 				what, !json_equal(na, nb));
+		changed_map(&a->steps[i], &b->steps[to_new[i]], what);
 		json_decref(na);
 		json_decref(nb);
 		if (json_array_size(what) == 0) {

@@ -16,8 +16,10 @@
  *    "changed": [{"step", "what": [member, ...]}],
  *    "saga": [top-level member: trigger, timeout, retention, output]}
  * A removed step and an added one of the same kind doing the same work
- * (command type, awaited event type, delay) count as a rename; "changed"
- * names the members that differ (needs compared through renames).
+ * (command type, awaited event type, delay; map or not) count as a rename;
+ * "changed" names the members that differ (needs compared through
+ * renames; a map as "map added", "map removed", "map.items",
+ * "map.max_concurrency" or "map.min_success").
  */
 json_t *orc_definition_diff(const struct orc_definition *a,
 			    const struct orc_definition *b);

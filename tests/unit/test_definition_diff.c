@@ -1,9 +1,11 @@
 /*
  * test_definition_diff.c - what `definitions diff` reports between two
  * versions: steps added, removed, renamed (same work, new name), changed
- * members (with needs compared through renames) and top-level changes.
+ * members (with needs compared through renames), map changes by meaning,
+ * and top-level changes.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +112,111 @@ START_TEST(test_diff_same_is_empty)
 }
 END_TEST
 
+/* One definition whose step "lines" has the given map member (or none). */
+static struct orc_definition *
+map_def(int version, const char *map)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "{'name':'order','version':%d,"
+		 " 'trigger':{'topic':'in','type':'go','key':'/id'},"
+		 " 'steps':["
+		 "  {'name':'lines','command':{'topic':'inv','type':'inv.line',"
+		 "   'data':{'sku':'%s'}},'success':['inv.ok']%s}]}",
+		 version, map[0] != '\0' ? "${/item/sku}" : "${/input/sku}", map);
+	return def_sq(text);
+}
+
+/* The "what" of the one changed step from map a to map b, as JSON text. */
+static char *
+map_change(const char *a, const char *b)
+{
+	struct orc_definition *da = map_def(1, a), *db = map_def(2, b);
+	json_t *d = orc_definition_diff(da, db);
+	json_t *changed;
+	char *s;
+
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(json_array_size(json_object_get(d, "added")), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(d, "removed")), 0);
+	changed = json_object_get(d, "changed");
+	if (json_array_size(changed) == 0)
+		s = strdup("[]");
+	else
+		s = dump(json_object_get(json_array_get(changed, 0), "what"));
+	ck_assert_ptr_nonnull(s);
+	json_decref(d);
+	orc_definition_destroy(da);
+	orc_definition_destroy(db);
+	return s;
+}
+
+#define ck_map_change(a, b, want)                                       \
+	do {                                                            \
+		char *got_ = map_change(a, b);                          \
+		ck_assert_msg(strcmp(got_, want) == 0, "%s -> %s: %s", a, b, \
+			      got_);                                    \
+		free(got_);                                             \
+	} while (0)
+
+START_TEST(test_diff_map)
+{
+	const char *base = ",'map':{'items':'${/input/items}'}";
+
+	/* added and removed: the data changes too (it reads /item) */
+	ck_map_change("", base, "[\"command\",\"map added\"]");
+	ck_map_change(base, "", "[\"command\",\"map removed\"]");
+	ck_map_change(base, ",'map':{'items':'${/input/lines}'}",
+		      "[\"map.items\"]");
+	ck_map_change(base,
+		      ",'map':{'items':'${/input/items}','max_concurrency':5}",
+		      "[\"map.max_concurrency\"]");
+	ck_map_change(",'map':{'items':'${/input/items}','max_concurrency':5}",
+		      ",'map':{'items':'${/input/items}',"
+		      "'max_concurrency':'${/input/n}'}",
+		      "[\"map.max_concurrency\"]");
+	ck_map_change(base,
+		      ",'map':{'items':'${/input/items}','min_success':0.5}",
+		      "[\"map.min_success\"]");
+	ck_map_change(",'map':{'items':'${/input/items}','min_success':0.5}",
+		      ",'map':{'items':'${/input/lines}','min_success':2,"
+		      "'max_concurrency':3}",
+		      "[\"map.items\",\"map.max_concurrency\","
+		      "\"map.min_success\"]");
+	/* the same meaning written otherwise is no change */
+	ck_map_change(base,
+		      ",'map':{'min_success':1.0,'max_concurrency':10,"
+		      "'items':'${/input/items}'}",
+		      "[]");
+}
+END_TEST
+
+START_TEST(test_diff_map_not_a_rename)
+{
+	/* a map step and a plain one sending the same command do other work */
+	struct orc_definition *a = map_def(1, "");
+	struct orc_definition *b = def_sq(
+		"{'name':'order','version':2,"
+		" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+		" 'steps':[{'name':'each_line','map':{'items':'${/input/items}'},"
+		"  'command':{'topic':'inv','type':'inv.line'},'success':['inv.ok']}]}");
+	json_t *d = orc_definition_diff(a, b);
+	char *s;
+
+	ck_assert_ptr_nonnull(d);
+	s = dump(d);
+	ck_assert_str_eq(s, "{\"added\":[\"each_line\"],\"changed\":[],"
+			    "\"from\":1,\"name\":\"order\","
+			    "\"removed\":[\"lines\"],\"renamed\":[],"
+			    "\"saga\":[],\"to\":2}");
+	free(s);
+	json_decref(d);
+	orc_definition_destroy(a);
+	orc_definition_destroy(b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -118,6 +225,8 @@ suite(void)
 
 	tcase_add_test(tc, test_diff_versions);
 	tcase_add_test(tc, test_diff_same_is_empty);
+	tcase_add_test(tc, test_diff_map);
+	tcase_add_test(tc, test_diff_map_not_a_rename);
 	suite_add_tcase(s, tc);
 	return s;
 }
