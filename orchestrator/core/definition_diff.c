@@ -106,7 +106,8 @@ changed_map(const struct orc_step_def *a, const struct orc_step_def *b,
 	if (!same_string(ma->items, mb->items))
 		json_array_append_new(what, json_string("map.items"));
 	if (!same_string(ma->concurrency_from, mb->concurrency_from) ||
-	    (ma->concurrency_from == NULL && ma->concurrency != mb->concurrency))
+	    (ma->concurrency_from == NULL &&
+	     ma->concurrency != mb->concurrency))
 		json_array_append_new(what, json_string("map.max_concurrency"));
 	if (ma->min_success != mb->min_success ||
 	    ma->min_fraction != mb->min_fraction)

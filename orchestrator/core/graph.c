@@ -86,7 +86,7 @@ put_condition(struct orc_strbuf *b, const json_t *cond)
 
 /* ---- labels ---- */
 
-/* The map's third label line: "each of ${/input/items}, max 10, at least 90%". */
+/* A map's third label line: "each of ${/input/items}, max 10, at least 90%" */
 static void
 map_text(const struct orc_map_def *m, struct orc_strbuf *b)
 {
