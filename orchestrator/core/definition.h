@@ -84,6 +84,30 @@ struct orc_wait_def {
 	int64_t early_ttl_ms;
 };
 
+/*
+ * A command step with "map": its command runs once per item of an array
+ * in the context, each with its own attempts, timeout and compensation.
+ * The command's and the compensation's data templates see the item as
+ * /item and its position as /index.  Bounds are checked at load time for
+ * numbers and when the step starts for values read from the context.
+ */
+#define ORC_MAP_CONCURRENCY_MAX 1000
+#define ORC_MAP_CONCURRENCY_DEFAULT 10
+#define ORC_MAP_ITEMS_MAX 100000
+
+struct orc_map_def {
+	char *items;       /* JSON Pointer into the context: the array */
+	int concurrency;   /* items in flight at most, when not from data */
+	char *concurrency_from; /* JSON Pointer into the context, or NULL */
+	/*
+	 * How many items must succeed: min_success items (> 0), or else
+	 * the fraction min_fraction (0 < f <= 1) of them, rounded up.  The
+	 * default is all of them (min_success 0, min_fraction 1).
+	 */
+	int64_t min_success;
+	double min_fraction;
+};
+
 struct orc_step_def {
 	char *name;
 	size_t index; /* position in orc_definition.steps */
@@ -102,6 +126,8 @@ struct orc_step_def {
 	struct orc_retry retry;
 	bool has_compensation;
 	struct orc_compensation_def compensation;
+	bool has_map; /* ORC_STEP_COMMAND only: once per item */
+	struct orc_map_def map;
 
 	/* ORC_STEP_WAIT */
 	struct orc_wait_def wait;
