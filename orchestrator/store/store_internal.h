@@ -56,6 +56,26 @@ struct orc_store {
 	COLUMNS(ORC_STORE_COLUMN_NAME, ORC_STORE_COLUMN_NAME)
 
 /*
+ * Array parameters of a set-based write, named once: a table of
+ * X(enum name, parameter number, element type, name in the statement)
+ * rows, X for the first and Y for every other one.  ORC_STORE_UNNEST()
+ * and ORC_STORE_UNNEST_AS() turn it into "unnest($1::uuid[], ...)" and
+ * its column names; ORC_STORE_PARAM_CHECK checks the numbers against the
+ * enum ORC_STORE_PARAM_NAME makes, at compile time.
+ */
+#define ORC_STORE_PARAM_NAME(name, n, type, as) name,
+#define ORC_STORE_PARAM_CHECK(name, n, type, as)                               \
+	_Static_assert(name + 1 == n, #name " is not parameter $" #n);
+#define ORC_STORE_UNNEST_FIRST(name, n, type, as) "$" #n "::" #type "[]"
+#define ORC_STORE_UNNEST_NEXT(name, n, type, as) ", $" #n "::" #type "[]"
+#define ORC_STORE_AS_FIRST(name, n, type, as) #as
+#define ORC_STORE_AS_NEXT(name, n, type, as) ", " #as
+#define ORC_STORE_UNNEST(PARAMS)                                               \
+	"unnest(" PARAMS(ORC_STORE_UNNEST_FIRST, ORC_STORE_UNNEST_NEXT) ")"
+#define ORC_STORE_UNNEST_AS(PARAMS)                                            \
+	PARAMS(ORC_STORE_AS_FIRST, ORC_STORE_AS_NEXT)
+
+/*
  * Map a failed result (or a NULL one, after a lost connection) to a status
  * and fill err with "<what>: <server message>", the SQLSTATE and detail.
  * Does not clear res.
