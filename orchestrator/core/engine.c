@@ -35,6 +35,7 @@
  */
 #include "engine.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,6 +120,8 @@ static const bool step_transitions[ORC_STEP_STATUS_COUNT]
 	[ORC_STEP_FAILED] = {
 		[ORC_STEP_PENDING] = true,   /* operator retry */
 		[ORC_STEP_SUCCEEDED] = true, /* operator skip */
+		/* a failed map's succeeded items are undone */
+		[ORC_STEP_COMPENSATING] = true,
 	},
 	[ORC_STEP_SKIPPED] = {
 		[ORC_STEP_PENDING] = true, /* operator retry --from */
@@ -206,6 +209,7 @@ push_effect(struct orc_txn *t, enum orc_effect_kind kind, size_t step)
 	e->kind = kind;
 	e->step = step;
 	e->step_name = step != NO_STEP ? t->def->steps[step].name : NULL;
+	e->item = -1;
 	e->command_kind = ORC_COMMAND_ACTION;
 	e->attempt = 0;
 	e->topic = NULL;
@@ -387,6 +391,28 @@ orc_txn_step_status(struct orc_txn *t, size_t i, enum orc_step_status to)
 	return true;
 }
 
+/* The same, for a map item: the same table, the step named with it. */
+bool
+orc_txn_item_status(struct orc_txn *t, size_t i, struct orc_map_item *it,
+		    enum orc_step_status to)
+{
+	if (!orc_txn_ok(t))
+		return false;
+	if (!step_transition_is_valid(it->st.status, to)) {
+		t->status = orc_error_set(t->err, ORC_INVALID,
+					  "invalid step transition");
+		orc_error_detail(t->err,
+				 "saga %s: step %s[%" PRId64 "]: %s -> %s",
+				 t->saga->id, t->def->steps[i].name, it->index,
+				 orc_step_status_name(it->st.status),
+				 orc_step_status_name(to));
+		return false;
+	}
+	it->st.status = to;
+	it->st.changed = true;
+	return true;
+}
+
 static void
 set_timer(struct orc_saga_step *st, int64_t at_ms, enum orc_wake_reason why)
 {
@@ -421,6 +447,26 @@ backoff(const struct orc_retry *retry, int next)
 	return ms > 0 ? ms : 1;
 }
 
+/*
+ * Schedule st's next attempt after round attempts of retry: the timer,
+ * and a history entry of kind for step i saying when.
+ */
+json_t *
+orc_txn_retry_timer(struct orc_txn *t, size_t i, struct orc_saga_step *st,
+		    const struct orc_retry *retry, int round,
+		    enum orc_wake_reason why, const char *kind,
+		    const char *error, int next_attempt)
+{
+	json_t *d;
+
+	set_timer(st, t->now + backoff(retry, round + 1), why);
+	d = orc_txn_history(t, kind, i);
+	orc_txn_put_str(t, d, "error", error);
+	orc_txn_put_int(t, d, "attempt", next_attempt);
+	orc_txn_put_int(t, d, "at_ms", st->wake_ms);
+	return d;
+}
+
 /* The data of the input as a new reference (null when it has none). */
 json_t *
 orc_txn_input_data(const struct orc_txn *t)
@@ -430,8 +476,7 @@ orc_txn_input_data(const struct orc_txn *t)
 
 /* ---- commands ---- */
 
-/* Why a command is not sent: "command data is N bytes, over ...". */
-#define REFUSAL_MAX 160
+#define REFUSAL_MAX ORC_TXN_REFUSAL_MAX
 
 static const struct orc_command_def *
 command_def(const struct orc_txn *t, size_t i, enum orc_command_kind kind)
@@ -443,18 +488,50 @@ command_def(const struct orc_txn *t, size_t i, enum orc_command_kind kind)
 }
 
 /*
- * The data of step i's command of kind, rendered from the context (a new
- * reference).  NULL when out of memory (latched in t) or when it is over
- * the size limit: then why says so.  The size is that of the text the
- * outbox will hold (the store writes it compact, any JSON value).
+ * The context a map item's templates see: the saga's, sharing every
+ * value, with "item" and "index" (a new reference; NULL when out of
+ * memory).  An item the array no longer holds (an operator patched the
+ * input) is null.
  */
 static json_t *
-render_command(struct orc_txn *t, size_t i, enum orc_command_kind kind,
-	       char why[REFUSAL_MAX])
+item_context(const struct orc_txn *t, size_t i, const struct orc_map_item *it)
 {
-	json_t *data = orc_template_render(command_def(t, i, kind)->data,
-					   t->saga->context);
+	const json_t *items =
+	    orc_jsonp_get(t->saga->context, t->def->steps[i].map.items);
+	json_t *ctx = json_copy(t->saga->context), *v;
+
+	if (ctx == NULL)
+		return NULL;
+	v = json_array_get(items, (size_t)it->index);
+	if (json_object_set_new_nocheck(ctx, "item",
+					v ? json_incref(v) : json_null()) != 0 ||
+	    json_object_set_new_nocheck(ctx, "index",
+					json_integer(it->index)) != 0) {
+		json_decref(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/*
+ * The data of step i's command of kind, rendered from the context (and a
+ * map item's /item and /index): a new reference.  NULL when out of memory
+ * (latched in t) or when it is over the size limit: then why says so.
+ * The size is that of the text the outbox will hold (the store writes it
+ * compact, any JSON value).
+ */
+json_t *
+orc_txn_render_command(struct orc_txn *t, size_t i, enum orc_command_kind kind,
+		       const struct orc_map_item *it, char why[REFUSAL_MAX])
+{
+	json_t *ctx = it != NULL ? item_context(t, i, it) : t->saga->context;
+	json_t *data = ctx != NULL ? orc_template_render(
+					 command_def(t, i, kind)->data, ctx)
+				   : NULL;
 	size_t size;
+
+	if (it != NULL)
+		json_decref(ctx);
 
 	if (data == NULL) {
 		orc_txn_oom(t);
@@ -479,10 +556,10 @@ render_command(struct orc_txn *t, size_t i, enum orc_command_kind kind,
 	return NULL;
 }
 
-/* Queue attempt of step i's command of kind with its data (taken). */
-static void
-emit_command(struct orc_txn *t, size_t i, enum orc_command_kind kind,
-	     int attempt, json_t *data)
+/* Queue attempt of step i's (or its item's) command with data (taken). */
+void
+orc_txn_emit_command(struct orc_txn *t, size_t i, enum orc_command_kind kind,
+		     int64_t item, int run, int attempt, json_t *data)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	const struct orc_command_def *cmd = command_def(t, i, kind);
@@ -496,14 +573,23 @@ emit_command(struct orc_txn *t, size_t i, enum orc_command_kind kind,
 	e->attempt = attempt;
 	e->topic = cmd->topic;
 	e->type = cmd->type;
+	e->item = item;
 	/* fits: the id is checked against ORC_SAGA_ID_MAX, names are short */
-	snprintf(e->message_id, sizeof(e->message_id), "%s/%s/%s/%d",
-		 t->saga->id, sd->name, orc_command_kind_name(kind), attempt);
+	if (item < 0)
+		snprintf(e->message_id, sizeof(e->message_id), "%s/%s/%s/%d",
+			 t->saga->id, sd->name, orc_command_kind_name(kind),
+			 attempt);
+	else if (run <= 1)
+		snprintf(e->message_id, sizeof(e->message_id),
+			 "%s/%s[%" PRId64 "]/%s/%d", t->saga->id, sd->name,
+			 item, orc_command_kind_name(kind), attempt);
+	else
+		snprintf(e->message_id, sizeof(e->message_id),
+			 "%s/%s[%" PRId64 "]#%d/%s/%d", t->saga->id, sd->name,
+			 item, run, orc_command_kind_name(kind), attempt);
 	e->data = data;
 }
 
-static json_t *attempt_failed(struct orc_txn *t, size_t i, const char *error,
-			      bool retryable);
 static json_t *compensation_failed(struct orc_txn *t, size_t i,
 				   const char *error, bool retryable);
 
@@ -521,15 +607,16 @@ orc_txn_send_action(struct orc_txn *t, size_t i)
 	json_t *data, *d;
 
 	st->attempt++;
-	data = render_command(t, i, ORC_COMMAND_ACTION, why);
+	data = orc_txn_render_command(t, i, ORC_COMMAND_ACTION, NULL, why);
 	if (data == NULL) {
 		if (orc_txn_ok(t))
-			attempt_failed(t, i, why, false);
+			orc_txn_attempt_failed(t, i, why, false);
 		return;
 	}
 	d = orc_txn_history(t, "step.started", i);
 	orc_txn_put_int(t, d, "attempt", st->attempt);
-	emit_command(t, i, ORC_COMMAND_ACTION, st->attempt, data);
+	orc_txn_emit_command(t, i, ORC_COMMAND_ACTION, -1, 0, st->attempt,
+			     data);
 	orc_txn_timer_after(t, st, sd->timeout_ms, ORC_WAKE_TIMEOUT);
 }
 
@@ -547,7 +634,8 @@ orc_txn_send_compensation(struct orc_txn *t, size_t i)
 
 	st->comp_attempt++;
 	st->changed = true;
-	data = render_command(t, i, ORC_COMMAND_COMPENSATION, why);
+	data = orc_txn_render_command(t, i, ORC_COMMAND_COMPENSATION, NULL,
+				      why);
 	if (data == NULL) {
 		if (orc_txn_ok(t))
 			compensation_failed(t, i, why, false);
@@ -555,7 +643,8 @@ orc_txn_send_compensation(struct orc_txn *t, size_t i)
 	}
 	d = orc_txn_history(t, "compensation.started", i);
 	orc_txn_put_int(t, d, "attempt", st->comp_attempt);
-	emit_command(t, i, ORC_COMMAND_COMPENSATION, st->comp_attempt, data);
+	orc_txn_emit_command(t, i, ORC_COMMAND_COMPENSATION, -1, 0,
+			     st->comp_attempt, data);
 	orc_txn_timer_after(t, st, sd->compensation.timeout_ms,
 			    ORC_WAKE_COMP_TIMEOUT);
 }
@@ -633,6 +722,11 @@ start_step(struct orc_txn *t, size_t i)
 	st->finished_ms = 0;
 	switch (sd->kind) {
 	case ORC_STEP_COMMAND:
+		if (sd->has_map) {
+			/* an empty map succeeds at once */
+			orc_txn_map_start(t, i);
+			return st->status == ORC_STEP_SUCCEEDED;
+		}
 		orc_txn_send_action(t, i);
 		return false;
 	case ORC_STEP_WAIT:
@@ -784,25 +878,54 @@ advance_compensation(struct orc_txn *t)
 	struct orc_saga *saga = t->saga;
 	size_t next = NO_STEP;
 
+	int64_t next_seq = 0, seq;
+
 	if (saga->paused_ms != 0)
 		return;
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		const struct orc_saga_step *st = &saga->steps[i];
 
-		if (st->status == ORC_STEP_RUNNING ||
-		    st->status == ORC_STEP_COMPENSATING)
+		if (st->status == ORC_STEP_COMPENSATING && st->map != NULL) {
+			orc_txn_map_compensate(t, i);
 			return;
-		if (st->status == ORC_STEP_SUCCEEDED &&
-		    t->def->steps[i].has_compensation &&
-		    (next == NO_STEP ||
-		     st->completed_seq > saga->steps[next].completed_seq))
+		}
+		/* a map whose last item in flight came back gives up */
+		if (st->status == ORC_STEP_RUNNING && st->map != NULL &&
+		    orc_txn_map_in_flight(st) == 0)
+			orc_txn_abort_step(t, i);
+		/* a failed map may still await its items in flight */
+		if (st->status == ORC_STEP_RUNNING ||
+		    st->status == ORC_STEP_COMPENSATING ||
+		    orc_txn_map_in_flight(st) > 0)
+			return;
+		if (!t->def->steps[i].has_compensation)
+			continue;
+		if (st->map != NULL) {
+			/* one unit, placed by its latest item */
+			if (!orc_txn_map_undo_left(t, i))
+				continue;
+			seq = st->status == ORC_STEP_SUCCEEDED
+				  ? st->completed_seq
+				  : st->map->last_seq;
+		} else if (st->status == ORC_STEP_SUCCEEDED) {
+			seq = st->completed_seq;
+		} else {
+			continue;
+		}
+		if (next == NO_STEP || seq > next_seq) {
 			next = i;
+			next_seq = seq;
+		}
 	}
 	if (next == NO_STEP) {
 		finish_failing(t);
 		return;
 	}
-	if (orc_txn_step_status(t, next, ORC_STEP_COMPENSATING))
+	if (!orc_txn_step_status(t, next, ORC_STEP_COMPENSATING))
+		return;
+	if (saga->steps[next].map != NULL)
+		orc_txn_map_compensate(t, next);
+	else
 		orc_txn_send_compensation(t, next);
 }
 
@@ -814,6 +937,15 @@ orc_txn_advance(struct orc_txn *t)
 	if (!orc_txn_ok(t) || t->saga->paused_ms != 0)
 		return;
 	if (t->saga->status == ORC_SAGA_RUNNING) {
+		/* maps first: one may fail, or complete and free others */
+		for (size_t i = 0; i < t->saga->n_steps && orc_txn_ok(t) &&
+				   t->saga->status == ORC_SAGA_RUNNING;
+		     i++)
+			if (t->saga->steps[i].map != NULL &&
+			    t->saga->steps[i].status == ORC_STEP_RUNNING)
+				orc_txn_map_progress(t, i);
+		if (!orc_txn_ok(t) || t->saga->status != ORC_SAGA_RUNNING)
+			return;
 		start_ready(t);
 		if (orc_txn_ok(t) && t->saga->status == ORC_SAGA_RUNNING)
 			check_completed(t);
@@ -857,6 +989,10 @@ orc_txn_begin_failing(struct orc_txn *t, enum orc_saga_cause cause)
 
 		if (st->status != ORC_STEP_RUNNING)
 			continue;
+		if (st->map != NULL) {
+			orc_txn_map_stop(t, i);
+			continue;
+		}
 		if (t->def->steps[i].kind == ORC_STEP_COMMAND &&
 		    st->wake_reason != ORC_WAKE_RETRY)
 			continue; /* a command in flight: await its reply */
@@ -871,8 +1007,9 @@ orc_txn_begin_failing(struct orc_txn *t, enum orc_saga_cause cause)
  * attempts remain; otherwise the step fails, and with it the saga.
  * Returns the history detail.
  */
-static json_t *
-attempt_failed(struct orc_txn *t, size_t i, const char *error, bool retryable)
+json_t *
+orc_txn_attempt_failed(struct orc_txn *t, size_t i, const char *error,
+		       bool retryable)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	struct orc_saga_step *st = &t->saga->steps[i];
@@ -881,15 +1018,11 @@ attempt_failed(struct orc_txn *t, size_t i, const char *error, bool retryable)
 
 	orc_txn_set_text(t, &st->last_error, error);
 	if (t->saga->status == ORC_SAGA_RUNNING && retryable &&
-	    round < sd->retry.max_attempts) {
-		set_timer(st, t->now + backoff(&sd->retry, round + 1),
-			  ORC_WAKE_RETRY);
-		d = orc_txn_history(t, "step.retry_scheduled", i);
-		orc_txn_put_str(t, d, "error", error);
-		orc_txn_put_int(t, d, "attempt", st->attempt + 1);
-		orc_txn_put_int(t, d, "at_ms", st->wake_ms);
-		return d;
-	}
+	    round < sd->retry.max_attempts)
+		return orc_txn_retry_timer(t, i, st, &sd->retry, round,
+					   ORC_WAKE_RETRY,
+					   "step.retry_scheduled", error,
+					   st->attempt + 1);
 	if (!orc_txn_step_status(t, i, ORC_STEP_FAILED))
 		return NULL;
 	orc_txn_clear_timer(st);
@@ -923,15 +1056,11 @@ compensation_failed(struct orc_txn *t, size_t i, const char *error,
 	json_t *d;
 
 	orc_txn_set_text(t, &st->last_error, error);
-	if (retryable && round < retry->max_attempts) {
-		set_timer(st, t->now + backoff(retry, round + 1),
-			  ORC_WAKE_COMP_RETRY);
-		d = orc_txn_history(t, "compensation.retry_scheduled", i);
-		orc_txn_put_str(t, d, "error", error);
-		orc_txn_put_int(t, d, "attempt", st->comp_attempt + 1);
-		orc_txn_put_int(t, d, "at_ms", st->wake_ms);
-		return d;
-	}
+	if (retryable && round < retry->max_attempts)
+		return orc_txn_retry_timer(t, i, st, retry, round,
+					   ORC_WAKE_COMP_RETRY,
+					   "compensation.retry_scheduled",
+					   error, st->comp_attempt + 1);
 	orc_txn_clear_timer(st);
 	d = orc_txn_history(t, "compensation.failed", i);
 	orc_txn_put_str(t, d, "error", error);
@@ -1069,9 +1198,9 @@ on_start(struct orc_txn *t)
  * does not list at all is unexpected; a success it already has is a
  * duplicate; anything else is late.
  */
-static enum orc_ignore_reason
-classify_reply(const struct orc_step_def *sd, const struct orc_saga_step *st,
-	       const char *type)
+enum orc_ignore_reason
+orc_txn_classify_reply(const struct orc_step_def *sd,
+		       const struct orc_saga_step *st, const char *type)
 {
 	bool ok_type = orc_strv_contains(&sd->success, type);
 	bool comp_ok = sd->has_compensation &&
@@ -1091,8 +1220,8 @@ classify_reply(const struct orc_step_def *sd, const struct orc_saga_step *st,
 }
 
 /* True when step st has taken a reply with dedup id id before. */
-static bool
-reply_seen(const struct orc_saga_step *st, const char *id)
+bool
+orc_txn_reply_seen(const struct orc_saga_step *st, const char *id)
 {
 	size_t k;
 	json_t *v;
@@ -1107,8 +1236,9 @@ reply_seen(const struct orc_saga_step *st, const char *id)
  * Remember the reply's dedup id on step st: a new array (a snapshot of the
  * saga may share the old one), the oldest dropped beyond the bound.
  */
-static void
-remember_reply(struct orc_txn *t, struct orc_saga_step *st, const char *id)
+void
+orc_txn_remember_reply(struct orc_txn *t, struct orc_saga_step *st,
+		       const char *id)
 {
 	json_t *ids = json_array(), *v;
 	size_t n = json_array_size(st->replies), k;
@@ -1129,11 +1259,45 @@ oom:
 	orc_txn_oom(t);
 }
 
+/*
+ * The step a reply names: "<step>" or a map item's "<step>[<index>]"
+ * (*item >= 0 then, else -1).  -1 when there is no such step.
+ */
+static ptrdiff_t
+reply_step(const struct orc_txn *t, const char *text, int64_t *item)
+{
+	const char *open = strchr(text, '[');
+	char name[ORC_NAME_MAX + 1], *end;
+	size_t len;
+	long long v;
+	ptrdiff_t i;
+
+	*item = -1;
+	if (open == NULL)
+		return orc_definition_step_index(t->def, text);
+	len = (size_t)(open - text);
+	if (len == 0 || len > ORC_NAME_MAX || open[1] < '0' || open[1] > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(open + 1, &end, 10);
+	if (errno != 0 || end[0] != ']' || end[1] != '\0' ||
+	    v >= ORC_MAP_ITEMS_MAX)
+		return -1;
+	memcpy(name, text, len);
+	name[len] = '\0';
+	i = orc_definition_step_index(t->def, name);
+	if (i < 0 || !t->def->steps[i].has_map)
+		return -1;
+	*item = v;
+	return i;
+}
+
 static void
 on_reply(struct orc_txn *t)
 {
 	const char *type = t->in->type;
-	ptrdiff_t idx = orc_definition_step_index(t->def, t->in->step);
+	int64_t item;
+	ptrdiff_t idx = reply_step(t, t->in->step, &item);
 	const struct orc_step_def *sd;
 	struct orc_saga_step *st;
 	size_t i;
@@ -1144,14 +1308,23 @@ on_reply(struct orc_txn *t)
 		return;
 	}
 	i = (size_t)idx;
+	if (item >= 0) {
+		orc_txn_map_reply(t, i, item);
+		return;
+	}
+	if (t->def->steps[i].has_map) {
+		/* a map's replies name their item */
+		orc_txn_ignore(t, ORC_IGNORE_UNKNOWN_STEP, i);
+		return;
+	}
 	sd = &t->def->steps[i];
 	st = &t->saga->steps[i];
 	if (t->in->dedup_id != NULL) {
-		if (reply_seen(st, t->in->dedup_id)) {
+		if (orc_txn_reply_seen(st, t->in->dedup_id)) {
 			t->fx->result = ORC_RESULT_DUPLICATE;
 			return;
 		}
-		remember_reply(t, st, t->in->dedup_id);
+		orc_txn_remember_reply(t, st, t->in->dedup_id);
 	}
 	if (sd->kind != ORC_STEP_COMMAND) {
 		orc_txn_ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
@@ -1173,7 +1346,7 @@ on_reply(struct orc_txn *t)
 				return;
 			}
 			orc_txn_put_event(
-			    t, attempt_failed(t, i, type, retryable));
+			    t, orc_txn_attempt_failed(t, i, type, retryable));
 		} else {
 			orc_txn_ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
 		}
@@ -1195,7 +1368,7 @@ on_reply(struct orc_txn *t)
 			return;
 		}
 	}
-	orc_txn_ignore(t, classify_reply(sd, st, type), i);
+	orc_txn_ignore(t, orc_txn_classify_reply(sd, st, type), i);
 }
 
 /* True when the event matches wait step i: topic, type and key. */
@@ -1251,10 +1424,14 @@ on_event(struct orc_txn *t)
 	orc_txn_advance(t);
 }
 
-/* A due timer; step == NO_STEP for the saga deadline. */
+/*
+ * A due timer; step == NO_STEP for the saga deadline, item the position
+ * of a map item in its step's items (NO_STEP for the step's own).
+ */
 struct due {
 	int64_t at_ms;
 	size_t step;
+	size_t item;
 	enum orc_wake_reason why;
 };
 
@@ -1266,7 +1443,22 @@ due_cmp(const void *a, const void *b)
 	if (x->at_ms != y->at_ms)
 		return x->at_ms < y->at_ms ? -1 : 1;
 	/* the deadline (NO_STEP, the largest size_t) goes last */
-	return x->step < y->step ? -1 : x->step > y->step;
+	if (x->step != y->step)
+		return x->step < y->step ? -1 : 1;
+	return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/* The state a due timer belongs to. */
+static const struct orc_saga_step *
+due_state(const struct orc_saga *saga, const struct due *d)
+{
+	const struct orc_saga_step *st = &saga->steps[d->step];
+
+	if (d->item == NO_STEP)
+		return st;
+	return st->map != NULL && d->item < st->map->n
+		   ? &st->map->items[d->item].st
+		   : NULL;
 }
 
 static void
@@ -1282,7 +1474,7 @@ fire(struct orc_txn *t, size_t i, enum orc_wake_reason why)
 	case ORC_WAKE_TIMEOUT:
 		orc_txn_put_int(t, orc_txn_history(t, "step.timed_out", i),
 				"attempt", st->attempt);
-		attempt_failed(t, i, "timed out", true);
+		orc_txn_attempt_failed(t, i, "timed out", true);
 		break;
 	case ORC_WAKE_RETRY:
 		orc_txn_send_action(t, i);
@@ -1302,7 +1494,7 @@ fire(struct orc_txn *t, size_t i, enum orc_wake_reason why)
 			orc_txn_succeed_step(t, i, d);
 			orc_txn_advance(t);
 		} else {
-			attempt_failed(t, i, "timed out", false);
+			orc_txn_attempt_failed(t, i, "timed out", false);
 		}
 		break;
 	case ORC_WAKE_COMP_TIMEOUT:
@@ -1313,6 +1505,10 @@ fire(struct orc_txn *t, size_t i, enum orc_wake_reason why)
 		break;
 	case ORC_WAKE_COMP_RETRY:
 		orc_txn_send_compensation(t, i);
+		break;
+	case ORC_WAKE_MAP_LOAD:
+		orc_txn_clear_timer(st);
+		orc_txn_map_loaded(t, i);
 		break;
 	}
 }
@@ -1328,28 +1524,40 @@ on_timer(struct orc_txn *t)
 {
 	struct orc_saga *saga = t->saga;
 	struct due stack[16], *due = stack;
-	size_t n = 0;
+	size_t n = 0, cap = saga->n_steps + 1;
 
 	if (saga->paused_ms != 0) {
 		/* its timers wait: RESUME moves them on */
 		orc_txn_ignore(t, ORC_IGNORE_NOT_ALLOWED, NO_STEP);
 		return;
 	}
-	if (saga->n_steps + 1 > COUNT(stack)) {
-		due = malloc((saga->n_steps + 1) * sizeof(*due));
+	for (size_t i = 0; i < saga->n_steps; i++)
+		if (saga->steps[i].map != NULL)
+			cap += saga->steps[i].map->n;
+	if (cap > COUNT(stack)) {
+		due = malloc(cap * sizeof(*due));
 		if (due == NULL) {
 			orc_txn_oom(t);
 			return;
 		}
 	}
-	for (size_t i = 0; i < saga->n_steps; i++)
-		if (saga->steps[i].wake_ms > 0 &&
-		    saga->steps[i].wake_ms <= t->now)
-			due[n++] = (struct due){saga->steps[i].wake_ms, i,
-						saga->steps[i].wake_reason};
+	for (size_t i = 0; i < saga->n_steps; i++) {
+		const struct orc_saga_step *st = &saga->steps[i];
+
+		if (st->wake_ms > 0 && st->wake_ms <= t->now)
+			due[n++] = (struct due){st->wake_ms, i, NO_STEP,
+						st->wake_reason};
+		for (size_t k = 0; st->map != NULL && k < st->map->n; k++) {
+			const struct orc_saga_step *is = &st->map->items[k].st;
+
+			if (is->wake_ms > 0 && is->wake_ms <= t->now)
+				due[n++] = (struct due){is->wake_ms, i, k,
+							is->wake_reason};
+		}
+	}
 	if (saga->status == ORC_SAGA_RUNNING && saga->deadline_ms > 0 &&
 	    saga->deadline_ms <= t->now)
-		due[n++] = (struct due){saga->deadline_ms, NO_STEP,
+		due[n++] = (struct due){saga->deadline_ms, NO_STEP, NO_STEP,
 					ORC_WAKE_NONE};
 	if (n == 0) {
 		orc_txn_ignore(t, ORC_IGNORE_NOT_DUE, NO_STEP);
@@ -1365,10 +1573,16 @@ on_timer(struct orc_txn *t)
 			orc_txn_begin_failing(t, ORC_CAUSE_TIMEOUT);
 			continue;
 		}
-		if (saga->steps[due[k].step].wake_ms != due[k].at_ms ||
-		    saga->steps[due[k].step].wake_reason != due[k].why)
+		const struct orc_saga_step *st = due_state(saga, &due[k]);
+
+		if (st == NULL || st->wake_ms != due[k].at_ms ||
+		    st->wake_reason != due[k].why)
 			continue;
-		fire(t, due[k].step, due[k].why);
+		if (due[k].item != NO_STEP)
+			orc_txn_map_fire(t, due[k].step, due[k].item,
+					 due[k].why);
+		else
+			fire(t, due[k].step, due[k].why);
 	}
 out:
 	if (due != stack)
@@ -1449,10 +1663,16 @@ next_wake(const struct orc_saga *saga)
 	if (saga->paused_ms != 0)
 		return 0;
 	for (size_t i = 0; i < saga->n_steps; i++) {
+		const struct orc_map_state *m = saga->steps[i].map;
 		int64_t w = saga->steps[i].wake_ms;
 
 		if (w > 0 && (wake == 0 || w < wake))
 			wake = w;
+		for (size_t k = 0; m != NULL && k < m->n; k++) {
+			w = m->items[k].st.wake_ms;
+			if (w > 0 && (wake == 0 || w < wake))
+				wake = w;
+		}
 	}
 	if (saga->status == ORC_SAGA_RUNNING && saga->deadline_ms > 0 &&
 	    (wake == 0 || saga->deadline_ms < wake))

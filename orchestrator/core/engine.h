@@ -136,7 +136,9 @@ bool orc_step_status_parse(const char *text, enum orc_step_status *out);
 	/* the compensation's reply is overdue */                              \
 	X(ORC_WAKE_COMP_TIMEOUT, "comp_timeout")                               \
 	/* send the next compensation attempt */                               \
-	X(ORC_WAKE_COMP_RETRY, "comp_retry")
+	X(ORC_WAKE_COMP_RETRY, "comp_retry")                                   \
+	/* a map step needs items the store did not load */                   \
+	X(ORC_WAKE_MAP_LOAD, "map_load")
 
 enum orc_wake_reason { ORC_WAKE_REASONS(ORC_ENUM_CONSTANT) };
 
@@ -160,6 +162,8 @@ const char *orc_saga_cause_name(enum orc_saga_cause cause); /* "none", ... */
 bool orc_saga_cause_parse(const char *text, enum orc_saga_cause *out);
 
 /* ---- state ---- */
+
+struct orc_map_state;
 
 /* One step of a running saga; parallel to def->steps. */
 /* How many reply ids a step remembers (struct orc_saga_step.replies). */
@@ -198,11 +202,63 @@ struct orc_saga_step {
 	 */
 	json_t *replies;
 	/*
+	 * A map step's items once it started (owned; NULL for every other
+	 * step, for a map step not started, and in a map item's own state).
+	 */
+	struct orc_map_state *map;
+	/*
 	 * Set by the engine whenever it changes this step; never cleared by
 	 * it.  The store writes the rows of changed steps and clears the flag.
 	 */
 	bool changed;
 };
+
+/*
+ * One item of a map step: its position in the items array and a step's
+ * state of its own (status, attempts, timer, error, reply ids; no early
+ * event, no map), with the data of its success reply (owned, NULL =
+ * none).  The store keeps it as one row of saga_map_items.
+ */
+struct orc_map_item {
+	int64_t index;
+	struct orc_saga_step st;
+	json_t *output;
+};
+
+/*
+ * A started map step.  Its counters cover every item; its items array
+ * holds only the items the store loaded and those started since: every
+ * item with a command or a timer in flight (running or compensating), and
+ * whatever else the store chose to load.  complete says it holds every
+ * started item, which completing the map (its result lists them all)
+ * needs; compensating needs the succeeded items, latest first.  When the
+ * engine needs items it was not given, it sets the step's timer to now
+ * for ORC_WAKE_MAP_LOAD, on which the store loads them all: a map of
+ * 10,000 items does not have them all in memory for every reply.
+ */
+struct orc_map_state {
+	int64_t n_items;     /* the array's size when the step started */
+	int concurrency;     /* items in flight at most */
+	int64_t min_success; /* items that must succeed */
+	int64_t started;     /* items 0 .. started-1 have started */
+	int64_t succeeded;   /* items that succeeded (compensated or not) */
+	int64_t failed;      /* items that failed for good */
+	int64_t compensated; /* succeeded items since compensated */
+	int64_t last_seq;    /* the latest completed_seq of its items */
+	int run;             /* 1; 2 after an operator retry reran it; ... */
+	/*
+	 * Set when the step starts (again): the store deletes the item
+	 * rows of an earlier run before it writes this one's, and clears
+	 * the flag as it clears changed.
+	 */
+	bool fresh;
+	bool complete;
+	struct orc_map_item *items; /* owned: n of them, room for cap */
+	size_t n, cap;
+};
+
+/* Free a map state and its items; accepts NULL. */
+void orc_map_state_destroy(struct orc_map_state *m);
 
 /*
  * A saga instance.  Caller-owned memory (a struct on the stack or inside
@@ -403,6 +459,11 @@ struct orc_effect {
 	enum orc_effect_kind kind;
 	size_t step;           /* step index, or SIZE_MAX for none */
 	const char *step_name; /* NULL for none */
+	/*
+	 * A map item's index, -1 for none.  A command to an item goes out
+	 * with the sagastep "<step_name>[<item>]", which its reply returns.
+	 */
+	int64_t item;
 
 	/* ORC_EFFECT_COMMAND */
 	enum orc_command_kind command_kind;

@@ -158,6 +158,18 @@ plan(struct orc_txn *t, const struct orc_definition *to, ptrdiff_t *target,
 			    orc_step_kind_name(nd->kind));
 			continue;
 		}
+		if (od->has_map != nd->has_map) {
+			add(p, "step %s has run %s and %s is %s", od->name,
+			    od->has_map ? "as a map" : "without a map",
+			    nd->name, nd->has_map ? "a map" : "not a map");
+			continue;
+		}
+		if (st->map != NULL && strcmp(od->name, nd->name) != 0) {
+			add(p, "map step %s has started: its items are stored "
+			       "under its name, it cannot become %s",
+			    od->name, nd->name);
+			continue;
+		}
 		was = awaited_type(od, st->status);
 		now = awaited_type(nd, st->status);
 		if (was != NULL && strcmp(od->name, nd->name) != 0) {

@@ -104,6 +104,8 @@ reset_step(struct orc_txn *t, size_t i)
 {
 	struct orc_saga_step *st = &t->saga->steps[i];
 
+	/* a map's items of this run are not awaited any more */
+	orc_txn_map_abandon(t, i, "reset by operator retry");
 	if (st->status != ORC_STEP_PENDING &&
 	    !orc_txn_step_status(t, i, ORC_STEP_PENDING))
 		return;
@@ -150,6 +152,9 @@ on_cancel(struct orc_txn *t)
 		orc_txn_put_str(t, d, "reason", t->in->reason);
 		saga->cause = ORC_CAUSE_CANCEL;
 		saga->paused_ms = 0;
+		/* other items' compensations in flight are not awaited */
+		for (size_t i = 0; i < saga->n_steps; i++)
+			orc_txn_map_abandon(t, i, "cancelled");
 		orc_txn_end_saga(t, ORC_SAGA_CANCELLED);
 		return;
 	default:
@@ -184,6 +189,7 @@ on_terminate(struct orc_txn *t)
 	for (size_t i = 0; i < saga->n_steps && orc_txn_ok(t); i++) {
 		struct orc_saga_step *st = &saga->steps[i];
 
+		orc_txn_map_abandon(t, i, "terminated");
 		if (st->status == ORC_STEP_RUNNING) {
 			orc_txn_abort_step(t, i);
 			orc_txn_set_text(t, &st->last_error, "terminated");
@@ -274,6 +280,10 @@ on_retry(struct orc_txn *t)
 
 			if (st->status != ORC_STEP_COMPENSATING)
 				continue;
+			if (st->map != NULL) {
+				orc_txn_map_retry_stuck(t, i);
+				return;
+			}
 			st->comp_attempt_base = st->comp_attempt;
 			orc_txn_send_compensation(t, i);
 			return;
@@ -334,6 +344,7 @@ on_resume(struct orc_txn *t)
 			st->wake_ms += held;
 			st->changed = true;
 		}
+		orc_txn_map_shift_timers(st, held);
 	}
 	if (saga->deadline_ms > 0)
 		saga->deadline_ms += held;
@@ -375,6 +386,7 @@ on_skip(struct orc_txn *t)
 		orc_txn_history(t, "saga.retried", NO_STEP);
 	}
 	/* a command in flight is no longer awaited: its reply comes late */
+	orc_txn_map_abandon(t, i, "skipped by operator");
 	data = t->in->data ? json_deep_copy(t->in->data) : json_null();
 	if (data == NULL) {
 		orc_txn_oom(t);
@@ -459,8 +471,14 @@ on_resolve(struct orc_txn *t)
 		return;
 	}
 	orc_txn_audit(t, i);
-	if (!orc_txn_saga_status(t, ORC_SAGA_COMPENSATING) ||
-	    !orc_txn_step_status(t, i, ORC_STEP_COMPENSATED))
+	if (!orc_txn_saga_status(t, ORC_SAGA_COMPENSATING))
+		return;
+	if (st->map != NULL) {
+		/* its stuck items count as undone; the others go on */
+		orc_txn_map_resolve(t, i);
+		return;
+	}
+	if (!orc_txn_step_status(t, i, ORC_STEP_COMPENSATED))
 		return;
 	orc_txn_clear_timer(st);
 	st->finished_ms = t->now;

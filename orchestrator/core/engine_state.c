@@ -118,6 +118,62 @@ orc_key_reuse_allows(enum orc_key_reuse policy, enum orc_saga_status last)
 
 /* ---- saga state ---- */
 
+void
+orc_map_state_destroy(struct orc_map_state *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t k = 0; k < m->n; k++) {
+		free(m->items[k].st.last_error);
+		json_decref(m->items[k].st.replies);
+		json_decref(m->items[k].output);
+	}
+	free(m->items);
+	free(m);
+}
+
+/* A copy of a map state that shares the JSON values (never changed). */
+static struct orc_map_state *
+map_copy(const struct orc_map_state *src, bool *oom)
+{
+	struct orc_map_state *m;
+
+	if (src == NULL)
+		return NULL;
+	m = malloc(sizeof(*m));
+	if (m == NULL) {
+		*oom = true;
+		return NULL;
+	}
+	*m = *src;
+	m->items = NULL;
+	m->n = m->cap = 0;
+	if (src->n > 0) {
+		m->items = malloc(src->n * sizeof(*m->items));
+		if (m->items == NULL) {
+			free(m);
+			*oom = true;
+			return NULL;
+		}
+		m->cap = src->n;
+	}
+	for (size_t k = 0; k < src->n; k++) {
+		struct orc_map_item *d = &m->items[m->n++];
+		const struct orc_map_item *s = &src->items[k];
+
+		*d = *s;
+		d->st.last_error = NULL;
+		if (s->st.last_error != NULL &&
+		    (d->st.last_error = strdup(s->st.last_error)) == NULL)
+			*oom = true;
+		if (d->st.replies != NULL)
+			json_incref(d->st.replies);
+		if (d->output != NULL)
+			json_incref(d->output);
+	}
+	return m;
+}
+
 /* strdup that keeps NULL; *oom set when out of memory. */
 static char *
 dup_or_null(const char *s, bool *oom)
@@ -154,6 +210,7 @@ orc_saga_finish(struct orc_saga *saga)
 		free(saga->steps[i].last_error);
 		json_decref(saga->steps[i].early_event);
 		json_decref(saga->steps[i].replies);
+		orc_map_state_destroy(saga->steps[i].map);
 	}
 	free(saga->steps);
 	free(saga->id);
@@ -229,6 +286,7 @@ orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src)
 		d->replies = src->steps[i].replies != NULL
 				     ? json_incref(src->steps[i].replies)
 				     : NULL;
+		d->map = map_copy(src->steps[i].map, &oom);
 	}
 	if (oom) {
 		orc_saga_finish(dst);
@@ -283,6 +341,8 @@ effect_to_json(const struct orc_effect *e)
 	if (ok && e->step_name != NULL)
 		ok = json_object_set_new(o, "step",
 					 json_string(e->step_name)) == 0;
+	if (ok && e->item >= 0)
+		ok = json_object_set_new(o, "item", json_integer(e->item)) == 0;
 	switch (e->kind) {
 	case ORC_EFFECT_COMMAND:
 		ok = ok &&

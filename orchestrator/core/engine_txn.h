@@ -73,10 +73,55 @@ void orc_txn_clear_timer(struct orc_saga_step *st);
 void orc_txn_timer_after(struct orc_txn *t, struct orc_saga_step *st,
 			 int64_t after_ms, enum orc_wake_reason why);
 
+/* Move map item it of step i to status to; false (latched) if refused. */
+bool orc_txn_item_status(struct orc_txn *t, size_t i, struct orc_map_item *it,
+			 enum orc_step_status to);
+/*
+ * The retry timer of st for the next attempt after round attempts of
+ * retry (history entry kind for step i with the error, the next attempt
+ * and the time); returns its detail.
+ */
+json_t *orc_txn_retry_timer(struct orc_txn *t, size_t i,
+			    struct orc_saga_step *st,
+			    const struct orc_retry *retry, int round,
+			    enum orc_wake_reason why, const char *kind,
+			    const char *error, int next_attempt);
+
 /* ---- the vocabulary of transitions ---- */
+
+/* Why a command is not sent: "command data is N bytes, over ...". */
+#define ORC_TXN_REFUSAL_MAX 160
 
 /* The input's data, a new reference (null when it has none). */
 json_t *orc_txn_input_data(const struct orc_txn *t);
+/*
+ * The data of step i's command of kind, rendered from the context and,
+ * for a map item (it, NULL for none), /item and /index: a new reference.
+ * NULL when out of memory (latched) or over the size limit (why says so).
+ */
+json_t *orc_txn_render_command(struct orc_txn *t, size_t i,
+			       enum orc_command_kind kind,
+			       const struct orc_map_item *it,
+			       char why[ORC_TXN_REFUSAL_MAX]);
+/*
+ * Queue attempt of step i's command of kind with data (taken); for map
+ * item item (-1 for none) of run run, its id is "<saga>/<step>[<item>]/
+ * <kind>/<attempt>", with "#<run>" after the "]" from the second run on.
+ */
+void orc_txn_emit_command(struct orc_txn *t, size_t i,
+			  enum orc_command_kind kind, int64_t item, int run,
+			  int attempt, json_t *data);
+/* Has st taken a reply with dedup id id?  Remember one (a new array). */
+bool orc_txn_reply_seen(const struct orc_saga_step *st, const char *id);
+void orc_txn_remember_reply(struct orc_txn *t, struct orc_saga_step *st,
+			    const char *id);
+/* Why a reply to st (not awaiting it) is ignored: late, duplicate, ... */
+enum orc_ignore_reason orc_txn_classify_reply(const struct orc_step_def *sd,
+					      const struct orc_saga_step *st,
+					      const char *type);
+/* An attempt of step i failed with error: retry, or the step fails. */
+json_t *orc_txn_attempt_failed(struct orc_txn *t, size_t i, const char *error,
+			       bool retryable);
 /* Send the next attempt of step i's command / compensation. */
 void orc_txn_send_action(struct orc_txn *t, size_t i);
 void orc_txn_send_compensation(struct orc_txn *t, size_t i);
@@ -98,6 +143,41 @@ void orc_txn_ignore(struct orc_txn *t, enum orc_ignore_reason reason,
 		    size_t step);
 /* An operator action the saga's status does not allow: ORC_CONFLICT. */
 void orc_txn_conflict(struct orc_txn *t, const char *what);
+
+/* ---- map steps (engine_map.c) ---- */
+
+/* Map step i just went running: read its items, start the first ones. */
+void orc_txn_map_start(struct orc_txn *t, size_t i);
+/* A reply to item index of map step i. */
+void orc_txn_map_reply(struct orc_txn *t, size_t i, int64_t index);
+/* Fire the timer of item items[pos] of map step i, due for why. */
+void orc_txn_map_fire(struct orc_txn *t, size_t i, size_t pos,
+		      enum orc_wake_reason why);
+/* The step's own ORC_WAKE_MAP_LOAD timer: the store loaded every item. */
+void orc_txn_map_loaded(struct orc_txn *t, size_t i);
+/*
+ * The saga runs: fail map step i if too many items failed, else start
+ * items up to its concurrency and complete it when all have finished.
+ */
+void orc_txn_map_progress(struct orc_txn *t, size_t i);
+/*
+ * The saga began failing: items waiting to retry give up; the step
+ * fails ("aborted") once no item is in flight.
+ */
+void orc_txn_map_stop(struct orc_txn *t, size_t i);
+/* Items of st with a command in flight (running or compensating). */
+size_t orc_txn_map_in_flight(const struct orc_saga_step *st);
+/* True when map step i has succeeded items left to compensate. */
+bool orc_txn_map_undo_left(const struct orc_txn *t, size_t i);
+/* Map step i compensates: its items, latest first, concurrency at a time. */
+void orc_txn_map_compensate(struct orc_txn *t, size_t i);
+/* An operator takes the step over: running items fail with why. */
+void orc_txn_map_abandon(struct orc_txn *t, size_t i, const char *why);
+/* Stuck map step i: RETRY resends, RESOLVE settles its stuck items. */
+void orc_txn_map_retry_stuck(struct orc_txn *t, size_t i);
+void orc_txn_map_resolve(struct orc_txn *t, size_t i);
+/* Every item timer moves on by ms (RESUME). */
+void orc_txn_map_shift_timers(struct orc_saga_step *st, int64_t ms);
 
 /* ---- operator actions (engine_operator.c) ---- */
 

@@ -16,6 +16,7 @@
  * caller.
  */
 #include "envelope.h"
+#include "definition.h"
 #include "text.h"
 
 #include <stdio.h>
@@ -442,6 +443,37 @@ collect_structured(struct orc_event *ev, json_t *root, struct orc_error *err)
 	return ORC_OK;
 }
 
+
+/*
+ * A reply's sagastep: a step name, or a map item's "<step>[<index>]"
+ * (decimal, no sign, no leading zero, below ORC_MAP_ITEMS_MAX).
+ */
+static bool
+sagastep_valid(const char *s)
+{
+	const char *open = strchr(s, '[');
+	char name[ORC_NAME_MAX];
+	size_t len, digits;
+
+	if (open == NULL)
+		return orc_text_name_valid(s);
+	len = (size_t)(open - s);
+	if (len >= sizeof(name))
+		return false;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	if (!orc_text_name_valid(name))
+		return false;
+	for (digits = 0; open[1 + digits] >= '0' && open[1 + digits] <= '9';
+	     digits++)
+		if (digits == 6)
+			return false;
+	if (digits == 0 || (digits > 1 && open[1] == '0') ||
+	    strcmp(open + 1 + digits, "]") != 0)
+		return false;
+	return strtol(open + 1, NULL, 10) < ORC_MAP_ITEMS_MAX;
+}
+
 /* The one place attribute values are checked, in a fixed order. */
 static enum orc_status
 check_attributes(struct orc_event *ev, struct orc_error *err)
@@ -494,7 +526,7 @@ check_attributes(struct orc_event *ev, struct orc_error *err)
 			if (*p >= 'A' && *p <= 'F')
 				*p = (char)(*p - 'A' + 'a');
 	}
-	if (ev->sagastep != NULL && !orc_text_name_valid(ev->sagastep))
+	if (ev->sagastep != NULL && !sagastep_valid(ev->sagastep))
 		return orc_error_set(err, ORC_INVALID,
 				     "attribute \"sagastep\" is not a valid "
 				     "step name");

@@ -155,6 +155,35 @@ orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
 		}
 		if (sr->replies != NULL)
 			st->replies = json_incref(sr->replies);
+		if (sr->map.has) {
+			if (!def->steps[i].has_map ||
+			    sr->map.items < 0 ||
+			    sr->map.items > ORC_MAP_ITEMS_MAX ||
+			    sr->map.started > sr->map.items ||
+			    sr->map.concurrency < 1) {
+				status = orc_error_set(
+					err, ORC_INVALID,
+					"saga %s: step %s: map state of a step "
+					"that is no map, or out of range",
+					row->id, sr->name);
+				goto fail;
+			}
+			orc_map_state_destroy(st->map);
+			st->map = calloc(1, sizeof(*st->map));
+			if (st->map == NULL) {
+				oom = true;
+				continue;
+			}
+			st->map->n_items = sr->map.items;
+			st->map->concurrency = sr->map.concurrency;
+			st->map->min_success = sr->map.min_success;
+			st->map->started = sr->map.started;
+			st->map->succeeded = sr->map.succeeded;
+			st->map->failed = sr->map.failed;
+			st->map->compensated = sr->map.compensated;
+			st->map->last_seq = sr->map.last_seq;
+			st->map->run = sr->map.run;
+		}
 		if (sr->output != NULL && saga->context != NULL &&
 		    json_object_set_nocheck(
 			    json_object_get(saga->context, "steps"), sr->name,
@@ -209,11 +238,130 @@ orc_saga_row_finish(struct orc_saga_row *row)
 	row->context = NULL;
 }
 
+enum orc_map_load
+orc_saga_map_load(const struct orc_saga *saga, size_t index)
+{
+	const struct orc_saga_step *st = &saga->steps[index];
+	const struct orc_map_state *m = st->map;
+	bool failing = saga->status == ORC_SAGA_COMPENSATING ||
+		       saga->status == ORC_SAGA_STUCK;
+
+	if (m == NULL)
+		return ORC_MAP_LOAD_NONE;
+	if (st->wake_reason == ORC_WAKE_MAP_LOAD)
+		return ORC_MAP_LOAD_ALL;
+	if (st->status == ORC_STEP_RUNNING && !failing &&
+	    m->started == m->n_items &&
+	    m->succeeded + m->failed + 1 >= m->n_items)
+		return ORC_MAP_LOAD_ALL;
+	if (failing && m->succeeded > m->compensated &&
+	    (st->status == ORC_STEP_SUCCEEDED ||
+	     st->status == ORC_STEP_FAILED ||
+	     st->status == ORC_STEP_RUNNING ||
+	     st->status == ORC_STEP_COMPENSATING))
+		return ORC_MAP_LOAD_UNDO;
+	if (st->status == ORC_STEP_RUNNING ||
+	    st->status == ORC_STEP_COMPENSATING ||
+	    (failing && st->status == ORC_STEP_FAILED))
+		return ORC_MAP_LOAD_IN_FLIGHT;
+	return ORC_MAP_LOAD_NONE;
+}
+
+enum orc_status
+orc_saga_add_items(struct orc_saga *saga, size_t index,
+		   const struct orc_item_row *rows, size_t n, bool complete,
+		   struct orc_error *err)
+{
+	const char *step = saga->def->steps[index].name;
+	struct orc_map_state *m = saga->steps[index].map;
+	struct orc_map_item *it;
+
+	if (m == NULL)
+		return orc_error_set(err, ORC_INVALID,
+				     "saga %s: step %s: item rows of a map "
+				     "that has not started",
+				     saga->id, step);
+	if (m->n + n > m->cap) {
+		size_t cap = m->cap * 2 > m->n + n ? m->cap * 2 : m->n + n;
+		struct orc_map_item *v = realloc(m->items, cap * sizeof(*v));
+
+		if (v == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		m->items = v;
+		m->cap = cap;
+	}
+	for (size_t r = 0; r < n; r++) {
+		const struct orc_item_row *ir = &rows[r];
+
+		it = &m->items[m->n];
+		memset(it, 0, sizeof(*it));
+		if (ir->index < 0 || ir->index >= m->started ||
+		    !orc_step_status_parse(ir->status, &it->st.status) ||
+		    !orc_wake_reason_parse(ir->wake_reason,
+					   &it->st.wake_reason) ||
+		    (ir->replies != NULL && !json_is_array(ir->replies)))
+			return orc_error_set(err, ORC_INVALID,
+					     "saga %s: step %s: item %lld: bad "
+					     "index, status, wake reason or "
+					     "replies",
+					     saga->id, step,
+					     (long long)ir->index);
+		for (size_t k = 0; k < m->n; k++)
+			if (m->items[k].index == ir->index)
+				return orc_error_set(
+					err, ORC_INVALID,
+					"saga %s: step %s: item %lld given "
+					"twice",
+					saga->id, step, (long long)ir->index);
+		it->index = ir->index;
+		it->st.attempt = ir->attempt;
+		it->st.attempt_base = ir->attempt_base;
+		it->st.comp_attempt = ir->comp_attempt;
+		it->st.comp_attempt_base = ir->comp_attempt_base;
+		it->st.started_ms = ir->started_ms;
+		it->st.finished_ms = ir->finished_ms;
+		it->st.wake_ms = ir->wake_ms;
+		it->st.completed_seq = ir->completed_seq;
+		if (ir->last_error != NULL &&
+		    (it->st.last_error = strdup(ir->last_error)) == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		it->st.replies = ir->replies ? json_incref(ir->replies) : NULL;
+		it->output = ir->output ? json_incref(ir->output) : NULL;
+		m->n++;
+	}
+	if (complete)
+		m->complete = true;
+	return ORC_OK;
+}
+
+void
+orc_saga_item_to_row(const struct orc_saga *saga, size_t index, size_t pos,
+		     struct orc_item_row *row)
+{
+	const struct orc_map_item *it = &saga->steps[index].map->items[pos];
+
+	row->index = it->index;
+	row->status = orc_step_status_name(it->st.status);
+	row->attempt = it->st.attempt;
+	row->attempt_base = it->st.attempt_base;
+	row->comp_attempt = it->st.comp_attempt;
+	row->comp_attempt_base = it->st.comp_attempt_base;
+	row->started_ms = it->st.started_ms;
+	row->finished_ms = it->st.finished_ms;
+	row->wake_ms = it->st.wake_ms;
+	row->wake_reason = orc_wake_reason_name(it->st.wake_reason);
+	row->completed_seq = it->st.completed_seq;
+	row->last_error = it->st.last_error;
+	row->output = it->output;
+	row->replies = it->st.replies;
+}
+
 void
 orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
 		     struct orc_step_row *row)
 {
 	const struct orc_saga_step *st = &saga->steps[index];
+	const struct orc_map_state *m = st->map;
 
 	row->name = saga->def->steps[index].name;
 	row->status = orc_step_status_name(st->status);
@@ -231,4 +379,18 @@ orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
 	row->output = json_object_get(json_object_get(saga->context, "steps"),
 				      row->name);
 	row->replies = st->replies;
+	row->map = (struct orc_map_row){.has = false};
+	if (m != NULL)
+		row->map = (struct orc_map_row){
+			.has = true,
+			.items = m->n_items,
+			.concurrency = m->concurrency,
+			.min_success = m->min_success,
+			.started = m->started,
+			.succeeded = m->succeeded,
+			.failed = m->failed,
+			.compensated = m->compensated,
+			.last_seq = m->last_seq,
+			.run = m->run,
+		};
 }

@@ -25,6 +25,7 @@
 #ifndef ORC_SAGA_ROW_H
 #define ORC_SAGA_ROW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,20 @@ struct orc_saga_row {
 	int64_t paused_ms; /* paused_at; 0 = not paused */
 };
 
+/* A started map step's counters, in its step row (engine.h). */
+struct orc_map_row {
+	bool has; /* false: the step has no map state */
+	int64_t items;
+	int concurrency;
+	int64_t min_success;
+	int64_t started;
+	int64_t succeeded;
+	int64_t failed;
+	int64_t compensated;
+	int64_t last_seq;
+	int run;
+};
+
 /* The columns of one step row; borrowed as for orc_saga_row. */
 struct orc_step_row {
 	const char *name;   /* the step's name in the definition */
@@ -68,6 +83,25 @@ struct orc_step_row {
 	json_t *early_event;    /* NULL = none */
 	json_t *output;         /* the context's steps.<name>; NULL = none */
 	json_t *replies;        /* reply dedup ids, an array; NULL = none */
+	struct orc_map_row map;
+};
+
+/* One row of saga_map_items: a map item; borrowed as for orc_saga_row. */
+struct orc_item_row {
+	int64_t index;
+	const char *status; /* orc_step_status_name() */
+	int attempt;
+	int attempt_base;
+	int comp_attempt;
+	int comp_attempt_base;
+	int64_t started_ms;
+	int64_t finished_ms;
+	int64_t wake_ms;
+	const char *wake_reason; /* orc_wake_reason_name() */
+	int64_t completed_seq;
+	const char *last_error; /* NULL = none */
+	json_t *output;         /* NULL = none */
+	json_t *replies;        /* NULL = none */
 };
 
 /*
@@ -86,6 +120,45 @@ enum orc_status orc_saga_from_rows(struct orc_saga *saga,
 				   const struct orc_saga_row *row,
 				   const struct orc_step_row *steps,
 				   size_t n_steps, struct orc_error *err);
+
+/*
+ * Which items of step index (a map step read from its rows) the store must
+ * load for the engine (engine.h, struct orc_map_state):
+ *   NONE       none (no map state, or nothing of it can move);
+ *   IN_FLIGHT  the items running or compensating;
+ *   UNDO       those, and the concurrency succeeded items that completed
+ *              last (the saga compensates and the map has items to undo);
+ *   ALL        every item: the map is about to complete (at most one item
+ *              left), or the engine asked (ORC_WAKE_MAP_LOAD).
+ */
+enum orc_map_load {
+	ORC_MAP_LOAD_NONE,
+	ORC_MAP_LOAD_IN_FLIGHT,
+	ORC_MAP_LOAD_UNDO,
+	ORC_MAP_LOAD_ALL,
+};
+
+enum orc_map_load orc_saga_map_load(const struct orc_saga *saga,
+				    size_t index);
+
+/*
+ * Add the n item rows (borrowed for the call) to map step index of saga,
+ * read by orc_saga_from_rows() with its map state; complete when they are
+ * every started item (ORC_MAP_LOAD_ALL).  ORC_INVALID (err says which
+ * row) for an unknown status, an index out of the map's range or given
+ * twice; ORC_FATAL when out of memory.  The saga is unchanged on failure
+ * but for items already added: discard it.
+ */
+enum orc_status orc_saga_add_items(struct orc_saga *saga, size_t index,
+				   const struct orc_item_row *rows, size_t n,
+				   bool complete, struct orc_error *err);
+
+/*
+ * Fill *row from item pos of map step index; pointers borrowed from the
+ * saga.
+ */
+void orc_saga_item_to_row(const struct orc_saga *saga, size_t index,
+			  size_t pos, struct orc_item_row *row);
 
 /*
  * Fill *row (caller memory) from saga: row->context is a new object (the

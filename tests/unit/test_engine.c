@@ -1034,7 +1034,7 @@ START_TEST(test_names_every)
 		"skipped",      "compensating", "compensated"};
 	static const char *const wake[] = {
 		"none",         "timeout",      "retry",     "delay",
-		"wait_timeout", "comp_timeout", "comp_retry"};
+		"wait_timeout", "comp_timeout", "comp_retry",   "map_load"};
 	static const char *const cause[] = {"none", "failure", "cancel",
 					    "timeout"};
 	static const char *const input[] = {

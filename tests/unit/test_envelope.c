@@ -58,6 +58,32 @@ expect_invalid_str(const struct orc_header *h, size_t n, const char *value,
 	expect_invalid(h, n, value, value != NULL ? strlen(value) : 0, want);
 }
 
+/* A map item's reply names it "<step>[<index>]". */
+START_TEST(test_sagastep_map_item)
+{
+	static const char *const ok[] = {"reserve_items[17]", "x[0]",
+					 "x[99999]"};
+	struct orc_event ev;
+	struct orc_error err;
+
+	for (size_t i = 0; i < N(ok); i++) {
+		struct orc_header h[] = {
+			H("ce_specversion", "1.0"),
+			H("ce_id", "r-1"),
+			H("ce_source", "/inventory"),
+			H("ce_type", "inventory.item_reserved"),
+			{"ce_sagastep", ok[i], strlen(ok[i])},
+		};
+
+		ck_assert_msg(orc_event_parse(&ev, "{}", 2, NULL, 0, h, N(h),
+					      &err) == ORC_OK,
+			      "%s: %s", ok[i], err.message);
+		ck_assert_str_eq(ev.sagastep, ok[i]);
+		orc_event_finish(&ev);
+	}
+}
+END_TEST
+
 START_TEST(test_binary_full)
 {
 	static const struct orc_header h[] = {
@@ -536,6 +562,24 @@ START_TEST(test_binary_rejections)
 		{H("ce_sagastep", "charge-card"),
 		 "attribute \"sagastep\" is not a valid step name"},
 		{H("ce_sagastep", ""),
+		 "attribute \"sagastep\" is not a valid step name"},
+		{H("ce_sagastep", "charge[]"),
+		 "attribute \"sagastep\" is not a valid step name"},
+		{H("ce_sagastep", "charge[01]"),
+		 "attribute \"sagastep\" is not a valid step name"},
+		{H("ce_sagastep", "charge[1"),
+		 "attribute \"sagastep\" is not a valid step name"},
+		{H("ce_sagastep", "charge[1]x"),
+		 "attribute \"sagastep\" is not a valid step name"},
+		{H("ce_sagastep", "charge[-1]"),
+		 "attribute \"sagastep\" is not a valid step name"},
+		{H("ce_sagastep", "charge[100000]"),
+		 "attribute \"sagastep\" is not a valid step name"},
+		{H("ce_sagastep", "charge[1234567]"),
+		 "attribute \"sagastep\" is not a valid step name"},
+		{H("ce_sagastep", "[3]"),
+		 "attribute \"sagastep\" is not a valid step name"},
+		{H("ce_sagastep", "Charge[3]"),
 		 "attribute \"sagastep\" is not a valid step name"},
 		{H("ce_type", "caf\xc3"),
 		 "attribute \"type\" is not valid UTF-8"},
@@ -1243,6 +1287,7 @@ suite(void)
 	TCase *tc = tcase_create("envelope");
 
 	tcase_add_test(tc, test_binary_full);
+	tcase_add_test(tc, test_sagastep_map_item);
 	tcase_add_test(tc, test_binary_minimal);
 	tcase_add_test(tc, test_binary_last_header_wins);
 	tcase_add_test(tc, test_structured_with_data);
