@@ -24,6 +24,7 @@
  */
 #include "store_saga.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "pgarray.h"
 #include "saga_row.h"
 #include "store_internal.h"
+#include "store_items.h"
 
 #define MS(col) "coalesce((extract(epoch from " col ") * 1000)::bigint, 0)"
 /* The statuses of a saga that is not over (sagas_open_key_idx). */
@@ -191,6 +193,16 @@ orc_saga_set_add_new(struct orc_saga_set *set, const struct orc_definition *def)
 
 enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };
 
+/*
+ * A map step's counters as one text, "items,concurrency,min_success,
+ * started,succeeded,failed,compensated,last_seq,run" (NULL for no map),
+ * read by read_map() and written as the array literal T_MAP.
+ */
+#define MAP_TEXT                                                               \
+	"CASE WHEN map_items IS NOT NULL THEN concat_ws(',', map_items,"        \
+	" map_concurrency, map_min_success, map_started, map_succeeded,"        \
+	" map_failed, map_compensated, map_last_seq, map_run) END"
+
 /* A step row, as struct orc_step_row wants it, after its saga's id. */
 #define STEP_COLUMNS(X, Y)                                                     \
 	X(STEP_SAGA, "saga_id::text")                                          \
@@ -208,7 +220,8 @@ enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };
 	Y(STEP_ERROR, "last_error")                                            \
 	Y(STEP_EARLY, "early_event::text")                                     \
 	Y(STEP_OUTPUT, "output::text")                                         \
-	Y(STEP_REPLIES, "replies::text")
+	Y(STEP_REPLIES, "replies::text")                                       \
+	Y(STEP_MAP, MAP_TEXT)
 
 enum step_col { ORC_STORE_COLUMN_ENUM(STEP_COLUMNS) STEP_NCOLS };
 
@@ -273,6 +286,41 @@ struct step_json {
 	json_t *replies;
 };
 
+/* The map counters of step row i (MAP_TEXT) into *m. */
+static enum orc_status
+read_map(const PGresult *steps, int i, struct orc_map_row *m,
+	 struct orc_error *err)
+{
+	long long v[9];
+	int used = 0;
+
+	m->has = false;
+	if (PQgetisnull(steps, i, STEP_MAP))
+		return ORC_OK;
+	if (sscanf(PQgetvalue(steps, i, STEP_MAP),
+		   "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld%n", &v[0],
+		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
+		   &used) != 9 ||
+	    PQgetvalue(steps, i, STEP_MAP)[used] != '\0' || v[1] > INT_MAX ||
+	    v[8] > INT_MAX)
+		return orc_error_set(err, ORC_INVALID,
+				     "step %s: map columns are incomplete",
+				     PQgetvalue(steps, i, STEP_NAME));
+	*m = (struct orc_map_row){
+		.has = true,
+		.items = v[0],
+		.concurrency = (int)v[1],
+		.min_success = v[2],
+		.started = v[3],
+		.succeeded = v[4],
+		.failed = v[5],
+		.compensated = v[6],
+		.last_seq = v[7],
+		.run = (int)v[8],
+	};
+	return ORC_OK;
+}
+
 /* Step row i of steps into s; its JSON values, parsed, into *js. */
 static enum orc_status
 read_step(const PGresult *steps, int i, struct orc_step_row *s,
@@ -303,7 +351,7 @@ read_step(const PGresult *steps, int i, struct orc_step_row *s,
 	s->early_event = js->early;
 	s->output = js->output;
 	s->replies = js->replies;
-	return ORC_OK;
+	return read_map(steps, i, &s->map, err);
 }
 
 /* Build one saga from its row (r in sagas) and its step rows. */
@@ -385,6 +433,13 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 		goto done;
 	}
 	st = orc_saga_from_rows(&ss->saga, def, &row, rows, n, err);
+	if (st == ORC_OK) {
+		st = orc_store_load_map_items(store, &ss->saga, err);
+		if (st != ORC_OK) {
+			orc_error_prefix(err, "saga %s", id);
+			orc_saga_finish(&ss->saga);
+		}
+	}
 	if (st != ORC_OK) {
 		free(ss);
 		set->n--;
@@ -748,7 +803,8 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 	Y(T_ERROR, 14, text, error)                                            \
 	Y(T_EARLY, 15, text, early)                                            \
 	Y(T_OUTPUT, 16, text, output)                                          \
-	Y(T_REPLIES, 17, text, replies)
+	Y(T_REPLIES, 17, text, replies)                                        \
+	Y(T_MAP, 18, text, map)
 
 #define HISTORY_PARAMS(X, Y)                                                   \
 	X(H_SAGA, 1, uuid, saga)                                               \
@@ -769,15 +825,10 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 	Y(O_PAYLOAD, 8, text, payload)                                         \
 	Y(O_TRACE, 9, text, trace)
 
-#define PARAM_NAME(name, n, type, as) name,
-#define PARAM_CHECK(name, n, type, as)                                         \
-	_Static_assert(name + 1 == n, #name " is not parameter $" #n);
-#define UNNEST_FIRST(name, n, type, as) "$" #n "::" #type "[]"
-#define UNNEST_NEXT(name, n, type, as) ", $" #n "::" #type "[]"
-#define AS_FIRST(name, n, type, as) #as
-#define AS_NEXT(name, n, type, as) ", " #as
-#define UNNEST(PARAMS) "unnest(" PARAMS(UNNEST_FIRST, UNNEST_NEXT) ")"
-#define UNNEST_AS(PARAMS) PARAMS(AS_FIRST, AS_NEXT)
+#define PARAM_NAME ORC_STORE_PARAM_NAME
+#define PARAM_CHECK ORC_STORE_PARAM_CHECK
+#define UNNEST ORC_STORE_UNNEST
+#define UNNEST_AS ORC_STORE_UNNEST_AS
 
 enum saga_param { SAGA_PARAMS(PARAM_NAME, PARAM_NAME) S_COLS };
 enum step_param { STEP_PARAMS(PARAM_NAME, PARAM_NAME) T_COLS };
@@ -799,6 +850,7 @@ struct orc_write_batch {
 	struct orc_pgarray steps[T_COLS];
 	struct orc_pgarray history[H_COLS];
 	struct orc_pgarray outbox[O_COLS];
+	struct orc_item_writes items; /* map items (store_items.h) */
 	size_t n_sagas, n_steps, n_history, n_outbox;
 	char *lifecycle_topic; /* NULL: lifecycle events are not written */
 };
@@ -827,6 +879,7 @@ orc_write_batch_destroy(struct orc_write_batch *wb)
 	cols_each(wb->steps, T_COLS, orc_pgarray_finish);
 	cols_each(wb->history, H_COLS, orc_pgarray_finish);
 	cols_each(wb->outbox, O_COLS, orc_pgarray_finish);
+	orc_item_writes_finish(&wb->items);
 	free(wb->lifecycle_topic);
 	free(wb);
 }
@@ -851,6 +904,7 @@ orc_write_batch_reset(struct orc_write_batch *wb)
 	cols_each(wb->steps, T_COLS, orc_pgarray_reset);
 	cols_each(wb->history, H_COLS, orc_pgarray_reset);
 	cols_each(wb->outbox, O_COLS, orc_pgarray_reset);
+	orc_item_writes_reset(&wb->items);
 	wb->n_sagas = wb->n_steps = wb->n_history = wb->n_outbox = 0;
 }
 
@@ -951,6 +1005,22 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 		orc_pgarray_text(&t[T_EARLY], early);
 		orc_pgarray_text(&t[T_OUTPUT], output);
 		orc_pgarray_text(&t[T_REPLIES], replies);
+		if (s.map.has) {
+			char map[9 * 24];
+
+			snprintf(map, sizeof(map),
+				 "{%lld,%d,%lld,%lld,%lld,%lld,%lld,%lld,%d}",
+				 (long long)s.map.items, s.map.concurrency,
+				 (long long)s.map.min_success,
+				 (long long)s.map.started,
+				 (long long)s.map.succeeded,
+				 (long long)s.map.failed,
+				 (long long)s.map.compensated,
+				 (long long)s.map.last_seq, s.map.run);
+			orc_pgarray_text(&t[T_MAP], map);
+		} else {
+			orc_pgarray_text(&t[T_MAP], NULL);
+		}
 		free(early);
 		free(output);
 		free(replies);
@@ -958,7 +1028,7 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	}
 	if (cols_oom(wb->sagas, S_COLS) || cols_oom(wb->steps, T_COLS))
 		return orc_error_set(err, ORC_FATAL, "out of memory");
-	return ORC_OK;
+	return orc_item_writes_saga(&wb->items, saga, err);
 }
 
 enum orc_status
@@ -973,6 +1043,7 @@ orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 	snprintf(source, sizeof(source), "/orchestrator/%s", saga->def->name);
 	for (size_t i = 0; i < fx->n; i++) {
 		const struct orc_effect *e = &fx->v[i];
+		char step[ORC_NAME_MAX + 24];
 		char *text;
 
 		switch (e->kind) {
@@ -1000,7 +1071,12 @@ orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 			orc_pgarray_text(&o[O_TOPIC], e->topic);
 			orc_pgarray_text(&o[O_TYPE], e->type);
 			orc_pgarray_text(&o[O_SOURCE], source);
-			orc_pgarray_text(&o[O_STEP], e->step_name);
+			/* a map item's replies name it: "<step>[<item>]" */
+			if (e->item >= 0)
+				snprintf(step, sizeof(step), "%s[%lld]",
+					 e->step_name, (long long)e->item);
+			orc_pgarray_text(&o[O_STEP],
+					 e->item >= 0 ? step : e->step_name);
 			orc_pgarray_text(&o[O_REPLY], origin->reply_to);
 			orc_pgarray_text(&o[O_PAYLOAD], text);
 			orc_pgarray_text(&o[O_TRACE], origin->traceparent);
@@ -1051,8 +1127,8 @@ orc_write_batch_history_rows(const struct orc_write_batch *wb)
 
 /* The statements of one write, queued for orc_store_pipeline(). */
 struct write_plan {
-	struct orc_store_stmt stmts[5];
-	const char *params[4][MAX_COLS];
+	struct orc_store_stmt stmts[7];
+	const char *params[6][MAX_COLS];
 	size_t n;
 };
 
@@ -1133,13 +1209,17 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 			" status, attempt, attempt_base, compensation_attempt,"
 			" compensation_attempt_base, started_at, finished_at, wake_at,"
 			" wake_reason, completed_seq, last_error, early_event, output,"
-			" replies)"
+			" replies, map_items, map_concurrency, map_min_success,"
+			" map_started, map_succeeded, map_failed, map_compensated,"
+			" map_last_seq, map_run)"
 			" SELECT u.saga, u.name, u.idx, u.status, u.attempt, u.abase,"
 			" u.comp, u.cbase, " TS("u.started") ", " TS("u.finished")
 			", " TS("u.wake") ", u.reason, nullif(u.seq, 0), u.error,"
-			" u.early::jsonb, u.output::jsonb, u.replies::jsonb"
+			" u.early::jsonb, u.output::jsonb, u.replies::jsonb,"
+			" m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9]"
 			" FROM " UNNEST(STEP_PARAMS)
-			" AS u(" UNNEST_AS(STEP_PARAMS) ")"
+			" AS u(" UNNEST_AS(STEP_PARAMS) "),"
+			" LATERAL (SELECT u.map::int[] AS m) mm"
 			" ON CONFLICT (saga_id, step_name) DO UPDATE SET"
 			" status = EXCLUDED.status, attempt = EXCLUDED.attempt,"
 			" attempt_base = EXCLUDED.attempt_base,"
@@ -1151,8 +1231,25 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 			" completed_seq = EXCLUDED.completed_seq,"
 			" last_error = EXCLUDED.last_error,"
 			" early_event = EXCLUDED.early_event,"
-			" output = EXCLUDED.output, replies = EXCLUDED.replies",
+			" output = EXCLUDED.output, replies = EXCLUDED.replies,"
+			" map_items = EXCLUDED.map_items,"
+			" map_concurrency = EXCLUDED.map_concurrency,"
+			" map_min_success = EXCLUDED.map_min_success,"
+			" map_started = EXCLUDED.map_started,"
+			" map_succeeded = EXCLUDED.map_succeeded,"
+			" map_failed = EXCLUDED.map_failed,"
+			" map_compensated = EXCLUDED.map_compensated,"
+			" map_last_seq = EXCLUDED.map_last_seq,"
+			" map_run = EXCLUDED.map_run",
 			"writing saga steps", err);
+	/* a map's old rows go before the new ones come */
+	if (st == ORC_OK && wb->items.n_fresh > 0)
+		st = plan_cols(&plan, wb->items.fresh, F_COLS,
+			       orc_item_fresh_sql, "deleting old map items",
+			       err);
+	if (st == ORC_OK && wb->items.n_items > 0)
+		st = plan_cols(&plan, wb->items.items, I_COLS,
+			       orc_item_upsert_sql, "writing map items", err);
 	/* history and outbox rows keep the order they were queued in */
 	if (st == ORC_OK && wb->n_history > 0)
 		st = plan_cols(&plan, wb->history, H_COLS,
