@@ -44,6 +44,7 @@ static const char *const step_kind_names[] = {
 	[ORC_STEP_COMMAND] = "command",
 	[ORC_STEP_WAIT] = "wait",
 	[ORC_STEP_DELAY] = "delay",
+	[ORC_STEP_SAGA] = "saga",
 };
 
 const char *
@@ -147,6 +148,7 @@ step_finish(struct orc_step_def *st)
 	free(st->wait.key);
 	free(st->map.items);
 	free(st->map.concurrency_from);
+	free(st->child.definition);
 }
 
 void

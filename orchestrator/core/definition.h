@@ -31,6 +31,7 @@ enum orc_step_kind {
 	ORC_STEP_COMMAND, /* publish a command, await a reply */
 	ORC_STEP_WAIT,    /* await a correlated event */
 	ORC_STEP_DELAY,   /* wait a duration */
+	ORC_STEP_SAGA,    /* start a child saga, await its end */
 };
 
 const char *orc_step_kind_name(enum orc_step_kind kind);
@@ -108,6 +109,24 @@ struct orc_map_def {
 	double min_fraction;
 };
 
+/*
+ * ORC_STEP_SAGA: a child saga of another definition, started in the
+ * parent's transaction; the step succeeds with the child's output when
+ * it completes and fails when it ends otherwise.
+ */
+struct orc_child_def {
+	char *definition; /* the child's definition name */
+	int version;      /* 0 = the latest loaded when the step starts */
+	/*
+	 * A template string for the child's business key, rendered against
+	 * the parent's context (borrowed from the body); NULL = "<parent's
+	 * key>/<step name>".
+	 */
+	const json_t *key;
+	/* The child's trigger data template (borrowed); NULL = the input. */
+	const json_t *data;
+};
+
 struct orc_step_def {
 	char *name;
 	size_t index; /* position in orc_definition.steps */
@@ -134,6 +153,9 @@ struct orc_step_def {
 
 	/* ORC_STEP_DELAY */
 	int64_t delay_ms;
+
+	/* ORC_STEP_SAGA (timeout_ms above is its deadline, 0 = none) */
+	struct orc_child_def child;
 };
 
 /*

@@ -15,7 +15,9 @@
  * The command and compensation data of a map step may also read the item
  * (/item/...) and its position (/index); a map's "items" and a
  * "max_concurrency" reference follow the rules of the step's templates,
- * without those two roots (they are read before any item exists).
+ * without those two roots (they are read before any item exists).  A
+ * saga step's child "key" and "data" are templates of the step like a
+ * command's data.
  *
  * It needs the closure of pass 2 (orc_definition_depends_on) and stays
  * quiet about ancestry for a step pass 2 marked incomplete.
@@ -376,6 +378,26 @@ check_map(struct ref_check *r, const struct orc_map_def *m)
 	orc_checker_pop(r->c, old);
 }
 
+/* A saga step's child templates (borrowed by pass 1), at "saga/...". */
+static void
+check_child(struct ref_check *r, const struct orc_child_def *ch)
+{
+	size_t old = orc_checker_push(r->c, "saga");
+	size_t o;
+
+	if (ch->key != NULL) {
+		o = orc_checker_push(r->c, "key");
+		template_string(r, json_string_value(ch->key));
+		orc_checker_pop(r->c, o);
+	}
+	if (ch->data != NULL) {
+		o = orc_checker_push(r->c, "data");
+		each_string(r, ch->data, template_string);
+		orc_checker_pop(r->c, o);
+	}
+	orc_checker_pop(r->c, old);
+}
+
 void
 orc_checker_refs(struct orc_checker *c)
 {
@@ -403,6 +425,8 @@ orc_checker_refs(struct orc_checker *c)
 			r.self_ok = true;
 			check_data(&r, js, "compensation");
 		}
+		if (c->step_ok[i] && def->steps[i].kind == ORC_STEP_SAGA)
+			check_child(&r, &def->steps[i].child);
 		orc_checker_pop(c, old);
 	}
 	if (def->output != NULL) {

@@ -4,8 +4,8 @@
  * Walks the body once, top-down, and checks what schemas/saga-definition.
  * schema.json says: the type of every member, required and unknown
  * properties, names, durations, JSON Pointers of keys, event type lists,
- * retry policies, a command step's "map" and the members only a command
- * step may have.  It fills the struct orc_definition as it goes, with the
+ * retry policies, a command step's "map", a saga step's child and the
+ * members only a command step may have.  It fills the struct orc_definition as it goes, with the
  * defaults the language gives, and keeps a value even where a sibling is
  * wrong, so that the later passes can still say something useful.
  *
@@ -478,9 +478,40 @@ check_command_step(struct orc_checker *c, const json_t *js,
 	}
 }
 
+static const char *const child_props[] = {
+	"definition", "version", "key", "data", NULL,
+};
+
+/*
+ * A saga step's "saga", at /steps/<i>/saga: the child's definition name
+ * (the rules of a saga's name), an optional version, and the key and data
+ * templates, kept borrowed from the body; their references are pass 3's.
+ */
+static void
+check_child(struct orc_checker *c, const json_t *obj, struct orc_child_def *ch)
+{
+	json_t *v;
+
+	known_properties(c, obj, child_props);
+	if ((v = member(c, obj, "definition", ORC_WANT_STRING, true)) != NULL) {
+		if (!orc_text_name_valid(json_string_value(v)))
+			orc_checker_issue_at(c, "definition", "invalid name");
+		ch->definition = orc_checker_strdup(c, json_string_value(v));
+	}
+	int_member(c, obj, "version", false, &ch->version);
+	if ((v = member(c, obj, "key", ORC_WANT_STRING, false)) != NULL) {
+		if (json_string_length(v) == 0)
+			orc_checker_issue_at(c, "key", "must not be empty");
+		else
+			ch->key = v;
+	}
+	ch->data = json_object_get(obj, "data");
+}
+
 static const char *const step_props[] = {
 	"name", "description", "needs", "when", "command", "wait", "delay",
-	"success", "failure", "timeout", "retry", "compensation", "map", NULL,
+	"saga", "success", "failure", "timeout", "retry", "compensation", "map",
+	NULL,
 };
 
 static const char *const command_only[] = {
@@ -505,20 +536,24 @@ check_step(struct orc_checker *c, const json_t *js, struct orc_step_def *st)
 		st->when = json_incref(v); /* checked in pass 3 */
 
 	/* a step's kind is the one member named after a kind */
-	for (int k = ORC_STEP_COMMAND; k <= ORC_STEP_DELAY; k++)
+	for (int k = ORC_STEP_COMMAND; k <= ORC_STEP_SAGA; k++)
 		if (json_object_get(js, orc_step_kind_name(k)) != NULL) {
 			st->kind = (enum orc_step_kind)k;
 			n_kinds++;
 		}
 	if (n_kinds != 1) {
 		orc_checker_issue(c, "step must have exactly one of "
-				     "\"command\", \"wait\", \"delay\"");
+				     "\"command\", \"wait\", \"delay\", "
+				     "\"saga\"");
 		return false;
 	}
 
 	if (st->kind != ORC_STEP_COMMAND) {
 		for (size_t k = 0; command_only[k] != NULL; k++)
-			if (json_object_get(js, command_only[k]) != NULL)
+			/* a saga step's deadline is its own "timeout" */
+			if (json_object_get(js, command_only[k]) != NULL &&
+			    (st->kind != ORC_STEP_SAGA ||
+			     strcmp(command_only[k], "timeout") != 0))
 				orc_checker_issue_at(
 					c, command_only[k],
 					"only command steps can have \"%s\"",
@@ -542,6 +577,16 @@ check_step(struct orc_checker *c, const json_t *js, struct orc_step_def *st)
 		break;
 	case ORC_STEP_DELAY:
 		duration_member(c, js, "delay", true, &st->delay_ms);
+		break;
+	case ORC_STEP_SAGA:
+		if ((v = member(c, js, "saga", ORC_WANT_OBJECT, true)) !=
+		    NULL) {
+			size_t old = orc_checker_push(c, "saga");
+
+			check_child(c, v, &st->child);
+			orc_checker_pop(c, old);
+		}
+		duration_member(c, js, "timeout", false, &st->timeout_ms);
 		break;
 	}
 	return true;

@@ -1,7 +1,8 @@
 /*
  * test_definition.c - the definition loader: durations, defaults, every
  * shape and semantic rule of the language with its exact pointer and
- * message, map steps (their parsed fields, bounds and /item, /index), all
+ * message, map steps (their parsed fields, bounds and /item, /index),
+ * saga steps (the child's fields, defaults and templates), all
  * errors reported at once, "did you mean", cycles, depends_on, retry
  * backoff, and loading files.
  *
@@ -636,7 +637,8 @@ END_TEST
 
 START_TEST(test_step_kinds)
 {
-	const char *msg = "step must have exactly one of \"command\", \"wait\", \"delay\"";
+	const char *msg = "step must have exactly one of \"command\", "
+			  "\"wait\", \"delay\", \"saga\"";
 
 	ck_assert_int_eq(load_steps("{'name': 'a'}"), ORC_INVALID);
 	ck_only_issue("/steps/0", msg);
@@ -1290,6 +1292,178 @@ START_TEST(test_map_pointers)
 }
 END_TEST
 
+/* ---- saga steps ---- */
+
+/* A saga step named p over the child object `child`, needing a. */
+#define CHILD(child, extra)                                               \
+	CMD("a", "") ","                                                  \
+	"{'name': 'p', 'needs': ['a'], 'saga': " child extra "}"
+
+START_TEST(test_saga_fields)
+{
+	const struct orc_step_def *st;
+
+	ck_assert_int_eq(load_steps(CHILD("{'definition': 'payment', 'version': 2,"
+					  " 'key': 'pay-${/input/order}-${/steps/a/n}',"
+					  " 'data': {'order': '${/input/order}',"
+					  " 'lines': ['${/steps/a/lines}', 3]}}",
+					  ", 'timeout': '10m', 'description': 'pay',"
+					  " 'when': {'exists': '${/steps/a/n}'}")),
+			 ORC_OK);
+	ck_loaded();
+	st = &def->steps[1];
+	ck_assert_int_eq(st->kind, ORC_STEP_SAGA);
+	ck_assert_str_eq(orc_step_kind_name(st->kind), "saga");
+	ck_assert_str_eq(st->child.definition, "payment");
+	ck_assert_int_eq(st->child.version, 2);
+	ck_assert_int_eq(st->timeout_ms, 10 * 60 * 1000);
+	/* borrowed from the body, as written */
+	ck_assert_ptr_eq(st->child.key,
+			 json_object_get(json_object_get(json_array_get(
+				 json_object_get(def->body, "steps"), 1), "saga"),
+					 "key"));
+	ck_assert_str_eq(json_string_value(st->child.key),
+			 "pay-${/input/order}-${/steps/a/n}");
+	ck_assert(json_is_object(st->child.data));
+	ck_assert_str_eq(json_string_value(json_object_get(st->child.data, "order")),
+			 "${/input/order}");
+	ck_assert(!st->has_compensation && !st->has_map && !st->has_retry);
+	ck_assert_int_eq(st->retry.max_attempts, 1);
+	ck_assert_int_eq(st->n_needs, 1);
+}
+END_TEST
+
+START_TEST(test_saga_defaults)
+{
+	const struct orc_step_def *st;
+
+	ck_assert_int_eq(load_steps(CHILD("{'definition': 'payment'}", "")), ORC_OK);
+	st = &def->steps[1];
+	ck_assert_int_eq(st->kind, ORC_STEP_SAGA);
+	ck_assert_str_eq(st->child.definition, "payment");
+	ck_assert_int_eq(st->child.version, 0); /* the latest */
+	ck_assert_ptr_null(st->child.key);      /* <parent key>/p */
+	ck_assert_ptr_null(st->child.data);     /* the parent's /input */
+	ck_assert_int_eq(st->timeout_ms, 0);
+
+	/* any JSON is a data template, a plain string included */
+	ck_assert_int_eq(load_steps(CHILD("{'definition': 'payment',"
+					  " 'data': '${/input}'}", "")), ORC_OK);
+	ck_assert_str_eq(json_string_value(def->steps[1].child.data), "${/input}");
+	ck_assert_int_eq(load_steps(CHILD("{'definition': 'payment', 'data': [1, null]}",
+					  "")), ORC_OK);
+	ck_assert(json_is_array(def->steps[1].child.data));
+	/* a key with no reference is a constant */
+	ck_assert_int_eq(load_steps(CHILD("{'definition': 'payment', 'key': 'fixed'}",
+					  "")), ORC_OK);
+	ck_assert_str_eq(json_string_value(def->steps[1].child.key), "fixed");
+}
+END_TEST
+
+START_TEST(test_saga_shape_errors)
+{
+	const char *kinds = "step must have exactly one of \"command\", "
+			    "\"wait\", \"delay\", \"saga\"";
+
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'x'},"
+				    " 'delay': '1s'}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0", kinds);
+	ck_assert_int_eq(load_steps(CMD("p", ", 'saga': {'definition': 'x'}")),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0", kinds);
+
+	/* a command step's members, timeout aside */
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'x'},"
+				    " 'success': ['x'], 'failure': ['y'],"
+				    " 'timeout': '1s', 'retry': {}, 'compensation': {},"
+				    " 'map': {'items': '${/input/x}'}}"),
+			 ORC_INVALID);
+	ck_issue("/steps/0/success", "only command steps can have \"success\"");
+	ck_issue("/steps/0/failure", "only command steps can have \"failure\"");
+	ck_issue("/steps/0/retry", "only command steps can have \"retry\"");
+	ck_issue("/steps/0/compensation",
+		 "only command steps can have \"compensation\"");
+	ck_issue("/steps/0/map", "only command steps can have \"map\"");
+	ck_assert_int_eq(issues.n, 5);
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'x'},"
+				    " 'timeout': 'soon'}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/timeout", "invalid duration");
+
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': 'payment'}"), ORC_INVALID);
+	ck_only_issue("/steps/0/saga", "expected object");
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'version': 1,"
+				    " 'name': 'payment'}}"),
+			 ORC_INVALID);
+	ck_issue("/steps/0/saga", "missing required property \"definition\"");
+	ck_issue("/steps/0/saga/name", "unknown property \"name\"");
+	ck_assert_int_eq(issues.n, 2);
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'Pay ment'}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/saga/definition", "invalid name");
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 7}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/saga/definition", "expected string");
+
+	static const char *const bad_version[] = {"0", "-1"};
+	for (size_t i = 0; i < 2; i++) {
+		char step[256];
+
+		snprintf(step, sizeof(step),
+			 "{'name': 'p', 'saga': {'definition': 'x', 'version': %s}}",
+			 bad_version[i]);
+		ck_assert_int_eq(load_steps(step), ORC_INVALID);
+		ck_only_issue("/steps/0/saga/version", "must be at least 1");
+	}
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'x',"
+				    " 'version': '2'}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/saga/version", "expected integer");
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'x',"
+				    " 'key': {'k': 1}}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/saga/key", "expected string");
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'x',"
+				    " 'key': ''}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/saga/key", "must not be empty");
+}
+END_TEST
+
+START_TEST(test_saga_pointers)
+{
+	/* key and data: the step's ancestors and the known roots */
+	ck_assert_int_eq(load_steps(CMD("a", "") "," CMD("b", "") ","
+				    "{'name': 'p', 'needs': ['a'], 'saga': {"
+				    "'definition': 'x', 'key': 'k-${/steps/b/id}',"
+				    " 'data': {'n': ['${/steps/p/x}', '${/nope}'],"
+				    " 'ok': '${/steps/a/x} ${/saga/key}'}}}"),
+			 ORC_INVALID);
+	ck_issue("/steps/2/saga/key", "step \"b\" is not a dependency of \"p\"");
+	ck_issue("/steps/2/saga/data/n/0", "step \"p\" is not a dependency of \"p\"");
+	ck_issue("/steps/2/saga/data/n/1", "unknown context root \"nope\"");
+	ck_assert_int_eq(issues.n, 3);
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'x',"
+				    " 'key': 'k-${/input/id', 'data': '${input}'}}"),
+			 ORC_INVALID);
+	ck_issue("/steps/0/saga/key", "unterminated \"${\"");
+	ck_issue("/steps/0/saga/data", "invalid JSON pointer");
+	ck_assert_int_eq(issues.n, 2);
+	/* /item and /index belong to map steps */
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'x',"
+				    " 'key': '${/item/id}'}}"),
+			 ORC_INVALID);
+	ck_only_issue("/steps/0/saga/key", "unknown context root \"item\"");
+	/* a later step reads the child's output under /steps/p */
+	ck_assert_int_eq(load_steps("{'name': 'p', 'saga': {'definition': 'x'}},"
+				    "{'name': 'q', 'needs': ['p'], 'command': {'topic': 't',"
+				    " 'type': 'q.do', 'data': {'r': '${/steps/p/receipt}'}},"
+				    " 'success': ['q.ok']}"),
+			 ORC_OK);
+}
+END_TEST
+
 /* ---- everything at once ---- */
 
 START_TEST(test_all_errors_at_once)
@@ -1444,6 +1618,7 @@ suite(void)
 	TCase *graph = tcase_create("graph");
 	TCase *expr = tcase_create("expressions");
 	TCase *map = tcase_create("map");
+	TCase *child = tcase_create("saga");
 	TCase *whole = tcase_create("whole");
 
 	tcase_add_checked_fixture(basics, setup, teardown);
@@ -1500,6 +1675,13 @@ suite(void)
 	tcase_add_test(map, test_map_shape_errors);
 	tcase_add_test(map, test_map_pointers);
 	suite_add_tcase(s, map);
+
+	tcase_add_checked_fixture(child, setup, teardown);
+	tcase_add_test(child, test_saga_fields);
+	tcase_add_test(child, test_saga_defaults);
+	tcase_add_test(child, test_saga_shape_errors);
+	tcase_add_test(child, test_saga_pointers);
+	suite_add_tcase(s, child);
 
 	tcase_add_checked_fixture(whole, setup, teardown);
 	tcase_add_test(whole, test_all_errors_at_once);
