@@ -412,9 +412,15 @@ orc_txn_map_start(struct orc_txn *t, size_t i)
 	int concurrency = md->concurrency;
 	json_t *d, *v;
 
+	if (items == NULL) {
+		snprintf(why, sizeof(why), "map items at %s are missing",
+			 md->items);
+		fail_at_start(t, i, why);
+		return;
+	}
 	if (!json_is_array(items)) {
-		snprintf(why, sizeof(why), "map items at %s are %s, not an array",
-			 md->items, items == NULL ? "missing" : "no array");
+		snprintf(why, sizeof(why), "map items at %s are not an array",
+			 md->items);
 		fail_at_start(t, i, why);
 		return;
 	}
