@@ -5,9 +5,10 @@
  * schema.json says: the type of every member, required and unknown
  * properties, names, durations, JSON Pointers of keys, event type lists,
  * retry policies, a command step's "map", a saga step's child and the
- * members only a command step may have.  It fills the struct orc_definition as it goes, with the
- * defaults the language gives, and keeps a value even where a sibling is
- * wrong, so that the later passes can still say something useful.
+ * members only a command step may have.  It fills the struct
+ * orc_definition as it goes, with the defaults the language gives, and
+ * keeps a value even where a sibling is wrong, so that the later passes
+ * can still say something useful.
  *
  * It does not look across steps (needs, duplicate names: the graph pass) nor
  * inside conditions and templates (the references pass); it only keeps
