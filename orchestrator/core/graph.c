@@ -10,6 +10,9 @@
  * escaped for each format, so any event type or condition text draws as
  * written.  A map step is a command step drawn as a stack (a subroutine box
  * in Mermaid, box3d in dot) whose label says what it maps over and how.
+ * A saga step, which runs a whole saga of another definition, is a
+ * slanted box in Mermaid and a double-bordered one in dot, labelled
+ * "saga: <definition>" and its version when it names one ("v2").
  */
 #include "graph.h"
 #include "duration.h"
@@ -136,6 +139,12 @@ kind_text(const struct orc_definition *def, const struct orc_step_def *st,
 		orc_duration_format(st->delay_ms, text, sizeof(text));
 		orc_strbuf_puts(b, text);
 		return;
+	case ORC_STEP_SAGA:
+		orc_strbuf_puts(b, st->child.definition ? st->child.definition
+							: "");
+		if (st->child.version > 0)
+			orc_strbuf_printf(b, " v%d", st->child.version);
+		return;
 	}
 }
 
@@ -147,6 +156,7 @@ enum shape {
 	SHAPE_MAP, /* a command step with "map" */
 	SHAPE_WAIT,
 	SHAPE_DELAY,
+	SHAPE_SAGA, /* a child saga */
 	SHAPE_UNDO,
 };
 
@@ -194,11 +204,13 @@ mermaid_node(struct orc_strbuf *b, const char *id, enum shape shape,
 		[SHAPE_TERMINAL] = "([\"", [SHAPE_COMMAND] = "[\"",
 		[SHAPE_MAP] = "[[\"",      [SHAPE_WAIT] = "{{\"",
 		[SHAPE_DELAY] = "(\"",     [SHAPE_UNDO] = "[/\"",
+		[SHAPE_SAGA] = "[\\\"",
 	};
 	static const char *const close[] = {
 		[SHAPE_TERMINAL] = "\"])", [SHAPE_COMMAND] = "\"]",
 		[SHAPE_MAP] = "\"]]",      [SHAPE_WAIT] = "\"}}",
 		[SHAPE_DELAY] = "\")",     [SHAPE_UNDO] = "\"/]",
+		[SHAPE_SAGA] = "\"\\]",
 	};
 
 	orc_strbuf_printf(b, "    %s%s", id, open[shape]);
@@ -251,6 +263,7 @@ dot_node(struct orc_strbuf *b, const char *id, enum shape shape, const char *lab
 		[SHAPE_MAP] = "shape=box3d",
 		[SHAPE_WAIT] = "shape=hexagon",
 		[SHAPE_DELAY] = "shape=box, style=rounded",
+		[SHAPE_SAGA] = "shape=box, peripheries=2",
 		[SHAPE_UNDO] = "shape=box, style=dashed",
 	};
 
@@ -382,6 +395,7 @@ orc_graph_render(const struct orc_definition *def, enum orc_graph_format fmt)
 			[ORC_STEP_COMMAND] = SHAPE_COMMAND,
 			[ORC_STEP_WAIT] = SHAPE_WAIT,
 			[ORC_STEP_DELAY] = SHAPE_DELAY,
+			[ORC_STEP_SAGA] = SHAPE_SAGA,
 		};
 
 		orc_strbuf_reset(&label);

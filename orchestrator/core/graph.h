@@ -3,11 +3,12 @@
  *
  * One node per step, labelled with its name and kind (the command type, the
  * awaited event type or the delay; a map step, drawn as a stack, also what
- * it maps over, its max_concurrency and min_success), a start node for the
- * trigger, an end node after the steps nothing needs, an edge per need
- * (labelled with the step's "when" condition when it has one) and a dashed
- * edge from each step with a compensation to an "undo: <type>" node ("undo
- * each: <type>" for a map step).  Pure: builds a string.
+ * it maps over, its max_concurrency and min_success; a saga step, drawn
+ * slanted or double-bordered, the child's definition and version), a start
+ * node for the trigger, an end node after the steps nothing needs, an edge
+ * per need (labelled with the step's "when" condition when it has one) and
+ * a dashed edge from each step with a compensation to an "undo: <type>"
+ * node ("undo each: <type>" for a map step).  Pure: builds a string.
  */
 #ifndef ORC_GRAPH_H
 #define ORC_GRAPH_H

@@ -3,7 +3,8 @@
  * start and end nodes, need edges, conditions on edges, dashed
  * compensation edges, escaping, step names that are Mermaid keywords, and
  * map steps (a stack shape; what they map over, how many at once, and how
- * many must succeed).
+ * many must succeed), and saga steps (their own shape, the child's
+ * definition and version).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -244,6 +245,37 @@ START_TEST(test_map_bounds)
 }
 END_TEST
 
+/* a child of a named version, one of the latest, and a step after both */
+static const char *const children =
+	"{'name': 'trip', 'version': 1,"
+	" 'trigger': {'topic': 't', 'type': 'go', 'key': '/k'},"
+	" 'steps': ["
+	"  {'name': 'pay', 'saga': {'definition': 'payment', 'version': 2,"
+	"   'key': 'pay-${/input/k}'}, 'timeout': '10m'},"
+	"  {'name': 'notify', 'saga': {'definition': 'notify_all'}},"
+	"  {'name': 'done', 'needs': ['pay', 'notify'],"
+	"   'command': {'topic': 'c', 'type': 'trip.close'}, 'success': ['ok']}"
+	" ]}";
+
+START_TEST(test_saga_steps)
+{
+	load_inline(children);
+	render(ORC_GRAPH_MERMAID);
+	ck_line("    pay[\\\"pay<br/>saga: payment v2\"\\]");
+	ck_line("    notify[\\\"notify<br/>saga: notify_all\"\\]");
+	ck_line("    done[\"done<br/>command: trip.close\"]");
+	ck_line("    START --> pay");
+	ck_line("    pay --> done");
+	ck_line("    notify --> done");
+	ck_assert_ptr_null(strstr(text, "UNDO_pay")); /* the child undoes itself */
+	render(ORC_GRAPH_DOT);
+	ck_line("    \"pay\" [label=\"pay\\nsaga: payment v2\", "
+		"shape=box, peripheries=2];");
+	ck_line("    \"notify\" [label=\"notify\\nsaga: notify_all\", "
+		"shape=box, peripheries=2];");
+}
+END_TEST
+
 START_TEST(test_hand_built_delay)
 {
 	/* no body: the delay is formatted from milliseconds */
@@ -290,6 +322,7 @@ suite(void)
 	tcase_add_test(tc, test_dot_escaping);
 	tcase_add_test(tc, test_map_example);
 	tcase_add_test(tc, test_map_bounds);
+	tcase_add_test(tc, test_saga_steps);
 	tcase_add_test(tc, test_hand_built_delay);
 	tcase_add_test(tc, test_formats);
 	suite_add_tcase(s, tc);
