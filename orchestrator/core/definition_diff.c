@@ -3,7 +3,8 @@
  *
  * Steps are matched by name; a step of the old version that is gone and
  * a new step of the same kind that sends the same command type (or
- * awaits the same event type, or waits as long) are taken for a rename,
+ * awaits the same event type, waits as long, or starts a child of the
+ * same definition) are taken for a rename,
  * the first such pair in definition order (a map step is only taken for
  * another map step).  For every matched pair the members that differ are
  * named (needs, when, command, timeout, retry, compensation, ...), compared
@@ -11,7 +12,11 @@
  * as unchanged.  A map is compared by what it means, not how it is
  * written: "map added", "map removed", or which of "map.items",
  * "map.max_concurrency" and "map.min_success" changed (so a min_success
- * of 1.0 is the same as none: all items).  At the top level,
+ * of 1.0 is the same as none: all items).  A saga step's child is
+ * compared the same way: "saga added", "saga removed" (the step's kind
+ * changed), or which of "saga.definition", "saga.version", "saga.key" and
+ * "saga.data" changed (no data is the same as "${/input}", what it
+ * defaults to).  At the top level,
  * the trigger, timeout, retention and output are compared the same way.
  * Pure: no I/O; for `orchestrator definitions diff`.
  */
@@ -50,6 +55,8 @@ same_work(const struct orc_step_def *a, const struct orc_step_def *b)
 		return strcmp(a->wait.type, b->wait.type) == 0;
 	case ORC_STEP_DELAY:
 		return a->delay_ms == b->delay_ms;
+	case ORC_STEP_SAGA:
+		return strcmp(a->child.definition, b->child.definition) == 0;
 	}
 	return false;
 }
@@ -77,7 +84,8 @@ static bool
 compared_apart(const char *key)
 {
 	return strcmp(key, "name") == 0 || strcmp(key, "needs") == 0 ||
-	       strcmp(key, "description") == 0 || strcmp(key, "map") == 0;
+	       strcmp(key, "description") == 0 || strcmp(key, "map") == 0 ||
+	       strcmp(key, "saga") == 0;
 }
 
 static bool
@@ -112,6 +120,49 @@ changed_map(const struct orc_step_def *a, const struct orc_step_def *b,
 	if (ma->min_success != mb->min_success ||
 	    ma->min_fraction != mb->min_fraction)
 		json_array_append_new(what, json_string("map.min_success"));
+}
+
+/* A child's data template; NULL (none) stands for its default. */
+static bool
+same_child_data(const json_t *a, const json_t *b)
+{
+	const char *input = "${/input}";
+
+	if (a == NULL && b == NULL)
+		return true;
+	if (a == NULL || b == NULL) {
+		const json_t *v = a != NULL ? a : b;
+
+		return json_is_string(v) &&
+		       strcmp(json_string_value(v), input) == 0;
+	}
+	return json_equal(a, b);
+}
+
+/* What changed in the child of saga step a to saga step b, into what. */
+static void
+changed_child(const struct orc_step_def *a, const struct orc_step_def *b,
+	      json_t *what)
+{
+	const struct orc_child_def *ca = &a->child, *cb = &b->child;
+
+	if ((a->kind == ORC_STEP_SAGA) != (b->kind == ORC_STEP_SAGA)) {
+		json_array_append_new(what, json_string(a->kind == ORC_STEP_SAGA
+								? "saga removed"
+								: "saga added"));
+		return;
+	}
+	if (a->kind != ORC_STEP_SAGA)
+		return;
+	if (!same_string(ca->definition, cb->definition))
+		json_array_append_new(what, json_string("saga.definition"));
+	if (ca->version != cb->version)
+		json_array_append_new(what, json_string("saga.version"));
+	if (!(ca->key == NULL ? cb->key == NULL
+			      : cb->key != NULL && json_equal(ca->key, cb->key)))
+		json_array_append_new(what, json_string("saga.key"));
+	if (!same_child_data(ca->data, cb->data))
+		json_array_append_new(what, json_string("saga.data"));
 }
 
 /* The members of a and b (step JSON) that differ, into what. */
@@ -196,6 +247,7 @@ orc_definition_diff(const struct orc_definition *a,
 		changed_members(step_json(a, i), step_json(b, (size_t)to_new[i]),
 				what, !json_equal(na, nb));
 		changed_map(&a->steps[i], &b->steps[to_new[i]], what);
+		changed_child(&a->steps[i], &b->steps[to_new[i]], what);
 		json_decref(na);
 		json_decref(nb);
 		if (json_array_size(what) == 0) {

@@ -1,8 +1,8 @@
 /*
  * test_definition_diff.c - what `definitions diff` reports between two
  * versions: steps added, removed, renamed (same work, new name), changed
- * members (with needs compared through renames), map changes by meaning,
- * and top-level changes.
+ * members (with needs compared through renames), map and child saga
+ * changes by meaning, and top-level changes.
  */
 #include <check.h>
 #include <stdio.h>
@@ -217,6 +217,117 @@ START_TEST(test_diff_map_not_a_rename)
 }
 END_TEST
 
+/* One definition whose step "pay" is the given step body after its name. */
+static struct orc_definition *
+child_def(int version, const char *body)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "{'name':'trip','version':%d,"
+		 " 'trigger':{'topic':'in','type':'go','key':'/id'},"
+		 " 'steps':[{'name':'pay',%s}]}",
+		 version, body);
+	return def_sq(text);
+}
+
+/* The "what" of the one changed step from step a to step b, as JSON. */
+static char *
+child_change(const char *a, const char *b)
+{
+	struct orc_definition *da = child_def(1, a), *db = child_def(2, b);
+	json_t *d = orc_definition_diff(da, db);
+	json_t *changed;
+	char *s;
+
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(json_array_size(json_object_get(d, "added")), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(d, "removed")), 0);
+	changed = json_object_get(d, "changed");
+	if (json_array_size(changed) == 0)
+		s = strdup("[]");
+	else
+		s = dump(json_object_get(json_array_get(changed, 0), "what"));
+	ck_assert_ptr_nonnull(s);
+	json_decref(d);
+	orc_definition_destroy(da);
+	orc_definition_destroy(db);
+	return s;
+}
+
+#define ck_child_change(a, b, want)                                     \
+	do {                                                            \
+		char *got_ = child_change(a, b);                        \
+		ck_assert_msg(strcmp(got_, want) == 0, "%s -> %s: %s", a, b, \
+			      got_);                                    \
+		free(got_);                                             \
+	} while (0)
+
+START_TEST(test_diff_child)
+{
+	const char *base = "'saga':{'definition':'payment'}";
+	const char *cmd = "'command':{'topic':'p','type':'pay.charge'},"
+			  "'success':['pay.ok']";
+
+	ck_child_change(base, "'saga':{'definition':'billing'}",
+			"[\"saga.definition\"]");
+	ck_child_change(base, "'saga':{'definition':'payment','version':3}",
+			"[\"saga.version\"]");
+	ck_child_change("'saga':{'definition':'payment','version':2}",
+			"'saga':{'definition':'payment','version':3}",
+			"[\"saga.version\"]");
+	ck_child_change(base, "'saga':{'definition':'payment','key':'k-${/input/id}'}",
+			"[\"saga.key\"]");
+	ck_child_change("'saga':{'definition':'payment','key':'a-${/input/id}'}",
+			"'saga':{'definition':'payment','key':'b-${/input/id}'}",
+			"[\"saga.key\"]");
+	ck_child_change(base, "'saga':{'definition':'payment','data':{'n':1}}",
+			"[\"saga.data\"]");
+	ck_child_change("'saga':{'definition':'payment','data':{'n':1}}",
+			"'saga':{'definition':'payment','data':{'n':2}}",
+			"[\"saga.data\"]");
+	ck_child_change("'saga':{'definition':'payment','version':1,'data':[1]}",
+			"'saga':{'definition':'billing','key':'k','data':[2]}",
+			"[\"saga.definition\",\"saga.version\",\"saga.key\","
+			"\"saga.data\"]");
+	ck_child_change(base, "'saga':{'definition':'payment'},'timeout':'1m'",
+			"[\"timeout\"]");
+	/* the same meaning written otherwise is no change */
+	ck_child_change(base, "'saga':{'data':'${/input}','definition':'payment'}",
+			"[]");
+	ck_child_change(base, base, "[]");
+	/* a step that becomes a saga step, or stops being one */
+	ck_child_change(cmd, base, "[\"command\",\"success\",\"saga added\"]");
+	ck_child_change(base, cmd, "[\"command\",\"success\",\"saga removed\"]");
+}
+END_TEST
+
+START_TEST(test_diff_child_rename)
+{
+	/* a gone saga step and a new one starting the same definition */
+	struct orc_definition *a = child_def(1, "'saga':{'definition':'payment'}");
+	struct orc_definition *b = def_sq(
+		"{'name':'trip','version':2,"
+		" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+		" 'steps':[{'name':'bill','saga':{'definition':'billing'}},"
+		"  {'name':'charge','saga':{'definition':'payment','version':2}}]}");
+	json_t *d = orc_definition_diff(a, b);
+	char *s;
+
+	ck_assert_ptr_nonnull(d);
+	s = dump(d);
+	ck_assert_str_eq(s, "{\"added\":[\"bill\"],\"changed\":[{\"step\":"
+			    "\"charge\",\"what\":[\"saga.version\"]}],"
+			    "\"from\":1,\"name\":\"trip\",\"removed\":[],"
+			    "\"renamed\":[{\"from\":\"pay\",\"to\":\"charge\"}],"
+			    "\"saga\":[],\"to\":2}");
+	free(s);
+	json_decref(d);
+	orc_definition_destroy(a);
+	orc_definition_destroy(b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -227,6 +338,8 @@ suite(void)
 	tcase_add_test(tc, test_diff_same_is_empty);
 	tcase_add_test(tc, test_diff_map);
 	tcase_add_test(tc, test_diff_map_not_a_rename);
+	tcase_add_test(tc, test_diff_child);
+	tcase_add_test(tc, test_diff_child_rename);
 	suite_add_tcase(s, tc);
 	return s;
 }
