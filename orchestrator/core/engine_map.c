@@ -697,6 +697,17 @@ orc_txn_map_compensate(struct orc_txn *t, size_t i)
 	orc_txn_advance(t);
 }
 
+/* A reply to item index ignored: its history entry names the item. */
+static void
+ignore_item(struct orc_txn *t, enum orc_ignore_reason reason, size_t i,
+	    int64_t index)
+{
+	orc_txn_ignore(t, reason, i);
+	if (orc_txn_ok(t) && t->fx->n > 0)
+		orc_txn_put_int(t, t->fx->v[t->fx->n - 1].detail, "item",
+				index);
+}
+
 void
 orc_txn_map_reply(struct orc_txn *t, size_t i, int64_t index)
 {
@@ -709,11 +720,11 @@ orc_txn_map_reply(struct orc_txn *t, size_t i, int64_t index)
 	pos = m != NULL ? find_item(m, index) : NO_ITEM;
 	if (pos == NO_ITEM) {
 		/* not started, or finished and not loaded: nothing awaits it */
-		orc_txn_ignore(t,
-			       m == NULL || index >= m->started
-				   ? ORC_IGNORE_UNKNOWN_STEP
-				   : ORC_IGNORE_LATE,
-			       i);
+		ignore_item(t,
+			    m == NULL || index >= m->started
+				? ORC_IGNORE_UNKNOWN_STEP
+				: ORC_IGNORE_LATE,
+			    i, index);
 		return;
 	}
 	it = &m->items[pos];
@@ -731,12 +742,12 @@ orc_txn_map_reply(struct orc_txn *t, size_t i, int64_t index)
 			bool retryable = orc_strv_contains(&sd->retry.on, type);
 
 			if (retryable && it->st.wake_reason == ORC_WAKE_RETRY) {
-				orc_txn_ignore(t, ORC_IGNORE_LATE, i);
+				ignore_item(t, ORC_IGNORE_LATE, i, index);
 				return;
 			}
 			item_failed(t, i, pos, type, retryable);
 		} else {
-			orc_txn_ignore(t, ORC_IGNORE_UNEXPECTED_TYPE, i);
+			ignore_item(t, ORC_IGNORE_UNEXPECTED_TYPE, i, index);
 		}
 		return;
 	}
@@ -755,7 +766,7 @@ orc_txn_map_reply(struct orc_txn *t, size_t i, int64_t index)
 			return;
 		}
 	}
-	orc_txn_ignore(t, orc_txn_classify_reply(sd, &it->st, type), i);
+	ignore_item(t, orc_txn_classify_reply(sd, &it->st, type), i, index);
 }
 
 void
