@@ -12,6 +12,55 @@
 
 #define RELOAD_STEPS_MAX 16
 
+/*
+ * A map step's counters and its item rows, in the order the saga holds
+ * them: a new reference, NULL for a step without map state.
+ */
+static json_t *
+map_json(const struct orc_saga *saga, size_t i, const struct orc_map_row *mr)
+{
+	json_t *items;
+
+	if (!mr->has)
+		return NULL;
+	items = json_array();
+	ck_assert_ptr_nonnull(items);
+	for (size_t k = 0; k < saga->steps[i].map->n; k++) {
+		struct orc_item_row ir;
+
+		orc_saga_item_to_row(saga, i, k, &ir);
+		ck_assert_int_eq(
+			json_array_append_new(
+				items,
+				json_pack("{s:I,s:s,s:i,s:i,s:i,s:i,s:I,s:I,s:I,"
+					  "s:s,s:I,s:s?,s:O?,s:O?}",
+					  "index", (json_int_t)ir.index,
+					  "status", ir.status, "attempt",
+					  ir.attempt, "attempt_base",
+					  ir.attempt_base, "comp_attempt",
+					  ir.comp_attempt, "comp_attempt_base",
+					  ir.comp_attempt_base, "started_ms",
+					  (json_int_t)ir.started_ms,
+					  "finished_ms",
+					  (json_int_t)ir.finished_ms, "wake_ms",
+					  (json_int_t)ir.wake_ms, "wake_reason",
+					  ir.wake_reason, "completed_seq",
+					  (json_int_t)ir.completed_seq,
+					  "last_error", ir.last_error, "output",
+					  ir.output, "replies", ir.replies)),
+			0);
+	}
+	return json_pack("{s:I,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:o}", "items",
+			 (json_int_t)mr->items, "concurrency", mr->concurrency,
+			 "min_success", (json_int_t)mr->min_success, "started",
+			 (json_int_t)mr->started, "succeeded",
+			 (json_int_t)mr->succeeded, "failed",
+			 (json_int_t)mr->failed, "compensated",
+			 (json_int_t)mr->compensated, "last_seq",
+			 (json_int_t)mr->last_seq, "run", mr->run, "rows",
+			 items);
+}
+
 /* The rows of saga as one document: a new reference. */
 static json_t *
 state_json(const struct orc_saga *saga)
@@ -27,7 +76,7 @@ state_json(const struct orc_saga *saga)
 		json_array_append_new(
 			steps,
 			json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:s,"
-				  "s:I,s:s?,s:O?,s:O?,s:O?}",
+				  "s:I,s:s?,s:O?,s:O?,s:O?,s:o?}",
 				  "name", sr.name, "status", sr.status,
 				  "attempt", sr.attempt, "attempt_base",
 				  sr.attempt_base, "comp_attempt",
@@ -40,7 +89,8 @@ state_json(const struct orc_saga *saga)
 				  (json_int_t)sr.completed_seq, "last_error",
 				  sr.last_error, "early_event",
 				  sr.early_event, "output", sr.output,
-				  "replies", sr.replies));
+				  "replies", sr.replies, "map",
+				  map_json(saga, i, &sr.map)));
 	}
 	doc = json_pack("{s:s?,s:s?,s:s,s:s,s:O?,s:O?,s:I,s:I,s:I,s:I,s:s?,"
 			"s:O?,s:I,s:I,s:o}",
@@ -84,6 +134,39 @@ through_text(const json_t *v)
 	return copy;
 }
 
+/*
+ * Every item of map step i of saga as rows, their JSON through text, into
+ * fresh (read from the rows) as the store adds them: all, complete.
+ */
+static enum orc_status
+reload_items(const struct orc_saga *saga, struct orc_saga *fresh, size_t i,
+	     struct orc_error *err)
+{
+	const struct orc_map_state *m = saga->steps[i].map;
+	struct orc_item_row *rows = calloc(m->n + 1, sizeof(*rows));
+	json_t **owned = calloc(2 * m->n + 1, sizeof(*owned));
+	enum orc_status status;
+
+	ck_assert(rows != NULL && owned != NULL);
+	for (size_t k = 0; k < m->n; k++) {
+		orc_saga_item_to_row(saga, i, k, &rows[k]);
+		if (rows[k].output != NULL)
+			rows[k].output = owned[2 * k] =
+				through_text(rows[k].output);
+		if (rows[k].replies != NULL)
+			rows[k].replies = owned[2 * k + 1] =
+				through_text(rows[k].replies);
+	}
+	status = orc_saga_add_items(fresh, i, rows, m->n, true, err);
+	if (status != ORC_OK)
+		orc_saga_finish(fresh);
+	for (size_t k = 0; k < 2 * m->n; k++)
+		json_decref(owned[k]);
+	free(owned);
+	free(rows);
+	return status;
+}
+
 char *
 orc_et_reload(struct orc_saga *saga)
 {
@@ -122,6 +205,9 @@ orc_et_reload(struct orc_saga *saga)
 	for (size_t i = 0; i < 3 * RELOAD_STEPS_MAX; i++)
 		json_decref(owned[i]);
 	json_decref(output);
+	for (size_t i = 0; status == ORC_OK && i < saga->n_steps; i++)
+		if (saga->steps[i].map != NULL)
+			status = reload_items(saga, &fresh, i, &err);
 	orc_strbuf_init(&why);
 	if (status != ORC_OK) {
 		orc_strbuf_printf(&why, "from rows: %s", err.message);
