@@ -77,7 +77,8 @@ static const bool saga_transitions[ORC_SAGA_STATUS_COUNT]
 		[ORC_SAGA_CANCELLED] = true,    /* operator terminate */
 	},
 	[ORC_SAGA_COMPLETED] = {
-		[ORC_SAGA_RUNNING] = true, /* operator retry --from */
+		[ORC_SAGA_RUNNING] = true,      /* operator retry --from */
+		[ORC_SAGA_COMPENSATING] = true, /* its parent undoes it */
 	},
 	[ORC_SAGA_COMPENSATING] = {
 		[ORC_SAGA_COMPENSATED] = true, /* failure, all undone */
@@ -188,8 +189,8 @@ orc_txn_ok(const struct orc_txn *t)
 	return t->status == ORC_OK;
 }
 
-static struct orc_effect *
-push_effect(struct orc_txn *t, enum orc_effect_kind kind, size_t step)
+struct orc_effect *
+orc_txn_push_effect(struct orc_txn *t, enum orc_effect_kind kind, size_t step)
 {
 	struct orc_effects *fx = t->fx;
 	struct orc_effect *e;
@@ -219,6 +220,9 @@ push_effect(struct orc_txn *t, enum orc_effect_kind kind, size_t step)
 	e->history = NULL;
 	e->detail = NULL;
 	e->saga_status = t->saga->status;
+	e->child_action = ORC_CHILD_START;
+	e->child_definition = NULL;
+	e->child_version = 0;
 	return e;
 }
 
@@ -230,7 +234,7 @@ push_effect(struct orc_txn *t, enum orc_effect_kind kind, size_t step)
 json_t *
 orc_txn_history(struct orc_txn *t, const char *kind, size_t step)
 {
-	struct orc_effect *e = push_effect(t, ORC_EFFECT_HISTORY, step);
+	struct orc_effect *e = orc_txn_push_effect(t, ORC_EFFECT_HISTORY, step);
 
 	if (e == NULL)
 		return NULL;
@@ -286,7 +290,7 @@ static void
 saga_event(struct orc_txn *t, const char *type)
 {
 	struct orc_saga *saga = t->saga;
-	struct orc_effect *e = push_effect(t, ORC_EFFECT_SAGA_EVENT, NO_STEP);
+	struct orc_effect *e = orc_txn_push_effect(t, ORC_EFFECT_SAGA_EVENT, NO_STEP);
 	json_t *d;
 
 	if (e == NULL)
@@ -563,7 +567,7 @@ orc_txn_emit_command(struct orc_txn *t, size_t i, enum orc_command_kind kind,
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	const struct orc_command_def *cmd = command_def(t, i, kind);
-	struct orc_effect *e = push_effect(t, ORC_EFFECT_COMMAND, i);
+	struct orc_effect *e = orc_txn_push_effect(t, ORC_EFFECT_COMMAND, i);
 
 	if (e == NULL) {
 		json_decref(data);
@@ -744,6 +748,9 @@ start_step(struct orc_txn *t, size_t i)
 		orc_txn_history(t, "step.started", i);
 		orc_txn_timer_after(t, st, sd->delay_ms, ORC_WAKE_DELAY);
 		return false;
+	case ORC_STEP_SAGA:
+		orc_txn_child_start(t, i);
+		return false;
 	}
 	return false;
 }
@@ -852,6 +859,10 @@ finish_failing(struct orc_txn *t)
 	bool undone = false;
 
 	switch (saga->cause) {
+	case ORC_CAUSE_UNDO:
+		/* undone as its parent asked, whatever it had to undo */
+		orc_txn_end_saga(t, ORC_SAGA_COMPENSATED);
+		return;
 	case ORC_CAUSE_CANCEL:
 		orc_txn_end_saga(t, ORC_SAGA_CANCELLED);
 		return;
@@ -898,9 +909,14 @@ advance_compensation(struct orc_txn *t)
 		    st->status == ORC_STEP_COMPENSATING ||
 		    orc_txn_map_in_flight(st) > 0)
 			return;
-		if (!t->def->steps[i].has_compensation)
+		if (t->def->steps[i].kind == ORC_STEP_SAGA) {
+			/* a child undoes itself: no compensation member */
+			if (st->status != ORC_STEP_SUCCEEDED)
+				continue;
+			seq = st->completed_seq;
+		} else if (!t->def->steps[i].has_compensation) {
 			continue;
-		if (st->map != NULL) {
+		} else if (st->map != NULL) {
 			/* one unit, placed by its latest item */
 			if (!orc_txn_map_undo_left(t, i))
 				continue;
@@ -925,6 +941,8 @@ advance_compensation(struct orc_txn *t)
 		return;
 	if (saga->steps[next].map != NULL)
 		orc_txn_map_compensate(t, next);
+	else if (t->def->steps[next].kind == ORC_STEP_SAGA)
+		orc_txn_child_signal(t, next, ORC_CHILD_UNDO);
 	else
 		orc_txn_send_compensation(t, next);
 }
@@ -991,6 +1009,11 @@ orc_txn_begin_failing(struct orc_txn *t, enum orc_saga_cause cause)
 			continue;
 		if (st->map != NULL) {
 			orc_txn_map_stop(t, i);
+			continue;
+		}
+		if (t->def->steps[i].kind == ORC_STEP_SAGA) {
+			/* the child compensates itself; its end is awaited */
+			orc_txn_child_signal(t, i, ORC_CHILD_CANCEL);
 			continue;
 		}
 		if (t->def->steps[i].kind == ORC_STEP_COMMAND &&
@@ -1072,8 +1095,8 @@ compensation_failed(struct orc_txn *t, size_t i, const char *error,
 	return d;
 }
 
-static void
-compensation_succeeded(struct orc_txn *t, size_t i)
+void
+orc_txn_compensation_succeeded(struct orc_txn *t, size_t i)
 {
 	struct orc_saga_step *st = &t->saga->steps[i];
 	json_t *d;
@@ -1357,7 +1380,7 @@ on_reply(struct orc_txn *t)
 	     t->saga->status == ORC_SAGA_STUCK) &&
 	    sd->has_compensation) {
 		if (orc_strv_contains(&sd->compensation.success, type)) {
-			compensation_succeeded(t, i);
+			orc_txn_compensation_succeeded(t, i);
 			return;
 		}
 		if (orc_strv_contains(&sd->compensation.failure, type) &&
@@ -1474,6 +1497,8 @@ fire(struct orc_txn *t, size_t i, enum orc_wake_reason why)
 	case ORC_WAKE_TIMEOUT:
 		orc_txn_put_int(t, orc_txn_history(t, "step.timed_out", i),
 				"attempt", st->attempt);
+		if (sd->kind == ORC_STEP_SAGA)
+			orc_txn_child_signal(t, i, ORC_CHILD_CANCEL);
 		orc_txn_attempt_failed(t, i, "timed out", true);
 		break;
 	case ORC_WAKE_RETRY:
@@ -1627,6 +1652,11 @@ check_input(const struct orc_saga *saga, const struct orc_engine_input *in,
 		return orc_error_set(err, ORC_INVALID,
 				     "migrate input: no version of the saga's "
 				     "definition to move to");
+	if (in->kind == ORC_INPUT_CHILD &&
+	    (in->step == NULL || !json_is_object(in->data)))
+		return orc_error_set(err, ORC_INVALID,
+				     "child input: no step, or data that is "
+				     "not an object");
 	if (in->kind == ORC_INPUT_PATCH && !json_is_object(in->data))
 		return orc_error_set(err, ORC_INVALID,
 				     "patch input: the merge patch is not an "
@@ -1737,6 +1767,12 @@ orc_engine_apply_with(struct orc_saga *saga, const struct orc_engine_input *in,
 	case ORC_INPUT_TERMINATE:
 	case ORC_INPUT_MIGRATE:
 		orc_txn_operator(&t);
+		break;
+	case ORC_INPUT_CHILD:
+		orc_txn_child_ended(&t);
+		break;
+	case ORC_INPUT_UNDO:
+		orc_txn_child_undo(&t);
 		break;
 	}
 	saga->wake_ms = next_wake(saga);

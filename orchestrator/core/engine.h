@@ -154,7 +154,9 @@ bool orc_wake_reason_parse(const char *text, enum orc_wake_reason *out);
 	/* an operator cancelled it: cancelled */                              \
 	X(ORC_CAUSE_CANCEL, "cancel")                                          \
 	/* the saga deadline passed: timed_out */                              \
-	X(ORC_CAUSE_TIMEOUT, "timeout")
+	X(ORC_CAUSE_TIMEOUT, "timeout")                                        \
+	/* its parent compensates (UNDO): compensated */                       \
+	X(ORC_CAUSE_UNDO, "undo")
 
 enum orc_saga_cause { ORC_SAGA_CAUSES(ORC_ENUM_CONSTANT) };
 
@@ -355,7 +357,12 @@ enum orc_status orc_saga_copy(struct orc_saga *dst, const struct orc_saga *src);
 	/* operator: end it now, cancelled, without compensating */            \
 	X(ORC_INPUT_TERMINATE, "terminate")                                    \
 	/* operator: move it to another version of its definition */           \
-	X(ORC_INPUT_MIGRATE, "migrate")
+	X(ORC_INPUT_MIGRATE, "migrate")                                        \
+	/* a child saga of step ended: data {"child", "status", "output",     \
+	   "failure"} */                                                       \
+	X(ORC_INPUT_CHILD, "child")                                            \
+	/* its parent compensates: a completed saga undoes its steps */       \
+	X(ORC_INPUT_UNDO, "undo")
 
 enum orc_input_kind { ORC_INPUT_KINDS(ORC_ENUM_CONSTANT) };
 #define ORC_INPUT_KIND_COUNT (0 ORC_INPUT_KINDS(ORC_ENUM_ONE))
@@ -412,7 +419,9 @@ bool orc_business_key(const json_t *data, const char *pointer, char *buf,
 	/* append a history row */                                             \
 	X(ORC_EFFECT_HISTORY, "history")                                       \
 	/* a lifecycle event: started, ended or stuck */                       \
-	X(ORC_EFFECT_SAGA_EVENT, "saga_event")
+	X(ORC_EFFECT_SAGA_EVENT, "saga_event")                                 \
+	/* start, cancel, undo or terminate a child saga */                   \
+	X(ORC_EFFECT_CHILD, "child")
 
 enum orc_effect_kind { ORC_EFFECT_KINDS(ORC_ENUM_CONSTANT) };
 
@@ -425,6 +434,30 @@ const char *orc_effect_kind_name(enum orc_effect_kind kind);
 enum orc_command_kind { ORC_COMMAND_KINDS(ORC_ENUM_CONSTANT) };
 
 const char *orc_command_kind_name(enum orc_command_kind kind); /* "action" */
+
+/* What an ORC_EFFECT_CHILD asks of the child saga. */
+#define ORC_CHILD_ACTIONS(X)                                                   \
+	/* start it, in the same transaction */                                \
+	X(ORC_CHILD_START, "start")                                            \
+	/* the parent fails: it compensates itself (CANCEL) */                 \
+	X(ORC_CHILD_CANCEL, "cancel")                                          \
+	/* the parent compensates a completed child (UNDO) */                  \
+	X(ORC_CHILD_UNDO, "undo")                                              \
+	/* the parent was terminated: so is it (TERMINATE) */                  \
+	X(ORC_CHILD_TERMINATE, "terminate")
+
+enum orc_child_action { ORC_CHILD_ACTIONS(ORC_ENUM_CONSTANT) };
+
+const char *orc_child_action_name(enum orc_child_action action);
+
+/*
+ * The id of the child saga that attempt attempt of step step of saga
+ * parent_id starts: a UUID (version 8, from a hash of the three) into out,
+ * so that a replayed transaction starts the same child and a retried step
+ * a new one.
+ */
+void orc_child_saga_id(const char *parent_id, const char *step, int attempt,
+		       char out[37]);
 
 /* Why an input changed nothing. */
 #define ORC_IGNORE_REASONS(X)                                                  \
@@ -486,6 +519,16 @@ struct orc_effect {
 	 * lifecycle-event.schema.json), never NULL.
 	 */
 	enum orc_saga_status saga_status;
+
+	/*
+	 * ORC_EFFECT_CHILD: what to do (child_action) to the child saga
+	 * whose id is in message_id; for START, of definition
+	 * child_definition (borrowed), version child_version (0 = the
+	 * latest), with data {"key": business key, "data": trigger data}.
+	 */
+	enum orc_child_action child_action;
+	const char *child_definition;
+	int child_version;
 };
 
 enum orc_engine_result {

@@ -164,6 +164,15 @@ plan(struct orc_txn *t, const struct orc_definition *to, ptrdiff_t *target,
 			    nd->name, nd->has_map ? "a map" : "not a map");
 			continue;
 		}
+		if (od->kind == ORC_STEP_SAGA &&
+		    (st->status == ORC_STEP_RUNNING ||
+		     st->status == ORC_STEP_COMPENSATING) &&
+		    strcmp(od->name, nd->name) != 0) {
+			add(p, "saga step %s awaits its child, whose id and "
+			       "reply name it: it cannot become %s now",
+			    od->name, nd->name);
+			continue;
+		}
 		if (st->map != NULL && strcmp(od->name, nd->name) != 0) {
 			add(p, "map step %s has started: its items are stored "
 			       "under its name, it cannot become %s",

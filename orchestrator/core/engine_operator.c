@@ -190,6 +190,9 @@ on_terminate(struct orc_txn *t)
 		struct orc_saga_step *st = &saga->steps[i];
 
 		orc_txn_map_abandon(t, i, "terminated");
+		if (st->status == ORC_STEP_RUNNING &&
+		    t->def->steps[i].kind == ORC_STEP_SAGA)
+			orc_txn_child_signal(t, i, ORC_CHILD_TERMINATE);
 		if (st->status == ORC_STEP_RUNNING) {
 			orc_txn_abort_step(t, i);
 			orc_txn_set_text(t, &st->last_error, "terminated");

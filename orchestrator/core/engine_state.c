@@ -34,6 +34,8 @@ static const char *const command_kind_names[] = {
 	ORC_COMMAND_KINDS(NAME_ENTRY)};
 static const char *const ignore_reason_names[] = {
 	ORC_IGNORE_REASONS(NAME_ENTRY)};
+static const char *const child_action_names[] = {
+	ORC_CHILD_ACTIONS(NAME_ENTRY)};
 
 static const char *
 name_of(const char *const *names, size_t n, unsigned value)
@@ -87,6 +89,8 @@ NAME_FUNCTION(orc_effect_kind_name, enum orc_effect_kind, effect_kind_names)
 NAME_FUNCTION(orc_command_kind_name, enum orc_command_kind, command_kind_names)
 NAME_FUNCTION(orc_ignore_reason_name, enum orc_ignore_reason,
 	      ignore_reason_names)
+NAME_FUNCTION(orc_child_action_name, enum orc_child_action,
+	      child_action_names)
 
 bool
 orc_saga_status_is_final(enum orc_saga_status status)
@@ -364,6 +368,22 @@ effect_to_json(const struct orc_effect *e)
 		     json_object_set_new(o, "history",
 					 json_string(e->history)) == 0 &&
 		     json_object_set(o, "detail", e->detail) == 0;
+		break;
+	case ORC_EFFECT_CHILD:
+		ok = ok &&
+		     json_object_set_new(o, "action",
+					 json_string(orc_child_action_name(
+						 e->child_action))) == 0 &&
+		     json_object_set_new(o, "child",
+					 json_string(e->message_id)) == 0;
+		if (ok && e->child_action == ORC_CHILD_START)
+			ok = json_object_set_new(
+				     o, "definition",
+				     json_string(e->child_definition)) == 0 &&
+			     json_object_set_new(
+				     o, "version",
+				     json_integer(e->child_version)) == 0 &&
+			     json_object_set(o, "data", e->data) == 0;
 		break;
 	case ORC_EFFECT_SAGA_EVENT:
 		ok = ok &&

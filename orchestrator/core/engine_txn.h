@@ -41,6 +41,14 @@ struct orc_txn {
 void orc_txn_oom(struct orc_txn *t);
 bool orc_txn_ok(const struct orc_txn *t);
 
+/*
+ * Append an effect of kind for step (or ORC_TXN_NO_STEP), its fields
+ * reset; NULL when out of memory (latched).  Pointers into the effect
+ * list move with the next one.
+ */
+struct orc_effect *orc_txn_push_effect(struct orc_txn *t,
+				       enum orc_effect_kind kind, size_t step);
+
 /* ---- history: entries, and their detail objects ---- */
 
 /*
@@ -143,6 +151,21 @@ void orc_txn_ignore(struct orc_txn *t, enum orc_ignore_reason reason,
 		    size_t step);
 /* An operator action the saga's status does not allow: ORC_CONFLICT. */
 void orc_txn_conflict(struct orc_txn *t, const char *what);
+
+/* Step i's compensation is done: it is compensated, what is next. */
+void orc_txn_compensation_succeeded(struct orc_txn *t, size_t i);
+
+/* ---- child sagas (engine_child.c) ---- */
+
+/* Saga step i just went running: start its child (a CHILD effect). */
+void orc_txn_child_start(struct orc_txn *t, size_t i);
+/* Ask step i's current child for action (cancel, undo, terminate). */
+void orc_txn_child_signal(struct orc_txn *t, size_t i,
+			  enum orc_child_action action);
+/* Apply t->in, a CHILD input: the child of a step ended. */
+void orc_txn_child_ended(struct orc_txn *t);
+/* Apply t->in, an UNDO input: the parent compensates this saga. */
+void orc_txn_child_undo(struct orc_txn *t);
 
 /* ---- map steps (engine_map.c) ---- */
 

@@ -226,6 +226,11 @@ summarize(struct rig *r)
 			snprintf(item, sizeof(item), "ev:%s",
 				 orc_saga_status_name(e->saga_status));
 			break;
+		case ORC_EFFECT_CHILD:
+			snprintf(item, sizeof(item), "child:%s/%s",
+				 e->step_name,
+				 orc_child_action_name(e->child_action));
+			break;
 		}
 		len += (size_t)snprintf(r->got + len, sizeof(r->got) - len,
 					"%s%s", len ? " " : "", item);
@@ -1036,13 +1041,13 @@ START_TEST(test_names_every)
 		"none",         "timeout",      "retry",     "delay",
 		"wait_timeout", "comp_timeout", "comp_retry",   "map_load"};
 	static const char *const cause[] = {"none", "failure", "cancel",
-					    "timeout"};
+					    "timeout", "undo"};
 	static const char *const input[] = {
 		"start", "reply", "event",   "timer",   "cancel",  "retry",
 		"pause", "resume", "skip",   "patch",   "resolve", "terminate",
-		"migrate"};
+		"migrate", "child", "undo"};
 	static const char *const effect[] = {"command", "history",
-					     "saga_event"};
+					     "saga_event", "child"};
 	static const char *const command[] = {"action", "compensation"};
 	static const char *const ignore[] = {
 		"",           "late",      "duplicate", "unknown_step",
