@@ -321,6 +321,9 @@ orc_apply_run_engine_from(struct orc_apply *ap, struct orc_stored_saga *ss,
 		if (ap->fx.v[i].kind == ORC_EFFECT_SAGA_EVENT &&
 		    ap->fx.v[i].saga_status != ORC_SAGA_RUNNING)
 			ap->finished[ap->fx.v[i].saga_status]++;
+	if (st == ORC_OK)
+		st = orc_apply_children(ap, ss, event_id, traceparent, now_ms,
+					err);
 	return st;
 }
 

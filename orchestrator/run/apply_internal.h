@@ -88,6 +88,7 @@ struct orc_apply {
 	size_t n_limits, cap_limits;
 	const struct orc_apply_hook *hook; /* run before commit_writes() */
 	const struct orc_apply_trigger *trigger; /* of orc_apply_start() */
+	int child_depth; /* children being started inside children (apply_child.c) */
 	struct orc_apply_stats stats;
 };
 
@@ -114,6 +115,17 @@ enum orc_status orc_apply_run_engine(struct orc_apply *ap,
  * failure. */
 enum orc_status orc_apply_commit_writes(struct orc_apply *ap,
 					struct orc_error *err);
+/*
+ * After the engine ran on ss (its effects in ap->fx): start the children
+ * it asked for, queue its requests to children, and tell its parent when
+ * it ended (apply_child.c).  event_id and traceparent as for
+ * orc_apply_run_engine_from(); ap->fx is overwritten.
+ */
+enum orc_status orc_apply_children(struct orc_apply *ap,
+				   struct orc_stored_saga *ss,
+				   const char *event_id,
+				   const char *traceparent, int64_t now_ms,
+				   struct orc_error *err);
 /* Can a saga of def have parked events (does it await any)? */
 bool orc_apply_has_waits(const struct orc_definition *def);
 /*

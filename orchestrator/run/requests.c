@@ -60,6 +60,8 @@ static const struct {
 	{"skip", ORC_INPUT_SKIP},	{"patch", ORC_INPUT_PATCH},
 	{"retry", ORC_INPUT_RETRY},	{"resolve", ORC_INPUT_RESOLVE},
 	{"cancel", ORC_INPUT_CANCEL},	{"terminate", ORC_INPUT_TERMINATE},
+	/* between a saga and its children (apply_child.c) */
+	{"child_ended", ORC_INPUT_CHILD}, {"undo", ORC_INPUT_UNDO},
 };
 
 static bool

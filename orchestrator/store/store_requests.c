@@ -202,6 +202,22 @@ orc_store_request_done(struct orc_store *store, int64_t id,
 	return st;
 }
 
+enum orc_status
+orc_store_request_insert(struct orc_store *store, const char *action,
+			 const char *saga_id, const char *step,
+			 const char *data, const char *reason,
+			 struct orc_error *err)
+{
+	const char *params[5] = {action, saga_id, step, data, reason};
+
+	return orc_store_run(store,
+			     "INSERT INTO %1$s.operator_requests (action,"
+			     " saga_id, step, data, reason) VALUES ($1, $2::uuid,"
+			     " $3, $4::jsonb, $5)",
+			     5, params, NULL, "asking a saga's parent or child",
+			     err);
+}
+
 static const char settle_sql[] =
 	"UPDATE %1$s.operator_requests SET state = $2, outcome = $3,"
 	" applied_at = now(), applied_by_instance = $4, claimed_until = NULL"

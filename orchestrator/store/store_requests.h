@@ -89,6 +89,18 @@ enum orc_status orc_store_requests_claim(struct orc_store *store,
 					 struct orc_error *err);
 
 /*
+ * In the caller's open transaction: ask for action on saga_id (step and
+ * data, the JSON text, may be NULL), as a saga of the orchestrator asks
+ * its child or its parent (engine.h, ORC_EFFECT_CHILD): the row commits
+ * or rolls back with what caused it, and the pump applies it once.
+ */
+enum orc_status orc_store_request_insert(struct orc_store *store,
+					 const char *action,
+					 const char *saga_id, const char *step,
+					 const char *data, const char *reason,
+					 struct orc_error *err);
+
+/*
  * In the caller's open transaction: request id is done, by instance,
  * with action_id.  ORC_CONFLICT when it is no longer pending (another
  * process applied it): the caller rolls its action back.

@@ -189,7 +189,9 @@ orc_saga_set_add_new(struct orc_saga_set *set, const struct orc_definition *def)
 	Y(SAGA_QUARANTINE, "quarantine_reason")                                \
 	Y(SAGA_OUTPUT, "output::text")                                         \
 	Y(SAGA_LIFECYCLE, "lifecycle_seq")                                     \
-	Y(SAGA_PAUSED, MS("paused_at"))
+	Y(SAGA_PAUSED, MS("paused_at"))                                        \
+	Y(SAGA_PARENT, "coalesce(parent_id::text, '')")                        \
+	Y(SAGA_PARENT_STEP, "coalesce(parent_step, '')")
 
 enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };
 
@@ -434,6 +436,10 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	}
 	st = orc_saga_from_rows(&ss->saga, def, &row, rows, n, err);
 	if (st == ORC_OK) {
+		snprintf(ss->parent_id, sizeof(ss->parent_id), "%s",
+			 PQgetvalue(sagas, r, SAGA_PARENT));
+		snprintf(ss->parent_step, sizeof(ss->parent_step), "%s",
+			 PQgetvalue(sagas, r, SAGA_PARENT_STEP));
 		st = orc_store_load_map_items(store, &ss->saga, err);
 		if (st != ORC_OK) {
 			orc_error_prefix(err, "saga %s", id);
@@ -784,7 +790,9 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 	Y(S_FAILURE, 12, text, failure)                                        \
 	Y(S_OUTPUT, 13, text, output)                                          \
 	Y(S_LIFECYCLE, 14, int, lifecycle)                                     \
-	Y(S_PAUSED, 15, bigint, paused)
+	Y(S_PAUSED, 15, bigint, paused)                                        \
+	Y(S_PARENT, 16, uuid, parent)                                          \
+	Y(S_PARENT_STEP, 17, text, pstep)
 
 #define STEP_PARAMS(X, Y)                                                      \
 	X(T_SAGA, 1, uuid, saga)                                               \
@@ -960,6 +968,10 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	orc_pgarray_text(&c[S_OUTPUT], saga_output);
 	orc_pgarray_int(&c[S_LIFECYCLE], row.lifecycle_seq);
 	orc_pgarray_int(&c[S_PAUSED], row.paused_ms);
+	orc_pgarray_text(&c[S_PARENT],
+			 ss->parent_id[0] != '\0' ? ss->parent_id : NULL);
+	orc_pgarray_text(&c[S_PARENT_STEP],
+			 ss->parent_step[0] != '\0' ? ss->parent_step : NULL);
 	free(ctx);
 	free(saga_output);
 	wb->n_sagas++;
@@ -1083,6 +1095,9 @@ orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 			free(text);
 			wb->n_outbox++;
 			break;
+		case ORC_EFFECT_CHILD:
+			/* the apply layer acts on these (apply_child.c) */
+			break;
 		case ORC_EFFECT_SAGA_EVENT:
 			/*
 			 * A lifecycle event: an outbox row in the same lane as
@@ -1181,12 +1196,14 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 			"INSERT INTO %1$s.sagas (id, definition_name,"
 			" definition_version, business_key, status, failing_reason,"
 			" context, created_at, deadline_at, wake_at, completion_seq,"
-			" failure, output, lifecycle_seq, paused_at, finished_at)"
+			" failure, output, lifecycle_seq, paused_at, finished_at,"
+			" parent_id, parent_step)"
 			" SELECT u.id, u.name, u.version, u.key, u.status, u.cause,"
 			" u.ctx::jsonb, to_timestamp(u.started / 1000.0), "
 			TS("u.deadline") ", " TS("u.wake") ", u.seq, u.failure,"
 			" u.output::jsonb, u.lifecycle, " TS("u.paused") ","
-			" CASE WHEN u.status IN " FINAL_STATUSES " THEN now() END"
+			" CASE WHEN u.status IN " FINAL_STATUSES " THEN now() END,"
+			" u.parent, u.pstep"
 			" FROM " UNNEST(SAGA_PARAMS)
 			" AS u(" UNNEST_AS(SAGA_PARAMS) ")"
 			" ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"

@@ -87,6 +87,12 @@ struct orc_stored_saga {
 	struct orc_saga saga;
 	bool is_new;  /* not in the database yet: INSERT */
 	bool touched; /* an input was applied: write it back */
+	/*
+	 * The saga whose saga step started it, and that step ("" for
+	 * none): written when it is inserted, never changed.
+	 */
+	char parent_id[37];
+	char parent_step[ORC_NAME_MAX + 1];
 };
 
 /*
