@@ -276,6 +276,29 @@ START_TEST(test_saga_steps)
 }
 END_TEST
 
+#define TRIP ORC_SOURCE_DIR "/schemas/examples/trip_with_payment.json"
+
+START_TEST(test_saga_example)
+{
+	struct orc_definition_issues issues = {0};
+	struct orc_error err;
+
+	ck_assert_int_eq(orc_definition_load_file(TRIP, &def, &issues, &err),
+			 ORC_OK);
+	orc_definition_issues_finish(&issues);
+	render(ORC_GRAPH_MERMAID);
+	ck_line("    pay[\\\"pay<br/>saga: trip_payment v1\"\\]");
+	ck_line("    book_flight --> pay");
+	ck_line("    book_hotel --> pay");
+	ck_line("    pay --> confirm_trip");
+	ck_line("    book_flight -.-> UNDO_book_flight");
+	ck_assert_ptr_null(strstr(text, "UNDO_pay"));
+	render(ORC_GRAPH_DOT);
+	ck_line("    \"pay\" [label=\"pay\\nsaga: trip_payment v1\", "
+		"shape=box, peripheries=2];");
+}
+END_TEST
+
 START_TEST(test_hand_built_delay)
 {
 	/* no body: the delay is formatted from milliseconds */
@@ -323,6 +346,7 @@ suite(void)
 	tcase_add_test(tc, test_map_example);
 	tcase_add_test(tc, test_map_bounds);
 	tcase_add_test(tc, test_saga_steps);
+	tcase_add_test(tc, test_saga_example);
 	tcase_add_test(tc, test_hand_built_delay);
 	tcase_add_test(tc, test_formats);
 	suite_add_tcase(s, tc);
