@@ -3,7 +3,8 @@
 #   gnuplot -e "sweep='sweep.tsv'; out_sweep='throughput-vs-batch.png'; \
 #               out_lat='latency.png'; target=10000; pg_single=3600; \
 #               pg_set=14000; cdf1='a.tsv'; title1='(a)'; cdf2=''; title2=''; \
-#               cdf3=''; title3=''; echo_cdf='kafka-echo-cdf.tsv'" plot.gnuplot
+#               cdf3=''; title3=''; cdf4=''; title4=''; \
+#               echo_cdf='kafka-echo-cdf.tsv'" plot.gnuplot
 #
 # sweep:  "batch_size<TAB>steps/s<TAB>events/s<TAB>sagas/s" rows (scenario (a)
 #         with the closed-loop load at each ORC_BATCH_SIZE)
@@ -55,6 +56,8 @@ set style line 1 lw 2 lc rgb "#1f77b4"
 set style line 2 lw 2 lc rgb "#ff7f0e"
 set style line 3 lw 2 lc rgb "#2ca02c"
 set style line 4 lw 2 lc rgb "#7f7f7f" dt 2
+set style line 5 lw 2 lc rgb "#9467bd"
+if (!exists("cdf4")) { cdf4 = ""; title4 = "" }
 has(f) = strlen(f) > 0 && system("test -s '" . f . "' && echo 1 || echo 0") eq "1"
 cmd = ""
 add(f, t, ls) = has(f) ? sprintf("%s'%s' using 2:1 with lines ls %d title '%s'", \
@@ -62,5 +65,6 @@ add(f, t, ls) = has(f) ? sprintf("%s'%s' using 2:1 with lines ls %d title '%s'",
 cmd = cmd . add(cdf1, title1, 1)
 cmd = cmd . add(cdf2, title2, 2)
 cmd = cmd . add(cdf3, title3, 3)
+cmd = cmd . add(cdf4, title4, 5)
 cmd = cmd . add(echo_cdf, "Kafka echo round trip alone", 4)
 if (strlen(cmd) > 0) { eval("plot " . cmd) } else { print "no latency runs: latency chart not drawn" }

@@ -3,8 +3,8 @@
 # stack (deploy/local): one command, from a fresh machine to a results table,
 # bench-results/<timestamp>/results.json and two charts.
 #
-#   tests/bench/run-bench.sh               # full run (30 s windows, ~7 min)
-#   BENCH_QUICK=1 tests/bench/run-bench.sh # quick run (10 s windows, ~4 min)
+#   tests/bench/run-bench.sh               # full run (30 s windows, ~9 min)
+#   BENCH_QUICK=1 tests/bench/run-bench.sh # quick run (10 s windows, ~5 min)
 #
 # What it does, in order:
 #   1. installs what is missing (deploy/install-deps.sh), builds Release in
@@ -28,7 +28,8 @@
 #      500 (short windows);
 #   6. per scenario - (a) 3 sequential steps, (b) 10 steps with a fan-out of
 #      4, (c) 3 steps whose last fails for 10% of the sagas (responder
-#      random:10, fixed seed) and compensates - a throughput run (sagas
+#      random:10, fixed seed) and compensates, (d) a map of the trigger's
+#      100 items (max_concurrency 10) then one step - a throughput run (sagas
 #      started as fast as the system accepts them) and a latency run (a fixed
 #      offered rate: 50% of the sagas/s the throughput run completed);
 #   7. the Kafka produce->consume echo round trip (tests/bench/kafka_echo.c)
@@ -43,6 +44,12 @@
 #                 or compensation.succeeded history entries committed in the
 #                 window; sagas/s: terminal entries (saga.completed,
 #                 .compensated, .failed) committed in the window
+#   map item      (d) each item of a map is a step: its own step.started /
+#                 step.succeeded entries (with "item" in the detail) count
+#                 as a step's; the map's own entries (the map started, the
+#                 map succeeded) are not commands and are left out; items/s,
+#                 WAL and CPU per item count the items alone (map.* in
+#                 metrics.json)
 #   step latency  commit of the transition that wrote the command to the
 #                 outbox (its step.started / compensation.started entry) ->
 #                 commit of the transition that applied the reply; both are
@@ -100,7 +107,7 @@
 #   BENCH_WARMUP_STACK_S [60]   the stack's warm-up: no new throw-away run
 #                           after that many seconds (quick: 40; 0 = none)
 #   BENCH_WARMUP_STACK_WINDOW_S [8]  window of each warm-up run (quick: 4)
-#   BENCH_SCENARIOS [a,b,c] scenarios to run
+#   BENCH_SCENARIOS [a,b,c,d] scenarios to run
 #   BENCH_MODES [throughput,latency]
 #   BENCH_PROCS [1]         orchestrator processes per run
 #   BENCH_BATCH_SIZE        ORC_BATCH_SIZE of the scenario runs (default: the
@@ -152,7 +159,7 @@ SUB_WINDOW=${BENCH_SUB_WINDOW_S:-$d_sub}
 WARMUP_STACK=${BENCH_WARMUP_STACK_S:-$d_stack}
 WARMUP_STACK_WINDOW=${BENCH_WARMUP_STACK_WINDOW_S:-$d_sweep_window}
 WARMUP_STACK_TRIES=5
-SCENARIOS=${BENCH_SCENARIOS:-a,b,c}
+SCENARIOS=${BENCH_SCENARIOS:-a,b,c,d}
 MODES=${BENCH_MODES:-throughput,latency}
 PROCS=${BENCH_PROCS:-1}
 BATCH=${BENCH_BATCH_SIZE:-}
@@ -175,6 +182,7 @@ RESPONDER=$BUILD/tests/tools/responder
 LOADGEN=$BUILD/tests/tools/loadgen
 ECHO_BIN=$BUILD/tests/bench/kafka_echo
 DATA_TEMPLATE='{"id":"{key}","total":{i},"customer":"c-42","currency":"EUR","sent_ms":{ts_ms}}'
+MAP_ITEMS=100 # items in the trigger of scenario (d)
 
 say() { printf '%s run-bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -315,7 +323,18 @@ sampler() {
 
 # ------------------------------------------------------------ setup of a run
 
-scenario_def() { # definition file, trigger topic suffix, trigger type, responder args
+# map_items_json N: a JSON array of N items {"sku":"s<i>"}
+map_items_json() {
+  local n=$1 k out=
+  for ((k = 0; k < n; k++)); do out+="${out:+,}{\"sku\":\"s$k\"}"; done
+  printf '[%s]' "$out"
+}
+
+# definition file, trigger topic suffix, trigger type, responder args; the
+# trigger's data template (SDATA) and the items of its map steps (SITEMS, 0
+# without one)
+scenario_def() {
+  SDATA=$DATA_TEMPLATE SITEMS=0
   case $1 in
     a) SDEF=bench_seq3.json SNAME=bench_seq3 STOPIC=seq3.start STYPE=bench_seq3.requested
        SRULES=(--default succeed:service.succeeded) ;;
@@ -324,7 +343,10 @@ scenario_def() { # definition file, trigger topic suffix, trigger type, responde
     c) SDEF=bench_comp3.json SNAME=bench_comp3 STOPIC=comp3.start STYPE=bench_comp3.requested
        SRULES=(--default succeed:service.succeeded
                --rule bench_comp3.ship=random:10:service.failed:service.succeeded) ;;
-    *) die "unknown scenario $1 (a, b or c)" ;;
+    d) SDEF=bench_map100.json SNAME=bench_map100 STOPIC=map100.start STYPE=bench_map100.requested
+       SRULES=(--default succeed:service.succeeded)
+       SITEMS=$MAP_ITEMS SDATA="${DATA_TEMPLATE%\}},\"items\":$(map_items_json "$SITEMS")}" ;;
+    *) die "unknown scenario $1 (a, b, c or d)" ;;
   esac
 }
 
@@ -333,6 +355,7 @@ scenario_title() {
     a) echo "(a) 3 steps in sequence" ;;
     b) echo "(b) 10 steps, fan-out of 4" ;;
     c) echo "(c) 3 steps, 10% fail at the last and compensate" ;;
+    d) echo "(d) a map of $MAP_ITEMS items, concurrency 10, then 1 step" ;;
   esac
 }
 
@@ -439,7 +462,7 @@ run_one() {
     local count
     count=$(awk -v r="$rate" -v s="$((warm + window + 1))" 'BEGIN { printf "%d", r * s }')
     "$LOADGEN" --topic "$topic_prefix.$STOPIC" --type "$STYPE" --prefix "$RUNID-$tag" \
-      --count "$count" --rate "$rate" --data "$DATA_TEMPLATE" \
+      --count "$count" --rate "$rate" --data "$SDATA" \
       --json "$dir/loadgen.json" >"$dir/loadgen.out" 2>&1 &
     lg_pid=$!
     PIDS+=("$lg_pid")
@@ -504,7 +527,7 @@ feed_closed() {
   local sent=0 started=0 prev_started=0 prev_t t rate=0 target=50 backlog grant cred probes top
   local deadline armed=0
   exec {cred}> >(exec "$LOADGEN" --topic "$topic" --type "$type" --prefix "$prefix" \
-    --credits --count 100000000 --data "$DATA_TEMPLATE" \
+    --credits --count 100000000 --data "$SDATA" \
     --json "$dir/loadgen.json" >"$dir/loadgen.out" 2>&1)
   local lg=$!
   coproc FEEDQ { "$PG_BIN/psql" -X -q -At -d "$db" 2>&1; }
@@ -651,14 +674,23 @@ metrics() {
     cat <<'EOF'
 SET search_path = orchestrator;
 SET work_mem = '256MB';
+-- the map steps of the run's definition
+CREATE TEMP TABLE mapsteps AS
+SELECT st->>'name' AS name FROM saga_definitions d, jsonb_array_elements(d.body -> 'steps') st
+ WHERE d.name = :'defname' AND st ? 'map';
+-- the run's history; a map's items are steps of their own ("unit" names
+-- one: "reserve[17]", as in its commands' ce_id and sagastep), the map's own
+-- entries (it started, it succeeded) are no command and are left out
 CREATE TEMP TABLE h AS
-SELECT saga_id, kind, step_name, pg_xact_commit_timestamp(xmin) AS ct,
-       xmin::text::bigint AS x, at
+SELECT saga_id, kind, step_name, (detail->>'item')::int AS item,
+       step_name || coalesce('[' || (detail->>'item') || ']', '') AS unit,
+       pg_xact_commit_timestamp(xmin) AS ct, xmin::text::bigint AS x, at
   FROM saga_history
- WHERE saga_id IN (SELECT id FROM sagas WHERE definition_name = :'defname');
+ WHERE saga_id IN (SELECT id FROM sagas WHERE definition_name = :'defname')
+   AND NOT coalesce(detail->>'item' IS NULL AND step_name IN (SELECT name FROM mapsteps), false);
 -- this run's sagas (the database may hold preloaded ones of bench_history)
 CREATE TEMP VIEW rs AS SELECT * FROM sagas WHERE definition_name = :'defname';
-CREATE INDEX ON h (saga_id, step_name, kind);
+CREATE INDEX ON h (saga_id, unit, kind);
 ANALYZE h;
 CREATE TEMP TABLE tap (ce_id text, ts_ms bigint, tstype text, topic text, part int, off bigint,
                        sagaid text, step text);
@@ -680,7 +712,7 @@ SELECT :t_first + :warm AS w0,
 -- steps: commands answered and applied; their latency
 CREATE TEMP TABLE lat AS
 WITH s AS (
-  SELECT saga_id, step_name,
+  SELECT saga_id, unit,
          min(ct) FILTER (WHERE kind = 'step.started') AS a_start,
          min(ct) FILTER (WHERE kind IN ('step.succeeded', 'step.failed')) AS a_end,
          min(ct) FILTER (WHERE kind = 'compensation.started') AS c_start,
@@ -702,7 +734,7 @@ SELECT (t.ts_ms + 0.5) - extract(epoch FROM h.ct) * 1000 AS ms, t.tstype
   FROM tap t
   JOIN h ON t.topic = :'prefix' || '.commands'
         AND h.saga_id = split_part(t.ce_id, '/', 1)::uuid
-        AND h.step_name = split_part(t.ce_id, '/', 2)
+        AND h.unit = split_part(t.ce_id, '/', 2)
         AND h.kind = CASE split_part(t.ce_id, '/', 3) WHEN 'action' THEN 'step.started'
                                                       ELSE 'compensation.started' END
  WHERE split_part(t.ce_id, '/', 4) = '1'
@@ -714,24 +746,24 @@ SELECT (t.ts_ms + 0.5) - extract(epoch FROM h.ct) * 1000 AS ms, t.tstype
 -- loop) -> that transaction commits
 CREATE TEMP TABLE parts AS
 WITH st AS (
-  SELECT saga_id, step_name,
+  SELECT saga_id, unit,
          min(ct) FILTER (WHERE kind = 'step.started') AS t0,
          min(ct) FILTER (WHERE kind IN ('step.succeeded', 'step.failed')) AS t3,
          min(at) FILTER (WHERE kind IN ('step.succeeded', 'step.failed')) AS t_apply
     FROM h WHERE step_name IS NOT NULL GROUP BY 1, 2),
 cmd AS (
-  SELECT split_part(ce_id, '/', 1)::uuid AS saga_id, split_part(ce_id, '/', 2) AS step_name,
+  SELECT split_part(ce_id, '/', 1)::uuid AS saga_id, split_part(ce_id, '/', 2) AS unit,
          min(ts_ms) AS ts
     FROM tap WHERE topic = :'prefix' || '.commands' AND split_part(ce_id, '/', 3) = 'action'
    GROUP BY 1, 2),
 rep AS (
-  SELECT sagaid::uuid AS saga_id, step AS step_name, min(ts_ms) AS ts
+  SELECT sagaid::uuid AS saga_id, step AS unit, min(ts_ms) AS ts
     FROM tap WHERE topic = :'prefix' || '.replies' AND sagaid <> '' GROUP BY 1, 2)
 SELECT (cmd.ts + 0.5) - extract(epoch FROM st.t0) * 1000 AS outbox_lag,
        (rep.ts - cmd.ts)::float8 AS service,
        extract(epoch FROM st.t_apply) * 1000 - (rep.ts + 0.5) AS to_batch,
        extract(epoch FROM st.t3 - st.t_apply) * 1000 AS transaction
-  FROM st JOIN cmd USING (saga_id, step_name) JOIN rep USING (saga_id, step_name)
+  FROM st JOIN cmd USING (saga_id, unit) JOIN rep USING (saga_id, unit)
  WHERE st.t3 >= to_timestamp(:w0) AND st.t3 < to_timestamp(:w1);
 
 -- CPU over the samples that enclose the window
@@ -749,7 +781,8 @@ d AS (
 SELECT b.s0, b.s1, split_part(d.comp, '/', 1) AS comp, d.comp AS proc,
        d.ticks::float8 / :clk AS cpu_s FROM b, d;
 SELECT coalesce(min(s0), :w0) AS s0, coalesce(min(s1), :w1) AS s1 FROM cpu \gset
-SELECT count(*) AS cpu_steps FROM h
+SELECT count(*) AS cpu_steps,
+       count(*) FILTER (WHERE item IS NOT NULL AND kind = 'step.succeeded') AS cpu_items FROM h
  WHERE kind IN ('step.succeeded', 'step.failed', 'compensation.succeeded')
    AND ct >= to_timestamp(:s0) AND ct < to_timestamp(:s1) \gset
 
@@ -771,6 +804,7 @@ SELECT c1[1] - c0[1] AS wal_bytes, c1[2] - c0[2] AS wal_records, c1[3] - c0[3] A
        c1[6] - c0[6] AS steps_upd, c1[7] - c0[7] AS steps_hot,
        (SELECT count(*) FROM h WHERE kind IN ('step.succeeded', 'step.failed',
                                               'compensation.succeeded')) AS steps,
+       (SELECT count(*) FROM h WHERE item IS NOT NULL AND kind = 'step.succeeded') AS items,
        (SELECT count(*) FROM h WHERE kind IN ('saga.completed', 'saga.compensated', 'saga.failed',
                                               'saga.cancelled', 'saga.timed_out')) AS sagas
   FROM (SELECT :'c0'::numeric[] AS c0, :'c1'::numeric[] AS c1) a;
@@ -915,18 +949,69 @@ SELECT jsonb_build_object(
       FROM counters),
   'rss', jsonb_build_object('vmhwm_kb', to_jsonb(:'hwm'::int[]),
                             'max_mb', round((SELECT max(x) FROM unnest(:'hwm'::int[]) x) / 1024.0, 1)),
+  -- map steps (scenario d): items are counted as steps above; here alone
+  'map', CASE WHEN EXISTS (SELECT FROM mapsteps) THEN jsonb_build_object(
+      'steps', (SELECT jsonb_agg(name ORDER BY name) FROM mapsteps),
+      'items_per_saga', :items,
+      'steps_count_items', true,
+      'items', (SELECT count(*) FROM h WHERE item IS NOT NULL AND kind = 'step.succeeded'
+                   AND ct >= to_timestamp(:w0) AND ct < to_timestamp(:w1)),
+      'items_per_s', (SELECT round(count(*) / (:w1 - :w0)::numeric, 1) FROM h
+                       WHERE item IS NOT NULL AND kind = 'step.succeeded'
+                         AND ct >= to_timestamp(:w0) AND ct < to_timestamp(:w1)),
+      'item_latency_ms', (
+          SELECT jsonb_build_object('n', count(*),
+            'p50', round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+            'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2))
+            FROM (SELECT extract(epoch FROM min(ct) FILTER (WHERE kind = 'step.succeeded')
+                                 - min(ct) FILTER (WHERE kind = 'step.started')) * 1000 AS ms,
+                         min(ct) FILTER (WHERE kind = 'step.succeeded') AS done
+                    FROM h WHERE item IS NOT NULL GROUP BY saga_id, unit) y
+           WHERE done >= to_timestamp(:w0) AND done < to_timestamp(:w1)),
+      -- Little's law: the mean number in flight over the window
+      'sagas_in_flight', (
+          SELECT round((sum(greatest(0, extract(epoch FROM least(coalesce(te, to_timestamp(:w1)),
+                                                                 to_timestamp(:w1))
+                                                     - greatest(ts, to_timestamp(:w0)))))
+                        / (:w1 - :w0))::numeric, 1)
+            FROM (SELECT min(ct) FILTER (WHERE kind = 'saga.started') AS ts,
+                         min(ct) FILTER (WHERE kind IN ('saga.completed', 'saga.compensated',
+                           'saga.failed', 'saga.cancelled', 'saga.timed_out')) AS te
+                    FROM h GROUP BY saga_id) y WHERE ts IS NOT NULL),
+      'items_in_flight', (
+          SELECT round((sum(greatest(0, extract(epoch FROM least(coalesce(te, to_timestamp(:w1)),
+                                                                 to_timestamp(:w1))
+                                                     - greatest(ts, to_timestamp(:w0)))))
+                        / (:w1 - :w0))::numeric, 1)
+            FROM (SELECT min(ct) FILTER (WHERE kind = 'step.started') AS ts,
+                         min(ct) FILTER (WHERE kind IN ('step.succeeded', 'step.failed')) AS te
+                    FROM h WHERE item IS NOT NULL GROUP BY saga_id, unit) y WHERE ts IS NOT NULL),
+      'cpu_items', :cpu_items,
+      'orchestrator_us_per_item', (SELECT round((1e6 * sum(cpu_s) FILTER (WHERE comp = 'orchestrator')
+                                     / nullif(:cpu_items, 0))::numeric, 1) FROM cpu),
+      'postgres_us_per_item', (SELECT round((1e6 * sum(cpu_s) FILTER (WHERE comp = 'postgres')
+                                 / nullif(:cpu_items, 0))::numeric, 1) FROM cpu),
+      'wal_items', (SELECT items FROM counters),
+      'wal_bytes_per_item', (SELECT round(wal_bytes / nullif(items, 0), 1) FROM counters),
+      'wal_records_per_item', (SELECT round(wal_records / nullif(items, 0), 2) FROM counters)) END,
   'checks', (
     WITH term AS (
       SELECT saga_id, count(*) AS n FROM h
        WHERE kind IN ('saga.completed', 'saga.compensated', 'saga.failed', 'saga.cancelled',
                       'saga.timed_out') GROUP BY 1),
-    per_step AS (
-      SELECT saga_id, step_name,
+    per_step AS (  -- a map's item is a step of its own
+      SELECT saga_id, unit,
              count(*) FILTER (WHERE kind = 'step.started') AS started,
              count(*) FILTER (WHERE kind = 'step.succeeded') AS succeeded,
              count(*) FILTER (WHERE kind = 'compensation.succeeded') AS compensated
         FROM h WHERE step_name IS NOT NULL GROUP BY 1, 2),
-    nsteps AS (SELECT name, jsonb_array_length(body -> 'steps') AS n FROM saga_definitions)
+    -- the successes a completed saga has: one per step, a map's one per item
+    nsteps AS (SELECT name, jsonb_array_length(body -> 'steps')
+                            + (SELECT count(*) FROM mapsteps) * (:items - 1) AS n
+                 FROM saga_definitions),
+    mi AS (SELECT i.* FROM saga_map_items i JOIN rs s ON s.id = i.saga_id),
+    ms AS (SELECT t.* FROM saga_steps t JOIN rs s ON s.id = t.saga_id
+            WHERE t.step_name IN (SELECT name FROM mapsteps))
     SELECT jsonb_build_object(
       'sagas', (SELECT count(*) FROM rs),
       'by_status', (SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*) AS n
@@ -942,6 +1027,19 @@ SELECT jsonb_build_object(
             LEFT JOIN (SELECT saga_id, count(*) FILTER (WHERE succeeded = 1) AS n
                          FROM per_step GROUP BY 1) p ON p.saga_id = s.id
            WHERE s.status = 'completed' AND coalesce(p.n, 0) <> d.n),
+      'map_item_rows', (SELECT count(*) FROM mi),
+      'map_item_rows_expected', (SELECT count(*) FROM rs) * (SELECT count(*) FROM mapsteps) * :items,
+      'map_items_not_succeeded_once', (SELECT count(*) FROM mi
+                                        WHERE status <> 'succeeded' OR attempt <> 1),
+      'map_steps_not_whole', (SELECT count(*) FROM ms
+                               WHERE status <> 'succeeded' OR map_items IS DISTINCT FROM :items
+                                  OR map_succeeded IS DISTINCT FROM :items
+                                  OR jsonb_array_length(output) IS DISTINCT FROM :items),
+      'map_results_out_of_order', (SELECT count(*) FROM ms, jsonb_array_elements(ms.output)
+                                          WITH ORDINALITY AS e(v, n)
+                                    WHERE e.v->>'command_id' IS DISTINCT FROM
+                                          ms.saga_id || '/' || ms.step_name || '[' || (e.n - 1)
+                                          || ']/action/1'),
       'outbox_left', (SELECT count(*) FROM outbox),
       'dead_letters', (SELECT count(*) FROM dead_letters),
       'replies_ignored', (SELECT count(*) FROM h WHERE kind = 'reply.ignored'),
@@ -967,7 +1065,7 @@ EOF
     -v tag="$tag" -v scen="$scen" -v mode="$mode" -v batch="$batch" -v rate="${rate:-0}" \
     -v warm="$warm" -v window="$window" -v cap_ms="${cap_ms:-0}" -v sent="${sent:-0}" \
     -v hwm="{${hwm_csv}}" -v procs="$PROCS" -v clk="$(getconf CLK_TCK)" -v ncpu="$(nproc)" \
-    -v prefix="$prefix" -v defname="$SNAME" -v preload="$PRELOAD" \
+    -v prefix="$prefix" -v defname="$SNAME" -v preload="$PRELOAD" -v items="$SITEMS" \
     -v sub="$SUB_WINDOW" -v c0="$c0" -v c1="$c1" \
     -v out="$dir/metrics.json" -v cdf="$dir/latency_cdf.tsv" \
     >"$dir/metrics.log" 2>&1 ||
@@ -983,6 +1081,9 @@ SELECT CASE WHEN d->>'mode' IN ('sweep', 'warmup') THEN
          AND (c->>'step_started_twice')::int = 0 AND (c->>'step_succeeded_twice')::int = 0
          AND (c->>'step_compensated_twice')::int = 0
          AND (c->>'completed_sagas_missing_a_success')::int = 0
+         AND (c->>'map_item_rows')::int = (c->>'map_item_rows_expected')::int
+         AND (c->>'map_items_not_succeeded_once')::int = 0
+         AND (c->>'map_steps_not_whole')::int = 0 AND (c->>'map_results_out_of_order')::int = 0
          AND (c->>'outbox_left')::int = 0 AND (c->>'dead_letters')::int = 0 END
   FROM (SELECT :'doc'::jsonb AS d) x, LATERAL (SELECT d->'checks' AS c) y
 EOF
@@ -995,8 +1096,9 @@ EOF
 }
 
 summary_line() { # summary_line SECTION TAG
-  get "SELECT format('run %s: %s steps/s (sub-windows %s), %s sagas/s over %s s; step latency p50 %s ms, p99 %s ms; outbox lag p50 %s ms; per step: WAL %s B, orchestrator %s us, postgres %s us; orchestrator %s cores, postgres %s, kafka %s, machine %s/%s; checks %s',
-    name, doc->'throughput'->>'steps_per_s',
+  get "SELECT format('run %s: %s%s steps/s (sub-windows %s), %s sagas/s over %s s; step latency p50 %s ms, p99 %s ms; outbox lag p50 %s ms; per step: WAL %s B, orchestrator %s us, postgres %s us; orchestrator %s cores, postgres %s, kafka %s, machine %s/%s; checks %s',
+    name, coalesce((doc #>> '{map,items_per_s}') || ' map items/s, ', ''),
+    doc->'throughput'->>'steps_per_s',
     coalesce('median ' || (doc #>> '{throughput,sub_windows,median}') || ', '
              || (doc #>> '{throughput,sub_windows,min}') || '-'
              || (doc #>> '{throughput,sub_windows,max}'), '-'),
@@ -1314,6 +1416,33 @@ SELECT doc->>'scenario' AS sc, doc->>'mode' AS mode, doc->'throughput'->>'steps_
  ORDER BY doc->>'scenario', doc->>'mode' DESC;
 \echo '(HOT = share of the updates of the table that were heap-only, of that many updates, in the run''s database)'
 \echo
+SELECT count(*) > 0 AS has_map FROM results
+ WHERE section = 'run' AND jsonb_typeof(doc->'map') = 'object' \gset
+\if :has_map
+\echo '== map scenarios: items (a map item is a step in every table above; here the items alone) =='
+SELECT doc->>'scenario' AS sc, doc->>'mode' AS mode,
+       coalesce(doc->>'offered_sagas_per_s', 'max') AS "offered sagas/s",
+       doc->'map'->>'items_per_s' AS "items/s", doc->'throughput'->>'steps_per_s' AS "steps/s",
+       doc->'throughput'->>'sagas_per_s' AS "sagas/s", doc->'map'->>'items_per_saga' AS "items/saga",
+       doc->'map'->>'sagas_in_flight' AS "sagas in flight", doc->'map'->>'items_in_flight' AS "items",
+       doc->'map'->'item_latency_ms'->>'p50' AS "item lat p50",
+       doc->'map'->'item_latency_ms'->>'p99' AS "p99",
+       doc->'saga_duration_ms'->>'p50' AS "saga ms p50", doc->'saga_duration_ms'->>'p99' AS "p99",
+       doc->'map'->>'wal_bytes_per_item' AS "WAL B/item",
+       round((doc->'wal'->>'bytes_per_saga')::numeric / 1024, 1) AS "WAL KB/saga",
+       doc->'map'->>'postgres_us_per_item' AS "pg us/item",
+       doc->'map'->>'orchestrator_us_per_item' AS "orch us/item",
+       pg_temp.orch_cores(doc->'cpu'->'cores_used') AS "orch cores",
+       doc->'cpu'->'cores_used'->>'postgres' AS "pg cores",
+       format('%s of %s', doc->'checks'->>'map_item_rows', doc->'checks'->>'map_item_rows_expected') AS "item rows",
+       CASE WHEN (doc->'checks'->>'ok')::bool THEN 'ok' ELSE 'FAIL' END AS checks
+  FROM results WHERE section = 'run' AND jsonb_typeof(doc->'map') = 'object'
+ ORDER BY doc->>'scenario', doc->>'mode' DESC;
+\echo '(items/s = map items answered and applied per second; in flight = mean over the window (Little''s law);'
+\echo ' item lat = an item''s command commit -> its reply''s commit, in ms; item rows = saga_map_items rows of the run, of sagas x items;'
+\echo ' checks also: every item succeeded at its first attempt, each map''s output has its items in input order)'
+\echo
+\endif
 \echo '== where an action step''s latency goes (latency runs; p50 / mean, ms) =='
 SELECT doc->>'scenario' AS sc, doc->>'mode' AS mode,
        format('%s / %s', doc->'step_latency_ms'->>'p50', doc->'step_latency_ms'->>'mean') AS "step latency",
@@ -1357,7 +1486,7 @@ charts() {
               doc->'throughput'->>'sagas_per_s'
          FROM results WHERE section = 'run' AND doc->>'mode' = 'sweep'
         ORDER BY (doc->>'batch_size')::int" | tr '|' '\t' >"$sweep"
-  for s in a b c; do
+  for s in a b c d; do
     if [[ -s $OUT/runs/$s-latency/latency_cdf.tsv ]]; then
       cdfs+=("$OUT/runs/$s-latency/latency_cdf.tsv|$(scenario_title "$s")")
     fi
@@ -1376,6 +1505,7 @@ charts() {
     cdf1='$(cut -d'|' -f1 <<<"${cdfs[0]:-}")'; title1='$(cut -d'|' -f2 <<<"${cdfs[0]:-}")'; \
     cdf2='$(cut -d'|' -f1 <<<"${cdfs[1]:-}")'; title2='$(cut -d'|' -f2 <<<"${cdfs[1]:-}")'; \
     cdf3='$(cut -d'|' -f1 <<<"${cdfs[2]:-}")'; title3='$(cut -d'|' -f2 <<<"${cdfs[2]:-}")'; \
+    cdf4='$(cut -d'|' -f1 <<<"${cdfs[3]:-}")'; title4='$(cut -d'|' -f2 <<<"${cdfs[3]:-}")'; \
     echo_cdf='$OUT/kafka-echo-cdf.tsv'" \
     "$HERE/plot.gnuplot" 2>"$OUT/gnuplot.log" || say "warning: gnuplot failed: $OUT/gnuplot.log"
 }
@@ -1441,6 +1571,7 @@ inside() {
 {"window": "[first saga.started commit + warm-up, + window], cut at the end of the offered load",
  "step": "a command answered and applied: step.succeeded, step.failed or compensation.succeeded committed in the window",
  "saga": "a terminal history entry (saga.completed, saga.compensated, saga.failed) committed in the window",
+ "map_item": "scenario (d): each item of a map step is a step of its own (its step.started / step.succeeded entries carry the item; its latency, outbox lag and checks are per item); the map's own entries (started, succeeded) are no command and are not counted; map.items_per_s counts the items' step.succeeded entries committed in the window, map.*_per_item divide WAL and CPU by items instead of steps (a saga of (d) has 100 items and 1 other step)",
  "step_latency": "PostgreSQL commit timestamp of the transition that wrote the command to the outbox (its step.started or compensation.started history row) -> commit timestamp of the transition that applied the reply; steps whose reply was applied in the window",
  "outbox_lag": "commit timestamp of the command's transition -> broker LogAppendTime of the command message (+0.5 ms for the whole-ms broker clock); commands committed in the window",
  "trigger_to_start": "loadgen's wall clock when it produced the trigger -> commit of saga.started",
