@@ -371,6 +371,21 @@ item_compensation_failed(struct orc_txn *t, size_t i, size_t pos,
 			  "compensation of %s[%" PRId64 "] failed: %s (%d "
 			  "attempts)",
 			  sd->name, it->index, error, round);
+	/*
+	 * A stuck saga has no timers (engine.h): the map's other items
+	 * still compensating stop their timeouts and backoffs.  Each stays
+	 * compensating and counts as stuck: a late success is taken, RETRY
+	 * sends it again, RESOLVE settles it.
+	 */
+	for (size_t k = 0; k < map_of(t, i)->n; k++) {
+		struct orc_map_item *other = &map_of(t, i)->items[k];
+
+		if (other->st.status == ORC_STEP_COMPENSATING &&
+		    other->st.wake_ms != 0) {
+			orc_txn_clear_timer(&other->st);
+			other->st.changed = true;
+		}
+	}
 	orc_txn_end_saga(t, ORC_SAGA_STUCK);
 }
 
