@@ -3,24 +3,33 @@
  *
  * A seeded PRNG (here, in the test only) builds random valid definitions -
  * a DAG of up to 8 command, wait and delay steps listed in a shuffled
- * order, with conditions, timeouts, retries and compensations - and drives
- * each with random replies (right, wrong, late, unknown), correlated events
- * (right and wrong key), timer firings and operator commands, then drives
- * it to the end.  After every input it checks:
+ * order, with conditions, timeouts, retries and compensations, some of the
+ * commands maps over a small array of the trigger's with a random
+ * concurrency and min_success - and drives each with random replies
+ * (right, wrong, late, unknown; to map items, in range or not), correlated
+ * events (right and wrong key), timer firings and operator commands, then
+ * drives it to the end.  After every input it checks:
  *   - the engine never refuses or rejects (ORC_INVALID) a
  *     well-formed input; ORC_CONFLICT only for operator commands;
  *   - no step starts or is skipped before everything it needs is done, and
  *     no command is sent for a step whose needs are not done;
  *   - the step statuses, timers and wake-up time fit the saga status;
  *   - command message ids never repeat;
- *   - compensations run in strictly decreasing completion order;
+ *   - compensations run in strictly decreasing completion order (a map
+ *     placed by its latest item), a map's items latest first;
+ *   - a map's counters agree with its items, it has as many in flight as
+ *     its concurrency allows, its items' timers fit their statuses; a
+ *     completed map's result has one element per item, a failed one had
+ *     min_success out of reach (or was aborted);
  * and at the end: the saga reached a final status; exactly the succeeded
- * steps with a compensation were compensated; replaying the recorded inputs
+ * steps with a compensation were compensated (and every succeeded item of
+ * a map with one); replaying the recorded inputs
  * on a fresh state gives byte-identical effects and the same state.  Now
  * and then the state goes through the store's rows and back mid-run.
  *
- * A failure prints the seed; ORC_ENGINE_SEED=<seed> reruns from it and
- * ORC_ENGINE_RUNS=<n> changes how many sagas run (default 1000).
+ * A failure prints the seed; ORC_ENGINE_SEED=<seed> reruns from it,
+ * ORC_ENGINE_RUNS=<n> changes how many sagas run (default 1000) and
+ * ORC_ENGINE_TRACE=1 prints every input and its effects.
  */
 #include <check.h>
 #include <inttypes.h>
@@ -67,7 +76,7 @@ chance(unsigned percent)
 
 struct rec {
 	enum orc_input_kind kind;
-	char step[16];
+	char step[24];
 	char topic[16];
 	char type[32];
 	json_t *data;
@@ -88,8 +97,12 @@ struct sim {
 	json_t *ids;	 /* message ids seen */
 	bool done[MAX_STEPS]; /* succeeded or skipped, from the history */
 	bool ever_succeeded[MAX_STEPS];
+	bool item_succeeded[MAX_STEPS]; /* a map: some item of it */
 	size_t comp_order[MAX_STEPS * 4];
+	int64_t comp_seq[MAX_STEPS * 4]; /* the completion it was placed by */
 	size_t n_comp;
+	/* the completed_seq of the map item whose compensation started last */
+	int64_t item_comp_seq[MAX_STEPS];
 	bool failing; /* from the history: saga.compensating ... */
 };
 
@@ -131,6 +144,35 @@ random_retry(bool compensation)
 	if (!compensation)
 		json_object_set_new(r, "on", strings("flaky", NULL));
 	return r;
+}
+
+/*
+ * Make command step t (st, its command's data) a map over trigger's
+ * "items<t>": 0 to 5 elements, concurrency 1 to 3, sometimes a
+ * min_success count or fraction.
+ */
+static void
+random_map(json_t *st, json_t *data, size_t t, json_t *trigger)
+{
+	json_t *map = json_object(), *items = json_array();
+	char buf[64];
+	unsigned n = rnd(6);
+
+	for (unsigned k = 0; k < n; k++)
+		json_array_append_new(items, json_pack("{si}", "k", (int)k));
+	snprintf(buf, sizeof(buf), "items%zu", t);
+	json_object_set_new(trigger, buf, items);
+	snprintf(buf, sizeof(buf), "${/input/items%zu}", t);
+	json_object_set_new(map, "items", json_string(buf));
+	json_object_set_new(map, "max_concurrency", json_integer(1 + rnd(3)));
+	if (chance(30))
+		json_object_set_new(map, "min_success",
+				    json_integer(1 + rnd(4)));
+	else if (chance(20))
+		json_object_set_new(map, "min_success", json_real(0.5));
+	json_object_set_new(st, "map", map);
+	json_object_set_new(data, "item", json_string("${/item/k}"));
+	json_object_set_new(data, "index", json_string("${/index}"));
 }
 
 /*
@@ -192,6 +234,12 @@ random_definition(size_t n, json_t *trigger)
 						      "type", buf, "data",
 						      data));
 			json_decref(data);
+			if (chance(40))
+				random_map(st,
+					   json_object_get(
+						   json_object_get(st, "command"),
+						   "data"),
+					   t, trigger);
 			json_object_set_new(st, "success", strings("ok", NULL));
 			json_object_set_new(st, "failure",
 					    strings("bad", "flaky"));
@@ -277,6 +325,7 @@ reload(struct sim *s)
 static size_t ended[ORC_SAGA_STATUS_COUNT];
 static size_t visited[ORC_SAGA_STATUS_COUNT]; /* inputs leaving it there */
 static size_t total_inputs;
+static size_t items_succeeded, items_compensated; /* of maps */
 
 /* ---- invariants ---- */
 
@@ -292,6 +341,29 @@ needs_done(const struct sim *s, size_t i)
 }
 
 /* Follow the effects in order against the shadow state. */
+/* The loaded item with index index of map step i, or NULL. */
+static const struct orc_map_item *
+find_item(const struct sim *s, size_t i, int64_t index)
+{
+	const struct orc_map_state *m = s->saga.steps[i].map;
+
+	for (size_t k = 0; m != NULL && k < m->n; k++)
+		if (m->items[k].index == index)
+			return &m->items[k];
+	return NULL;
+}
+
+/*
+ * What a compensated step was placed by: its completion, or a map's
+ * latest item's when the map did not complete.
+ */
+static int64_t
+placed_by(const struct orc_saga_step *st)
+{
+	return st->completed_seq > 0 || st->map == NULL ? st->completed_seq
+							: st->map->last_seq;
+}
+
 static void
 check_effects(struct sim *s, const struct orc_engine_input *in,
 	      enum orc_saga_status before)
@@ -299,6 +371,9 @@ check_effects(struct sim *s, const struct orc_engine_input *in,
 	for (size_t k = 0; k < s->fx.n; k++) {
 		const struct orc_effect *e = &s->fx.v[k];
 		size_t i = e->step;
+		const json_t *item = e->kind == ORC_EFFECT_HISTORY
+					     ? json_object_get(e->detail, "item")
+					     : NULL;
 
 		if (e->kind == ORC_EFFECT_COMMAND) {
 			CHECK(s, json_object_get(s->ids, e->message_id) == NULL,
@@ -325,11 +400,57 @@ check_effects(struct sim *s, const struct orc_engine_input *in,
 		if (e->kind != ORC_EFFECT_HISTORY)
 			continue;
 		CHECK(s, json_is_object(e->detail), "history without detail");
+		if (item != NULL) {
+			/* a map item's: its step is not done by it */
+			const struct orc_map_item *it;
+
+			CHECK(s, json_is_integer(item) &&
+					 s->def->steps[i].has_map,
+			      "%s: item of a step that is no map", e->history);
+			it = find_item(s, i, json_integer_value(item));
+			if (strcmp(e->history, "step.started") == 0) {
+				CHECK(s, needs_done(s, i),
+				      "%s[%lld] started before its needs",
+				      e->step_name,
+				      (long long)json_integer_value(item));
+			} else if (strcmp(e->history, "step.succeeded") == 0) {
+				s->ever_succeeded[i] = true;
+				s->item_succeeded[i] = true;
+				items_succeeded++;
+			} else if (strcmp(e->history,
+					  "compensation.succeeded") == 0) {
+				items_compensated++;
+			} else if (strcmp(e->history,
+					  "compensation.started") == 0) {
+				/* latest first; a resend is the same item */
+				CHECK(s, it != NULL && it->st.completed_seq > 0,
+				      "compensation of %s[%lld] that never "
+				      "succeeded",
+				      e->step_name,
+				      (long long)json_integer_value(item));
+				CHECK(s,
+				      s->item_comp_seq[i] == 0 ||
+					      it->st.comp_attempt > 1 ||
+					      it->st.completed_seq <=
+						      s->item_comp_seq[i],
+				      "%s[%lld] (seq %lld) undone after seq "
+				      "%lld",
+				      e->step_name,
+				      (long long)json_integer_value(item),
+				      (long long)it->st.completed_seq,
+				      (long long)s->item_comp_seq[i]);
+				s->item_comp_seq[i] = it->st.completed_seq;
+			}
+			continue;
+		}
 		if (strcmp(e->history, "saga.compensating") == 0) {
 			s->failing = true;
 		} else if (strcmp(e->history, "saga.retried") == 0) {
-			if (before == ORC_SAGA_FAILED)
+			if (before == ORC_SAGA_FAILED) {
 				s->failing = false;
+				memset(s->item_comp_seq, 0,
+				       sizeof(s->item_comp_seq));
+			}
 		} else if (strcmp(e->history, "step.started") == 0) {
 			CHECK(s, needs_done(s, i), "%s started before its needs",
 			      e->step_name);
@@ -342,6 +463,7 @@ check_effects(struct sim *s, const struct orc_engine_input *in,
 			s->ever_succeeded[i] = true;
 		} else if (strcmp(e->history, "compensation.succeeded") == 0) {
 			CHECK(s, s->n_comp < MAX_STEPS * 4, "too many");
+			s->comp_seq[s->n_comp] = placed_by(&s->saga.steps[i]);
 			s->comp_order[s->n_comp++] = i;
 		}
 	}
@@ -351,6 +473,174 @@ check_effects(struct sim *s, const struct orc_engine_input *in,
 			      strstr(s->fx.v[0].history, ".ignored") != NULL,
 		      "an ignored %s input has %zu effects",
 		      orc_input_kind_name(in->kind), s->fx.n);
+}
+
+/* Map step i's counters, items and timers; *wake takes item timers. */
+static void
+check_map(struct sim *s, size_t i, int64_t *wake)
+{
+	const struct orc_saga *saga = &s->saga;
+	const struct orc_saga_step *st = &saga->steps[i];
+	const struct orc_step_def *sd = &s->def->steps[i];
+	const struct orc_map_state *m = st->map;
+	int64_t running = 0, succeeded = 0, failed = 0, compensating = 0,
+		compensated = 0, last_seq = 0;
+	const json_t *result;
+
+	CHECK(s, st->wake_reason == ORC_WAKE_NONE,
+	      "map %s: its own timer %s (all items are loaded)", sd->name,
+	      orc_wake_reason_name(st->wake_reason));
+	if (m == NULL) {
+		CHECK(s, st->status == ORC_STEP_PENDING ||
+				 st->status == ORC_STEP_SKIPPED,
+		      "map %s %s without map state", sd->name,
+		      orc_step_status_name(st->status));
+		return;
+	}
+	CHECK(s, m->complete, "map %s: not complete in memory", sd->name);
+	CHECK(s, (int64_t)m->n == m->started && m->started <= m->n_items,
+	      "map %s: %zu items loaded, %lld started of %lld", sd->name,
+	      m->n, (long long)m->started, (long long)m->n_items);
+	for (size_t k = 0; k < m->n; k++) {
+		const struct orc_saga_step *is = &m->items[k].st;
+		enum orc_wake_reason w = is->wake_reason;
+
+		CHECK(s, m->items[k].index == (int64_t)k,
+		      "map %s: item %zu has index %lld", sd->name, k,
+		      (long long)m->items[k].index);
+		CHECK(s, (is->wake_ms == 0) == (w == ORC_WAKE_NONE),
+		      "%s[%zu]: wake %lld reason %s", sd->name, k,
+		      (long long)is->wake_ms, orc_wake_reason_name(w));
+		if (is->wake_ms > 0 && (*wake == 0 || is->wake_ms < *wake))
+			*wake = is->wake_ms;
+		if (is->completed_seq > last_seq)
+			last_seq = is->completed_seq;
+		switch (is->status) {
+		case ORC_STEP_RUNNING:
+			running++;
+			CHECK(s,
+			      (w == ORC_WAKE_RETRY &&
+			       saga->status == ORC_SAGA_RUNNING) ||
+				      (w == ORC_WAKE_TIMEOUT) ==
+					      (sd->timeout_ms > 0),
+			      "running %s[%zu]: timer %s", sd->name, k,
+			      orc_wake_reason_name(w));
+			CHECK(s, is->attempt - is->attempt_base >= 1,
+			      "running %s[%zu]: attempt %d", sd->name, k,
+			      is->attempt);
+			break;
+		case ORC_STEP_SUCCEEDED:
+			succeeded++;
+			break;
+		case ORC_STEP_FAILED:
+			failed++;
+			break;
+		case ORC_STEP_COMPENSATING:
+			succeeded++;
+			compensating++;
+			CHECK(s, st->status == ORC_STEP_COMPENSATING,
+			      "%s[%zu] compensating in a map %s", sd->name, k,
+			      orc_step_status_name(st->status));
+			CHECK(s,
+			      w == ORC_WAKE_NONE ||
+				      w == ORC_WAKE_COMP_TIMEOUT ||
+				      w == ORC_WAKE_COMP_RETRY,
+			      "compensating %s[%zu]: timer %s", sd->name, k,
+			      orc_wake_reason_name(w));
+			break;
+		case ORC_STEP_COMPENSATED:
+			succeeded++;
+			compensated++;
+			break;
+		default:
+			CHECK(s, false, "%s[%zu] is %s", sd->name, k,
+			      orc_step_status_name(is->status));
+		}
+		if (is->status != ORC_STEP_RUNNING &&
+		    is->status != ORC_STEP_COMPENSATING)
+			CHECK(s, w == ORC_WAKE_NONE, "%s %s[%zu] with timer %s",
+			      orc_step_status_name(is->status), sd->name, k,
+			      orc_wake_reason_name(w));
+		if (is->status == ORC_STEP_SUCCEEDED ||
+		    is->status == ORC_STEP_COMPENSATING ||
+		    is->status == ORC_STEP_COMPENSATED)
+			CHECK(s, is->completed_seq > 0,
+			      "%s[%zu] succeeded without a seq", sd->name, k);
+	}
+	CHECK(s,
+	      m->succeeded == succeeded && m->failed == failed &&
+		      m->compensated == compensated && m->last_seq == last_seq,
+	      "map %s: counters %lld/%lld/%lld seq %lld, items %lld/%lld/%lld "
+	      "seq %lld",
+	      sd->name, (long long)m->succeeded, (long long)m->failed,
+	      (long long)m->compensated, (long long)m->last_seq,
+	      (long long)succeeded, (long long)failed, (long long)compensated,
+	      (long long)last_seq);
+	CHECK(s, running <= m->concurrency && compensating <= m->concurrency,
+	      "map %s: %lld running, %lld compensating, concurrency %d",
+	      sd->name, (long long)running, (long long)compensating,
+	      m->concurrency);
+	CHECK(s, running == 0 || st->status == ORC_STEP_RUNNING ||
+			 st->status == ORC_STEP_FAILED,
+	      "map %s %s with items running", sd->name,
+	      orc_step_status_name(st->status));
+	/* a running map, not paused, fills its slots */
+	if (saga->status == ORC_SAGA_RUNNING && saga->paused_ms == 0 &&
+	    st->status == ORC_STEP_RUNNING && m->started < m->n_items)
+		CHECK(s, running == m->concurrency,
+		      "map %s: %lld running of %d, %lld of %lld started",
+		      sd->name, (long long)running, m->concurrency,
+		      (long long)m->started, (long long)m->n_items);
+	if (saga->status == ORC_SAGA_RUNNING && st->status == ORC_STEP_RUNNING)
+		CHECK(s, m->failed <= m->n_items - m->min_success,
+		      "map %s runs with min_success out of reach", sd->name);
+	result = json_object_get(json_object_get(saga->context, "steps"),
+				 sd->name);
+	switch (st->status) {
+	case ORC_STEP_SUCCEEDED:
+	case ORC_STEP_COMPENSATING:
+	case ORC_STEP_COMPENSATED:
+		if (st->completed_seq == 0)
+			break; /* a failed map's items undone */
+		CHECK(s, json_array_size(result) == (size_t)m->n_items &&
+				 m->started == m->n_items &&
+				 m->succeeded + m->failed == m->n_items &&
+				 m->succeeded >= m->min_success,
+		      "map %s succeeded: %zu results of %lld items, %lld "
+		      "succeeded, %lld failed, min %lld",
+		      sd->name, json_array_size(result),
+		      (long long)m->n_items, (long long)m->succeeded,
+		      (long long)m->failed, (long long)m->min_success);
+		for (size_t k = 0; k < m->n; k++)
+			CHECK(s,
+			      json_equal(json_array_get(result, k),
+					 m->items[k].st.status ==
+							 ORC_STEP_FAILED ||
+						 m->items[k].output == NULL
+					     ? json_null()
+					     : m->items[k].output),
+			      "map %s: result %zu is not item %zu's",
+			      sd->name, k, k);
+		break;
+	case ORC_STEP_FAILED:
+		CHECK(s,
+		      m->failed > m->n_items - m->min_success ||
+			      (st->last_error != NULL &&
+			       strcmp(st->last_error, "aborted") == 0),
+		      "map %s failed: %lld of %lld items failed, min %lld, "
+		      "error %s",
+		      sd->name, (long long)m->failed, (long long)m->n_items,
+		      (long long)m->min_success,
+		      st->last_error ? st->last_error : "(none)");
+		break;
+	default:
+		break;
+	}
+	if (st->status == ORC_STEP_COMPENSATED)
+		CHECK(s, m->compensated == m->succeeded,
+		      "map %s compensated with %lld of %lld items undone",
+		      sd->name, (long long)m->compensated,
+		      (long long)m->succeeded);
 }
 
 static void
@@ -375,9 +665,14 @@ check_state(struct sim *s)
 		      st->wake_ms, orc_wake_reason_name(w));
 		if (st->wake_ms > 0 && (wake == 0 || st->wake_ms < wake))
 			wake = st->wake_ms;
+		if (sd->has_map)
+			check_map(s, i, &wake);
 		switch (st->status) {
 		case ORC_STEP_RUNNING:
-			if (sd->kind == ORC_STEP_COMMAND)
+			if (sd->has_map)
+				CHECK(s, w == ORC_WAKE_NONE, "map %s: timer %s",
+				      sd->name, orc_wake_reason_name(w));
+			else if (sd->kind == ORC_STEP_COMMAND)
 				CHECK(s,
 				      w == ORC_WAKE_RETRY ||
 					      (w == ORC_WAKE_TIMEOUT) ==
@@ -416,7 +711,7 @@ check_state(struct sim *s)
 			      orc_wake_reason_name(w));
 		}
 		if (st->status == ORC_STEP_COMPENSATED)
-			CHECK(s, sd->has_compensation && st->completed_seq > 0,
+			CHECK(s, sd->has_compensation && placed_by(st) > 0,
 			      "%s compensated", sd->name);
 		/* a step that ever ran or was skipped had its needs done */
 		if (st->status != ORC_STEP_PENDING)
@@ -506,9 +801,7 @@ check_state(struct sim *s)
 
 	/* compensations in strictly decreasing order of completion */
 	for (size_t k = 1; k < s->n_comp; k++)
-		CHECK(s,
-		      saga->steps[s->comp_order[k - 1]].completed_seq >
-			      saga->steps[s->comp_order[k]].completed_seq,
+		CHECK(s, s->comp_seq[k - 1] > s->comp_seq[k],
 		      "compensated %s before %s",
 		      s->def->steps[s->comp_order[k - 1]].name,
 		      s->def->steps[s->comp_order[k]].name);
@@ -579,6 +872,9 @@ record(struct sim *s, struct rec *r)
 	doc = orc_effects_to_json(&s->fx);
 	text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
 	json_array_append_new(s->log, json_string_nocheck(text));
+	if (getenv("ORC_ENGINE_TRACE") != NULL)
+		fprintf(stderr, "%zu %s %s %s: %s\n", s->at,
+			orc_input_kind_name(r->kind), r->step, r->type, text);
 	free(text);
 	json_decref(doc);
 	check_effects(s, &in, before);
@@ -603,17 +899,47 @@ pick(struct sim *s, bool (*want)(const struct sim *, size_t))
 	return SIZE_MAX;
 }
 
+/* Does st (a step's, or a map item's) await a reply? */
+static bool
+awaits(const struct sim *s, const struct orc_saga_step *st)
+{
+	return (st->status == ORC_STEP_RUNNING &&
+		st->wake_reason != ORC_WAKE_RETRY) ||
+	       (st->status == ORC_STEP_COMPENSATING &&
+		st->wake_reason != ORC_WAKE_COMP_RETRY &&
+		s->saga.status == ORC_SAGA_COMPENSATING);
+}
+
+/* A map step's item that awaits a reply, from a random start; or NULL. */
+static const struct orc_map_item *
+awaiting_item(const struct sim *s, size_t i)
+{
+	const struct orc_map_state *m = s->saga.steps[i].map;
+	size_t first;
+
+	if (m == NULL || m->n == 0)
+		return NULL;
+	first = rnd((unsigned)m->n);
+	for (size_t k = 0; k < m->n; k++)
+		if (awaits(s, &m->items[(first + k) % m->n].st))
+			return &m->items[(first + k) % m->n];
+	return NULL;
+}
+
 static bool
 awaits_reply(const struct sim *s, size_t i)
 {
 	const struct orc_saga_step *st = &s->saga.steps[i];
+	const struct orc_map_state *m = st->map;
 
-	return s->def->steps[i].kind == ORC_STEP_COMMAND &&
-	       ((st->status == ORC_STEP_RUNNING &&
-		 st->wake_reason != ORC_WAKE_RETRY) ||
-		(st->status == ORC_STEP_COMPENSATING &&
-		 st->wake_reason != ORC_WAKE_COMP_RETRY &&
-		 s->saga.status == ORC_SAGA_COMPENSATING));
+	if (s->def->steps[i].kind != ORC_STEP_COMMAND)
+		return false;
+	if (!s->def->steps[i].has_map)
+		return awaits(s, st);
+	for (size_t k = 0; m != NULL && k < m->n; k++)
+		if (awaits(s, &m->items[k].st))
+			return true;
+	return false;
 }
 
 static bool
@@ -629,13 +955,41 @@ any_wait(const struct sim *s, size_t i)
 	return s->def->steps[i].kind == ORC_STEP_WAIT;
 }
 
+/*
+ * A reply to step i: of type action, or comp when what it goes to
+ * compensates.  To a map step it goes to an item that awaits one, or
+ * (unless right) now and then to a random index, in range or not, or
+ * to the step without an index.
+ */
 static void
-reply_to(struct sim *s, struct rec *r, size_t i, const char *type)
+reply_to(struct sim *s, struct rec *r, size_t i, const char *action,
+	 const char *comp, bool right)
 {
+	const struct orc_step_def *sd = &s->def->steps[i];
+	const struct orc_saga_step *st = &s->saga.steps[i];
+	const struct orc_map_item *it;
+
 	r->kind = ORC_INPUT_REPLY;
-	snprintf(r->step, sizeof(r->step), "%s", s->def->steps[i].name);
-	snprintf(r->type, sizeof(r->type), "%s", type);
+	snprintf(r->step, sizeof(r->step), "%s", sd->name);
 	r->data = json_pack("{si}", "v", (int)rnd(1000));
+	if (sd->has_map) {
+		it = awaiting_item(s, i);
+		if (it != NULL && (right || chance(85))) {
+			st = &it->st;
+			snprintf(r->step, sizeof(r->step), "%s[%lld]", sd->name,
+				 (long long)it->index);
+		} else if (right || chance(90)) {
+			unsigned index = rnd(8);
+
+			it = find_item(s, i, index);
+			if (it != NULL)
+				st = &it->st;
+			snprintf(r->step, sizeof(r->step), "%s[%u]", sd->name,
+				 index);
+		}
+	}
+	snprintf(r->type, sizeof(r->type), "%s",
+		 st->status == ORC_STEP_COMPENSATING ? comp : action);
 }
 
 static void
@@ -665,10 +1019,8 @@ random_input(struct sim *s, struct rec *r)
 		i = chance(80) ? pick(s, awaits_reply) : SIZE_MAX;
 		if (i == SIZE_MAX)
 			i = rnd((unsigned)s->saga.n_steps);
-		if (s->saga.steps[i].status == ORC_STEP_COMPENSATING)
-			reply_to(s, r, i, comp_types[rnd(6)]);
-		else
-			reply_to(s, r, i, action_types[rnd(8)]);
+		reply_to(s, r, i, action_types[rnd(8)], comp_types[rnd(6)],
+			 false);
 		if (chance(3))
 			snprintf(r->step, sizeof(r->step), "nope");
 	} else if (roll < 60) {
@@ -712,10 +1064,7 @@ finishing_input(struct sim *s, struct rec *r)
 		return false;
 	}
 	if (chance(70) && (i = pick(s, awaits_reply)) != SIZE_MAX) {
-		reply_to(s, r, i,
-			 s->saga.steps[i].status == ORC_STEP_COMPENSATING
-				 ? "undone"
-				 : "ok");
+		reply_to(s, r, i, "ok", "undone", true);
 		return true;
 	}
 	if (chance(70) && (i = pick(s, running_wait)) != SIZE_MAX) {
@@ -735,10 +1084,7 @@ finishing_input(struct sim *s, struct rec *r)
 	if (s->def->steps[i].kind == ORC_STEP_WAIT)
 		event_for(s, r, i, true);
 	else
-		reply_to(s, r, i,
-			 s->saga.steps[i].status == ORC_STEP_COMPENSATING
-				 ? "undone"
-				 : "ok");
+		reply_to(s, r, i, "ok", "undone", true);
 	return true;
 }
 
@@ -760,10 +1106,15 @@ check_end(struct sim *s)
 	    saga->status == ORC_SAGA_FAILED)
 		CHECK(s, s->n_comp == 0, "%s with compensations",
 		      orc_saga_status_name(saga->status));
-	/* exactly the succeeded steps with a compensation were undone */
+	/*
+	 * exactly the succeeded steps with a compensation were undone; a
+	 * map's are its succeeded items (an empty one has none)
+	 */
 	if (!stuck_cancel && saga->status != ORC_SAGA_COMPLETED)
 		for (size_t i = 0; i < saga->n_steps; i++) {
-			bool want = s->ever_succeeded[i] &&
+			bool want = (s->def->steps[i].has_map
+					     ? s->item_succeeded[i]
+					     : s->ever_succeeded[i]) &&
 				    s->def->steps[i].has_compensation;
 			bool got = false;
 
@@ -779,6 +1130,15 @@ check_end(struct sim *s)
 				       ORC_STEP_COMPENSATED),
 			      "%s is %s", s->def->steps[i].name,
 			      orc_step_status_name(saga->steps[i].status));
+			if (want && saga->steps[i].map != NULL)
+				for (size_t k = 0; k < saga->steps[i].map->n;
+				     k++)
+					CHECK(s,
+					      saga->steps[i].map->items[k]
+							      .st.status !=
+						      ORC_STEP_SUCCEEDED,
+					      "%s[%zu] not compensated",
+					      s->def->steps[i].name, k);
 		}
 }
 
@@ -895,6 +1255,7 @@ START_TEST(test_random_sagas)
 	memset(ended, 0, sizeof(ended));
 	memset(visited, 0, sizeof(visited));
 	total_inputs = 0;
+	items_succeeded = items_compensated = 0;
 	for (uint64_t k = from; k < to; k++)
 		run(base + k);
 	if (_i == 0 && to > from) {
@@ -908,7 +1269,10 @@ START_TEST(test_random_sagas)
 		for (int st = 0; st < ORC_SAGA_STATUS_COUNT; st++)
 			fprintf(stderr, " %s %zu", orc_saga_status_name(st),
 				visited[st]);
-		fprintf(stderr, "\n");
+		fprintf(stderr, "; map items succeeded %zu, compensated %zu\n",
+			items_succeeded, items_compensated);
+		if (to - from >= 100)
+			ck_assert(items_succeeded > 0 && items_compensated > 0);
 		/* the runs must reach every status and every way of ending */
 		for (int st = 0; st < ORC_SAGA_STATUS_COUNT; st++)
 			if (to - from >= 100)
