@@ -157,7 +157,7 @@ tell_parent(struct orc_apply *ap, const struct orc_stored_saga *ss,
 	const struct orc_saga *saga = &ss->saga;
 	json_t *data = json_pack(
 		"{s:s, s:s, s:O, s:o}", "child", saga->id, "status",
-		orc_saga_status_name(status),
+		orc_saga_status_name(status), "output",
 		saga->output != NULL ? saga->output : json_null(), "failure",
 		saga->failure_reason != NULL
 			? json_string(saga->failure_reason)
