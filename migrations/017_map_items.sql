@@ -83,3 +83,18 @@ FROM saga_steps s JOIN sagas g ON g.id = s.saga_id
 WHERE s.map_items IS NOT NULL;
 COMMENT ON VIEW map_steps IS
   'Each started map step: how far its items are (in_flight = started and not finished).';
+
+-- an archived saga carries its map items too
+CREATE OR REPLACE FUNCTION saga_archive(s sagas) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
+    SELECT jsonb_build_object(
+        'saga', to_jsonb(s),
+        'steps', coalesce((SELECT jsonb_agg(to_jsonb(st) ORDER BY st.step_index)
+                             FROM saga_steps st WHERE st.saga_id = s.id), '[]'),
+        'map_items', coalesce((SELECT jsonb_agg(to_jsonb(i) ORDER BY i.step_name, i.item_index)
+                                 FROM saga_map_items i WHERE i.saga_id = s.id), '[]'),
+        'history', coalesce((SELECT jsonb_agg(to_jsonb(h) ORDER BY h.id)
+                               FROM saga_history h WHERE h.saga_id = s.id), '[]'))
+$$;
+COMMENT ON FUNCTION saga_archive(sagas) IS
+  'A saga as the data of its saga.archived event: {"saga": its row, "steps": its step rows by step_index, "map_items": its map items by step and index, "history": its history rows in order}, each row with its column names.';
