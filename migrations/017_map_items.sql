@@ -33,7 +33,7 @@ COMMENT ON COLUMN saga_steps.map_last_seq IS 'The latest completion order among 
 COMMENT ON COLUMN saga_steps.map_run IS '1, or how many times an operator retry has rerun the map (its item message ids say #run from 2 on).';
 
 CREATE TABLE saga_map_items (
-    saga_id              uuid        NOT NULL REFERENCES sagas (id) ON DELETE CASCADE,
+    saga_id              uuid        NOT NULL,
     step_name            text        NOT NULL,
     item_index           integer     NOT NULL,
     status               text        NOT NULL CHECK (status IN ('running',
@@ -62,6 +62,19 @@ COMMENT ON COLUMN saga_map_items.wake_at IS 'The item''s pending timer, if any; 
 COMMENT ON COLUMN saga_map_items.completed_seq IS 'Order in which the item succeeded among the saga''s completions; its compensation runs in reverse.';
 COMMENT ON COLUMN saga_map_items.output IS 'The data of the item''s success reply.';
 COMMENT ON COLUMN saga_map_items.replies IS 'Dedup ids of the replies the item took (at most 16, oldest first).';
+
+-- No foreign key, as for saga_steps (007): the orchestrator writes a saga
+-- and its items in one transaction, and deleting sagas deletes them.
+CREATE OR REPLACE FUNCTION sagas_delete_rows() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    DELETE FROM saga_steps WHERE saga_id IN (SELECT id FROM gone);
+    DELETE FROM saga_map_items WHERE saga_id IN (SELECT id FROM gone);
+    DELETE FROM saga_history WHERE saga_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION sagas_delete_rows() IS
+  'Deletes the step, map item and history rows of deleted sagas (what ON DELETE CASCADE did before 007).';
 
 -- what a reply or a timer loads: the items in flight ...
 CREATE INDEX saga_map_items_in_flight_idx ON saga_map_items (saga_id, step_name)
