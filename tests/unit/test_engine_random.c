@@ -25,7 +25,9 @@
  * steps with a compensation were compensated (and every succeeded item of
  * a map with one); replaying the recorded inputs
  * on a fresh state gives byte-identical effects and the same state.  Now
- * and then the state goes through the store's rows and back mid-run.
+ * and then the state goes through the store's rows and back mid-run; half
+ * the runs load map items as the store does, only those that
+ * orc_saga_map_load() names, so the engine must ask for the rest.
  *
  * A failure prints the seed; ORC_ENGINE_SEED=<seed> reruns from it,
  * ORC_ENGINE_RUNS=<n> changes how many sagas run (default 1000) and
@@ -40,6 +42,7 @@
 #include "check_runner.h"
 #include "engine.h"
 #include "engine_testlib.h"
+#include "saga_row.h"
 
 #define MAX_STEPS 8
 #define BATCHES 10
@@ -104,6 +107,12 @@ struct sim {
 	/* the completed_seq of the map item whose compensation started last */
 	int64_t item_comp_seq[MAX_STEPS];
 	bool failing; /* from the history: saga.compensating ... */
+	/*
+	 * Like the store: every input goes to the saga read from its rows
+	 * with only the map items orc_saga_map_load() names, and what it
+	 * changed is written over the rows (saga then holds them all).
+	 */
+	bool store;
 };
 
 /* On failure, the seed and input first (stderr), then Check's message. */
@@ -326,6 +335,7 @@ static size_t ended[ORC_SAGA_STATUS_COUNT];
 static size_t visited[ORC_SAGA_STATUS_COUNT]; /* inputs leaving it there */
 static size_t total_inputs;
 static size_t items_succeeded, items_compensated; /* of maps */
+static size_t map_loads; /* states where a map asked for its items */
 
 /* ---- invariants ---- */
 
@@ -487,9 +497,12 @@ check_map(struct sim *s, size_t i, int64_t *wake)
 		compensated = 0, last_seq = 0;
 	const json_t *result;
 
-	CHECK(s, st->wake_reason == ORC_WAKE_NONE,
-	      "map %s: its own timer %s (all items are loaded)", sd->name,
+	CHECK(s,
+	      st->wake_reason == ORC_WAKE_NONE ||
+		      (s->store && st->wake_reason == ORC_WAKE_MAP_LOAD),
+	      "map %s: its own timer %s", sd->name,
 	      orc_wake_reason_name(st->wake_reason));
+	map_loads += st->wake_reason == ORC_WAKE_MAP_LOAD;
 	if (m == NULL) {
 		CHECK(s, st->status == ORC_STEP_PENDING ||
 				 st->status == ORC_STEP_SKIPPED,
@@ -670,8 +683,11 @@ check_state(struct sim *s)
 		switch (st->status) {
 		case ORC_STEP_RUNNING:
 			if (sd->has_map)
-				CHECK(s, w == ORC_WAKE_NONE, "map %s: timer %s",
-				      sd->name, orc_wake_reason_name(w));
+				CHECK(s,
+				      w == ORC_WAKE_NONE ||
+					      w == ORC_WAKE_MAP_LOAD,
+				      "map %s: timer %s", sd->name,
+				      orc_wake_reason_name(w));
 			else if (sd->kind == ORC_STEP_COMMAND)
 				CHECK(s,
 				      w == ORC_WAKE_RETRY ||
@@ -698,7 +714,8 @@ check_state(struct sim *s)
 		case ORC_STEP_COMPENSATING:
 			CHECK(s,
 			      w == ORC_WAKE_NONE || w == ORC_WAKE_COMP_TIMEOUT ||
-				      w == ORC_WAKE_COMP_RETRY,
+				      w == ORC_WAKE_COMP_RETRY ||
+				      (sd->has_map && w == ORC_WAKE_MAP_LOAD),
 			      "compensating %s: timer %s", sd->name,
 			      orc_wake_reason_name(w));
 			CHECK(s, sd->has_compensation,
@@ -835,14 +852,137 @@ to_input(const struct rec *r, struct orc_engine_input *in)
 	}
 }
 
+/* ---- a store's item rows ---- */
+
+#define ITEMS_MAX 16
+
+struct item_ref {
+	const struct orc_saga *saga;
+	size_t pos;
+};
+
+static const struct orc_map_item *
+ref_item(const struct item_ref *r, size_t i)
+{
+	return &r->saga->steps[i].map->items[r->pos];
+}
+
+/*
+ * A saga (out, uninitialised) from the saga and step rows of rows_of,
+ * with for map step i the item rows of rows_of and those of stored (the
+ * rows written before, NULL for none) of the same run that rows_of does
+ * not hold, ordered by index.  partial: only those orc_saga_map_load()
+ * names, complete when it names all; else all, complete.
+ */
+static void
+rebuild(struct sim *s, const struct orc_saga *rows_of,
+	const struct orc_saga *stored, bool partial, struct orc_saga *out)
+{
+	struct orc_saga_row row;
+	struct orc_step_row steps[MAX_STEPS];
+	struct orc_error err;
+
+	CHECK(s, orc_saga_to_row(rows_of, &row) == ORC_OK, "to row");
+	for (size_t i = 0; i < rows_of->n_steps; i++)
+		orc_saga_step_to_row(rows_of, i, &steps[i]);
+	CHECK(s,
+	      orc_saga_from_rows(out, rows_of->def, &row, steps,
+				 rows_of->n_steps, &err) == ORC_OK,
+	      "from rows: %s", err.message);
+	orc_saga_row_finish(&row);
+	for (size_t i = 0; i < rows_of->n_steps; i++) {
+		const struct orc_map_state *m = rows_of->steps[i].map;
+		const struct orc_map_state *o =
+			stored != NULL ? stored->steps[i].map : NULL;
+		struct item_ref refs[ITEMS_MAX], keep[ITEMS_MAX];
+		struct orc_item_row rows[ITEMS_MAX];
+		enum orc_map_load mode = ORC_MAP_LOAD_ALL;
+		size_t n = 0, n_keep = 0;
+
+		if (m == NULL)
+			continue;
+		for (size_t k = 0; k < m->n; k++)
+			refs[n++] = (struct item_ref){rows_of, k};
+		for (size_t k = 0; o != NULL && o->run == m->run && k < o->n;
+		     k++) {
+			bool held = false;
+
+			for (size_t j = 0; j < m->n; j++)
+				held = held ||
+				       m->items[j].index == o->items[k].index;
+			if (!held)
+				refs[n++] = (struct item_ref){stored, k};
+		}
+		/* by index, as the store reads them */
+		for (size_t a = 1; a < n; a++)
+			for (size_t b = a; b > 0 && ref_item(&refs[b - 1], i)->index >
+						   ref_item(&refs[b], i)->index;
+			     b--) {
+				struct item_ref tmp = refs[b];
+
+				refs[b] = refs[b - 1];
+				refs[b - 1] = tmp;
+			}
+		if (partial)
+			mode = orc_saga_map_load(rows_of, i);
+		for (size_t k = 0; k < n; k++) {
+			const struct orc_map_item *it = ref_item(&refs[k], i);
+			bool want = mode == ORC_MAP_LOAD_ALL;
+
+			if (mode != ORC_MAP_LOAD_NONE)
+				want = want ||
+				       it->st.status == ORC_STEP_RUNNING ||
+				       it->st.status == ORC_STEP_COMPENSATING;
+			if (mode == ORC_MAP_LOAD_UNDO &&
+			    it->st.status == ORC_STEP_SUCCEEDED) {
+				/* the concurrency latest succeeded ones */
+				int later = 0;
+
+				for (size_t j = 0; j < n; j++)
+					if (ref_item(&refs[j], i)->st.status ==
+						    ORC_STEP_SUCCEEDED &&
+					    ref_item(&refs[j], i)
+							    ->st.completed_seq >
+						    it->st.completed_seq)
+						later++;
+				want = later < m->concurrency;
+			}
+			if (want)
+				keep[n_keep++] = refs[k];
+		}
+		for (size_t k = 0; k < n_keep; k++)
+			orc_saga_item_to_row(keep[k].saga, i, keep[k].pos,
+					     &rows[k]);
+		CHECK(s,
+		      orc_saga_add_items(out, i, rows, n_keep,
+					 mode == ORC_MAP_LOAD_ALL,
+					 &err) == ORC_OK,
+		      "add items: %s", err.message);
+	}
+}
+
+/*
+ * Apply r to *full (every item loaded): directly, or in store mode to
+ * the saga read as the store reads it, written back over *full.
+ */
 static enum orc_status
-apply(struct orc_saga *saga, const struct rec *r, struct orc_effects *fx,
-      struct orc_error *err)
+apply_as_stored(struct sim *s, struct orc_saga *full, const struct rec *r,
+		struct orc_effects *fx, struct orc_error *err)
 {
 	struct orc_engine_input in;
+	struct orc_saga work, written;
+	enum orc_status st;
 
 	to_input(r, &in);
-	return orc_engine_apply(saga, &in, r->now, fx, err);
+	if (!s->store || full->id == NULL)
+		return orc_engine_apply(full, &in, r->now, fx, err);
+	rebuild(s, full, NULL, true, &work);
+	st = orc_engine_apply(&work, &in, r->now, fx, err);
+	rebuild(s, &work, full, false, &written);
+	orc_saga_finish(&work);
+	orc_saga_finish(full);
+	*full = written;
+	return st;
 }
 
 static void
@@ -859,7 +999,7 @@ record(struct sim *s, struct rec *r)
 	r->now = s->now;
 	s->inputs[s->n_inputs++] = *r;
 	to_input(r, &in);
-	st = orc_engine_apply(&s->saga, &in, r->now, &s->fx, &err);
+	st = apply_as_stored(s, &s->saga, r, &s->fx, &err);
 	s->at++;
 	if (r->kind == ORC_INPUT_CANCEL || r->kind == ORC_INPUT_RETRY)
 		CHECK(s, st == ORC_OK || st == ORC_CONFLICT, "%s: %s: %s",
@@ -1157,7 +1297,7 @@ check_replay(struct sim *s)
 		json_t *doc;
 		char *text;
 
-		apply(&saga, &s->inputs[k], &fx, &err);
+		apply_as_stored(s, &saga, &s->inputs[k], &fx, &err);
 		doc = orc_effects_to_json(&fx);
 		text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
 		s->at = k;
@@ -1209,6 +1349,7 @@ run(uint64_t seed)
 	s.log = json_array();
 	s.ids = json_object();
 	s.now = 1000;
+	s.store = chance(50);
 
 	memset(&r, 0, sizeof(r));
 	r.kind = ORC_INPUT_START;
@@ -1255,7 +1396,7 @@ START_TEST(test_random_sagas)
 	memset(ended, 0, sizeof(ended));
 	memset(visited, 0, sizeof(visited));
 	total_inputs = 0;
-	items_succeeded = items_compensated = 0;
+	items_succeeded = items_compensated = map_loads = 0;
 	for (uint64_t k = from; k < to; k++)
 		run(base + k);
 	if (_i == 0 && to > from) {
@@ -1269,10 +1410,13 @@ START_TEST(test_random_sagas)
 		for (int st = 0; st < ORC_SAGA_STATUS_COUNT; st++)
 			fprintf(stderr, " %s %zu", orc_saga_status_name(st),
 				visited[st]);
-		fprintf(stderr, "; map items succeeded %zu, compensated %zu\n",
-			items_succeeded, items_compensated);
+		fprintf(stderr,
+			"; map items succeeded %zu, compensated %zu; map "
+			"loads asked %zu\n",
+			items_succeeded, items_compensated, map_loads);
 		if (to - from >= 100)
-			ck_assert(items_succeeded > 0 && items_compensated > 0);
+			ck_assert(items_succeeded > 0 && items_compensated > 0 &&
+				  map_loads > 0);
 		/* the runs must reach every status and every way of ending */
 		for (int st = 0; st < ORC_SAGA_STATUS_COUNT; st++)
 			if (to - from >= 100)
