@@ -340,6 +340,29 @@ orc_store_text(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+enum orc_status
+orc_store_json_failed(const json_error_t *jerr, const char *what,
+		      struct orc_error *err)
+{
+	if (json_error_code(jerr) == json_error_out_of_memory)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	return orc_error_set(err, ORC_INVALID, "%s is not JSON: %s", what,
+			     jerr->text);
+}
+
+enum orc_status
+orc_store_json(const PGresult *res, int row, int col, json_t **out,
+	       const char *what, struct orc_error *err)
+{
+	json_error_t jerr;
+
+	*out = NULL;
+	if (PQgetisnull(res, row, col))
+		return ORC_OK;
+	*out = json_loads(PQgetvalue(res, row, col), JSON_DECODE_ANY, &jerr);
+	return *out != NULL ? ORC_OK : orc_store_json_failed(&jerr, what, err);
+}
+
 int64_t
 orc_store_int(const PGresult *res, int row, int col)
 {

@@ -157,6 +157,19 @@ const char *orc_store_text(const PGresult *res, int row, int col);
 int64_t orc_store_int(const PGresult *res, int row, int col);
 
 /*
+ * JSON column col of row (any JSON value) parsed into *out: a new
+ * reference, NULL for SQL NULL.  A value that is not JSON is ORC_INVALID
+ * ("<what> is not JSON: ..."; the row's fault, so the caller quarantines
+ * what it belongs to), out of memory ORC_FATAL.  orc_store_json_failed()
+ * is that mapping for a json_loads() the caller made.
+ */
+enum orc_status orc_store_json(const PGresult *res, int row, int col,
+			       json_t **out, const char *what,
+			       struct orc_error *err);
+enum orc_status orc_store_json_failed(const json_error_t *jerr,
+				      const char *what, struct orc_error *err);
+
+/*
  * An age in milliseconds (now() minus a stored time): a negative one,
  * from clock skew between the writers, reads as 0.
  */

@@ -198,27 +198,6 @@ static const char load_sql[] =
 	" LIMIT w.top)) i"
 	" ORDER BY w.step, i.item_index";
 
-/* Parse JSON column col of row r (NULL for SQL NULL) into *out. */
-static enum orc_status
-json_col(const PGresult *res, int r, int col, json_t **out,
-	 struct orc_error *err)
-{
-	json_error_t jerr;
-
-	*out = NULL;
-	if (PQgetisnull(res, r, col))
-		return ORC_OK;
-	*out = json_loads(PQgetvalue(res, r, col), JSON_DECODE_ANY, &jerr);
-	if (*out != NULL)
-		return ORC_OK;
-	if (json_error_code(&jerr) == json_error_out_of_memory)
-		return orc_error_set(err, ORC_FATAL, "out of memory");
-	return orc_error_set(err, ORC_INVALID,
-			     "a map item's %s is not JSON: %s",
-			     col == ITEM_OUTPUT ? "output" : "replies",
-			     jerr.text);
-}
-
 /* Rows [from, to) of res, all of step i, added to the saga. */
 static enum orc_status
 add_rows(struct orc_saga *saga, size_t i, const PGresult *res, int from,
@@ -242,10 +221,12 @@ add_rows(struct orc_saga *saga, size_t i, const PGresult *res, int from,
 		row.wake_reason = PQgetvalue(res, r, ITEM_REASON);
 		row.completed_seq = orc_store_int(res, r, ITEM_SEQ);
 		row.last_error = orc_store_text(res, r, ITEM_ERROR);
-		st = json_col(res, r, ITEM_OUTPUT, &output, err);
+		st = orc_store_json(res, r, ITEM_OUTPUT, &output,
+				    "the output of a map item", err);
 		if (st != ORC_OK)
 			break;
-		st = json_col(res, r, ITEM_REPLIES, &replies, err);
+		st = orc_store_json(res, r, ITEM_REPLIES, &replies,
+				    "the replies of a map item", err);
 		if (st == ORC_OK) {
 			row.output = output;
 			row.replies = replies;

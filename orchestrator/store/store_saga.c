@@ -249,38 +249,6 @@ first_step_row(const PGresult *steps, const char *id)
 	return lo;
 }
 
-/*
- * A JSON column that did not load: out of memory is ORC_FATAL (the row is
- * fine), anything else ORC_INVALID (the row is not).  Messages about a
- * row do not name the saga: read_sagas() adds it where it is wanted.
- */
-static enum orc_status
-json_column_failed(const json_error_t *jerr, struct orc_error *err,
-		   const char *what)
-{
-	if (json_error_code(jerr) == json_error_out_of_memory)
-		return orc_error_set(err, ORC_FATAL, "out of memory");
-	return orc_error_set(err, ORC_INVALID, "%s is not JSON: %s", what,
-			     jerr->text);
-}
-
-/*
- * Column col of row i parsed into *out (a new reference; NULL for SQL
- * NULL), or json_column_failed() naming what.
- */
-static enum orc_status
-json_column(const PGresult *res, int i, int col, json_t **out,
-	    const char *what, struct orc_error *err)
-{
-	json_error_t jerr;
-
-	*out = NULL;
-	if (PQgetisnull(res, i, col))
-		return ORC_OK;
-	*out = json_loads(PQgetvalue(res, i, col), JSON_DECODE_ANY, &jerr);
-	return *out != NULL ? ORC_OK : json_column_failed(&jerr, err, what);
-}
-
 /* The JSON values of a step row, parsed: what read_step() leaves to free. */
 struct step_json {
 	json_t *early;
@@ -343,11 +311,11 @@ read_step(const PGresult *steps, int i, struct orc_step_row *s,
 	s->wake_reason = PQgetvalue(steps, i, STEP_REASON);
 	s->completed_seq = orc_store_int(steps, i, STEP_SEQ);
 	s->last_error = orc_store_text(steps, i, STEP_ERROR);
-	if ((st = json_column(steps, i, STEP_EARLY, &js->early,
+	if ((st = orc_store_json(steps, i, STEP_EARLY, &js->early,
 			      "the early event of a step", err)) != ORC_OK ||
-	    (st = json_column(steps, i, STEP_OUTPUT, &js->output,
+	    (st = orc_store_json(steps, i, STEP_OUTPUT, &js->output,
 			      "the output of a step", err)) != ORC_OK ||
-	    (st = json_column(steps, i, STEP_REPLIES, &js->replies,
+	    (st = orc_store_json(steps, i, STEP_REPLIES, &js->replies,
 			      "the replies of a step", err)) != ORC_OK)
 		return st;
 	s->early_event = js->early;
@@ -395,8 +363,8 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	row.lifecycle_seq = orc_store_int(sagas, r, SAGA_LIFECYCLE);
 	row.paused_ms = orc_store_int(sagas, r, SAGA_PAUSED);
 	if (row.context == NULL)
-		return json_column_failed(&jerr, err, "context");
-	st = json_column(sagas, r, SAGA_OUTPUT, &row.output, "output", err);
+		return orc_store_json_failed(&jerr, "context", err);
+	st = orc_store_json(sagas, r, SAGA_OUTPUT, &row.output, "output", err);
 	if (st != ORC_OK) {
 		json_decref(row.context);
 		return st;
