@@ -83,17 +83,15 @@ json_sq(const char *s)
 	return v;
 }
 
+/* The definition in text (single quotes). */
 static struct orc_definition *
-def_map(const char *map)
+def_text(const char *text)
 {
-	char text[4096];
 	json_t *body;
 	struct orc_definition_issues issues = {0};
 	struct orc_definition *def = NULL;
 	enum orc_status st;
 
-	ck_assert_int_lt(snprintf(text, sizeof(text), DEF_FMT, map),
-			 (int)sizeof(text));
 	body = json_sq(text);
 	st = orc_definition_from_json(body, &def, &issues);
 	for (size_t i = 0; i < issues.n; i++)
@@ -104,6 +102,30 @@ def_map(const char *map)
 	json_decref(body);
 	return def;
 }
+
+static struct orc_definition *
+def_map(const char *map)
+{
+	char text[4096];
+
+	ck_assert_int_lt(snprintf(text, sizeof(text), DEF_FMT, map),
+			 (int)sizeof(text));
+	return def_text(text);
+}
+
+/*
+ * A map m alone before z, without a compensation or a timeout, and a
+ * saga timeout of a minute: a saga that fails there ends failed, RETRY reruns it.
+ */
+static const char *const def_solo =
+	"{'name':'solo','version':1,'timeout':'1m',"
+	" 'trigger':{'topic':'in','type':'go','key':'/id'},"
+	" 'steps':["
+	"  {'name':'m','map':{'items':'${/input/items}','max_concurrency':2},"
+	"   'command':{'topic':'tm','type':'m.do','data':{'n':'${/index}'}},"
+	"   'success':['m.ok'],'failure':['m.bad']},"
+	"  {'name':'z','needs':['m'],'command':{'topic':'tz','type':'z.do'},"
+	"   'success':['z.ok']}]}";
 
 /* ---- the rig ---- */
 
@@ -118,13 +140,19 @@ struct rig {
 };
 
 static void
-rig_init(struct rig *r, const char *map)
+rig_init_def(struct rig *r, struct orc_definition *def)
 {
 	memset(r, 0, sizeof(*r));
-	r->def = def_map(map);
+	r->def = def;
 	ck_assert_int_eq(orc_saga_init(&r->saga, r->def), ORC_OK);
 	orc_effects_init(&r->fx);
 	r->now = 1000;
+}
+
+static void
+rig_init(struct rig *r, const char *map)
+{
+	rig_init_def(r, def_map(map));
 }
 
 static void
@@ -275,9 +303,13 @@ command(struct rig *r, const char *cmd)
 		in.kind = ORC_INPUT_RETRY;
 		if (word(&p, a1, sizeof(a1)))
 			in.step = a1;
-	} else if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0) {
-		in.kind = verb[0] == 'p' ? ORC_INPUT_PAUSE : ORC_INPUT_RESUME;
+	} else if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0 ||
+		   strcmp(verb, "terminate") == 0) {
+		in.kind = verb[0] == 'p'   ? ORC_INPUT_PAUSE
+			  : verb[0] == 'r' ? ORC_INPUT_RESUME
+					   : ORC_INPUT_TERMINATE;
 		in.by = "ann@host";
+		in.reason = "test";
 	} else if (strcmp(verb, "skip") == 0 || strcmp(verb, "resolve") == 0) {
 		in.kind = verb[0] == 's' ? ORC_INPUT_SKIP : ORC_INPUT_RESOLVE;
 		ck_assert(word(&p, a1, sizeof(a1)));
@@ -1176,6 +1208,125 @@ START_TEST(test_skip_running_map)
 }
 END_TEST
 
+/* RETRY of a failed saga runs the map afresh: run 2, ids of their own. */
+START_TEST(test_retry_reruns_map)
+{
+	struct rig r;
+
+	rig_init_def(&r, def_text(def_solo));
+	script(&r, "start {'id':'k1','items':['a','b','c']};"
+		   " reply m[0] m.ok {'v':0}");
+	expect(&r, "reply m[1] m.bad", "h:step.failed[1] h:step.failed "
+				       "h:saga.compensating");
+	expect(&r, "reply m[2] m.ok", "h:step.succeeded[2] h:saga.failed "
+				      "ev:failed");
+	expect_status(&r, "failed", "m=failed z=pending");
+	expect_counters(&r, 3, 2, 1, 0);
+	script(&r, "retry");
+	ck_assert_msg(strstr(r.got, "h:step.started h:step.started[0] "
+				    "cmd:m[0]/action/1 h:step.started[1] "
+				    "cmd:m[1]/action/1") != NULL,
+		      "%s", r.got);
+	ck_assert_str_eq(nth_command(&r, 0)->message_id,
+			 SAGA_ID "/m[0]#2/action/1");
+	ck_assert_int_eq(map_m(&r)->run, 2);
+	expect_counters(&r, 2, 0, 0, 0);
+	ck_assert_uint_eq(map_m(&r)->n, 2);
+	/* a reply of the first run's item 2 finds it not started */
+	expect(&r, "reply m[2] m.ok", "h:reply.ignored[2](unknown_step)");
+	expect(&r, "reply m[0] m.ok {'w':0}",
+	       "h:step.succeeded[0] h:step.started[2] cmd:m[2]/action/1");
+	expect(&r, "reply m[1] m.ok {'w':1}", "h:step.succeeded[1]");
+	expect(&r, "reply m[2] m.ok {'w':2}",
+	       "h:step.succeeded[2] h:step.succeeded h:step.started "
+	       "cmd:z/action/1");
+	expect_status(&r, "running", "m=succeeded z=running");
+	expect_at(&r, "/steps/m", "[{'w':0},{'w':1},{'w':2}]");
+	rig_finish(&r);
+}
+END_TEST
+
+/* The saga deadline stops the map: backoffs aborted, commands awaited. */
+START_TEST(test_deadline_stops_map)
+{
+	struct rig r;
+
+	rig_init_def(&r, def_text(def_solo));
+	script(&r, "start {'id':'k1','items':[1,2,3,4]}; reply m[0] m.ok");
+	ck_assert_int_eq(r.saga.wake_ms, 61000);
+	script(&r, "at 61000");
+	expect(&r, "timer", "h:saga.compensating");
+	expect_status(&r, "compensating", "m=running z=pending");
+	/* no new item; those in flight are awaited */
+	expect(&r, "reply m[1] m.ok", "h:step.succeeded[1]");
+	expect(&r, "reply m[2] m.bad",
+	       "h:step.failed[2] h:step.aborted h:saga.timed_out "
+	       "ev:timed_out");
+	expect_counters(&r, 3, 2, 1, 0);
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_terminate_with_items_in_flight)
+{
+	struct rig r;
+
+	rig_init(&r, CONC2);
+	script(&r, "start; reply m[0] m.ok; reply p p.ok");
+	script(&r, "terminate");
+	expect_status(&r, "cancelled", "m=failed p=succeeded z=pending");
+	ck_assert_int_eq(item(&r, 1)->st.status, ORC_STEP_FAILED);
+	ck_assert_int_eq(item(&r, 2)->st.status, ORC_STEP_FAILED);
+	ck_assert_int_eq(item(&r, 1)->st.wake_ms, 0);
+	ck_assert_int_eq(r.saga.wake_ms, 0);
+	expect_counters(&r, 3, 1, 2, 0);
+	expect(&r, "reply m[1] m.ok", "h:reply.ignored[1](late)");
+	rig_finish(&r);
+}
+END_TEST
+
+/* A copy of a saga with a map is independent of it, and replays alike. */
+START_TEST(test_copy_and_determinism)
+{
+	static const char *const s1 =
+		"start; reply m[0] m.ok {'v':0}; reply m[2] m.flaky; wake;"
+		" reply m[1] m.ok; reply p p.ok; reply m[2] m.ok;"
+		" reply m[3] m.ok; reply m[4] m.ok; reply z z.bad;"
+		" reply m[4] m.stuck; wake; reply m[3] m.undone";
+	struct rig a, b;
+	struct orc_saga copy;
+	char *before, *after;
+
+	rig_init(&a, CONC2);
+	rig_init(&b, CONC2);
+	script(&a, "start; reply m[0] m.ok {'v':0}");
+	ck_assert_int_eq(orc_saga_copy(&copy, &a.saga), ORC_OK);
+	before = orc_et_state_text(&copy);
+	script(&a, "reply m[1] m.ok; reply m[2] m.bad");
+	after = orc_et_state_text(&copy);
+	ck_assert_str_eq(before, after);
+	ck_assert_uint_eq(copy.steps[0].map->n, 3);
+	ck_assert_int_eq(copy.steps[0].map->items[1].st.status,
+			 ORC_STEP_RUNNING);
+	free(before);
+	free(after);
+	orc_saga_finish(&copy);
+	rig_finish(&a);
+
+	rig_init(&a, CONC2);
+	script(&a, s1);
+	script(&b, s1);
+	before = orc_et_state_text(&a.saga);
+	after = orc_et_state_text(&b.saga);
+	ck_assert_str_eq(before, after);
+	ck_assert_str_eq(a.got, b.got);
+	free(before);
+	free(after);
+	rig_finish(&a);
+	rig_finish(&b);
+}
+END_TEST
+
 /* ---- a large map ---- */
 
 /* The items of the last apply's commands, queued at tail; the new tail. */
@@ -1295,6 +1446,10 @@ suite(void)
 	tcase_add_test(tc, test_pause_resume_shifts_item_timers);
 	tcase_add_test(tc, test_cancel_with_items_in_flight);
 	tcase_add_test(tc, test_skip_running_map);
+	tcase_add_test(tc, test_retry_reruns_map);
+	tcase_add_test(tc, test_deadline_stops_map);
+	tcase_add_test(tc, test_terminate_with_items_in_flight);
+	tcase_add_test(tc, test_copy_and_determinism);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("large");
