@@ -8,6 +8,10 @@
  * a history, where order within a second matters.  Durations read "3.2s",
  * "42s", "5m", "3h", "2d".  Nothing here writes.
  *
+ * A status shows the saga's place in a tree of child sagas (its parent,
+ * every saga under it) and a map step's progress; a history says a child
+ * saga's entries in words and names a map item's entries by the item.
+ *
  * Exit status: 0 done, 1 not found or failed, 2 usage (including a
  * malformed id, status, duration or limit).  Arguments are checked before
  * connecting: a typo needs no database.
@@ -21,6 +25,7 @@
 #include "commands.h"
 #include "duration.h"
 #include "store_admin.h"
+#include "strbuf.h"
 #include "table.h"
 
 
@@ -29,16 +34,49 @@
 static const char status_usage[] =
 	"usage: orchestrator status SAGA_ID [--json]\n"
 	"       orchestrator status --key KEY [--definition NAME] [--json]\n"
-	"Show a saga and its steps.  A business key can belong to sagas of\n"
+	"Show a saga, its steps (a map step with how far its items are),\n"
+	"its parent when a saga step started it, and the sagas it started\n"
+	"(children, theirs, ...).  A business key can belong to sagas of\n"
 	"several definitions: then --definition says which one.  A key that\n"
 	"had several sagas of one definition (key_reuse) shows the newest and\n"
 	"lists the earlier ones.\n"
 	"Settings: --dsn (or ORC_PG_DSN), --pg-schema, --config FILE.\n";
 
-/* "compensation attempt 3; timer ...; last error: ..." for step st */
+/*
+ * "map 532/10000 done (12 failed), 50 in flight, 30 compensated" for the
+ * map counters m (borrowed) into note (size len); returns its length.
+ */
+static size_t
+map_note(const json_t *m, char *note, size_t len)
+{
+	long long failed = orc_cmd_int(m, "failed");
+	long long in_flight = orc_cmd_int(m, "in_flight");
+	long long compensated = orc_cmd_int(m, "compensated");
+	size_t n;
+
+	n = (size_t)snprintf(note, len, "map %lld/%lld done",
+			     orc_cmd_int(m, "succeeded") + failed,
+			     orc_cmd_int(m, "items"));
+	if (failed > 0 && n < len)
+		n += (size_t)snprintf(note + n, len - n, " (%lld failed)",
+				      failed);
+	if (in_flight > 0 && n < len)
+		n += (size_t)snprintf(note + n, len - n, ", %lld in flight",
+				      in_flight);
+	if (compensated > 0 && n < len)
+		n += (size_t)snprintf(note + n, len - n, ", %lld compensated",
+				      compensated);
+	return n < len ? n : len - 1;
+}
+
+/*
+ * "map ...; compensation attempt 3; timer ...; last error: ..." for step
+ * st
+ */
 static void
 step_note(const json_t *st, char *note, size_t len)
 {
+	const json_t *map = json_object_get(st, "map");
 	const char *wake = orc_cmd_str(st, "wake_at");
 	const char *reason = orc_cmd_str(st, "wake_reason");
 	const char *error = orc_cmd_str(st, "last_error");
@@ -47,7 +85,9 @@ step_note(const json_t *st, char *note, size_t len)
 	size_t n = 0;
 
 	note[0] = '\0';
-	if (comp > 0)
+	if (json_is_object(map))
+		n = map_note(map, note, len);
+	if (comp > 0 && n < len)
 		n += (size_t)snprintf(note + n, len - n,
 				      "%scompensation attempt %lld",
 				      n ? "; " : "", comp);
@@ -94,6 +134,58 @@ print_steps(const json_t *steps)
 	orc_table_finish(&tab);
 }
 
+/*
+ * The sagas under this one (an array in tree order, each with its depth:
+ * store_admin.h), indented by depth under the parent's step that started
+ * each; a failure goes below its row.
+ */
+static void
+print_children(const json_t *children)
+{
+	static const struct orc_table_column cols[] = {
+		{"STEP", 6, false},	  {"ID", 0, false},
+		{"DEFINITION", 8, false}, {"KEY", 4, false},
+		{"STATUS", 0, false},
+	};
+	struct orc_table tab;
+	const json_t *c;
+	size_t i;
+
+	if (json_array_size(children) == 0)
+		return;
+	orc_table_init(&tab, cols, sizeof(cols) / sizeof(cols[0]), false);
+	json_array_foreach(children, i, c) {
+		long long depth = orc_cmd_int(c, "depth");
+		const char *step = orc_cmd_str(c, "parent_step");
+		char name[160], def[160], failure[1024];
+		const char *cells[5];
+
+		if (depth < 1)
+			depth = 1;
+		if (depth > 16)
+			depth = 16;
+		snprintf(name, sizeof(name), "%*s%s", (int)(2 * (depth - 1)),
+			 "", step != NULL ? step : "-");
+		snprintf(def, sizeof(def), "%s@%lld",
+			 orc_cmd_str(c, "definition_name"),
+			 orc_cmd_int(c, "definition_version"));
+		cells[0] = name;
+		cells[1] = orc_cmd_str(c, "id");
+		cells[2] = def;
+		cells[3] = orc_cmd_str(c, "business_key");
+		cells[4] = orc_cmd_str(c, "status");
+		if (orc_cmd_str(c, "failure") != NULL)
+			snprintf(failure, sizeof(failure), "failure: %s",
+				 orc_cmd_str(c, "failure"));
+		orc_table_add(&tab, cells,
+			      orc_cmd_str(c, "failure") != NULL ? failure
+								: NULL);
+	}
+	printf("\nchildren:\n");
+	orc_table_print(&tab, stdout);
+	orc_table_finish(&tab);
+}
+
 /* "label       time" when s has key, NULL printing "-" unless optional */
 static void
 print_time(const char *label, const json_t *s, const char *key,
@@ -129,6 +221,16 @@ print_saga(const json_t *s)
 	printf("definition  %s@%lld\n", orc_cmd_str(s, "definition_name"),
 	       orc_cmd_int(s, "definition_version"));
 	printf("key         %s\n", orc_cmd_str(s, "business_key"));
+	if (orc_cmd_str(s, "parent_id") != NULL) {
+		const char *pstatus = orc_cmd_str(s, "parent_status");
+
+		printf("parent      %s (step %s, %s)\n",
+		       orc_cmd_str(s, "parent_id"),
+		       orc_cmd_str(s, "parent_step") != NULL
+			       ? orc_cmd_str(s, "parent_step")
+			       : "-",
+		       pstatus != NULL ? pstatus : "no longer stored");
+	}
 	printf("status      %s", orc_cmd_str(s, "status"));
 	if (reason != NULL)
 		printf(" (%s)", reason);
@@ -152,6 +254,7 @@ print_saga(const json_t *s)
 	print_output(json_object_get(s, "output"));
 	putchar('\n');
 	print_steps(json_object_get(s, "steps"));
+	print_children(json_object_get(s, "children"));
 }
 
 enum { OPT_KEY = ORC_ARGS_FIRST, OPT_DEFINITION };
@@ -498,7 +601,9 @@ done:
 static const char history_usage[] =
 	"usage: orchestrator history SAGA_ID [--json]\n"
 	"The saga's timeline, oldest first: every event, transition and\n"
-	"operator action, with its details as JSON.\n"
+	"operator action, with its details as JSON (a child saga's start,\n"
+	"signal and end in words; a map item's entries name the item,\n"
+	"step[index]).\n"
 	"Settings: --dsn (or ORC_PG_DSN), --pg-schema, --config FILE.\n";
 
 /* The saga id of `history ID`: 0 with *id, or the exit status. */
@@ -523,6 +628,81 @@ history_args(const struct orc_cmd *cmd, int argc, char **argv,
 	return 0;
 }
 
+/* The members a child's entry names in words, in the order they read. */
+static const char *const child_members[] = {
+	"child", "status", "failure", "action", "definition", "version", "key",
+};
+
+/* "child <id> completed: <failure>", "child <id> payment@2 key k", ... */
+static void
+child_summary(struct orc_strbuf *b, const json_t *detail)
+{
+	const char *status = orc_cmd_str(detail, "status");
+	const char *failure = orc_cmd_str(detail, "failure");
+	const char *action = orc_cmd_str(detail, "action");
+	const char *definition = orc_cmd_str(detail, "definition");
+	const char *key = orc_cmd_str(detail, "key");
+
+	orc_strbuf_printf(b, "child %s", orc_cmd_str(detail, "child"));
+	if (status != NULL)
+		orc_strbuf_printf(b, " %s", status);
+	if (failure != NULL)
+		orc_strbuf_printf(b, ": %s", failure);
+	if (action != NULL)
+		orc_strbuf_printf(b, " %s", action);
+	if (definition != NULL)
+		orc_strbuf_printf(b, " %s", definition);
+	if (json_object_get(detail, "version") != NULL)
+		orc_strbuf_printf(b, "@%lld", orc_cmd_int(detail, "version"));
+	if (key != NULL)
+		orc_strbuf_printf(b, " key %s", key);
+}
+
+/*
+ * The DETAIL of a history entry (detail borrowed, may be NULL), as a new
+ * string (free()) or NULL for none.  An entry about a child saga
+ * (child.started, child.ended, child.signalled, the compensation that
+ * asks it to undo) first says in words which child and how it stands;
+ * the rest of the detail follows as compact JSON, less a map item's
+ * "item", which the STEP cell shows.
+ */
+static char *
+history_detail(const json_t *detail)
+{
+	bool child = orc_cmd_str(detail, "child") != NULL;
+	struct orc_strbuf b;
+	json_t *rest;
+	char *text = NULL;
+
+	if (detail == NULL || json_is_null(detail))
+		return NULL;
+	if (!json_is_object(detail))
+		return json_dumps(detail, JSON_COMPACT | JSON_ENCODE_ANY);
+	rest = json_copy((json_t *)detail);
+	if (rest == NULL)
+		return NULL;
+	orc_strbuf_init(&b);
+	if (child) {
+		child_summary(&b, detail);
+		for (size_t i = 0;
+		     i < sizeof(child_members) / sizeof(child_members[0]); i++)
+			json_object_del(rest, child_members[i]);
+	}
+	if (json_is_integer(json_object_get(rest, "item")))
+		json_object_del(rest, "item");
+	if (json_object_size(rest) > 0)
+		text = json_dumps(rest, JSON_COMPACT);
+	if (text != NULL)
+		orc_strbuf_printf(&b, "%s%s", child ? " " : "", text);
+	free(text);
+	json_decref(rest);
+	if (b.len == 0) {
+		orc_strbuf_finish(&b);
+		return NULL;
+	}
+	return orc_strbuf_take(&b);
+}
+
 static void
 print_history(const json_t *hist)
 {
@@ -539,15 +719,20 @@ print_history(const json_t *hist)
 	orc_table_init(&tab, cols, sizeof(cols) / sizeof(cols[0]), true);
 	json_array_foreach(hist, i, h) {
 		json_t *detail = json_object_get(h, "detail");
-		char *text = NULL;
+		json_t *item = json_object_get(detail, "item");
+		const char *step = orc_cmd_str(h, "step");
+		char *text = history_detail(detail), name[256];
 		const char *cells[4];
 
-		if (detail != NULL && !json_is_null(detail))
-			text = json_dumps(detail,
-					  JSON_COMPACT | JSON_ENCODE_ANY);
+		/* a map item's entry: "reserve[17]" */
+		if (step != NULL && json_is_integer(item)) {
+			snprintf(name, sizeof(name), "%s[%lld]", step,
+				 (long long)json_integer_value(item));
+			step = name;
+		}
 		cells[0] = orc_cmd_str(h, "at");
 		cells[1] = orc_cmd_str(h, "kind");
-		cells[2] = orc_cmd_str(h, "step");
+		cells[2] = step;
 		cells[3] = text;
 		orc_table_add(&tab, cells, NULL);
 		free(text);

@@ -37,6 +37,43 @@
 #define MSEC(expr) "(extract(epoch FROM (" expr ")) * 1000)::bigint"
 
 /*
+ * A started map step's counters (as the view map_steps has them), null
+ * for any other step.
+ */
+#define MAP_JSON                                                               \
+	"CASE WHEN st.map_items IS NOT NULL THEN json_build_object("           \
+	" 'items', st.map_items, 'concurrency', st.map_concurrency,"           \
+	" 'min_success', st.map_min_success,"                                  \
+	" 'started', coalesce(st.map_started, 0),"                             \
+	" 'succeeded', coalesce(st.map_succeeded, 0),"                         \
+	" 'failed', coalesce(st.map_failed, 0),"                               \
+	" 'compensated', coalesce(st.map_compensated, 0),"                     \
+	" 'in_flight', coalesce(st.map_started, 0)"                            \
+	" - coalesce(st.map_succeeded, 0) - coalesce(st.map_failed, 0)) END"
+
+/*
+ * The sagas under saga s (its children, theirs, ...: saga_tree() of
+ * migration 018 without s itself) as a flat array in tree order: each
+ * child right after its parent, siblings by start, with its depth (1 for
+ * s's own children) and the parent's step that started it.
+ */
+#define CHILDREN_JSON                                                          \
+	"(SELECT coalesce(json_agg(json_build_object('depth', c.depth,"        \
+	" 'id', c.id, 'parent_id', c.parent_id, 'parent_step', c.parent_step," \
+	" 'definition_name', c.definition_name,"                               \
+	" 'definition_version', c.definition_version,"                         \
+	" 'business_key', c.business_key, 'status', c.status,"                 \
+	" 'failure', c.failure, 'created_at', " ISO("c.created_at") ","        \
+	" 'finished_at', " ISO("c.finished_at") ") ORDER BY c.path),"          \
+	" '[]'::json)"                                                         \
+	" FROM (WITH RECURSIVE t AS (SELECT * FROM %1$s.saga_tree(s.id)),"     \
+	"  o AS (SELECT t.*, ARRAY[]::text[] AS path FROM t WHERE t.depth = 0" \
+	"  UNION ALL SELECT t.*, o.path || (to_char(t.created_at AT TIME ZONE" \
+	"  'UTC', 'YYYYMMDDHH24MISSUS') || t.id::text)"                        \
+	"  FROM o JOIN t ON t.parent_id = o.id AND t.depth = o.depth + 1)"     \
+	"  SELECT * FROM o WHERE o.depth > 0) c)"
+
+/*
  * A step of the definition (ds) and its row (st), either of them missing:
  * a step without a row has not started (pending).
  */
@@ -49,7 +86,7 @@
 	" 'started_at', " ISO("st.started_at") ","                             \
 	" 'finished_at', " ISO("st.finished_at") ","                           \
 	" 'wake_at', " ISO("st.wake_at") ", 'wake_reason', st.wake_reason,"    \
-	" 'last_error', st.last_error)"
+	" 'last_error', st.last_error, 'map', " MAP_JSON ")"
 
 /* The columns of a saga row every saga object has. */
 #define SAGA_FIELDS                                                            \
@@ -68,6 +105,9 @@
 	" 'deadline_at', " ISO("s.deadline_at") ","                            \
 	" 'wake_at', " ISO("s.wake_at") ","                                    \
 	" 'duration_ms', " MSEC("s.finished_at - s.created_at") ","            \
+	" 'parent_id', s.parent_id, 'parent_step', s.parent_step,"             \
+	" 'parent_status', (SELECT p.status FROM %1$s.sagas p"                 \
+	"  WHERE p.id = s.parent_id), 'children', " CHILDREN_JSON ","          \
 	" 'context', %1$s.saga_context(s), 'output', s.output,"               \
 	" 'steps', (SELECT coalesce(json_agg(" STEP_JSON                       \
 	" ORDER BY coalesce(st.step_index, ds.idx)), '[]'::json)"              \

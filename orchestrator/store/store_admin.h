@@ -45,7 +45,18 @@ enum orc_status orc_store_admin_check_id(const char *id,
  * age_ms (now - created_at), duration_ms (finished_at - created_at, or
  * null), and steps: an array in definition order of {name, index, status,
  * attempt, compensation_attempt, started_at, finished_at, wake_at,
- * wake_reason, last_error}.
+ * wake_reason, last_error, map}; map is null but for a started map step,
+ * whose counters it holds: {items, concurrency, min_success, started,
+ * succeeded, failed, compensated, in_flight} (in_flight = started -
+ * succeeded - failed, as in the view map_steps).
+ *
+ * A child saga has parent_id, parent_step and parent_status (null when
+ * the parent is no longer stored); they are null for any other saga.
+ * children is every saga under this one (its children, theirs, ...), a
+ * flat array in tree order (each right after its parent, siblings by
+ * start) of {depth (1 for a child of this saga), id, parent_id,
+ * parent_step, definition_name, definition_version, business_key,
+ * status, failure, created_at, finished_at}; empty when there are none.
  *
  * orc_store_admin_saga(): the saga with id (borrowed; a UUID, either
  * case).  *out is a new object.  ORC_INVALID when id is not a UUID,

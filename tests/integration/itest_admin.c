@@ -532,6 +532,346 @@ START_TEST(test_history)
 }
 END_TEST
 
+/* ---- child sagas and maps ---- */
+
+#define T_ROOT "aaaaaaaa-0000-4000-8000-000000000001"
+#define T_PAY "bbbbbbbb-0000-4000-8000-000000000001"
+#define T_PAY2 "bbbbbbbb-0000-4000-8000-000000000002"
+#define T_FRAUD "cccccccc-0000-4000-8000-000000000001"
+#define T_ORPHAN "dddddddd-0000-4000-8000-000000000001"
+#define T_GONE "eeeeeeee-0000-4000-8000-000000000001"
+
+/*
+ * A tree seeded with SQL: the root's step pay started T_PAY (whose step
+ * fraud started T_FRAUD) and, later, T_PAY2, which failed; T_ORPHAN's
+ * parent is gone.  The root's map step reserve is midway, another one
+ * compensates.
+ */
+static const char tree_sql[] =
+	"SET search_path TO orchestrator;"
+	"INSERT INTO saga_definitions (name, version, body, checksum) VALUES"
+	" ('order', 1, '{}', 'c1'), ('payment', 2, '{}', 'c2'),"
+	" ('fraud_check', 1, '{}', 'c3');"
+	"INSERT INTO sagas (id, definition_name, definition_version,"
+	" business_key, status, created_at, updated_at, parent_id, parent_step,"
+	" failure) VALUES"
+	" ('" T_ROOT "', 'order', 1, 'o-1', 'running',"
+	"  now() - interval '60 s', now(), NULL, NULL, NULL),"
+	" ('" T_PAY2 "', 'payment', 2, 'pay-o-1-2', 'failed',"
+	"  now() - interval '40 s', now(), '" T_ROOT "', 'pay',"
+	"  'step charge failed: payment.declined'),"
+	" ('" T_PAY "', 'payment', 2, 'pay-o-1', 'completed',"
+	"  now() - interval '50 s', now(), '" T_ROOT "', 'pay', NULL),"
+	" ('" T_FRAUD "', 'fraud_check', 1, 'f-o-1', 'completed',"
+	"  now() - interval '45 s', now(), '" T_PAY "', 'fraud', NULL),"
+	" ('" T_ORPHAN "', 'payment', 2, 'pay-o-9', 'running',"
+	"  now() - interval '45 s', now(), '" T_GONE "', 'pay', NULL);"
+	"INSERT INTO saga_steps (saga_id, step_name, step_index, status, attempt,"
+	" map_items, map_concurrency, map_min_success, map_started,"
+	" map_succeeded, map_failed, map_compensated) VALUES"
+	" ('" T_ROOT "', 'reserve', 0, 'running', 1, 10000, 50, 10000, 582,"
+	"  520, 12, 0),"
+	" ('" T_ROOT "', 'pack', 1, 'compensating', 1, 40, 10, 40, 40, 40, 0,"
+	"  25),"
+	" ('" T_ROOT "', 'pay', 2, 'running', 2, NULL, NULL, NULL, NULL, NULL,"
+	"  NULL, NULL);"
+	"INSERT INTO saga_history (saga_id, kind, step_name, detail) VALUES"
+	" ('" T_ROOT "', 'step.started', 'reserve', '{\"item\": 17,"
+	"  \"attempt\": 2}'),"
+	" ('" T_ROOT "', 'child.started', 'pay', '{\"child\": \"" T_PAY "\","
+	"  \"definition\": \"payment\", \"version\": 2, \"key\": \"pay-o-1\","
+	"  \"attempt\": 1}'),"
+	" ('" T_ROOT "', 'child.signalled', 'pay', '{\"child\": \"" T_PAY "\","
+	"  \"action\": \"cancel\"}'),"
+	" ('" T_ROOT "', 'child.ended', 'pay', '{\"child\": \"" T_PAY2 "\","
+	"  \"status\": \"failed\", \"failure\": \"step charge failed\"}');";
+
+/* The line of out that holds needle (which must be there), into buf. */
+static const char *
+line_of(const char *out, const char *needle, char *buf, size_t len)
+{
+	const char *p = strstr(out, needle), *start, *end;
+
+	ck_assert_msg(p != NULL, "expected \"%s\" in:\n%s", needle, out);
+	for (start = p; start > out && start[-1] != '\n'; start--)
+		;
+	end = strchr(p, '\n');
+	if (end == NULL)
+		end = p + strlen(p);
+	snprintf(buf, len, "%.*s", (int)(end - start), start);
+	return buf;
+}
+
+START_TEST(test_status_tree_and_maps)
+{
+	char dsn[1024], line[512], *out = malloc(OUT_MAX);
+	PGconn *conn = fresh_db(dsn, sizeof(dsn), false);
+	json_t *s, *c, *m;
+
+	orc_it_pg_exec(conn, tree_sql, 0, NULL);
+
+	/* the tree, in tree order, indented by depth, failures below */
+	RUN(out, dsn, 0, "status", T_ROOT);
+	HASNT(out, "parent ");
+	HAS(out, "\nchildren:\nSTEP ");
+	line_of(out, T_PAY, line, sizeof(line));
+	HAS(line, "pay ");
+	HAS(line, " payment@2 ");
+	HAS(line, " pay-o-1 ");
+	HAS(line, " completed");
+	ck_assert_int_eq(line[0], 'p');
+	line_of(out, T_FRAUD, line, sizeof(line));
+	ck_assert_msg(strncmp(line, "  fraud ", 8) == 0, "%s", line);
+	HAS(line, " fraud_check@1 ");
+	line_of(out, T_PAY2, line, sizeof(line));
+	HAS(line, " failed");
+	before(out, T_PAY, T_FRAUD);
+	before(out, T_FRAUD, T_PAY2);
+	HAS(out, T_PAY2);
+	HAS(strstr(out, T_PAY2), "\n  failure: step charge failed: "
+				 "payment.declined\n");
+	HASNT(out, T_ORPHAN);
+	/* map progress in the step's note; a step that is no map has none */
+	HAS(out, "\n  map 532/10000 done (12 failed), 50 in flight\n");
+	HAS(out, "\n  map 40/40 done, 25 compensated\n");
+	line_of(out, "pay      running", line, sizeof(line));
+	HASNT(strstr(out, "pay      running"), "\n  map");
+	fits_80(strstr(out, "STEP"));
+
+	RUN(out, dsn, 0, "status", T_ROOT, "--json");
+	s = parse_json(out);
+	ck_assert(jnull(s, "parent_id"));
+	c = json_object_get(s, "children");
+	ck_assert_uint_eq(json_array_size(c), 3);
+	ck_assert_str_eq(jstr(json_array_get(c, 0), "id"), T_PAY);
+	ck_assert_int_eq(jint(json_array_get(c, 0), "depth"), 1);
+	ck_assert_str_eq(jstr(json_array_get(c, 0), "parent_step"), "pay");
+	ck_assert_str_eq(jstr(json_array_get(c, 1), "id"), T_FRAUD);
+	ck_assert_int_eq(jint(json_array_get(c, 1), "depth"), 2);
+	ck_assert_str_eq(jstr(json_array_get(c, 1), "parent_id"), T_PAY);
+	ck_assert_str_eq(jstr(json_array_get(c, 2), "id"), T_PAY2);
+	ck_assert_str_eq(jstr(json_array_get(c, 2), "status"), "failed");
+	ck_assert_str_eq(jstr(json_array_get(c, 2), "failure"),
+			 "step charge failed: payment.declined");
+	m = json_object_get(json_array_get(json_object_get(s, "steps"), 0),
+			    "map");
+	ck_assert_int_eq(jint(m, "items"), 10000);
+	ck_assert_int_eq(jint(m, "started"), 582);
+	ck_assert_int_eq(jint(m, "succeeded"), 520);
+	ck_assert_int_eq(jint(m, "failed"), 12);
+	ck_assert_int_eq(jint(m, "compensated"), 0);
+	ck_assert_int_eq(jint(m, "in_flight"), 50);
+	ck_assert_int_eq(jint(m, "concurrency"), 50);
+	ck_assert(jnull(json_array_get(json_object_get(s, "steps"), 2),
+			"map"));
+	json_decref(s);
+
+	/* a child names its parent; its own children only */
+	RUN(out, dsn, 0, "status", T_PAY);
+	HAS(out, "parent      " T_ROOT " (step pay, running)\n");
+	HAS(out, "\nchildren:\n");
+	line_of(out, T_FRAUD, line, sizeof(line));
+	ck_assert_msg(strncmp(line, "fraud ", 6) == 0, "%s", line);
+	HASNT(out, T_PAY2);
+	RUN(out, dsn, 0, "status", T_FRAUD, "--json");
+	s = parse_json(out);
+	ck_assert_str_eq(jstr(s, "parent_id"), T_PAY);
+	ck_assert_str_eq(jstr(s, "parent_step"), "fraud");
+	ck_assert_str_eq(jstr(s, "parent_status"), "completed");
+	ck_assert_uint_eq(json_array_size(json_object_get(s, "children")), 0);
+	json_decref(s);
+	RUN(out, dsn, 0, "status", T_FRAUD);
+	HASNT(out, "children:");
+	/* a parent purged before its child */
+	RUN(out, dsn, 0, "status", T_ORPHAN);
+	HAS(out, "parent      " T_GONE " (step pay, no longer stored)\n");
+
+	/* history: the child in words, a map item by its index */
+	RUN(out, dsn, 0, "history", T_ROOT);
+	HAS(out, "  step.started     reserve[17]  {\"attempt\":2}\n");
+	HASNT(out, "\"item\"");
+	HAS(out, "child " T_PAY " payment@2 key pay-o-1 {\"attempt\":1}\n");
+	HAS(out, "child " T_PAY " cancel\n");
+	HAS(out, "child " T_PAY2 " failed: step charge failed\n");
+	fits_80(out);
+	/* --json keeps the details as stored */
+	RUN(out, dsn, 0, "history", T_ROOT, "--json");
+	s = parse_json(out);
+	ck_assert_int_eq(jint(json_object_get(json_array_get(s, 0), "detail"),
+			      "item"),
+			 17);
+	ck_assert_str_eq(jstr(json_object_get(json_array_get(s, 1), "detail"),
+			      "child"),
+			 T_PAY);
+	json_decref(s);
+	free(out);
+	PQfinish(conn);
+}
+END_TEST
+
+#define TREE_WAIT_MS 90000
+
+static const char leaf_def[] =
+	"{\"name\": \"it_leaf\", \"version\": 1,"
+	" \"trigger\": {\"topic\": \"{P}.checks\", \"type\": \"check.asked\","
+	"              \"key\": \"/order_id\"},"
+	" \"steps\": ["
+	"  {\"name\": \"check\","
+	"   \"command\": {\"topic\": \"{P}.work\", \"type\": \"l.check\"},"
+	"   \"success\": [\"l.checked\"]}"
+	" ]}";
+
+static const char child_def[] =
+	"{\"name\": \"it_child\", \"version\": 1,"
+	" \"trigger\": {\"topic\": \"{P}.payments\", \"type\": \"pay.asked\","
+	"              \"key\": \"/order_id\"},"
+	" \"steps\": ["
+	"  {\"name\": \"charge\","
+	"   \"command\": {\"topic\": \"{P}.work\", \"type\": \"c.charge\"},"
+	"   \"success\": [\"c.charged\"]},"
+	"  {\"name\": \"fraud\", \"needs\": [\"charge\"],"
+	"   \"saga\": {\"definition\": \"it_leaf\","
+	"             \"key\": \"f-${/input/order_id}\"}}"
+	" ]}";
+
+static const char parent_def[] =
+	"{\"name\": \"it_parent\", \"version\": 1,"
+	" \"trigger\": {\"topic\": \"{P}.orders\", \"type\": \"order.placed\","
+	"              \"key\": \"/order_id\"},"
+	" \"steps\": ["
+	"  {\"name\": \"pay\","
+	"   \"saga\": {\"definition\": \"it_child\","
+	"             \"key\": \"c-${/input/order_id}\"}}"
+	" ]}";
+
+static const char map_def[] =
+	"{\"name\": \"it_map\", \"version\": 1,"
+	" \"trigger\": {\"topic\": \"{P}.bulk\", \"type\": \"bulk.placed\","
+	"              \"key\": \"/order_id\"},"
+	" \"steps\": ["
+	"  {\"name\": \"reserve\","
+	"   \"map\": {\"items\": \"${/input/items}\", \"max_concurrency\": 2},"
+	"   \"command\": {\"topic\": \"{P}.work\", \"type\": \"m.reserve\","
+	"     \"data\": {\"sku\": \"${/item}\"}},"
+	"   \"success\": [\"m.reserved\"]}"
+	" ]}";
+
+/* The id of the one saga of definition (new: free()). */
+static char *
+saga_of(struct orc_it_scene *s, const char *definition)
+{
+	return orc_it_scene_value(s, "SELECT id FROM sagas WHERE"
+				     " definition_name = '%s'", definition);
+}
+
+START_TEST(test_status_history_of_running_trees)
+{
+	static const char *const topics[] = {"orders", "payments", "checks",
+					     "bulk", "work"};
+	static const char *const rules[] = {
+		"--rule", "c.charge=succeed:c.charged",
+		"--rule", "l.check=succeed:l.checked",
+		"--rule", "m.reserve=succeed:m.reserved", NULL};
+	struct orc_it_scene s;
+	char line[512], expect[256], *out = malloc(OUT_MAX);
+	char *parent, *child, *leaf, *map;
+	json_t *j, *c, *m;
+
+	orc_it_scene_init(&s, topics, 5);
+	orc_it_scene_load(&s, leaf_def);
+	orc_it_scene_load(&s, child_def);
+	orc_it_scene_load(&s, parent_def);
+	orc_it_scene_load(&s, map_def);
+	orc_it_scene_run(&s, "run", NULL);
+	orc_it_scene_responder(&s, "services", "work", rules);
+	orc_it_scene_event(&s, "orders", "o-1", "trigger-o-1", "order.placed",
+			   "{\"order_id\":\"o-1\"}", NULL, NULL, NULL);
+	orc_it_scene_event(&s, "bulk", "b-1", "trigger-b-1", "bulk.placed",
+			   "{\"order_id\":\"b-1\","
+			   "\"items\":[\"s0\",\"s1\",\"s2\",\"s3\",\"s4\"]}",
+			   NULL, NULL, NULL);
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, TREE_WAIT_MS, "all four completed",
+			   "SELECT count(*) = 4 FROM sagas"
+			   " WHERE status = 'completed'");
+	parent = saga_of(&s, "it_parent");
+	child = saga_of(&s, "it_child");
+	leaf = saga_of(&s, "it_leaf");
+	map = saga_of(&s, "it_map");
+
+	/* the parent's status lists its child and grandchild */
+	RUN(out, s.db.dsn, 0, "status", parent);
+	HAS(out, "status      completed\n");
+	HAS(out, "\nchildren:\n");
+	line_of(out, child, line, sizeof(line));
+	ck_assert_msg(strncmp(line, "pay ", 4) == 0, "%s", line);
+	HAS(line, " it_child@1 ");
+	HAS(line, " c-o-1 ");
+	HAS(line, " completed");
+	line_of(out, leaf, line, sizeof(line));
+	ck_assert_msg(strncmp(line, "  fraud ", 8) == 0, "%s", line);
+	HAS(line, " it_leaf@1 ");
+	HAS(line, " f-o-1 ");
+	HAS(line, " completed");
+	before(out, child, leaf);
+	fits_80(strstr(out, "STEP"));
+	RUN(out, s.db.dsn, 0, "status", parent, "--json");
+	j = parse_json(out);
+	c = json_object_get(j, "children");
+	ck_assert_uint_eq(json_array_size(c), 2);
+	ck_assert_str_eq(jstr(json_array_get(c, 0), "id"), child);
+	ck_assert_str_eq(jstr(json_array_get(c, 0), "status"), "completed");
+	ck_assert_str_eq(jstr(json_array_get(c, 1), "id"), leaf);
+	ck_assert_int_eq(jint(json_array_get(c, 1), "depth"), 2);
+	json_decref(j);
+
+	/* the child names its parent */
+	RUN(out, s.db.dsn, 0, "status", child);
+	snprintf(expect, sizeof(expect), "parent      %s (step pay, completed)\n",
+		 parent);
+	HAS(out, expect);
+	RUN(out, s.db.dsn, 0, "status", leaf);
+	snprintf(expect, sizeof(expect),
+		 "parent      %s (step fraud, completed)\n", child);
+	HAS(out, expect);
+
+	/* the parent's history: the child's start and end, by its id */
+	RUN(out, s.db.dsn, 0, "history", parent);
+	snprintf(expect, sizeof(expect), "child %s it_child key c-o-1", child);
+	HAS(out, expect);
+	snprintf(expect, sizeof(expect), "child %s completed", child);
+	HAS(out, expect);
+	before(out, "child.started", "child.ended");
+	before(out, "child.started", expect);
+
+	/* a map saga: its progress, in words and in --json */
+	RUN(out, s.db.dsn, 0, "status", map);
+	line_of(out, "reserve ", line, sizeof(line));
+	HAS(line, "succeeded");
+	HAS(out, "\n  map 5/5 done\n");
+	RUN(out, s.db.dsn, 0, "status", map, "--json");
+	j = parse_json(out);
+	m = json_object_get(json_array_get(json_object_get(j, "steps"), 0),
+			    "map");
+	ck_assert_int_eq(jint(m, "items"), 5);
+	ck_assert_int_eq(jint(m, "started"), 5);
+	ck_assert_int_eq(jint(m, "succeeded"), 5);
+	ck_assert_int_eq(jint(m, "failed"), 0);
+	ck_assert_int_eq(jint(m, "in_flight"), 0);
+	ck_assert_int_eq(jint(m, "concurrency"), 2);
+	json_decref(j);
+	RUN(out, s.db.dsn, 0, "history", map);
+	HAS(out, " reserve[0] ");
+	HAS(out, " reserve[4] ");
+	free(parent);
+	free(child);
+	free(leaf);
+	free(map);
+	free(out);
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
 /* ---- dead letters ---- */
 
 static long
@@ -747,6 +1087,8 @@ main(void)
 		ORC_IT_CASE(status),
 		ORC_IT_CASE(list),
 		ORC_IT_CASE(history),
+		ORC_IT_CASE(status_tree_and_maps),
+		ORC_IT_CASE(status_history_of_running_trees),
 		ORC_IT_CASE(dead_letters_list),
 		ORC_IT_CASE(dead_letters_replay),
 		ORC_IT_CASE(unreachable_database),
