@@ -1,0 +1,1367 @@
+/*
+ * test_engine_child.c - saga steps in the engine: a child saga of another
+ * definition, started by a CHILD effect and awaited as a CHILD input
+ * (engine_child.c), and the UNDO input a child gets from its parent.
+ *
+ * The rig and its scripts are test_engine_map.c's ("start; reply a a.ok;
+ * child c cur completed {'r':1}"), with the child's words: "child STEP
+ * WHICH STATUS [OUTPUT]" feeds the end of a child (WHICH: cur for the
+ * step's current attempt, a number for that attempt, or an id as is; a
+ * status other than completed comes with the failure "boom"), "childdata
+ * STEP DATA" feeds a CHILD input with data as given, "undo" and
+ * "terminate" are the inputs of those names.  A CHILD effect shows as
+ * "child:<step>/<action>".  After every applied input the state goes
+ * through the store's rows and back (engine_testlib.h), and every apply's
+ * effects are logged as JSON for the determinism checks.
+ *
+ * Most tests use def_trip() (DEF_FMT): a command a, then the saga step c
+ * and a command p beside it, then z after both:
+ *
+ *        /-- c (saga of "pay", version 2; 30s timeout) --\
+ *   a --<                                                 > z (z.bad fails)
+ *        \-- p (p.bad fails; compensation p.undo) -------/
+ *   (a: compensation a.undo)
+ */
+#include <check.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_runner.h"
+#include "engine.h"
+#include "engine_testlib.h"
+#include "jsonp.h"
+
+#define SAGA_ID "5a9a0000-0000-4000-8000-0000000000c1"
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The default trigger data (single quotes stand for double quotes). */
+#define INPUT "{'id':'k1','amount':5,'ck':'ck-1','n':42,'obj':{'x':1},'e':''}"
+
+/* INPUT as the engine's sorted dump shows it. */
+#define INPUT_SORTED                                                           \
+	"{'amount':5,'ck':'ck-1','e':'','id':'k1','n':42,'obj':{'x':1}}"
+
+#define PAY "'definition':'pay','version':2"
+#define TIMEOUT "'timeout':'30s',"
+
+/* The parent, with the members of step c's "saga" and c's timeout. */
+#define DEF_FMT                                                                \
+	"{'name':'trip','version':1,"                                          \
+	" 'trigger':{'topic':'in','type':'go','key':'/id'},"                   \
+	" 'steps':["                                                           \
+	"  {'name':'a','command':{'topic':'ta','type':'a.do'},"                \
+	"   'success':['a.ok'],'failure':['a.bad'],"                           \
+	"   'compensation':{'topic':'ta','type':'a.undo',"                     \
+	"    'success':['a.undone']}},"                                        \
+	"  {'name':'c','needs':['a'],%s'saga':{%s}},"                          \
+	"  {'name':'p','needs':['a'],'command':{'topic':'tp','type':'p.do'},"  \
+	"   'success':['p.ok'],'failure':['p.bad'],"                           \
+	"   'compensation':{'topic':'tp','type':'p.undo',"                     \
+	"    'success':['p.undone']}},"                                        \
+	"  {'name':'z','needs':['c','p'],'command':{'topic':'tz','type':'z.do'}," \
+	"   'success':['z.ok'],'failure':['z.bad']}]}"
+
+/*
+ * A child's definition: auth and capture undo themselves, note does not.
+ * With no_undo, only note.
+ */
+#define DEF_PAY                                                                \
+	"{'name':'pay','version':2,"                                           \
+	" 'trigger':{'topic':'pin','type':'pay','key':'/id'},"                 \
+	" 'steps':["                                                           \
+	"  {'name':'auth','command':{'topic':'tq','type':'auth.do'},"          \
+	"   'success':['auth.ok'],"                                            \
+	"   'compensation':{'topic':'tq','type':'auth.undo',"                  \
+	"    'success':['auth.undone']}},"                                     \
+	"  {'name':'capture','needs':['auth'],"                                \
+	"   'command':{'topic':'tq','type':'capture.do'},"                     \
+	"   'success':['capture.ok'],"                                         \
+	"   'compensation':{'topic':'tq','type':'capture.undo',"               \
+	"    'success':['capture.undone']}},"                                  \
+	"  {'name':'note','needs':['auth'],"                                   \
+	"   'command':{'topic':'tq','type':'note.do'},"                        \
+	"   'success':['note.ok']}]}"
+
+#define DEF_NOTE                                                               \
+	"{'name':'pay','version':3,"                                           \
+	" 'trigger':{'topic':'pin','type':'pay','key':'/id'},"                 \
+	" 'steps':[{'name':'note','command':{'topic':'tq','type':'note.do'},"  \
+	"   'success':['note.ok']}]}"
+
+static char *
+unquote(const char *s)
+{
+	char *d = strdup(s);
+
+	ck_assert_ptr_nonnull(d);
+	for (char *p = d; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return d;
+}
+
+static json_t *
+json_sq(const char *s)
+{
+	char *text = unquote(s);
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+
+	ck_assert_msg(v != NULL, "%s: %s", s, jerr.text);
+	free(text);
+	return v;
+}
+
+static char *
+dump(const json_t *v)
+{
+	char *s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+static struct orc_definition *
+def_text(const char *text)
+{
+	json_t *body = json_sq(text);
+	struct orc_definition_issues issues = {0};
+	struct orc_definition *def = NULL;
+	enum orc_status st;
+
+	st = orc_definition_from_json(body, &def, &issues);
+	for (size_t i = 0; i < issues.n; i++)
+		fprintf(stderr, "%s: %s\n", issues.v[i].pointer,
+			issues.v[i].message);
+	ck_assert_int_eq(st, ORC_OK);
+	orc_definition_issues_finish(&issues);
+	json_decref(body);
+	return def;
+}
+
+/* The parent with saga members saga and c's timeout member (or ""). */
+static struct orc_definition *
+def_trip(const char *saga, const char *timeout)
+{
+	char text[4096];
+
+	ck_assert_int_lt(snprintf(text, sizeof(text), DEF_FMT, timeout, saga),
+			 (int)sizeof(text));
+	return def_text(text);
+}
+
+/* ---- the rig ---- */
+
+struct rig {
+	struct orc_definition *def;
+	bool def_owned;
+	struct orc_saga saga;
+	struct orc_effects fx;
+	struct orc_error err;
+	int64_t now;
+	json_t *log; /* every apply's effects as JSON */
+	char got[8192];
+};
+
+static void
+rig_init_def(struct rig *r, struct orc_definition *def)
+{
+	memset(r, 0, sizeof(*r));
+	r->def = def;
+	r->def_owned = true;
+	ck_assert_int_eq(orc_saga_init(&r->saga, r->def), ORC_OK);
+	orc_effects_init(&r->fx);
+	r->log = json_array();
+	r->now = 1000;
+}
+
+static void
+rig_init(struct rig *r, const char *saga, const char *timeout)
+{
+	rig_init_def(r, def_trip(saga, timeout));
+}
+
+/* A rig on r's definition (borrowed) with a copy of r's saga. */
+static void
+rig_copy(struct rig *c, const struct rig *r)
+{
+	memset(c, 0, sizeof(*c));
+	c->def = r->def;
+	c->now = r->now;
+	c->log = json_array();
+	orc_effects_init(&c->fx);
+	ck_assert_int_eq(orc_saga_copy(&c->saga, &r->saga), ORC_OK);
+}
+
+static void
+rig_finish(struct rig *r)
+{
+	orc_saga_finish(&r->saga);
+	orc_effects_finish(&r->fx);
+	json_decref(r->log);
+	if (r->def_owned)
+		orc_definition_destroy(r->def);
+}
+
+static void
+summarize(struct rig *r)
+{
+	size_t len = 0;
+
+	r->got[0] = '\0';
+	for (size_t i = 0; i < r->fx.n; i++) {
+		const struct orc_effect *e = &r->fx.v[i];
+		char item[512];
+
+		switch (e->kind) {
+		case ORC_EFFECT_COMMAND:
+			snprintf(item, sizeof(item), "cmd:%s/%s/%d",
+				 e->step_name,
+				 orc_command_kind_name(e->command_kind),
+				 e->attempt);
+			break;
+		case ORC_EFFECT_HISTORY: {
+			const char *why = json_string_value(
+				json_object_get(e->detail, "reason"));
+
+			if (strstr(e->history, ".ignored") != NULL)
+				snprintf(item, sizeof(item), "h:%s(%s)",
+					 e->history, why ? why : "?");
+			else
+				snprintf(item, sizeof(item), "h:%s",
+					 e->history);
+			break;
+		}
+		case ORC_EFFECT_SAGA_EVENT:
+			snprintf(item, sizeof(item), "ev:%s",
+				 orc_saga_status_name(e->saga_status));
+			break;
+		case ORC_EFFECT_CHILD:
+			snprintf(item, sizeof(item), "child:%s/%s",
+				 e->step_name,
+				 orc_child_action_name(e->child_action));
+			break;
+		}
+		len += (size_t)snprintf(r->got + len, sizeof(r->got) - len,
+					"%s%s", len ? " " : "", item);
+		ck_assert_uint_lt(len, sizeof(r->got));
+	}
+}
+
+static enum orc_status
+apply(struct rig *r, const struct orc_engine_input *in)
+{
+	enum orc_status st;
+	json_t *doc;
+	char *why;
+
+	orc_error_clear(&r->err);
+	st = orc_engine_apply(&r->saga, in, r->now, &r->fx, &r->err);
+	summarize(r);
+	doc = orc_effects_to_json(&r->fx);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_int_eq(json_array_append_new(r->log, doc), 0);
+	if (st == ORC_OK) {
+		why = orc_et_reload(&r->saga);
+		ck_assert_msg(why == NULL, "%s", why);
+	}
+	return st;
+}
+
+static bool
+word(const char **s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (**s == ' ')
+		(*s)++;
+	if (**s == '\0')
+		return false;
+	if (**s == '{' || **s == '[' || **s == '\'') {
+		n = strlen(*s);
+		ck_assert_uint_lt(n, len);
+		memcpy(buf, *s, n + 1);
+		*s += n;
+		return true;
+	}
+	while ((*s)[n] != '\0' && (*s)[n] != ' ')
+		n++;
+	ck_assert_uint_lt(n, len);
+	memcpy(buf, *s, n);
+	buf[n] = '\0';
+	*s += n;
+	return true;
+}
+
+/* The id of step's child: "cur", an attempt's number, or as is. */
+static void
+child_id(struct rig *r, const char *step, const char *which, char out[64])
+{
+	ptrdiff_t i = orc_definition_step_index(r->def, step);
+	int attempt;
+
+	if (strcmp(which, "cur") == 0) {
+		ck_assert_int_ge(i, 0);
+		attempt = r->saga.steps[i].attempt;
+	} else if (isdigit((unsigned char)which[0])) {
+		attempt = atoi(which);
+	} else {
+		snprintf(out, 64, "%s", which);
+		return;
+	}
+	orc_child_saga_id(r->saga.id, step, attempt, out);
+}
+
+/*
+ * One script command: start [DATA] | reply STEP TYPE [DATA] | wake |
+ * at MS | cancel | terminate | undo | retry [STEP] | skip STEP [DATA] |
+ * child STEP WHICH STATUS [OUTPUT] | childdata STEP DATA.
+ */
+static enum orc_status
+command(struct rig *r, const char *cmd)
+{
+	struct orc_engine_input in = {0};
+	char verb[32], a1[128] = "", a2[128] = "", a3[2048] = "", id[64];
+	const char *p = cmd;
+	enum orc_status st;
+
+	ck_assert_msg(word(&p, verb, sizeof(verb)), "empty command");
+	if (strcmp(verb, "start") == 0) {
+		in.kind = ORC_INPUT_START;
+		in.saga_id = SAGA_ID;
+		in.event_id = "trigger-1";
+		if (!word(&p, a3, sizeof(a3)))
+			strcpy(a3, INPUT);
+	} else if (strcmp(verb, "reply") == 0) {
+		in.kind = ORC_INPUT_REPLY;
+		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)));
+		word(&p, a3, sizeof(a3));
+		in.step = a1;
+		in.type = a2;
+		in.event_id = "reply-1";
+	} else if (strcmp(verb, "wake") == 0) {
+		ck_assert_msg(r->saga.wake_ms > 0, "wake: no timer");
+		r->now = r->saga.wake_ms;
+		in.kind = ORC_INPUT_TIMER;
+	} else if (strcmp(verb, "at") == 0) {
+		ck_assert(word(&p, a1, sizeof(a1)));
+		r->now = strtoll(a1, NULL, 10);
+		return ORC_OK;
+	} else if (strcmp(verb, "cancel") == 0 ||
+		   strcmp(verb, "terminate") == 0 ||
+		   strcmp(verb, "undo") == 0) {
+		in.kind = verb[0] == 'c'   ? ORC_INPUT_CANCEL
+			  : verb[0] == 't' ? ORC_INPUT_TERMINATE
+					   : ORC_INPUT_UNDO;
+		in.reason = "test";
+		in.by = "ann@host";
+	} else if (strcmp(verb, "retry") == 0) {
+		in.kind = ORC_INPUT_RETRY;
+		if (word(&p, a1, sizeof(a1)))
+			in.step = a1;
+		in.by = "ann@host";
+	} else if (strcmp(verb, "skip") == 0) {
+		in.kind = ORC_INPUT_SKIP;
+		ck_assert(word(&p, a1, sizeof(a1)));
+		word(&p, a3, sizeof(a3));
+		in.step = a1;
+		in.by = "ann@host";
+	} else if (strcmp(verb, "child") == 0) {
+		char status[32], output[1024] = "";
+
+		in.kind = ORC_INPUT_CHILD;
+		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)) &&
+			  word(&p, status, sizeof(status)));
+		word(&p, output, sizeof(output));
+		in.step = a1;
+		in.event_id = "request-1";
+		child_id(r, a1, a2, id);
+		in.data = json_pack(
+			"{s:s, s:s, s:o, s:o}", "child", id, "status", status,
+			"output", output[0] ? json_sq(output) : json_null(),
+			"failure",
+			strcmp(status, "completed") == 0 ? json_null()
+							 : json_string("boom"));
+		ck_assert_ptr_nonnull(in.data);
+	} else if (strcmp(verb, "childdata") == 0) {
+		in.kind = ORC_INPUT_CHILD;
+		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a3, sizeof(a3)));
+		in.step = a1;
+	} else {
+		ck_abort_msg("unknown command %s", verb);
+	}
+	if (a3[0] != '\0')
+		in.data = json_sq(a3);
+	st = apply(r, &in);
+	json_decref(in.data);
+	return st;
+}
+
+static void
+script(struct rig *r, const char *s)
+{
+	char buf[4096], *save = NULL;
+
+	ck_assert_uint_lt(strlen(s), sizeof(buf));
+	strcpy(buf, s);
+	for (char *c = strtok_r(buf, ";", &save); c != NULL;
+	     c = strtok_r(NULL, ";", &save)) {
+		enum orc_status st = command(r, c);
+
+		ck_assert_msg(st == ORC_OK, "%s: %s (%s)", c,
+			      orc_status_name(st), r->err.message);
+	}
+}
+
+static void
+expect(struct rig *r, const char *cmd, const char *effects)
+{
+	enum orc_status st = command(r, cmd);
+
+	ck_assert_msg(st == ORC_OK, "%s: %s (%s)", cmd, orc_status_name(st),
+		      r->err.message);
+	ck_assert_msg(strcmp(r->got, effects) == 0, "%s:\n got  %s\n want %s",
+		      cmd, r->got, effects);
+}
+
+/* Step statuses, "a=succeeded c=running p=running z=pending". */
+static const char *
+steps_of(struct rig *r)
+{
+	static char buf[256];
+	size_t len = 0;
+
+	for (size_t i = 0; i < r->saga.n_steps; i++)
+		len += (size_t)snprintf(
+			buf + len, sizeof(buf) - len, "%s%s=%s",
+			len ? " " : "", r->saga.def->steps[i].name,
+			orc_step_status_name(r->saga.steps[i].status));
+	return buf;
+}
+
+static void
+expect_status(struct rig *r, const char *saga, const char *steps)
+{
+	ck_assert_str_eq(orc_saga_status_name(r->saga.status), saga);
+	ck_assert_str_eq(steps_of(r), steps);
+}
+
+/* The only CHILD effect of the last apply. */
+static const struct orc_effect *
+the_child_effect(struct rig *r)
+{
+	const struct orc_effect *found = NULL;
+
+	for (size_t i = 0; i < r->fx.n; i++)
+		if (r->fx.v[i].kind == ORC_EFFECT_CHILD) {
+			ck_assert_msg(found == NULL, "two child effects: %s",
+				      r->got);
+			found = &r->fx.v[i];
+		}
+	ck_assert_msg(found != NULL, "no child effect: %s", r->got);
+	return found;
+}
+
+/* The detail of the last history entry of kind in r->fx (borrowed). */
+static const json_t *
+last_detail(struct rig *r, const char *kind)
+{
+	const json_t *d = NULL;
+
+	for (size_t i = 0; i < r->fx.n; i++)
+		if (r->fx.v[i].kind == ORC_EFFECT_HISTORY &&
+		    strcmp(r->fx.v[i].history, kind) == 0)
+			d = r->fx.v[i].detail;
+	ck_assert_msg(d != NULL, "no %s in %s", kind, r->got);
+	return d;
+}
+
+static void
+expect_json(const json_t *v, const char *want_sq)
+{
+	char *got = dump(v), *want = unquote(want_sq);
+
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+}
+
+static void
+expect_at(struct rig *r, const char *pointer, const char *want_sq)
+{
+	const json_t *v = orc_jsonp_get(r->saga.context, pointer);
+
+	ck_assert_msg(v != NULL, "nothing at %s", pointer);
+	expect_json(v, want_sq);
+}
+
+/* ---- the child's id ---- */
+
+static void
+expect_uuid_v8(const char *id)
+{
+	ck_assert_uint_eq(strlen(id), 36);
+	for (size_t k = 0; k < 36; k++) {
+		if (k == 8 || k == 13 || k == 18 || k == 23)
+			ck_assert_msg(id[k] == '-', "%s", id);
+		else
+			ck_assert_msg(isxdigit((unsigned char)id[k]) &&
+					  !isupper((unsigned char)id[k]),
+				      "%s", id);
+	}
+	ck_assert_msg(id[14] == '8', "%s: not version 8", id);
+	ck_assert_msg(strchr("89ab", id[19]) != NULL, "%s: not RFC 4122", id);
+}
+
+START_TEST(test_child_id)
+{
+	static const struct {
+		const char *parent, *step;
+		int attempt;
+	} inputs[] = {
+		{SAGA_ID, "c", 1},  {SAGA_ID, "c", 2},  {SAGA_ID, "d", 1},
+		{"other", "c", 1},  {SAGA_ID, "c", 0},  {"", "", 1},
+		{SAGA_ID, "c", 12}, {SAGA_ID "/c", "1", 2},
+	};
+	char ids[COUNT(inputs)][37], again[37];
+
+	for (size_t k = 0; k < COUNT(inputs); k++) {
+		orc_child_saga_id(inputs[k].parent, inputs[k].step,
+				  inputs[k].attempt, ids[k]);
+		expect_uuid_v8(ids[k]);
+		/* the same inputs, the same id */
+		orc_child_saga_id(inputs[k].parent, inputs[k].step,
+				  inputs[k].attempt, again);
+		ck_assert_str_eq(ids[k], again);
+		for (size_t j = 0; j < k; j++)
+			ck_assert_msg(strcmp(ids[j], ids[k]) != 0,
+				      "%zu and %zu share %s", j, k, ids[k]);
+	}
+	/* not the parent's id, and stable across builds */
+	ck_assert_str_ne(ids[0], SAGA_ID);
+}
+END_TEST
+
+/* ---- starting: a table ---- */
+
+struct start_row {
+	const char *name;
+	const char *saga;    /* step c's "saga" members */
+	const char *timeout; /* step c's timeout member, or "" */
+	const char *effects; /* of "reply a a.ok" */
+	int version;         /* the effect's child_version */
+	const char *key;     /* the child's key; NULL: the step fails */
+	const char *data;    /* the child's trigger data */
+	const char *reason;  /* the saga's failure_reason when it fails */
+};
+
+#define STARTED                                                                \
+	"h:step.succeeded child:c/start h:child.started h:step.started "       \
+	"cmd:p/action/1"
+#define START_FAILED                                                           \
+	"h:step.succeeded h:step.failed h:saga.compensating "                  \
+	"h:compensation.started cmd:a/compensation/1"
+#define KEY_WHY "c: child key renders to no string of 1 to 255 bytes"
+
+static const struct start_row start_rows[] = {
+	{"defaults: key from the parent's, data its input", PAY, TIMEOUT,
+	 STARTED, 2, "k1/c", INPUT_SORTED, NULL},
+	{"no version: the latest", "'definition':'pay'", "", STARTED, 0,
+	 "k1/c", INPUT_SORTED, NULL},
+	{"key text and a value", PAY ",'key':'pay-${/input/id}-${/input/n}'",
+	 TIMEOUT, STARTED, 2, "pay-k1-42", INPUT_SORTED, NULL},
+	{"key a string as is", PAY ",'key':'${/input/ck}'", "", STARTED, 2,
+	 "ck-1", INPUT_SORTED, NULL},
+	{"key an integer in decimal", PAY ",'key':'${/input/n}'", "", STARTED,
+	 2, "42", INPUT_SORTED, NULL},
+	{"data rendered",
+	 PAY ",'data':{'amt':'${/input/amount}','parent':'${/saga/id}',"
+	     "'k':['${/steps/a/r}']}",
+	 "", STARTED, 2, "k1/c",
+	 "{'amt':5,'k':[7],'parent':'" SAGA_ID "'}", NULL},
+	{"key an object fails the step", PAY ",'key':'${/input/obj}'", TIMEOUT,
+	 START_FAILED, 0, NULL, NULL, KEY_WHY},
+	{"key empty fails the step", PAY ",'key':'${/input/e}'", "",
+	 START_FAILED, 0, NULL, NULL, KEY_WHY},
+	{"key missing fails the step", PAY ",'key':'${/input/none}'", "",
+	 START_FAILED, 0, NULL, NULL, KEY_WHY},
+};
+
+START_TEST(test_start_table)
+{
+	const struct start_row *row = &start_rows[_i];
+	const struct orc_effect *e;
+	const json_t *d;
+	struct rig r;
+	char want_id[37];
+
+	rig_init(&r, row->saga, row->timeout);
+	script(&r, "start");
+	expect_status(&r, "running",
+		      "a=running c=pending p=pending z=pending");
+	r.now = 2000;
+	command(&r, "reply a a.ok {'r':7}");
+	ck_assert_msg(strcmp(r.got, row->effects) == 0,
+		      "%s:\n got  %s\n want %s", row->name, r.got,
+		      row->effects);
+	ck_assert_int_eq(r.saga.steps[1].attempt, 1);
+	if (row->key == NULL) {
+		expect_status(&r, "compensating", "a=compensating c=failed "
+						  "p=pending z=pending");
+		ck_assert_str_eq(r.saga.failure_reason, row->reason);
+		ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
+		expect(&r, "reply a a.undone",
+		       "h:compensation.succeeded h:saga.compensated "
+		       "ev:compensated");
+		rig_finish(&r);
+		return;
+	}
+	expect_status(&r, "running", "a=succeeded c=running p=running "
+				     "z=pending");
+	e = the_child_effect(&r);
+	orc_child_saga_id(SAGA_ID, "c", 1, want_id);
+	ck_assert_str_eq(e->message_id, want_id);
+	ck_assert_int_eq(e->child_action, ORC_CHILD_START);
+	ck_assert_str_eq(e->step_name, "c");
+	ck_assert_uint_eq(e->step, 1);
+	ck_assert_str_eq(e->child_definition, "pay");
+	ck_assert_int_eq(e->child_version, row->version);
+	ck_assert_str_eq(json_string_value(json_object_get(e->data, "key")),
+			 row->key);
+	expect_json(json_object_get(e->data, "data"), row->data);
+	ck_assert_uint_eq(json_object_size(e->data), 2);
+	d = last_detail(&r, "child.started");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "child")),
+			 want_id);
+	ck_assert_str_eq(json_string_value(json_object_get(d, "definition")),
+			 "pay");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "key")),
+			 row->key);
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "attempt")), 1);
+	if (row->version > 0)
+		ck_assert_int_eq(
+			json_integer_value(json_object_get(d, "version")),
+			row->version);
+	else
+		ck_assert_ptr_null(json_object_get(d, "version"));
+	if (row->timeout[0] != '\0') {
+		ck_assert_int_eq(r.saga.steps[1].wake_ms, 32000);
+		ck_assert_int_eq(r.saga.steps[1].wake_reason, ORC_WAKE_TIMEOUT);
+		ck_assert_int_eq(r.saga.wake_ms, 32000);
+	} else {
+		ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
+		ck_assert_int_eq(r.saga.wake_ms, 0);
+	}
+	rig_finish(&r);
+}
+END_TEST
+
+/* ---- the child's end ---- */
+
+START_TEST(test_child_completed)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok; reply p p.ok");
+	expect(&r, "child c cur completed {'receipt':'r1'}",
+	       "h:child.ended h:step.succeeded h:step.started cmd:z/action/1");
+	expect_at(&r, "/steps/c", "{'receipt':'r1'}");
+	ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
+	ck_assert_int_eq(r.saga.steps[1].completed_seq, 3);
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 last_detail(&r, "child.ended"), "status")),
+			 "completed");
+	/* the same end again: the step has it */
+	expect(&r, "child c cur completed {'receipt':'r1'}", "h:child.ended");
+	expect(&r, "reply z z.ok",
+	       "h:step.succeeded h:saga.completed ev:completed");
+	expect_status(&r, "completed", "a=succeeded c=succeeded p=succeeded "
+				       "z=succeeded");
+	rig_finish(&r);
+}
+END_TEST
+
+/* A child that completed with no output: the step's result is null. */
+START_TEST(test_child_completed_no_output)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok");
+	expect(&r, "child c cur completed", "h:child.ended h:step.succeeded");
+	expect_at(&r, "/steps/c", "null");
+	rig_finish(&r);
+}
+END_TEST
+
+static const char *const failing_ends[] = {
+	"compensated", "failed", "cancelled", "timed_out",
+};
+
+/* A child that ended otherwise fails the step: the parent compensates. */
+START_TEST(test_child_failed_table)
+{
+	const char *status = failing_ends[_i];
+	struct rig r;
+	char cmd[128], id[64], why[256];
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok");
+	snprintf(cmd, sizeof(cmd), "child c cur %s", status);
+	expect(&r, cmd, "h:child.ended h:step.failed h:saga.compensating");
+	child_id(&r, "c", "1", id);
+	snprintf(why, sizeof(why), "child saga %s %s: boom", id, status);
+	ck_assert_str_eq(r.saga.steps[1].last_error, why);
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 last_detail(&r, "step.failed"), "error")),
+			 why);
+	snprintf(why, sizeof(why), "c: child saga %s %s: boom", id, status);
+	ck_assert_str_eq(r.saga.failure_reason, why);
+	ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
+	/* p is awaited, then undone, then a */
+	expect_status(&r, "compensating", "a=succeeded c=failed p=running "
+					  "z=pending");
+	expect(&r, "reply p p.ok",
+	       "h:step.succeeded h:compensation.started cmd:p/compensation/1");
+	expect(&r, "reply p p.undone",
+	       "h:compensation.succeeded h:compensation.started "
+	       "cmd:a/compensation/1");
+	expect(&r, "reply a a.undone",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	/* the failed child is not asked to undo anything */
+	expect_status(&r, "compensated", "a=compensated c=failed "
+					 "p=compensated z=pending");
+	rig_finish(&r);
+}
+END_TEST
+
+/* A failure without a reason still names the child and its status. */
+START_TEST(test_child_failed_without_reason)
+{
+	struct rig r;
+	char data[256], id[64], why[128];
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok");
+	child_id(&r, "c", "cur", id);
+	snprintf(data, sizeof(data),
+		 "childdata c {'child':'%s','status':'failed'}", id);
+	expect(&r, data, "h:child.ended h:step.failed h:saga.compensating");
+	snprintf(why, sizeof(why), "child saga %s failed", id);
+	ck_assert_str_eq(r.saga.steps[1].last_error, why);
+	rig_finish(&r);
+}
+END_TEST
+
+struct odd_row {
+	const char *name;
+	const char *cmd;
+	const char *effects;
+};
+
+static const struct odd_row odd_rows[] = {
+	{"stuck: the history says so", "child c cur stuck", "h:child.ended"},
+	{"running: the history says so", "child c cur running",
+	 "h:child.ended"},
+	{"an unknown status", "child c cur weird", "h:child.ignored(late)"},
+	{"the next attempt's id", "child c 2 completed",
+	 "h:child.ignored(late)"},
+	{"an earlier attempt's id", "child c 0 completed",
+	 "h:child.ignored(late)"},
+	{"another saga's id",
+	 "child c 11111111-2222-8333-8444-555555555555 completed",
+	 "h:child.ignored(late)"},
+	{"no id", "childdata c {'status':'completed'}",
+	 "h:child.ignored(late)"},
+	{"a step that is no saga step", "child p cur completed",
+	 "h:child.ignored(unknown_step)"},
+	{"no such step", "childdata nope {'child':'x','status':'completed'}",
+	 "h:child.ignored(unknown_step)"},
+};
+
+/* Ends that change nothing: the step still awaits its child. */
+START_TEST(test_child_odd_table)
+{
+	const struct odd_row *row = &odd_rows[_i];
+	struct rig r;
+	char *before, *after;
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok");
+	before = orc_et_state_text(&r.saga);
+	expect(&r, row->cmd, row->effects);
+	after = orc_et_state_text(&r.saga);
+	ck_assert_msg(strcmp(before, after) == 0, "%s: the state changed",
+		      row->name);
+	free(before);
+	free(after);
+	expect_status(&r, "running", "a=succeeded c=running p=running "
+				     "z=pending");
+	if (strstr(row->effects, "ignored") != NULL)
+		ck_assert_int_eq(r.fx.result, ORC_RESULT_IGNORED);
+	/* the child's real end still counts */
+	expect(&r, "child c cur completed {'v':1}",
+	       "h:child.ended h:step.succeeded");
+	rig_finish(&r);
+}
+END_TEST
+
+/* Malformed CHILD inputs: refused, nothing changed, nothing done. */
+START_TEST(test_child_input_invalid)
+{
+	static const char *const bad[] = {
+		"childdata c [1]", "childdata c 'text'", "childdata c null",
+	};
+	struct orc_engine_input in = {.kind = ORC_INPUT_CHILD};
+	struct rig r;
+	char *before, *after;
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok");
+	before = orc_et_state_text(&r.saga);
+	for (size_t k = 0; k < COUNT(bad); k++) {
+		ck_assert_int_eq(command(&r, bad[k]), ORC_INVALID);
+		ck_assert_uint_eq(r.fx.n, 0);
+		ck_assert(strstr(r.err.message, "child input") != NULL);
+	}
+	/* no data, no step */
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	in.data = json_pack("{s:s,s:s}", "child", "x", "status", "completed");
+	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_uint_eq(r.fx.n, 0);
+	json_decref(in.data);
+	after = orc_et_state_text(&r.saga);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	rig_finish(&r);
+}
+END_TEST
+
+/* ---- the parent fails while the child runs ---- */
+
+START_TEST(test_parallel_failure_cancels_child)
+{
+	struct rig r;
+	const struct orc_effect *e;
+	char id[64];
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok");
+	expect(&r, "reply p p.bad",
+	       "h:step.failed h:saga.compensating child:c/cancel "
+	       "h:child.signalled");
+	e = the_child_effect(&r);
+	child_id(&r, "c", "1", id);
+	ck_assert_str_eq(e->message_id, id);
+	ck_assert_int_eq(e->child_action, ORC_CHILD_CANCEL);
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 last_detail(&r, "child.signalled"), "action")),
+			 "cancel");
+	/* the saga waits for the child's end before undoing a */
+	expect_status(&r, "compensating", "a=succeeded c=running p=failed "
+					  "z=pending");
+	expect(&r, "child c cur stuck", "h:child.ended");
+	expect_status(&r, "compensating", "a=succeeded c=running p=failed "
+					  "z=pending");
+	expect(&r, "child c cur cancelled",
+	       "h:child.ended h:step.failed h:compensation.started "
+	       "cmd:a/compensation/1");
+	expect(&r, "reply a a.undone",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	ck_assert_str_eq(r.saga.failure_reason, "p: p.bad");
+	rig_finish(&r);
+}
+END_TEST
+
+/*
+ * The child completed before it saw the cancel: the step succeeds, and
+ * as the saga compensates, the child is asked to undo at once.
+ */
+START_TEST(test_child_completes_after_cancel)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok; reply p p.bad");
+	expect(&r, "child c cur completed {'r':1}",
+	       "h:child.ended h:step.succeeded child:c/undo "
+	       "h:compensation.started");
+	expect_status(&r, "compensating", "a=succeeded c=compensating "
+					  "p=failed z=pending");
+	expect(&r, "child c cur compensated",
+	       "h:child.ended h:compensation.succeeded h:compensation.started "
+	       "cmd:a/compensation/1");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_cancel_parent_cancels_child)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok");
+	expect(&r, "cancel",
+	       "h:operator.cancel h:saga.compensating child:c/cancel "
+	       "h:child.signalled");
+	expect_status(&r, "compensating", "a=succeeded c=running p=running "
+					  "z=pending");
+	/* p is not undone before the child's end */
+	expect(&r, "reply p p.ok", "h:step.succeeded");
+	expect(&r, "child c cur cancelled",
+	       "h:child.ended h:step.failed h:compensation.started "
+	       "cmd:p/compensation/1");
+	expect(&r, "reply p p.undone",
+	       "h:compensation.succeeded h:compensation.started "
+	       "cmd:a/compensation/1");
+	expect(&r, "reply a a.undone",
+	       "h:compensation.succeeded h:saga.cancelled ev:cancelled");
+	rig_finish(&r);
+}
+END_TEST
+
+/* ---- the parent compensates a completed child ---- */
+
+static const char *const undone_ends[] = {
+	"compensated", "failed", "cancelled",
+};
+
+/* c completed after p: c is undone first; any end but stuck undoes it. */
+START_TEST(test_undo_completed_child_table)
+{
+	const char *status = undone_ends[_i];
+	struct rig r;
+	const struct orc_effect *e;
+	char cmd[64], id[64];
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok; reply p p.ok;"
+		   " child c cur completed {'r':1}");
+	expect(&r, "reply z z.bad",
+	       "h:step.failed h:saga.compensating child:c/undo "
+	       "h:compensation.started");
+	e = the_child_effect(&r);
+	child_id(&r, "c", "1", id);
+	ck_assert_str_eq(e->message_id, id);
+	ck_assert_int_eq(e->child_action, ORC_CHILD_UNDO);
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 last_detail(&r, "compensation.started"),
+				 "child")),
+			 id);
+	expect_status(&r, "compensating", "a=succeeded c=compensating "
+					  "p=succeeded z=failed");
+	/* no timer for the child's undo: the child has its own */
+	ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
+	ck_assert_int_eq(r.saga.wake_ms, 0);
+	/* stuck, or a stale id: still awaited */
+	expect(&r, "child c cur stuck", "h:child.ended");
+	expect(&r, "child c 2 compensated", "h:child.ignored(late)");
+	expect_status(&r, "compensating", "a=succeeded c=compensating "
+					  "p=succeeded z=failed");
+	snprintf(cmd, sizeof(cmd), "child c cur %s", status);
+	expect(&r, cmd,
+	       "h:child.ended h:compensation.succeeded h:compensation.started "
+	       "cmd:p/compensation/1");
+	expect(&r, "reply p p.undone",
+	       "h:compensation.succeeded h:compensation.started "
+	       "cmd:a/compensation/1");
+	expect(&r, "reply a a.undone",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	expect_status(&r, "compensated", "a=compensated c=compensated "
+					 "p=compensated z=failed");
+	/* the child's result stays in the context */
+	expect_at(&r, "/steps/c", "{'r':1}");
+	rig_finish(&r);
+}
+END_TEST
+
+/* p completed after c: p is undone first, then c, then a. */
+START_TEST(test_undo_order_by_completion)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok; child c cur completed {'r':1};"
+		   " reply p p.ok");
+	expect(&r, "reply z z.bad",
+	       "h:step.failed h:saga.compensating h:compensation.started "
+	       "cmd:p/compensation/1");
+	expect(&r, "reply p p.undone",
+	       "h:compensation.succeeded child:c/undo h:compensation.started");
+	expect(&r, "child c cur compensated",
+	       "h:child.ended h:compensation.succeeded h:compensation.started "
+	       "cmd:a/compensation/1");
+	expect(&r, "reply a a.undone",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	rig_finish(&r);
+}
+END_TEST
+
+/* ---- the step's timeout, terminate ---- */
+
+START_TEST(test_timeout_cancels_child)
+{
+	struct rig r;
+	char id[64];
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok; reply p p.ok");
+	ck_assert_int_eq(r.saga.wake_ms, 31000);
+	expect(&r, "wake",
+	       "h:step.timed_out child:c/cancel h:child.signalled "
+	       "h:step.failed h:saga.compensating h:compensation.started "
+	       "cmd:p/compensation/1");
+	ck_assert_int_eq(r.now, 31000);
+	child_id(&r, "c", "1", id);
+	ck_assert_str_eq(the_child_effect(&r)->message_id, id);
+	ck_assert_int_eq(the_child_effect(&r)->child_action, ORC_CHILD_CANCEL);
+	ck_assert_str_eq(r.saga.steps[1].last_error, "timed out");
+	ck_assert_str_eq(r.saga.failure_reason, "c: timed out");
+	ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
+	/* the cancelled child's end comes late: nothing awaits it */
+	expect(&r, "child c cur cancelled", "h:child.ended");
+	expect(&r, "child c cur completed", "h:child.ended");
+	expect_status(&r, "compensating", "a=succeeded c=failed "
+					  "p=compensating z=pending");
+	rig_finish(&r);
+}
+END_TEST
+
+START_TEST(test_terminate_terminates_child)
+{
+	struct rig r;
+	char id[64];
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok");
+	expect(&r, "terminate",
+	       "h:operator.terminate child:c/terminate h:child.signalled "
+	       "h:step.aborted h:step.aborted h:saga.cancelled ev:cancelled");
+	child_id(&r, "c", "1", id);
+	ck_assert_str_eq(the_child_effect(&r)->message_id, id);
+	ck_assert_int_eq(the_child_effect(&r)->child_action,
+			 ORC_CHILD_TERMINATE);
+	ck_assert_int_eq(r.saga.wake_ms, 0);
+	expect_status(&r, "cancelled", "a=succeeded c=failed p=failed "
+				       "z=pending");
+	/* the terminated child's end changes nothing */
+	expect(&r, "child c cur cancelled", "h:child.ended");
+	rig_finish(&r);
+}
+END_TEST
+
+/* A completed child is not terminated with its parent: nothing runs. */
+START_TEST(test_terminate_after_child_completed)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok; child c cur completed");
+	expect(&r, "terminate",
+	       "h:operator.terminate h:step.aborted h:saga.cancelled "
+	       "ev:cancelled");
+	rig_finish(&r);
+}
+END_TEST
+
+/* A retried saga step starts a new child; the old one's end is late. */
+START_TEST(test_retry_from_starts_new_child)
+{
+	struct rig r;
+	char first[64], second[64];
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok; reply p p.ok;"
+		   " child c cur completed {'r':1}; reply z z.ok");
+	child_id(&r, "c", "1", first);
+	expect(&r, "retry c",
+	       "h:operator.retry child:c/start h:child.started");
+	expect_status(&r, "running", "a=succeeded c=running p=succeeded "
+				     "z=pending");
+	child_id(&r, "c", "2", second);
+	ck_assert_str_ne(first, second);
+	ck_assert_str_eq(the_child_effect(&r)->message_id, second);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+				 last_detail(&r, "child.started"), "attempt")),
+			 2);
+	expect(&r, "child c 1 completed {'r':1}", "h:child.ignored(late)");
+	expect(&r, "child c cur completed {'r':2}",
+	       "h:child.ended h:step.succeeded h:step.started "
+	       "cmd:z/action/2");
+	expect_at(&r, "/steps/c", "{'r':2}");
+	rig_finish(&r);
+}
+END_TEST
+
+/* ---- UNDO: a completed saga compensates as its parent asks ---- */
+
+START_TEST(test_undo_completed_saga)
+{
+	struct rig r;
+	const json_t *d;
+
+	rig_init_def(&r, def_text(DEF_PAY));
+	script(&r, "start; reply auth auth.ok; reply capture capture.ok;"
+		   " reply note note.ok");
+	expect_status(&r, "completed", "auth=succeeded capture=succeeded "
+				       "note=succeeded");
+	expect(&r, "undo",
+	       "h:saga.compensating h:compensation.started "
+	       "cmd:capture/compensation/1");
+	ck_assert_int_eq(r.saga.cause, ORC_CAUSE_UNDO);
+	d = last_detail(&r, "saga.compensating");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "cause")),
+			 "undo");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "by")),
+			 "ann@host");
+	ck_assert_str_eq(r.saga.failure_reason, "undone: test");
+	expect_status(&r, "compensating", "auth=succeeded "
+					  "capture=compensating "
+					  "note=succeeded");
+	expect(&r, "reply capture capture.undone",
+	       "h:compensation.succeeded h:compensation.started "
+	       "cmd:auth/compensation/1");
+	expect(&r, "reply auth auth.undone",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	expect_status(&r, "compensated", "auth=compensated "
+					 "capture=compensated note=succeeded");
+	/* once undone, it cannot be undone again */
+	ck_assert_int_eq(command(&r, "undo"), ORC_CONFLICT);
+	rig_finish(&r);
+}
+END_TEST
+
+/* Nothing to undo: compensated all the same, not failed. */
+START_TEST(test_undo_nothing_to_undo)
+{
+	struct rig r;
+
+	rig_init_def(&r, def_text(DEF_NOTE));
+	script(&r, "start; reply note note.ok");
+	expect(&r, "undo",
+	       "h:saga.compensating h:saga.compensated ev:compensated");
+	expect_status(&r, "compensated", "note=succeeded");
+	ck_assert_int_eq(r.saga.cause, ORC_CAUSE_UNDO);
+	rig_finish(&r);
+}
+END_TEST
+
+/* UNDO of a saga that did not complete: refused, with why. */
+START_TEST(test_undo_refused)
+{
+	static const char *const runs[] = {
+		"start",
+		"start; reply auth auth.ok; reply capture capture.bad",
+		"start; cancel",
+	};
+
+	for (size_t k = 0; k < COUNT(runs); k++) {
+		struct rig r;
+		char *before, *after;
+
+		rig_init_def(&r, def_text(DEF_PAY));
+		script(&r, runs[k]);
+		before = orc_et_state_text(&r.saga);
+		ck_assert_int_eq(command(&r, "undo"), ORC_CONFLICT);
+		ck_assert_msg(strstr(r.err.message,
+				     "undo takes a completed saga") != NULL &&
+				      strstr(r.err.message, SAGA_ID) != NULL,
+			      "%s", r.err.message);
+		ck_assert_str_eq(r.got, "h:undo.ignored(not_allowed)");
+		after = orc_et_state_text(&r.saga);
+		ck_assert_str_eq(before, after);
+		free(before);
+		free(after);
+		rig_finish(&r);
+	}
+}
+END_TEST
+
+/* A parent undone: its completed child step asks its child to undo. */
+START_TEST(test_undo_parent_undoes_child)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok; child c cur completed {'r':1};"
+		   " reply p p.ok; reply z z.ok");
+	expect(&r, "undo",
+	       "h:saga.compensating h:compensation.started "
+	       "cmd:p/compensation/1");
+	expect(&r, "reply p p.undone",
+	       "h:compensation.succeeded child:c/undo h:compensation.started");
+	expect(&r, "child c cur compensated",
+	       "h:child.ended h:compensation.succeeded h:compensation.started "
+	       "cmd:a/compensation/1");
+	expect(&r, "reply a a.undone",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	rig_finish(&r);
+}
+END_TEST
+
+/* ---- effects as JSON, determinism ---- */
+
+START_TEST(test_effects_json)
+{
+	struct rig r;
+	json_t *doc, *fx, *one = NULL;
+	char id[64], want[512];
+
+	rig_init(&r, PAY ",'key':'${/input/ck}','data':{'a':'${/input/n}'}",
+		 "");
+	script(&r, "start; reply a a.ok");
+	child_id(&r, "c", "cur", id);
+	doc = orc_effects_to_json(&r.fx);
+	ck_assert_ptr_nonnull(doc);
+	fx = json_object_get(doc, "effects");
+	for (size_t k = 0; k < json_array_size(fx); k++)
+		if (strcmp(json_string_value(json_object_get(
+				   json_array_get(fx, k), "kind")),
+			   "child") == 0) {
+			ck_assert_ptr_null(one);
+			one = json_array_get(fx, k);
+		}
+	ck_assert_ptr_nonnull(one);
+	snprintf(want, sizeof(want),
+		 "{'action':'start','child':'%s','data':{'data':{'a':42},"
+		 "'key':'ck-1'},'definition':'pay','kind':'child','step':'c',"
+		 "'version':2}",
+		 id);
+	expect_json(one, want);
+	json_decref(doc);
+
+	/* a signal has no definition, version or data */
+	script(&r, "reply p p.bad");
+	doc = orc_effects_to_json(&r.fx);
+	fx = json_object_get(doc, "effects");
+	one = NULL;
+	for (size_t k = 0; k < json_array_size(fx); k++)
+		if (strcmp(json_string_value(json_object_get(
+				   json_array_get(fx, k), "kind")),
+			   "child") == 0)
+			one = json_array_get(fx, k);
+	ck_assert_ptr_nonnull(one);
+	snprintf(want, sizeof(want),
+		 "{'action':'cancel','child':'%s','kind':'child','step':'c'}",
+		 id);
+	expect_json(one, want);
+	json_decref(doc);
+	rig_finish(&r);
+}
+END_TEST
+
+static const char *const long_run[] = {
+	"start",
+	"reply a a.ok {'r':3}",
+	"child c 2 completed",
+	"reply p p.ok",
+	"child c cur completed {'receipt':'r1'}",
+	"reply z z.bad",
+	"child c cur stuck",
+	"child c cur compensated",
+	"reply p p.undone",
+	"reply a a.undone",
+	"retry",
+};
+
+/*
+ * The same inputs give byte-identical effects and the same state, and a
+ * copy taken before an input replays it identically: a transaction
+ * replayed after a crash starts the same child.
+ */
+START_TEST(test_determinism)
+{
+	struct rig a, b;
+	char *la, *lb;
+
+	rig_init(&a, PAY, TIMEOUT);
+	rig_init(&b, PAY, TIMEOUT);
+	for (size_t k = 0; k < COUNT(long_run); k++) {
+		struct rig c;
+		char *x, *y, *sa, *sc;
+
+		rig_copy(&c, &a);
+		/* "retry" is refused (compensated): still the same effects */
+		command(&a, long_run[k]);
+		command(&b, long_run[k]);
+		command(&c, long_run[k]);
+		x = dump(json_array_get(a.log, k));
+		y = dump(json_array_get(c.log, 0));
+		ck_assert_str_eq(x, y);
+		sa = orc_et_state_text(&a.saga);
+		sc = orc_et_state_text(&c.saga);
+		ck_assert_str_eq(sa, sc);
+		free(x);
+		free(y);
+		free(sa);
+		free(sc);
+		rig_finish(&c);
+	}
+	ck_assert_str_eq(orc_saga_status_name(a.saga.status), "compensated");
+	la = dump(a.log);
+	lb = dump(b.log);
+	ck_assert_str_eq(la, lb);
+	ck_assert(strstr(la, "\"kind\":\"child\"") != NULL);
+	free(la);
+	free(lb);
+	rig_finish(&a);
+	rig_finish(&b);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("engine_child");
+	TCase *tc = tcase_create("start");
+
+	tcase_add_test(tc, test_child_id);
+	tcase_add_loop_test(tc, test_start_table, 0, (int)COUNT(start_rows));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("end");
+	tcase_add_test(tc, test_child_completed);
+	tcase_add_test(tc, test_child_completed_no_output);
+	tcase_add_loop_test(tc, test_child_failed_table, 0,
+			    (int)COUNT(failing_ends));
+	tcase_add_test(tc, test_child_failed_without_reason);
+	tcase_add_loop_test(tc, test_child_odd_table, 0, (int)COUNT(odd_rows));
+	tcase_add_test(tc, test_child_input_invalid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parent");
+	tcase_add_test(tc, test_parallel_failure_cancels_child);
+	tcase_add_test(tc, test_child_completes_after_cancel);
+	tcase_add_test(tc, test_cancel_parent_cancels_child);
+	tcase_add_loop_test(tc, test_undo_completed_child_table, 0,
+			    (int)COUNT(undone_ends));
+	tcase_add_test(tc, test_undo_order_by_completion);
+	tcase_add_test(tc, test_timeout_cancels_child);
+	tcase_add_test(tc, test_terminate_terminates_child);
+	tcase_add_test(tc, test_terminate_after_child_completed);
+	tcase_add_test(tc, test_retry_from_starts_new_child);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("undo");
+	tcase_add_test(tc, test_undo_completed_saga);
+	tcase_add_test(tc, test_undo_nothing_to_undo);
+	tcase_add_test(tc, test_undo_refused);
+	tcase_add_test(tc, test_undo_parent_undoes_child);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("replay");
+	tcase_add_test(tc, test_effects_json);
+	tcase_add_test(tc, test_determinism);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return orc_check_run(suite());
+}
