@@ -848,6 +848,36 @@ orc_it_expect(struct orc_it_scene *s, const char *expected, const char *what,
 	free(got);
 }
 
+/*
+ * Fail the test when one of the scene's processes crashed (a signal no
+ * test sends: SIGSEGV, SIGABRT, ...), instead of waiting out a timeout
+ * for what it will never do.  WNOWAIT: a test that reaps the process
+ * itself still can.
+ */
+static void
+check_crashed(struct orc_it_scene *s, const char *what)
+{
+	for (size_t i = 0; i < s->n_procs; i++) {
+		siginfo_t info;
+
+		if (s->procs[i].pid <= 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (waitid(P_PID, (id_t)s->procs[i].pid, &info,
+			   WEXITED | WNOHANG | WNOWAIT) != 0 ||
+		    info.si_pid != s->procs[i].pid)
+			continue;
+		if ((info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) &&
+		    (info.si_status == SIGSEGV || info.si_status == SIGABRT ||
+		     info.si_status == SIGBUS || info.si_status == SIGFPE ||
+		     info.si_status == SIGILL))
+			orc_it_scene_fail(s, "%s crashed (signal %d) while "
+					     "waiting for %s",
+					  s->procs[i].name, info.si_status,
+					  what);
+	}
+}
+
 void
 orc_it_scene_await(struct orc_it_scene *s, int timeout_ms, const char *what,
 		   const char *sql)
@@ -861,6 +891,7 @@ orc_it_scene_await(struct orc_it_scene *s, int timeout_ms, const char *what,
 		free(v);
 		if (done)
 			return;
+		check_crashed(s, what);
 		if (orc_clock_mono_ms() >= deadline)
 			orc_it_scene_fail(s, "timed out after %d ms waiting for %s",
 					  timeout_ms, what);
