@@ -255,6 +255,7 @@ orc_saga_map_load(const struct orc_saga *saga, size_t index)
 	    m->succeeded + m->failed + 1 >= m->n_items)
 		return ORC_MAP_LOAD_ALL;
 	if (failing && m->succeeded > m->compensated &&
+	    saga->def->steps[index].has_compensation &&
 	    (st->status == ORC_STEP_SUCCEEDED ||
 	     st->status == ORC_STEP_FAILED ||
 	     st->status == ORC_STEP_RUNNING ||

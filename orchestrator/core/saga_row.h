@@ -127,7 +127,8 @@ enum orc_status orc_saga_from_rows(struct orc_saga *saga,
  *   NONE       none (no map state, or nothing of it can move);
  *   IN_FLIGHT  the items running or compensating;
  *   UNDO       those, and the concurrency succeeded items that completed
- *              last (the saga compensates and the map has items to undo);
+ *              last (the saga compensates and the map has a compensation
+ *              and items to undo);
  *   ALL        every item: the map is about to complete (at most one item
  *              left), or the engine asked (ORC_WAKE_MAP_LOAD).
  */
