@@ -1218,6 +1218,9 @@ START_TEST(test_retry_reruns_map)
 		   " reply m[0] m.ok {'v':0}");
 	expect(&r, "reply m[1] m.bad", "h:step.failed[1] h:step.failed "
 				       "h:saga.compensating");
+	/* item 0 succeeded, but m has no compensation: nothing to undo */
+	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0),
+			 ORC_MAP_LOAD_IN_FLIGHT);
 	expect(&r, "reply m[2] m.ok", "h:step.succeeded[2] h:saga.failed "
 				      "ev:failed");
 	expect_status(&r, "failed", "m=failed z=pending");
