@@ -2,19 +2,25 @@
  * test_engine_random.c - the engine against many random sagas.
  *
  * A seeded PRNG (here, in the test only) builds random valid definitions -
- * a DAG of up to 8 command, wait and delay steps listed in a shuffled
- * order, with conditions, timeouts, retries and compensations, some of the
- * commands maps over a small array of the trigger's with a random
- * concurrency and min_success - and drives each with random replies
+ * a DAG of up to 8 command, wait, delay and saga steps listed in a
+ * shuffled order, with conditions, timeouts, retries and compensations,
+ * some of the commands maps over a small array of the trigger's with a
+ * random concurrency and min_success - and drives each with random replies
  * (right, wrong, late, unknown; to map items, in range or not), correlated
- * events (right and wrong key), timer firings and operator commands, then
- * drives it to the end.  After every input it checks:
+ * events (right and wrong key), the ends of saga steps' children
+ * (completed, compensated, failed, now and then stuck, or with another
+ * attempt's id), timer firings and operator commands, then drives it to
+ * the end.  After every input it checks:
  *   - the engine never refuses or rejects (ORC_INVALID) a
  *     well-formed input; ORC_CONFLICT only for operator commands;
  *   - no step starts or is skipped before everything it needs is done, and
  *     no command is sent for a step whose needs are not done;
  *   - the step statuses, timers and wake-up time fit the saga status;
  *   - command message ids never repeat;
+ *   - a child starts only when its step's needs are done and the saga
+ *     runs; an end with another attempt's child id is ignored as late;
+ *     a saga step still running while the saga does not run had its
+ *     child cancelled;
  *   - compensations run in strictly decreasing completion order (a map
  *     placed by its latest item), a map's items latest first;
  *   - a map's counters agree with its items, it has as many in flight as
@@ -23,7 +29,8 @@
  *     min_success out of reach (or was aborted);
  * and at the end: the saga reached a final status; exactly the succeeded
  * steps with a compensation were compensated (and every succeeded item of
- * a map with one); replaying the recorded inputs
+ * a map with one), and every succeeded saga step, after a CHILD undo;
+ * replaying the recorded inputs
  * on a fresh state gives byte-identical effects and the same state.  Now
  * and then the state goes through the store's rows and back mid-run; half
  * the runs load map items as the store does, only those that
@@ -48,6 +55,7 @@
 #define BATCHES 10
 #define RANDOM_INPUTS 40
 #define MAX_INPUTS 600
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- the PRNG (splitmix64) ---- */
 
@@ -106,6 +114,9 @@ struct sim {
 	size_t n_comp;
 	/* the completed_seq of the map item whose compensation started last */
 	int64_t item_comp_seq[MAX_STEPS];
+	/* saga steps: the attempt whose child was cancelled; undo sent */
+	int child_cancelled[MAX_STEPS];
+	bool child_undo[MAX_STEPS];
 	bool failing; /* from the history: saga.compensating ... */
 	/*
 	 * Like the store: every input goes to the saga read from its rows
@@ -228,7 +239,7 @@ random_definition(size_t n, json_t *trigger)
 			json_object_set_new(trigger, buf,
 					    json_boolean(chance(60)));
 		}
-		if (kind < 65) {
+		if (kind < 60) {
 			json_t *data = json_pack("{ss}", "id", "${/input/id}");
 
 			if (last_need != SIZE_MAX) {
@@ -282,7 +293,7 @@ random_definition(size_t n, json_t *trigger)
 							    random_retry(true));
 				json_object_set_new(st, "compensation", c);
 			}
-		} else if (kind < 85) {
+		} else if (kind < 80) {
 			json_t *w = json_object();
 
 			snprintf(buf, sizeof(buf), "%s.evt", name);
@@ -298,6 +309,16 @@ random_definition(size_t n, json_t *trigger)
 					json_string(chance(50) ? "fail"
 							       : "continue"));
 			json_object_set_new(st, "wait", w);
+		} else if (kind < 90) {
+			json_t *c = json_pack("{ss}", "definition", "child");
+
+			if (chance(50))
+				json_object_set_new(
+					c, "key", json_string("c-${/input/id}"));
+			json_object_set_new(st, "saga", c);
+			if (chance(40))
+				json_object_set_new(st, "timeout",
+						    json_string("10s"));
 		} else {
 			json_object_set_new(st, "delay",
 					    json_string(chance(50) ? "2s"
@@ -335,6 +356,7 @@ static size_t ended[ORC_SAGA_STATUS_COUNT];
 static size_t visited[ORC_SAGA_STATUS_COUNT]; /* inputs leaving it there */
 static size_t total_inputs;
 static size_t items_succeeded, items_compensated; /* of maps */
+static size_t children_started, children_undone;
 static size_t map_loads; /* states where a map asked for its items */
 
 /* ---- invariants ---- */
@@ -405,6 +427,33 @@ check_effects(struct sim *s, const struct orc_engine_input *in,
 				      "compensation of %s that never "
 				      "succeeded",
 				      e->step_name);
+			continue;
+		}
+		if (e->kind == ORC_EFFECT_CHILD) {
+			char want[37];
+
+			orc_child_saga_id(s->saga.id, e->step_name,
+					  s->saga.steps[i].attempt, want);
+			CHECK(s, s->def->steps[i].kind == ORC_STEP_SAGA &&
+					 strcmp(e->message_id, want) == 0,
+			      "child %s of %s, not its current one %s",
+			      e->message_id, e->step_name, want);
+			if (e->child_action == ORC_CHILD_START) {
+				CHECK(s, needs_done(s, i) && !s->failing,
+				      "child of %s started before its needs "
+				      "or while failing",
+				      e->step_name);
+				children_started++;
+			} else if (e->child_action == ORC_CHILD_CANCEL) {
+				s->child_cancelled[i] =
+					s->saga.steps[i].attempt;
+			} else if (e->child_action == ORC_CHILD_UNDO) {
+				CHECK(s, s->ever_succeeded[i],
+				      "undo of %s that never succeeded",
+				      e->step_name);
+				s->child_undo[i] = true;
+				children_undone++;
+			}
 			continue;
 		}
 		if (e->kind != ORC_EFFECT_HISTORY)
@@ -703,10 +752,25 @@ check_state(struct sim *s)
 					       w == ORC_WAKE_WAIT_TIMEOUT),
 				      "waiting %s: timer %s", sd->name,
 				      orc_wake_reason_name(w));
+			else if (sd->kind == ORC_STEP_SAGA)
+				CHECK(s,
+				      (w == ORC_WAKE_TIMEOUT) ==
+					      (sd->timeout_ms > 0) &&
+					      (w == ORC_WAKE_NONE ||
+					       w == ORC_WAKE_TIMEOUT),
+				      "saga step %s: timer %s", sd->name,
+				      orc_wake_reason_name(w));
 			else
 				CHECK(s, w == ORC_WAKE_DELAY,
 				      "delay %s: timer %s", sd->name,
 				      orc_wake_reason_name(w));
+			/* its child was cancelled when the saga failed */
+			if (sd->kind == ORC_STEP_SAGA &&
+			    ss != ORC_SAGA_RUNNING)
+				CHECK(s, s->child_cancelled[i] == st->attempt,
+				      "saga step %s runs, its child not "
+				      "cancelled, in a %s saga",
+				      sd->name, orc_saga_status_name(ss));
 			CHECK(s, st->attempt - st->attempt_base >= 1 ||
 					 sd->kind != ORC_STEP_COMMAND,
 			      "running %s: attempt %d", sd->name, st->attempt);
@@ -718,7 +782,8 @@ check_state(struct sim *s)
 				      (sd->has_map && w == ORC_WAKE_MAP_LOAD),
 			      "compensating %s: timer %s", sd->name,
 			      orc_wake_reason_name(w));
-			CHECK(s, sd->has_compensation,
+			CHECK(s, sd->has_compensation ||
+					 sd->kind == ORC_STEP_SAGA,
 			      "%s compensating without a compensation",
 			      sd->name);
 			break;
@@ -728,7 +793,10 @@ check_state(struct sim *s)
 			      orc_wake_reason_name(w));
 		}
 		if (st->status == ORC_STEP_COMPENSATED)
-			CHECK(s, sd->has_compensation && placed_by(st) > 0,
+			CHECK(s,
+			      (sd->has_compensation ||
+			       sd->kind == ORC_STEP_SAGA) &&
+				      placed_by(st) > 0,
 			      "%s compensated", sd->name);
 		/* a step that ever ran or was skipped had its needs done */
 		if (st->status != ORC_STEP_PENDING)
@@ -771,10 +839,14 @@ check_state(struct sim *s)
 		break;
 	case ORC_SAGA_COMPENSATING:
 		CHECK(s, saga->cause != ORC_CAUSE_NONE, "no cause");
-		/* only commands in flight are awaited; the rest stopped */
+		/*
+		 * only commands in flight and children are awaited; the
+		 * rest stopped
+		 */
 		for (size_t i = 0; i < saga->n_steps; i++)
 			CHECK(s,
 			      saga->steps[i].status != ORC_STEP_RUNNING ||
+				      s->def->steps[i].kind == ORC_STEP_SAGA ||
 				      (s->def->steps[i].kind ==
 					       ORC_STEP_COMMAND &&
 				       saga->steps[i].wake_reason !=
@@ -846,6 +918,10 @@ to_input(const struct rec *r, struct orc_engine_input *in)
 		in->topic = r->topic;
 		in->type = r->type;
 		in->event_id = "event";
+		break;
+	case ORC_INPUT_CHILD:
+		in->step = r->step;
+		in->event_id = "child";
 		break;
 	default:
 		break;
@@ -1017,6 +1093,11 @@ record(struct sim *s, struct rec *r)
 			orc_input_kind_name(r->kind), r->step, r->type, text);
 	free(text);
 	json_decref(doc);
+	if (r->kind == ORC_INPUT_CHILD && r->type[0] == 's')
+		CHECK(s,
+		      s->fx.result == ORC_RESULT_IGNORED &&
+			      s->fx.ignore_reason == ORC_IGNORE_LATE,
+		      "an earlier attempt's child end taken");
 	check_effects(s, &in, before);
 	check_state(s);
 	visited[s->saga.status]++;
@@ -1080,6 +1161,46 @@ awaits_reply(const struct sim *s, size_t i)
 		if (awaits(s, &m->items[k].st))
 			return true;
 	return false;
+}
+
+/* Does saga step i await its child's end (running, or undoing it)? */
+static bool
+awaits_child(const struct sim *s, size_t i)
+{
+	enum orc_step_status st = s->saga.steps[i].status;
+
+	return s->def->steps[i].kind == ORC_STEP_SAGA &&
+	       (st == ORC_STEP_RUNNING || st == ORC_STEP_COMPENSATING);
+}
+
+/*
+ * The end of saga step i's child with status; stale: another attempt's
+ * id (r->type "stale", checked to be ignored).
+ */
+static void
+child_end(struct sim *s, struct rec *r, size_t i, const char *status,
+	  bool stale)
+{
+	int attempt = s->saga.steps[i].attempt;
+	char id[37];
+
+	r->kind = ORC_INPUT_CHILD;
+	snprintf(r->step, sizeof(r->step), "%s", s->def->steps[i].name);
+	snprintf(r->type, sizeof(r->type), "%s", stale ? "stale" : "");
+	orc_child_saga_id(s->saga.id, s->def->steps[i].name,
+			  stale ? attempt + (chance(50) ? 1 : -1) : attempt,
+			  id);
+	r->data = json_pack("{ss ss s{si} ss}", "child", id, "status", status,
+			    "output", "v", (int)rnd(1000), "failure", "boom");
+}
+
+/* The end a child sent as asked: completed, cancelled or compensated. */
+static const char *
+right_end(const struct sim *s, size_t i)
+{
+	if (s->saga.steps[i].status == ORC_STEP_COMPENSATING)
+		return "compensated";
+	return s->saga.status == ORC_SAGA_RUNNING ? "completed" : "cancelled";
 }
 
 static bool
@@ -1151,6 +1272,10 @@ random_input(struct sim *s, struct rec *r)
 	static const char *const comp_types[] = {
 		"undone", "undone", "undo_bad", "undo_bad", "ok", "zzz",
 	};
+	static const char *const child_ends[] = {
+		"completed", "completed", "compensated", "failed", "cancelled",
+		"timed_out", "stuck",
+	};
 	unsigned roll = rnd(100);
 	size_t i;
 
@@ -1173,6 +1298,9 @@ random_input(struct sim *s, struct rec *r)
 		} else {
 			event_for(s, r, i, chance(85));
 		}
+	} else if (roll < 70 && (i = pick(s, awaits_child)) != SIZE_MAX) {
+		child_end(s, r, i, child_ends[rnd(COUNT_OF(child_ends))],
+			  chance(15));
 	} else if (roll < 92) {
 		r->kind = ORC_INPUT_TIMER;
 		if (s->saga.wake_ms > 0 && chance(85))
@@ -1211,6 +1339,10 @@ finishing_input(struct sim *s, struct rec *r)
 		event_for(s, r, i, true);
 		return true;
 	}
+	if (chance(70) && (i = pick(s, awaits_child)) != SIZE_MAX) {
+		child_end(s, r, i, right_end(s, i), false);
+		return true;
+	}
 	if (s->saga.wake_ms > 0) {
 		r->kind = ORC_INPUT_TIMER;
 		s->now = s->saga.wake_ms;
@@ -1219,6 +1351,10 @@ finishing_input(struct sim *s, struct rec *r)
 	i = pick(s, awaits_reply);
 	if (i == SIZE_MAX)
 		i = pick(s, running_wait);
+	if (i == SIZE_MAX && (i = pick(s, awaits_child)) != SIZE_MAX) {
+		child_end(s, r, i, right_end(s, i), false);
+		return true;
+	}
 	CHECK(s, i != SIZE_MAX, "%s saga with nothing to wait for",
 	      orc_saga_status_name(s->saga.status));
 	if (s->def->steps[i].kind == ORC_STEP_WAIT)
@@ -1252,10 +1388,11 @@ check_end(struct sim *s)
 	 */
 	if (!stuck_cancel && saga->status != ORC_SAGA_COMPLETED)
 		for (size_t i = 0; i < saga->n_steps; i++) {
+			bool child = s->def->steps[i].kind == ORC_STEP_SAGA;
 			bool want = (s->def->steps[i].has_map
 					     ? s->item_succeeded[i]
 					     : s->ever_succeeded[i]) &&
-				    s->def->steps[i].has_compensation;
+				    (s->def->steps[i].has_compensation || child);
 			bool got = false;
 
 			for (size_t k = 0; k < s->n_comp; k++)
@@ -1270,6 +1407,10 @@ check_end(struct sim *s)
 				       ORC_STEP_COMPENSATED),
 			      "%s is %s", s->def->steps[i].name,
 			      orc_step_status_name(saga->steps[i].status));
+			/* a completed child was asked to undo */
+			CHECK(s, !child || want == s->child_undo[i],
+			      "saga step %s: succeeded %d, undo sent %d",
+			      s->def->steps[i].name, want, s->child_undo[i]);
 			if (want && saga->steps[i].map != NULL)
 				for (size_t k = 0; k < saga->steps[i].map->n;
 				     k++)
@@ -1397,6 +1538,7 @@ START_TEST(test_random_sagas)
 	memset(visited, 0, sizeof(visited));
 	total_inputs = 0;
 	items_succeeded = items_compensated = map_loads = 0;
+	children_started = children_undone = 0;
 	for (uint64_t k = from; k < to; k++)
 		run(base + k);
 	if (_i == 0 && to > from) {
@@ -1412,11 +1554,13 @@ START_TEST(test_random_sagas)
 				visited[st]);
 		fprintf(stderr,
 			"; map items succeeded %zu, compensated %zu; map "
-			"loads asked %zu\n",
-			items_succeeded, items_compensated, map_loads);
+			"loads asked %zu; children started %zu, undone %zu\n",
+			items_succeeded, items_compensated, map_loads,
+			children_started, children_undone);
 		if (to - from >= 100)
 			ck_assert(items_succeeded > 0 && items_compensated > 0 &&
-				  map_loads > 0);
+				  map_loads > 0 && children_started > 0 &&
+				  children_undone > 0);
 		/* the runs must reach every status and every way of ending */
 		for (int st = 0; st < ORC_SAGA_STATUS_COUNT; st++)
 			if (to - from >= 100)
