@@ -910,8 +910,12 @@ advance_compensation(struct orc_txn *t)
 		    orc_txn_map_in_flight(st) > 0)
 			return;
 		if (t->def->steps[i].kind == ORC_STEP_SAGA) {
-			/* a child undoes itself: no compensation member */
-			if (st->status != ORC_STEP_SUCCEEDED)
+			/*
+			 * a child undoes itself: no compensation member; a
+			 * step skipped before it started has no child
+			 */
+			if (st->status != ORC_STEP_SUCCEEDED ||
+			    st->attempt == 0)
 				continue;
 			seq = st->completed_seq;
 		} else if (!t->def->steps[i].has_compensation) {
