@@ -106,6 +106,10 @@ reset_step(struct orc_txn *t, size_t i)
 
 	/* a map's items of this run are not awaited any more */
 	orc_txn_map_abandon(t, i, "reset by operator retry");
+	/* nor a child that runs: it compensates itself, its end comes late */
+	if (st->status == ORC_STEP_RUNNING &&
+	    t->def->steps[i].kind == ORC_STEP_SAGA)
+		orc_txn_child_signal(t, i, ORC_CHILD_CANCEL);
 	if (st->status != ORC_STEP_PENDING &&
 	    !orc_txn_step_status(t, i, ORC_STEP_PENDING))
 		return;
