@@ -1097,6 +1097,59 @@ START_TEST(test_retry_from_starts_new_child)
 }
 END_TEST
 
+/*
+ * retry --from while the child runs: the step runs again with a new
+ * child, and the one that runs is cancelled (it compensates itself; its
+ * end comes late).
+ */
+START_TEST(test_retry_from_cancels_running_child)
+{
+	struct rig r;
+	char first[64], second[64];
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok");
+	child_id(&r, "c", "1", first);
+	child_id(&r, "c", "2", second);
+	expect(&r, "retry c",
+	       "h:operator.retry child:c/cancel h:child.signalled "
+	       "child:c/start h:child.started");
+	ck_assert_str_eq(r.fx.v[1].message_id, first);
+	ck_assert_int_eq(r.fx.v[1].child_action, ORC_CHILD_CANCEL);
+	ck_assert_str_eq(r.fx.v[3].message_id, second);
+	ck_assert_int_eq(r.fx.v[3].child_action, ORC_CHILD_START);
+	expect(&r, "child c 1 cancelled", "h:child.ignored(late)");
+	expect_status(&r, "running", "a=succeeded c=running p=running "
+				     "z=pending");
+	rig_finish(&r);
+}
+END_TEST
+
+/*
+ * A saga step skipped before it started has no child: when the saga
+ * compensates, there is nothing to ask to undo.
+ */
+START_TEST(test_skipped_step_has_no_child_to_undo)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, "");
+	script(&r, "start");
+	expect(&r, "skip c {'by':'hand'}", "h:operator.skip h:step.succeeded");
+	ck_assert_int_eq(r.saga.steps[1].attempt, 0);
+	script(&r, "reply a a.ok; reply p p.ok");
+	expect(&r, "reply z z.bad",
+	       "h:step.failed h:saga.compensating h:compensation.started "
+	       "cmd:p/compensation/1");
+	expect(&r, "reply p p.undone",
+	       "h:compensation.succeeded h:compensation.started "
+	       "cmd:a/compensation/1");
+	expect(&r, "reply a a.undone",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	rig_finish(&r);
+}
+END_TEST
+
 /* ---- UNDO: a completed saga compensates as its parent asks ---- */
 
 START_TEST(test_undo_completed_saga)
@@ -1344,6 +1397,8 @@ suite(void)
 	tcase_add_test(tc, test_terminate_terminates_child);
 	tcase_add_test(tc, test_terminate_after_child_completed);
 	tcase_add_test(tc, test_retry_from_starts_new_child);
+	tcase_add_test(tc, test_retry_from_cancels_running_child);
+	tcase_add_test(tc, test_skipped_step_has_no_child_to_undo);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("undo");
