@@ -245,9 +245,14 @@ orc_txn_child_ended(struct orc_txn *t)
 		return;
 	}
 	if (st->status == ORC_STEP_COMPENSATING &&
+	    (t->saga->status == ORC_SAGA_COMPENSATING ||
+	     t->saga->status == ORC_SAGA_STUCK) &&
 	    (ended == ORC_SAGA_COMPENSATED || ended == ORC_SAGA_FAILED ||
 	     ended == ORC_SAGA_CANCELLED)) {
-		/* undone: by its compensations, or there was nothing to undo */
+		/*
+		 * undone: by its compensations, or there was nothing to
+		 * undo; a terminated parent awaits it no more
+		 */
 		orc_txn_compensation_succeeded(t, i);
 		return;
 	}

@@ -194,7 +194,9 @@ on_terminate(struct orc_txn *t)
 		struct orc_saga_step *st = &saga->steps[i];
 
 		orc_txn_map_abandon(t, i, "terminated");
-		if (st->status == ORC_STEP_RUNNING &&
+		/* a child that runs or undoes itself ends with its parent */
+		if ((st->status == ORC_STEP_RUNNING ||
+		     st->status == ORC_STEP_COMPENSATING) &&
 		    t->def->steps[i].kind == ORC_STEP_SAGA)
 			orc_txn_child_signal(t, i, ORC_CHILD_TERMINATE);
 		if (st->status == ORC_STEP_RUNNING) {
