@@ -1068,6 +1068,39 @@ START_TEST(test_terminate_after_child_completed)
 }
 END_TEST
 
+/*
+ * Terminated while its child undoes: the child is terminated too (the
+ * parent ends now, without compensating), and its end changes nothing in
+ * the ended parent, as a compensation's late reply would not.
+ */
+START_TEST(test_terminate_while_child_undoes)
+{
+	struct rig r;
+	char *before, *after;
+
+	rig_init(&r, PAY, "");
+	script(&r, "start; reply a a.ok; reply p p.ok;"
+		   " child c cur completed {'r':1}; reply z z.bad");
+	expect_status(&r, "compensating", "a=succeeded c=compensating "
+					  "p=succeeded z=failed");
+	expect(&r, "terminate",
+	       "h:operator.terminate child:c/terminate h:child.signalled "
+	       "h:saga.cancelled ev:cancelled");
+	ck_assert_int_eq(the_child_effect(&r)->child_action,
+			 ORC_CHILD_TERMINATE);
+	before = orc_et_state_text(&r.saga);
+	expect(&r, "child c cur cancelled", "h:child.ended");
+	expect(&r, "child c cur compensated", "h:child.ended");
+	after = orc_et_state_text(&r.saga);
+	ck_assert_str_eq(before, after);
+	expect_status(&r, "cancelled", "a=succeeded c=compensating "
+				       "p=succeeded z=failed");
+	free(before);
+	free(after);
+	rig_finish(&r);
+}
+END_TEST
+
 /* A retried saga step starts a new child; the old one's end is late. */
 START_TEST(test_retry_from_starts_new_child)
 {
@@ -1396,6 +1429,7 @@ suite(void)
 	tcase_add_test(tc, test_timeout_cancels_child);
 	tcase_add_test(tc, test_terminate_terminates_child);
 	tcase_add_test(tc, test_terminate_after_child_completed);
+	tcase_add_test(tc, test_terminate_while_child_undoes);
 	tcase_add_test(tc, test_retry_from_starts_new_child);
 	tcase_add_test(tc, test_retry_from_cancels_running_child);
 	tcase_add_test(tc, test_skipped_step_has_no_child_to_undo);
