@@ -1501,7 +1501,9 @@ fire(struct orc_txn *t, size_t i, enum orc_wake_reason why)
 	case ORC_WAKE_TIMEOUT:
 		orc_txn_put_int(t, orc_txn_history(t, "step.timed_out", i),
 				"attempt", st->attempt);
-		if (sd->kind == ORC_STEP_SAGA)
+		/* a failing saga cancelled its children as it began to */
+		if (sd->kind == ORC_STEP_SAGA &&
+		    t->saga->status == ORC_SAGA_RUNNING)
 			orc_txn_child_signal(t, i, ORC_CHILD_CANCEL);
 		orc_txn_attempt_failed(t, i, "timed out", true);
 		break;
