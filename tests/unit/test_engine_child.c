@@ -1031,6 +1031,32 @@ START_TEST(test_timeout_cancels_child)
 }
 END_TEST
 
+/*
+ * The step's timeout while the saga compensates: its child was cancelled
+ * already, when the saga began to fail; the step gives up without asking
+ * again.
+ */
+START_TEST(test_timeout_while_compensating)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok");
+	expect(&r, "reply p p.bad",
+	       "h:step.failed h:saga.compensating child:c/cancel "
+	       "h:child.signalled");
+	ck_assert_int_eq(r.saga.wake_ms, 31000);
+	expect(&r, "wake",
+	       "h:step.timed_out h:step.failed h:compensation.started "
+	       "cmd:a/compensation/1");
+	ck_assert_str_eq(r.saga.steps[1].last_error, "timed out");
+	expect(&r, "child c cur cancelled", "h:child.ended");
+	expect(&r, "reply a a.undone",
+	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	rig_finish(&r);
+}
+END_TEST
+
 START_TEST(test_terminate_terminates_child)
 {
 	struct rig r;
@@ -1427,6 +1453,7 @@ suite(void)
 			    (int)COUNT(undone_ends));
 	tcase_add_test(tc, test_undo_order_by_completion);
 	tcase_add_test(tc, test_timeout_cancels_child);
+	tcase_add_test(tc, test_timeout_while_compensating);
 	tcase_add_test(tc, test_terminate_terminates_child);
 	tcase_add_test(tc, test_terminate_after_child_completed);
 	tcase_add_test(tc, test_terminate_while_child_undoes);

@@ -20,7 +20,7 @@
  *   - a child starts only when its step's needs are done and the saga
  *     runs; an end with another attempt's child id is ignored as late;
  *     a saga step still running while the saga does not run had its
- *     child cancelled;
+ *     child cancelled, once;
  *   - compensations run in strictly decreasing completion order (a map
  *     placed by its latest item), a map's items latest first;
  *   - a map's counters agree with its items, it has as many in flight as
@@ -445,6 +445,10 @@ check_effects(struct sim *s, const struct orc_engine_input *in,
 				      e->step_name);
 				children_started++;
 			} else if (e->child_action == ORC_CHILD_CANCEL) {
+				CHECK(s, s->child_cancelled[i] !=
+						 s->saga.steps[i].attempt,
+				      "child of %s cancelled twice",
+				      e->step_name);
 				s->child_cancelled[i] =
 					s->saga.steps[i].attempt;
 			} else if (e->child_action == ORC_CHILD_UNDO) {
@@ -919,6 +923,10 @@ to_input(const struct rec *r, struct orc_engine_input *in)
 		in->type = r->type;
 		in->event_id = "event";
 		break;
+	case ORC_INPUT_RESOLVE:
+		in->step = r->step;
+		in->by = "random";
+		break;
 	case ORC_INPUT_CHILD:
 		in->step = r->step;
 		in->event_id = "child";
@@ -1077,7 +1085,8 @@ record(struct sim *s, struct rec *r)
 	to_input(r, &in);
 	st = apply_as_stored(s, &s->saga, r, &s->fx, &err);
 	s->at++;
-	if (r->kind == ORC_INPUT_CANCEL || r->kind == ORC_INPUT_RETRY)
+	if (r->kind == ORC_INPUT_CANCEL || r->kind == ORC_INPUT_RETRY ||
+	    r->kind == ORC_INPUT_RESOLVE)
 		CHECK(s, st == ORC_OK || st == ORC_CONFLICT, "%s: %s: %s",
 		      orc_input_kind_name(r->kind), orc_status_name(st),
 		      err.message);
@@ -1326,7 +1335,15 @@ finishing_input(struct sim *s, struct rec *r)
 	case ORC_SAGA_COMPENSATING:
 		break;
 	case ORC_SAGA_STUCK:
-		r->kind = chance(70) ? ORC_INPUT_RETRY : ORC_INPUT_CANCEL;
+		r->kind = chance(50)   ? ORC_INPUT_RETRY
+			  : chance(50) ? ORC_INPUT_RESOLVE
+				       : ORC_INPUT_CANCEL;
+		/* resolve: the compensating step, by hand */
+		for (i = 0; r->kind == ORC_INPUT_RESOLVE && i < s->saga.n_steps;
+		     i++)
+			if (s->saga.steps[i].status == ORC_STEP_COMPENSATING)
+				snprintf(r->step, sizeof(r->step), "%s",
+					 s->def->steps[i].name);
 		return true;
 	default:
 		return false;
