@@ -316,7 +316,8 @@ child_id(struct rig *r, const char *step, const char *which, char out[64])
 
 /*
  * One script command: start [DATA] | reply STEP TYPE [DATA] | wake |
- * at MS | cancel | terminate | undo | retry [STEP] | skip STEP [DATA] |
+ * at MS | cancel | terminate | undo | pause | resume | retry [STEP] |
+ * skip STEP [DATA] |
  * child STEP WHICH STATUS [OUTPUT] | childdata STEP DATA.
  */
 static enum orc_status
@@ -356,6 +357,9 @@ command(struct rig *r, const char *cmd)
 			  : verb[0] == 't' ? ORC_INPUT_TERMINATE
 					   : ORC_INPUT_UNDO;
 		in.reason = "test";
+		in.by = "ann@host";
+	} else if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0) {
+		in.kind = verb[0] == 'p' ? ORC_INPUT_PAUSE : ORC_INPUT_RESUME;
 		in.by = "ann@host";
 	} else if (strcmp(verb, "retry") == 0) {
 		in.kind = ORC_INPUT_RETRY;
@@ -654,6 +658,24 @@ START_TEST(test_start_table)
 		ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
 		ck_assert_int_eq(r.saga.wake_ms, 0);
 	}
+	rig_finish(&r);
+}
+END_TEST
+
+/* The default key "<parent key>/<step>" over 255 bytes fails the step. */
+START_TEST(test_default_key_too_long)
+{
+	struct rig r;
+	char key[260], cmd[400];
+
+	rig_init(&r, PAY, "");
+	memset(key, 'k', 254);
+	key[254] = '\0';
+	snprintf(cmd, sizeof(cmd), "start {'id':'%s'}", key);
+	script(&r, cmd);
+	expect(&r, "reply a a.ok", START_FAILED);
+	ck_assert_str_eq(r.saga.failure_reason,
+			 "c: child key is over 255 bytes");
 	rig_finish(&r);
 }
 END_TEST
@@ -997,6 +1019,26 @@ START_TEST(test_undo_order_by_completion)
 	       "cmd:a/compensation/1");
 	expect(&r, "reply a a.undone",
 	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	rig_finish(&r);
+}
+END_TEST
+
+/* Paused, the child's end is taken; what it makes ready waits. */
+START_TEST(test_pause_holds_what_the_child_frees)
+{
+	struct rig r;
+
+	rig_init(&r, PAY, TIMEOUT);
+	script(&r, "start; reply a a.ok; reply p p.ok; at 5000");
+	ck_assert_int_eq(command(&r, "pause"), ORC_OK);
+	ck_assert_int_eq(r.saga.wake_ms, 0);
+	expect(&r, "child c cur completed {'r':1}",
+	       "h:child.ended h:step.succeeded");
+	expect_status(&r, "running", "a=succeeded c=succeeded p=succeeded "
+				     "z=pending");
+	script(&r, "at 9000");
+	expect(&r, "resume", "h:operator.resume h:step.started "
+			     "cmd:z/action/1");
 	rig_finish(&r);
 }
 END_TEST
@@ -1433,6 +1475,7 @@ suite(void)
 
 	tcase_add_test(tc, test_child_id);
 	tcase_add_loop_test(tc, test_start_table, 0, (int)COUNT(start_rows));
+	tcase_add_test(tc, test_default_key_too_long);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("end");
@@ -1452,6 +1495,7 @@ suite(void)
 	tcase_add_loop_test(tc, test_undo_completed_child_table, 0,
 			    (int)COUNT(undone_ends));
 	tcase_add_test(tc, test_undo_order_by_completion);
+	tcase_add_test(tc, test_pause_holds_what_the_child_frees);
 	tcase_add_test(tc, test_timeout_cancels_child);
 	tcase_add_test(tc, test_timeout_while_compensating);
 	tcase_add_test(tc, test_terminate_terminates_child);
