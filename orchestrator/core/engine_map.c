@@ -143,12 +143,20 @@ need_items(struct orc_txn *t, size_t i)
 
 static void item_failed(struct orc_txn *t, size_t i, size_t pos,
 			const char *error, bool retryable);
+static void item_failed_for_good(struct orc_txn *t, size_t i, size_t pos,
+				 const char *error);
 static void item_compensation_failed(struct orc_txn *t, size_t i, size_t pos,
 				     const char *error, bool retryable);
 
-/* Send the next attempt of item items[pos]'s command; it is running. */
+/*
+ * Send the next attempt of item items[pos]'s command; it is running.  A
+ * command too large fails the item at once; advance says whether what
+ * comes next follows here (a retry), or the caller goes on (an item
+ * started by orc_txn_map_progress(), whose loop must not recurse once
+ * per item).
+ */
 static void
-send_item(struct orc_txn *t, size_t i, size_t pos)
+send_item(struct orc_txn *t, size_t i, size_t pos, bool advance)
 {
 	const struct orc_step_def *sd = &t->def->steps[i];
 	struct orc_map_state *m = map_of(t, i);
@@ -160,8 +168,10 @@ send_item(struct orc_txn *t, size_t i, size_t pos)
 	it->st.changed = true;
 	data = orc_txn_render_command(t, i, ORC_COMMAND_ACTION, it, why);
 	if (data == NULL) {
-		if (orc_txn_ok(t))
+		if (orc_txn_ok(t) && advance)
 			item_failed(t, i, pos, why, false);
+		else if (orc_txn_ok(t))
+			item_failed_for_good(t, i, pos, why);
 		return;
 	}
 	d = item_history(t, "step.started", i, it);
@@ -210,7 +220,7 @@ start_item(struct orc_txn *t, size_t i, int64_t index)
 	m->items[pos].st.started_ms = t->now;
 	m->started++;
 	t->saga->steps[i].changed = true;
-	send_item(t, i, pos);
+	send_item(t, i, pos, false);
 }
 
 /* Item items[pos] succeeded with data (taken). */
@@ -251,7 +261,6 @@ item_failed(struct orc_txn *t, size_t i, size_t pos, const char *error,
 	struct orc_map_state *m = map_of(t, i);
 	struct orc_map_item *it = &m->items[pos];
 	int round = it->st.attempt - it->st.attempt_base;
-	json_t *d;
 
 	orc_txn_set_text(t, &it->st.last_error, error);
 	it->st.changed = true;
@@ -266,6 +275,21 @@ item_failed(struct orc_txn *t, size_t i, size_t pos, const char *error,
 				"item", it->index);
 		return;
 	}
+	item_failed_for_good(t, i, pos, error);
+	orc_txn_advance(t);
+}
+
+/* Item items[pos] fails for good with error; what follows is the caller's. */
+static void
+item_failed_for_good(struct orc_txn *t, size_t i, size_t pos,
+		     const char *error)
+{
+	struct orc_map_state *m = map_of(t, i);
+	struct orc_map_item *it = &m->items[pos];
+	json_t *d;
+
+	orc_txn_set_text(t, &it->st.last_error, error);
+	it->st.changed = true;
 	if (!orc_txn_item_status(t, i, it, ORC_STEP_FAILED))
 		return;
 	orc_txn_clear_timer(&it->st);
@@ -275,7 +299,6 @@ item_failed(struct orc_txn *t, size_t i, size_t pos, const char *error,
 	d = item_history(t, "step.failed", i, it);
 	orc_txn_put_str(t, d, "error", error);
 	orc_txn_put_int(t, d, "attempt", it->st.attempt);
-	orc_txn_advance(t);
 }
 
 /* An item waiting to retry, or aborted by an operator: it fails now. */
@@ -589,14 +612,19 @@ orc_txn_map_progress(struct orc_txn *t, size_t i)
 	running = count_status(m, ORC_STEP_RUNNING);
 	while (orc_txn_ok(t) && saga->status == ORC_SAGA_RUNNING &&
 	       saga->steps[i].status == ORC_STEP_RUNNING &&
-	       running < (size_t)m->concurrency && m->started < m->n_items) {
-		/* start_item() may finish it at once (a command too large) */
+	       running < (size_t)m->concurrency && m->started < m->n_items &&
+	       m->failed <= m->n_items - m->min_success) {
+		/* start_item() may fail it at once (a command too large) */
 		start_item(t, i, m->started);
 		running = count_status(m, ORC_STEP_RUNNING);
 	}
 	if (!orc_txn_ok(t) || saga->status != ORC_SAGA_RUNNING ||
 	    saga->steps[i].status != ORC_STEP_RUNNING)
 		return;
+	if (m->failed > m->n_items - m->min_success) {
+		fail_map(t, i);
+		return;
+	}
 	if (m->succeeded + m->failed == m->n_items)
 		complete(t, i);
 }
@@ -799,7 +827,7 @@ orc_txn_map_fire(struct orc_txn *t, size_t i, size_t pos,
 	case ORC_WAKE_RETRY:
 		if (t->saga->status == ORC_SAGA_RUNNING &&
 		    t->saga->steps[i].status == ORC_STEP_RUNNING) {
-			send_item(t, i, pos);
+			send_item(t, i, pos, true);
 		} else {
 			abort_item(t, i, it, "aborted");
 			orc_txn_advance(t);
