@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "check_runner.h"
@@ -1375,6 +1376,7 @@ START_TEST(test_large_map_every_item_too_large)
 	json_t *input = json_object(), *items = json_array();
 	struct orc_engine_input in = {.kind = ORC_INPUT_START,
 				      .saga_id = SAGA_ID};
+	struct rlimit was, small;
 	char big[80];
 
 	memset(big, 'x', sizeof(big) - 1);
@@ -1387,7 +1389,14 @@ START_TEST(test_large_map_every_item_too_large)
 	r.no_reload = true;
 	r.opts.max_command_bytes = 1064;
 	in.data = input;
+	/* a stack of 2 MB: a level per item would overflow it */
+	ck_assert_int_eq(getrlimit(RLIMIT_STACK, &was), 0);
+	small = was;
+	if (small.rlim_cur == RLIM_INFINITY || small.rlim_cur > 2 << 20)
+		small.rlim_cur = 2 << 20;
+	ck_assert_int_eq(setrlimit(RLIMIT_STACK, &small), 0);
 	ck_assert_int_eq(apply(&r, &in), ORC_OK);
+	ck_assert_int_eq(setrlimit(RLIMIT_STACK, &was), 0);
 	json_decref(input);
 	/* the map failed as it started, before p did */
 	expect_status(&r, "failed", "m=failed p=pending z=pending");
