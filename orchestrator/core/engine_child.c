@@ -94,8 +94,14 @@ child_key(struct orc_txn *t, size_t i, char key[ORC_SAGA_KEY_MAX],
 	int n;
 
 	if (sd->child.key == NULL) {
-		n = snprintf(key, ORC_SAGA_KEY_MAX, "%s/%s", t->saga->key,
-			     sd->name);
+		/* a rerun's child must not collide with the first's key */
+		if (t->saga->steps[i].attempt > 1)
+			n = snprintf(key, ORC_SAGA_KEY_MAX, "%s/%s#%d",
+				     t->saga->key, sd->name,
+				     t->saga->steps[i].attempt);
+		else
+			n = snprintf(key, ORC_SAGA_KEY_MAX, "%s/%s",
+				     t->saga->key, sd->name);
 		if (n < 0 || n >= ORC_SAGA_KEY_MAX) {
 			snprintf(why, ORC_TXN_REFUSAL_MAX,
 				 "child key is over %d bytes",
@@ -247,8 +253,19 @@ orc_txn_child_ended(struct orc_txn *t)
 	if (st->status == ORC_STEP_COMPENSATING &&
 	    (t->saga->status == ORC_SAGA_COMPENSATING ||
 	     t->saga->status == ORC_SAGA_STUCK) &&
+	    ended == ORC_SAGA_COMPLETED) {
+		/*
+		 * it was still running when the undo came (the step was
+		 * skipped by an operator), which it refused: ask again
+		 */
+		orc_txn_child_signal(t, i, ORC_CHILD_UNDO);
+		return;
+	}
+	if (st->status == ORC_STEP_COMPENSATING &&
+	    (t->saga->status == ORC_SAGA_COMPENSATING ||
+	     t->saga->status == ORC_SAGA_STUCK) &&
 	    (ended == ORC_SAGA_COMPENSATED || ended == ORC_SAGA_FAILED ||
-	     ended == ORC_SAGA_CANCELLED)) {
+	     ended == ORC_SAGA_CANCELLED || ended == ORC_SAGA_TIMED_OUT)) {
 		/*
 		 * undone: by its compensations, or there was nothing to
 		 * undo; a terminated parent awaits it no more
@@ -265,7 +282,19 @@ orc_txn_child_undo(struct orc_txn *t)
 	struct orc_saga *saga = t->saga;
 	json_t *d;
 
+	if (orc_saga_status_is_final(saga->status) &&
+	    saga->status != ORC_SAGA_COMPLETED &&
+	    saga->status != ORC_SAGA_STUCK) {
+		/*
+		 * Ended without completing: nothing of it stands to undo.
+		 * Ignored, not refused: the caller tells the parent so
+		 * (apply_child.c), which then counts the step undone.
+		 */
+		orc_txn_ignore(t, ORC_IGNORE_NOT_ALLOWED, ORC_TXN_NO_STEP);
+		return;
+	}
 	if (saga->status != ORC_SAGA_COMPLETED) {
+		/* not ended yet: its end will reach the parent anyway */
 		orc_txn_refuse(t, ORC_TXN_NO_STEP,
 			       "cannot undo saga %s: it is %s; undo takes a "
 			       "completed saga",

@@ -396,6 +396,9 @@ on_skip(struct orc_txn *t)
 	}
 	/* a command in flight is no longer awaited: its reply comes late */
 	orc_txn_map_abandon(t, i, "skipped by operator");
+	if (st->status == ORC_STEP_RUNNING &&
+	    t->def->steps[i].kind == ORC_STEP_SAGA)
+		orc_txn_child_signal(t, i, ORC_CHILD_CANCEL);
 	data = t->in->data ? json_deep_copy(t->in->data) : json_null();
 	if (data == NULL) {
 		orc_txn_oom(t);

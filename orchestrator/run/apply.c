@@ -322,8 +322,8 @@ orc_apply_run_engine_from(struct orc_apply *ap, struct orc_stored_saga *ss,
 		    ap->fx.v[i].saga_status != ORC_SAGA_RUNNING)
 			ap->finished[ap->fx.v[i].saga_status]++;
 	if (st == ORC_OK)
-		st = orc_apply_children(ap, ss, event_id, traceparent, now_ms,
-					err);
+		st = orc_apply_children(ap, ss, in, event_id, traceparent,
+					now_ms, err);
 	return st;
 }
 

@@ -177,13 +177,22 @@ tell_parent(struct orc_apply *ap, const struct orc_stored_saga *ss,
 
 enum orc_status
 orc_apply_children(struct orc_apply *ap, struct orc_stored_saga *ss,
-		   const char *event_id, const char *traceparent,
-		   int64_t now_ms, struct orc_error *err)
+		   const struct orc_engine_input *in, const char *event_id,
+		   const char *traceparent, int64_t now_ms,
+		   struct orc_error *err)
 {
 	struct child_job *jobs = NULL;
 	size_t n = 0, cap = 0;
 	enum orc_status st = ORC_OK;
 	char why[ORC_ERROR_MSG_MAX];
+
+	/*
+	 * An undo asked of a child that had ended without completing: the
+	 * engine ignored it, and the parent learns how it ended instead.
+	 */
+	if (in->kind == ORC_INPUT_UNDO && ap->fx.result == ORC_RESULT_IGNORED &&
+	    ss->parent_id[0] != '\0')
+		return tell_parent(ap, ss, ss->saga.status, err);
 
 	for (size_t i = 0; i < ap->fx.n && st == ORC_OK; i++) {
 		const struct orc_effect *e = &ap->fx.v[i];

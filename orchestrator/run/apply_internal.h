@@ -123,6 +123,7 @@ enum orc_status orc_apply_commit_writes(struct orc_apply *ap,
  */
 enum orc_status orc_apply_children(struct orc_apply *ap,
 				   struct orc_stored_saga *ss,
+				   const struct orc_engine_input *in,
 				   const char *event_id,
 				   const char *traceparent, int64_t now_ms,
 				   struct orc_error *err);

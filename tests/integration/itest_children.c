@@ -325,6 +325,67 @@ START_TEST(test_completed_child_undone)
 }
 END_TEST
 
+static const char skip_parent_def[] =
+	"{\"name\": \"order\", \"version\": 1,"
+	" \"trigger\": {\"topic\": \"{P}.orders\", \"type\": \"order.placed\","
+	"              \"key\": \"/order_id\"},"
+	" \"steps\": ["
+	"  {\"name\": \"approve\", \"saga\": {\"definition\": \"approval\"}},"
+	"  {\"name\": \"ship\", \"needs\": [\"approve\"],"
+	"   \"command\": {\"topic\": \"{P}.work\", \"type\": \"o.ship\"},"
+	"   \"success\": [\"o.shipped\"], \"failure\": [\"o.lost\"]}"
+	" ]}";
+
+/*
+ * An operator skips the step whose child waits: the child is cancelled;
+ * when the parent later compensates, the undo it asks of the cancelled
+ * child has nothing to undo, and the parent hears so and ends.
+ */
+START_TEST(test_skipped_child_then_compensate)
+{
+	static const char *const rules[] = {
+		"--rule", "a.note=succeed:a.noted",
+		"--rule", "a.unnote=succeed:a.unnoted",
+		"--rule", "o.ship=fail:o.lost", NULL};
+	static const char *const topics[] = {"orders", "payments", "work"};
+	struct orc_it_scene s;
+	char buf[8192], *parent;
+
+	orc_it_scene_init(&s, topics, 3);
+	orc_it_scene_load(&s, waiting_child_def);
+	orc_it_scene_load(&s, skip_parent_def);
+	orc_it_scene_run(&s, "run", NULL);
+	orc_it_scene_responder(&s, "services", "work", rules);
+	order(&s, "o-6", 1);
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, WAIT_MS, "the child waits",
+			   "SELECT count(*) = 1 FROM saga_steps t JOIN sagas g"
+			   " ON g.id = t.saga_id WHERE g.definition_name ="
+			   " 'approval' AND t.step_name = 'approved' AND"
+			   " t.status = 'running'");
+	parent = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE"
+				       " definition_name = 'order'");
+	{
+		const char *args[] = {"skip", parent, "approve", NULL};
+
+		if (orc_it_scene_cli(&s, buf, sizeof(buf), args) != 0)
+			orc_it_scene_fail(&s, "skip: %s", buf);
+	}
+	orc_it_scene_await(&s, WAIT_MS, "the child cancelled, the parent"
+				       " compensated",
+			   "SELECT string_agg(definition_name || '=' || status,"
+			   " ',' ORDER BY definition_name) = 'approval=cancelled,"
+			   "order=compensated' FROM sagas");
+	orc_it_expect(&s, "compensated", "the skipped step",
+		      orc_it_scene_value(&s, "SELECT status FROM saga_steps"
+					     " WHERE saga_id = '%s' AND"
+					     " step_name = 'approve'",
+					     parent));
+	free(parent);
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
 static const char orphan_def[] =
 	"{\"name\": \"order\", \"version\": 1,"
 	" \"trigger\": {\"topic\": \"{P}.orders\", \"type\": \"order.placed\","
@@ -367,6 +428,7 @@ main(void)
 		ORC_IT_CASE(parent_cancelled),
 		ORC_IT_CASE(completed_child_undone),
 		ORC_IT_CASE(missing_definition),
+		ORC_IT_CASE(skipped_child_then_compensate),
 	};
 
 	return orc_it_run_suite("children", cases,
