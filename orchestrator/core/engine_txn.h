@@ -127,6 +127,17 @@ void orc_txn_remember_reply(struct orc_txn *t, struct orc_saga_step *st,
 enum orc_ignore_reason orc_txn_classify_reply(const struct orc_step_def *sd,
 					      const struct orc_saga_step *st,
 					      const char *type);
+/*
+ * A lifecycle event of type (a static string: "saga.started", "saga."
+ * and the status entered) as a SAGA_EVENT effect, numbered by the saga.
+ */
+void orc_txn_saga_event(struct orc_txn *t, const char *type);
+/*
+ * An attempt of step i's compensation failed with error: retry with a
+ * backoff while retryable, else the saga is stuck.  Its history detail.
+ */
+json_t *orc_txn_compensation_failed(struct orc_txn *t, size_t i,
+				    const char *error, bool retryable);
 /* An attempt of step i failed with error: retry, or the step fails. */
 json_t *orc_txn_attempt_failed(struct orc_txn *t, size_t i, const char *error,
 			       bool retryable);
