@@ -1,16 +1,18 @@
 /*
  * engine_txn.h - one transition of the engine, shared by its files.
  *
- * Internal to the engine (engine.c: events, replies, timers and the
- * vocabulary of transitions; engine_operator.c: operator actions); not
- * part of its contract, which is engine.h.  A struct orc_txn lives on the
+ * Internal to the engine (engine_txn.c: the vocabulary of transitions;
+ * engine.c: events, replies, timers; engine_operator.c: operator
+ * actions; engine_map.c, engine_child.c, engine_migrate.c); not part of
+ * its contract, which is engine.h.  A struct orc_txn lives on the
  * stack of orc_engine_apply_with() for one call.  Every function here
  * latches its first error in t->status (out of memory, a transition the
  * tables refuse) and does nothing once one is latched; a caller checks
  * orc_txn_ok() where it must stop early.
  *
- * Statuses change only through orc_txn_saga_status() and
- * orc_txn_step_status(), which check the transition tables of engine.c.
+ * Statuses change only through orc_txn_saga_status(),
+ * orc_txn_step_status() and orc_txn_item_status(), which check the
+ * transition tables of engine_txn.c.
  */
 #ifndef ORC_ENGINE_TXN_H
 #define ORC_ENGINE_TXN_H
