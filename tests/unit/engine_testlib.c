@@ -4,9 +4,12 @@
 #include "engine_testlib.h"
 
 #include <check.h>
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonp.h"
 #include "saga_row.h"
 #include "strbuf.h"
 
@@ -229,4 +232,461 @@ orc_et_reload(struct orc_saga *saga)
 	orc_saga_finish(saga);
 	*saga = fresh;
 	return NULL;
+}
+
+/* ---- JSON and definitions in single quotes ---- */
+
+char *
+orc_et_unquote(const char *s)
+{
+	char *d = strdup(s);
+
+	ck_assert_ptr_nonnull(d);
+	for (char *p = d; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return d;
+}
+
+json_t *
+orc_et_json(const char *sq)
+{
+	char *text = orc_et_unquote(sq);
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+
+	ck_assert_msg(v != NULL, "%s: %s", sq, jerr.text);
+	free(text);
+	return v;
+}
+
+char *
+orc_et_dump(const json_t *v)
+{
+	char *s =
+		json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+void
+orc_et_expect_json(const json_t *v, const char *want_sq)
+{
+	json_t *want = orc_et_json(want_sq);
+	char *a, *b;
+
+	ck_assert_ptr_nonnull(v);
+	a = orc_et_dump(v);
+	b = orc_et_dump(want);
+	ck_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	json_decref(want);
+}
+
+struct orc_definition *
+orc_et_def_json(json_t *body)
+{
+	struct orc_definition_issues issues = {0};
+	struct orc_definition *def = NULL;
+	enum orc_status st = orc_definition_from_json(body, &def, &issues);
+
+	for (size_t i = 0; i < issues.n; i++)
+		fprintf(stderr, "%s: %s\n", issues.v[i].pointer,
+			issues.v[i].message);
+	ck_assert_int_eq(st, ORC_OK);
+	orc_definition_issues_finish(&issues);
+	return def;
+}
+
+struct orc_definition *
+orc_et_def(const char *sq)
+{
+	json_t *body = orc_et_json(sq);
+	struct orc_definition *def = orc_et_def_json(body);
+
+	json_decref(body);
+	return def;
+}
+
+/* ---- the rig ---- */
+
+void
+orc_et_rig_init(struct orc_et_rig *r, const struct orc_et_setup *setup,
+		struct orc_definition *def)
+{
+	memset(r, 0, sizeof(*r));
+	r->def = def;
+	r->def_owned = true;
+	r->now = setup->now;
+	r->saga_id = setup->saga_id;
+	r->start_data = setup->start_data;
+	r->reload = setup->reload;
+	ck_assert_int_eq(orc_saga_init(&r->saga, def), ORC_OK);
+	orc_effects_init(&r->fx);
+	r->log = json_array();
+	ck_assert_ptr_nonnull(r->log);
+}
+
+void
+orc_et_rig_copy(struct orc_et_rig *c, const struct orc_et_rig *r)
+{
+	memset(c, 0, sizeof(*c));
+	c->def = r->def;
+	c->opts = r->opts;
+	c->now = r->now;
+	c->saga_id = r->saga_id;
+	c->start_data = r->start_data;
+	c->reload = r->reload;
+	c->log = json_array();
+	ck_assert_ptr_nonnull(c->log);
+	orc_effects_init(&c->fx);
+	ck_assert_int_eq(orc_saga_copy(&c->saga, &r->saga), ORC_OK);
+}
+
+void
+orc_et_rig_finish(struct orc_et_rig *r)
+{
+	orc_saga_finish(&r->saga);
+	orc_effects_finish(&r->fx);
+	json_decref(r->log);
+	if (r->def_owned)
+		orc_definition_destroy(r->def);
+}
+
+/* One effect as a summary word into item. */
+static void
+summary_word(const struct orc_effect *e, char *item, size_t size)
+{
+	char at[32] = "";
+
+	switch (e->kind) {
+	case ORC_EFFECT_COMMAND:
+		if (e->item >= 0)
+			snprintf(at, sizeof(at), "[%lld]", (long long)e->item);
+		snprintf(item, size, "cmd:%s%s/%s/%d", e->step_name, at,
+			 orc_command_kind_name(e->command_kind), e->attempt);
+		break;
+	case ORC_EFFECT_HISTORY: {
+		const char *why =
+			json_string_value(json_object_get(e->detail, "reason"));
+		json_t *n = json_object_get(e->detail, "item");
+
+		if (json_is_integer(n))
+			snprintf(at, sizeof(at), "[%lld]",
+				 (long long)json_integer_value(n));
+		if (strstr(e->history, ".ignored") != NULL)
+			snprintf(item, size, "h:%s%s(%s)", e->history, at,
+				 why ? why : "?");
+		else
+			snprintf(item, size, "h:%s%s", e->history, at);
+		break;
+	}
+	case ORC_EFFECT_SAGA_EVENT:
+		snprintf(item, size, "ev:%s",
+			 orc_saga_status_name(e->saga_status));
+		break;
+	case ORC_EFFECT_CHILD:
+		snprintf(item, size, "child:%s/%s", e->step_name,
+			 orc_child_action_name(e->child_action));
+		break;
+	default:
+		snprintf(item, size, "%s", orc_effect_kind_name(e->kind));
+		break;
+	}
+}
+
+/* r->fx as words into r->got; a large map's ends in " ..." when full. */
+static void
+summarize(struct orc_et_rig *r)
+{
+	size_t len = 0;
+
+	r->got[0] = '\0';
+	for (size_t i = 0; i < r->fx.n; i++) {
+		char item[512];
+
+		summary_word(&r->fx.v[i], item, sizeof(item));
+		if (len + strlen(item) + 8 >= sizeof(r->got)) {
+			strcpy(r->got + len, " ...");
+			break;
+		}
+		len += (size_t)snprintf(r->got + len, sizeof(r->got) - len,
+					"%s%s", len ? " " : "", item);
+	}
+}
+
+enum orc_status
+orc_et_apply(struct orc_et_rig *r, const struct orc_engine_input *in)
+{
+	enum orc_status st;
+	json_t *doc;
+	char *why;
+
+	orc_error_clear(&r->err);
+	st = orc_engine_apply_with(&r->saga, in, &r->opts, r->now, &r->fx,
+				   &r->err);
+	summarize(r);
+	doc = orc_effects_to_json(&r->fx);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_int_eq(json_array_append_new(r->log, doc), 0);
+	if (st == ORC_OK && r->reload) {
+		why = orc_et_reload(&r->saga);
+		ck_assert_msg(why == NULL, "%s", why);
+	}
+	return st;
+}
+
+/* Copy the next word of *s into buf; false at the end. */
+static bool
+word(const char **s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (**s == ' ')
+		(*s)++;
+	if (**s == '\0')
+		return false;
+	if (**s == '{' || **s == '[' || **s == '\'') {
+		/* a JSON argument: the rest */
+		n = strlen(*s);
+		ck_assert_uint_lt(n, len);
+		memcpy(buf, *s, n + 1);
+		*s += n;
+		return true;
+	}
+	while ((*s)[n] != '\0' && (*s)[n] != ' ')
+		n++;
+	ck_assert_uint_lt(n, len);
+	memcpy(buf, *s, n);
+	buf[n] = '\0';
+	*s += n;
+	return true;
+}
+
+void
+orc_et_child_id(const struct orc_et_rig *r, const char *step, const char *which,
+		char out[64])
+{
+	ptrdiff_t i = orc_definition_step_index(r->def, step);
+	int attempt;
+
+	if (strcmp(which, "cur") == 0) {
+		ck_assert_int_ge(i, 0);
+		attempt = r->saga.steps[i].attempt;
+	} else if (isdigit((unsigned char)which[0])) {
+		attempt = atoi(which);
+	} else {
+		snprintf(out, 64, "%s", which);
+		return;
+	}
+	orc_child_saga_id(r->saga.id, step, attempt, out);
+}
+
+/* The CHILD input's data of "child STEP WHICH STATUS [OUTPUT]": new. */
+static json_t *
+child_data(const struct orc_et_rig *r, const char **p, char *step,
+	   size_t step_len)
+{
+	char which[128], status[32], output[1024] = "", id[64];
+	json_t *data;
+
+	ck_assert(word(p, step, step_len) && word(p, which, sizeof(which)) &&
+		  word(p, status, sizeof(status)));
+	word(p, output, sizeof(output));
+	orc_et_child_id(r, step, which, id);
+	data = json_pack(
+		"{s:s, s:s, s:o, s:o}", "child", id, "status", status, "output",
+		output[0] ? orc_et_json(output) : json_null(), "failure",
+		strcmp(status, "completed") == 0 ? json_null()
+						 : json_string("boom"));
+	ck_assert_ptr_nonnull(data);
+	return data;
+}
+
+enum orc_status
+orc_et_command(struct orc_et_rig *r, const char *cmd)
+{
+	struct orc_engine_input in = {0};
+	char verb[32], id[64], a1[128] = "", a2[128] = "", a3[2048] = "";
+	const char *p = cmd;
+	enum orc_status st;
+
+	ck_assert_msg(word(&p, verb, sizeof(verb)), "empty command");
+	if (strcmp(verb, "start") == 0) {
+		in.kind = ORC_INPUT_START;
+		in.saga_id = r->saga_id;
+		in.event_id = "trigger-1";
+		if (!word(&p, a3, sizeof(a3))) {
+			ck_assert_uint_lt(strlen(r->start_data), sizeof(a3));
+			strcpy(a3, r->start_data);
+		}
+	} else if (strcmp(verb, "reply") == 0 || strcmp(verb, "replyid") == 0) {
+		in.kind = ORC_INPUT_REPLY;
+		if (strcmp(verb, "replyid") == 0) {
+			ck_assert(word(&p, id, sizeof(id)));
+			in.dedup_id = id;
+		}
+		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)));
+		word(&p, a3, sizeof(a3));
+		in.step = a1;
+		in.type = a2;
+		in.event_id = "reply-1";
+	} else if (strcmp(verb, "event") == 0) {
+		in.kind = ORC_INPUT_EVENT;
+		ck_assert(word(&p, a1, sizeof(a1)) &&
+			  word(&p, a2, sizeof(a2)) && word(&p, a3, sizeof(a3)));
+		in.topic = a1;
+		in.type = a2;
+		in.event_id = "event-1";
+	} else if (strcmp(verb, "wake") == 0) {
+		ck_assert_msg(r->saga.wake_ms > 0, "wake: no timer");
+		r->now = r->saga.wake_ms;
+		in.kind = ORC_INPUT_TIMER;
+	} else if (strcmp(verb, "timer") == 0) {
+		in.kind = ORC_INPUT_TIMER;
+	} else if (strcmp(verb, "at") == 0) {
+		ck_assert(word(&p, a1, sizeof(a1)));
+		r->now = strtoll(a1, NULL, 10);
+		return ORC_OK;
+	} else if (strcmp(verb, "limit") == 0) {
+		ck_assert(word(&p, a1, sizeof(a1)));
+		r->opts.max_command_bytes = strtoull(a1, NULL, 10);
+		return ORC_OK;
+	} else if (strcmp(verb, "cancel") == 0 ||
+		   strcmp(verb, "terminate") == 0 ||
+		   strcmp(verb, "undo") == 0 || strcmp(verb, "pause") == 0 ||
+		   strcmp(verb, "resume") == 0) {
+		in.kind = verb[0] == 'c'   ? ORC_INPUT_CANCEL
+			  : verb[0] == 't' ? ORC_INPUT_TERMINATE
+			  : verb[0] == 'u' ? ORC_INPUT_UNDO
+			  : verb[0] == 'p' ? ORC_INPUT_PAUSE
+					   : ORC_INPUT_RESUME;
+		in.by = "ann@host";
+		in.reason = "test";
+	} else if (strcmp(verb, "retry") == 0) {
+		in.kind = ORC_INPUT_RETRY;
+		if (word(&p, a1, sizeof(a1)))
+			in.step = a1;
+		in.by = "ann@host";
+	} else if (strcmp(verb, "skip") == 0 || strcmp(verb, "resolve") == 0) {
+		in.kind = verb[0] == 's' ? ORC_INPUT_SKIP : ORC_INPUT_RESOLVE;
+		ck_assert(word(&p, a1, sizeof(a1)));
+		word(&p, a3, sizeof(a3));
+		in.step = a1;
+		in.by = "ann@host";
+	} else if (strcmp(verb, "patch") == 0) {
+		in.kind = ORC_INPUT_PATCH;
+		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a3, sizeof(a3)));
+		in.step = strcmp(a1, "input") == 0 ? NULL : a1;
+	} else if (strcmp(verb, "child") == 0) {
+		in.kind = ORC_INPUT_CHILD;
+		in.data = child_data(r, &p, a1, sizeof(a1));
+		in.step = a1;
+		in.event_id = "request-1";
+	} else if (strcmp(verb, "childdata") == 0) {
+		in.kind = ORC_INPUT_CHILD;
+		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a3, sizeof(a3)));
+		in.step = a1;
+	} else {
+		ck_abort_msg("unknown command %s", verb);
+	}
+	if (a3[0] != '\0')
+		in.data = orc_et_json(a3);
+	st = orc_et_apply(r, &in);
+	json_decref(in.data);
+	return st;
+}
+
+void
+orc_et_script(struct orc_et_rig *r, const char *s)
+{
+	char buf[4096], *save = NULL;
+
+	ck_assert_uint_lt(strlen(s), sizeof(buf));
+	strcpy(buf, s);
+	for (char *c = strtok_r(buf, ";", &save); c != NULL;
+	     c = strtok_r(NULL, ";", &save)) {
+		enum orc_status st = orc_et_command(r, c);
+
+		ck_assert_msg(st == ORC_OK, "%s: %s (%s)", c,
+			      orc_status_name(st), r->err.message);
+	}
+}
+
+void
+orc_et_expect(struct orc_et_rig *r, const char *cmd, const char *effects)
+{
+	enum orc_status st = orc_et_command(r, cmd);
+
+	ck_assert_msg(st == ORC_OK, "%s: %s (%s)", cmd, orc_status_name(st),
+		      r->err.message);
+	ck_assert_msg(strcmp(r->got, effects) == 0, "%s:\n got  %s\n want %s",
+		      cmd, r->got, effects);
+}
+
+const char *
+orc_et_steps(const struct orc_et_rig *r)
+{
+	static char buf[1024];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->saga.n_steps; i++) {
+		len += (size_t)snprintf(
+			buf + len, sizeof(buf) - len, "%s%s=%s", len ? " " : "",
+			r->saga.def->steps[i].name,
+			orc_step_status_name(r->saga.steps[i].status));
+		ck_assert_uint_lt(len, sizeof(buf));
+	}
+	return buf;
+}
+
+void
+orc_et_expect_status(const struct orc_et_rig *r, const char *saga,
+		     const char *steps)
+{
+	ck_assert_str_eq(orc_saga_status_name(r->saga.status), saga);
+	ck_assert_str_eq(orc_et_steps(r), steps);
+}
+
+void
+orc_et_expect_at(const struct orc_et_rig *r, const char *pointer,
+		 const char *want_sq)
+{
+	const json_t *v = orc_jsonp_get(r->saga.context, pointer);
+
+	ck_assert_msg(v != NULL, "nothing at %s", pointer);
+	orc_et_expect_json(v, want_sq);
+}
+
+void
+orc_et_expect_replayed(const struct orc_et_rig *a, size_t k,
+		       const struct orc_et_rig *c)
+{
+	char *x = orc_et_dump(json_array_get(a->log, k));
+	char *y = orc_et_dump(json_array_get(c->log, 0));
+
+	ck_assert_str_eq(x, y);
+	free(x);
+	free(y);
+	x = orc_et_state_text(&a->saga);
+	y = orc_et_state_text(&c->saga);
+	ck_assert_str_eq(x, y);
+	free(x);
+	free(y);
+}
+
+const json_t *
+orc_et_last_detail(const struct orc_et_rig *r, const char *kind)
+{
+	const json_t *d = NULL;
+
+	for (size_t i = 0; i < r->fx.n; i++)
+		if (r->fx.v[i].kind == ORC_EFFECT_HISTORY &&
+		    strcmp(r->fx.v[i].history, kind) == 0)
+			d = r->fx.v[i].detail;
+	ck_assert_msg(d != NULL, "no %s in %s", kind, r->got);
+	return d;
 }

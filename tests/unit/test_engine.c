@@ -4,10 +4,8 @@
  * to end, the store's row round trip and determinism.
  *
  * A state is reached by a small script of inputs ("start; reply a a.ok;
- * wake"), and the effects of one input are compared as a summary string:
- *   h:<history kind>   h:reply.ignored(late)   cmd:<step>/<kind>/<attempt>
- *   ev:<saga status>
- * Step statuses read "a=succeeded b=running".
+ * wake"), and the effects of one input are compared as a summary string
+ * ("h:step.succeeded cmd:b/action/1"): the rig of engine_testlib.h.
  */
 #include <check.h>
 #include <stdio.h>
@@ -97,55 +95,6 @@ static const char *const def_skip =
 	"  {'name':'b','needs':['a'],'when':{'exists':'${/input/nope}'},"
 	"   'delay':'1s'}]}";
 
-static char *
-unquote(const char *s)
-{
-	char *d = strdup(s);
-
-	ck_assert_ptr_nonnull(d);
-	for (char *p = d; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	return d;
-}
-
-static json_t *
-json_sq(const char *s)
-{
-	char *text = unquote(s);
-	json_error_t jerr;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
-
-	ck_assert_msg(v != NULL, "%s: %s", s, jerr.text);
-	free(text);
-	return v;
-}
-
-static struct orc_definition *
-def_from_body(json_t *body)
-{
-	struct orc_definition_issues issues = {0};
-	struct orc_definition *def = NULL;
-	enum orc_status st = orc_definition_from_json(body, &def, &issues);
-
-	for (size_t i = 0; i < issues.n; i++)
-		fprintf(stderr, "%s: %s\n", issues.v[i].pointer,
-			issues.v[i].message);
-	ck_assert_int_eq(st, ORC_OK);
-	orc_definition_issues_finish(&issues);
-	return def;
-}
-
-static struct orc_definition *
-def_sq(const char *s)
-{
-	json_t *body = json_sq(s);
-	struct orc_definition *def = def_from_body(body);
-
-	json_decref(body);
-	return def;
-}
-
 static struct orc_definition *
 def_order(void)
 {
@@ -161,253 +110,18 @@ def_order(void)
 	return def;
 }
 
-/* ---- the rig: a saga, its effects and a script interpreter ---- */
+/* ---- the rig (engine_testlib.h) ---- */
 
-struct rig {
-	struct orc_definition *def;
-	struct orc_saga saga;
-	struct orc_effects fx;
-	struct orc_engine_options opts; /* no limits unless a test sets them */
-	struct orc_error err;
-	int64_t now;
-	char got[4096];
-	json_t *log; /* every apply's effects, for determinism checks */
+static const struct orc_et_setup setup = {
+	.saga_id = SAGA_ID,
+	.start_data = "{'id':'k1','flag':false}",
 };
 
+/* A rig on def (taken): the clock at 0, no trip through rows per input. */
 static void
-rig_init(struct rig *r, struct orc_definition *def)
+rig_init(struct orc_et_rig *r, struct orc_definition *def)
 {
-	memset(r, 0, sizeof(*r));
-	r->def = def;
-	ck_assert_int_eq(orc_saga_init(&r->saga, def), ORC_OK);
-	orc_effects_init(&r->fx);
-	r->log = json_array();
-}
-
-static void
-rig_finish(struct rig *r)
-{
-	orc_saga_finish(&r->saga);
-	orc_effects_finish(&r->fx);
-	orc_definition_destroy(r->def);
-	json_decref(r->log);
-}
-
-static void
-summarize(struct rig *r)
-{
-	size_t len = 0;
-
-	r->got[0] = '\0';
-	for (size_t i = 0; i < r->fx.n; i++) {
-		const struct orc_effect *e = &r->fx.v[i];
-		char item[512];
-
-		switch (e->kind) {
-		case ORC_EFFECT_COMMAND:
-			snprintf(item, sizeof(item), "cmd:%s/%s/%d",
-				 e->step_name,
-				 orc_command_kind_name(e->command_kind),
-				 e->attempt);
-			break;
-		case ORC_EFFECT_HISTORY: {
-			const char *why = json_string_value(
-				json_object_get(e->detail, "reason"));
-
-			if (strstr(e->history, ".ignored") != NULL)
-				snprintf(item, sizeof(item), "h:%s(%s)",
-					 e->history, why ? why : "?");
-			else
-				snprintf(item, sizeof(item), "h:%s",
-					 e->history);
-			break;
-		}
-		case ORC_EFFECT_SAGA_EVENT:
-			snprintf(item, sizeof(item), "ev:%s",
-				 orc_saga_status_name(e->saga_status));
-			break;
-		case ORC_EFFECT_CHILD:
-			snprintf(item, sizeof(item), "child:%s/%s",
-				 e->step_name,
-				 orc_child_action_name(e->child_action));
-			break;
-		}
-		len += (size_t)snprintf(r->got + len, sizeof(r->got) - len,
-					"%s%s", len ? " " : "", item);
-		ck_assert_uint_lt(len, sizeof(r->got));
-	}
-}
-
-static const char *
-steps_of(struct rig *r)
-{
-	static char buf[1024];
-	size_t len = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < r->saga.n_steps; i++)
-		len += (size_t)snprintf(
-			buf + len, sizeof(buf) - len, "%s%s=%s",
-			len ? " " : "", r->saga.def->steps[i].name,
-			orc_step_status_name(r->saga.steps[i].status));
-	return buf;
-}
-
-/* Apply one input; returns the engine's status, effects in r->got. */
-static enum orc_status
-apply(struct rig *r, const struct orc_engine_input *in)
-{
-	enum orc_status st;
-	json_t *doc;
-
-	orc_error_clear(&r->err);
-	st = orc_engine_apply_with(&r->saga, in, &r->opts, r->now, &r->fx,
-				   &r->err);
-	summarize(r);
-	doc = orc_effects_to_json(&r->fx);
-	ck_assert_ptr_nonnull(doc);
-	json_array_append_new(r->log, doc);
-	return st;
-}
-
-/* Copy the next word of *s into buf; false at the end. */
-static bool
-word(const char **s, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	while (**s == ' ')
-		(*s)++;
-	if (**s == '\0')
-		return false;
-	if (**s == '{' || **s == '[') {
-		/* a JSON argument: the rest */
-		n = strlen(*s);
-		ck_assert_uint_lt(n, len);
-		memcpy(buf, *s, n + 1);
-		*s += n;
-		return true;
-	}
-	while ((*s)[n] != '\0' && (*s)[n] != ' ')
-		n++;
-	ck_assert_uint_lt(n, len);
-	memcpy(buf, *s, n);
-	buf[n] = '\0';
-	*s += n;
-	return true;
-}
-
-/* Run one script command ("reply a a.ok {'r':1}"). */
-static enum orc_status
-command(struct rig *r, const char *cmd)
-{
-	struct orc_engine_input in = {0};
-	char verb[32], id[64], a1[128] = "", a2[128] = "", a3[1024] = "";
-	const char *p = cmd;
-	enum orc_status st;
-
-	ck_assert_msg(word(&p, verb, sizeof(verb)), "empty command");
-	if (strcmp(verb, "start") == 0) {
-		in.kind = ORC_INPUT_START;
-		in.saga_id = SAGA_ID;
-		in.event_id = "trigger-1";
-		if (!word(&p, a3, sizeof(a3)))
-			strcpy(a3, "{'id':'k1','flag':false}");
-	} else if (strcmp(verb, "reply") == 0 || strcmp(verb, "replyid") == 0) {
-		/* "replyid ID STEP TYPE": deduplicated by the step, as ID */
-		in.kind = ORC_INPUT_REPLY;
-		if (strcmp(verb, "replyid") == 0) {
-			ck_assert(word(&p, id, sizeof(id)));
-			in.dedup_id = id;
-		}
-		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)));
-		word(&p, a3, sizeof(a3));
-		in.step = a1;
-		in.type = a2;
-		in.event_id = "reply-1";
-	} else if (strcmp(verb, "event") == 0) {
-		in.kind = ORC_INPUT_EVENT;
-		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)) &&
-			  word(&p, a3, sizeof(a3)));
-		in.topic = a1;
-		in.type = a2;
-		in.event_id = "event-1";
-	} else if (strcmp(verb, "wake") == 0) {
-		ck_assert_msg(r->saga.wake_ms > 0, "wake: no timer");
-		r->now = r->saga.wake_ms;
-		in.kind = ORC_INPUT_TIMER;
-	} else if (strcmp(verb, "timer") == 0) {
-		in.kind = ORC_INPUT_TIMER;
-	} else if (strcmp(verb, "at") == 0) {
-		ck_assert(word(&p, a1, sizeof(a1)));
-		r->now = strtoll(a1, NULL, 10);
-		return ORC_OK;
-	} else if (strcmp(verb, "limit") == 0) {
-		ck_assert(word(&p, a1, sizeof(a1)));
-		r->opts.max_command_bytes = strtoull(a1, NULL, 10);
-		return ORC_OK;
-	} else if (strcmp(verb, "cancel") == 0) {
-		in.kind = ORC_INPUT_CANCEL;
-		in.reason = "test";
-	} else if (strcmp(verb, "retry") == 0) {
-		/* "retry [STEP]": from STEP on */
-		in.kind = ORC_INPUT_RETRY;
-		if (word(&p, a1, sizeof(a1)))
-			in.step = a1;
-	} else if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0 ||
-		   strcmp(verb, "terminate") == 0) {
-		in.kind = verb[0] == 'p'   ? ORC_INPUT_PAUSE
-			  : verb[0] == 'r' ? ORC_INPUT_RESUME
-					   : ORC_INPUT_TERMINATE;
-		in.by = "ann@host";
-		in.reason = "test";
-	} else if (strcmp(verb, "skip") == 0 || strcmp(verb, "resolve") == 0) {
-		/* "skip STEP [DATA]", "resolve STEP" */
-		in.kind = verb[0] == 's' ? ORC_INPUT_SKIP : ORC_INPUT_RESOLVE;
-		ck_assert(word(&p, a1, sizeof(a1)));
-		word(&p, a3, sizeof(a3));
-		in.step = a1;
-		in.by = "ann@host";
-	} else if (strcmp(verb, "patch") == 0) {
-		/* "patch input|STEP PATCH" */
-		in.kind = ORC_INPUT_PATCH;
-		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a3, sizeof(a3)));
-		in.step = strcmp(a1, "input") == 0 ? NULL : a1;
-	} else {
-		ck_abort_msg("unknown command %s", verb);
-	}
-	if (a3[0] != '\0')
-		in.data = json_sq(a3);
-	st = apply(r, &in);
-	json_decref(in.data);
-	return st;
-}
-
-/* Run a ';'-separated script; every command must succeed. */
-static void
-script(struct rig *r, const char *s)
-{
-	char buf[2048], *save = NULL;
-
-	ck_assert_uint_lt(strlen(s), sizeof(buf));
-	strcpy(buf, s);
-	for (char *c = strtok_r(buf, ";", &save); c != NULL;
-	     c = strtok_r(NULL, ";", &save)) {
-		enum orc_status st = command(r, c);
-
-		ck_assert_msg(st == ORC_OK, "%s: %s (%s)", c,
-			      orc_status_name(st), r->err.message);
-	}
-}
-
-static void
-expect(struct rig *r, const char *cmd, const char *effects)
-{
-	enum orc_status st = command(r, cmd);
-
-	ck_assert_msg(st == ORC_OK, "%s: %s (%s)", cmd, orc_status_name(st),
-		      r->err.message);
-	ck_assert_str_eq(r->got, effects);
+	orc_et_rig_init(r, &setup, def);
 }
 
 /* ---- the table ---- */
@@ -952,13 +666,13 @@ static const struct row rows[] = {
 START_TEST(test_table)
 {
 	const struct row *row = &rows[_i];
-	struct rig r;
+	struct orc_et_rig r;
 	enum orc_status st;
 
-	rig_init(&r, def_sq(*row->def));
+	rig_init(&r, orc_et_def(*row->def));
 	if (row->setup[0] != '\0')
-		script(&r, row->setup);
-	st = command(&r, row->input);
+		orc_et_script(&r, row->setup);
+	st = orc_et_command(&r, row->input);
 	ck_assert_msg(st == row->status, "%s: status %s, want %s (%s)",
 		      row->name, orc_status_name(st),
 		      orc_status_name(row->status), r.err.message);
@@ -969,12 +683,12 @@ START_TEST(test_table)
 			      0,
 		      "%s: saga %s, want %s", row->name,
 		      orc_saga_status_name(r.saga.status), row->saga);
-	ck_assert_msg(strcmp(steps_of(&r), row->steps) == 0,
-		      "%s: steps \"%s\", want \"%s\"", row->name, steps_of(&r),
-		      row->steps);
+	ck_assert_msg(strcmp(orc_et_steps(&r), row->steps) == 0,
+		      "%s: steps \"%s\", want \"%s\"", row->name,
+		      orc_et_steps(&r), row->steps);
 	if (st == ORC_CONFLICT)
 		ck_assert_str_ne(r.err.message, "");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1082,58 +796,58 @@ END_TEST
 
 START_TEST(test_invalid_inputs)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	struct orc_engine_input in = {.kind = ORC_INPUT_REPLY,
 				      .step = "a",
 				      .type = "a.ok"};
-	json_t *data = json_sq("{'nokey':1}");
+	json_t *data = orc_et_json("{'nokey':1}");
 
-	rig_init(&r, def_sq(def_seq));
+	rig_init(&r, orc_et_def(def_seq));
 	/* not started yet */
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	ck_assert_uint_eq(r.fx.n, 0);
 	/* START without a business key in the data */
 	in = (struct orc_engine_input){.kind = ORC_INPUT_START,
 				       .saga_id = SAGA_ID,
 				       .data = data};
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	ck_assert_str_eq(r.err.message, "start input: no business key at \"/id\"");
 	/* START without an id, or with one too long */
 	in.key = "k";
 	in.saga_id = NULL;
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	char longid[ORC_SAGA_ID_MAX + 1];
 
 	memset(longid, 'x', sizeof(longid) - 1);
 	longid[sizeof(longid) - 1] = '\0';
 	in.saga_id = longid;
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	ck_assert_ptr_null(r.saga.context);
 	/* an explicit key wins over the data */
 	in.saga_id = SAGA_ID;
-	ck_assert_int_eq(apply(&r, &in), ORC_OK);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_OK);
 	ck_assert_str_eq(r.saga.key, "k");
 	/* a reply without a type, an event without a topic, bad UTF-8 */
 	in = (struct orc_engine_input){.kind = ORC_INPUT_REPLY, .step = "a"};
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	in = (struct orc_engine_input){.kind = ORC_INPUT_EVENT, .type = "x"};
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	in = (struct orc_engine_input){
 		.kind = ORC_INPUT_REPLY, .step = "a", .type = "a.\xff"};
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	in = (struct orc_engine_input){.kind = (enum orc_input_kind)42};
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	ck_assert_str_eq(orc_saga_status_name(r.saga.status), "running");
 	json_decref(data);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* An inconsistent state makes the engine refuse, not apply, a transition. */
 START_TEST(test_invalid_transition_is_fatal)
 {
-	struct orc_definition *def = def_sq(def_flow);
-	json_t *ctx = json_sq("{'input':{},'steps':{},'saga':{}}");
+	struct orc_definition *def = orc_et_def(def_flow);
+	json_t *ctx = orc_et_json("{'input':{},'steps':{},'saga':{}}");
 	struct orc_saga_row row = {
 		.id = SAGA_ID, .key = "k1", .status = "running",
 		.cause = "none", .context = ctx, .wake_ms = 5000,
@@ -1194,10 +908,10 @@ END_TEST
 
 START_TEST(test_rows_reject)
 {
-	struct orc_definition *def = def_sq(def_seq);
-	json_t *ctx = json_sq("{'input':{'n':1}}");
-	json_t *bad = json_sq("[1, 2]");
-	json_t *out = json_sq("{'ref':'r-1'}");
+	struct orc_definition *def = orc_et_def(def_seq);
+	json_t *ctx = orc_et_json("{'input':{'n':1}}");
+	json_t *bad = orc_et_json("[1, 2]");
+	json_t *out = orc_et_json("{'ref':'r-1'}");
 	struct orc_saga_row row = {.id = SAGA_ID, .key = "k1",
 				   .status = "running", .cause = "none",
 				   .context = ctx};
@@ -1260,18 +974,9 @@ END_TEST
 
 /* ---- rows, copies, determinism ---- */
 
-static char *
-dump(json_t *v)
-{
-	char *s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
-
-	ck_assert_ptr_nonnull(s);
-	return s;
-}
-
 /* Write the saga as rows (JSON as text, like a database), read it back. */
 static void
-reload(struct rig *r)
+reload(struct orc_et_rig *r)
 {
 	char *why = orc_et_reload(&r->saga);
 
@@ -1285,40 +990,39 @@ reload(struct rig *r)
  */
 START_TEST(test_reply_redelivery_by_step)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char cmd[64];
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, "start");
-	expect(&r, "replyid f1 a a.flaky",
-	       "h:step.retry_scheduled");
-	expect(&r, "replyid f1 a a.flaky", "");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, "start");
+	orc_et_expect(&r, "replyid f1 a a.flaky", "h:step.retry_scheduled");
+	orc_et_expect(&r, "replyid f1 a a.flaky", "");
 	ck_assert_int_eq(r.fx.result, ORC_RESULT_DUPLICATE);
-	expect(&r, "wake", "h:step.started cmd:a/action/2");
+	orc_et_expect(&r, "wake", "h:step.started cmd:a/action/2");
 	reload(&r);
 	/* attempt 1's failure again, while attempt 2 runs: not its failure */
-	expect(&r, "replyid f1 a a.flaky", "");
+	orc_et_expect(&r, "replyid f1 a a.flaky", "");
 	ck_assert_int_eq(r.fx.result, ORC_RESULT_DUPLICATE);
 	ck_assert_int_eq(r.saga.steps[0].status, ORC_STEP_RUNNING);
-	expect(&r, "replyid s1 a a.ok {'r':1}",
-	       "h:step.succeeded h:step.started cmd:b/action/1");
-	expect(&r, "replyid s1 a a.ok {'r':1}", "");
+	orc_et_expect(&r, "replyid s1 a a.ok {'r':1}",
+		      "h:step.succeeded h:step.started cmd:b/action/1");
+	orc_et_expect(&r, "replyid s1 a a.ok {'r':1}", "");
 	/* another instance's answer: ignored once, then a redelivery */
-	expect(&r, "replyid s2 a a.ok", "h:reply.ignored(duplicate)");
-	expect(&r, "replyid s2 a a.ok", "");
+	orc_et_expect(&r, "replyid s2 a a.ok", "h:reply.ignored(duplicate)");
+	orc_et_expect(&r, "replyid s2 a a.ok", "");
 	ck_assert_int_eq(r.fx.result, ORC_RESULT_DUPLICATE);
 	for (int i = 0; i < 2 * ORC_STEP_REPLIES_MAX; i++) {
 		snprintf(cmd, sizeof(cmd), "replyid x%d a a.ok", i);
-		expect(&r, cmd, "h:reply.ignored(duplicate)");
+		orc_et_expect(&r, cmd, "h:reply.ignored(duplicate)");
 	}
 	ck_assert_uint_eq(json_array_size(r.saga.steps[0].replies),
 			  ORC_STEP_REPLIES_MAX);
 	/* the oldest are forgotten, the newest kept */
-	expect(&r, "replyid f1 a a.flaky", "h:reply.ignored(late)");
+	orc_et_expect(&r, "replyid f1 a a.flaky", "h:reply.ignored(late)");
 	snprintf(cmd, sizeof(cmd), "replyid x%d a a.ok",
 		 2 * ORC_STEP_REPLIES_MAX - 1);
-	expect(&r, cmd, "");
-	rig_finish(&r);
+	orc_et_expect(&r, cmd, "");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1341,88 +1045,74 @@ static const char *const long_run[] = {
 
 START_TEST(test_rows_round_trip)
 {
-	struct rig a, b;
+	struct orc_et_rig a, b;
 	char *la, *lb;
 
-	rig_init(&a, def_sq(def_seq));
-	rig_init(&b, def_sq(def_seq));
+	rig_init(&a, orc_et_def(def_seq));
+	rig_init(&b, orc_et_def(def_seq));
 	for (size_t k = 0; k < COUNT(long_run); k++) {
-		script(&a, long_run[k]);
-		script(&b, long_run[k]);
+		orc_et_script(&a, long_run[k]);
+		orc_et_script(&b, long_run[k]);
 		reload(&b);
 	}
 	ck_assert_str_eq(orc_saga_status_name(b.saga.status), "compensated");
-	la = dump(a.log);
-	lb = dump(b.log);
+	la = orc_et_dump(a.log);
+	lb = orc_et_dump(b.log);
 	ck_assert_str_eq(la, lb);
 	free(la);
 	free(lb);
-	rig_finish(&a);
-	rig_finish(&b);
+	orc_et_rig_finish(&a);
+	orc_et_rig_finish(&b);
 }
 END_TEST
 
 START_TEST(test_determinism)
 {
-	struct rig a, b;
+	struct orc_et_rig a, b;
 	char *la, *lb;
 
-	rig_init(&a, def_sq(def_seq));
-	rig_init(&b, def_sq(def_seq));
+	rig_init(&a, orc_et_def(def_seq));
+	rig_init(&b, orc_et_def(def_seq));
 	for (size_t k = 0; k < COUNT(long_run); k++) {
-		struct rig c;
-		char *before, *x, *y, *sa, *sc;
+		struct orc_et_rig c;
+		char *before, *after;
 
 		/* a copy taken before the input replays it identically */
-		memset(&c, 0, sizeof(c));
-		c.def = a.def;
-		c.now = a.now;
-		c.log = json_array();
-		orc_effects_init(&c.fx);
-		ck_assert_int_eq(orc_saga_copy(&c.saga, &a.saga), ORC_OK);
+		orc_et_rig_copy(&c, &a);
 		before = orc_et_state_text(&c.saga);
 
-		script(&a, long_run[k]);
-		script(&b, long_run[k]);
-		script(&c, long_run[k]);
-		x = dump(json_array_get(a.log, k));
-		y = dump(json_array_get(c.log, 0));
-		ck_assert_str_eq(x, y);
-		sa = orc_et_state_text(&a.saga);
-		sc = orc_et_state_text(&c.saga);
-		ck_assert_str_eq(sa, sc);
-		ck_assert_str_ne(before, sa);
+		orc_et_script(&a, long_run[k]);
+		orc_et_script(&b, long_run[k]);
+		orc_et_script(&c, long_run[k]);
+		orc_et_expect_replayed(&a, k, &c);
+		after = orc_et_state_text(&a.saga);
+		ck_assert_str_ne(before, after);
 		free(before);
-		free(x);
-		free(y);
-		free(sa);
-		free(sc);
-		orc_saga_finish(&c.saga);
-		orc_effects_finish(&c.fx);
-		json_decref(c.log);
+		free(after);
+		orc_et_rig_finish(&c);
 	}
-	la = dump(a.log);
-	lb = dump(b.log);
+	la = orc_et_dump(a.log);
+	lb = orc_et_dump(b.log);
 	ck_assert_str_eq(la, lb);
 	free(la);
 	free(lb);
-	rig_finish(&a);
-	rig_finish(&b);
+	orc_et_rig_finish(&a);
+	orc_et_rig_finish(&b);
 }
 END_TEST
 
 /* A copy is independent: changing one leaves the other as it was. */
 START_TEST(test_copy_is_independent)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	struct orc_saga snap;
 	char *before, *after;
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, "start; reply a a.ok {'r':1}");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, "start; reply a a.ok {'r':1}");
 	ck_assert_int_eq(orc_saga_copy(&snap, &r.saga), ORC_OK);
 	before = orc_et_state_text(&snap);
-	script(&r, "reply b b.ok {'q':2}; reply c c.ok");
+	orc_et_script(&r, "reply b b.ok {'q':2}; reply c c.ok");
 	after = orc_et_state_text(&snap);
 	ck_assert_str_eq(before, after);
 	ck_assert_ptr_null(orc_jsonp_get(snap.context, "/steps/b"));
@@ -1430,35 +1120,35 @@ START_TEST(test_copy_is_independent)
 	free(before);
 	free(after);
 	orc_saga_finish(&snap);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_changed_flags_and_wake)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, "start");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, "start");
 	ck_assert(r.saga.steps[0].changed);
 	ck_assert(!r.saga.steps[1].changed);
 	ck_assert(r.fx.wake_changed);
 	ck_assert_int_eq(r.fx.wake_ms, 10000); /* a's timeout before 1h */
 	r.saga.steps[0].changed = false;
-	script(&r, "reply zz zz");
+	orc_et_script(&r, "reply zz zz");
 	ck_assert_int_eq(r.fx.result, ORC_RESULT_IGNORED);
 	ck_assert(!r.fx.wake_changed);
 	ck_assert(!r.saga.steps[0].changed);
-	script(&r, "at 500; reply a a.ok");
+	orc_et_script(&r, "at 500; reply a a.ok");
 	ck_assert(r.saga.steps[0].changed && r.saga.steps[1].changed);
 	ck_assert_int_eq(r.fx.wake_ms, 10500);
 	ck_assert_int_eq(r.saga.wake_ms, 10500);
 	ck_assert_int_eq(r.saga.steps[0].completed_seq, 1);
 	ck_assert_int_eq(r.saga.steps[0].finished_ms, 500);
-	script(&r, "reply b b.ok; reply c c.ok");
+	orc_et_script(&r, "reply b b.ok; reply c c.ok");
 	ck_assert_int_eq(r.fx.wake_ms, 0);
 	ck_assert(r.fx.wake_changed);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1474,7 +1164,7 @@ END_TEST
 	"'shipping_address':{'country':'NL','city':'Delft'}}"
 
 static const struct orc_effect *
-command_effect(struct rig *r, const char *step)
+command_effect(struct orc_et_rig *r, const char *step)
 {
 	for (size_t i = 0; i < r->fx.n; i++)
 		if (r->fx.v[i].kind == ORC_EFFECT_COMMAND &&
@@ -1484,79 +1174,74 @@ command_effect(struct rig *r, const char *step)
 	return NULL;
 }
 
-static void
-assert_json(const json_t *v, const char *want_sq)
-{
-	json_t *want = json_sq(want_sq);
-	char *a = dump((json_t *)v), *b = dump(want);
-
-	ck_assert_str_eq(a, b);
-	free(a);
-	free(b);
-	json_decref(want);
-}
-
-static const json_t *last_event_data(struct rig *r);
+static const json_t *last_event_data(struct orc_et_rig *r);
 
 static const json_t *
-ctx_at(struct rig *r, const char *ptr)
+ctx_at(struct orc_et_rig *r, const char *ptr)
 {
 	return orc_jsonp_get(r->saga.context, ptr);
 }
 
 START_TEST(test_order_happy_path)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const struct orc_effect *e;
 
 	rig_init(&r, def_order());
-	expect(&r, "start " SMALL,
-	       "h:saga.started ev:running h:step.started cmd:reserve_inventory/action/1");
+	orc_et_expect(&r, "start " SMALL,
+		      "h:saga.started ev:running h:step.started "
+		      "cmd:reserve_inventory/action/1");
 	ck_assert_str_eq(r.saga.key, "o-1");
 	ck_assert_int_eq(r.saga.deadline_ms, 2 * 86400000LL);
 	e = command_effect(&r, "reserve_inventory");
 	ck_assert_str_eq(e->topic, "inventory.commands");
 	ck_assert_str_eq(e->type, "inventory.reserve");
 	ck_assert_str_eq(e->message_id, SAGA_ID "/reserve_inventory/action/1");
-	assert_json(e->data, "{'order_id':'o-1','items':[{'sku':'s1','qty':2}],"
-			     "'warehouse':'NL'}");
+	orc_et_expect_json(e->data,
+			   "{'order_id':'o-1','items':[{'sku':'s1','qty':2}],"
+			   "'warehouse':'NL'}");
 	ck_assert_int_eq(r.fx.wake_ms, 10000);
-	assert_json(ctx_at(&r, "/saga"),
-		    "{'id':'" SAGA_ID "','key':'o-1','name':'order_fulfillment',"
-		    "'version':1}");
+	orc_et_expect_json(ctx_at(&r, "/saga"),
+			   "{'id':'" SAGA_ID
+			   "','key':'o-1','name':'order_fulfillment',"
+			   "'version':1}");
 
 	/* charge and notify start together */
 	r.now = 1000;
-	expect(&r, "reply reserve_inventory inventory.reserved "
-		   "{'reservation_id':'r-1'}",
-	       "h:step.succeeded h:step.started cmd:charge_payment/action/1 "
-	       "h:step.started cmd:notify_customer/action/1");
-	assert_json(command_effect(&r, "charge_payment")->data,
-		    "{'order_id':'o-1','customer_id':'c-9','amount':50,"
-		    "'currency':'EUR','reservation_id':'r-1',"
-		    "'statement':'Order o-1'}");
-	assert_json(command_effect(&r, "notify_customer")->data,
-		    "{'customer_id':'c-9','template':'order_confirmed',"
-		    "'subject':'Your order o-1 is confirmed',"
-		    "'items':[{'sku':'s1','qty':2}]}");
+	orc_et_expect(
+		&r,
+		"reply reserve_inventory inventory.reserved "
+		"{'reservation_id':'r-1'}",
+		"h:step.succeeded h:step.started cmd:charge_payment/action/1 "
+		"h:step.started cmd:notify_customer/action/1");
+	orc_et_expect_json(command_effect(&r, "charge_payment")->data,
+			   "{'order_id':'o-1','customer_id':'c-9','amount':50,"
+			   "'currency':'EUR','reservation_id':'r-1',"
+			   "'statement':'Order o-1'}");
+	orc_et_expect_json(command_effect(&r, "notify_customer")->data,
+			   "{'customer_id':'c-9','template':'order_confirmed',"
+			   "'subject':'Your order o-1 is confirmed',"
+			   "'items':[{'sku':'s1','qty':2}]}");
 
 	/* a small order skips the review; ship still needs notify */
 	r.now = 2000;
-	expect(&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
-	       "h:step.succeeded h:step.skipped");
+	orc_et_expect(
+		&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
+		"h:step.succeeded h:step.skipped");
 	r.now = 3000;
-	expect(&r, "reply notify_customer notification.sent",
-	       "h:step.succeeded h:step.started cmd:ship/action/1");
-	assert_json(command_effect(&r, "ship")->data,
-		    "{'order_id':'o-1','reservation_id':'r-1','payment_id':'p-1',"
-		    "'address':{'country':'NL','city':'Delft'}}");
+	orc_et_expect(&r, "reply notify_customer notification.sent",
+		      "h:step.succeeded h:step.started cmd:ship/action/1");
+	orc_et_expect_json(
+		command_effect(&r, "ship")->data,
+		"{'order_id':'o-1','reservation_id':'r-1','payment_id':'p-1',"
+		"'address':{'country':'NL','city':'Delft'}}");
 	ck_assert_int_eq(r.fx.wake_ms, 63000);
 	r.now = 4000;
-	expect(&r, "reply ship shipping.scheduled {'tracking':'t-1'}",
-	       "h:step.succeeded h:saga.completed ev:completed");
+	orc_et_expect(&r, "reply ship shipping.scheduled {'tracking':'t-1'}",
+		      "h:step.succeeded h:saga.completed ev:completed");
 	ck_assert_int_eq(r.saga.status, ORC_SAGA_COMPLETED);
 	ck_assert_int_eq(r.fx.wake_ms, 0);
-	ck_assert_str_eq(steps_of(&r),
+	ck_assert_str_eq(orc_et_steps(&r),
 			 "reserve_inventory=succeeded charge_payment=succeeded "
 			 "notify_customer=succeeded manual_review=skipped "
 			 "ship=succeeded");
@@ -1565,209 +1250,230 @@ START_TEST(test_order_happy_path)
 	ck_assert_int_eq(r.saga.steps[2].completed_seq, 3);
 	ck_assert_int_eq(r.saga.steps[3].completed_seq, 0);
 	ck_assert_int_eq(r.saga.steps[4].completed_seq, 4);
-	assert_json(ctx_at(&r, "/steps"),
-		    "{'reserve_inventory':{'reservation_id':'r-1'},"
-		    "'charge_payment':{'payment_id':'p-1'},"
-		    "'notify_customer':null,'ship':{'tracking':'t-1'}}");
+	orc_et_expect_json(ctx_at(&r, "/steps"),
+			   "{'reserve_inventory':{'reservation_id':'r-1'},"
+			   "'charge_payment':{'payment_id':'p-1'},"
+			   "'notify_customer':null,'ship':{'tracking':'t-1'}}");
 	/* the last history entry carries the reply */
-	assert_json(r.fx.v[0].detail,
-		    "{'seq':4,'type':'shipping.scheduled','event_id':'reply-1',"
-		    "'attempt':1}");
+	orc_et_expect_json(
+		r.fx.v[0].detail,
+		"{'seq':4,'type':'shipping.scheduled','event_id':'reply-1',"
+		"'attempt':1}");
 	/* the output: the skipped review's reply is null */
-	assert_json(r.saga.output,
-		    "{'order_id':'o-1','payment_id':'p-1','tracking':'t-1',"
-		    "'reviewed_by':null}");
-	assert_json(orc_jsonp_get(last_event_data(&r), "/output"),
-		    "{'order_id':'o-1','payment_id':'p-1','tracking':'t-1',"
-		    "'reviewed_by':null}");
-	rig_finish(&r);
+	orc_et_expect_json(
+		r.saga.output,
+		"{'order_id':'o-1','payment_id':'p-1','tracking':'t-1',"
+		"'reviewed_by':null}");
+	orc_et_expect_json(
+		orc_jsonp_get(last_event_data(&r), "/output"),
+		"{'order_id':'o-1','payment_id':'p-1','tracking':'t-1',"
+		"'reviewed_by':null}");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_order_review_early_event)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, def_order());
-	script(&r, "start " BIG);
-	expect(&r, "event reviews.events review.approved {'order_id':'o-2'}",
-	       "h:event.ignored(no_match)");
-	expect(&r, "event reviews.events review.approved "
-		   "{'order_id':'o-1','by':'ann'}",
-	       "h:step.event_stored");
-	script(&r, "reply reserve_inventory inventory.reserved "
-		   "{'reservation_id':'r-1'}");
+	orc_et_script(&r, "start " BIG);
+	orc_et_expect(&r,
+		      "event reviews.events review.approved {'order_id':'o-2'}",
+		      "h:event.ignored(no_match)");
+	orc_et_expect(&r,
+		      "event reviews.events review.approved "
+		      "{'order_id':'o-1','by':'ann'}",
+		      "h:step.event_stored");
+	orc_et_script(&r, "reply reserve_inventory inventory.reserved "
+			  "{'reservation_id':'r-1'}");
 	/* the review starts and takes the stored event at once */
-	expect(&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
-	       "h:step.succeeded h:step.started h:step.succeeded");
+	orc_et_expect(
+		&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
+		"h:step.succeeded h:step.started h:step.succeeded");
 	ck_assert_ptr_null(r.saga.steps[3].early_event);
-	assert_json(ctx_at(&r, "/steps/manual_review"),
-		    "{'order_id':'o-1','by':'ann'}");
-	expect(&r, "reply notify_customer notification.sent",
-	       "h:step.succeeded h:step.started cmd:ship/action/1");
-	expect(&r, "reply ship shipping.scheduled",
-	       "h:step.succeeded h:saga.completed ev:completed");
-	rig_finish(&r);
+	orc_et_expect_json(ctx_at(&r, "/steps/manual_review"),
+			   "{'order_id':'o-1','by':'ann'}");
+	orc_et_expect(&r, "reply notify_customer notification.sent",
+		      "h:step.succeeded h:step.started cmd:ship/action/1");
+	orc_et_expect(&r, "reply ship shipping.scheduled",
+		      "h:step.succeeded h:saga.completed ev:completed");
+	orc_et_rig_finish(&r);
 }
 
 END_TEST
 
 START_TEST(test_order_review_event)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, def_order());
-	script(&r, "start " BIG "; reply reserve_inventory inventory.reserved;"
-		   "reply charge_payment payment.charged");
+	orc_et_script(&r, "start " BIG
+			  "; reply reserve_inventory inventory.reserved;"
+			  "reply charge_payment payment.charged");
 	ck_assert_int_eq(r.saga.steps[3].status, ORC_STEP_RUNNING);
 	ck_assert_int_eq(r.saga.steps[3].wake_reason, ORC_WAKE_WAIT_TIMEOUT);
 	ck_assert_int_eq(r.saga.steps[3].wake_ms, 86400000LL);
-	expect(&r, "event reviews.events review.approved {'order_id':'o-1'}",
-	       "h:step.succeeded");
-	expect(&r, "event reviews.events review.approved {'order_id':'o-1'}",
-	       "h:event.ignored(duplicate)");
-	rig_finish(&r);
+	orc_et_expect(&r,
+		      "event reviews.events review.approved {'order_id':'o-1'}",
+		      "h:step.succeeded");
+	orc_et_expect(&r,
+		      "event reviews.events review.approved {'order_id':'o-1'}",
+		      "h:event.ignored(duplicate)");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_order_failure_compensates_in_reverse)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, def_order());
-	script(&r, "start " BIG "; at 1000;"
-		   "reply reserve_inventory inventory.reserved "
-		   "{'reservation_id':'r-1'}; at 2000;"
-		   "reply charge_payment payment.charged {'payment_id':'p-1'};"
-		   "at 3000; reply notify_customer notification.sent");
+	orc_et_script(
+		&r, "start " BIG "; at 1000;"
+		    "reply reserve_inventory inventory.reserved "
+		    "{'reservation_id':'r-1'}; at 2000;"
+		    "reply charge_payment payment.charged {'payment_id':'p-1'};"
+		    "at 3000; reply notify_customer notification.sent");
 	/* the review times out a day later and fails the saga */
-	expect(&r, "wake",
-	       "h:step.timed_out h:step.failed h:saga.compensating "
-	       "h:compensation.started cmd:charge_payment/compensation/1");
+	orc_et_expect(
+		&r, "wake",
+		"h:step.timed_out h:step.failed h:saga.compensating "
+		"h:compensation.started cmd:charge_payment/compensation/1");
 	ck_assert_int_eq(r.now, 2000 + 86400000LL);
 	ck_assert_str_eq(r.saga.failure_reason, "manual_review: timed out");
 	ck_assert_int_eq(r.saga.cause, ORC_CAUSE_FAILURE);
-	assert_json(command_effect(&r, "charge_payment")->data,
-		    "{'payment_id':'p-1','amount':5000,'currency':'EUR',"
-		    "'reason':'saga " SAGA_ID " failed'}");
+	orc_et_expect_json(command_effect(&r, "charge_payment")->data,
+			   "{'payment_id':'p-1','amount':5000,'currency':'EUR',"
+			   "'reason':'saga " SAGA_ID " failed'}");
 	ck_assert_str_eq(command_effect(&r, "charge_payment")->type,
 			 "payment.refund");
 	ck_assert_str_eq(command_effect(&r, "charge_payment")->message_id,
 			 SAGA_ID "/charge_payment/compensation/1");
-	expect(&r, "reply charge_payment payment.refunded",
-	       "h:compensation.succeeded h:compensation.started "
-	       "cmd:reserve_inventory/compensation/1");
-	assert_json(command_effect(&r, "reserve_inventory")->data,
-		    "{'order_id':'o-1','reservation_id':'r-1'}");
-	expect(&r, "reply reserve_inventory inventory.released",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	ck_assert_str_eq(steps_of(&r),
+	orc_et_expect(&r, "reply charge_payment payment.refunded",
+		      "h:compensation.succeeded h:compensation.started "
+		      "cmd:reserve_inventory/compensation/1");
+	orc_et_expect_json(command_effect(&r, "reserve_inventory")->data,
+			   "{'order_id':'o-1','reservation_id':'r-1'}");
+	orc_et_expect(
+		&r, "reply reserve_inventory inventory.released",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	ck_assert_str_eq(orc_et_steps(&r),
 			 "reserve_inventory=compensated "
 			 "charge_payment=compensated "
 			 "notify_customer=succeeded manual_review=failed "
 			 "ship=pending");
 	ck_assert_str_eq(r.saga.steps[3].last_error, "timed out");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_order_decline_awaits_parallel_step)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, def_order());
-	script(&r, "start " SMALL "; reply reserve_inventory "
-		   "inventory.reserved {'reservation_id':'r-1'}");
-	expect(&r, "reply charge_payment payment.declined {'code':51}",
-	       "h:step.failed h:saga.compensating");
+	orc_et_script(&r, "start " SMALL "; reply reserve_inventory "
+			  "inventory.reserved {'reservation_id':'r-1'}");
+	orc_et_expect(&r, "reply charge_payment payment.declined {'code':51}",
+		      "h:step.failed h:saga.compensating");
 	ck_assert_str_eq(r.saga.failure_reason,
 			 "charge_payment: payment.declined");
 	/* notify is awaited: it has a command in flight */
 	ck_assert_int_eq(r.saga.steps[2].status, ORC_STEP_RUNNING);
-	expect(&r, "reply notify_customer notification.sent",
-	       "h:step.succeeded h:compensation.started "
-	       "cmd:reserve_inventory/compensation/1");
-	expect(&r, "reply reserve_inventory inventory.released",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	rig_finish(&r);
+	orc_et_expect(&r, "reply notify_customer notification.sent",
+		      "h:step.succeeded h:compensation.started "
+		      "cmd:reserve_inventory/compensation/1");
+	orc_et_expect(
+		&r, "reply reserve_inventory inventory.released",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_order_cancel_compensates_late_success_first)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, def_order());
-	script(&r, "start " SMALL "; reply reserve_inventory "
-		   "inventory.reserved {'reservation_id':'r-1'}");
-	expect(&r, "cancel", "h:operator.cancel h:saga.compensating");
+	orc_et_script(&r, "start " SMALL "; reply reserve_inventory "
+			  "inventory.reserved {'reservation_id':'r-1'}");
+	orc_et_expect(&r, "cancel", "h:operator.cancel h:saga.compensating");
 	ck_assert_str_eq(r.saga.failure_reason, "cancelled: test");
-	expect(&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
-	       "h:step.succeeded");
-	expect(&r, "reply notify_customer notification.sent",
-	       "h:step.succeeded h:compensation.started "
-	       "cmd:charge_payment/compensation/1");
-	expect(&r, "reply charge_payment payment.refunded",
-	       "h:compensation.succeeded h:compensation.started "
-	       "cmd:reserve_inventory/compensation/1");
-	expect(&r, "reply reserve_inventory inventory.released",
-	       "h:compensation.succeeded h:saga.cancelled ev:cancelled");
-	rig_finish(&r);
+	orc_et_expect(
+		&r, "reply charge_payment payment.charged {'payment_id':'p-1'}",
+		"h:step.succeeded");
+	orc_et_expect(&r, "reply notify_customer notification.sent",
+		      "h:step.succeeded h:compensation.started "
+		      "cmd:charge_payment/compensation/1");
+	orc_et_expect(&r, "reply charge_payment payment.refunded",
+		      "h:compensation.succeeded h:compensation.started "
+		      "cmd:reserve_inventory/compensation/1");
+	orc_et_expect(&r, "reply reserve_inventory inventory.released",
+		      "h:compensation.succeeded h:saga.cancelled ev:cancelled");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_order_timeout_retry_success)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, def_order());
-	script(&r, "start " SMALL);
-	expect(&r, "wake", "h:step.timed_out h:step.retry_scheduled");
+	orc_et_script(&r, "start " SMALL);
+	orc_et_expect(&r, "wake", "h:step.timed_out h:step.retry_scheduled");
 	ck_assert_int_eq(r.now, 10000);
 	ck_assert_int_eq(r.saga.wake_ms, 10500); /* backoff 500ms */
-	expect(&r, "wake", "h:step.started cmd:reserve_inventory/action/2");
+	orc_et_expect(&r, "wake",
+		      "h:step.started cmd:reserve_inventory/action/2");
 	ck_assert_str_eq(command_effect(&r, "reserve_inventory")->message_id,
 			 SAGA_ID "/reserve_inventory/action/2");
 	ck_assert_int_eq(r.saga.wake_ms, 20500);
-	expect(&r, "wake", "h:step.timed_out h:step.retry_scheduled");
+	orc_et_expect(&r, "wake", "h:step.timed_out h:step.retry_scheduled");
 	ck_assert_int_eq(r.saga.wake_ms, 21500); /* 500ms x 2 */
-	expect(&r, "wake", "h:step.started cmd:reserve_inventory/action/3");
-	expect(&r, "reply reserve_inventory inventory.reserved",
-	       "h:step.succeeded h:step.started cmd:charge_payment/action/1 "
-	       "h:step.started cmd:notify_customer/action/1");
+	orc_et_expect(&r, "wake",
+		      "h:step.started cmd:reserve_inventory/action/3");
+	orc_et_expect(
+		&r, "reply reserve_inventory inventory.reserved",
+		"h:step.succeeded h:step.started cmd:charge_payment/action/1 "
+		"h:step.started cmd:notify_customer/action/1");
 	ck_assert_int_eq(r.saga.steps[0].attempt, 3);
 	ck_assert_str_eq(r.saga.steps[0].last_error, "timed out");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_order_retries_exhausted)
 {
 	static const int64_t backoffs[] = {1000, 2000, 4000, 8000};
-	struct rig r;
+	struct orc_et_rig r;
 	char want[128];
 
 	rig_init(&r, def_order());
-	script(&r, "start " SMALL "; reply reserve_inventory "
-		   "inventory.reserved {'reservation_id':'r-1'};"
-		   "reply charge_payment payment.charged {'payment_id':'p-1'}");
+	orc_et_script(
+		&r,
+		"start " SMALL "; reply reserve_inventory "
+		"inventory.reserved {'reservation_id':'r-1'};"
+		"reply charge_payment payment.charged {'payment_id':'p-1'}");
 	for (int k = 0; k < 4; k++) {
 		int64_t before = r.saga.wake_ms;
 
-		expect(&r, "wake", "h:step.timed_out h:step.retry_scheduled");
+		orc_et_expect(&r, "wake",
+			      "h:step.timed_out h:step.retry_scheduled");
 		ck_assert_int_eq(r.saga.wake_ms - before, backoffs[k]);
 		snprintf(want, sizeof(want),
 			 "h:step.started cmd:notify_customer/action/%d", k + 2);
-		expect(&r, "wake", want);
+		orc_et_expect(&r, "wake", want);
 	}
-	expect(&r, "wake",
-	       "h:step.timed_out h:step.failed h:saga.compensating "
-	       "h:compensation.started cmd:charge_payment/compensation/1");
+	orc_et_expect(
+		&r, "wake",
+		"h:step.timed_out h:step.failed h:saga.compensating "
+		"h:compensation.started cmd:charge_payment/compensation/1");
 	ck_assert_str_eq(r.saga.failure_reason, "notify_customer: timed out");
-	script(&r, "reply charge_payment payment.refunded;"
-		   "reply reserve_inventory inventory.released");
+	orc_et_script(&r, "reply charge_payment payment.refunded;"
+			  "reply reserve_inventory inventory.released");
 	ck_assert_int_eq(r.saga.status, ORC_SAGA_COMPENSATED);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1777,118 +1483,127 @@ START_TEST(test_order_saga_timeout)
 	json_t *body = json_load_file(
 		ORC_SOURCE_DIR "/schemas/examples/order_fulfillment.json", 0,
 		&jerr);
-	struct rig r;
+	struct orc_et_rig r;
 
 	ck_assert_ptr_nonnull(body);
 	json_object_set_new(body, "timeout", json_string("1h"));
-	rig_init(&r, def_from_body(body));
+	rig_init(&r, orc_et_def_json(body));
 	json_decref(body);
-	script(&r, "start " BIG "; reply reserve_inventory inventory.reserved "
-		   "{'reservation_id':'r-1'};"
-		   "reply charge_payment payment.charged {'payment_id':'p-1'};"
-		   "reply notify_customer notification.sent");
+	orc_et_script(
+		&r, "start " BIG "; reply reserve_inventory inventory.reserved "
+		    "{'reservation_id':'r-1'};"
+		    "reply charge_payment payment.charged {'payment_id':'p-1'};"
+		    "reply notify_customer notification.sent");
 	ck_assert_int_eq(r.saga.wake_ms, 3600000);
-	expect(&r, "wake",
-	       "h:saga.compensating h:step.aborted h:compensation.started "
-	       "cmd:charge_payment/compensation/1");
+	orc_et_expect(
+		&r, "wake",
+		"h:saga.compensating h:step.aborted h:compensation.started "
+		"cmd:charge_payment/compensation/1");
 	ck_assert_str_eq(r.saga.failure_reason, "saga timed out");
 	ck_assert_str_eq(r.saga.steps[3].last_error, "aborted");
-	script(&r, "reply charge_payment payment.refunded");
-	expect(&r, "reply reserve_inventory inventory.released",
-	       "h:compensation.succeeded h:saga.timed_out ev:timed_out");
-	rig_finish(&r);
+	orc_et_script(&r, "reply charge_payment payment.refunded");
+	orc_et_expect(&r, "reply reserve_inventory inventory.released",
+		      "h:compensation.succeeded h:saga.timed_out ev:timed_out");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_order_odd_replies)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const struct orc_effect *e;
 
 	rig_init(&r, def_order());
-	script(&r, "start " SMALL "; reply reserve_inventory "
-		   "inventory.reserved {'reservation_id':'r-1'}");
-	expect(&r, "reply reserve_inventory inventory.reserved",
-	       "h:reply.ignored(duplicate)");
-	expect(&r, "reply reserve_inventory inventory.unavailable",
-	       "h:reply.ignored(late)");
-	expect(&r, "reply ship shipping.scheduled", "h:reply.ignored(late)");
-	expect(&r, "reply charge_payment inventory.reserved",
-	       "h:reply.ignored(unexpected_type)");
-	expect(&r, "reply manual_review review.approved",
-	       "h:reply.ignored(unexpected_type)");
-	expect(&r, "reply warehouse x.y", "h:reply.ignored(unknown_step)");
+	orc_et_script(&r, "start " SMALL "; reply reserve_inventory "
+			  "inventory.reserved {'reservation_id':'r-1'}");
+	orc_et_expect(&r, "reply reserve_inventory inventory.reserved",
+		      "h:reply.ignored(duplicate)");
+	orc_et_expect(&r, "reply reserve_inventory inventory.unavailable",
+		      "h:reply.ignored(late)");
+	orc_et_expect(&r, "reply ship shipping.scheduled",
+		      "h:reply.ignored(late)");
+	orc_et_expect(&r, "reply charge_payment inventory.reserved",
+		      "h:reply.ignored(unexpected_type)");
+	orc_et_expect(&r, "reply manual_review review.approved",
+		      "h:reply.ignored(unexpected_type)");
+	orc_et_expect(&r, "reply warehouse x.y",
+		      "h:reply.ignored(unknown_step)");
 	e = &r.fx.v[0];
 	ck_assert_ptr_null(e->step_name);
 	ck_assert_int_eq(r.fx.result, ORC_RESULT_IGNORED);
 	ck_assert_int_eq(r.fx.ignore_reason, ORC_IGNORE_UNKNOWN_STEP);
-	assert_json(e->detail, "{'reason':'unknown_step','step':'warehouse',"
-			       "'type':'x.y','event_id':'reply-1'}");
+	orc_et_expect_json(e->detail,
+			   "{'reason':'unknown_step','step':'warehouse',"
+			   "'type':'x.y','event_id':'reply-1'}");
 	/* nothing changed: the same two steps run */
-	ck_assert_str_eq(steps_of(&r),
+	ck_assert_str_eq(orc_et_steps(&r),
 			 "reserve_inventory=succeeded charge_payment=running "
 			 "notify_customer=running manual_review=pending "
 			 "ship=pending");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_stuck_retry_compensated)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, S_SEQ_COMP "; wake; wake");
-	expect(&r, "wake",
-	       "h:compensation.timed_out h:compensation.failed h:saga.stuck "
-	       "ev:stuck");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, S_SEQ_COMP "; wake; wake");
+	orc_et_expect(
+		&r, "wake",
+		"h:compensation.timed_out h:compensation.failed h:saga.stuck "
+		"ev:stuck");
 	ck_assert_str_eq(r.saga.failure_reason,
 			 "compensation of b failed: timed out (2 attempts)");
 	ck_assert_int_eq(r.saga.wake_ms, 0);
-	expect(&r, "retry",
-	       "h:operator.retry h:saga.retried h:compensation.started "
-	       "cmd:b/compensation/3");
+	orc_et_expect(&r, "retry",
+		      "h:operator.retry h:saga.retried h:compensation.started "
+		      "cmd:b/compensation/3");
 	ck_assert_int_eq(r.saga.steps[1].comp_attempt_base, 2);
-	expect(&r, "reply b b.undone",
-	       "h:compensation.succeeded h:compensation.started "
-	       "cmd:a/compensation/1");
-	assert_json(command_effect(&r, "a")->data, "{'r':7}");
+	orc_et_expect(&r, "reply b b.undone",
+		      "h:compensation.succeeded h:compensation.started "
+		      "cmd:a/compensation/1");
+	orc_et_expect_json(command_effect(&r, "a")->data, "{'r':7}");
 	/* a's compensation fails twice: stuck again */
-	expect(&r, "reply a a.stuck", "h:compensation.retry_scheduled");
-	expect(&r, "wake", "h:compensation.started cmd:a/compensation/2");
-	expect(&r, "reply a a.stuck",
-	       "h:compensation.failed h:saga.stuck ev:stuck");
-	expect(&r, "retry",
-	       "h:operator.retry h:saga.retried h:compensation.started "
-	       "cmd:a/compensation/3");
-	expect(&r, "reply a a.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	rig_finish(&r);
+	orc_et_expect(&r, "reply a a.stuck", "h:compensation.retry_scheduled");
+	orc_et_expect(&r, "wake",
+		      "h:compensation.started cmd:a/compensation/2");
+	orc_et_expect(&r, "reply a a.stuck",
+		      "h:compensation.failed h:saga.stuck ev:stuck");
+	orc_et_expect(&r, "retry",
+		      "h:operator.retry h:saga.retried h:compensation.started "
+		      "cmd:a/compensation/3");
+	orc_et_expect(
+		&r, "reply a a.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_retry_failed_saga_renews_deadline)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, "start; at 1000; reply a a.bad");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, "start; at 1000; reply a a.bad");
 	ck_assert_int_eq(r.saga.status, ORC_SAGA_FAILED);
 	ck_assert_str_eq(r.saga.failure_reason, "a: a.bad");
 	ck_assert_int_eq(r.saga.wake_ms, 0);
 	r.now = 7200000;
-	expect(&r, "retry",
-	       "h:operator.retry h:saga.retried h:step.started cmd:a/action/2");
+	orc_et_expect(&r, "retry",
+		      "h:operator.retry h:saga.retried h:step.started "
+		      "cmd:a/action/2");
 	ck_assert_int_eq(r.saga.deadline_ms, 7200000 + 3600000);
 	ck_assert_ptr_null(r.saga.failure_reason);
 	ck_assert_int_eq(r.saga.cause, ORC_CAUSE_NONE);
 	ck_assert_int_eq(r.saga.steps[0].attempt_base, 1);
 	/* the retry budget starts again: one more a.flaky is retried */
-	expect(&r, "reply a a.flaky", "h:step.retry_scheduled");
-	script(&r, "wake");
+	orc_et_expect(&r, "reply a a.flaky", "h:step.retry_scheduled");
+	orc_et_script(&r, "wake");
 	ck_assert_str_eq(command_effect(&r, "a")->message_id,
 			 SAGA_ID "/a/action/3");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1898,12 +1613,12 @@ START_TEST(test_command_too_large_reason)
 	static const char reason[] =
 		"command data is 69 bytes, over the limit of 1064 (setting "
 		"max_command_bytes, 1024 of them kept for headers)";
-	struct rig r;
+	struct orc_et_rig r;
 	const json_t *detail = NULL;
 
-	rig_init(&r, def_sq(def_seq));
+	rig_init(&r, orc_et_def(def_seq));
 	ck_assert_int_eq(ORC_ENGINE_COMMAND_HEADROOM, 1024);
-	script(&r, LIMIT_40 "start {'id':" X60 "}");
+	orc_et_script(&r, LIMIT_40 "start {'id':" X60 "}");
 	for (size_t i = 0; i < r.fx.n; i++) {
 		ck_assert_int_ne(r.fx.v[i].kind, ORC_EFFECT_COMMAND);
 		if (r.fx.v[i].kind == ORC_EFFECT_HISTORY &&
@@ -1918,7 +1633,7 @@ START_TEST(test_command_too_large_reason)
 	ck_assert(strncmp(r.saga.failure_reason, "a: ", 3) == 0);
 	ck_assert_int_eq(r.saga.steps[0].attempt, 1);
 	ck_assert_int_eq(r.saga.wake_ms, 0);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1953,7 +1668,7 @@ str_at(const json_t *v, const char *ptr)
  * id>/<type>/<n>", its data names the saga and its status.
  */
 static const char *
-lifecycle_of(struct rig *r)
+lifecycle_of(struct orc_et_rig *r)
 {
 	static char buf[1024];
 	size_t len = 0, i, j;
@@ -1996,7 +1711,7 @@ lifecycle_of(struct rig *r)
 
 /* The data of the last lifecycle event of the last apply (borrowed). */
 static const json_t *
-last_event_data(struct rig *r)
+last_event_data(struct orc_et_rig *r)
 {
 	for (size_t i = r->fx.n; i-- > 0;)
 		if (r->fx.v[i].kind == ORC_EFFECT_SAGA_EVENT)
@@ -2042,10 +1757,10 @@ START_TEST(test_lifecycle_every_ending)
 	};
 
 	for (size_t k = 0; k < COUNT(cases); k++) {
-		struct rig r;
+		struct orc_et_rig r;
 		char buf[512], *save = NULL;
 
-		rig_init(&r, def_sq(def_seq));
+		rig_init(&r, orc_et_def(def_seq));
 		snprintf(buf, sizeof(buf), "%s", cases[k].script);
 		for (char *c = strtok_r(buf, ";", &save); c != NULL;
 		     c = strtok_r(NULL, ";", &save)) {
@@ -2053,12 +1768,12 @@ START_TEST(test_lifecycle_every_ending)
 				reload(&r);
 				continue;
 			}
-			ck_assert_msg(command(&r, c) == ORC_OK, "%s", c);
+			ck_assert_msg(orc_et_command(&r, c) == ORC_OK, "%s", c);
 		}
 		ck_assert_msg(strcmp(lifecycle_of(&r), cases[k].events) == 0,
 			      "%s:\n  got  %s\n  want %s", cases[k].script,
 			      lifecycle_of(&r), cases[k].events);
-		rig_finish(&r);
+		orc_et_rig_finish(&r);
 	}
 }
 END_TEST
@@ -2066,29 +1781,31 @@ END_TEST
 /* saga.started comes before the saga's first command, and its data. */
 START_TEST(test_lifecycle_started_first)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const struct orc_effect *e;
 
-	rig_init(&r, def_sq(def_seq));
-	expect(&r, "start", "h:saga.started ev:running h:step.started "
-			    "cmd:a/action/1");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_expect(&r, "start",
+		      "h:saga.started ev:running h:step.started "
+		      "cmd:a/action/1");
 	e = &r.fx.v[1];
 	ck_assert_int_eq(e->kind, ORC_EFFECT_SAGA_EVENT);
 	ck_assert_str_eq(e->type, "saga.started");
 	ck_assert_str_eq(e->message_id, SAGA_ID "/saga.started/1");
-	assert_json(e->data, "{'id':'" SAGA_ID "','definition':'seq',"
-			     "'version':1,'business_key':'k1',"
-			     "'status':'running','failure':null,"
-			     "'output':null}");
+	orc_et_expect_json(e->data, "{'id':'" SAGA_ID "','definition':'seq',"
+				    "'version':1,'business_key':'k1',"
+				    "'status':'running','failure':null,"
+				    "'output':null}");
 	ck_assert_int_eq(r.saga.lifecycle_seq, 1);
 	/* an ending that carries the failure */
-	expect(&r, "reply a a.bad",
-	       "h:step.failed h:saga.compensating h:saga.failed ev:failed");
-	assert_json(last_event_data(&r),
-		    "{'id':'" SAGA_ID "','definition':'seq','version':1,"
-		    "'business_key':'k1','status':'failed',"
-		    "'failure':'a: a.bad','output':null}");
-	rig_finish(&r);
+	orc_et_expect(
+		&r, "reply a a.bad",
+		"h:step.failed h:saga.compensating h:saga.failed ev:failed");
+	orc_et_expect_json(last_event_data(&r),
+			   "{'id':'" SAGA_ID "','definition':'seq','version':1,"
+			   "'business_key':'k1','status':'failed',"
+			   "'failure':'a: a.bad','output':null}");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -2098,47 +1815,47 @@ START_TEST(test_output_rendered_on_completion)
 	static const char want[] =
 		"{'order':'k1','r':5,'text':'order k1 by out','none':null,"
 		"'fixed':[1,true]}";
-	struct rig r;
+	struct orc_et_rig r;
 
-	rig_init(&r, def_sq(def_out));
+	rig_init(&r, orc_et_def(def_out));
 	ck_assert_ptr_nonnull(r.def->output);
-	script(&r, "start");
+	orc_et_script(&r, "start");
 	ck_assert_ptr_null(r.saga.output);
-	expect(&r, "reply a a.ok {'r':5}",
-	       "h:step.succeeded h:step.skipped h:saga.completed "
-	       "ev:completed");
-	assert_json(r.saga.output, want);
-	assert_json(orc_jsonp_get(last_event_data(&r), "/output"), want);
+	orc_et_expect(&r, "reply a a.ok {'r':5}",
+		      "h:step.succeeded h:step.skipped h:saga.completed "
+		      "ev:completed");
+	orc_et_expect_json(r.saga.output, want);
+	orc_et_expect_json(orc_jsonp_get(last_event_data(&r), "/output"), want);
 	ck_assert_str_eq(str_at(last_event_data(&r), "/status"),
 			 "completed");
 	/* through the rows and back */
 	reload(&r);
-	assert_json(r.saga.output, want);
+	orc_et_expect_json(r.saga.output, want);
 	ck_assert_int_eq(r.saga.lifecycle_seq, 2);
 	/* a late reply changes nothing, the output stays */
-	expect(&r, "reply a a.ok {'r':6}", "h:reply.ignored(duplicate)");
-	assert_json(r.saga.output, want);
-	rig_finish(&r);
+	orc_et_expect(&r, "reply a a.ok {'r':6}", "h:reply.ignored(duplicate)");
+	orc_et_expect_json(r.saga.output, want);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* No output for a saga that did not complete; none without a template. */
 START_TEST(test_output_only_when_completed)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
-	rig_init(&r, def_sq(def_out));
-	script(&r, "start; reply a a.bad");
+	rig_init(&r, orc_et_def(def_out));
+	orc_et_script(&r, "start; reply a a.bad");
 	ck_assert_int_eq(r.saga.status, ORC_SAGA_FAILED);
 	ck_assert_ptr_null(r.saga.output);
 	ck_assert(json_is_null(orc_jsonp_get(last_event_data(&r), "/output")));
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 
-	rig_init(&r, def_sq(def_seq));
+	rig_init(&r, orc_et_def(def_seq));
 	ck_assert_ptr_null(r.def->output);
-	script(&r, S_SEQ_DONE);
+	orc_et_script(&r, S_SEQ_DONE);
 	ck_assert_ptr_null(r.saga.output);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -2148,15 +1865,15 @@ END_TEST
  */
 START_TEST(test_output_too_large)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const json_t *d = NULL;
 
-	rig_init(&r, def_sq(def_out));
+	rig_init(&r, orc_et_def(def_out));
 	/* room for 100 bytes of output: 2 * 1024 are kept */
-	script(&r, "limit 2148; start");
-	expect(&r, "reply a a.ok {'r':[" X60 "," X60 "]}",
-	       "h:step.succeeded h:step.skipped h:saga.output_failed "
-	       "h:saga.completed ev:completed");
+	orc_et_script(&r, "limit 2148; start");
+	orc_et_expect(&r, "reply a a.ok {'r':[" X60 "," X60 "]}",
+		      "h:step.succeeded h:step.skipped h:saga.output_failed "
+		      "h:saga.completed ev:completed");
 	ck_assert_int_eq(r.saga.status, ORC_SAGA_COMPLETED);
 	ck_assert_ptr_null(r.saga.output);
 	ck_assert(json_is_null(orc_jsonp_get(last_event_data(&r), "/output")));
@@ -2169,13 +1886,13 @@ START_TEST(test_output_too_large)
 			 "output is 200 bytes, over the limit of 2148 (setting "
 			 "max_command_bytes, 2048 of them kept for headers and "
 			 "the event)");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 
 	/* one that fits */
-	rig_init(&r, def_sq(def_out));
-	script(&r, "limit 2148; start; reply a a.ok {'r':1}");
+	rig_init(&r, orc_et_def(def_out));
+	orc_et_script(&r, "limit 2148; start; reply a a.ok {'r':1}");
 	ck_assert_ptr_nonnull(r.saga.output);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -2188,73 +1905,45 @@ START_TEST(test_lifecycle_replay_identical)
 	static const char *const run[] = {
 		"start", "reply a a.ok {'r':[1,2]}",
 	};
-	struct rig a;
+	struct orc_et_rig a;
 
-	rig_init(&a, def_sq(def_out));
+	rig_init(&a, orc_et_def(def_out));
 	for (size_t k = 0; k < COUNT(run); k++) {
-		struct rig c;
-		char *x, *y;
+		struct orc_et_rig c;
+		char *x;
 
-		memset(&c, 0, sizeof(c));
-		c.def = a.def;
-		c.now = a.now;
-		c.log = json_array();
-		orc_effects_init(&c.fx);
-		ck_assert_int_eq(orc_saga_copy(&c.saga, &a.saga), ORC_OK);
-		script(&a, run[k]);
-		script(&c, run[k]);
-		x = dump(json_array_get(a.log, k));
-		y = dump(json_array_get(c.log, 0));
-		ck_assert_str_eq(x, y);
+		orc_et_rig_copy(&c, &a);
+		orc_et_script(&a, run[k]);
+		orc_et_script(&c, run[k]);
+		orc_et_expect_replayed(&a, k, &c);
+		x = orc_et_dump(json_array_get(a.log, k));
 		ck_assert(strstr(x, "saga_event") != NULL);
 		free(x);
-		free(y);
-		x = orc_et_state_text(&a.saga);
-		y = orc_et_state_text(&c.saga);
-		ck_assert_str_eq(x, y);
-		free(x);
-		free(y);
-		orc_saga_finish(&c.saga);
-		orc_effects_finish(&c.fx);
-		json_decref(c.log);
+		orc_et_rig_finish(&c);
 	}
 	ck_assert_str_eq(lifecycle_of(&a),
 			 "saga.started/1:running saga.completed/2:completed");
-	rig_finish(&a);
+	orc_et_rig_finish(&a);
 }
 END_TEST
 
 /* ---- operator actions: what the table does not show ---- */
 
-/* The detail of the last history entry of kind in r->fx (borrowed). */
-static const json_t *
-last_detail(struct rig *r, const char *kind)
-{
-	const json_t *d = NULL;
-
-	for (size_t i = 0; i < r->fx.n; i++)
-		if (r->fx.v[i].kind == ORC_EFFECT_HISTORY &&
-		    strcmp(r->fx.v[i].history, kind) == 0)
-			d = r->fx.v[i].detail;
-	ck_assert_msg(d != NULL, "no %s in %s", kind, r->got);
-	return d;
-}
-
 /* Timers and the deadline are held while paused, and survive the rows. */
 START_TEST(test_pause_holds_timers)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const json_t *d;
 	char *why;
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, "at 1000; start");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, "at 1000; start");
 	ck_assert_int_eq(r.saga.steps[0].wake_ms, 11000); /* a: 10 s */
 	ck_assert_int_eq(r.saga.deadline_ms, 3601000);    /* 1 h */
-	script(&r, "at 4000; pause");
+	orc_et_script(&r, "at 4000; pause");
 	ck_assert_int_eq(r.saga.paused_ms, 4000);
 	ck_assert_int_eq(r.saga.wake_ms, 0);
-	d = last_detail(&r, "operator.pause");
+	d = orc_et_last_detail(&r, "operator.pause");
 	ck_assert_str_eq(json_string_value(json_object_get(d, "by")),
 			 "ann@host");
 	ck_assert_str_eq(json_string_value(json_object_get(d, "reason")),
@@ -2263,35 +1952,36 @@ START_TEST(test_pause_holds_timers)
 	ck_assert_msg(why == NULL, "%s", why ? why : "");
 	ck_assert_int_eq(r.saga.paused_ms, 4000);
 	/* long after a's timeout: nothing fires */
-	script(&r, "at 100000; timer");
-	ck_assert_str_eq(steps_of(&r), "a=running b=pending c=pending");
+	orc_et_script(&r, "at 100000; timer");
+	ck_assert_str_eq(orc_et_steps(&r), "a=running b=pending c=pending");
 	/* resumed after 96 s: 7 s of a's timeout were left */
-	script(&r, "resume");
+	orc_et_script(&r, "resume");
 	ck_assert_int_eq(json_integer_value(json_object_get(
-				 last_detail(&r, "operator.resume"), "paused_ms")),
+				 orc_et_last_detail(&r, "operator.resume"),
+				 "paused_ms")),
 			 96000);
 	ck_assert_int_eq(r.saga.paused_ms, 0);
 	ck_assert_int_eq(r.saga.steps[0].wake_ms, 107000);
 	ck_assert_int_eq(r.saga.deadline_ms, 3697000);
 	ck_assert_int_eq(r.saga.wake_ms, 107000);
-	expect(&r, "timer", "h:timer.ignored(not_due)");
-	script(&r, "at 107000");
-	expect(&r, "timer", "h:step.timed_out h:step.retry_scheduled");
-	rig_finish(&r);
+	orc_et_expect(&r, "timer", "h:timer.ignored(not_due)");
+	orc_et_script(&r, "at 107000");
+	orc_et_expect(&r, "timer", "h:step.timed_out h:step.retry_scheduled");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* A merge patch on the input and on a step, with before and after */
 START_TEST(test_patch_input_and_step)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const json_t *d;
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, "start {'id':'k1','order':{'qty':1,'note':'x'}};"
-		   " reply a a.ok {'r':7}");
-	script(&r, "patch input {'order':{'qty':2,'note':null}}");
-	d = last_detail(&r, "operator.patch");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, "start {'id':'k1','order':{'qty':1,'note':'x'}};"
+			  " reply a a.ok {'r':7}");
+	orc_et_script(&r, "patch input {'order':{'qty':2,'note':null}}");
+	d = orc_et_last_detail(&r, "operator.patch");
 	ck_assert_str_eq(json_string_value(json_object_get(d, "target")),
 			 "input");
 	ck_assert_int_eq(json_integer_value(orc_jsonp_get(
@@ -2308,13 +1998,13 @@ START_TEST(test_patch_input_and_step)
 		json_string_value(orc_jsonp_get(r.saga.context, "/input/id")),
 		"k1");
 	r.saga.steps[0].changed = false;
-	script(&r, "patch a {'r':8}");
+	orc_et_script(&r, "patch a {'r':8}");
 	ck_assert(r.saga.steps[0].changed);
 	ck_assert_int_eq(
 		json_integer_value(orc_jsonp_get(r.saga.context, "/steps/a/r")),
 		8);
 	/* the compensation renders the patched value */
-	script(&r, "reply b b.bad");
+	orc_et_script(&r, "reply b b.bad");
 	ck_assert_int_eq(json_integer_value(json_object_get(
 				 command_effect(&r, "a")->data, "r")),
 			 8);
@@ -2324,27 +2014,28 @@ START_TEST(test_patch_input_and_step)
 						  .data = NULL},
 					  r.now, &r.fx, &r.err),
 			 ORC_INVALID);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* retry --from: the step and its dependents rerun, with new attempt ids */
 START_TEST(test_retry_from_new_attempts)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const json_t *steps;
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, S_SEQ_DONE);
-	script(&r, "retry a");
-	steps = json_object_get(last_detail(&r, "operator.retry"), "steps");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, S_SEQ_DONE);
+	orc_et_script(&r, "retry a");
+	steps = json_object_get(orc_et_last_detail(&r, "operator.retry"),
+				"steps");
 	ck_assert_uint_eq(json_array_size(steps), 3);
 	ck_assert_ptr_null(orc_jsonp_get(r.saga.context, "/steps/b"));
 	ck_assert_str_eq(command_effect(&r, "a")->message_id,
 			 SAGA_ID "/a/action/2");
-	script(&r, "reply a a.ok; reply b b.ok; reply c c.ok");
+	orc_et_script(&r, "reply a a.ok; reply b b.ok; reply c c.ok");
 	ck_assert_str_eq(orc_saga_status_name(r.saga.status), "completed");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -2377,8 +2068,8 @@ static const char *const def_seq_v3 =
 	"   'success':['b.ok']}]}";
 
 static enum orc_status
-migrate(struct rig *r, const struct orc_definition *to, const char *from_step,
-	const char *to_step)
+migrate(struct orc_et_rig *r, const struct orc_definition *to,
+	const char *from_step, const char *to_step)
 {
 	const char *from[1] = {from_step}, *dest[1] = {to_step};
 	struct orc_engine_input in = {
@@ -2390,18 +2081,18 @@ migrate(struct rig *r, const struct orc_definition *to, const char *from_step,
 		.by = "ann@host",
 	};
 
-	return apply(r, &in);
+	return orc_et_apply(r, &in);
 }
 
 START_TEST(test_migrate_maps_steps)
 {
-	struct orc_definition *v2 = def_sq(def_seq_v2);
+	struct orc_definition *v2 = orc_et_def(def_seq_v2);
 	const json_t *d;
-	struct rig r;
+	struct orc_et_rig r;
 	char *why;
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, "start; reply a a.ok {'r':7}");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, "start; reply a a.ok {'r':7}");
 	/* a ran and v2 has no a: it must be mapped */
 	ck_assert_int_eq(migrate(&r, v2, NULL, NULL), ORC_CONFLICT);
 	ck_assert_msg(strstr(r.err.message, "step a has run (succeeded) and "
@@ -2410,13 +2101,13 @@ START_TEST(test_migrate_maps_steps)
 	ck_assert_int_eq(r.saga.def->version, 1);
 	ck_assert_int_eq(migrate(&r, v2, "a", "a2"), ORC_OK);
 	ck_assert_str_eq(r.got, "h:operator.migrate");
-	d = last_detail(&r, "operator.migrate");
+	d = orc_et_last_detail(&r, "operator.migrate");
 	ck_assert_int_eq(json_integer_value(json_object_get(d, "to_version")),
 			 2);
 	ck_assert_str_eq(json_string_value(orc_jsonp_get(d, "/map/a")), "a2");
 	ck_assert_int_eq(r.saga.def->version, 2);
-	ck_assert_str_eq(steps_of(&r), "a2=succeeded b=running c=pending "
-				       "d=pending");
+	ck_assert_str_eq(orc_et_steps(&r), "a2=succeeded b=running c=pending "
+					   "d=pending");
 	ck_assert_int_eq(json_integer_value(orc_jsonp_get(r.saga.context,
 							  "/steps/a2/r")),
 			 7);
@@ -2427,25 +2118,25 @@ START_TEST(test_migrate_maps_steps)
 	why = orc_et_reload(&r.saga);
 	ck_assert_msg(why == NULL, "%s", why ? why : "");
 	/* the reply in flight still finds b; d, new in v2, runs at the end */
-	script(&r, "reply b b.ok; reply c c.ok");
+	orc_et_script(&r, "reply b b.ok; reply c c.ok");
 	ck_assert_int_eq(json_integer_value(json_object_get(
 				 command_effect(&r, "d")->data, "r")),
 			 7);
-	script(&r, "reply d d.ok");
+	orc_et_script(&r, "reply d d.ok");
 	ck_assert_str_eq(orc_saga_status_name(r.saga.status), "completed");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 	orc_definition_destroy(v2);
 }
 END_TEST
 
 START_TEST(test_migrate_refuses_what_does_not_map)
 {
-	struct orc_definition *v2 = def_sq(def_seq_v2);
-	struct orc_definition *v3 = def_sq(def_seq_v3);
-	struct rig r;
+	struct orc_definition *v2 = orc_et_def(def_seq_v2);
+	struct orc_definition *v3 = orc_et_def(def_seq_v3);
+	struct orc_et_rig r;
 
-	rig_init(&r, def_sq(def_seq));
-	script(&r, "start; reply a a.ok");
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, "start; reply a a.ok");
 	/* b's reply is awaited for b.do; v3's b would send b.new */
 	ck_assert_int_eq(migrate(&r, v3, NULL, NULL), ORC_CONFLICT);
 	ck_assert_msg(strstr(r.err.message, "step b is running awaiting a "
@@ -2463,11 +2154,11 @@ START_TEST(test_migrate_refuses_what_does_not_map)
 	ck_assert_msg(strstr(r.err.message, "no step \"zz\"") != NULL, "%s",
 		      r.err.message);
 	ck_assert_int_eq(r.saga.def->version, 1);
-	ck_assert_str_eq(steps_of(&r), "a=succeeded b=running c=pending");
+	ck_assert_str_eq(orc_et_steps(&r), "a=succeeded b=running c=pending");
 	/* a completed saga stays where it is */
-	script(&r, "reply b b.ok; reply c c.ok");
+	orc_et_script(&r, "reply b b.ok; reply c c.ok");
 	ck_assert_int_eq(migrate(&r, v2, "a", "a2"), ORC_CONFLICT);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 	orc_definition_destroy(v2);
 	orc_definition_destroy(v3);
 }

@@ -3,16 +3,13 @@
  * definition, started by a CHILD effect and awaited as a CHILD input
  * (engine_child.c), and the UNDO input a child gets from its parent.
  *
- * The rig and its scripts are test_engine_map.c's ("start; reply a a.ok;
- * child c cur completed {'r':1}"), with the child's words: "child STEP
- * WHICH STATUS [OUTPUT]" feeds the end of a child (WHICH: cur for the
- * step's current attempt, a number for that attempt, or an id as is; a
- * status other than completed comes with the failure "boom"), "childdata
- * STEP DATA" feeds a CHILD input with data as given, "undo" and
- * "terminate" are the inputs of those names.  A CHILD effect shows as
- * "child:<step>/<action>".  After every applied input the state goes
- * through the store's rows and back (engine_testlib.h), and every apply's
- * effects are logged as JSON for the determinism checks.
+ * The rig and its scripts are engine_testlib.h's ("start; reply a a.ok;
+ * child c cur completed {'r':1}"), with the child's words "child STEP
+ * WHICH STATUS [OUTPUT]", "childdata STEP DATA", "undo" and "terminate";
+ * a CHILD effect shows as "child:<step>/<action>".  After every applied
+ * input the state goes through the store's rows and back
+ * (orc_et_reload()), and every apply's effects are logged as JSON for the
+ * determinism checks.
  *
  * Most tests use def_trip() (DEF_FMT): a command a, then the saga step c
  * and a command p beside it, then z after both:
@@ -90,57 +87,6 @@
 	" 'steps':[{'name':'note','command':{'topic':'tq','type':'note.do'},"  \
 	"   'success':['note.ok']}]}"
 
-static char *
-unquote(const char *s)
-{
-	char *d = strdup(s);
-
-	ck_assert_ptr_nonnull(d);
-	for (char *p = d; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	return d;
-}
-
-static json_t *
-json_sq(const char *s)
-{
-	char *text = unquote(s);
-	json_error_t jerr;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
-
-	ck_assert_msg(v != NULL, "%s: %s", s, jerr.text);
-	free(text);
-	return v;
-}
-
-static char *
-dump(const json_t *v)
-{
-	char *s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
-
-	ck_assert_ptr_nonnull(s);
-	return s;
-}
-
-static struct orc_definition *
-def_text(const char *text)
-{
-	json_t *body = json_sq(text);
-	struct orc_definition_issues issues = {0};
-	struct orc_definition *def = NULL;
-	enum orc_status st;
-
-	st = orc_definition_from_json(body, &def, &issues);
-	for (size_t i = 0; i < issues.n; i++)
-		fprintf(stderr, "%s: %s\n", issues.v[i].pointer,
-			issues.v[i].message);
-	ck_assert_int_eq(st, ORC_OK);
-	orc_definition_issues_finish(&issues);
-	json_decref(body);
-	return def;
-}
-
 /* The parent with saga members saga and c's timeout member (or ""). */
 static struct orc_definition *
 def_trip(const char *saga, const char *timeout)
@@ -149,312 +95,27 @@ def_trip(const char *saga, const char *timeout)
 
 	ck_assert_int_lt(snprintf(text, sizeof(text), DEF_FMT, timeout, saga),
 			 (int)sizeof(text));
-	return def_text(text);
+	return orc_et_def(text);
 }
 
-/* ---- the rig ---- */
+/* ---- the rig (engine_testlib.h) ---- */
 
-struct rig {
-	struct orc_definition *def;
-	bool def_owned;
-	struct orc_saga saga;
-	struct orc_effects fx;
-	struct orc_error err;
-	int64_t now;
-	json_t *log; /* every apply's effects as JSON */
-	char got[8192];
+static const struct orc_et_setup setup = {
+	.saga_id = SAGA_ID,
+	.start_data = INPUT,
+	.now = 1000,
+	.reload = true,
 };
 
 static void
-rig_init_def(struct rig *r, struct orc_definition *def)
+rig_init(struct orc_et_rig *r, const char *saga, const char *timeout)
 {
-	memset(r, 0, sizeof(*r));
-	r->def = def;
-	r->def_owned = true;
-	ck_assert_int_eq(orc_saga_init(&r->saga, r->def), ORC_OK);
-	orc_effects_init(&r->fx);
-	r->log = json_array();
-	r->now = 1000;
-}
-
-static void
-rig_init(struct rig *r, const char *saga, const char *timeout)
-{
-	rig_init_def(r, def_trip(saga, timeout));
-}
-
-/* A rig on r's definition (borrowed) with a copy of r's saga. */
-static void
-rig_copy(struct rig *c, const struct rig *r)
-{
-	memset(c, 0, sizeof(*c));
-	c->def = r->def;
-	c->now = r->now;
-	c->log = json_array();
-	orc_effects_init(&c->fx);
-	ck_assert_int_eq(orc_saga_copy(&c->saga, &r->saga), ORC_OK);
-}
-
-static void
-rig_finish(struct rig *r)
-{
-	orc_saga_finish(&r->saga);
-	orc_effects_finish(&r->fx);
-	json_decref(r->log);
-	if (r->def_owned)
-		orc_definition_destroy(r->def);
-}
-
-static void
-summarize(struct rig *r)
-{
-	size_t len = 0;
-
-	r->got[0] = '\0';
-	for (size_t i = 0; i < r->fx.n; i++) {
-		const struct orc_effect *e = &r->fx.v[i];
-		char item[512];
-
-		switch (e->kind) {
-		case ORC_EFFECT_COMMAND:
-			snprintf(item, sizeof(item), "cmd:%s/%s/%d",
-				 e->step_name,
-				 orc_command_kind_name(e->command_kind),
-				 e->attempt);
-			break;
-		case ORC_EFFECT_HISTORY: {
-			const char *why = json_string_value(
-				json_object_get(e->detail, "reason"));
-
-			if (strstr(e->history, ".ignored") != NULL)
-				snprintf(item, sizeof(item), "h:%s(%s)",
-					 e->history, why ? why : "?");
-			else
-				snprintf(item, sizeof(item), "h:%s",
-					 e->history);
-			break;
-		}
-		case ORC_EFFECT_SAGA_EVENT:
-			snprintf(item, sizeof(item), "ev:%s",
-				 orc_saga_status_name(e->saga_status));
-			break;
-		case ORC_EFFECT_CHILD:
-			snprintf(item, sizeof(item), "child:%s/%s",
-				 e->step_name,
-				 orc_child_action_name(e->child_action));
-			break;
-		}
-		len += (size_t)snprintf(r->got + len, sizeof(r->got) - len,
-					"%s%s", len ? " " : "", item);
-		ck_assert_uint_lt(len, sizeof(r->got));
-	}
-}
-
-static enum orc_status
-apply(struct rig *r, const struct orc_engine_input *in)
-{
-	enum orc_status st;
-	json_t *doc;
-	char *why;
-
-	orc_error_clear(&r->err);
-	st = orc_engine_apply(&r->saga, in, r->now, &r->fx, &r->err);
-	summarize(r);
-	doc = orc_effects_to_json(&r->fx);
-	ck_assert_ptr_nonnull(doc);
-	ck_assert_int_eq(json_array_append_new(r->log, doc), 0);
-	if (st == ORC_OK) {
-		why = orc_et_reload(&r->saga);
-		ck_assert_msg(why == NULL, "%s", why);
-	}
-	return st;
-}
-
-static bool
-word(const char **s, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	while (**s == ' ')
-		(*s)++;
-	if (**s == '\0')
-		return false;
-	if (**s == '{' || **s == '[' || **s == '\'') {
-		n = strlen(*s);
-		ck_assert_uint_lt(n, len);
-		memcpy(buf, *s, n + 1);
-		*s += n;
-		return true;
-	}
-	while ((*s)[n] != '\0' && (*s)[n] != ' ')
-		n++;
-	ck_assert_uint_lt(n, len);
-	memcpy(buf, *s, n);
-	buf[n] = '\0';
-	*s += n;
-	return true;
-}
-
-/* The id of step's child: "cur", an attempt's number, or as is. */
-static void
-child_id(struct rig *r, const char *step, const char *which, char out[64])
-{
-	ptrdiff_t i = orc_definition_step_index(r->def, step);
-	int attempt;
-
-	if (strcmp(which, "cur") == 0) {
-		ck_assert_int_ge(i, 0);
-		attempt = r->saga.steps[i].attempt;
-	} else if (isdigit((unsigned char)which[0])) {
-		attempt = atoi(which);
-	} else {
-		snprintf(out, 64, "%s", which);
-		return;
-	}
-	orc_child_saga_id(r->saga.id, step, attempt, out);
-}
-
-/*
- * One script command: start [DATA] | reply STEP TYPE [DATA] | wake |
- * at MS | cancel | terminate | undo | pause | resume | retry [STEP] |
- * skip STEP [DATA] |
- * child STEP WHICH STATUS [OUTPUT] | childdata STEP DATA.
- */
-static enum orc_status
-command(struct rig *r, const char *cmd)
-{
-	struct orc_engine_input in = {0};
-	char verb[32], a1[128] = "", a2[128] = "", a3[2048] = "", id[64];
-	const char *p = cmd;
-	enum orc_status st;
-
-	ck_assert_msg(word(&p, verb, sizeof(verb)), "empty command");
-	if (strcmp(verb, "start") == 0) {
-		in.kind = ORC_INPUT_START;
-		in.saga_id = SAGA_ID;
-		in.event_id = "trigger-1";
-		if (!word(&p, a3, sizeof(a3)))
-			strcpy(a3, INPUT);
-	} else if (strcmp(verb, "reply") == 0) {
-		in.kind = ORC_INPUT_REPLY;
-		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)));
-		word(&p, a3, sizeof(a3));
-		in.step = a1;
-		in.type = a2;
-		in.event_id = "reply-1";
-	} else if (strcmp(verb, "wake") == 0) {
-		ck_assert_msg(r->saga.wake_ms > 0, "wake: no timer");
-		r->now = r->saga.wake_ms;
-		in.kind = ORC_INPUT_TIMER;
-	} else if (strcmp(verb, "at") == 0) {
-		ck_assert(word(&p, a1, sizeof(a1)));
-		r->now = strtoll(a1, NULL, 10);
-		return ORC_OK;
-	} else if (strcmp(verb, "cancel") == 0 ||
-		   strcmp(verb, "terminate") == 0 ||
-		   strcmp(verb, "undo") == 0) {
-		in.kind = verb[0] == 'c'   ? ORC_INPUT_CANCEL
-			  : verb[0] == 't' ? ORC_INPUT_TERMINATE
-					   : ORC_INPUT_UNDO;
-		in.reason = "test";
-		in.by = "ann@host";
-	} else if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0) {
-		in.kind = verb[0] == 'p' ? ORC_INPUT_PAUSE : ORC_INPUT_RESUME;
-		in.by = "ann@host";
-	} else if (strcmp(verb, "retry") == 0) {
-		in.kind = ORC_INPUT_RETRY;
-		if (word(&p, a1, sizeof(a1)))
-			in.step = a1;
-		in.by = "ann@host";
-	} else if (strcmp(verb, "skip") == 0) {
-		in.kind = ORC_INPUT_SKIP;
-		ck_assert(word(&p, a1, sizeof(a1)));
-		word(&p, a3, sizeof(a3));
-		in.step = a1;
-		in.by = "ann@host";
-	} else if (strcmp(verb, "child") == 0) {
-		char status[32], output[1024] = "";
-
-		in.kind = ORC_INPUT_CHILD;
-		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)) &&
-			  word(&p, status, sizeof(status)));
-		word(&p, output, sizeof(output));
-		in.step = a1;
-		in.event_id = "request-1";
-		child_id(r, a1, a2, id);
-		in.data = json_pack(
-			"{s:s, s:s, s:o, s:o}", "child", id, "status", status,
-			"output", output[0] ? json_sq(output) : json_null(),
-			"failure",
-			strcmp(status, "completed") == 0 ? json_null()
-							 : json_string("boom"));
-		ck_assert_ptr_nonnull(in.data);
-	} else if (strcmp(verb, "childdata") == 0) {
-		in.kind = ORC_INPUT_CHILD;
-		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a3, sizeof(a3)));
-		in.step = a1;
-	} else {
-		ck_abort_msg("unknown command %s", verb);
-	}
-	if (a3[0] != '\0')
-		in.data = json_sq(a3);
-	st = apply(r, &in);
-	json_decref(in.data);
-	return st;
-}
-
-static void
-script(struct rig *r, const char *s)
-{
-	char buf[4096], *save = NULL;
-
-	ck_assert_uint_lt(strlen(s), sizeof(buf));
-	strcpy(buf, s);
-	for (char *c = strtok_r(buf, ";", &save); c != NULL;
-	     c = strtok_r(NULL, ";", &save)) {
-		enum orc_status st = command(r, c);
-
-		ck_assert_msg(st == ORC_OK, "%s: %s (%s)", c,
-			      orc_status_name(st), r->err.message);
-	}
-}
-
-static void
-expect(struct rig *r, const char *cmd, const char *effects)
-{
-	enum orc_status st = command(r, cmd);
-
-	ck_assert_msg(st == ORC_OK, "%s: %s (%s)", cmd, orc_status_name(st),
-		      r->err.message);
-	ck_assert_msg(strcmp(r->got, effects) == 0, "%s:\n got  %s\n want %s",
-		      cmd, r->got, effects);
-}
-
-/* Step statuses, "a=succeeded c=running p=running z=pending". */
-static const char *
-steps_of(struct rig *r)
-{
-	static char buf[256];
-	size_t len = 0;
-
-	for (size_t i = 0; i < r->saga.n_steps; i++)
-		len += (size_t)snprintf(
-			buf + len, sizeof(buf) - len, "%s%s=%s",
-			len ? " " : "", r->saga.def->steps[i].name,
-			orc_step_status_name(r->saga.steps[i].status));
-	return buf;
-}
-
-static void
-expect_status(struct rig *r, const char *saga, const char *steps)
-{
-	ck_assert_str_eq(orc_saga_status_name(r->saga.status), saga);
-	ck_assert_str_eq(steps_of(r), steps);
+	orc_et_rig_init(r, &setup, def_trip(saga, timeout));
 }
 
 /* The only CHILD effect of the last apply. */
 static const struct orc_effect *
-the_child_effect(struct rig *r)
+the_child_effect(struct orc_et_rig *r)
 {
 	const struct orc_effect *found = NULL;
 
@@ -466,39 +127,6 @@ the_child_effect(struct rig *r)
 		}
 	ck_assert_msg(found != NULL, "no child effect: %s", r->got);
 	return found;
-}
-
-/* The detail of the last history entry of kind in r->fx (borrowed). */
-static const json_t *
-last_detail(struct rig *r, const char *kind)
-{
-	const json_t *d = NULL;
-
-	for (size_t i = 0; i < r->fx.n; i++)
-		if (r->fx.v[i].kind == ORC_EFFECT_HISTORY &&
-		    strcmp(r->fx.v[i].history, kind) == 0)
-			d = r->fx.v[i].detail;
-	ck_assert_msg(d != NULL, "no %s in %s", kind, r->got);
-	return d;
-}
-
-static void
-expect_json(const json_t *v, const char *want_sq)
-{
-	char *got = dump(v), *want = unquote(want_sq);
-
-	ck_assert_str_eq(got, want);
-	free(got);
-	free(want);
-}
-
-static void
-expect_at(struct rig *r, const char *pointer, const char *want_sq)
-{
-	const json_t *v = orc_jsonp_get(r->saga.context, pointer);
-
-	ck_assert_msg(v != NULL, "nothing at %s", pointer);
-	expect_json(v, want_sq);
 }
 
 /* ---- the child's id ---- */
@@ -604,32 +232,34 @@ START_TEST(test_start_table)
 	const struct start_row *row = &start_rows[_i];
 	const struct orc_effect *e;
 	const json_t *d;
-	struct rig r;
+	struct orc_et_rig r;
 	char want_id[37];
 
 	rig_init(&r, row->saga, row->timeout);
-	script(&r, "start");
-	expect_status(&r, "running",
-		      "a=running c=pending p=pending z=pending");
+	orc_et_script(&r, "start");
+	orc_et_expect_status(&r, "running",
+			     "a=running c=pending p=pending z=pending");
 	r.now = 2000;
-	command(&r, "reply a a.ok {'r':7}");
+	orc_et_command(&r, "reply a a.ok {'r':7}");
 	ck_assert_msg(strcmp(r.got, row->effects) == 0,
 		      "%s:\n got  %s\n want %s", row->name, r.got,
 		      row->effects);
 	ck_assert_int_eq(r.saga.steps[1].attempt, 1);
 	if (row->key == NULL) {
-		expect_status(&r, "compensating", "a=compensating c=failed "
-						  "p=pending z=pending");
+		orc_et_expect_status(&r, "compensating",
+				     "a=compensating c=failed "
+				     "p=pending z=pending");
 		ck_assert_str_eq(r.saga.failure_reason, row->reason);
 		ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
-		expect(&r, "reply a a.undone",
-		       "h:compensation.succeeded h:saga.compensated "
-		       "ev:compensated");
-		rig_finish(&r);
+		orc_et_expect(&r, "reply a a.undone",
+			      "h:compensation.succeeded h:saga.compensated "
+			      "ev:compensated");
+		orc_et_rig_finish(&r);
 		return;
 	}
-	expect_status(&r, "running", "a=succeeded c=running p=running "
-				     "z=pending");
+	orc_et_expect_status(&r, "running",
+			     "a=succeeded c=running p=running "
+			     "z=pending");
 	e = the_child_effect(&r);
 	orc_child_saga_id(SAGA_ID, "c", 1, want_id);
 	ck_assert_str_eq(e->message_id, want_id);
@@ -640,9 +270,9 @@ START_TEST(test_start_table)
 	ck_assert_int_eq(e->child_version, row->version);
 	ck_assert_str_eq(json_string_value(json_object_get(e->data, "key")),
 			 row->key);
-	expect_json(json_object_get(e->data, "data"), row->data);
+	orc_et_expect_json(json_object_get(e->data, "data"), row->data);
 	ck_assert_uint_eq(json_object_size(e->data), 2);
-	d = last_detail(&r, "child.started");
+	d = orc_et_last_detail(&r, "child.started");
 	ck_assert_str_eq(json_string_value(json_object_get(d, "child")),
 			 want_id);
 	ck_assert_str_eq(json_string_value(json_object_get(d, "definition")),
@@ -664,25 +294,25 @@ START_TEST(test_start_table)
 		ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
 		ck_assert_int_eq(r.saga.wake_ms, 0);
 	}
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* The default key "<parent key>/<step>" over 255 bytes fails the step. */
 START_TEST(test_default_key_too_long)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char key[260], cmd[400];
 
 	rig_init(&r, PAY, "");
 	memset(key, 'k', 254);
 	key[254] = '\0';
 	snprintf(cmd, sizeof(cmd), "start {'id':'%s'}", key);
-	script(&r, cmd);
-	expect(&r, "reply a a.ok", START_FAILED);
+	orc_et_script(&r, cmd);
+	orc_et_expect(&r, "reply a a.ok", START_FAILED);
 	ck_assert_str_eq(r.saga.failure_reason,
 			 "c: child key is over 255 bytes");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -690,38 +320,43 @@ END_TEST
 
 START_TEST(test_child_completed)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok; reply p p.ok");
-	expect(&r, "child c cur completed {'receipt':'r1'}",
-	       "h:child.ended h:step.succeeded h:step.started cmd:z/action/1");
-	expect_at(&r, "/steps/c", "{'receipt':'r1'}");
+	orc_et_script(&r, "start; reply a a.ok; reply p p.ok");
+	orc_et_expect(
+		&r, "child c cur completed {'receipt':'r1'}",
+		"h:child.ended h:step.succeeded h:step.started cmd:z/action/1");
+	orc_et_expect_at(&r, "/steps/c", "{'receipt':'r1'}");
 	ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
 	ck_assert_int_eq(r.saga.steps[1].completed_seq, 3);
-	ck_assert_str_eq(json_string_value(json_object_get(
-				 last_detail(&r, "child.ended"), "status")),
-			 "completed");
+	ck_assert_str_eq(
+		json_string_value(json_object_get(
+			orc_et_last_detail(&r, "child.ended"), "status")),
+		"completed");
 	/* the same end again: the step has it */
-	expect(&r, "child c cur completed {'receipt':'r1'}", "h:child.ended");
-	expect(&r, "reply z z.ok",
-	       "h:step.succeeded h:saga.completed ev:completed");
-	expect_status(&r, "completed", "a=succeeded c=succeeded p=succeeded "
-				       "z=succeeded");
-	rig_finish(&r);
+	orc_et_expect(&r, "child c cur completed {'receipt':'r1'}",
+		      "h:child.ended");
+	orc_et_expect(&r, "reply z z.ok",
+		      "h:step.succeeded h:saga.completed ev:completed");
+	orc_et_expect_status(&r, "completed",
+			     "a=succeeded c=succeeded p=succeeded "
+			     "z=succeeded");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* A child that completed with no output: the step's result is null. */
 START_TEST(test_child_completed_no_output)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok");
-	expect(&r, "child c cur completed", "h:child.ended h:step.succeeded");
-	expect_at(&r, "/steps/c", "null");
-	rig_finish(&r);
+	orc_et_script(&r, "start; reply a a.ok");
+	orc_et_expect(&r, "child c cur completed",
+		      "h:child.ended h:step.succeeded");
+	orc_et_expect_at(&r, "/steps/c", "null");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -733,54 +368,61 @@ static const char *const failing_ends[] = {
 START_TEST(test_child_failed_table)
 {
 	const char *status = failing_ends[_i];
-	struct rig r;
+	struct orc_et_rig r;
 	char cmd[128], id[64], why[256];
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok");
+	orc_et_script(&r, "start; reply a a.ok");
 	snprintf(cmd, sizeof(cmd), "child c cur %s", status);
-	expect(&r, cmd, "h:child.ended h:step.failed h:saga.compensating");
-	child_id(&r, "c", "1", id);
+	orc_et_expect(&r, cmd,
+		      "h:child.ended h:step.failed h:saga.compensating");
+	orc_et_child_id(&r, "c", "1", id);
 	snprintf(why, sizeof(why), "child saga %s %s: boom", id, status);
 	ck_assert_str_eq(r.saga.steps[1].last_error, why);
-	ck_assert_str_eq(json_string_value(json_object_get(
-				 last_detail(&r, "step.failed"), "error")),
-			 why);
+	ck_assert_str_eq(
+		json_string_value(json_object_get(
+			orc_et_last_detail(&r, "step.failed"), "error")),
+		why);
 	snprintf(why, sizeof(why), "c: child saga %s %s: boom", id, status);
 	ck_assert_str_eq(r.saga.failure_reason, why);
 	ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
 	/* p is awaited, then undone, then a */
-	expect_status(&r, "compensating", "a=succeeded c=failed p=running "
-					  "z=pending");
-	expect(&r, "reply p p.ok",
-	       "h:step.succeeded h:compensation.started cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded h:compensation.started "
-	       "cmd:a/compensation/1");
-	expect(&r, "reply a a.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_expect_status(&r, "compensating",
+			     "a=succeeded c=failed p=running "
+			     "z=pending");
+	orc_et_expect(
+		&r, "reply p p.ok",
+		"h:step.succeeded h:compensation.started cmd:p/compensation/1");
+	orc_et_expect(&r, "reply p p.undone",
+		      "h:compensation.succeeded h:compensation.started "
+		      "cmd:a/compensation/1");
+	orc_et_expect(
+		&r, "reply a a.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
 	/* the failed child is not asked to undo anything */
-	expect_status(&r, "compensated", "a=compensated c=failed "
-					 "p=compensated z=pending");
-	rig_finish(&r);
+	orc_et_expect_status(&r, "compensated",
+			     "a=compensated c=failed "
+			     "p=compensated z=pending");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* A failure without a reason still names the child and its status. */
 START_TEST(test_child_failed_without_reason)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char data[256], id[64], why[128];
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok");
-	child_id(&r, "c", "cur", id);
+	orc_et_script(&r, "start; reply a a.ok");
+	orc_et_child_id(&r, "c", "cur", id);
 	snprintf(data, sizeof(data),
 		 "childdata c {'child':'%s','status':'failed'}", id);
-	expect(&r, data, "h:child.ended h:step.failed h:saga.compensating");
+	orc_et_expect(&r, data,
+		      "h:child.ended h:step.failed h:saga.compensating");
 	snprintf(why, sizeof(why), "child saga %s failed", id);
 	ck_assert_str_eq(r.saga.steps[1].last_error, why);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -814,26 +456,27 @@ static const struct odd_row odd_rows[] = {
 START_TEST(test_child_odd_table)
 {
 	const struct odd_row *row = &odd_rows[_i];
-	struct rig r;
+	struct orc_et_rig r;
 	char *before, *after;
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok");
+	orc_et_script(&r, "start; reply a a.ok");
 	before = orc_et_state_text(&r.saga);
-	expect(&r, row->cmd, row->effects);
+	orc_et_expect(&r, row->cmd, row->effects);
 	after = orc_et_state_text(&r.saga);
 	ck_assert_msg(strcmp(before, after) == 0, "%s: the state changed",
 		      row->name);
 	free(before);
 	free(after);
-	expect_status(&r, "running", "a=succeeded c=running p=running "
-				     "z=pending");
+	orc_et_expect_status(&r, "running",
+			     "a=succeeded c=running p=running "
+			     "z=pending");
 	if (strstr(row->effects, "ignored") != NULL)
 		ck_assert_int_eq(r.fx.result, ORC_RESULT_IGNORED);
 	/* the child's real end still counts */
-	expect(&r, "child c cur completed {'v':1}",
-	       "h:child.ended h:step.succeeded");
-	rig_finish(&r);
+	orc_et_expect(&r, "child c cur completed {'v':1}",
+		      "h:child.ended h:step.succeeded");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -844,28 +487,28 @@ START_TEST(test_child_input_invalid)
 		"childdata c [1]", "childdata c 'text'", "childdata c null",
 	};
 	struct orc_engine_input in = {.kind = ORC_INPUT_CHILD};
-	struct rig r;
+	struct orc_et_rig r;
 	char *before, *after;
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok");
+	orc_et_script(&r, "start; reply a a.ok");
 	before = orc_et_state_text(&r.saga);
 	for (size_t k = 0; k < COUNT(bad); k++) {
-		ck_assert_int_eq(command(&r, bad[k]), ORC_INVALID);
+		ck_assert_int_eq(orc_et_command(&r, bad[k]), ORC_INVALID);
 		ck_assert_uint_eq(r.fx.n, 0);
 		ck_assert(strstr(r.err.message, "child input") != NULL);
 	}
 	/* no data, no step */
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	in.data = json_pack("{s:s,s:s}", "child", "x", "status", "completed");
-	ck_assert_int_eq(apply(&r, &in), ORC_INVALID);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_INVALID);
 	ck_assert_uint_eq(r.fx.n, 0);
 	json_decref(in.data);
 	after = orc_et_state_text(&r.saga);
 	ck_assert_str_eq(before, after);
 	free(before);
 	free(after);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -873,35 +516,39 @@ END_TEST
 
 START_TEST(test_parallel_failure_cancels_child)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const struct orc_effect *e;
 	char id[64];
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok");
-	expect(&r, "reply p p.bad",
-	       "h:step.failed h:saga.compensating child:c/cancel "
-	       "h:child.signalled");
+	orc_et_script(&r, "start; reply a a.ok");
+	orc_et_expect(&r, "reply p p.bad",
+		      "h:step.failed h:saga.compensating child:c/cancel "
+		      "h:child.signalled");
 	e = the_child_effect(&r);
-	child_id(&r, "c", "1", id);
+	orc_et_child_id(&r, "c", "1", id);
 	ck_assert_str_eq(e->message_id, id);
 	ck_assert_int_eq(e->child_action, ORC_CHILD_CANCEL);
-	ck_assert_str_eq(json_string_value(json_object_get(
-				 last_detail(&r, "child.signalled"), "action")),
-			 "cancel");
+	ck_assert_str_eq(
+		json_string_value(json_object_get(
+			orc_et_last_detail(&r, "child.signalled"), "action")),
+		"cancel");
 	/* the saga waits for the child's end before undoing a */
-	expect_status(&r, "compensating", "a=succeeded c=running p=failed "
-					  "z=pending");
-	expect(&r, "child c cur stuck", "h:child.ended");
-	expect_status(&r, "compensating", "a=succeeded c=running p=failed "
-					  "z=pending");
-	expect(&r, "child c cur cancelled",
-	       "h:child.ended h:step.failed h:compensation.started "
-	       "cmd:a/compensation/1");
-	expect(&r, "reply a a.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_expect_status(&r, "compensating",
+			     "a=succeeded c=running p=failed "
+			     "z=pending");
+	orc_et_expect(&r, "child c cur stuck", "h:child.ended");
+	orc_et_expect_status(&r, "compensating",
+			     "a=succeeded c=running p=failed "
+			     "z=pending");
+	orc_et_expect(&r, "child c cur cancelled",
+		      "h:child.ended h:step.failed h:compensation.started "
+		      "cmd:a/compensation/1");
+	orc_et_expect(
+		&r, "reply a a.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
 	ck_assert_str_eq(r.saga.failure_reason, "p: p.bad");
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -911,44 +558,47 @@ END_TEST
  */
 START_TEST(test_child_completes_after_cancel)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok; reply p p.bad");
-	expect(&r, "child c cur completed {'r':1}",
-	       "h:child.ended h:step.succeeded child:c/undo "
-	       "h:compensation.started");
-	expect_status(&r, "compensating", "a=succeeded c=compensating "
-					  "p=failed z=pending");
-	expect(&r, "child c cur compensated",
-	       "h:child.ended h:compensation.succeeded h:compensation.started "
-	       "cmd:a/compensation/1");
-	rig_finish(&r);
+	orc_et_script(&r, "start; reply a a.ok; reply p p.bad");
+	orc_et_expect(&r, "child c cur completed {'r':1}",
+		      "h:child.ended h:step.succeeded child:c/undo "
+		      "h:compensation.started");
+	orc_et_expect_status(&r, "compensating",
+			     "a=succeeded c=compensating "
+			     "p=failed z=pending");
+	orc_et_expect(
+		&r, "child c cur compensated",
+		"h:child.ended h:compensation.succeeded h:compensation.started "
+		"cmd:a/compensation/1");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_cancel_parent_cancels_child)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok");
-	expect(&r, "cancel",
-	       "h:operator.cancel h:saga.compensating child:c/cancel "
-	       "h:child.signalled");
-	expect_status(&r, "compensating", "a=succeeded c=running p=running "
-					  "z=pending");
+	orc_et_script(&r, "start; reply a a.ok");
+	orc_et_expect(&r, "cancel",
+		      "h:operator.cancel h:saga.compensating child:c/cancel "
+		      "h:child.signalled");
+	orc_et_expect_status(&r, "compensating",
+			     "a=succeeded c=running p=running "
+			     "z=pending");
 	/* p is not undone before the child's end */
-	expect(&r, "reply p p.ok", "h:step.succeeded");
-	expect(&r, "child c cur cancelled",
-	       "h:child.ended h:step.failed h:compensation.started "
-	       "cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded h:compensation.started "
-	       "cmd:a/compensation/1");
-	expect(&r, "reply a a.undone",
-	       "h:compensation.succeeded h:saga.cancelled ev:cancelled");
-	rig_finish(&r);
+	orc_et_expect(&r, "reply p p.ok", "h:step.succeeded");
+	orc_et_expect(&r, "child c cur cancelled",
+		      "h:child.ended h:step.failed h:compensation.started "
+		      "cmd:p/compensation/1");
+	orc_et_expect(&r, "reply p p.undone",
+		      "h:compensation.succeeded h:compensation.started "
+		      "cmd:a/compensation/1");
+	orc_et_expect(&r, "reply a a.undone",
+		      "h:compensation.succeeded h:saga.cancelled ev:cancelled");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -962,90 +612,101 @@ static const char *const undone_ends[] = {
 START_TEST(test_undo_completed_child_table)
 {
 	const char *status = undone_ends[_i];
-	struct rig r;
+	struct orc_et_rig r;
 	const struct orc_effect *e;
 	char cmd[64], id[64];
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok; reply p p.ok;"
-		   " child c cur completed {'r':1}");
-	expect(&r, "reply z z.bad",
-	       "h:step.failed h:saga.compensating child:c/undo "
-	       "h:compensation.started");
+	orc_et_script(&r, "start; reply a a.ok; reply p p.ok;"
+			  " child c cur completed {'r':1}");
+	orc_et_expect(&r, "reply z z.bad",
+		      "h:step.failed h:saga.compensating child:c/undo "
+		      "h:compensation.started");
 	e = the_child_effect(&r);
-	child_id(&r, "c", "1", id);
+	orc_et_child_id(&r, "c", "1", id);
 	ck_assert_str_eq(e->message_id, id);
 	ck_assert_int_eq(e->child_action, ORC_CHILD_UNDO);
 	ck_assert_str_eq(json_string_value(json_object_get(
-				 last_detail(&r, "compensation.started"),
+				 orc_et_last_detail(&r, "compensation.started"),
 				 "child")),
 			 id);
-	expect_status(&r, "compensating", "a=succeeded c=compensating "
-					  "p=succeeded z=failed");
+	orc_et_expect_status(&r, "compensating",
+			     "a=succeeded c=compensating "
+			     "p=succeeded z=failed");
 	/* no timer for the child's undo: the child has its own */
 	ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
 	ck_assert_int_eq(r.saga.wake_ms, 0);
 	/* stuck, or a stale id: still awaited */
-	expect(&r, "child c cur stuck", "h:child.ended");
-	expect(&r, "child c 2 compensated", "h:child.ignored(late)");
-	expect_status(&r, "compensating", "a=succeeded c=compensating "
-					  "p=succeeded z=failed");
+	orc_et_expect(&r, "child c cur stuck", "h:child.ended");
+	orc_et_expect(&r, "child c 2 compensated", "h:child.ignored(late)");
+	orc_et_expect_status(&r, "compensating",
+			     "a=succeeded c=compensating "
+			     "p=succeeded z=failed");
 	snprintf(cmd, sizeof(cmd), "child c cur %s", status);
-	expect(&r, cmd,
-	       "h:child.ended h:compensation.succeeded h:compensation.started "
-	       "cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded h:compensation.started "
-	       "cmd:a/compensation/1");
-	expect(&r, "reply a a.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	expect_status(&r, "compensated", "a=compensated c=compensated "
-					 "p=compensated z=failed");
+	orc_et_expect(
+		&r, cmd,
+		"h:child.ended h:compensation.succeeded h:compensation.started "
+		"cmd:p/compensation/1");
+	orc_et_expect(&r, "reply p p.undone",
+		      "h:compensation.succeeded h:compensation.started "
+		      "cmd:a/compensation/1");
+	orc_et_expect(
+		&r, "reply a a.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_expect_status(&r, "compensated",
+			     "a=compensated c=compensated "
+			     "p=compensated z=failed");
 	/* the child's result stays in the context */
-	expect_at(&r, "/steps/c", "{'r':1}");
-	rig_finish(&r);
+	orc_et_expect_at(&r, "/steps/c", "{'r':1}");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* p completed after c: p is undone first, then c, then a. */
 START_TEST(test_undo_order_by_completion)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok; child c cur completed {'r':1};"
-		   " reply p p.ok");
-	expect(&r, "reply z z.bad",
-	       "h:step.failed h:saga.compensating h:compensation.started "
-	       "cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded child:c/undo h:compensation.started");
-	expect(&r, "child c cur compensated",
-	       "h:child.ended h:compensation.succeeded h:compensation.started "
-	       "cmd:a/compensation/1");
-	expect(&r, "reply a a.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	rig_finish(&r);
+	orc_et_script(&r, "start; reply a a.ok; child c cur completed {'r':1};"
+			  " reply p p.ok");
+	orc_et_expect(
+		&r, "reply z z.bad",
+		"h:step.failed h:saga.compensating h:compensation.started "
+		"cmd:p/compensation/1");
+	orc_et_expect(
+		&r, "reply p p.undone",
+		"h:compensation.succeeded child:c/undo h:compensation.started");
+	orc_et_expect(
+		&r, "child c cur compensated",
+		"h:child.ended h:compensation.succeeded h:compensation.started "
+		"cmd:a/compensation/1");
+	orc_et_expect(
+		&r, "reply a a.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* Paused, the child's end is taken; what it makes ready waits. */
 START_TEST(test_pause_holds_what_the_child_frees)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok; reply p p.ok; at 5000");
-	ck_assert_int_eq(command(&r, "pause"), ORC_OK);
+	orc_et_script(&r, "start; reply a a.ok; reply p p.ok; at 5000");
+	ck_assert_int_eq(orc_et_command(&r, "pause"), ORC_OK);
 	ck_assert_int_eq(r.saga.wake_ms, 0);
-	expect(&r, "child c cur completed {'r':1}",
-	       "h:child.ended h:step.succeeded");
-	expect_status(&r, "running", "a=succeeded c=succeeded p=succeeded "
-				     "z=pending");
-	script(&r, "at 9000");
-	expect(&r, "resume", "h:operator.resume h:step.started "
-			     "cmd:z/action/1");
-	rig_finish(&r);
+	orc_et_expect(&r, "child c cur completed {'r':1}",
+		      "h:child.ended h:step.succeeded");
+	orc_et_expect_status(&r, "running",
+			     "a=succeeded c=succeeded p=succeeded "
+			     "z=pending");
+	orc_et_script(&r, "at 9000");
+	orc_et_expect(&r, "resume",
+		      "h:operator.resume h:step.started "
+		      "cmd:z/action/1");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1053,29 +714,31 @@ END_TEST
 
 START_TEST(test_timeout_cancels_child)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char id[64];
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok; reply p p.ok");
+	orc_et_script(&r, "start; reply a a.ok; reply p p.ok");
 	ck_assert_int_eq(r.saga.wake_ms, 31000);
-	expect(&r, "wake",
-	       "h:step.timed_out child:c/cancel h:child.signalled "
-	       "h:step.failed h:saga.compensating h:compensation.started "
-	       "cmd:p/compensation/1");
+	orc_et_expect(
+		&r, "wake",
+		"h:step.timed_out child:c/cancel h:child.signalled "
+		"h:step.failed h:saga.compensating h:compensation.started "
+		"cmd:p/compensation/1");
 	ck_assert_int_eq(r.now, 31000);
-	child_id(&r, "c", "1", id);
+	orc_et_child_id(&r, "c", "1", id);
 	ck_assert_str_eq(the_child_effect(&r)->message_id, id);
 	ck_assert_int_eq(the_child_effect(&r)->child_action, ORC_CHILD_CANCEL);
 	ck_assert_str_eq(r.saga.steps[1].last_error, "timed out");
 	ck_assert_str_eq(r.saga.failure_reason, "c: timed out");
 	ck_assert_int_eq(r.saga.steps[1].wake_ms, 0);
 	/* the cancelled child's end comes late: nothing awaits it */
-	expect(&r, "child c cur cancelled", "h:child.ended");
-	expect(&r, "child c cur completed", "h:child.ended");
-	expect_status(&r, "compensating", "a=succeeded c=failed "
-					  "p=compensating z=pending");
-	rig_finish(&r);
+	orc_et_expect(&r, "child c cur cancelled", "h:child.ended");
+	orc_et_expect(&r, "child c cur completed", "h:child.ended");
+	orc_et_expect_status(&r, "compensating",
+			     "a=succeeded c=failed "
+			     "p=compensating z=pending");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1086,59 +749,62 @@ END_TEST
  */
 START_TEST(test_timeout_while_compensating)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok");
-	expect(&r, "reply p p.bad",
-	       "h:step.failed h:saga.compensating child:c/cancel "
-	       "h:child.signalled");
+	orc_et_script(&r, "start; reply a a.ok");
+	orc_et_expect(&r, "reply p p.bad",
+		      "h:step.failed h:saga.compensating child:c/cancel "
+		      "h:child.signalled");
 	ck_assert_int_eq(r.saga.wake_ms, 31000);
-	expect(&r, "wake",
-	       "h:step.timed_out h:step.failed h:compensation.started "
-	       "cmd:a/compensation/1");
+	orc_et_expect(&r, "wake",
+		      "h:step.timed_out h:step.failed h:compensation.started "
+		      "cmd:a/compensation/1");
 	ck_assert_str_eq(r.saga.steps[1].last_error, "timed out");
-	expect(&r, "child c cur cancelled", "h:child.ended");
-	expect(&r, "reply a a.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	rig_finish(&r);
+	orc_et_expect(&r, "child c cur cancelled", "h:child.ended");
+	orc_et_expect(
+		&r, "reply a a.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_terminate_terminates_child)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char id[64];
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok");
-	expect(&r, "terminate",
-	       "h:operator.terminate child:c/terminate h:child.signalled "
-	       "h:step.aborted h:step.aborted h:saga.cancelled ev:cancelled");
-	child_id(&r, "c", "1", id);
+	orc_et_script(&r, "start; reply a a.ok");
+	orc_et_expect(
+		&r, "terminate",
+		"h:operator.terminate child:c/terminate h:child.signalled "
+		"h:step.aborted h:step.aborted h:saga.cancelled ev:cancelled");
+	orc_et_child_id(&r, "c", "1", id);
 	ck_assert_str_eq(the_child_effect(&r)->message_id, id);
 	ck_assert_int_eq(the_child_effect(&r)->child_action,
 			 ORC_CHILD_TERMINATE);
 	ck_assert_int_eq(r.saga.wake_ms, 0);
-	expect_status(&r, "cancelled", "a=succeeded c=failed p=failed "
-				       "z=pending");
+	orc_et_expect_status(&r, "cancelled",
+			     "a=succeeded c=failed p=failed "
+			     "z=pending");
 	/* the terminated child's end changes nothing */
-	expect(&r, "child c cur cancelled", "h:child.ended");
-	rig_finish(&r);
+	orc_et_expect(&r, "child c cur cancelled", "h:child.ended");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* A completed child is not terminated with its parent: nothing runs. */
 START_TEST(test_terminate_after_child_completed)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok; child c cur completed");
-	expect(&r, "terminate",
-	       "h:operator.terminate h:step.aborted h:saga.cancelled "
-	       "ev:cancelled");
-	rig_finish(&r);
+	orc_et_script(&r, "start; reply a a.ok; child c cur completed");
+	orc_et_expect(&r, "terminate",
+		      "h:operator.terminate h:step.aborted h:saga.cancelled "
+		      "ev:cancelled");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1149,58 +815,64 @@ END_TEST
  */
 START_TEST(test_terminate_while_child_undoes)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char *before, *after;
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok; reply p p.ok;"
-		   " child c cur completed {'r':1}; reply z z.bad");
-	expect_status(&r, "compensating", "a=succeeded c=compensating "
-					  "p=succeeded z=failed");
-	expect(&r, "terminate",
-	       "h:operator.terminate child:c/terminate h:child.signalled "
-	       "h:saga.cancelled ev:cancelled");
+	orc_et_script(&r, "start; reply a a.ok; reply p p.ok;"
+			  " child c cur completed {'r':1}; reply z z.bad");
+	orc_et_expect_status(&r, "compensating",
+			     "a=succeeded c=compensating "
+			     "p=succeeded z=failed");
+	orc_et_expect(
+		&r, "terminate",
+		"h:operator.terminate child:c/terminate h:child.signalled "
+		"h:saga.cancelled ev:cancelled");
 	ck_assert_int_eq(the_child_effect(&r)->child_action,
 			 ORC_CHILD_TERMINATE);
 	before = orc_et_state_text(&r.saga);
-	expect(&r, "child c cur cancelled", "h:child.ended");
-	expect(&r, "child c cur compensated", "h:child.ended");
+	orc_et_expect(&r, "child c cur cancelled", "h:child.ended");
+	orc_et_expect(&r, "child c cur compensated", "h:child.ended");
 	after = orc_et_state_text(&r.saga);
 	ck_assert_str_eq(before, after);
-	expect_status(&r, "cancelled", "a=succeeded c=compensating "
-				       "p=succeeded z=failed");
+	orc_et_expect_status(&r, "cancelled",
+			     "a=succeeded c=compensating "
+			     "p=succeeded z=failed");
 	free(before);
 	free(after);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* A retried saga step starts a new child; the old one's end is late. */
 START_TEST(test_retry_from_starts_new_child)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char first[64], second[64];
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok; reply p p.ok;"
-		   " child c cur completed {'r':1}; reply z z.ok");
-	child_id(&r, "c", "1", first);
-	expect(&r, "retry c",
-	       "h:operator.retry child:c/start h:child.started");
-	expect_status(&r, "running", "a=succeeded c=running p=succeeded "
-				     "z=pending");
-	child_id(&r, "c", "2", second);
+	orc_et_script(&r, "start; reply a a.ok; reply p p.ok;"
+			  " child c cur completed {'r':1}; reply z z.ok");
+	orc_et_child_id(&r, "c", "1", first);
+	orc_et_expect(&r, "retry c",
+		      "h:operator.retry child:c/start h:child.started");
+	orc_et_expect_status(&r, "running",
+			     "a=succeeded c=running p=succeeded "
+			     "z=pending");
+	orc_et_child_id(&r, "c", "2", second);
 	ck_assert_str_ne(first, second);
 	ck_assert_str_eq(the_child_effect(&r)->message_id, second);
-	ck_assert_int_eq(json_integer_value(json_object_get(
-				 last_detail(&r, "child.started"), "attempt")),
-			 2);
-	expect(&r, "child c 1 completed {'r':1}", "h:child.ignored(late)");
-	expect(&r, "child c cur completed {'r':2}",
-	       "h:child.ended h:step.succeeded h:step.started "
-	       "cmd:z/action/2");
-	expect_at(&r, "/steps/c", "{'r':2}");
-	rig_finish(&r);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(
+			orc_et_last_detail(&r, "child.started"), "attempt")),
+		2);
+	orc_et_expect(&r, "child c 1 completed {'r':1}",
+		      "h:child.ignored(late)");
+	orc_et_expect(&r, "child c cur completed {'r':2}",
+		      "h:child.ended h:step.succeeded h:step.started "
+		      "cmd:z/action/2");
+	orc_et_expect_at(&r, "/steps/c", "{'r':2}");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1211,24 +883,25 @@ END_TEST
  */
 START_TEST(test_retry_from_cancels_running_child)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char first[64], second[64];
 
 	rig_init(&r, PAY, TIMEOUT);
-	script(&r, "start; reply a a.ok");
-	child_id(&r, "c", "1", first);
-	child_id(&r, "c", "2", second);
-	expect(&r, "retry c",
-	       "h:operator.retry child:c/cancel h:child.signalled "
-	       "child:c/start h:child.started");
+	orc_et_script(&r, "start; reply a a.ok");
+	orc_et_child_id(&r, "c", "1", first);
+	orc_et_child_id(&r, "c", "2", second);
+	orc_et_expect(&r, "retry c",
+		      "h:operator.retry child:c/cancel h:child.signalled "
+		      "child:c/start h:child.started");
 	ck_assert_str_eq(r.fx.v[1].message_id, first);
 	ck_assert_int_eq(r.fx.v[1].child_action, ORC_CHILD_CANCEL);
 	ck_assert_str_eq(r.fx.v[3].message_id, second);
 	ck_assert_int_eq(r.fx.v[3].child_action, ORC_CHILD_START);
-	expect(&r, "child c 1 cancelled", "h:child.ignored(late)");
-	expect_status(&r, "running", "a=succeeded c=running p=running "
-				     "z=pending");
-	rig_finish(&r);
+	orc_et_expect(&r, "child c 1 cancelled", "h:child.ignored(late)");
+	orc_et_expect_status(&r, "running",
+			     "a=succeeded c=running p=running "
+			     "z=pending");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1238,22 +911,25 @@ END_TEST
  */
 START_TEST(test_skipped_step_has_no_child_to_undo)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, "");
-	script(&r, "start");
-	expect(&r, "skip c {'by':'hand'}", "h:operator.skip h:step.succeeded");
+	orc_et_script(&r, "start");
+	orc_et_expect(&r, "skip c {'by':'hand'}",
+		      "h:operator.skip h:step.succeeded");
 	ck_assert_int_eq(r.saga.steps[1].attempt, 0);
-	script(&r, "reply a a.ok; reply p p.ok");
-	expect(&r, "reply z z.bad",
-	       "h:step.failed h:saga.compensating h:compensation.started "
-	       "cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded h:compensation.started "
-	       "cmd:a/compensation/1");
-	expect(&r, "reply a a.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	rig_finish(&r);
+	orc_et_script(&r, "reply a a.ok; reply p p.ok");
+	orc_et_expect(
+		&r, "reply z z.bad",
+		"h:step.failed h:saga.compensating h:compensation.started "
+		"cmd:p/compensation/1");
+	orc_et_expect(&r, "reply p p.undone",
+		      "h:compensation.succeeded h:compensation.started "
+		      "cmd:a/compensation/1");
+	orc_et_expect(
+		&r, "reply a a.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1261,55 +937,60 @@ END_TEST
 
 START_TEST(test_undo_completed_saga)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const json_t *d;
 
-	rig_init_def(&r, def_text(DEF_PAY));
-	script(&r, "start; reply auth auth.ok; reply capture capture.ok;"
-		   " reply note note.ok");
-	expect_status(&r, "completed", "auth=succeeded capture=succeeded "
-				       "note=succeeded");
-	expect(&r, "undo",
-	       "h:saga.compensating h:compensation.started "
-	       "cmd:capture/compensation/1");
+	orc_et_rig_init(&r, &setup, orc_et_def(DEF_PAY));
+	orc_et_script(&r, "start; reply auth auth.ok; reply capture capture.ok;"
+			  " reply note note.ok");
+	orc_et_expect_status(&r, "completed",
+			     "auth=succeeded capture=succeeded "
+			     "note=succeeded");
+	orc_et_expect(&r, "undo",
+		      "h:saga.compensating h:compensation.started "
+		      "cmd:capture/compensation/1");
 	ck_assert_int_eq(r.saga.cause, ORC_CAUSE_UNDO);
-	d = last_detail(&r, "saga.compensating");
+	d = orc_et_last_detail(&r, "saga.compensating");
 	ck_assert_str_eq(json_string_value(json_object_get(d, "cause")),
 			 "undo");
 	ck_assert_str_eq(json_string_value(json_object_get(d, "by")),
 			 "ann@host");
 	ck_assert_str_eq(r.saga.failure_reason, "undone: test");
-	expect_status(&r, "compensating", "auth=succeeded "
-					  "capture=compensating "
-					  "note=succeeded");
-	expect(&r, "reply capture capture.undone",
-	       "h:compensation.succeeded h:compensation.started "
-	       "cmd:auth/compensation/1");
-	expect(&r, "reply auth auth.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	expect_status(&r, "compensated", "auth=compensated "
-					 "capture=compensated note=succeeded");
+	orc_et_expect_status(&r, "compensating",
+			     "auth=succeeded "
+			     "capture=compensating "
+			     "note=succeeded");
+	orc_et_expect(&r, "reply capture capture.undone",
+		      "h:compensation.succeeded h:compensation.started "
+		      "cmd:auth/compensation/1");
+	orc_et_expect(
+		&r, "reply auth auth.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_expect_status(&r, "compensated",
+			     "auth=compensated "
+			     "capture=compensated note=succeeded");
 	/* once undone, a second undo changes nothing */
-	ck_assert_int_eq(command(&r, "undo"), ORC_OK);
+	ck_assert_int_eq(orc_et_command(&r, "undo"), ORC_OK);
 	ck_assert_str_eq(r.got, "h:undo.ignored(not_allowed)");
-	expect_status(&r, "compensated", "auth=compensated "
-					 "capture=compensated note=succeeded");
-	rig_finish(&r);
+	orc_et_expect_status(&r, "compensated",
+			     "auth=compensated "
+			     "capture=compensated note=succeeded");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* Nothing to undo: compensated all the same, not failed. */
 START_TEST(test_undo_nothing_to_undo)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
-	rig_init_def(&r, def_text(DEF_NOTE));
-	script(&r, "start; reply note note.ok");
-	expect(&r, "undo",
-	       "h:saga.compensating h:saga.compensated ev:compensated");
-	expect_status(&r, "compensated", "note=succeeded");
+	orc_et_rig_init(&r, &setup, orc_et_def(DEF_NOTE));
+	orc_et_script(&r, "start; reply note note.ok");
+	orc_et_expect(&r, "undo",
+		      "h:saga.compensating h:saga.compensated ev:compensated");
+	orc_et_expect_status(&r, "compensated", "note=succeeded");
 	ck_assert_int_eq(r.saga.cause, ORC_CAUSE_UNDO);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1325,15 +1006,16 @@ START_TEST(test_undo_refused)
 	int ended = 0;
 
 	for (size_t k = 0; k < COUNT(runs); k++) {
-		struct rig r;
+		struct orc_et_rig r;
 		char *before, *after;
 
-		rig_init_def(&r, def_text(DEF_PAY));
-		script(&r, runs[k]);
+		orc_et_rig_init(&r, &setup, orc_et_def(DEF_PAY));
+		orc_et_script(&r, runs[k]);
 		before = orc_et_state_text(&r.saga);
 		if (!orc_saga_status_is_final(r.saga.status)) {
 			/* not ended: refused, its end reaches the parent */
-			ck_assert_int_eq(command(&r, "undo"), ORC_CONFLICT);
+			ck_assert_int_eq(orc_et_command(&r, "undo"),
+					 ORC_CONFLICT);
 			ck_assert_msg(strstr(r.err.message, "undo takes a "
 						  "completed saga") != NULL &&
 					      strstr(r.err.message, SAGA_ID) !=
@@ -1344,7 +1026,7 @@ START_TEST(test_undo_refused)
 			 * ended without completing: ignored, and the
 			 * runtime tells the parent how it ended
 			 */
-			ck_assert_int_eq(command(&r, "undo"), ORC_OK);
+			ck_assert_int_eq(orc_et_command(&r, "undo"), ORC_OK);
 			ck_assert_int_eq(r.fx.result, ORC_RESULT_IGNORED);
 			ended++;
 		}
@@ -1353,7 +1035,7 @@ START_TEST(test_undo_refused)
 		ck_assert_str_eq(before, after);
 		free(before);
 		free(after);
-		rig_finish(&r);
+		orc_et_rig_finish(&r);
 	}
 	ck_assert_int_ge(ended, 1);
 }
@@ -1362,22 +1044,25 @@ END_TEST
 /* A parent undone: its completed child step asks its child to undo. */
 START_TEST(test_undo_parent_undoes_child)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, PAY, "");
-	script(&r, "start; reply a a.ok; child c cur completed {'r':1};"
-		   " reply p p.ok; reply z z.ok");
-	expect(&r, "undo",
-	       "h:saga.compensating h:compensation.started "
-	       "cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded child:c/undo h:compensation.started");
-	expect(&r, "child c cur compensated",
-	       "h:child.ended h:compensation.succeeded h:compensation.started "
-	       "cmd:a/compensation/1");
-	expect(&r, "reply a a.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	rig_finish(&r);
+	orc_et_script(&r, "start; reply a a.ok; child c cur completed {'r':1};"
+			  " reply p p.ok; reply z z.ok");
+	orc_et_expect(&r, "undo",
+		      "h:saga.compensating h:compensation.started "
+		      "cmd:p/compensation/1");
+	orc_et_expect(
+		&r, "reply p p.undone",
+		"h:compensation.succeeded child:c/undo h:compensation.started");
+	orc_et_expect(
+		&r, "child c cur compensated",
+		"h:child.ended h:compensation.succeeded h:compensation.started "
+		"cmd:a/compensation/1");
+	orc_et_expect(
+		&r, "reply a a.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1385,14 +1070,14 @@ END_TEST
 
 START_TEST(test_effects_json)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	json_t *doc, *fx, *one = NULL;
 	char id[64], want[512];
 
 	rig_init(&r, PAY ",'key':'${/input/ck}','data':{'a':'${/input/n}'}",
 		 "");
-	script(&r, "start; reply a a.ok");
-	child_id(&r, "c", "cur", id);
+	orc_et_script(&r, "start; reply a a.ok");
+	orc_et_child_id(&r, "c", "cur", id);
 	doc = orc_effects_to_json(&r.fx);
 	ck_assert_ptr_nonnull(doc);
 	fx = json_object_get(doc, "effects");
@@ -1409,11 +1094,11 @@ START_TEST(test_effects_json)
 		 "'key':'ck-1'},'definition':'pay','kind':'child','step':'c',"
 		 "'version':2}",
 		 id);
-	expect_json(one, want);
+	orc_et_expect_json(one, want);
 	json_decref(doc);
 
 	/* a signal has no definition, version or data */
-	script(&r, "reply p p.bad");
+	orc_et_script(&r, "reply p p.bad");
 	doc = orc_effects_to_json(&r.fx);
 	fx = json_object_get(doc, "effects");
 	one = NULL;
@@ -1426,9 +1111,9 @@ START_TEST(test_effects_json)
 	snprintf(want, sizeof(want),
 		 "{'action':'cancel','child':'%s','kind':'child','step':'c'}",
 		 id);
-	expect_json(one, want);
+	orc_et_expect_json(one, want);
 	json_decref(doc);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1453,41 +1138,31 @@ static const char *const long_run[] = {
  */
 START_TEST(test_determinism)
 {
-	struct rig a, b;
+	struct orc_et_rig a, b;
 	char *la, *lb;
 
 	rig_init(&a, PAY, TIMEOUT);
 	rig_init(&b, PAY, TIMEOUT);
 	for (size_t k = 0; k < COUNT(long_run); k++) {
-		struct rig c;
-		char *x, *y, *sa, *sc;
+		struct orc_et_rig c;
 
-		rig_copy(&c, &a);
+		orc_et_rig_copy(&c, &a);
 		/* "retry" is refused (compensated): still the same effects */
-		command(&a, long_run[k]);
-		command(&b, long_run[k]);
-		command(&c, long_run[k]);
-		x = dump(json_array_get(a.log, k));
-		y = dump(json_array_get(c.log, 0));
-		ck_assert_str_eq(x, y);
-		sa = orc_et_state_text(&a.saga);
-		sc = orc_et_state_text(&c.saga);
-		ck_assert_str_eq(sa, sc);
-		free(x);
-		free(y);
-		free(sa);
-		free(sc);
-		rig_finish(&c);
+		orc_et_command(&a, long_run[k]);
+		orc_et_command(&b, long_run[k]);
+		orc_et_command(&c, long_run[k]);
+		orc_et_expect_replayed(&a, k, &c);
+		orc_et_rig_finish(&c);
 	}
 	ck_assert_str_eq(orc_saga_status_name(a.saga.status), "compensated");
-	la = dump(a.log);
-	lb = dump(b.log);
+	la = orc_et_dump(a.log);
+	lb = orc_et_dump(b.log);
 	ck_assert_str_eq(la, lb);
 	ck_assert(strstr(la, "\"kind\":\"child\"") != NULL);
 	free(la);
 	free(lb);
-	rig_finish(&a);
-	rig_finish(&b);
+	orc_et_rig_finish(&a);
+	orc_et_rig_finish(&b);
 }
 END_TEST
 

@@ -2,14 +2,14 @@
  * test_engine_map.c - map steps in the engine: one command per item of an
  * array (engine_map.c), and the store's rows of their items (saga_row.h).
  *
- * The rig and its scripts are test_engine.c's ("start; reply m[0] m.ok
- * {'v':0}; wake"), with one more word: a history entry or a command of
- * a map item carries its index, "h:step.started[2]", "cmd:m[2]/action/1".
- * After every input but in the large map the state goes through the
- * store's rows and back (engine_testlib.h), items included.
+ * The rig and its scripts are engine_testlib.h's ("start; reply m[0] m.ok
+ * {'v':0}; wake"), where a history entry or a command of a map item
+ * carries its index, "h:step.started[2]", "cmd:m[2]/action/1".  After
+ * every input but in the large map the state goes through the store's
+ * rows and back (orc_et_reload()), items included.
  *
- * Most tests use def_map() (DEF_FMT): a map step m over /input/items, a command p
- * beside it, and z after both:
+ * Most tests use def_map() (DEF_FMT): a map step m over /input/items, a command
+ * p beside it, and z after both:
  *
  *   m (map, retry on m.flaky, 10s timeout, compensation m.undo: 5s
  *      timeout, 2 attempts) --\
@@ -60,50 +60,6 @@
 
 #define CONC2 "'items':'${/input/items}','max_concurrency':2"
 
-static char *
-unquote(const char *s)
-{
-	char *d = strdup(s);
-
-	ck_assert_ptr_nonnull(d);
-	for (char *p = d; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	return d;
-}
-
-static json_t *
-json_sq(const char *s)
-{
-	char *text = unquote(s);
-	json_error_t jerr;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
-
-	ck_assert_msg(v != NULL, "%s: %s", s, jerr.text);
-	free(text);
-	return v;
-}
-
-/* The definition in text (single quotes). */
-static struct orc_definition *
-def_text(const char *text)
-{
-	json_t *body;
-	struct orc_definition_issues issues = {0};
-	struct orc_definition *def = NULL;
-	enum orc_status st;
-
-	body = json_sq(text);
-	st = orc_definition_from_json(body, &def, &issues);
-	for (size_t i = 0; i < issues.n; i++)
-		fprintf(stderr, "%s: %s\n", issues.v[i].pointer,
-			issues.v[i].message);
-	ck_assert_int_eq(st, ORC_OK);
-	orc_definition_issues_finish(&issues);
-	json_decref(body);
-	return def;
-}
-
 static struct orc_definition *
 def_map(const char *map)
 {
@@ -111,7 +67,7 @@ def_map(const char *map)
 
 	ck_assert_int_lt(snprintf(text, sizeof(text), DEF_FMT, map),
 			 (int)sizeof(text));
-	return def_text(text);
+	return orc_et_def(text);
 }
 
 /*
@@ -128,270 +84,31 @@ static const char *const def_solo =
 	"  {'name':'z','needs':['m'],'command':{'topic':'tz','type':'z.do'},"
 	"   'success':['z.ok']}]}";
 
-/* ---- the rig ---- */
+/* ---- the rig (engine_testlib.h) ---- */
 
-struct rig {
-	struct orc_definition *def;
-	struct orc_saga saga;
-	struct orc_effects fx;
-	struct orc_engine_options opts; /* no limits unless a test sets them */
-	struct orc_error err;
-	int64_t now;
-	bool no_reload; /* the large map: no trip through rows per input */
-	char got[8192];
+static const struct orc_et_setup setup = {
+	.saga_id = SAGA_ID,
+	.start_data = FIVE,
+	.now = 1000,
+	.reload = true,
 };
 
 static void
-rig_init_def(struct rig *r, struct orc_definition *def)
+rig_init(struct orc_et_rig *r, const char *map)
 {
-	memset(r, 0, sizeof(*r));
-	r->def = def;
-	ck_assert_int_eq(orc_saga_init(&r->saga, r->def), ORC_OK);
-	orc_effects_init(&r->fx);
-	r->now = 1000;
-}
-
-static void
-rig_init(struct rig *r, const char *map)
-{
-	rig_init_def(r, def_map(map));
-}
-
-static void
-rig_finish(struct rig *r)
-{
-	orc_saga_finish(&r->saga);
-	orc_effects_finish(&r->fx);
-	orc_definition_destroy(r->def);
-}
-
-static void
-summarize(struct rig *r)
-{
-	size_t len = 0;
-
-	r->got[0] = '\0';
-	for (size_t i = 0; i < r->fx.n; i++) {
-		const struct orc_effect *e = &r->fx.v[i];
-		char item[512], at[32] = "";
-
-		switch (e->kind) {
-		case ORC_EFFECT_COMMAND:
-			if (e->item >= 0)
-				snprintf(at, sizeof(at), "[%lld]",
-					 (long long)e->item);
-			snprintf(item, sizeof(item), "cmd:%s%s/%s/%d",
-				 e->step_name, at,
-				 orc_command_kind_name(e->command_kind),
-				 e->attempt);
-			break;
-		case ORC_EFFECT_HISTORY: {
-			const char *why = json_string_value(
-				json_object_get(e->detail, "reason"));
-			json_t *n = json_object_get(e->detail, "item");
-
-			if (json_is_integer(n))
-				snprintf(at, sizeof(at), "[%lld]",
-					 (long long)json_integer_value(n));
-			if (strstr(e->history, ".ignored") != NULL)
-				snprintf(item, sizeof(item), "h:%s%s(%s)",
-					 e->history, at, why ? why : "?");
-			else
-				snprintf(item, sizeof(item), "h:%s%s",
-					 e->history, at);
-			break;
-		}
-		case ORC_EFFECT_SAGA_EVENT:
-			snprintf(item, sizeof(item), "ev:%s",
-				 orc_saga_status_name(e->saga_status));
-			break;
-		default:
-			snprintf(item, sizeof(item), "%s",
-				 orc_effect_kind_name(e->kind));
-			break;
-		}
-		if (len + strlen(item) + 8 >= sizeof(r->got)) {
-			/* a large map's: long enough to tell */
-			strcpy(r->got + len, " ...");
-			break;
-		}
-		len += (size_t)snprintf(r->got + len, sizeof(r->got) - len,
-					"%s%s", len ? " " : "", item);
-	}
-}
-
-static enum orc_status
-apply(struct rig *r, const struct orc_engine_input *in)
-{
-	enum orc_status st;
-	char *why;
-
-	orc_error_clear(&r->err);
-	st = orc_engine_apply_with(&r->saga, in, &r->opts, r->now, &r->fx,
-				   &r->err);
-	summarize(r);
-	if (st == ORC_OK && !r->no_reload) {
-		why = orc_et_reload(&r->saga);
-		ck_assert_msg(why == NULL, "%s", why);
-	}
-	return st;
-}
-
-static bool
-word(const char **s, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	while (**s == ' ')
-		(*s)++;
-	if (**s == '\0')
-		return false;
-	if (**s == '{' || **s == '[') {
-		n = strlen(*s);
-		ck_assert_uint_lt(n, len);
-		memcpy(buf, *s, n + 1);
-		*s += n;
-		return true;
-	}
-	while ((*s)[n] != '\0' && (*s)[n] != ' ')
-		n++;
-	ck_assert_uint_lt(n, len);
-	memcpy(buf, *s, n);
-	buf[n] = '\0';
-	*s += n;
-	return true;
-}
-
-/*
- * One script command: start [DATA] | reply STEP TYPE [DATA] |
- * replyid ID STEP TYPE [DATA] | wake | timer | at MS | cancel | retry |
- * pause | resume | skip STEP [DATA] | resolve STEP.
- */
-static enum orc_status
-command(struct rig *r, const char *cmd)
-{
-	struct orc_engine_input in = {0};
-	char verb[32], id[64], a1[128] = "", a2[128] = "", a3[2048] = "";
-	const char *p = cmd;
-	enum orc_status st;
-
-	ck_assert_msg(word(&p, verb, sizeof(verb)), "empty command");
-	if (strcmp(verb, "start") == 0) {
-		in.kind = ORC_INPUT_START;
-		in.saga_id = SAGA_ID;
-		in.event_id = "trigger-1";
-		if (!word(&p, a3, sizeof(a3)))
-			strcpy(a3, FIVE);
-	} else if (strcmp(verb, "reply") == 0 || strcmp(verb, "replyid") == 0) {
-		in.kind = ORC_INPUT_REPLY;
-		if (strcmp(verb, "replyid") == 0) {
-			ck_assert(word(&p, id, sizeof(id)));
-			in.dedup_id = id;
-		}
-		ck_assert(word(&p, a1, sizeof(a1)) && word(&p, a2, sizeof(a2)));
-		word(&p, a3, sizeof(a3));
-		in.step = a1;
-		in.type = a2;
-		in.event_id = "reply-1";
-	} else if (strcmp(verb, "wake") == 0) {
-		ck_assert_msg(r->saga.wake_ms > 0, "wake: no timer");
-		r->now = r->saga.wake_ms;
-		in.kind = ORC_INPUT_TIMER;
-	} else if (strcmp(verb, "timer") == 0) {
-		in.kind = ORC_INPUT_TIMER;
-	} else if (strcmp(verb, "at") == 0) {
-		ck_assert(word(&p, a1, sizeof(a1)));
-		r->now = strtoll(a1, NULL, 10);
-		return ORC_OK;
-	} else if (strcmp(verb, "cancel") == 0) {
-		in.kind = ORC_INPUT_CANCEL;
-		in.reason = "test";
-	} else if (strcmp(verb, "retry") == 0) {
-		in.kind = ORC_INPUT_RETRY;
-		if (word(&p, a1, sizeof(a1)))
-			in.step = a1;
-	} else if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0 ||
-		   strcmp(verb, "terminate") == 0) {
-		in.kind = verb[0] == 'p'   ? ORC_INPUT_PAUSE
-			  : verb[0] == 'r' ? ORC_INPUT_RESUME
-					   : ORC_INPUT_TERMINATE;
-		in.by = "ann@host";
-		in.reason = "test";
-	} else if (strcmp(verb, "skip") == 0 || strcmp(verb, "resolve") == 0) {
-		in.kind = verb[0] == 's' ? ORC_INPUT_SKIP : ORC_INPUT_RESOLVE;
-		ck_assert(word(&p, a1, sizeof(a1)));
-		word(&p, a3, sizeof(a3));
-		in.step = a1;
-		in.by = "ann@host";
-	} else {
-		ck_abort_msg("unknown command %s", verb);
-	}
-	if (a3[0] != '\0')
-		in.data = json_sq(a3);
-	st = apply(r, &in);
-	json_decref(in.data);
-	return st;
-}
-
-static void
-script(struct rig *r, const char *s)
-{
-	char buf[4096], *save = NULL;
-
-	ck_assert_uint_lt(strlen(s), sizeof(buf));
-	strcpy(buf, s);
-	for (char *c = strtok_r(buf, ";", &save); c != NULL;
-	     c = strtok_r(NULL, ";", &save)) {
-		enum orc_status st = command(r, c);
-
-		ck_assert_msg(st == ORC_OK, "%s: %s (%s)", c,
-			      orc_status_name(st), r->err.message);
-	}
-}
-
-static void
-expect(struct rig *r, const char *cmd, const char *effects)
-{
-	enum orc_status st = command(r, cmd);
-
-	ck_assert_msg(st == ORC_OK, "%s: %s (%s)", cmd, orc_status_name(st),
-		      r->err.message);
-	ck_assert_msg(strcmp(r->got, effects) == 0, "%s:\n got  %s\n want %s",
-		      cmd, r->got, effects);
-}
-
-/* Step statuses, "m=running p=running z=pending". */
-static const char *
-steps_of(struct rig *r)
-{
-	static char buf[256];
-	size_t len = 0;
-
-	for (size_t i = 0; i < r->saga.n_steps; i++)
-		len += (size_t)snprintf(
-			buf + len, sizeof(buf) - len, "%s%s=%s",
-			len ? " " : "", r->saga.def->steps[i].name,
-			orc_step_status_name(r->saga.steps[i].status));
-	return buf;
-}
-
-static void
-expect_status(struct rig *r, const char *saga, const char *steps)
-{
-	ck_assert_str_eq(orc_saga_status_name(r->saga.status), saga);
-	ck_assert_str_eq(steps_of(r), steps);
+	orc_et_rig_init(r, &setup, def_map(map));
 }
 
 /* Map step m (index 0) and its loaded item with index index. */
 static struct orc_map_state *
-map_m(struct rig *r)
+map_m(struct orc_et_rig *r)
 {
 	ck_assert_ptr_nonnull(r->saga.steps[0].map);
 	return r->saga.steps[0].map;
 }
 
 static struct orc_map_item *
-item(struct rig *r, int64_t index)
+item(struct orc_et_rig *r, int64_t index)
 {
 	struct orc_map_state *m = map_m(r);
 
@@ -404,7 +121,7 @@ item(struct rig *r, int64_t index)
 
 /* The n-th command effect of the last apply. */
 static const struct orc_effect *
-nth_command(struct rig *r, size_t nth)
+nth_command(struct orc_et_rig *r, size_t nth)
 {
 	for (size_t i = 0; i < r->fx.n; i++)
 		if (r->fx.v[i].kind == ORC_EFFECT_COMMAND && nth-- == 0)
@@ -413,31 +130,8 @@ nth_command(struct rig *r, size_t nth)
 	return NULL;
 }
 
-/* The context at pointer, compact and with sorted keys; free() it. */
-static char *
-context_at(struct rig *r, const char *pointer)
-{
-	const json_t *v = orc_jsonp_get(r->saga.context, pointer);
-	char *text;
-
-	ck_assert_msg(v != NULL, "nothing at %s", pointer);
-	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-	ck_assert_ptr_nonnull(text);
-	return text;
-}
-
 static void
-expect_at(struct rig *r, const char *pointer, const char *want_sq)
-{
-	char *got = context_at(r, pointer), *want = unquote(want_sq);
-
-	ck_assert_str_eq(got, want);
-	free(got);
-	free(want);
-}
-
-static void
-expect_counters(struct rig *r, int64_t started, int64_t succeeded,
+expect_counters(struct orc_et_rig *r, int64_t started, int64_t succeeded,
 		int64_t failed, int64_t compensated)
 {
 	struct orc_map_state *m = map_m(r);
@@ -523,17 +217,17 @@ static const struct start_row start_rows[] = {
 START_TEST(test_start_table)
 {
 	const struct start_row *row = &start_rows[_i];
-	struct rig r;
+	struct orc_et_rig r;
 	char cmd[1024];
 
 	rig_init(&r, row->map);
 	snprintf(cmd, sizeof(cmd), "start %s", row->input);
-	ck_assert_msg(command(&r, cmd) == ORC_OK, "%s: %s", row->name,
+	ck_assert_msg(orc_et_command(&r, cmd) == ORC_OK, "%s: %s", row->name,
 		      r.err.message);
 	ck_assert_msg(strcmp(r.got, row->effects) == 0, "%s:\n got  %s\n want %s",
 		      row->name, r.got, row->effects);
-	ck_assert_msg(strcmp(steps_of(&r), row->steps) == 0, "%s: %s",
-		      row->name, steps_of(&r));
+	ck_assert_msg(strcmp(orc_et_steps(&r), row->steps) == 0, "%s: %s",
+		      row->name, orc_et_steps(&r));
 	if (row->reason != NULL)
 		ck_assert_msg(r.saga.failure_reason != NULL &&
 				  strcmp(r.saga.failure_reason, row->reason) ==
@@ -544,8 +238,8 @@ START_TEST(test_start_table)
 	else
 		ck_assert_ptr_null(r.saga.failure_reason);
 	if (row->result != NULL)
-		expect_at(&r, "/steps/m", row->result);
-	rig_finish(&r);
+		orc_et_expect_at(&r, "/steps/m", row->result);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -566,14 +260,14 @@ START_TEST(test_min_success_bound)
 	};
 
 	for (size_t c = 0; c < COUNT(cases); c++) {
-		struct rig r;
+		struct orc_et_rig r;
 
 		rig_init(&r, cases[c].map);
-		script(&r, "start");
+		orc_et_script(&r, "start");
 		ck_assert_msg(map_m(&r)->min_success == cases[c].n,
 			      "%s: %lld", cases[c].map,
 			      (long long)map_m(&r)->min_success);
-		rig_finish(&r);
+		orc_et_rig_finish(&r);
 	}
 }
 END_TEST
@@ -582,12 +276,12 @@ END_TEST
 
 START_TEST(test_happy_path)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	const struct orc_effect *e;
 	char *data;
 
 	rig_init(&r, CONC2);
-	script(&r, "start");
+	orc_et_script(&r, "start");
 	e = nth_command(&r, 0);
 	ck_assert_int_eq(e->item, 0);
 	ck_assert_str_eq(e->step_name, "m");
@@ -607,28 +301,33 @@ START_TEST(test_happy_path)
 	expect_counters(&r, 2, 0, 0, 0);
 
 	/* every success starts the next; replies out of order */
-	expect(&r, "reply m[0] m.ok {'v':0}",
-	       "h:step.succeeded[0] h:step.started[2] cmd:m[2]/action/1");
+	orc_et_expect(
+		&r, "reply m[0] m.ok {'v':0}",
+		"h:step.succeeded[0] h:step.started[2] cmd:m[2]/action/1");
 	e = nth_command(&r, 0);
 	ck_assert_str_eq(e->message_id, SAGA_ID "/m[2]/action/1");
 	ck_assert_int_eq(e->item, 2);
-	expect(&r, "reply m[2] m.ok {'v':2}",
-	       "h:step.succeeded[2] h:step.started[3] cmd:m[3]/action/1");
-	expect(&r, "reply m[3] m.ok {'v':3}",
-	       "h:step.succeeded[3] h:step.started[4] cmd:m[4]/action/1");
-	expect(&r, "reply m[4] m.ok {'v':4}", "h:step.succeeded[4]");
-	expect(&r, "reply p p.ok", "h:step.succeeded");
+	orc_et_expect(
+		&r, "reply m[2] m.ok {'v':2}",
+		"h:step.succeeded[2] h:step.started[3] cmd:m[3]/action/1");
+	orc_et_expect(
+		&r, "reply m[3] m.ok {'v':3}",
+		"h:step.succeeded[3] h:step.started[4] cmd:m[4]/action/1");
+	orc_et_expect(&r, "reply m[4] m.ok {'v':4}", "h:step.succeeded[4]");
+	orc_et_expect(&r, "reply p p.ok", "h:step.succeeded");
 	expect_counters(&r, 5, 4, 0, 0);
 	ck_assert_ptr_null(orc_jsonp_get(r.saga.context, "/steps/m"));
-	expect(&r, "reply m[1] m.ok {'v':1}",
-	       "h:step.succeeded[1] h:step.succeeded h:step.started "
-	       "cmd:z/action/1");
-	expect_at(&r, "/steps/m", "[{'v':0},{'v':1},{'v':2},{'v':3},{'v':4}]");
+	orc_et_expect(&r, "reply m[1] m.ok {'v':1}",
+		      "h:step.succeeded[1] h:step.succeeded h:step.started "
+		      "cmd:z/action/1");
+	orc_et_expect_at(&r, "/steps/m",
+			 "[{'v':0},{'v':1},{'v':2},{'v':3},{'v':4}]");
 	expect_counters(&r, 5, 5, 0, 0);
-	expect(&r, "reply z z.ok",
-	       "h:step.succeeded h:saga.completed ev:completed");
-	expect_status(&r, "completed", "m=succeeded p=succeeded z=succeeded");
-	rig_finish(&r);
+	orc_et_expect(&r, "reply z z.ok",
+		      "h:step.succeeded h:saga.completed ev:completed");
+	orc_et_expect_status(&r, "completed",
+			     "m=succeeded p=succeeded z=succeeded");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -637,11 +336,12 @@ START_TEST(test_item_and_index_rendered)
 {
 	static const char *const map =
 		"'items':'${/input/items}','max_concurrency':3";
-	struct rig r;
+	struct orc_et_rig r;
 	char *data;
 
 	rig_init(&r, map);
-	script(&r, "start {'id':'k1','items':[{'sku':'a'},{'sku':'b'},{}]}");
+	orc_et_script(&r,
+		      "start {'id':'k1','items':[{'sku':'a'},{'sku':'b'},{}]}");
 	for (size_t k = 0; k < 3; k++) {
 		const struct orc_effect *e = nth_command(&r, k);
 		char want[128];
@@ -659,72 +359,77 @@ START_TEST(test_item_and_index_rendered)
 		ck_assert_str_eq(data, want);
 		free(data);
 	}
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_item_retry_timeout_attempts)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2);
-	script(&r, "start; at 1500");
+	orc_et_script(&r, "start; at 1500");
 	/* a retryable failure: a backoff on the item, then attempt 2 */
-	expect(&r, "reply m[0] m.flaky", "h:step.retry_scheduled[0]");
+	orc_et_expect(&r, "reply m[0] m.flaky", "h:step.retry_scheduled[0]");
 	ck_assert_int_eq(item(&r, 0)->st.wake_reason, ORC_WAKE_RETRY);
 	ck_assert_int_eq(item(&r, 0)->st.wake_ms, 2500);
 	ck_assert_int_eq(r.saga.wake_ms, 2500);
-	expect(&r, "reply m[0] m.flaky", "h:reply.ignored[0](late)");
-	expect(&r, "wake", "h:step.started[0] cmd:m[0]/action/2");
+	orc_et_expect(&r, "reply m[0] m.flaky", "h:reply.ignored[0](late)");
+	orc_et_expect(&r, "wake", "h:step.started[0] cmd:m[0]/action/2");
 	ck_assert_str_eq(nth_command(&r, 0)->message_id,
 			 SAGA_ID "/m[0]/action/2");
 	ck_assert_int_eq(item(&r, 0)->st.wake_reason, ORC_WAKE_TIMEOUT);
 	ck_assert_int_eq(item(&r, 0)->st.wake_ms, 12500);
 	/* item 1 times out at 11000: its retry */
-	expect(&r, "wake", "h:step.timed_out[1] h:step.retry_scheduled[1]");
+	orc_et_expect(&r, "wake",
+		      "h:step.timed_out[1] h:step.retry_scheduled[1]");
 	ck_assert_int_eq(r.now, 11000);
-	expect(&r, "wake", "h:step.started[1] cmd:m[1]/action/2");
+	orc_et_expect(&r, "wake", "h:step.started[1] cmd:m[1]/action/2");
 	/* attempt 2 of item 0 fails: the item fails, and with it the map */
-	expect(&r, "reply m[0] m.flaky",
-	       "h:step.failed[0] h:step.failed h:saga.compensating");
+	orc_et_expect(&r, "reply m[0] m.flaky",
+		      "h:step.failed[0] h:step.failed h:saga.compensating");
 	ck_assert_str_eq(item(&r, 0)->st.last_error, "m.flaky");
 	ck_assert_str_eq(r.saga.failure_reason,
 			 "m: 1 of 5 items failed, at least 5 must succeed; "
 			 "m[0]: m.flaky");
-	expect_status(&r, "compensating", "m=failed p=running z=pending");
+	orc_et_expect_status(&r, "compensating",
+			     "m=failed p=running z=pending");
 	expect_counters(&r, 2, 0, 1, 0);
 	/* item 1 is awaited, without further retries */
-	expect(&r, "wake", "h:step.timed_out[1] h:step.failed[1]");
+	orc_et_expect(&r, "wake", "h:step.timed_out[1] h:step.failed[1]");
 	ck_assert_int_eq(r.now, 22000);
-	expect(&r, "reply p p.ok",
-	       "h:step.succeeded h:compensation.started cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_expect(
+		&r, "reply p p.ok",
+		"h:step.succeeded h:compensation.started cmd:p/compensation/1");
+	orc_et_expect(
+		&r, "reply p p.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
 	expect_counters(&r, 2, 0, 2, 0);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_min_success_fraction_completes)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2 ",'min_success':0.5");
-	script(&r, "start; reply p p.ok");
-	expect(&r, "reply m[0] m.bad {'no':0}",
-	       "h:step.failed[0] h:step.started[2] cmd:m[2]/action/1");
-	expect(&r, "reply m[1] m.ok {'v':1}",
-	       "h:step.succeeded[1] h:step.started[3] cmd:m[3]/action/1");
-	expect(&r, "reply m[2] m.bad",
-	       "h:step.failed[2] h:step.started[4] cmd:m[4]/action/1");
-	expect(&r, "reply m[3] m.ok {'v':3}", "h:step.succeeded[3]");
-	expect(&r, "reply m[4] m.ok {'v':4}",
-	       "h:step.succeeded[4] h:step.succeeded h:step.started "
-	       "cmd:z/action/1");
+	orc_et_script(&r, "start; reply p p.ok");
+	orc_et_expect(&r, "reply m[0] m.bad {'no':0}",
+		      "h:step.failed[0] h:step.started[2] cmd:m[2]/action/1");
+	orc_et_expect(
+		&r, "reply m[1] m.ok {'v':1}",
+		"h:step.succeeded[1] h:step.started[3] cmd:m[3]/action/1");
+	orc_et_expect(&r, "reply m[2] m.bad",
+		      "h:step.failed[2] h:step.started[4] cmd:m[4]/action/1");
+	orc_et_expect(&r, "reply m[3] m.ok {'v':3}", "h:step.succeeded[3]");
+	orc_et_expect(&r, "reply m[4] m.ok {'v':4}",
+		      "h:step.succeeded[4] h:step.succeeded h:step.started "
+		      "cmd:z/action/1");
 	/* a failed item is null in the result */
-	expect_at(&r, "/steps/m", "[null,{'v':1},null,{'v':3},{'v':4}]");
+	orc_et_expect_at(&r, "/steps/m", "[null,{'v':1},null,{'v':3},{'v':4}]");
 	expect_counters(&r, 5, 3, 2, 0);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -735,37 +440,40 @@ END_TEST
  */
 START_TEST(test_min_success_unreachable)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2 ",'min_success':3");
-	script(&r, "start");
-	expect(&r, "reply m[0] m.bad",
-	       "h:step.failed[0] h:step.started[2] cmd:m[2]/action/1");
-	expect(&r, "reply m[2] m.bad",
-	       "h:step.failed[2] h:step.started[3] cmd:m[3]/action/1");
-	expect(&r, "reply m[3] m.bad",
-	       "h:step.failed[3] h:step.failed h:saga.compensating");
-	expect_status(&r, "compensating", "m=failed p=running z=pending");
+	orc_et_script(&r, "start");
+	orc_et_expect(&r, "reply m[0] m.bad",
+		      "h:step.failed[0] h:step.started[2] cmd:m[2]/action/1");
+	orc_et_expect(&r, "reply m[2] m.bad",
+		      "h:step.failed[2] h:step.started[3] cmd:m[3]/action/1");
+	orc_et_expect(&r, "reply m[3] m.bad",
+		      "h:step.failed[3] h:step.failed h:saga.compensating");
+	orc_et_expect_status(&r, "compensating",
+			     "m=failed p=running z=pending");
 	expect_counters(&r, 4, 0, 3, 0);
 	ck_assert_str_eq(r.saga.failure_reason,
 			 "m: 3 of 5 items failed, at least 3 must succeed; "
 			 "m[3]: m.bad");
-	expect(&r, "reply m[1] m.ok {'v':1}", "h:step.succeeded[1]");
+	orc_et_expect(&r, "reply m[1] m.ok {'v':1}", "h:step.succeeded[1]");
 	expect_counters(&r, 4, 1, 3, 0);
-	expect(&r, "reply p p.ok",
-	       "h:step.succeeded h:compensation.started cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded h:compensation.started[1] "
-	       "cmd:m[1]/compensation/1");
+	orc_et_expect(
+		&r, "reply p p.ok",
+		"h:step.succeeded h:compensation.started cmd:p/compensation/1");
+	orc_et_expect(&r, "reply p p.undone",
+		      "h:compensation.succeeded h:compensation.started[1] "
+		      "cmd:m[1]/compensation/1");
 	ck_assert_str_eq(nth_command(&r, 0)->message_id,
 			 SAGA_ID "/m[1]/compensation/1");
-	expect(&r, "reply m[1] m.undone",
-	       "h:compensation.succeeded[1] h:compensation.succeeded "
-	       "h:saga.compensated ev:compensated");
-	expect_status(&r, "compensated", "m=compensated p=compensated "
-					 "z=pending");
+	orc_et_expect(&r, "reply m[1] m.undone",
+		      "h:compensation.succeeded[1] h:compensation.succeeded "
+		      "h:saga.compensated ev:compensated");
+	orc_et_expect_status(&r, "compensated",
+			     "m=compensated p=compensated "
+			     "z=pending");
 	expect_counters(&r, 4, 1, 3, 1);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -781,75 +489,84 @@ END_TEST
 
 START_TEST(test_succeeded_map_compensated)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char *data;
 
 	rig_init(&r, CONC2);
-	script(&r, S_MAP_DONE);
-	expect_status(&r, "running", "m=succeeded p=succeeded z=running");
-	expect(&r, "reply z z.bad",
-	       "h:step.failed h:saga.compensating h:compensation.started[4] "
-	       "cmd:m[4]/compensation/1 h:compensation.started[2] "
-	       "cmd:m[2]/compensation/1");
+	orc_et_script(&r, S_MAP_DONE);
+	orc_et_expect_status(&r, "running",
+			     "m=succeeded p=succeeded z=running");
+	orc_et_expect(
+		&r, "reply z z.bad",
+		"h:step.failed h:saga.compensating h:compensation.started[4] "
+		"cmd:m[4]/compensation/1 h:compensation.started[2] "
+		"cmd:m[2]/compensation/1");
 	data = json_dumps(nth_command(&r, 0)->data,
 			  JSON_COMPACT | JSON_SORT_KEYS);
 	ck_assert_str_eq(data, "{\"n\":4,\"sku\":\"s4\"}");
 	free(data);
-	expect_status(&r, "compensating", "m=compensating p=succeeded "
-					  "z=failed");
-	expect(&r, "reply m[2] m.undone",
-	       "h:compensation.succeeded[2] h:compensation.started[3] "
-	       "cmd:m[3]/compensation/1");
-	expect(&r, "reply m[4] m.undone",
-	       "h:compensation.succeeded[4] h:compensation.started[1] "
-	       "cmd:m[1]/compensation/1");
-	expect(&r, "reply m[3] m.undone",
-	       "h:compensation.succeeded[3] h:compensation.started[0] "
-	       "cmd:m[0]/compensation/1");
-	expect(&r, "reply m[3] m.undone",
-	       "h:reply.ignored[3](duplicate)");
-	expect(&r, "reply m[1] m.undone", "h:compensation.succeeded[1]");
-	expect(&r, "reply m[0] m.undone",
-	       "h:compensation.succeeded[0] h:compensation.succeeded "
-	       "h:compensation.started cmd:p/compensation/1");
+	orc_et_expect_status(&r, "compensating",
+			     "m=compensating p=succeeded "
+			     "z=failed");
+	orc_et_expect(&r, "reply m[2] m.undone",
+		      "h:compensation.succeeded[2] h:compensation.started[3] "
+		      "cmd:m[3]/compensation/1");
+	orc_et_expect(&r, "reply m[4] m.undone",
+		      "h:compensation.succeeded[4] h:compensation.started[1] "
+		      "cmd:m[1]/compensation/1");
+	orc_et_expect(&r, "reply m[3] m.undone",
+		      "h:compensation.succeeded[3] h:compensation.started[0] "
+		      "cmd:m[0]/compensation/1");
+	orc_et_expect(&r, "reply m[3] m.undone",
+		      "h:reply.ignored[3](duplicate)");
+	orc_et_expect(&r, "reply m[1] m.undone", "h:compensation.succeeded[1]");
+	orc_et_expect(&r, "reply m[0] m.undone",
+		      "h:compensation.succeeded[0] h:compensation.succeeded "
+		      "h:compensation.started cmd:p/compensation/1");
 	expect_counters(&r, 5, 5, 0, 5);
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded h:saga.compensated ev:compensated");
-	rig_finish(&r);
+	orc_et_expect(
+		&r, "reply p p.undone",
+		"h:compensation.succeeded h:saga.compensated ev:compensated");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* p completed after the map's last item: p is undone first. */
 START_TEST(test_map_ordered_by_last_item)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2);
-	script(&r, "start; reply m[0] m.ok; reply m[1] m.ok; reply m[2] m.ok;"
-		   " reply m[3] m.ok; reply m[4] m.ok; reply p p.ok");
-	expect(&r, "reply z z.bad",
-	       "h:step.failed h:saga.compensating h:compensation.started "
-	       "cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded h:compensation.started[4] "
-	       "cmd:m[4]/compensation/1 h:compensation.started[3] "
-	       "cmd:m[3]/compensation/1");
-	rig_finish(&r);
+	orc_et_script(
+		&r, "start; reply m[0] m.ok; reply m[1] m.ok; reply m[2] m.ok;"
+		    " reply m[3] m.ok; reply m[4] m.ok; reply p p.ok");
+	orc_et_expect(
+		&r, "reply z z.bad",
+		"h:step.failed h:saga.compensating h:compensation.started "
+		"cmd:p/compensation/1");
+	orc_et_expect(&r, "reply p p.undone",
+		      "h:compensation.succeeded h:compensation.started[4] "
+		      "cmd:m[4]/compensation/1 h:compensation.started[3] "
+		      "cmd:m[3]/compensation/1");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* An item's compensation gives up: stuck; RETRY resends it. */
 START_TEST(test_item_compensation_stuck_retry)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2);
-	script(&r, S_MAP_DONE "; reply z z.bad");
-	expect(&r, "reply m[4] m.stuck", "h:compensation.retry_scheduled[4]");
-	expect(&r, "wake", "h:compensation.started[4] cmd:m[4]/compensation/2");
-	expect(&r, "reply m[4] m.stuck",
-	       "h:compensation.failed[4] h:saga.stuck ev:stuck");
-	expect_status(&r, "stuck", "m=compensating p=succeeded z=failed");
+	orc_et_script(&r, S_MAP_DONE "; reply z z.bad");
+	orc_et_expect(&r, "reply m[4] m.stuck",
+		      "h:compensation.retry_scheduled[4]");
+	orc_et_expect(&r, "wake",
+		      "h:compensation.started[4] cmd:m[4]/compensation/2");
+	orc_et_expect(&r, "reply m[4] m.stuck",
+		      "h:compensation.failed[4] h:saga.stuck ev:stuck");
+	orc_et_expect_status(&r, "stuck",
+			     "m=compensating p=succeeded z=failed");
 	ck_assert_str_eq(r.saga.failure_reason,
 			 "compensation of m[4] failed: m.stuck (2 attempts)");
 	/* stuck: no timer runs on, item 2's timeout neither */
@@ -857,39 +574,42 @@ START_TEST(test_item_compensation_stuck_retry)
 	ck_assert_int_eq(item(&r, 2)->st.wake_ms, 0);
 	ck_assert_int_eq(r.saga.wake_ms, 0);
 	/* item 2's compensation is still in flight, and may finish */
-	expect(&r, "reply m[2] m.undone", "h:compensation.succeeded[2]");
-	expect_status(&r, "stuck", "m=compensating p=succeeded z=failed");
+	orc_et_expect(&r, "reply m[2] m.undone", "h:compensation.succeeded[2]");
+	orc_et_expect_status(&r, "stuck",
+			     "m=compensating p=succeeded z=failed");
 	/* stuck: nothing new starts */
 	ck_assert_int_eq(item(&r, 3)->st.status, ORC_STEP_SUCCEEDED);
 	/* item 4 again (attempt 3), and item 3 beside it */
-	script(&r, "retry");
+	orc_et_script(&r, "retry");
 	ck_assert_msg(strstr(r.got, "h:compensation.started[4] "
 				    "cmd:m[4]/compensation/3 "
 				    "h:compensation.started[3] "
 				    "cmd:m[3]/compensation/1") != NULL,
 		      "%s", r.got);
 	ck_assert_str_eq(orc_saga_status_name(r.saga.status), "compensating");
-	expect(&r, "reply m[4] m.undone",
-	       "h:compensation.succeeded[4] h:compensation.started[1] "
-	       "cmd:m[1]/compensation/1");
-	script(&r, "reply m[3] m.undone; reply m[1] m.undone");
-	expect(&r, "reply m[0] m.undone",
-	       "h:compensation.succeeded[0] h:compensation.succeeded "
-	       "h:compensation.started cmd:p/compensation/1");
-	rig_finish(&r);
+	orc_et_expect(&r, "reply m[4] m.undone",
+		      "h:compensation.succeeded[4] h:compensation.started[1] "
+		      "cmd:m[1]/compensation/1");
+	orc_et_script(&r, "reply m[3] m.undone; reply m[1] m.undone");
+	orc_et_expect(&r, "reply m[0] m.undone",
+		      "h:compensation.succeeded[0] h:compensation.succeeded "
+		      "h:compensation.started cmd:p/compensation/1");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* RESOLVE of the map step: its stuck item counts as undone. */
 START_TEST(test_item_compensation_stuck_resolve)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2);
-	script(&r, S_MAP_DONE "; reply z z.bad; reply m[4] m.stuck; wake;"
-		   " reply m[4] m.stuck");
-	expect_status(&r, "stuck", "m=compensating p=succeeded z=failed");
-	script(&r, "resolve m");
+	orc_et_script(&r,
+		      S_MAP_DONE "; reply z z.bad; reply m[4] m.stuck; wake;"
+				 " reply m[4] m.stuck");
+	orc_et_expect_status(&r, "stuck",
+			     "m=compensating p=succeeded z=failed");
+	orc_et_script(&r, "resolve m");
 	/* item 2, without a timer since the saga stuck, is settled too */
 	ck_assert_msg(strstr(r.got, "h:compensation.succeeded[2] "
 				    "h:compensation.succeeded[4] "
@@ -902,50 +622,60 @@ START_TEST(test_item_compensation_stuck_resolve)
 				 ? "compensated"
 				 : "not",
 			 "compensated");
-	expect_status(&r, "compensating", "m=compensating p=succeeded "
-					  "z=failed");
-	expect(&r, "reply m[2] m.undone", "h:reply.ignored[2](duplicate)");
-	script(&r, "reply m[3] m.undone;"
-		   " reply m[1] m.undone; reply m[0] m.undone; reply p p.undone");
-	expect_status(&r, "compensated", "m=compensated p=compensated "
-					 "z=failed");
+	orc_et_expect_status(&r, "compensating",
+			     "m=compensating p=succeeded "
+			     "z=failed");
+	orc_et_expect(&r, "reply m[2] m.undone",
+		      "h:reply.ignored[2](duplicate)");
+	orc_et_script(
+		&r,
+		"reply m[3] m.undone;"
+		" reply m[1] m.undone; reply m[0] m.undone; reply p p.undone");
+	orc_et_expect_status(&r, "compensated",
+			     "m=compensated p=compensated "
+			     "z=failed");
 	expect_counters(&r, 5, 5, 0, 5);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_replies)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2);
-	script(&r, "start");
+	orc_et_script(&r, "start");
 	/* an item not started yet, an index past the array */
-	expect(&r, "reply m[3] m.ok", "h:reply.ignored[3](unknown_step)");
-	expect(&r, "reply m[99] m.ok", "h:reply.ignored[99](unknown_step)");
+	orc_et_expect(&r, "reply m[3] m.ok",
+		      "h:reply.ignored[3](unknown_step)");
+	orc_et_expect(&r, "reply m[99] m.ok",
+		      "h:reply.ignored[99](unknown_step)");
 	/* the map step without an index, malformed ones, a plain step's */
-	expect(&r, "reply m m.ok", "h:reply.ignored(unknown_step)");
-	expect(&r, "reply m[] m.ok", "h:reply.ignored(unknown_step)");
-	expect(&r, "reply m[-1] m.ok", "h:reply.ignored(unknown_step)");
-	expect(&r, "reply m[1]x m.ok", "h:reply.ignored(unknown_step)");
-	expect(&r, "reply m[x] m.ok", "h:reply.ignored(unknown_step)");
-	expect(&r, "reply p[0] p.ok", "h:reply.ignored(unknown_step)");
-	expect(&r, "reply m[0] m.what", "h:reply.ignored[0](unexpected_type)");
+	orc_et_expect(&r, "reply m m.ok", "h:reply.ignored(unknown_step)");
+	orc_et_expect(&r, "reply m[] m.ok", "h:reply.ignored(unknown_step)");
+	orc_et_expect(&r, "reply m[-1] m.ok", "h:reply.ignored(unknown_step)");
+	orc_et_expect(&r, "reply m[1]x m.ok", "h:reply.ignored(unknown_step)");
+	orc_et_expect(&r, "reply m[x] m.ok", "h:reply.ignored(unknown_step)");
+	orc_et_expect(&r, "reply p[0] p.ok", "h:reply.ignored(unknown_step)");
+	orc_et_expect(&r, "reply m[0] m.what",
+		      "h:reply.ignored[0](unexpected_type)");
 	expect_counters(&r, 2, 0, 0, 0);
 	/* a redelivered reply is a no-op */
-	expect(&r, "replyid r1 m[0] m.ok {'v':0}",
-	       "h:step.succeeded[0] h:step.started[2] cmd:m[2]/action/1");
+	orc_et_expect(
+		&r, "replyid r1 m[0] m.ok {'v':0}",
+		"h:step.succeeded[0] h:step.started[2] cmd:m[2]/action/1");
 	ck_assert_int_eq(r.fx.result, ORC_RESULT_APPLIED);
-	expect(&r, "replyid r1 m[0] m.ok {'v':0}", "");
+	orc_et_expect(&r, "replyid r1 m[0] m.ok {'v':0}", "");
 	ck_assert_int_eq(r.fx.result, ORC_RESULT_DUPLICATE);
 	/* the same id for another item is that item's */
-	expect(&r, "replyid r1 m[1] m.bad", "h:step.failed[1] h:step.failed "
-					    "h:saga.compensating");
+	orc_et_expect(&r, "replyid r1 m[1] m.bad",
+		      "h:step.failed[1] h:step.failed "
+		      "h:saga.compensating");
 	/* without an id: a second success is a duplicate, a failure late */
-	expect(&r, "reply m[0] m.ok", "h:reply.ignored[0](duplicate)");
-	expect(&r, "reply m[0] m.bad", "h:reply.ignored[0](late)");
+	orc_et_expect(&r, "reply m[0] m.ok", "h:reply.ignored[0](duplicate)");
+	orc_et_expect(&r, "reply m[0] m.bad", "h:reply.ignored[0](late)");
 	expect_counters(&r, 3, 1, 1, 0);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -958,7 +688,7 @@ END_TEST
  * complete as given.
  */
 static void
-reload_partial(struct rig *r, const struct orc_saga *stored,
+reload_partial(struct orc_et_rig *r, const struct orc_saga *stored,
 	       bool (*keep)(const struct orc_map_item *), bool complete)
 {
 	struct orc_saga_row row;
@@ -1018,21 +748,21 @@ keep_all(const struct orc_map_item *it)
 
 START_TEST(test_partial_load_completes_by_timer)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	struct orc_saga all;
 	int64_t at;
 
 	rig_init(&r, CONC2);
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0), ORC_MAP_LOAD_NONE);
-	script(&r, "start; reply p p.ok");
+	orc_et_script(&r, "start; reply p p.ok");
 	/* several items left: the store loads those in flight */
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0),
 			 ORC_MAP_LOAD_IN_FLIGHT);
-	script(&r, "reply m[0] m.ok {'v':0}; reply m[1] m.ok {'v':1};"
-		   " reply m[2] m.ok {'v':2}");
+	orc_et_script(&r, "reply m[0] m.ok {'v':0}; reply m[1] m.ok {'v':1};"
+			  " reply m[2] m.ok {'v':2}");
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0),
 			 ORC_MAP_LOAD_IN_FLIGHT);
-	expect(&r, "reply m[3] m.ok {'v':3}", "h:step.succeeded[3]");
+	orc_et_expect(&r, "reply m[3] m.ok {'v':3}", "h:step.succeeded[3]");
 	/* every item started, one left: the store loads all */
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0), ORC_MAP_LOAD_ALL);
 
@@ -1042,12 +772,12 @@ START_TEST(test_partial_load_completes_by_timer)
 	ck_assert_uint_eq(map_m(&r)->n, 1);
 	ck_assert(!map_m(&r)->complete);
 	/* a reply to an item not loaded, finished: late */
-	r.no_reload = true;
-	expect(&r, "reply m[1] m.ok", "h:reply.ignored[1](late)");
+	r.reload = false;
+	orc_et_expect(&r, "reply m[1] m.ok", "h:reply.ignored[1](late)");
 	r.now = at = 5000;
-	expect(&r, "reply m[4] m.ok {'v':4}", "h:step.succeeded[4]");
+	orc_et_expect(&r, "reply m[4] m.ok {'v':4}", "h:step.succeeded[4]");
 	/* the map cannot complete: it asks for its items, due now */
-	expect_status(&r, "running", "m=running p=succeeded z=pending");
+	orc_et_expect_status(&r, "running", "m=running p=succeeded z=pending");
 	ck_assert_int_eq(r.saga.steps[0].wake_reason, ORC_WAKE_MAP_LOAD);
 	ck_assert_int_eq(r.saga.steps[0].wake_ms, at);
 	ck_assert_int_eq(r.saga.wake_ms, at);
@@ -1058,13 +788,15 @@ START_TEST(test_partial_load_completes_by_timer)
 	/* the store loads every item, complete; the timer completes it */
 	reload_partial(&r, &all, keep_all, true);
 	ck_assert(map_m(&r)->complete);
-	r.no_reload = false;
-	expect(&r, "timer", "h:step.succeeded h:step.started cmd:z/action/1");
-	expect_at(&r, "/steps/m", "[{'v':0},{'v':1},{'v':2},{'v':3},{'v':4}]");
+	r.reload = true;
+	orc_et_expect(&r, "timer",
+		      "h:step.succeeded h:step.started cmd:z/action/1");
+	orc_et_expect_at(&r, "/steps/m",
+			 "[{'v':0},{'v':1},{'v':2},{'v':3},{'v':4}]");
 	ck_assert_int_eq(r.saga.steps[0].wake_reason, ORC_WAKE_NONE);
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0), ORC_MAP_LOAD_NONE);
 	orc_saga_finish(&all);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1074,48 +806,50 @@ END_TEST
  */
 START_TEST(test_partial_load_compensation)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	struct orc_saga all;
 
 	rig_init(&r, CONC2);
-	script(&r, S_MAP_DONE);
+	orc_et_script(&r, S_MAP_DONE);
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0), ORC_MAP_LOAD_NONE);
-	script(&r, "reply z z.bad");
+	orc_et_script(&r, "reply z z.bad");
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0), ORC_MAP_LOAD_UNDO);
-	r.no_reload = true;
+	r.reload = false;
 	ck_assert_int_eq(orc_saga_copy(&all, &r.saga), ORC_OK);
 	reload_partial(&r, NULL, keep_in_flight, false);
 	ck_assert_uint_eq(map_m(&r)->n, 2);
 	r.now = 3000;
-	expect(&r, "reply m[4] m.undone", "h:compensation.succeeded[4]");
+	orc_et_expect(&r, "reply m[4] m.undone", "h:compensation.succeeded[4]");
 	ck_assert_int_eq(r.saga.steps[0].wake_reason, ORC_WAKE_MAP_LOAD);
 	ck_assert_int_eq(r.saga.steps[0].wake_ms, 3000);
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0), ORC_MAP_LOAD_ALL);
 	reload_partial(&r, &all, keep_all, true);
 	orc_saga_finish(&all);
-	r.no_reload = false;
-	expect(&r, "timer", "h:compensation.started[3] "
-			    "cmd:m[3]/compensation/1");
+	r.reload = true;
+	orc_et_expect(&r, "timer",
+		      "h:compensation.started[3] "
+		      "cmd:m[3]/compensation/1");
 	ck_assert_int_eq(r.saga.steps[0].wake_reason, ORC_WAKE_NONE);
-	script(&r, "reply m[2] m.undone; reply m[3] m.undone;"
-		   " reply m[1] m.undone; reply m[0] m.undone");
+	orc_et_script(&r, "reply m[2] m.undone; reply m[3] m.undone;"
+			  " reply m[1] m.undone; reply m[0] m.undone");
 	/* all undone, nothing in flight: nothing of it to load */
-	expect_status(&r, "compensating", "m=compensated p=compensating "
-					  "z=failed");
+	orc_et_expect_status(&r, "compensating",
+			     "m=compensated p=compensating "
+			     "z=failed");
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0), ORC_MAP_LOAD_NONE);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* The row codec refuses item rows that do not fit the map. */
 START_TEST(test_item_rows_rejected)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	struct orc_item_row ir;
 	struct orc_error err;
 
 	rig_init(&r, CONC2);
-	script(&r, "start");
+	orc_et_script(&r, "start");
 	orc_saga_item_to_row(&r.saga, 0, 0, &ir);
 	/* given twice */
 	ck_assert_int_eq(orc_saga_add_items(&r.saga, 0, &ir, 1, true, &err),
@@ -1130,7 +864,7 @@ START_TEST(test_item_rows_rejected)
 	/* step p has no map state */
 	ck_assert_int_eq(orc_saga_add_items(&r.saga, 1, &ir, 1, true, &err),
 			 ORC_INVALID);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1138,101 +872,109 @@ END_TEST
 
 START_TEST(test_pause_resume_shifts_item_timers)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2);
-	script(&r, "start; reply m[0] m.flaky; at 1500; pause");
+	orc_et_script(&r, "start; reply m[0] m.flaky; at 1500; pause");
 	ck_assert_int_eq(r.saga.wake_ms, 0);
 	ck_assert_int_eq(item(&r, 0)->st.wake_ms, 2000);
 	ck_assert_int_eq(item(&r, 1)->st.wake_ms, 11000);
-	expect(&r, "reply m[1] m.ok {'v':1}", "h:step.succeeded[1]");
+	orc_et_expect(&r, "reply m[1] m.ok {'v':1}", "h:step.succeeded[1]");
 	/* paused: the next item waits */
 	expect_counters(&r, 2, 1, 0, 0);
-	script(&r, "at 11500");
-	expect(&r, "timer", "h:timer.ignored(not_allowed)");
-	script(&r, "resume");
+	orc_et_script(&r, "at 11500");
+	orc_et_expect(&r, "timer", "h:timer.ignored(not_allowed)");
+	orc_et_script(&r, "resume");
 	ck_assert_int_eq(item(&r, 0)->st.wake_ms, 12000);
 	ck_assert_int_eq(item(&r, 0)->st.wake_reason, ORC_WAKE_RETRY);
 	ck_assert_int_eq(r.saga.wake_ms, 12000);
 	ck_assert_msg(strstr(r.got, "cmd:m[2]/action/1") != NULL, "%s", r.got);
-	expect(&r, "wake", "h:step.started[0] cmd:m[0]/action/2");
-	rig_finish(&r);
+	orc_et_expect(&r, "wake", "h:step.started[0] cmd:m[0]/action/2");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_cancel_with_items_in_flight)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2);
-	script(&r, "start; reply m[0] m.ok {'v':0}; reply m[2] m.flaky");
+	orc_et_script(&r, "start; reply m[0] m.ok {'v':0}; reply m[2] m.flaky");
 	/* item 1 in flight, item 2 in backoff: that one is aborted */
-	expect(&r, "cancel",
-	       "h:operator.cancel h:saga.compensating h:step.aborted[2]");
-	expect_status(&r, "compensating", "m=running p=running z=pending");
+	orc_et_expect(
+		&r, "cancel",
+		"h:operator.cancel h:saga.compensating h:step.aborted[2]");
+	orc_et_expect_status(&r, "compensating",
+			     "m=running p=running z=pending");
 	ck_assert_int_eq(item(&r, 2)->st.status, ORC_STEP_FAILED);
-	expect(&r, "reply m[1] m.ok {'v':1}",
-	       "h:step.succeeded[1] h:step.aborted");
-	expect_status(&r, "compensating", "m=failed p=running z=pending");
+	orc_et_expect(&r, "reply m[1] m.ok {'v':1}",
+		      "h:step.succeeded[1] h:step.aborted");
+	orc_et_expect_status(&r, "compensating",
+			     "m=failed p=running z=pending");
 	expect_counters(&r, 3, 2, 1, 0);
-	expect(&r, "reply p p.bad", "h:reply.ignored(unexpected_type)");
-	expect(&r, "reply p p.ok",
-	       "h:step.succeeded h:compensation.started cmd:p/compensation/1");
-	expect(&r, "reply p p.undone",
-	       "h:compensation.succeeded h:compensation.started[1] "
-	       "cmd:m[1]/compensation/1 h:compensation.started[0] "
-	       "cmd:m[0]/compensation/1");
-	script(&r, "reply m[0] m.undone");
-	expect(&r, "reply m[1] m.undone",
-	       "h:compensation.succeeded[1] h:compensation.succeeded "
-	       "h:saga.cancelled ev:cancelled");
+	orc_et_expect(&r, "reply p p.bad", "h:reply.ignored(unexpected_type)");
+	orc_et_expect(
+		&r, "reply p p.ok",
+		"h:step.succeeded h:compensation.started cmd:p/compensation/1");
+	orc_et_expect(&r, "reply p p.undone",
+		      "h:compensation.succeeded h:compensation.started[1] "
+		      "cmd:m[1]/compensation/1 h:compensation.started[0] "
+		      "cmd:m[0]/compensation/1");
+	orc_et_script(&r, "reply m[0] m.undone");
+	orc_et_expect(&r, "reply m[1] m.undone",
+		      "h:compensation.succeeded[1] h:compensation.succeeded "
+		      "h:saga.cancelled ev:cancelled");
 	expect_counters(&r, 3, 2, 1, 2);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_skip_running_map)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2);
-	script(&r, "start; reply m[0] m.ok {'v':0}; reply p p.ok");
-	script(&r, "skip m {'by':'hand'}");
-	expect_status(&r, "running", "m=succeeded p=succeeded z=running");
-	expect_at(&r, "/steps/m", "{'by':'hand'}");
+	orc_et_script(&r, "start; reply m[0] m.ok {'v':0}; reply p p.ok");
+	orc_et_script(&r, "skip m {'by':'hand'}");
+	orc_et_expect_status(&r, "running",
+			     "m=succeeded p=succeeded z=running");
+	orc_et_expect_at(&r, "/steps/m", "{'by':'hand'}");
 	/* the items in flight are not awaited any more */
 	ck_assert_int_eq(item(&r, 1)->st.status, ORC_STEP_FAILED);
 	ck_assert_int_eq(item(&r, 2)->st.status, ORC_STEP_FAILED);
 	ck_assert_int_eq(item(&r, 1)->st.wake_ms, 0);
 	for (size_t k = 0; k < map_m(&r)->n; k++)
 		ck_assert(map_m(&r)->items[k].st.status != ORC_STEP_RUNNING);
-	expect(&r, "reply m[1] m.ok", "h:reply.ignored[1](late)");
+	orc_et_expect(&r, "reply m[1] m.ok", "h:reply.ignored[1](late)");
 	/* its succeeded item is undone when the saga fails */
-	expect(&r, "reply z z.bad", "h:step.failed h:saga.compensating"
-				    " h:compensation.started[0] "
-				    "cmd:m[0]/compensation/1");
-	rig_finish(&r);
+	orc_et_expect(&r, "reply z z.bad",
+		      "h:step.failed h:saga.compensating"
+		      " h:compensation.started[0] "
+		      "cmd:m[0]/compensation/1");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* RETRY of a failed saga runs the map afresh: run 2, ids of their own. */
 START_TEST(test_retry_reruns_map)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
-	rig_init_def(&r, def_text(def_solo));
-	script(&r, "start {'id':'k1','items':['a','b','c']};"
-		   " reply m[0] m.ok {'v':0}");
-	expect(&r, "reply m[1] m.bad", "h:step.failed[1] h:step.failed "
-				       "h:saga.compensating");
+	orc_et_rig_init(&r, &setup, orc_et_def(def_solo));
+	orc_et_script(&r, "start {'id':'k1','items':['a','b','c']};"
+			  " reply m[0] m.ok {'v':0}");
+	orc_et_expect(&r, "reply m[1] m.bad",
+		      "h:step.failed[1] h:step.failed "
+		      "h:saga.compensating");
 	/* item 0 succeeded, but m has no compensation: nothing to undo */
 	ck_assert_int_eq(orc_saga_map_load(&r.saga, 0),
 			 ORC_MAP_LOAD_IN_FLIGHT);
-	expect(&r, "reply m[2] m.ok", "h:step.succeeded[2] h:saga.failed "
-				      "ev:failed");
-	expect_status(&r, "failed", "m=failed z=pending");
+	orc_et_expect(&r, "reply m[2] m.ok",
+		      "h:step.succeeded[2] h:saga.failed "
+		      "ev:failed");
+	orc_et_expect_status(&r, "failed", "m=failed z=pending");
 	expect_counters(&r, 3, 2, 1, 0);
-	script(&r, "retry");
+	orc_et_script(&r, "retry");
 	ck_assert_msg(strstr(r.got, "h:step.started h:step.started[0] "
 				    "cmd:m[0]/action/1 h:step.started[1] "
 				    "cmd:m[1]/action/1") != NULL,
@@ -1243,55 +985,58 @@ START_TEST(test_retry_reruns_map)
 	expect_counters(&r, 2, 0, 0, 0);
 	ck_assert_uint_eq(map_m(&r)->n, 2);
 	/* a reply of the first run's item 2 finds it not started */
-	expect(&r, "reply m[2] m.ok", "h:reply.ignored[2](unknown_step)");
-	expect(&r, "reply m[0] m.ok {'w':0}",
-	       "h:step.succeeded[0] h:step.started[2] cmd:m[2]/action/1");
-	expect(&r, "reply m[1] m.ok {'w':1}", "h:step.succeeded[1]");
-	expect(&r, "reply m[2] m.ok {'w':2}",
-	       "h:step.succeeded[2] h:step.succeeded h:step.started "
-	       "cmd:z/action/1");
-	expect_status(&r, "running", "m=succeeded z=running");
-	expect_at(&r, "/steps/m", "[{'w':0},{'w':1},{'w':2}]");
-	rig_finish(&r);
+	orc_et_expect(&r, "reply m[2] m.ok",
+		      "h:reply.ignored[2](unknown_step)");
+	orc_et_expect(
+		&r, "reply m[0] m.ok {'w':0}",
+		"h:step.succeeded[0] h:step.started[2] cmd:m[2]/action/1");
+	orc_et_expect(&r, "reply m[1] m.ok {'w':1}", "h:step.succeeded[1]");
+	orc_et_expect(&r, "reply m[2] m.ok {'w':2}",
+		      "h:step.succeeded[2] h:step.succeeded h:step.started "
+		      "cmd:z/action/1");
+	orc_et_expect_status(&r, "running", "m=succeeded z=running");
+	orc_et_expect_at(&r, "/steps/m", "[{'w':0},{'w':1},{'w':2}]");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 /* The saga deadline stops the map: backoffs aborted, commands awaited. */
 START_TEST(test_deadline_stops_map)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
-	rig_init_def(&r, def_text(def_solo));
-	script(&r, "start {'id':'k1','items':[1,2,3,4]}; reply m[0] m.ok");
+	orc_et_rig_init(&r, &setup, orc_et_def(def_solo));
+	orc_et_script(&r,
+		      "start {'id':'k1','items':[1,2,3,4]}; reply m[0] m.ok");
 	ck_assert_int_eq(r.saga.wake_ms, 61000);
-	script(&r, "at 61000");
-	expect(&r, "timer", "h:saga.compensating");
-	expect_status(&r, "compensating", "m=running z=pending");
+	orc_et_script(&r, "at 61000");
+	orc_et_expect(&r, "timer", "h:saga.compensating");
+	orc_et_expect_status(&r, "compensating", "m=running z=pending");
 	/* no new item; those in flight are awaited */
-	expect(&r, "reply m[1] m.ok", "h:step.succeeded[1]");
-	expect(&r, "reply m[2] m.bad",
-	       "h:step.failed[2] h:step.aborted h:saga.timed_out "
-	       "ev:timed_out");
+	orc_et_expect(&r, "reply m[1] m.ok", "h:step.succeeded[1]");
+	orc_et_expect(&r, "reply m[2] m.bad",
+		      "h:step.failed[2] h:step.aborted h:saga.timed_out "
+		      "ev:timed_out");
 	expect_counters(&r, 3, 2, 1, 0);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
 START_TEST(test_terminate_with_items_in_flight)
 {
-	struct rig r;
+	struct orc_et_rig r;
 
 	rig_init(&r, CONC2);
-	script(&r, "start; reply m[0] m.ok; reply p p.ok");
-	script(&r, "terminate");
-	expect_status(&r, "cancelled", "m=failed p=succeeded z=pending");
+	orc_et_script(&r, "start; reply m[0] m.ok; reply p p.ok");
+	orc_et_script(&r, "terminate");
+	orc_et_expect_status(&r, "cancelled", "m=failed p=succeeded z=pending");
 	ck_assert_int_eq(item(&r, 1)->st.status, ORC_STEP_FAILED);
 	ck_assert_int_eq(item(&r, 2)->st.status, ORC_STEP_FAILED);
 	ck_assert_int_eq(item(&r, 1)->st.wake_ms, 0);
 	ck_assert_int_eq(r.saga.wake_ms, 0);
 	expect_counters(&r, 3, 1, 2, 0);
-	expect(&r, "reply m[1] m.ok", "h:reply.ignored[1](late)");
-	rig_finish(&r);
+	orc_et_expect(&r, "reply m[1] m.ok", "h:reply.ignored[1](late)");
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1303,16 +1048,16 @@ START_TEST(test_copy_and_determinism)
 		" reply m[1] m.ok; reply p p.ok; reply m[2] m.ok;"
 		" reply m[3] m.ok; reply m[4] m.ok; reply z z.bad;"
 		" reply m[4] m.stuck; wake; reply m[3] m.undone";
-	struct rig a, b;
+	struct orc_et_rig a, b;
 	struct orc_saga copy;
 	char *before, *after;
 
 	rig_init(&a, CONC2);
 	rig_init(&b, CONC2);
-	script(&a, "start; reply m[0] m.ok {'v':0}");
+	orc_et_script(&a, "start; reply m[0] m.ok {'v':0}");
 	ck_assert_int_eq(orc_saga_copy(&copy, &a.saga), ORC_OK);
 	before = orc_et_state_text(&copy);
-	script(&a, "reply m[1] m.ok; reply m[2] m.bad");
+	orc_et_script(&a, "reply m[1] m.ok; reply m[2] m.bad");
 	after = orc_et_state_text(&copy);
 	ck_assert_str_eq(before, after);
 	ck_assert_uint_eq(copy.steps[0].map->n, 3);
@@ -1321,26 +1066,26 @@ START_TEST(test_copy_and_determinism)
 	free(before);
 	free(after);
 	orc_saga_finish(&copy);
-	rig_finish(&a);
+	orc_et_rig_finish(&a);
 
 	rig_init(&a, CONC2);
-	script(&a, s1);
-	script(&b, s1);
+	orc_et_script(&a, s1);
+	orc_et_script(&b, s1);
 	before = orc_et_state_text(&a.saga);
 	after = orc_et_state_text(&b.saga);
 	ck_assert_str_eq(before, after);
 	ck_assert_str_eq(a.got, b.got);
 	free(before);
 	free(after);
-	rig_finish(&a);
-	rig_finish(&b);
+	orc_et_rig_finish(&a);
+	orc_et_rig_finish(&b);
 }
 END_TEST
 
 /* An item whose command is too large fails at once; the next starts. */
 START_TEST(test_item_command_too_large)
 {
-	struct rig r;
+	struct orc_et_rig r;
 	char input[256];
 
 	rig_init(&r, CONC2 ",'min_success':0.5");
@@ -1350,7 +1095,7 @@ START_TEST(test_item_command_too_large)
 		 "start {'id':'k1','items':[{'sku':'a'},{'sku':'%060d'},"
 		 "{'sku':'c'}]}",
 		 0);
-	script(&r, input);
+	orc_et_script(&r, input);
 	ck_assert_msg(strstr(r.got, "h:step.started[0] cmd:m[0]/action/1 "
 				    "h:step.failed[1] "
 				    "h:step.started[2] cmd:m[2]/action/1") !=
@@ -1360,7 +1105,7 @@ START_TEST(test_item_command_too_large)
 			     "over the limit of 1064") != NULL,
 		      "%s", item(&r, 1)->st.last_error);
 	expect_counters(&r, 3, 0, 1, 0);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1372,7 +1117,7 @@ END_TEST
 START_TEST(test_large_map_every_item_too_large)
 {
 	enum { N = 10000 };
-	struct rig r;
+	struct orc_et_rig r;
 	json_t *input = json_object(), *items = json_array();
 	struct orc_engine_input in = {.kind = ORC_INPUT_START,
 				      .saga_id = SAGA_ID};
@@ -1386,7 +1131,7 @@ START_TEST(test_large_map_every_item_too_large)
 	json_object_set_new(input, "id", json_string("k1"));
 	json_object_set_new(input, "items", items);
 	rig_init(&r, CONC2 ",'min_success':0.01");
-	r.no_reload = true;
+	r.reload = false;
 	r.opts.max_command_bytes = 1064;
 	in.data = input;
 	/* a stack of 2 MB: a level per item would overflow it */
@@ -1395,13 +1140,13 @@ START_TEST(test_large_map_every_item_too_large)
 	if (small.rlim_cur == RLIM_INFINITY || small.rlim_cur > 2 << 20)
 		small.rlim_cur = 2 << 20;
 	ck_assert_int_eq(setrlimit(RLIMIT_STACK, &small), 0);
-	ck_assert_int_eq(apply(&r, &in), ORC_OK);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_OK);
 	ck_assert_int_eq(setrlimit(RLIMIT_STACK, &was), 0);
 	json_decref(input);
 	/* the map failed as it started, before p did */
-	expect_status(&r, "failed", "m=failed p=pending z=pending");
+	orc_et_expect_status(&r, "failed", "m=failed p=pending z=pending");
 	expect_counters(&r, N - 99, 0, N - 99, 0);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -1409,7 +1154,7 @@ END_TEST
 
 /* The items of the last apply's commands, queued at tail; the new tail. */
 static size_t
-collect(struct rig *r, int64_t *queue, size_t tail, size_t n)
+collect(struct orc_et_rig *r, int64_t *queue, size_t tail, size_t n)
 {
 	for (size_t i = 0; i < r->fx.n; i++)
 		if (r->fx.v[i].kind == ORC_EFFECT_COMMAND &&
@@ -1423,7 +1168,7 @@ collect(struct rig *r, int64_t *queue, size_t tail, size_t n)
 START_TEST(test_large_map)
 {
 	enum { N = 10000, CONC = 50 };
-	struct rig r;
+	struct orc_et_rig r;
 	json_t *input = json_object(), *items = json_array();
 	struct orc_engine_input in = {.kind = ORC_INPUT_START,
 				      .saga_id = SAGA_ID};
@@ -1438,9 +1183,9 @@ START_TEST(test_large_map)
 	json_object_set_new(input, "id", json_string("k1"));
 	json_object_set_new(input, "items", items);
 	rig_init(&r, "'items':'${/input/items}','max_concurrency':50");
-	r.no_reload = true;
+	r.reload = false;
 	in.data = input;
-	ck_assert_int_eq(apply(&r, &in), ORC_OK);
+	ck_assert_int_eq(orc_et_apply(&r, &in), ORC_OK);
 	json_decref(input);
 	for (;;) {
 		struct orc_engine_input rep = {.kind = ORC_INPUT_REPLY,
@@ -1451,7 +1196,8 @@ START_TEST(test_large_map)
 		tail = collect(&r, queue, tail, N);
 		if (head == N / 2) {
 			/* the map goes on while p completes */
-			ck_assert_int_eq(command(&r, "reply p p.ok"), ORC_OK);
+			ck_assert_int_eq(orc_et_command(&r, "reply p p.ok"),
+					 ORC_OK);
 			tail = collect(&r, queue, tail, N);
 		}
 		if (tail - head > max_in_flight)
@@ -1464,14 +1210,15 @@ START_TEST(test_large_map)
 		rep.step = step;
 		rep.data = data;
 		head++;
-		ck_assert_int_eq(apply(&r, &rep), ORC_OK);
+		ck_assert_int_eq(orc_et_apply(&r, &rep), ORC_OK);
 		json_decref(data);
 	}
 	secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
 	ck_assert_uint_eq(tail, N);
 	ck_assert_uint_eq(max_in_flight, CONC);
 	expect_counters(&r, N, N, 0, 0);
-	expect_status(&r, "running", "m=succeeded p=succeeded z=running");
+	orc_et_expect_status(&r, "running",
+			     "m=succeeded p=succeeded z=running");
 	{
 		const json_t *res = orc_jsonp_get(r.saga.context, "/steps/m");
 
@@ -1484,7 +1231,7 @@ START_TEST(test_large_map)
 	fprintf(stderr, "large map: %d items in %.2f s\n", N, secs);
 	ck_assert_msg(secs < 2.0, "%d items took %.2f s", N, secs);
 	free(queue);
-	rig_finish(&r);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
