@@ -24,6 +24,10 @@
  *                     ce_sagastep; the benchmark joins it with PostgreSQL
  *                     commit times for the outbox lag and for where a step's
  *                     latency goes.
+ *   kafka_echo group  describe a consumer group: one line per partition
+ *                     assigned to a member (client id, topic, partition);
+ *                     the benchmark records how the orchestrator processes
+ *                     share the topics' partitions.
  *
  * A benchmark program, not a test; it links no orchestrator code.
  */
@@ -51,6 +55,7 @@ static const char usage_text[] =
 	"       kafka_echo topics [--brokers B] [--partitions P]\n"
 	"                         [--config NAME=VALUE]... TOPIC...\n"
 	"       kafka_echo tap    [--brokers B] --topics T1[,T2...] [--out FILE]\n"
+	"       kafka_echo group  [--brokers B] --group G\n"
 	"\n"
 	"echo:   a produce -> consume -> produce -> consume round trip (the path\n"
 	"        of a command and its reply) through the broker: N messages as\n"
@@ -67,6 +72,10 @@ static const char usage_text[] =
 	"offset<TAB>\n"
 	"        ce_sagaid<TAB>ce_sagastep\" per message (C = CreateTime,\n"
 	"        L = LogAppendTime).\n"
+	"group:  print the group's state, then \"client_id<TAB>topic<TAB>"
+	"partition\"\n"
+	"        per partition assigned to a member (a member with none:\n"
+	"        \"client_id<TAB>-<TAB>-\").\n"
 	"Every subcommand takes --kafka.PROP=VALUE (librdkafka properties) and\n"
 	"--brokers (default $ORC_KAFKA_BROKERS, else 127.0.0.1:9092).\n";
 
@@ -841,6 +850,92 @@ cmd_echo(int argc, char **argv)
 	return ok && lost == 0 ? 0 : 1;
 }
 
+/* -------------------------------------------------------------- group */
+
+static int
+cmd_group(int argc, char **argv)
+{
+	const char *brokers = default_brokers(), *group = NULL;
+	struct props p = {0};
+	char errstr[512];
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q;
+	rd_kafka_AdminOptions_t *opt;
+	rd_kafka_event_t *ev;
+	const rd_kafka_DescribeConsumerGroups_result_t *res;
+	const rd_kafka_ConsumerGroupDescription_t **groups = NULL;
+	size_t n_groups = 0;
+	int rc = 1;
+
+	for (int i = 2; i < argc; i++) {
+		if (take_prop(&p, argv[i]))
+			continue;
+		if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
+			brokers = argv[++i];
+		else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc)
+			group = argv[++i];
+		else
+			die("group: unknown option %s", argv[i]);
+	}
+	if (group == NULL)
+		die("%s", "group: give --group (see --help)");
+	rk = make_handle(RD_KAFKA_PRODUCER, make_conf(brokers, &p, NULL));
+	q = rd_kafka_queue_new(rk);
+	opt = rd_kafka_AdminOptions_new(rk,
+					RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+	if (rd_kafka_AdminOptions_set_request_timeout(opt, 10000, errstr,
+						      sizeof(errstr)))
+		die("%s", errstr);
+	rd_kafka_DescribeConsumerGroups(rk, &group, 1, opt, q);
+	ev = rd_kafka_queue_poll(q, 15000);
+	res = ev != NULL ? rd_kafka_event_DescribeConsumerGroups_result(ev)
+			 : NULL;
+	if (res == NULL || rd_kafka_event_error(ev))
+		fprintf(stderr, "kafka_echo: describe %s: %s\n", group,
+			ev != NULL ? rd_kafka_event_error_string(ev)
+				   : "timed out");
+	else
+		groups = rd_kafka_DescribeConsumerGroups_result_groups(
+			res, &n_groups);
+	for (size_t g = 0; g < n_groups; g++) {
+		const rd_kafka_ConsumerGroupDescription_t *d = groups[g];
+		const rd_kafka_error_t *e =
+			rd_kafka_ConsumerGroupDescription_error(d);
+
+		if (e != NULL) {
+			fprintf(stderr, "kafka_echo: describe %s: %s\n", group,
+				rd_kafka_error_string(e));
+			continue;
+		}
+		printf("# state %s, %zu members\n",
+		       rd_kafka_consumer_group_state_name(
+			       rd_kafka_ConsumerGroupDescription_state(d)),
+		       rd_kafka_ConsumerGroupDescription_member_count(d));
+		for (size_t m = 0;
+		     m < rd_kafka_ConsumerGroupDescription_member_count(d); m++) {
+			const rd_kafka_MemberDescription_t *md =
+				rd_kafka_ConsumerGroupDescription_member(d, m);
+			const rd_kafka_topic_partition_list_t *l =
+				rd_kafka_MemberAssignment_partitions(
+					rd_kafka_MemberDescription_assignment(md));
+			const char *id = rd_kafka_MemberDescription_client_id(md);
+
+			if (l == NULL || l->cnt == 0)
+				printf("%s\t-\t-\n", id);
+			for (int k = 0; l != NULL && k < l->cnt; k++)
+				printf("%s\t%s\t%d\n", id, l->elems[k].topic,
+				       (int)l->elems[k].partition);
+		}
+		rc = 0;
+	}
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(opt);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -855,6 +950,8 @@ main(int argc, char **argv)
 		return cmd_topics(argc, argv);
 	if (strcmp(argv[1], "tap") == 0)
 		return cmd_tap(argc, argv);
+	if (strcmp(argv[1], "group") == 0)
+		return cmd_group(argc, argv);
 	fprintf(stderr, "kafka_echo: unknown subcommand %s\n%s", argv[1],
 		usage_text);
 	return 2;

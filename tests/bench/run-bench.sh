@@ -95,6 +95,11 @@
 #                 tables in pg_stat_user_tables of the run's database, over
 #                 that same interval (a new database's counters start at 0)
 #   RSS           VmHWM of each orchestrator process at the end of its run
+#   partitions    which process owns which partitions of each topic at the
+#                 end of the window (runs/<run>/assignment.tsv, and a line
+#                 per process in the log, with its outbox lanes); with
+#                 BENCH_PROCS > 1 the load starts once the consumer group
+#                 has settled (every process a member with partitions)
 #
 # Environment knobs (defaults in brackets; BENCH_QUICK changes the windows):
 #   BENCH_QUICK=1           10 s windows, 3 s warm-up, shorter pgbench/echo,
@@ -443,13 +448,14 @@ run_one() {
   PIDS+=("$resp_pid")
   for ((i = 1; i <= PROCS; i++)); do
     env ORC_PG_DSN="$dsn" ORC_GROUP="orc-$RUNID-$tag" ORC_REPLY_TOPIC="$topic_prefix.replies" \
-      ORC_HTTP_PORT=0 ${batch:+ORC_BATCH_SIZE=$batch} \
+      ORC_HTTP_PORT=0 ${batch:+ORC_BATCH_SIZE=$batch} ORC_KAFKA_CLIENT_ID="orchestrator-$i" \
       "$ORCH" run >"$dir/orchestrator-$i.out" 2>"$dir/orchestrator-$i.log" &
     orch_logs+=("$dir/orchestrator-$i.log")
     orch_pids+=("$!")
     PIDS+=("$!")
   done
   wait_lanes "${orch_logs[@]}"
+  wait_group "orc-$RUNID-$tag" "$dir"
   for i in "${!orch_pids[@]}"; do specs+=("orchestrator/$((i + 1)):${orch_pids[$i]}"); done
   specs+=("responder:$resp_pid" "postgres:$(pg_postmaster)" "kafka:$(kafka_pid)")
 
@@ -482,6 +488,7 @@ run_one() {
       "$((warm + window + 1))"
   fi
   t_stop=$(now_s)
+  group_spread "orc-$RUNID-$tag" "$dir" "$topic_prefix"
   cap_ms=$(awk -v t="$t_stop" 'BEGIN { printf "%.0f", t * 1000 }')
   if [[ $mode == latency ]]; then
     cap_ms=$(sed -n 's/.*"last_sent_ms": \([0-9]*\).*/\1/p' "$dir/loadgen.json")
@@ -515,6 +522,55 @@ run_one() {
   gzip -f "$dir/tap.tsv" 2>/dev/null || true # tens of MB as text
   if ((boxed)); then q postgres "DROP DATABASE $db" >/dev/null; fi
   summary_line "$section" "$tag"
+}
+
+# wait_group GROUP DIR: until the consumer group of the orchestrators has
+# settled (at most 30 s): Stable, every process a member with partitions,
+# and all partitions of the topics they subscribe assigned (4 per topic:
+# the benchmark creates its topics with 4, and the stack's brokers create
+# the others with num.partitions=4).  Processes join one after the other,
+# and a cooperative rebalance moves partitions in two rounds a heartbeat
+# apart (3 s): measured without this, two processes spent the first 6 s of
+# the run with 6 of 12 partitions owned by nobody for 3 s of it.
+wait_group() {
+  local group=$1 dir=$2 i topics want have="" t0
+  ((PROCS > 1)) || return 0
+  topics=$(sed -n 's/.*msg=running .* topics=\([0-9]*\).*/\1/p' "$dir/orchestrator-1.log" | head -n1)
+  want="$PROCS members, $((4 * ${topics:-0})) partitions"
+  t0=$(now_s)
+  for ((i = 0; i < 60; i++)); do
+    have=$("$ECHO_BIN" group --group "$group" 2>/dev/null | awk -F'\t' '
+      /^# state / { st = $0; sub(/^# state /, "", st); sub(/,.*/, "", st); next }
+      $2 == "-" { empty++; members[$1] = 1; next }
+      { members[$1] = 1; n++ }
+      END { m = 0; for (x in members) m++
+            printf "%s%s members, %d partitions", (st == "Stable" && !empty) ? "" : "unsettled ", m, n }')
+    [[ $have == "$want" ]] && break
+    sleep 0.5
+  done
+  say "  consumer group: $have after $(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }') s"
+  [[ $have == "$want" ]] || say "warning: consumer group $group not settled ($have, want $want)"
+}
+
+# group_spread GROUP DIR PREFIX: at the end of the window, which process owns
+# which partitions of each topic (the members' client ids are
+# orchestrator-<i>), into DIR/assignment.tsv; one line per process in the
+# log: its partitions per topic (the run's own topics without PREFIX.), how
+# often it was assigned partitions during the run, and its outbox lanes
+group_spread() {
+  local group=$1 dir=$2 prefix=$3. i line
+  "$ECHO_BIN" group --group "$group" >"$dir/assignment.tsv" 2>>"$dir/tap.log" ||
+    { say "warning: consumer group $group not described"; return 0; }
+  for ((i = 1; i <= PROCS; i++)); do
+    line=$(awk -F'\t' -v id="orchestrator-$i" -v pre="$prefix" '$1 == id && $2 != "-" {
+        t = $2; if (index(t, pre) == 1) t = substr(t, length(pre) + 1); n[t]++ }
+      END { for (t in n) out = out (out == "" ? "" : ", ") t " " n[t]; print out == "" ? "none" : out }' \
+      "$dir/assignment.tsv")
+    say "  orchestrator-$i: partitions $line; assigned $(grep -c 'partitions assigned' \
+      "$dir/orchestrator-$i.log" || true)x, revoked $(grep -c 'partitions revoked' \
+      "$dir/orchestrator-$i.log" || true)x; outbox lanes $(sed -n \
+      's/.*relay claimed outbox lanes.* owned=\([0-9,]*\).*/\1/p' "$dir/orchestrator-$i.log" | tail -n1)"
+  done
 }
 
 # feed_closed DB DIR TOPIC TYPE PREFIX DEFINITION SECONDS: keep a backlog of
