@@ -261,6 +261,8 @@ struct orc_map_state {
 
 /* Free a map state and its items; accepts NULL. */
 void orc_map_state_destroy(struct orc_map_state *m);
+/* Free the items m holds and forget them (n = 0); the rest stays. */
+void orc_map_state_clear_items(struct orc_map_state *m);
 
 /*
  * A saga instance.  Caller-owned memory (a struct on the stack or inside

@@ -143,8 +143,8 @@ need_items(struct orc_txn *t, size_t i)
 
 static void item_failed(struct orc_txn *t, size_t i, size_t pos,
 			const char *error, bool retryable);
-static void item_failed_for_good(struct orc_txn *t, size_t i, size_t pos,
-				 const char *error);
+static void end_item(struct orc_txn *t, size_t i, struct orc_map_item *it,
+		     const char *error, bool aborted);
 static void item_compensation_failed(struct orc_txn *t, size_t i, size_t pos,
 				     const char *error, bool retryable);
 
@@ -171,7 +171,7 @@ send_item(struct orc_txn *t, size_t i, size_t pos, bool advance)
 		if (orc_txn_ok(t) && advance)
 			item_failed(t, i, pos, why, false);
 		else if (orc_txn_ok(t))
-			item_failed_for_good(t, i, pos, why);
+			end_item(t, i, &m->items[pos], why, false);
 		return;
 	}
 	d = item_history(t, "step.started", i, it);
@@ -275,48 +275,48 @@ item_failed(struct orc_txn *t, size_t i, size_t pos, const char *error,
 				"item", it->index);
 		return;
 	}
-	item_failed_for_good(t, i, pos, error);
+	end_item(t, i, it, error, false);
 	orc_txn_advance(t);
 }
 
-/* Item items[pos] fails for good with error; what follows is the caller's. */
+/*
+ * Item it of step i fails for good with error: step.failed, or, when
+ * aborted (a retry that will not come, an operator's action),
+ * step.aborted.  What follows is the caller's.
+ */
 static void
-item_failed_for_good(struct orc_txn *t, size_t i, size_t pos,
-		     const char *error)
+end_item(struct orc_txn *t, size_t i, struct orc_map_item *it,
+	 const char *error, bool aborted)
 {
-	struct orc_map_state *m = map_of(t, i);
-	struct orc_map_item *it = &m->items[pos];
 	json_t *d;
 
-	orc_txn_set_text(t, &it->st.last_error, error);
-	it->st.changed = true;
 	if (!orc_txn_item_status(t, i, it, ORC_STEP_FAILED))
 		return;
+	orc_txn_set_text(t, &it->st.last_error, error);
 	orc_txn_clear_timer(&it->st);
 	it->st.finished_ms = t->now;
-	m->failed++;
+	map_of(t, i)->failed++;
 	t->saga->steps[i].changed = true;
+	if (aborted) {
+		orc_txn_put_str(t, item_history(t, "step.aborted", i, it),
+				"reason", error);
+		return;
+	}
 	d = item_history(t, "step.failed", i, it);
 	orc_txn_put_str(t, d, "error", error);
 	orc_txn_put_int(t, d, "attempt", it->st.attempt);
 }
 
-/* An item waiting to retry, or aborted by an operator: it fails now. */
+/* Items waiting to retry give up: the map no longer runs. */
 static void
-abort_item(struct orc_txn *t, size_t i, struct orc_map_item *it,
-	   const char *why)
+abort_retry_waits(struct orc_txn *t, size_t i)
 {
 	struct orc_map_state *m = map_of(t, i);
 
-	if (!orc_txn_item_status(t, i, it, ORC_STEP_FAILED))
-		return;
-	orc_txn_clear_timer(&it->st);
-	it->st.finished_ms = t->now;
-	orc_txn_set_text(t, &it->st.last_error, why);
-	m->failed++;
-	t->saga->steps[i].changed = true;
-	orc_txn_put_str(t, item_history(t, "step.aborted", i, it), "reason",
-			why);
+	for (size_t k = 0; k < m->n && orc_txn_ok(t); k++)
+		if (m->items[k].st.status == ORC_STEP_RUNNING &&
+		    m->items[k].st.wake_reason == ORC_WAKE_RETRY)
+			end_item(t, i, &m->items[k], "aborted", true);
 }
 
 static void
@@ -345,14 +345,10 @@ item_compensation_succeeded(struct orc_txn *t, size_t i, size_t pos,
 		for (size_t k = 0; k < m->n; k++)
 			if (item_stuck(&m->items[k]))
 				return;
-		if (!orc_txn_saga_status(t, ORC_SAGA_COMPENSATING))
+		if (!orc_txn_unstick(t, source != NULL
+					    ? source
+					    : "late compensation reply"))
 			return;
-		d = orc_txn_history(t, "saga.compensating", ORC_TXN_NO_STEP);
-		orc_txn_put_str(t, d, "cause",
-				orc_saga_cause_name(saga->cause));
-		orc_txn_put_str(t, d, "resumed_by",
-				source != NULL ? source
-					       : "late compensation reply");
 	}
 	orc_txn_advance(t);
 }
@@ -414,13 +410,6 @@ item_compensation_failed(struct orc_txn *t, size_t i, size_t pos,
 
 /* ---- the map ---- */
 
-/* The map fails at once, before any item ran: error says why. */
-static void
-fail_at_start(struct orc_txn *t, size_t i, const char *error)
-{
-	orc_txn_attempt_failed(t, i, error, false);
-}
-
 /*
  * How many of n items must succeed: the count asked for (at most n), or
  * the fraction of n rounded up.
@@ -453,20 +442,20 @@ orc_txn_map_start(struct orc_txn *t, size_t i)
 	if (items == NULL) {
 		snprintf(why, sizeof(why), "map items at %s are missing",
 			 md->items);
-		fail_at_start(t, i, why);
+		orc_txn_attempt_failed(t, i, why, false);
 		return;
 	}
 	if (!json_is_array(items)) {
 		snprintf(why, sizeof(why), "map items at %s are not an array",
 			 md->items);
-		fail_at_start(t, i, why);
+		orc_txn_attempt_failed(t, i, why, false);
 		return;
 	}
 	if (json_array_size(items) > ORC_MAP_ITEMS_MAX) {
 		snprintf(why, sizeof(why),
 			 "map has %zu items, over the limit of %d",
 			 json_array_size(items), ORC_MAP_ITEMS_MAX);
-		fail_at_start(t, i, why);
+		orc_txn_attempt_failed(t, i, why, false);
 		return;
 	}
 	if (md->concurrency_from != NULL) {
@@ -477,7 +466,7 @@ orc_txn_map_start(struct orc_txn *t, size_t i)
 				 "max_concurrency at %s is not an integer "
 				 "from 1 to %d",
 				 md->concurrency_from, ORC_MAP_CONCURRENCY_MAX);
-			fail_at_start(t, i, why);
+			orc_txn_attempt_failed(t, i, why, false);
 			return;
 		}
 		concurrency = (int)json_integer_value(v);
@@ -491,12 +480,7 @@ orc_txn_map_start(struct orc_txn *t, size_t i)
 		}
 	}
 	/* a rerun starts afresh: no item of the run before is kept */
-	for (size_t k = 0; k < m->n; k++) {
-		free(m->items[k].st.last_error);
-		json_decref(m->items[k].st.replies);
-		json_decref(m->items[k].output);
-	}
-	m->n = 0;
+	orc_map_state_clear_items(m);
 	m->n_items = (int64_t)json_array_size(items);
 	m->concurrency = concurrency;
 	m->min_success = min_success(md, m->n_items);
@@ -561,13 +545,7 @@ fail_map(struct orc_txn *t, size_t i)
 	const struct orc_map_item *last = NULL;
 	json_t *d;
 
-	for (size_t k = 0; k < m->n && orc_txn_ok(t); k++) {
-		struct orc_map_item *it = &m->items[k];
-
-		if (it->st.status == ORC_STEP_RUNNING &&
-		    it->st.wake_reason == ORC_WAKE_RETRY)
-			abort_item(t, i, it, "aborted");
-	}
+	abort_retry_waits(t, i);
 	for (size_t k = 0; k < m->n; k++)
 		if (m->items[k].st.status == ORC_STEP_FAILED &&
 		    m->items[k].st.last_error != NULL &&
@@ -616,7 +594,8 @@ orc_txn_map_progress(struct orc_txn *t, size_t i)
 	       m->failed <= m->n_items - m->min_success) {
 		/* start_item() may fail it at once (a command too large) */
 		start_item(t, i, m->started);
-		running = count_status(m, ORC_STEP_RUNNING);
+		if (m->n > 0 && m->items[m->n - 1].st.status == ORC_STEP_RUNNING)
+			running++;
 	}
 	if (!orc_txn_ok(t) || saga->status != ORC_SAGA_RUNNING ||
 	    saga->steps[i].status != ORC_STEP_RUNNING)
@@ -635,10 +614,7 @@ orc_txn_map_stop(struct orc_txn *t, size_t i)
 	struct orc_saga_step *st = &t->saga->steps[i];
 	struct orc_map_state *m = st->map;
 
-	for (size_t k = 0; k < m->n && orc_txn_ok(t); k++)
-		if (m->items[k].st.status == ORC_STEP_RUNNING &&
-		    m->items[k].st.wake_reason == ORC_WAKE_RETRY)
-			abort_item(t, i, &m->items[k], "aborted");
+	abort_retry_waits(t, i);
 	if (st->wake_reason == ORC_WAKE_MAP_LOAD)
 		orc_txn_clear_timer(st);
 	if (orc_txn_ok(t) && count_status(m, ORC_STEP_RUNNING) == 0)
@@ -829,7 +805,7 @@ orc_txn_map_fire(struct orc_txn *t, size_t i, size_t pos,
 		    t->saga->steps[i].status == ORC_STEP_RUNNING) {
 			send_item(t, i, pos, true);
 		} else {
-			abort_item(t, i, it, "aborted");
+			end_item(t, i, it, "aborted", true);
 			orc_txn_advance(t);
 		}
 		break;
@@ -861,7 +837,7 @@ orc_txn_map_abandon(struct orc_txn *t, size_t i, const char *why)
 		struct orc_map_item *it = &m->items[k];
 
 		if (it->st.status == ORC_STEP_RUNNING)
-			abort_item(t, i, it, why);
+			end_item(t, i, it, why, true);
 		else if (it->st.wake_ms != 0) {
 			orc_txn_clear_timer(&it->st);
 		}

@@ -123,15 +123,22 @@ orc_key_reuse_allows(enum orc_key_reuse policy, enum orc_saga_status last)
 /* ---- saga state ---- */
 
 void
-orc_map_state_destroy(struct orc_map_state *m)
+orc_map_state_clear_items(struct orc_map_state *m)
 {
-	if (m == NULL)
-		return;
 	for (size_t k = 0; k < m->n; k++) {
 		free(m->items[k].st.last_error);
 		json_decref(m->items[k].st.replies);
 		json_decref(m->items[k].output);
 	}
+	m->n = 0;
+}
+
+void
+orc_map_state_destroy(struct orc_map_state *m)
+{
+	if (m == NULL)
+		return;
+	orc_map_state_clear_items(m);
 	free(m->items);
 	free(m);
 }

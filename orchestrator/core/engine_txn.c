@@ -1049,21 +1049,30 @@ orc_txn_compensation_failed(struct orc_txn *t, size_t i, const char *error,
 	return d;
 }
 
+/* A stuck saga compensates again, resumed_by what; false if refused. */
+bool
+orc_txn_unstick(struct orc_txn *t, const char *resumed_by)
+{
+	json_t *d;
+
+	if (!orc_txn_saga_status(t, ORC_SAGA_COMPENSATING))
+		return false;
+	d = orc_txn_history(t, "saga.compensating", NO_STEP);
+	orc_txn_put_str(t, d, "cause", orc_saga_cause_name(t->saga->cause));
+	orc_txn_put_str(t, d, "resumed_by", resumed_by);
+	return true;
+}
+
 void
 orc_txn_compensation_succeeded(struct orc_txn *t, size_t i)
 {
 	struct orc_saga_step *st = &t->saga->steps[i];
 	json_t *d;
 
-	if (t->saga->status == ORC_SAGA_STUCK) {
-		/* a late success unsticks it: carry on compensating */
-		if (!orc_txn_saga_status(t, ORC_SAGA_COMPENSATING))
-			return;
-		d = orc_txn_history(t, "saga.compensating", NO_STEP);
-		orc_txn_put_str(t, d, "cause",
-				orc_saga_cause_name(t->saga->cause));
-		orc_txn_put_str(t, d, "resumed_by", "late compensation reply");
-	}
+	/* a late success unsticks it: carry on compensating */
+	if (t->saga->status == ORC_SAGA_STUCK &&
+	    !orc_txn_unstick(t, "late compensation reply"))
+		return;
 	if (!orc_txn_step_status(t, i, ORC_STEP_COMPENSATED))
 		return;
 	orc_txn_clear_timer(st);

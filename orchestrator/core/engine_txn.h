@@ -165,6 +165,8 @@ void orc_txn_ignore(struct orc_txn *t, enum orc_ignore_reason reason,
 /* An operator action the saga's status does not allow: ORC_CONFLICT. */
 void orc_txn_conflict(struct orc_txn *t, const char *what);
 
+/* A stuck saga compensates again, resumed_by what (a history entry). */
+bool orc_txn_unstick(struct orc_txn *t, const char *resumed_by);
 /* Step i's compensation is done: it is compensated, what is next. */
 void orc_txn_compensation_succeeded(struct orc_txn *t, size_t i);
 
