@@ -276,6 +276,7 @@ orc_saga_add_items(struct orc_saga *saga, size_t index,
 	const char *step = saga->def->steps[index].name;
 	struct orc_map_state *m = saga->steps[index].map;
 	struct orc_map_item *it;
+	int64_t max = -1;
 
 	if (m == NULL)
 		return orc_error_set(err, ORC_INVALID,
@@ -291,6 +292,9 @@ orc_saga_add_items(struct orc_saga *saga, size_t index,
 		m->items = v;
 		m->cap = cap;
 	}
+	for (size_t k = 0; k < m->n; k++)
+		if (m->items[k].index > max)
+			max = m->items[k].index;
 	for (size_t r = 0; r < n; r++) {
 		const struct orc_item_row *ir = &rows[r];
 
@@ -307,13 +311,22 @@ orc_saga_add_items(struct orc_saga *saga, size_t index,
 					     "replies",
 					     saga->id, step,
 					     (long long)ir->index);
-		for (size_t k = 0; k < m->n; k++)
-			if (m->items[k].index == ir->index)
-				return orc_error_set(
-					err, ORC_INVALID,
-					"saga %s: step %s: item %lld given "
-					"twice",
-					saga->id, step, (long long)ir->index);
+		/*
+		 * The store gives rows in index order: then each is past the
+		 * highest so far and needs no search.  Others are searched.
+		 */
+		if (ir->index <= max) {
+			for (size_t k = 0; k < m->n; k++)
+				if (m->items[k].index == ir->index)
+					return orc_error_set(
+						err, ORC_INVALID,
+						"saga %s: step %s: item %lld "
+						"given twice",
+						saga->id, step,
+						(long long)ir->index);
+		} else {
+			max = ir->index;
+		}
 		it->index = ir->index;
 		it->st.attempt = ir->attempt;
 		it->st.attempt_base = ir->attempt_base;

@@ -198,45 +198,49 @@ static const char load_sql[] =
 	" LIMIT w.top)) i"
 	" ORDER BY w.step, i.item_index";
 
-/* Rows [from, to) of res, all of step i, added to the saga. */
+/*
+ * Rows [from, to) of res, all of step i, added to the saga in one call
+ * (they come in index order, which the codec checks in linear time).
+ */
 static enum orc_status
 add_rows(struct orc_saga *saga, size_t i, const PGresult *res, int from,
 	 int to, bool complete, struct orc_error *err)
 {
-	struct orc_item_row row;
+	size_t n = (size_t)(to - from), k = 0;
+	struct orc_item_row *rows = calloc(n ? n : 1, sizeof(*rows));
 	enum orc_status st = ORC_OK;
-	json_t *output, *replies;
 
-	for (int r = from; r < to && st == ORC_OK; r++) {
-		memset(&row, 0, sizeof(row));
-		row.index = orc_store_int(res, r, ITEM_INDEX);
-		row.status = PQgetvalue(res, r, ITEM_STATUS);
-		row.attempt = (int)orc_store_int(res, r, ITEM_ATTEMPT);
-		row.attempt_base = (int)orc_store_int(res, r, ITEM_ABASE);
-		row.comp_attempt = (int)orc_store_int(res, r, ITEM_COMP);
-		row.comp_attempt_base = (int)orc_store_int(res, r, ITEM_CBASE);
-		row.started_ms = orc_store_int(res, r, ITEM_STARTED);
-		row.finished_ms = orc_store_int(res, r, ITEM_FINISHED);
-		row.wake_ms = orc_store_int(res, r, ITEM_WAKE);
-		row.wake_reason = PQgetvalue(res, r, ITEM_REASON);
-		row.completed_seq = orc_store_int(res, r, ITEM_SEQ);
-		row.last_error = orc_store_text(res, r, ITEM_ERROR);
-		st = orc_store_json(res, r, ITEM_OUTPUT, &output,
+	if (rows == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
+	for (int r = from; r < to && st == ORC_OK; r++, k++) {
+		struct orc_item_row *row = &rows[k];
+
+		row->index = orc_store_int(res, r, ITEM_INDEX);
+		row->status = PQgetvalue(res, r, ITEM_STATUS);
+		row->attempt = (int)orc_store_int(res, r, ITEM_ATTEMPT);
+		row->attempt_base = (int)orc_store_int(res, r, ITEM_ABASE);
+		row->comp_attempt = (int)orc_store_int(res, r, ITEM_COMP);
+		row->comp_attempt_base = (int)orc_store_int(res, r, ITEM_CBASE);
+		row->started_ms = orc_store_int(res, r, ITEM_STARTED);
+		row->finished_ms = orc_store_int(res, r, ITEM_FINISHED);
+		row->wake_ms = orc_store_int(res, r, ITEM_WAKE);
+		row->wake_reason = PQgetvalue(res, r, ITEM_REASON);
+		row->completed_seq = orc_store_int(res, r, ITEM_SEQ);
+		row->last_error = orc_store_text(res, r, ITEM_ERROR);
+		st = orc_store_json(res, r, ITEM_OUTPUT, &row->output,
 				    "the output of a map item", err);
-		if (st != ORC_OK)
-			break;
-		st = orc_store_json(res, r, ITEM_REPLIES, &replies,
-				    "the replies of a map item", err);
-		if (st == ORC_OK) {
-			row.output = output;
-			row.replies = replies;
-			st = orc_saga_add_items(saga, i, &row, 1, false, err);
-		}
-		json_decref(output);
-		json_decref(replies);
+		if (st == ORC_OK)
+			st = orc_store_json(res, r, ITEM_REPLIES,
+					    &row->replies,
+					    "the replies of a map item", err);
 	}
-	if (st == ORC_OK && complete)
-		st = orc_saga_add_items(saga, i, NULL, 0, true, err);
+	if (st == ORC_OK)
+		st = orc_saga_add_items(saga, i, rows, n, complete, err);
+	for (k = 0; k < n; k++) {
+		json_decref(rows[k].output);
+		json_decref(rows[k].replies);
+	}
+	free(rows);
 	return st;
 }
 
