@@ -153,7 +153,7 @@ orc_item_writes_saga(struct orc_item_writes *w, struct orc_saga *saga,
 /* ---- reading ---- */
 
 #define ITEM_COLUMNS(X, Y)                                                     \
-	X(ITEM_STEP, "w.step")                                                 \
+	X(ITEM_WANT, "w.n")                                                    \
 	Y(ITEM_INDEX, "i.item_index")                                          \
 	Y(ITEM_STATUS, "i.status")                                             \
 	Y(ITEM_ATTEMPT, "i.attempt")                                           \
@@ -179,24 +179,26 @@ static const char *const load_names[] = {
 };
 
 /*
- * Per map step w (step, mode, top): every item (all), or those in flight
- * and, for undo, the top latest succeeded ones.  Each branch is one index
- * scan: the primary key, or one of the two partial indexes.
+ * Per wanted (saga, map step) w, numbered n in the order asked: every
+ * item (all), or those in flight and, for undo, the top latest succeeded
+ * ones.  Each branch is one index scan: the primary key, or one of the
+ * two partial indexes.  Rows come by w.n, then index.
  */
 static const char load_sql[] =
 	"SELECT " ORC_STORE_SELECT_LIST(ITEM_COLUMNS)
-	" FROM unnest($2::text[], $3::text[], $4::int[]) AS w(step, mode, top)"
+	" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[])"
+	" WITH ORDINALITY AS w(saga, step, mode, top, n)"
 	" CROSS JOIN LATERAL ("
-	"(SELECT * FROM %1$s.saga_map_items i WHERE i.saga_id = $1::uuid"
+	"(SELECT * FROM %1$s.saga_map_items i WHERE i.saga_id = w.saga"
 	" AND i.step_name = w.step AND w.mode = 'all')"
 	" UNION ALL (SELECT * FROM %1$s.saga_map_items i WHERE i.saga_id ="
-	" $1::uuid AND i.step_name = w.step AND w.mode <> 'all'"
+	" w.saga AND i.step_name = w.step AND w.mode <> 'all'"
 	" AND i.status IN ('running', 'compensating'))"
 	" UNION ALL (SELECT * FROM %1$s.saga_map_items i WHERE i.saga_id ="
-	" $1::uuid AND i.step_name = w.step AND w.mode = 'undo'"
+	" w.saga AND i.step_name = w.step AND w.mode = 'undo'"
 	" AND i.status = 'succeeded' ORDER BY i.completed_seq DESC"
 	" LIMIT w.top)) i"
-	" ORDER BY w.step, i.item_index";
+	" ORDER BY w.n, i.item_index";
 
 /*
  * Rows [from, to) of res, all of step i, added to the saga in one call
@@ -244,75 +246,89 @@ add_rows(struct orc_saga *saga, size_t i, const PGresult *res, int from,
 	return st;
 }
 
-enum orc_status
-orc_store_load_map_items(struct orc_store *store, struct orc_saga *saga,
-			 struct orc_error *err)
+/* What a saga's map steps want loaded, queued as rows of the query. */
+static size_t
+want(const struct orc_saga *saga, struct orc_pgarray a[4])
 {
-	enum orc_map_load mode[64], *modes = mode;
-	struct orc_pgarray a[3];
-	const char *params[4];
-	PGresult *res = NULL;
-	char top[16];
 	size_t wanted = 0;
-	enum orc_status st = ORC_OK;
-	int r = 0, n;
+	char top[16];
 
-	for (int k = 0; k < 3; k++)
-		orc_pgarray_init(&a[k]);
-	if (saga->n_steps > sizeof(mode) / sizeof(mode[0]) &&
-	    (modes = malloc(saga->n_steps * sizeof(*modes))) == NULL)
-		return orc_error_set(err, ORC_FATAL, "out of memory");
 	for (size_t i = 0; i < saga->n_steps; i++) {
-		modes[i] = orc_saga_map_load(saga, i);
-		if (modes[i] == ORC_MAP_LOAD_NONE)
+		enum orc_map_load mode = orc_saga_map_load(saga, i);
+
+		if (mode == ORC_MAP_LOAD_NONE)
 			continue;
 		snprintf(top, sizeof(top), "%d", saga->steps[i].map->concurrency);
-		orc_pgarray_text(&a[0], saga->def->steps[i].name);
-		orc_pgarray_text(&a[1], load_names[modes[i]]);
-		orc_pgarray_text(&a[2], top);
+		orc_pgarray_text(&a[0], saga->id);
+		orc_pgarray_text(&a[1], saga->def->steps[i].name);
+		orc_pgarray_text(&a[2], load_names[mode]);
+		orc_pgarray_text(&a[3], top);
 		wanted++;
 	}
+	return wanted;
+}
+
+/*
+ * The rows of res from *r on that answer wanted row number *n and on, for
+ * saga: each of its map steps in step order, as want() asked.
+ */
+static enum orc_status
+take_rows(struct orc_saga *saga, const PGresult *res, int *r, long *n,
+	  struct orc_error *err)
+{
+	enum orc_status st = ORC_OK;
+	int rows = PQntuples(res);
+
+	for (size_t i = 0; i < saga->n_steps && st == ORC_OK; i++) {
+		enum orc_map_load mode = orc_saga_map_load(saga, i);
+		int from = *r;
+
+		if (mode == ORC_MAP_LOAD_NONE)
+			continue;
+		++*n;
+		while (*r < rows && orc_store_int(res, *r, ITEM_WANT) == *n)
+			++*r;
+		st = add_rows(saga, i, res, from, *r, mode == ORC_MAP_LOAD_ALL,
+			      err);
+	}
+	return st;
+}
+
+enum orc_status
+orc_store_load_map_items(struct orc_store *store,
+			 struct orc_stored_saga *const *sagas, size_t n_sagas,
+			 size_t *bad, struct orc_error *err)
+{
+	struct orc_pgarray a[4];
+	const char *params[4];
+	PGresult *res = NULL;
+	size_t wanted = 0;
+	enum orc_status st = ORC_OK;
+	long n = 0;
+	int r = 0;
+
+	*bad = n_sagas;
+	for (int k = 0; k < 4; k++)
+		orc_pgarray_init(&a[k]);
+	for (size_t s = 0; s < n_sagas; s++)
+		wanted += want(&sagas[s]->saga, a);
 	if (wanted == 0)
 		goto done;
-	params[0] = saga->id;
-	for (int k = 0; k < 3; k++)
-		if ((params[k + 1] = orc_pgarray_done(&a[k])) == NULL) {
+	for (int k = 0; k < 4; k++)
+		if ((params[k] = orc_pgarray_done(&a[k])) == NULL) {
 			st = orc_error_set(err, ORC_FATAL, "out of memory");
 			goto done;
 		}
 	st = orc_store_run(store, load_sql, 4, params, &res,
 			   "reading map items", err);
-	if (st != ORC_OK)
-		goto done;
-	n = PQntuples(res);
-	/* rows come by step name; steps may be in any order of names */
-	for (size_t i = 0; i < saga->n_steps && st == ORC_OK; i++) {
-		const char *name = saga->def->steps[i].name;
-		int from, to;
-
-		if (modes[i] == ORC_MAP_LOAD_NONE)
-			continue;
-		for (from = 0; from < n &&
-			       strcmp(PQgetvalue(res, from, ITEM_STEP), name) != 0;
-		     from++)
-			;
-		for (to = from; to < n &&
-				strcmp(PQgetvalue(res, to, ITEM_STEP), name) == 0;
-		     to++)
-			;
-		st = add_rows(saga, i, res, from, to,
-			      modes[i] == ORC_MAP_LOAD_ALL, err);
-		r += to - from;
+	for (size_t s = 0; st == ORC_OK && s < n_sagas; s++) {
+		st = take_rows(&sagas[s]->saga, res, &r, &n, err);
+		if (st == ORC_INVALID)
+			*bad = s;
 	}
-	if (st == ORC_OK && r != n)
-		st = orc_error_set(err, ORC_INVALID,
-				   "map items of a step the saga has no map "
-				   "state for");
 done:
 	PQclear(res);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		orc_pgarray_finish(&a[k]);
-	if (modes != mode)
-		free(modes);
 	return st;
 }

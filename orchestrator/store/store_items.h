@@ -23,6 +23,7 @@
 #include "pgarray.h"
 #include "store.h"
 #include "store_internal.h"
+#include "store_saga.h"
 
 /* The upsert's parameters, as store_internal.h's parameter tables. */
 #define ORC_ITEM_PARAMS(X, Y)                                                  \
@@ -73,13 +74,17 @@ enum orc_status orc_item_writes_saga(struct orc_item_writes *w,
 				     struct orc_error *err);
 
 /*
- * Load the items saga's map steps need (saga just built from its rows,
- * locked by the open transaction).  ORC_INVALID for a row that does not
- * describe an item of the map (err names it: the caller quarantines the
- * saga), ORC_FATAL when out of memory, or the query's error.
+ * Load the items the map steps of sagas[0..n) need (just built from their
+ * rows, locked by the open transaction; borrowed), in one query for them
+ * all.  ORC_INVALID for a row that does not describe an item of its map:
+ * *bad is then that saga's index (err names the row; the caller
+ * quarantines it and loads again for those after it: the ones before it
+ * have their items), and n otherwise.  ORC_FATAL when out of memory, or
+ * the query's error.
  */
 enum orc_status orc_store_load_map_items(struct orc_store *store,
-					 struct orc_saga *saga,
+					 struct orc_stored_saga *const *sagas,
+					 size_t n, size_t *bad,
 					 struct orc_error *err);
 
 #endif

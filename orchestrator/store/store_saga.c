@@ -405,11 +405,6 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 			 PQgetvalue(sagas, r, SAGA_PARENT));
 		snprintf(ss->parent_step, sizeof(ss->parent_step), "%s",
 			 PQgetvalue(sagas, r, SAGA_PARENT_STEP));
-		st = orc_store_load_map_items(store, &ss->saga, err);
-		if (st != ORC_OK) {
-			orc_error_prefix(err, "saga %s", id);
-			orc_saga_finish(&ss->saga);
-		}
 	}
 	if (st != ORC_OK) {
 		free(ss);
@@ -435,10 +430,9 @@ enum read_mode {
 	READ_STRICT,     /* fail with the reason: a release */
 };
 
-/* List saga row r of sagas in set->quarantined, for reason. */
-static enum orc_status
-list_quarantined(struct orc_saga_set *set, const PGresult *sagas, int r,
-		 const char *reason, struct orc_error *err)
+/* A new entry of set->quarantined (to fill); NULL when out of memory. */
+static struct orc_quarantined_saga *
+push_quarantined(struct orc_saga_set *set, struct orc_error *err)
 {
 	struct orc_quarantined_saga *q;
 
@@ -446,12 +440,25 @@ list_quarantined(struct orc_saga_set *set, const PGresult *sagas, int r,
 		size_t cap = set->cap_quarantined ? set->cap_quarantined * 2 : 4;
 
 		q = realloc(set->quarantined, cap * sizeof(*q));
-		if (q == NULL)
-			return orc_error_set(err, ORC_FATAL, "out of memory");
+		if (q == NULL) {
+			orc_error_set(err, ORC_FATAL, "out of memory");
+			return NULL;
+		}
 		set->quarantined = q;
 		set->cap_quarantined = cap;
 	}
-	q = &set->quarantined[set->n_quarantined++];
+	return &set->quarantined[set->n_quarantined++];
+}
+
+/* List saga row r of sagas in set->quarantined, for reason. */
+static enum orc_status
+list_quarantined(struct orc_saga_set *set, const PGresult *sagas, int r,
+		 const char *reason, struct orc_error *err)
+{
+	struct orc_quarantined_saga *q = push_quarantined(set, err);
+
+	if (q == NULL)
+		return ORC_FATAL;
 	snprintf(q->id, sizeof(q->id), "%s", PQgetvalue(sagas, r, SAGA_ID));
 	snprintf(q->def_name, sizeof(q->def_name), "%s",
 		 PQgetvalue(sagas, r, SAGA_DEF_NAME));
@@ -521,6 +528,54 @@ take_saga(struct orc_store *store, struct orc_catalog *cat,
 	return quarantine(store, set, sagas, r, reason, err);
 }
 
+/*
+ * The map items the sagas set->v[first..] need, in one query for them
+ * all.  A saga whose item rows do not decode is quarantined (or, strict,
+ * fails the read) like one whose own rows do not.
+ */
+static enum orc_status
+read_items(struct orc_store *store, struct orc_saga_set *set, size_t first,
+	   enum read_mode mode, struct orc_error *err)
+{
+	char reason[ORC_ERROR_MSG_MAX];
+	struct orc_quarantined_saga *q;
+	struct orc_stored_saga *ss;
+	enum orc_status st;
+	size_t bad;
+
+	for (;;) {
+		st = orc_store_load_map_items(store, set->v + first,
+					      set->n - first, &bad, err);
+		if (st != ORC_INVALID)
+			return st;
+		ss = set->v[first + bad];
+		if (mode == READ_STRICT) {
+			orc_error_prefix(err, "saga %s", ss->saga.id);
+			return ORC_INVALID;
+		}
+		snprintf(reason, sizeof(reason), "%s",
+			 without_saga(err->message, ss->saga.id));
+		q = push_quarantined(set, err);
+		if (q == NULL)
+			return ORC_FATAL;
+		snprintf(q->id, sizeof(q->id), "%s", ss->saga.id);
+		snprintf(q->def_name, sizeof(q->def_name), "%s",
+			 ss->saga.def->name);
+		snprintf(q->key, sizeof(q->key), "%s", ss->saga.key);
+		snprintf(q->reason, sizeof(q->reason), "%s", reason);
+		st = orc_store_quarantine_saga(store, q->id, reason, err);
+		if (st != ORC_OK)
+			return st;
+		/* out of the set; those before it have their items */
+		orc_saga_finish(&ss->saga);
+		free(ss);
+		memmove(&set->v[first + bad], &set->v[first + bad + 1],
+			(set->n - first - bad - 1) * sizeof(set->v[0]));
+		set->n--;
+		first += bad;
+	}
+}
+
 /* Read the steps of the sagas in res and take them all into set. */
 static enum orc_status
 read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
@@ -530,6 +585,7 @@ read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
 	const char *params[1];
 	PGresult *steps = NULL;
 	enum orc_status st = ORC_OK;
+	size_t first = set->n;
 
 	if (PQntuples(sagas) == 0)
 		return ORC_OK;
@@ -550,6 +606,8 @@ read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
 	for (int i = 0; st == ORC_OK && i < PQntuples(sagas); i++)
 		st = take_saga(store, cat, sagas, i, steps, set, mode, err);
 	PQclear(steps);
+	if (st == ORC_OK)
+		st = read_items(store, set, first, mode, err);
 	return st;
 }
 

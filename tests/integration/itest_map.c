@@ -304,6 +304,70 @@ START_TEST(test_map_fails)
 }
 END_TEST
 
+/*
+ * A map item row that does not decode (edited by hand) quarantines its
+ * saga when the saga is next read, with the reason; the other saga read
+ * with it goes on.
+ */
+START_TEST(test_bad_item_row_quarantines)
+{
+	static const char *const topics[] = {"orders", "work"};
+	static const char *const rules[] = {
+		"--rule", "order.ship=succeed:order.shipped", NULL};
+	struct orc_it_scene s;
+	char buf[4096], *bad, *good;
+
+	orc_it_scene_init(&s, topics, 2);
+	orc_it_scene_load(&s, big_def);
+	orc_it_scene_run(&s, "run", NULL);
+	/* item.reserve is never answered: the items stay in flight */
+	orc_it_scene_responder(&s, "services", "work", rules);
+	trigger(&s, "big.placed", "bad-1", 3, 3);
+	trigger(&s, "big.placed", "good-1", 3, 3);
+	orc_it_scene_flush(&s);
+	orc_it_scene_await(&s, WAIT_MS, "six items in flight",
+			   "SELECT count(*) = 6 FROM saga_map_items"
+			   " WHERE status = 'running'");
+	bad = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE"
+				    " business_key = 'bad-1'");
+	good = orc_it_scene_value(&s, "SELECT id FROM sagas WHERE"
+				     " business_key = 'good-1'");
+	ck_assert_int_eq(orc_it_scene_long(&s, "WITH u AS (UPDATE"
+					       " saga_map_items SET replies ="
+					       " '{\"not\": \"an array\"}'"
+					       " WHERE saga_id = '%s' AND"
+					       " item_index = 1 RETURNING 1)"
+					       " SELECT count(*) FROM u",
+					       bad),
+			 1);
+	{
+		const char *args[] = {"pause", bad, NULL};
+
+		if (orc_it_scene_cli(&s, buf, sizeof(buf), args) == 0)
+			orc_it_scene_fail(&s, "pause of a saga with a bad item "
+					     "row succeeded: %s", buf);
+	}
+	orc_it_expect(&s, "t", "the bad saga quarantined, with the reason",
+		      orc_it_scene_value(&s, "SELECT quarantined_at IS NOT NULL"
+					     " AND quarantine_reason LIKE"
+					     " '%%item 1%%replies%%' FROM sagas"
+					     " WHERE id = '%s'", bad));
+	{
+		const char *args[] = {"pause", good, NULL};
+
+		if (orc_it_scene_cli(&s, buf, sizeof(buf), args) != 0)
+			orc_it_scene_fail(&s, "pause: %s", buf);
+	}
+	orc_it_expect(&s, "t", "the good saga paused, not quarantined",
+		      orc_it_scene_value(&s, "SELECT paused_at IS NOT NULL AND"
+					     " quarantined_at IS NULL FROM sagas"
+					     " WHERE id = '%s'", good));
+	free(bad);
+	free(good);
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -311,6 +375,7 @@ main(void)
 		ORC_IT_CASE(ten_thousand_items),
 		ORC_IT_CASE(retry_then_compensate),
 		ORC_IT_CASE(map_fails),
+		ORC_IT_CASE(bad_item_row_quarantines),
 	};
 
 	return orc_it_run_suite("map", cases,
