@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "duration.h"
 #include "store_admin.h"
 #include "store_requests.h"
@@ -131,11 +132,21 @@ orc_apply_stats(const struct orc_apply *ap)
 	return &ap->stats;
 }
 
-/* A random (version 4) UUID into buf (size >= 37). */
+/*
+ * A new saga or action id into buf (size >= 37): a version 7 UUID (RFC
+ * 9562), 48 bits of Unix milliseconds and then 74 random bits.  Ids made
+ * later sort later, so a new saga's rows go to the right edge of the
+ * indexes keyed by saga id (sagas, saga_steps, saga_history) instead of
+ * a random leaf page each: fewer pages dirtied per batch, and fewer full
+ * page images in the WAL after a checkpoint.  The clock never makes the
+ * prefix go back within a process; two ids of one millisecond differ in
+ * their random bits.
+ */
 enum orc_status
 orc_apply_new_uuid(struct orc_apply *ap, char *buf, struct orc_error *err)
 {
 	unsigned char b[16];
+	int64_t ms = orc_clock_wall_ms();
 
 	if (ap->rnd_pos + sizeof(b) > sizeof(ap->rnd)) {
 		if (read(ap->urandom, ap->rnd, sizeof(ap->rnd)) !=
@@ -146,7 +157,12 @@ orc_apply_new_uuid(struct orc_apply *ap, char *buf, struct orc_error *err)
 	}
 	memcpy(b, ap->rnd + ap->rnd_pos, sizeof(b));
 	ap->rnd_pos += sizeof(b);
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	if (ms < ap->uuid_ms)
+		ms = ap->uuid_ms;
+	ap->uuid_ms = ms;
+	for (int i = 0; i < 6; i++)
+		b[i] = (unsigned char)((uint64_t)ms >> (40 - 8 * i));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	snprintf(buf, 37,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"

@@ -75,6 +75,7 @@ struct orc_apply {
 	int urandom;
 	unsigned char rnd[4096];
 	size_t rnd_pos;
+	int64_t uuid_ms; /* the time part of the last id made */
 	uint64_t finished[ORC_SAGA_STATUS_COUNT]; /* this transaction's */
 	/*
 	 * The definition switches, read every controls_refresh_ms (only
@@ -92,7 +93,7 @@ struct orc_apply {
 	struct orc_apply_stats stats;
 };
 
-/* A random (version 4) UUID into buf (size >= 37). */
+/* A new id into buf (size >= 37): a time-ordered (version 7) UUID. */
 enum orc_status orc_apply_new_uuid(struct orc_apply *ap, char *buf,
 				   struct orc_error *err);
 /* Empty the saga set, the write batch and the transaction's counters. */
