@@ -42,7 +42,6 @@ CREATE TABLE b_outbox (
     payload     text        NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX b_outbox_lane_idx ON b_outbox (lane, id);
 
 CREATE TABLE b_inbox (
     consumer     text        NOT NULL,
