@@ -29,3 +29,13 @@ ALTER TABLE saga_history ADD CONSTRAINT saga_history_pkey
 DROP INDEX saga_history_saga_idx;
 
 DROP INDEX outbox_lane_idx;
+
+-- Room for HOT updates: a saga row is updated at every transition and a
+-- step row when its reply comes, by then among newer rows.  At fillfactor
+-- 70 (007) half the updates of each table found no room on the row's page
+-- and were not HOT (a new entry in every index); at 50, a third of the
+-- saga updates and half the step updates are not, and the WAL per step is
+-- 5-12 % smaller (tests/bench, quick runs).  The tables take about a
+-- third more pages.  It applies to pages filled from now on.
+ALTER TABLE sagas SET (fillfactor = 50);
+ALTER TABLE saga_steps SET (fillfactor = 50);
