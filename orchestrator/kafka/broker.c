@@ -630,7 +630,16 @@ orc_consumer_create(const struct orc_config *cfg, const char *group,
 	const char *instance = orc_consumer_instance_id(cfg);
 	const char *defaults[] = {
 		"auto.offset.reset", "earliest",
-		"partition.assignment.strategy", "cooperative-sticky",
+		/*
+		 * range spreads every topic's partitions evenly over the
+		 * group: each process gets its share of the triggers and of
+		 * the replies.  cooperative-sticky evens out the count over
+		 * all topics, so one process could hold every trigger
+		 * partition and another none (README, "Scaling on one
+		 * machine").  The price is an eager rebalance: every member
+		 * finishes its batch and hands everything back for a moment.
+		 */
+		"partition.assignment.strategy", "range",
 		"allow.auto.create.topics", "true",
 		/* pick up subscribed topics created after we started */
 		"topic.metadata.refresh.interval.ms", "10000",
@@ -770,7 +779,8 @@ orc_consumer_destroy(struct orc_consumer *c)
 	if (c == NULL)
 		return;
 	/*
-	 * librdkafka 2.0's cooperative-sticky close does not send LeaveGroup,
+	 * librdkafka 2.0's cooperative-sticky close (the strategy may be set)
+	 * does not send LeaveGroup,
 	 * so the group would wait a session timeout before handing our
 	 * partitions on: unsubscribe (which leaves) and let it complete first.
 	 */

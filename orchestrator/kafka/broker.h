@@ -10,7 +10,8 @@
  * The consumer never stores offsets by itself (enable.auto.offset.store=
  * false): the caller stores a message's offset after the database commit
  * that applied it, and the stored offsets are committed in the background.
- * Partitions are assigned cooperative-sticky.
+ * Partitions are assigned by range (even per topic) unless configured
+ * otherwise; both eager and cooperative protocols are handled.
  *
  * Handles are not thread-safe beyond what librdkafka promises; use each
  * from one thread.

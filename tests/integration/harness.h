@@ -177,8 +177,9 @@ void orc_it_create_topics(const char *const *topics, size_t n, int partitions);
  * while it rebalances, is empty, or the broker gave no answer within 10 s);
  * *min_partitions (may be NULL) = the
  * fewest partitions of topic (of any topic, when NULL) assigned to one
- * member.  (cooperative-sticky balances the count over all topics: one
- * member may hold every partition of one topic.)
+ * member.  (range, the default, spreads each topic evenly;
+ * cooperative-sticky balances the count over all topics: one member may
+ * hold every partition of one topic.)
  */
 int orc_it_group_members(const char *group, const char *topic,
 			 int *min_partitions);
