@@ -102,15 +102,16 @@
 #                 has settled (every process a member with partitions)
 #
 # Environment knobs (defaults in brackets; BENCH_QUICK changes the windows):
-#   BENCH_QUICK=1           10 s windows, 3 s warm-up, shorter pgbench/echo,
+#   BENCH_QUICK=1           10 s windows, 8 s warm-up, shorter pgbench/echo,
 #                           2 s sub-windows, a shorter warm-up of the stack
 #   BENCH_WINDOW_S [30]     measuring window of the scenario runs
-#   BENCH_WARMUP_S [5]      warm-up before the window
+#   BENCH_WARMUP_S [10]     warm-up before the window (the closed loop
+#                           takes about 10 s to reach its plateau)
 #   BENCH_SWEEP [1,10,100,500]  batch sizes of the sweep ("" = no sweep)
 #   BENCH_SWEEP_WINDOW_S [8]    window of each sweep run (warm-up 3 s)
 #   BENCH_SUB_WINDOW_S [5]  sub-windows of every run's window (quick: 2)
-#   BENCH_WARMUP_STACK_S [60]   the stack's warm-up: no new throw-away run
-#                           after that many seconds (quick: 40; 0 = none)
+#   BENCH_WARMUP_STACK_S [90]   the stack's warm-up: no new throw-away run
+#                           after that many seconds (quick: 50; 0 = none)
 #   BENCH_WARMUP_STACK_WINDOW_S [8]  window of each warm-up run (quick: 4)
 #   BENCH_SCENARIOS [a,b,c,d] scenarios to run
 #   BENCH_MODES [throughput,latency]
@@ -149,11 +150,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/tests/bench
 QUICK=${BENCH_QUICK:-0}
 if [[ $QUICK == 1 ]]; then
-  d_window=10 d_warmup=3 d_sweep_window=4 d_sweep_warmup=2 d_pgbench=4 d_echo_s=4 d_echo_n=20000
-  d_sub=2 d_stack=40
+  d_window=10 d_warmup=8 d_sweep_window=4 d_sweep_warmup=2 d_pgbench=4 d_echo_s=4 d_echo_n=20000
+  d_sub=2 d_stack=50
 else
-  d_window=30 d_warmup=5 d_sweep_window=8 d_sweep_warmup=3 d_pgbench=10 d_echo_s=10 d_echo_n=50000
-  d_sub=5 d_stack=60
+  d_window=30 d_warmup=10 d_sweep_window=8 d_sweep_warmup=3 d_pgbench=10 d_echo_s=10 d_echo_n=50000
+  d_sub=5 d_stack=90
 fi
 WINDOW=${BENCH_WINDOW_S:-$d_window}
 WARMUP=${BENCH_WARMUP_S:-$d_warmup}
@@ -414,7 +415,9 @@ run_one() {
   local boxed=0 # time-boxed: no drain, no tap, the database is dropped
   case $mode in
     sweep) warm=$SWEEP_WARMUP window=$SWEEP_WINDOW boxed=1 ;;
-    warmup) warm=$SWEEP_WARMUP window=$WARMUP_STACK_WINDOW boxed=1 section=warmup ;;
+    # the window after the runs' own warm-up: before it, the closed loop
+    # is still ramping up and two windows agree without being steady
+    warmup) warm=$WARMUP window=$WARMUP_STACK_WINDOW boxed=1 section=warmup ;;
   esac
   scenario_def "$scen"
   mkdir -p "$dir"
@@ -1247,7 +1250,8 @@ EOF
 # warm_stack: throw-away runs of scenario (a) (mode warmup: closed loop,
 # time-boxed, databases and topics of their own), one after the other, until
 # two in a row agree on steps/s within 10% (at most WARMUP_STACK_TRIES runs,
-# no new one after WARMUP_STACK seconds).  A fresh stack is slow at first -
+# no new one after WARMUP_STACK seconds), each measured after the same
+# warm-up as a scenario run (the closed loop's ramp).  A fresh stack is slow at first -
 # the broker's JVM compiles its hot paths, PostgreSQL's and the kernel's
 # caches fill - and whichever run came first would pay for it.  The figures
 # and whether they became steady go into meta.warmup_stack.
