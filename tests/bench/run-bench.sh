@@ -180,7 +180,7 @@ DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT_S:-180}
 PRELOAD=${BENCH_PRELOAD_SAGAS:-100000}
 SEED=42
 INSTANCES=100000 # pgbench instance rows
-TARGET_STEPS=10000 TARGET_P50=10 TARGET_P99=50 TARGET_LAG50=5 TARGET_RSS_MB=32
+TARGET_STEPS=10000 TARGET_P50=10 TARGET_P99=50 TARGET_LAG50=3 TARGET_RSS_MB=32
 TARGET_PG_US=80 TARGET_WAL_B=1536 TARGET_ORCH_US=30 TARGET_OVER_SET16=0.25
 
 ORCH=$BUILD/orchestrator
@@ -1522,7 +1522,7 @@ SELECT k AS scenario,
        pg_temp.verdict(v->'steps_per_s_over_pgbench_set50_16') AS ">= 0.25 set-based pgbench (16)",
        pg_temp.verdict(v->'latency_p50_ms') AS "p50 <= 10 ms",
        pg_temp.verdict(v->'latency_p99_ms') AS "p99 <= 50 ms",
-       pg_temp.verdict(v->'outbox_lag_p50_ms') AS "lag p50 <= 5 ms",
+       pg_temp.verdict(v->'outbox_lag_p50_ms') AS "lag p50 <= 3 ms",
        pg_temp.verdict(v->'rss_mb') AS "RSS <= 32 MB",
        pg_temp.verdict(v->'postgres_us_per_step') AS "pg <= 80 us/step",
        pg_temp.verdict(v->'wal_bytes_per_step') AS "WAL <= 1536 B/step",
