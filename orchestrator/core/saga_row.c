@@ -238,6 +238,26 @@ orc_saga_row_finish(struct orc_saga_row *row)
 	row->context = NULL;
 }
 
+bool
+orc_saga_row_context_same(const json_t *read, const json_t *now)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	if (read == NULL || now == NULL)
+		return false;
+	json_object_foreach ((json_t *)read, k, v)
+		if (!kept_elsewhere(k))
+			n++;
+	if (n != json_object_size(now))
+		return false;
+	json_object_foreach ((json_t *)now, k, v)
+		if (json_object_get(read, k) != v)
+			return false;
+	return true;
+}
+
 enum orc_map_load
 orc_saga_map_load(const struct orc_saga *saga, size_t index)
 {

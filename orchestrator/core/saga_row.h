@@ -174,6 +174,16 @@ enum orc_status orc_saga_to_row(const struct orc_saga *saga,
 void orc_saga_row_finish(struct orc_saga_row *row);
 
 /*
+ * Whether now (a row context from orc_saga_to_row()) holds exactly the
+ * members of read (the row context the saga was built from), each the
+ * same value: the engine shares those values between copies of a saga
+ * and replaces a member instead of changing it (PATCH of the input), so
+ * the same pointers mean the same JSON, and the column need not be
+ * written.  Both borrowed; false when read is NULL.
+ */
+bool orc_saga_row_context_same(const json_t *read, const json_t *now);
+
+/*
  * Fill *row (caller memory) from saga->steps[index] (index < n_steps);
  * pointers borrowed from saga and its definition.
  */

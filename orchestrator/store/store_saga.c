@@ -64,13 +64,20 @@ orc_saga_set_init(struct orc_saga_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
+/* Free ss and everything it holds. */
+static void
+stored_destroy(struct orc_stored_saga *ss)
+{
+	orc_saga_finish(&ss->saga);
+	json_decref(ss->row_context);
+	free(ss);
+}
+
 void
 orc_saga_set_reset(struct orc_saga_set *set)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		orc_saga_finish(&set->v[i]->saga);
-		free(set->v[i]);
-	}
+	for (size_t i = 0; i < set->n; i++)
+		stored_destroy(set->v[i]);
 	set->n = 0;
 	set->n_quarantined = 0;
 }
@@ -401,6 +408,7 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	}
 	st = orc_saga_from_rows(&ss->saga, def, &row, rows, n, err);
 	if (st == ORC_OK) {
+		ss->row_context = json_incref(row.context);
 		snprintf(ss->parent_id, sizeof(ss->parent_id), "%s",
 			 PQgetvalue(sagas, r, SAGA_PARENT));
 		snprintf(ss->parent_step, sizeof(ss->parent_step), "%s",
@@ -567,8 +575,7 @@ read_items(struct orc_store *store, struct orc_saga_set *set, size_t first,
 		if (st != ORC_OK)
 			return st;
 		/* out of the set; those before it have their items */
-		orc_saga_finish(&ss->saga);
-		free(ss);
+		stored_destroy(ss);
 		memmove(&set->v[first + bad], &set->v[first + bad + 1],
 			(set->n - first - bad - 1) * sizeof(set->v[0]));
 		set->n--;

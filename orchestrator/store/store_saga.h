@@ -88,6 +88,13 @@ struct orc_stored_saga {
 	bool is_new;  /* not in the database yet: INSERT */
 	bool touched; /* an input was applied: write it back */
 	/*
+	 * The row's context as read (owned reference, NULL for a new saga).
+	 * Its members are shared with saga.context; while they are all still
+	 * the ones read, the write leaves the column as it is
+	 * (orc_saga_row_context_same()).
+	 */
+	json_t *row_context;
+	/*
 	 * The saga whose saga step started it, and that step ("" for
 	 * none): written when it is inserted, never changed.
 	 */

@@ -196,15 +196,20 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	struct orc_pgarray *c = wb->sagas, *t = wb->steps;
 	struct orc_saga_row row;
 	char *ctx, *saga_output = NULL;
+	bool same_ctx;
 
 	if (orc_saga_to_row(saga, &row) != ORC_OK)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
-	ctx = json_dumps(row.context, JSON_COMPACT);
+	/* NULL: the context column stays as it is (the UPDATE's coalesce) */
+	same_ctx = !ss->is_new &&
+		   orc_saga_row_context_same(ss->row_context, row.context);
+	ctx = same_ctx ? NULL : json_dumps(row.context, JSON_COMPACT);
 	if (row.output != NULL)
 		saga_output = json_dumps(row.output,
 					 JSON_COMPACT | JSON_ENCODE_ANY);
 	orc_saga_row_finish(&row);
-	if (ctx == NULL || (row.output != NULL && saga_output == NULL)) {
+	if ((!same_ctx && ctx == NULL) ||
+	    (row.output != NULL && saga_output == NULL)) {
 		free(ctx);
 		free(saga_output);
 		return orc_error_set(err, ORC_FATAL, "out of memory");
@@ -466,7 +471,8 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 			" AS u(" UNNEST_AS(SAGA_PARAMS) ")),"
 			" upd AS (UPDATE %1$s.sagas s SET status = u.status,"
 			" definition_version = u.version,"
-			" failing_reason = u.cause, context = u.ctx::jsonb,"
+			" failing_reason = u.cause,"
+			" context = coalesce(u.ctx::jsonb, s.context),"
 			" deadline_at = " TS("u.deadline") ","
 			" wake_at = " LAZY_WAKE ", completion_seq = u.seq,"
 			" failure = u.failure, output = u.output::jsonb,"

@@ -2164,6 +2164,36 @@ START_TEST(test_migrate_refuses_what_does_not_map)
 }
 END_TEST
 
+/*
+ * The write leaves a saga's context column alone only when the row
+ * context holds exactly the values it was read with: "steps" and "saga"
+ * live elsewhere, a replaced member (a PATCH of the input) or an added or
+ * removed one means a write.
+ */
+START_TEST(test_row_context_same)
+{
+	json_t *input = json_pack("{s:s}", "id", "o-1");
+	json_t *read = json_pack("{s:O,s:{},s:{}}", "input", input, "steps",
+				 "saga");
+	json_t *now = json_pack("{s:O}", "input", input);
+	json_t *patched = json_pack("{s:o}", "input", json_deep_copy(input));
+	json_t *more = json_pack("{s:O,s:i}", "input", input, "extra", 1);
+	json_t *none = json_object();
+
+	ck_assert(orc_saga_row_context_same(read, now));
+	ck_assert(!orc_saga_row_context_same(read, patched));
+	ck_assert(!orc_saga_row_context_same(read, more));
+	ck_assert(!orc_saga_row_context_same(read, none));
+	ck_assert(!orc_saga_row_context_same(NULL, now));
+	json_decref(input);
+	json_decref(read);
+	json_decref(now);
+	json_decref(patched);
+	json_decref(more);
+	json_decref(none);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -2217,6 +2247,7 @@ suite(void)
 	tcase_add_test(tc, test_order_retries_exhausted);
 	tcase_add_test(tc, test_order_saga_timeout);
 	tcase_add_test(tc, test_order_odd_replies);
+	tcase_add_test(tc, test_row_context_same);
 	suite_add_tcase(s, tc);
 	return s;
 }
