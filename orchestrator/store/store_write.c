@@ -449,8 +449,8 @@ plan_cols(struct write_plan *plan, struct orc_pgarray *cols, int n,
  * Sagas and steps are written by an UPDATE of the rows that exist and an
  * INSERT of the others, in one statement, not by INSERT ... ON CONFLICT
  * DO UPDATE: the upsert WAL-logs a tuple lock before each update and a
- * confirmation after each insert (speculative insertion), 1.4 records
- * more per step (pg_walinspect, README "Performance").  It is safe
+ * confirmation after each insert (speculative insertion), one record more
+ * per row written (pg_walinspect, README "Performance").  It is safe
  * because nobody else can write these rows meanwhile: the batch holds
  * the lock of every saga it read (FOR UPDATE), and a new saga's id is
  * new (UUIDv7, or derived from its locked parent for a child), so the
