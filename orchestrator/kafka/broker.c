@@ -779,10 +779,10 @@ orc_consumer_destroy(struct orc_consumer *c)
 	if (c == NULL)
 		return;
 	/*
-	 * librdkafka 2.0's cooperative-sticky close (the strategy may be set)
-	 * does not send LeaveGroup,
-	 * so the group would wait a session timeout before handing our
-	 * partitions on: unsubscribe (which leaves) and let it complete first.
+	 * With cooperative-sticky (which may be configured), librdkafka 2.0's
+	 * close does not send LeaveGroup, so the group would wait a session
+	 * timeout before handing our partitions on: unsubscribe (which
+	 * leaves) and let it complete first.
 	 */
 	rd_kafka_unsubscribe(c->rk);
 	for (int i = 0; i < 50; i++) {
