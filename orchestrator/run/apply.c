@@ -73,9 +73,13 @@ orc_apply_create(struct orc_store *store, struct orc_catalog *cat,
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	ap->store = store;
 	ap->cat = cat;
+	ap->stats = &ap->own_stats;
 	ap->urandom = -1;
 	ap->consumer = strdup(cfg->consumer);
 	ap->reply_to = cfg->reply_to ? strdup(cfg->reply_to) : NULL;
+	ap->lifecycle_topic = cfg->lifecycle_topic && *cfg->lifecycle_topic
+				      ? strdup(cfg->lifecycle_topic)
+				      : NULL;
 	ap->engine.max_command_bytes = cfg->max_command_bytes;
 	ap->parked_ttl_ms = cfg->parked_ttl_ms > 0 ? cfg->parked_ttl_ms
 						   : 3600 * 1000;
@@ -87,6 +91,8 @@ orc_apply_create(struct orc_store *store, struct orc_catalog *cat,
 	orc_effects_init(&ap->fx);
 	ap->rnd_pos = sizeof(ap->rnd);
 	if (ap->consumer == NULL || (cfg->reply_to && ap->reply_to == NULL) ||
+	    (cfg->lifecycle_topic && *cfg->lifecycle_topic &&
+	     ap->lifecycle_topic == NULL) ||
 	    ap->wb == NULL ||
 	    orc_write_batch_lifecycle(ap->wb, cfg->lifecycle_topic, err) !=
 		    ORC_OK) {
@@ -99,6 +105,26 @@ orc_apply_create(struct orc_store *store, struct orc_catalog *cat,
 		return orc_error_set(err, ORC_FATAL, "cannot open /dev/urandom");
 	}
 	*out = ap;
+	return ORC_OK;
+}
+
+enum orc_status
+orc_apply_create_sibling(struct orc_apply *of, struct orc_store *store,
+			 struct orc_apply **out, struct orc_error *err)
+{
+	struct orc_apply_config cfg = {
+		.consumer = of->consumer,
+		.reply_to = of->reply_to,
+		.max_command_bytes = of->engine.max_command_bytes,
+		.lifecycle_topic = of->lifecycle_topic,
+		.parked_ttl_ms = of->parked_ttl_ms,
+	};
+	enum orc_status st = orc_apply_create(store, of->cat, &cfg, out, err);
+
+	if (st != ORC_OK)
+		return st;
+	(*out)->stats = of->stats;
+	(*out)->controls_refresh_ms = of->controls_refresh_ms;
 	return ORC_OK;
 }
 
@@ -121,6 +147,7 @@ orc_apply_destroy(struct orc_apply *ap)
 	free(ap->business_keys);
 	free(ap->consumer);
 	free(ap->reply_to);
+	free(ap->lifecycle_topic);
 	if (ap->urandom >= 0)
 		close(ap->urandom);
 	free(ap);
@@ -129,7 +156,7 @@ orc_apply_destroy(struct orc_apply *ap)
 const struct orc_apply_stats *
 orc_apply_stats(const struct orc_apply *ap)
 {
-	return &ap->stats;
+	return ap->stats;
 }
 
 /*
@@ -355,9 +382,9 @@ orc_apply_run_engine(struct orc_apply *ap, struct orc_stored_saga *ss,
 					 err);
 }
 
-/* Write every touched saga and everything queued, and commit. */
+/* Queue every touched saga's row into the write batch. */
 static enum orc_status
-write_back_commit(struct orc_apply *ap, struct orc_error *err)
+queue_sagas(struct orc_apply *ap, struct orc_error *err)
 {
 	enum orc_status st;
 
@@ -368,7 +395,17 @@ write_back_commit(struct orc_apply *ap, struct orc_error *err)
 		if (st != ORC_OK)
 			return st;
 	}
-	return orc_store_write_commit(ap->store, ap->wb, err);
+	return ORC_OK;
+}
+
+/* Write every touched saga and everything queued, and commit. */
+static enum orc_status
+write_back_commit(struct orc_apply *ap, struct orc_error *err)
+{
+	enum orc_status st = queue_sagas(ap, err);
+
+	return st == ORC_OK ? orc_store_write_commit(ap->store, ap->wb, err)
+			    : st;
 }
 
 void
@@ -388,9 +425,9 @@ static void
 commit_stats(struct orc_apply *ap)
 {
 	for (int i = 0; i < ORC_SAGA_STATUS_COUNT; i++)
-		ap->stats.sagas_finished[i] += ap->finished[i];
-	ap->stats.commands += orc_write_batch_outbox_rows(ap->wb);
-	ap->stats.parked_taken += ap->taken;
+		ap->stats->sagas_finished[i] += ap->finished[i];
+	ap->stats->commands += orc_write_batch_outbox_rows(ap->wb);
+	ap->stats->parked_taken += ap->taken;
 }
 
 static enum orc_status
@@ -1014,7 +1051,7 @@ run_routes(struct orc_apply *ap, struct orc_apply_item *items,
  */
 static enum orc_status
 write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
-		 size_t n, struct orc_error *err)
+		 size_t n, bool send_only, struct orc_error *err)
 {
 	size_t n_released = 0;
 	enum orc_status st;
@@ -1037,6 +1074,10 @@ write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
 	for (size_t i = 0; st == ORC_OK && i < n; i++)
 		if (items[i].outcome == ORC_APPLY_DEAD)
 			st = dead_letter(ap, &items[i], err);
+	if (st == ORC_OK && send_only)
+		st = queue_sagas(ap, err);
+	if (st == ORC_OK && send_only)
+		return orc_store_write_commit_send(ap->store, ap->wb, err);
 	if (st == ORC_OK)
 		st = write_back_commit(ap, err);
 	return st;
@@ -1047,6 +1088,24 @@ write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
  * outcome.  Otherwise the caller rolls back; err says which item when it
  * knows.
  */
+/* Open the transaction, claim, lock and run: all of it but the writes. */
+static enum orc_status
+open_and_run(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
+	     int64_t now_ms, struct orc_error *err)
+{
+	enum orc_status st = orc_store_begin(ap->store, err);
+
+	if (st == ORC_OK)
+		st = claim_inbox(ap, items, n, err);
+	if (st == ORC_OK)
+		st = lock_sagas(ap, items, err);
+	if (st == ORC_OK)
+		st = lock_parked(ap, items, err);
+	if (st == ORC_OK)
+		st = run_routes(ap, items, now_ms, err);
+	return st;
+}
+
 static enum orc_status
 apply_once(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 	   int64_t now_ms, struct orc_error *err)
@@ -1057,17 +1116,9 @@ apply_once(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 	if (st == ORC_OK)
 		st = route_batch(ap, items, n, err);
 	if (st == ORC_OK)
-		st = orc_store_begin(ap->store, err);
+		st = open_and_run(ap, items, n, now_ms, err);
 	if (st == ORC_OK)
-		st = claim_inbox(ap, items, n, err);
-	if (st == ORC_OK)
-		st = lock_sagas(ap, items, err);
-	if (st == ORC_OK)
-		st = lock_parked(ap, items, err);
-	if (st == ORC_OK)
-		st = run_routes(ap, items, now_ms, err);
-	if (st == ORC_OK)
-		st = write_and_commit(ap, items, n, err);
+		st = write_and_commit(ap, items, n, false, err);
 	return st;
 }
 
@@ -1079,22 +1130,22 @@ count(struct orc_apply *ap, const struct orc_apply_item *items, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		switch (items[i].outcome) {
 		case ORC_APPLY_APPLIED:
-			ap->stats.applied++;
+			ap->stats->applied++;
 			break;
 		case ORC_APPLY_IGNORED:
-			ap->stats.ignored++;
+			ap->stats->ignored++;
 			break;
 		case ORC_APPLY_DUPLICATE:
-			ap->stats.duplicates++;
+			ap->stats->duplicates++;
 			break;
 		case ORC_APPLY_DEAD:
-			ap->stats.dead++;
+			ap->stats->dead++;
 			break;
 		case ORC_APPLY_PARKED:
-			ap->stats.parked++;
+			ap->stats->parked++;
 			break;
 		case ORC_APPLY_HELD:
-			ap->stats.held++;
+			ap->stats->held++;
 			break;
 		case ORC_APPLY_PENDING:
 			break;
@@ -1113,7 +1164,7 @@ apply_batch(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 		orc_store_rollback(ap->store);
 		return st;
 	}
-	ap->stats.batches++;
+	ap->stats->batches++;
 	commit_stats(ap);
 	count(ap, items, n);
 	return ORC_OK;
@@ -1172,14 +1223,128 @@ orc_apply_events(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 	if (st == ORC_OK || st == ORC_TRANSIENT || st == ORC_FATAL)
 		return st;
 	/* Something in the batch cannot be applied: find it, one by one. */
-	ap->stats.fallbacks++;
+	ap->stats->fallbacks++;
 	for (size_t i = 0; i < n; i++) {
 		st = apply_alone(ap, &items[i], now_ms, err);
 		if (st != ORC_OK)
 			return st; /* the caller retries the whole batch */
 	}
-	ap->stats.batches++;
+	ap->stats->batches++;
 	return ORC_OK;
+}
+
+/* ---- the overlapped apply: a batch run while the one before commits ---- */
+
+/*
+ * Must the batch routed in ap wait for the commit in flight on before?
+ * Its claim and its locks wait for before's by themselves, and then read
+ * what before wrote (a row locked by before is read again when before
+ * commits), but a saga that before inserts is invisible to the lock until
+ * then: an event for its key would find no saga (and be parked or
+ * dead-lettered), a trigger would start it a second time.  So a batch
+ * with a key route (a trigger, or an awaited event) to a saga before
+ * started waits.  An id route cannot name such a saga: a new saga's id
+ * reaches a service only through the outbox, after the commit.
+ */
+static bool
+needs_before(const struct orc_apply *ap, const struct orc_apply_item *items,
+	     const struct orc_apply *before)
+{
+	for (size_t r = 0; r < ap->n_routes; r++) {
+		const struct route *ro = &ap->routes[r];
+		const struct orc_stored_saga *ss;
+
+		if (ro->kind == ROUTE_ID ||
+		    items[ro->item].outcome != ORC_APPLY_PENDING)
+			continue;
+		ss = orc_saga_set_find_key(&before->set, ro->def_name, ro->key);
+		if (ss != NULL && ss->is_new)
+			return true;
+	}
+	return false;
+}
+
+enum orc_status
+orc_apply_events_prepare(struct orc_apply *ap, struct orc_apply_item *items,
+			 size_t n, int64_t now_ms,
+			 const struct orc_apply *before, bool *blocked,
+			 struct orc_error *err)
+{
+	enum orc_status st;
+
+	*blocked = false;
+	if (ap->prepared || ap->in_flight)
+		return orc_error_set(err, ORC_FATAL,
+				     "a batch is already open on this apply");
+	st = refresh_controls(ap, now_ms, err);
+	if (st == ORC_OK)
+		st = route_batch(ap, items, n, err);
+	if (st != ORC_OK)
+		return st;
+	if (before != NULL && before->in_flight && needs_before(ap, items, before)) {
+		*blocked = true;
+		return ORC_OK;
+	}
+	st = open_and_run(ap, items, n, now_ms, err);
+	if (st != ORC_OK) {
+		orc_store_rollback(ap->store);
+		return st;
+	}
+	ap->prepared = true;
+	return ORC_OK;
+}
+
+enum orc_status
+orc_apply_events_send(struct orc_apply *ap, struct orc_apply_item *items,
+		      size_t n, struct orc_error *err)
+{
+	enum orc_status st;
+
+	if (!ap->prepared)
+		return orc_error_set(err, ORC_FATAL, "no batch prepared");
+	ap->prepared = false;
+	st = write_and_commit(ap, items, n, true, err);
+	if (st != ORC_OK) {
+		orc_store_rollback(ap->store);
+		return st;
+	}
+	ap->in_flight = true;
+	return ORC_OK;
+}
+
+enum orc_status
+orc_apply_events_wait(struct orc_apply *ap, struct orc_apply_item *items,
+		      size_t n, struct orc_error *err)
+{
+	enum orc_status st;
+
+	if (!ap->in_flight)
+		return orc_error_set(err, ORC_FATAL, "no commit in flight");
+	ap->in_flight = false;
+	st = orc_store_write_commit_wait(ap->store, err);
+	if (st != ORC_OK) {
+		orc_store_rollback(ap->store);
+		return st;
+	}
+	ap->stats->batches++;
+	commit_stats(ap);
+	count(ap, items, n);
+	return ORC_OK;
+}
+
+void
+orc_apply_events_abandon(struct orc_apply *ap)
+{
+	if (!ap->prepared)
+		return;
+	ap->prepared = false;
+	orc_store_rollback(ap->store);
+}
+
+bool
+orc_apply_in_flight(const struct orc_apply *ap)
+{
+	return ap->in_flight;
 }
 
 /* ---- timers (operator actions: apply_operator.c) ---- */
@@ -1295,6 +1460,6 @@ orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
 	if (st != ORC_OK)
 		return st;
 	*fired = (int)ap->set.n;
-	ap->stats.timers += ap->set.n;
+	ap->stats->timers += ap->set.n;
 	return ORC_OK;
 }

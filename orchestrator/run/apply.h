@@ -67,6 +67,17 @@ enum orc_status orc_apply_create(struct orc_store *store,
 				 struct orc_apply **out, struct orc_error *err);
 void orc_apply_destroy(struct orc_apply *ap); /* accepts NULL */
 
+/*
+ * A new apply context like of (borrowed; it must outlive the new one),
+ * over store (borrowed): the same catalog, settings and counters
+ * (orc_apply_stats() of either counts both), a transaction of its own.
+ * The worker applies a batch on one while the other's commit is flushing.
+ */
+enum orc_status orc_apply_create_sibling(struct orc_apply *of,
+					 struct orc_store *store,
+					 struct orc_apply **out,
+					 struct orc_error *err);
+
 enum orc_apply_outcome {
 	ORC_APPLY_PENDING,   /* not decided (only before orc_apply_events) */
 	ORC_APPLY_APPLIED,   /* changed at least one saga */
@@ -130,6 +141,43 @@ const struct orc_apply_stats *orc_apply_stats(const struct orc_apply *ap);
 enum orc_status orc_apply_events(struct orc_apply *ap,
 				 struct orc_apply_item *items, size_t n,
 				 int64_t now_ms, struct orc_error *err);
+
+/*
+ * orc_apply_events() in three calls, so that a batch can be run while
+ * the one before it commits on another apply (a sibling):
+ *
+ *	_prepare()	route, open the transaction, claim, lock, run the
+ *			engine; the writes are queued, nothing is written
+ *	_send()		write dead letters and parked events, then send the
+ *			sagas' writes and the COMMIT without waiting
+ *	_wait()		the commit's answer; only then are the items'
+ *			outcomes final and their offsets may be stored
+ *
+ * before (borrowed, may be NULL) is the sibling whose commit is in
+ * flight: _prepare() sets *blocked, and does nothing else, when the
+ * batch cannot be run before that commit's answer (it has an event for
+ * the business key of a saga before starts).  The caller sends a
+ * prepared batch only after before's _wait() said ORC_OK, and abandons
+ * it (_abandon(): rolled back) when that failed, since it may have read
+ * what before left as it was.  Each call that fails has rolled its
+ * transaction back; the caller then applies the items again, with
+ * orc_apply_events() (which finds a bad item) or after a back-off, as
+ * for orc_apply_events().  Batches of one item are best left to it.
+ */
+enum orc_status orc_apply_events_prepare(struct orc_apply *ap,
+					 struct orc_apply_item *items,
+					 size_t n, int64_t now_ms,
+					 const struct orc_apply *before,
+					 bool *blocked, struct orc_error *err);
+enum orc_status orc_apply_events_send(struct orc_apply *ap,
+				      struct orc_apply_item *items, size_t n,
+				      struct orc_error *err);
+enum orc_status orc_apply_events_wait(struct orc_apply *ap,
+				      struct orc_apply_item *items, size_t n,
+				      struct orc_error *err);
+void orc_apply_events_abandon(struct orc_apply *ap);
+/* True between a successful _send() and its _wait(). */
+bool orc_apply_in_flight(const struct orc_apply *ap);
 
 /*
  * Fire the timers of up to limit sagas due at now_ms (FOR UPDATE SKIP

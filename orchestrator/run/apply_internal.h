@@ -90,7 +90,17 @@ struct orc_apply {
 	const struct orc_apply_hook *hook; /* run before commit_writes() */
 	const struct orc_apply_trigger *trigger; /* of orc_apply_start() */
 	int child_depth; /* children being started inside children (apply_child.c) */
-	struct orc_apply_stats stats;
+	/* own_stats, or those of the apply this one is a sibling of */
+	struct orc_apply_stats *stats;
+	struct orc_apply_stats own_stats;
+	char *lifecycle_topic; /* NULL for none */
+	/*
+	 * The overlapped apply's state (orc_apply_events_prepare()): a
+	 * transaction is open and run, its writes queued; or its commit
+	 * has been sent and not yet answered.
+	 */
+	bool prepared;
+	bool in_flight;
 };
 
 /* A new id into buf (size >= 37): a time-ordered (version 7) UUID. */

@@ -247,6 +247,14 @@ update_counters(struct orc_ops *o)
 		    "(refused by the broker for good, or after such a row of "
 		    "their saga)",
 		    NULL, r ? r->quarantined : 0);
+	set_counter(o, "orchestrator_batches_overlapped_total",
+		    "Batches run and sent while the batch before them was "
+		    "committing (apply_overlap)",
+		    NULL, w ? w->overlapped : 0);
+	set_counter(o, "orchestrator_batches_overlap_waits_total",
+		    "Batches that waited for the commit before them, since they "
+		    "had an event for the key of a saga it started",
+		    NULL, w ? w->overlap_blocked : 0);
 	set_counter(o, "orchestrator_timers_fired_total",
 		    "Sagas woken by a due timer (timeouts, retries, delays) by "
 		    "this process",

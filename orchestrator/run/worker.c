@@ -1,12 +1,21 @@
 /*
  * worker.c - the consume, apply, acknowledge loop.
  *
- * The batch in hand lives in the worker between turns: messages, their
+ * The batches in hand live in the worker between turns: messages, their
  * parsed events and header views, in arrays reused from batch to batch.
- * Its life: collected (polled), applied (committed in PostgreSQL), dead
- * letters published, offsets stored, freed.  Each stage is idempotent, so
- * a turn that fails at any stage simply starts over from the first stage
- * that is not done.
+ * A batch's life: collected (polled), applied (committed in PostgreSQL),
+ * dead letters published, offsets stored, freed.  Each stage is
+ * idempotent, so a turn that fails at any stage simply starts over from
+ * the first stage that is not done.
+ *
+ * With apply_overlap (the default) the worker holds two batches, each
+ * with an apply context and a PostgreSQL connection of its own: while the
+ * older one's writes and commit are sent and flushing, the next one is
+ * polled, parsed, locked and run through the engine; it is sent only
+ * once the older one committed, and abandoned (rolled back, applied again
+ * later) if that failed.  Offsets are stored in batch order, so a crash
+ * still replays from the oldest batch not finished.  No transaction is
+ * left open between turns but a commit in flight.
  *
  * A dead letter keeps every header of its message, however many: the
  * parser sees them all and finds a message with more than
@@ -46,6 +55,7 @@ enum dlq_state { DLQ_UNSENT, DLQ_SENT, DLQ_DONE };
 
 struct msg {
 	struct orc_kafka_message *m;
+	const struct orc_apply_item *it; /* its item, for the dead letter's log */
 	struct orc_event ev;
 	bool parsed;
 	struct orc_error perr;
@@ -56,8 +66,25 @@ struct msg {
 	enum dlq_state dlq_state;
 };
 
+enum batch_state {
+	BATCH_EMPTY,
+	BATCH_COLLECTED, /* polled (n > 0), not applied */
+	BATCH_PREPARED,  /* run in an open transaction, its writes queued */
+	BATCH_SENT,	 /* its writes and commit sent, not answered */
+	BATCH_APPLIED,	 /* committed */
+};
+
+struct batch {
+	struct orc_apply *ap; /* the worker's (overlap), or the process's */
+	struct msg *msgs;
+	struct orc_apply_item *items;
+	size_t n;
+	enum batch_state state;
+	bool published; /* its dead letters are acknowledged */
+	int64_t t0_us;	/* when its apply began */
+};
+
 struct orc_worker {
-	struct orc_apply *ap;
 	const struct orc_config *cfg; /* to rejoin after fencing */
 	const char *const *topics;
 	size_t n_topics;
@@ -67,11 +94,16 @@ struct orc_worker {
 	size_t batch_size;
 	int linger_ms;
 
-	struct msg *msgs;
-	struct orc_apply_item *items;
-	size_t n;
-	bool applied;   /* the batch in hand is committed */
-	bool published; /* its dead letters are acknowledged */
+	/*
+	 * b[head] is the oldest batch; with overlap b[head ^ 1] is the one
+	 * after it, over a sibling apply and a connection of the worker's
+	 * own (stores[], aps[]: owned).
+	 */
+	bool overlap;
+	struct batch b[2];
+	int head;
+	struct orc_store *stores[2];
+	struct orc_apply *aps[2];
 	int dlq_pending;
 	int dlq_failed;
 	int64_t dlq_since_ms; /* when the batch's copies began to wait */
@@ -110,7 +142,7 @@ on_dlq_delivery(void *opaque, enum orc_status status, const char *err,
 		x->dlq_level++; /* too large, or invalid: send less */
 		x->dlq_state = DLQ_UNSENT;
 	} else if (status == ORC_INVALID) {
-		refused(w, x, &w->items[x - w->msgs], err);
+		refused(w, x, x->it, err);
 	} else {
 		x->dlq_state = DLQ_UNSENT;
 		w->dlq_failed++;
@@ -135,7 +167,6 @@ orc_worker_create(const struct orc_config *cfg, struct orc_apply *ap,
 	*out = NULL;
 	if (w == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
-	w->ap = ap;
 	w->cfg = cfg;
 	w->topics = topics;
 	w->n_topics = n_topics;
@@ -143,11 +174,30 @@ orc_worker_create(const struct orc_config *cfg, struct orc_apply *ap,
 	w->linger_ms = (int)orc_config_int(cfg, ORC_CFG_BATCH_LINGER_MS);
 	snprintf(buf, sizeof(buf), "%s.dlq", group);
 	w->dlq_topic = strdup(dlq ? dlq : buf);
-	w->msgs = calloc(w->batch_size, sizeof(*w->msgs));
-	w->items = calloc(w->batch_size, sizeof(*w->items));
-	if (w->dlq_topic == NULL || w->msgs == NULL || w->items == NULL) {
+	w->overlap = orc_config_bool(cfg, ORC_CFG_APPLY_OVERLAP);
+	for (int i = 0; i < (w->overlap ? 2 : 1); i++) {
+		w->b[i].msgs = calloc(w->batch_size, sizeof(*w->b[i].msgs));
+		w->b[i].items = calloc(w->batch_size, sizeof(*w->b[i].items));
+		if (w->b[i].msgs == NULL || w->b[i].items == NULL) {
+			st = orc_error_set(err, ORC_FATAL, "out of memory");
+			goto fail;
+		}
+		w->b[i].ap = ap;
+	}
+	if (w->dlq_topic == NULL) {
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto fail;
+	}
+	for (int i = 0; w->overlap && i < 2; i++) {
+		st = orc_store_connect(orc_config_str(cfg, ORC_CFG_PG_DSN),
+				       orc_config_str(cfg, ORC_CFG_PG_SCHEMA),
+				       &w->stores[i], err);
+		if (st == ORC_OK)
+			st = orc_apply_create_sibling(ap, w->stores[i],
+						      &w->aps[i], err);
+		if (st != ORC_OK)
+			goto fail;
+		w->b[i].ap = w->aps[i];
 	}
 	st = orc_producer_create(cfg, on_dlq_delivery, w, &w->producer, err);
 	if (st != ORC_OK)
@@ -164,10 +214,10 @@ fail:
 }
 
 static void
-free_batch(struct orc_worker *w)
+free_batch(struct batch *b)
 {
-	for (size_t i = 0; i < w->n; i++) {
-		struct msg *x = &w->msgs[i];
+	for (size_t i = 0; i < b->n; i++) {
+		struct msg *x = &b->msgs[i];
 		struct orc_header *headers = x->headers;
 		size_t cap = x->cap_headers;
 
@@ -178,9 +228,31 @@ free_batch(struct orc_worker *w)
 		x->headers = headers;
 		x->cap_headers = cap;
 	}
-	w->n = 0;
-	w->applied = false;
-	w->published = false;
+	b->n = 0;
+	b->state = BATCH_EMPTY;
+	b->published = false;
+}
+
+static struct batch *
+oldest(struct orc_worker *w)
+{
+	return &w->b[w->head];
+}
+
+/* The batch after the oldest; NULL without overlap. */
+static struct batch *
+younger(struct orc_worker *w)
+{
+	return w->overlap ? &w->b[w->head ^ 1] : NULL;
+}
+
+/* The oldest batch is the first one with messages. */
+static void
+normalize(struct orc_worker *w)
+{
+	if (w->overlap && oldest(w)->state == BATCH_EMPTY &&
+	    younger(w)->state != BATCH_EMPTY)
+		w->head ^= 1;
 }
 
 /* *arr holds at least n elements of size each; false when out of memory. */
@@ -211,14 +283,15 @@ struct dlq_texts {
  * out of memory.
  */
 static long
-dlq_headers(struct orc_worker *w, size_t i, struct dlq_texts *t)
+dlq_headers(struct orc_worker *w, const struct batch *b, size_t i,
+	    struct dlq_texts *t)
 {
 	static const char *const omitted[] = {
 		[DLQ_NO_VALUE] = "value",
 		[DLQ_BARE] = "value,key,headers",
 	};
-	const struct orc_apply_item *it = &w->items[i];
-	const struct msg *x = &w->msgs[i];
+	const struct orc_apply_item *it = &b->items[i];
+	const struct msg *x = &b->msgs[i];
 	size_t keep = x->dlq_level == DLQ_BARE ? 0 : x->n_headers;
 	struct orc_header *h;
 	size_t nh = 0;
@@ -260,15 +333,16 @@ dlq_headers(struct orc_worker *w, size_t i, struct dlq_texts *t)
  * refuses it as too large; one refused bare is done with (refused()).
  */
 static enum orc_status
-send_dead(struct orc_worker *w, size_t i, struct orc_error *err)
+send_dead(struct orc_worker *w, struct batch *b, size_t i,
+	  struct orc_error *err)
 {
-	const struct orc_apply_item *it = &w->items[i];
-	struct msg *x = &w->msgs[i];
+	const struct orc_apply_item *it = &b->items[i];
+	struct msg *x = &b->msgs[i];
 	enum orc_status st;
 
 	for (;;) {
 		struct dlq_texts t;
-		long nh = dlq_headers(w, i, &t);
+		long nh = dlq_headers(w, b, i, &t);
 		bool bare = x->dlq_level == DLQ_BARE;
 
 		if (nh < 0)
@@ -309,8 +383,8 @@ send_dead(struct orc_worker *w, size_t i, struct orc_error *err)
  * transient failure, as is any copy the broker did not take.
  */
 static enum orc_status
-publish_dead(struct orc_worker *w, int64_t wait_ms, bool *done,
-	     struct orc_error *err)
+publish_dead(struct orc_worker *w, struct batch *b, int64_t wait_ms,
+	     bool *done, struct orc_error *err)
 {
 	int64_t now = orc_clock_mono_ms(), until = now + wait_ms;
 	enum orc_status st;
@@ -326,11 +400,11 @@ publish_dead(struct orc_worker *w, int64_t wait_ms, bool *done,
 					     "%d dead letters not delivered to %s",
 					     failed, w->dlq_topic);
 		}
-		for (size_t i = 0; i < w->n; i++) {
-			if (w->items[i].outcome != ORC_APPLY_DEAD ||
-			    w->msgs[i].dlq_state != DLQ_UNSENT)
+		for (size_t i = 0; i < b->n; i++) {
+			if (b->items[i].outcome != ORC_APPLY_DEAD ||
+			    b->msgs[i].dlq_state != DLQ_UNSENT)
 				continue;
-			st = send_dead(w, i, err);
+			st = send_dead(w, b, i, err);
 			if (st != ORC_OK)
 				return st;
 		}
@@ -356,60 +430,219 @@ publish_dead(struct orc_worker *w, int64_t wait_ms, bool *done,
 	return ORC_OK;
 }
 
+/* The batch is committed: log its dead letters, time it. */
+static void
+applied(struct orc_worker *w, struct batch *b)
+{
+	int64_t us = orc_clock_mono_us() - b->t0_us;
+
+	b->state = BATCH_APPLIED;
+	w->stats.last_apply_us = (uint64_t)us;
+	w->stats.apply_us_sum += (uint64_t)us;
+	orc_log(ORC_LOG_DEBUG, "batch applied", ORC_LOG_UINT("events", b->n),
+		ORC_LOG_INT("ms", us / 1000));
+	for (size_t i = 0; i < b->n; i++)
+		if (b->items[i].outcome == ORC_APPLY_DEAD)
+			orc_log(ORC_LOG_WARN, "event dead-lettered",
+				ORC_LOG_STR("topic", b->items[i].topic),
+				ORC_LOG_INT("partition", b->items[i].partition),
+				ORC_LOG_INT("offset", b->items[i].offset),
+				ORC_LOG_STR("reason", b->items[i].reason));
+}
+
 /*
- * Take the batch in hand as far as it goes, waiting at most dlq_wait_ms
- * for its dead letters' acknowledgements: the batch stays in hand (w->n
- * stays) until they are settled.
+ * Apply collected batch b in one call, committed when it returns
+ * (orc_apply_events(): finds a bad item one by one).
  */
 static enum orc_status
-advance(struct orc_worker *w, int64_t dlq_wait_ms, struct orc_error *err)
+apply_now(struct orc_worker *w, struct batch *b, struct orc_error *err)
+{
+	enum orc_status st = orc_apply_events(b->ap, b->items, b->n,
+					      orc_clock_wall_ms(), err);
+
+	if (st != ORC_OK)
+		return st;
+	applied(w, b);
+	return ORC_OK;
+}
+
+/* A batch that failed as a whole for its content is applied item by item. */
+static bool
+redo_alone(enum orc_status st)
+{
+	return st == ORC_INVALID || st == ORC_CONFLICT;
+}
+
+/*
+ * Start the oldest batch b (collected; nothing before it in flight):
+ * sent with its commit in flight, or, without overlap (or for one
+ * message, or when it failed for its content), applied and committed.
+ */
+static enum orc_status
+start_oldest(struct orc_worker *w, struct batch *b, struct orc_error *err)
 {
 	enum orc_status st;
+	bool blocked;
 
-	if (w->n == 0)
+	b->t0_us = orc_clock_mono_us();
+	if (!w->overlap || b->n == 1)
+		return apply_now(w, b, err);
+	st = orc_apply_events_prepare(b->ap, b->items, b->n,
+				      orc_clock_wall_ms(), NULL, &blocked, err);
+	if (st == ORC_OK)
+		st = orc_apply_events_send(b->ap, b->items, b->n, err);
+	if (st == ORC_OK) {
+		b->state = BATCH_SENT;
 		return ORC_OK;
-	if (!w->applied) {
-		int64_t t0 = orc_clock_mono_us(), us;
+	}
+	return redo_alone(st) ? apply_now(w, b, err) : st;
+}
 
-		st = orc_apply_events(w->ap, w->items, w->n, orc_clock_wall_ms(), err);
+/*
+ * Collect messages into b (empty) until batch_size, or until the poll
+ * has none: the first one may take wait_ms, the rest linger.  ORC_FATAL
+ * out of memory; a consumer error ends the collection, and is returned
+ * only when nothing was collected.
+ */
+static enum orc_status collect(struct orc_worker *w, struct batch *b,
+			       int wait_ms, struct orc_error *err);
+
+/*
+ * While the oldest batch's commit is in flight: collect the next one and
+ * run it in a transaction of its own (prepared), unless it has to wait
+ * for that commit.  Its failures are not returned: the batch stays
+ * collected, and meets them again when it is the oldest.
+ */
+static enum orc_status
+overlap_next(struct orc_worker *w, struct batch *a, struct orc_error *err)
+{
+	struct batch *b = younger(w);
+	struct orc_error ignored;
+	enum orc_status st;
+	bool blocked;
+
+	if (b->state == BATCH_EMPTY) {
+		st = collect(w, b, 0, err);
+		if (st == ORC_FATAL)
+			return st;
+		/* a rebalance inside the poll may have finished a already */
+		if (a->state != BATCH_SENT)
+			return ORC_OK;
+	}
+	if (b->state != BATCH_COLLECTED || b->n < 2)
+		return ORC_OK;
+	b->t0_us = orc_clock_mono_us();
+	st = orc_apply_events_prepare(b->ap, b->items, b->n,
+				      orc_clock_wall_ms(), a->ap, &blocked,
+				      &ignored);
+	if (st == ORC_OK && blocked)
+		w->stats.overlap_blocked++;
+	else if (st == ORC_OK)
+		b->state = BATCH_PREPARED;
+	return ORC_OK;
+}
+
+/*
+ * Take the batches in hand as far as they go, waiting at most dlq_wait_ms
+ * for the oldest one's dead-letter acknowledgements: a batch stays in
+ * hand until they are settled.  more: the next batch may be polled
+ * (never from inside the consumer's revoke hook).
+ */
+static enum orc_status
+advance(struct orc_worker *w, int64_t dlq_wait_ms, bool more,
+	struct orc_error *err)
+{
+	struct batch *a, *b;
+	enum orc_status st;
+
+	normalize(w);
+	a = oldest(w);
+	b = younger(w);
+	if (a->state == BATCH_EMPTY)
+		return ORC_OK;
+	if (a->state == BATCH_COLLECTED) {
+		st = start_oldest(w, a, err);
 		if (st != ORC_OK)
 			return st;
-		w->applied = true;
-		us = orc_clock_mono_us() - t0;
-		w->stats.last_apply_us = (uint64_t)us;
-		w->stats.apply_us_sum += (uint64_t)us;
-		orc_log(ORC_LOG_DEBUG, "batch applied", ORC_LOG_UINT("events", w->n),
-			ORC_LOG_INT("ms", us / 1000));
-		for (size_t i = 0; i < w->n; i++)
-			if (w->items[i].outcome == ORC_APPLY_DEAD)
-				orc_log(ORC_LOG_WARN, "event dead-lettered",
-					ORC_LOG_STR("topic", w->items[i].topic),
-					ORC_LOG_INT("partition", w->items[i].partition),
-					ORC_LOG_INT("offset", w->items[i].offset),
-					ORC_LOG_STR("reason", w->items[i].reason));
 	}
-	if (!w->published) {
+	if (a->state == BATCH_SENT && more) {
+		st = overlap_next(w, a, err);
+		if (st != ORC_OK || a->state != BATCH_SENT)
+			return st;
+	}
+	if (a->state == BATCH_SENT) {
+		st = orc_apply_events_wait(a->ap, a->items, a->n, err);
+		if (st != ORC_OK) {
+			/* what b read may be what a left as it was */
+			if (b->state == BATCH_PREPARED) {
+				orc_apply_events_abandon(b->ap);
+				b->state = BATCH_COLLECTED;
+			}
+			a->state = BATCH_COLLECTED;
+			if (!redo_alone(st))
+				return st;
+			st = apply_now(w, a, err);
+			if (st != ORC_OK)
+				return st;
+		} else {
+			applied(w, a);
+		}
+	}
+	if (b != NULL && b->state == BATCH_PREPARED) {
+		struct orc_error ignored;
+
+		/* a failure is met again when b is the oldest */
+		if (orc_apply_events_send(b->ap, b->items, b->n, &ignored) ==
+		    ORC_OK) {
+			b->state = BATCH_SENT;
+			w->stats.overlapped++;
+		} else {
+			b->state = BATCH_COLLECTED;
+		}
+	}
+	if (!a->published) {
 		bool done;
 
-		st = publish_dead(w, dlq_wait_ms, &done, err);
+		st = publish_dead(w, a, dlq_wait_ms, &done, err);
 		if (st != ORC_OK)
 			return st;
 		if (!done)
 			return ORC_OK; /* a later turn goes on */
-		w->published = true;
+		a->published = true;
 	}
-	for (size_t i = 0; i < w->n; i++) {
+	for (size_t i = 0; i < a->n; i++) {
 		/*
 		 * A partition revoked meanwhile refuses the store: its next
 		 * owner replays the message, and the inbox absorbs it.
 		 */
-		orc_consumer_store(w->consumer, w->msgs[i].m, NULL);
+		orc_consumer_store(w->consumer, a->msgs[i].m, NULL);
 	}
-	w->stats.last_batch = w->n;
-	w->stats.batch_sum += w->n;
+	w->stats.last_batch = a->n;
+	w->stats.batch_sum += a->n;
 	w->stats.batches++;
-	free_batch(w);
+	free_batch(a);
+	normalize(w);
 	return ORC_OK;
+}
+
+static bool
+holding(const struct orc_worker *w)
+{
+	return w->b[0].state != BATCH_EMPTY || w->b[1].state != BATCH_EMPTY;
+}
+
+/*
+ * Every batch in hand as far as it goes, oldest first, with the whole
+ * wait for dead letters (copies still unsettled are an error).
+ */
+static enum orc_status
+finish_all(struct orc_worker *w, struct orc_error *err)
+{
+	enum orc_status st = ORC_OK;
+
+	for (int i = 0; i < 2 && st == ORC_OK && holding(w); i++)
+		st = advance(w, DLQ_WAIT_MAX_MS, false, err);
+	return st;
 }
 
 /* The revoke hook: finish what we hold before partitions go. */
@@ -419,38 +652,40 @@ finish_batch(void *ctx)
 	struct orc_worker *w = ctx;
 	struct orc_error err;
 
-	if (w->n == 0 || w->in_revoke)
+	if (!holding(w) || w->in_revoke)
 		return;
 	w->in_revoke = true;
-	/* with the whole wait, copies still unsettled are an error */
-	if (advance(w, DLQ_WAIT_MAX_MS, &err) != ORC_OK) {
+	if (finish_all(w, &err) != ORC_OK) {
 		/*
 		 * Keep it and try again next turn: the revoked partitions'
 		 * messages are replayed by their next owner (their offsets
 		 * can no longer be stored), the others' must not be skipped.
 		 */
 		orc_log(ORC_LOG_WARN, "batch not finished before rebalance",
-			ORC_LOG_UINT("messages", w->n), ORC_LOG_ERR(&err));
+			ORC_LOG_UINT("messages", w->b[0].n + w->b[1].n),
+			ORC_LOG_ERR(&err));
 	}
 	w->in_revoke = false;
 }
 
 /*
- * Add m to the batch in hand, parsed.  An event that cannot be read goes on
- * with its parse error, to be dead-lettered by apply; running out of memory
+ * Add m to batch b, parsed.  An event that cannot be read goes on with
+ * its parse error, to be dead-lettered by apply; running out of memory
  * while reading it is not the event's fault: ORC_FATAL, the message is
  * let go (so neither it nor anything after it is applied) and the process
  * exits with its offset not stored: it is read again after the restart.
  */
 static enum orc_status
-take(struct orc_worker *w, struct orc_kafka_message *m, struct orc_error *err)
+take(struct orc_worker *w, struct batch *b, struct orc_kafka_message *m,
+     struct orc_error *err)
 {
 	enum orc_status st;
-	struct msg *x = &w->msgs[w->n];
-	struct orc_apply_item *it = &w->items[w->n];
+	struct msg *x = &b->msgs[b->n];
+	struct orc_apply_item *it = &b->items[b->n];
 	size_t total = orc_kafka_message_header_count(m);
 
 	x->m = m;
+	x->it = it;
 	x->n_headers = 0;
 	if (!grow(&x->headers, &x->cap_headers, total, sizeof(*x->headers))) {
 		x->m = NULL;
@@ -483,18 +718,73 @@ take(struct orc_worker *w, struct orc_kafka_message *m, struct orc_error *err)
 	it->value_len = m->value_len;
 	it->headers = x->headers;
 	it->n_headers = x->n_headers;
-	w->n++;
+	b->n++;
+	b->state = BATCH_COLLECTED;
 	w->stats.consumed++;
 	return ORC_OK;
 }
 
+static enum orc_status
+collect(struct orc_worker *w, struct batch *b, int wait_ms,
+	struct orc_error *err)
+{
+	int64_t deadline = 0;
+	enum orc_status st;
+
+	while (b->n < w->batch_size) {
+		struct orc_kafka_message *m = NULL;
+		int timeout = 0;
+
+		if (b->n == 0)
+			timeout = wait_ms;
+		else if (w->linger_ms > 0)
+			timeout = (int)(deadline - orc_clock_mono_ms());
+		if (timeout < 0)
+			timeout = 0;
+		st = orc_consumer_poll(w->consumer, timeout, &m, err);
+		if (st != ORC_OK)
+			return b->n == 0 ? st : ORC_OK;
+		if (m == NULL) {
+			if (b->n == 0 || timeout == 0)
+				break;
+			continue;
+		}
+		if (b->n == 0)
+			deadline = orc_clock_mono_ms() + w->linger_ms;
+		if (take(w, b, m, err) != ORC_OK)
+			return ORC_FATAL;
+	}
+	return ORC_OK;
+}
+
+/*
+ * Forget every batch in hand: a commit in flight is waited for (its
+ * outcome does not matter: nothing of it is stored, the inbox makes a
+ * second apply harmless), a prepared one rolled back.
+ */
+static void
+drop_all(struct orc_worker *w)
+{
+	for (int i = 0; i < 2; i++) {
+		struct batch *b = &w->b[i];
+		struct orc_error ignored;
+
+		if (b->state == BATCH_SENT)
+			orc_apply_events_wait(b->ap, b->items, b->n, &ignored);
+		else if (b->state == BATCH_PREPARED)
+			orc_apply_events_abandon(b->ap);
+		free_batch(b);
+	}
+	w->head = 0;
+}
+
 /*
  * The broker fenced our static membership: the consumer handle is dead.
- * Drop the batch in hand (nothing of it is stored: whoever owns its
- * partitions gets it again, and the inbox makes a second apply harmless),
- * make a new consumer and rejoin.  ORC_TRANSIENT, so the loop logs it once
- * (with the hint that names instance_id) and backs off; a consumer that
- * cannot be made again is the error of its creation.
+ * Drop the batches in hand (nothing of them is stored: whoever owns their
+ * partitions gets them again, and the inbox makes a second apply
+ * harmless), make a new consumer and rejoin.  ORC_TRANSIENT, so the loop
+ * logs it once (with the hint that names instance_id) and backs off; a
+ * consumer that cannot be made again is the error of its creation.
  */
 static enum orc_status
 rejoin(struct orc_worker *w, struct orc_error *err)
@@ -508,7 +798,7 @@ rejoin(struct orc_worker *w, struct orc_error *err)
 		orc_producer_flush(w->producer, DLQ_WAIT_MAX_MS, NULL);
 	if (w->dlq_pending > 0)
 		return ORC_FATAL;
-	free_batch(w);
+	drop_all(w);
 	orc_consumer_on_revoke(w->consumer, NULL, NULL);
 	orc_consumer_destroy(w->consumer);
 	w->consumer = NULL;
@@ -525,64 +815,56 @@ rejoin(struct orc_worker *w, struct orc_error *err)
 	return ORC_TRANSIENT;
 }
 
+/* The worker's own connections, after one was lost. */
+static enum orc_status
+reconnect(struct orc_worker *w, struct orc_error *err)
+{
+	for (int i = 0; i < 2; i++) {
+		if (w->stores[i] == NULL || orc_store_connected(w->stores[i]))
+			continue;
+		if (w->b[0].state == BATCH_SENT || w->b[1].state == BATCH_SENT)
+			continue; /* its wait says so first */
+		if (orc_store_reconnect(w->stores[i], err) != ORC_OK)
+			return ORC_TRANSIENT;
+		orc_log(ORC_LOG_INFO, "reconnected to postgresql",
+			ORC_LOG_STR("role", "worker"));
+	}
+	return ORC_OK;
+}
+
 enum orc_status
 orc_worker_turn(struct orc_worker *w, int wait_ms, size_t *n_messages,
 		struct orc_error *err)
 {
+	uint64_t before = w->stats.batch_sum;
 	enum orc_status st;
-	int64_t deadline = 0;
 
 	*n_messages = 0;
-	if (w->n == 0) {
-		/* Collect: the first message may take wait_ms, the rest linger. */
-		while (w->n < w->batch_size) {
-			struct orc_kafka_message *m = NULL;
-			int timeout = 0;
-
-			if (w->n == 0)
-				timeout = wait_ms;
-			else if (w->linger_ms > 0)
-				timeout = (int)(deadline - orc_clock_mono_ms());
-			if (timeout < 0)
-				timeout = 0;
-			st = orc_consumer_poll(w->consumer, timeout, &m, err);
-			if (st == ORC_FATAL && orc_consumer_fenced(w->consumer))
-				return rejoin(w, err);
-			if (st != ORC_OK) {
-				if (w->n == 0)
-					return st;
-				break;
-			}
-			if (m == NULL) {
-				if (w->n == 0 || timeout == 0)
-					break;
-				continue;
-			}
-			if (w->n == 0)
-				deadline = orc_clock_mono_ms() + w->linger_ms;
-			if (take(w, m, err) != ORC_OK)
-				return ORC_FATAL;
-		}
+	st = reconnect(w, err);
+	if (st != ORC_OK)
+		return st;
+	normalize(w);
+	if (oldest(w)->state == BATCH_EMPTY) {
+		st = collect(w, oldest(w), wait_ms, err);
+		if (st == ORC_FATAL && orc_consumer_fenced(w->consumer))
+			return rejoin(w, err);
+		if (st != ORC_OK)
+			return st;
 	}
 	orc_producer_poll(w->producer, 0);
-	if (w->n == 0)
+	if (!holding(w))
 		return ORC_OK;
-	{
-		size_t n = w->n;
-
-		st = advance(w, DLQ_TURN_WAIT_MS, err);
-		if (st == ORC_FATAL && orc_consumer_fenced(w->consumer))
-			return rejoin(w, err); /* its offsets could not be stored */
-		if (st == ORC_OK && w->n == 0)
-			*n_messages = n;
-	}
+	st = advance(w, DLQ_TURN_WAIT_MS, true, err);
+	if (st == ORC_FATAL && orc_consumer_fenced(w->consumer))
+		return rejoin(w, err); /* its offsets could not be stored */
+	*n_messages = (size_t)(w->stats.batch_sum - before);
 	return st;
 }
 
 bool
 orc_worker_busy(const struct orc_worker *w)
 {
-	return w->n > 0;
+	return holding(w);
 }
 
 enum orc_status
@@ -614,19 +896,27 @@ orc_worker_destroy(struct orc_worker *w)
 	if (w->consumer != NULL) {
 		struct orc_error err;
 
-		if (w->n > 0 && advance(w, DLQ_WAIT_MAX_MS, &err) != ORC_OK)
+		if (holding(w) && finish_all(w, &err) != ORC_OK)
 			orc_log(ORC_LOG_WARN, "batch in hand not applied at exit",
-				ORC_LOG_UINT("messages", w->n), ORC_LOG_ERR(&err));
+				ORC_LOG_UINT("messages", w->b[0].n + w->b[1].n),
+				ORC_LOG_ERR(&err));
 		orc_consumer_on_revoke(w->consumer, NULL, NULL);
 	}
-	free_batch(w);
+	drop_all(w);
 	orc_consumer_destroy(w->consumer);
 	orc_producer_destroy(w->producer);
-	for (size_t i = 0; w->msgs != NULL && i < w->batch_size; i++)
-		free(w->msgs[i].headers);
+	for (int b = 0; b < 2; b++) {
+		for (size_t i = 0; w->b[b].msgs != NULL && i < w->batch_size;
+		     i++)
+			free(w->b[b].msgs[i].headers);
+		free(w->b[b].msgs);
+		free(w->b[b].items);
+	}
+	for (int i = 0; i < 2; i++) {
+		orc_apply_destroy(w->aps[i]);
+		orc_store_destroy(w->stores[i]);
+	}
 	free(w->dlq_headers);
-	free(w->msgs);
-	free(w->items);
 	free(w->dlq_topic);
 	free(w);
 }

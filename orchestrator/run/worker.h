@@ -69,6 +69,10 @@ struct orc_worker_stats {
 	uint64_t batches;
 	uint64_t last_apply_us; /* the last batch's apply transaction */
 	uint64_t apply_us_sum;	/* over all batches */
+	/* apply_overlap: batches run while the one before committed */
+	uint64_t overlapped;
+	/* ... and those that had to wait for it (an event for a new saga) */
+	uint64_t overlap_blocked;
 };
 
 /* The worker's consumer (borrowed), for its health and lag. */

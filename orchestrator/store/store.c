@@ -259,14 +259,18 @@ pipeline_send(struct orc_store *store, const struct orc_store_stmt *s, int idx)
 }
 
 enum orc_status
-orc_store_pipeline(struct orc_store *store, const struct orc_store_stmt *stmts,
-		   size_t n, struct orc_error *err)
+orc_store_pipeline_send(struct orc_store *store,
+			const struct orc_store_stmt *stmts, size_t n,
+			struct orc_error *err)
 {
 	int idx[ORC_STORE_PIPELINE_MAX];
 	enum orc_status st = ORC_OK;
 	size_t sent = 0;
 	PGresult *res;
 
+	if (store->n_in_flight > 0)
+		return orc_error_set(err, ORC_FATAL,
+				     "a pipeline is already in flight");
 	if (n > ORC_STORE_PIPELINE_MAX)
 		return orc_error_set(err, ORC_FATAL,
 				     "%zu statements for one pipeline, more "
@@ -285,13 +289,37 @@ orc_store_pipeline(struct orc_store *store, const struct orc_store_stmt *stmts,
 	}
 	if (PQenterPipelineMode(store->conn) != 1)
 		return orc_store_fail(store, NULL, "entering pipeline mode", err);
-	for (; sent < n; sent++)
+	for (; sent < n; sent++) {
 		if (pipeline_send(store, &stmts[sent], idx[sent]) != 1) {
 			st = orc_store_fail(store, NULL, stmts[sent].what, err);
 			break;
 		}
+		store->in_flight[sent] = stmts[sent].what;
+	}
+	/*
+	 * The sync flushes the whole pipeline to the server (the connection
+	 * blocks while it sends), so the statements' parameters are no
+	 * longer needed when this returns.
+	 */
 	if (PQpipelineSync(store->conn) != 1 && st == ORC_OK)
 		st = orc_store_fail(store, NULL, "ending a pipeline", err);
+	store->n_in_flight = sent;
+	if (st != ORC_OK) { /* st says why; the results go unread */
+		struct orc_error ignored;
+
+		orc_store_pipeline_wait(store, &ignored);
+	}
+	return st;
+}
+
+enum orc_status
+orc_store_pipeline_wait(struct orc_store *store, struct orc_error *err)
+{
+	enum orc_status st = ORC_OK;
+	size_t sent = store->n_in_flight;
+	PGresult *res;
+
+	store->n_in_flight = 0;
 	/*
 	 * Each statement's result, then NULL; one that follows a failure is
 	 * PGRES_PIPELINE_ABORTED; then the sync's.  A lost connection ends
@@ -303,15 +331,16 @@ orc_store_pipeline(struct orc_store *store, const struct orc_store_stmt *stmts,
 		res = PQgetResult(store->conn);
 		if (res == NULL || PQstatus(store->conn) == CONNECTION_BAD) {
 			if (st == ORC_OK)
-				st = orc_store_fail(store, res, stmts[i].what,
-						    err);
+				st = orc_store_fail(store, res,
+						    store->in_flight[i], err);
 			PQclear(res);
 			return st;
 		}
 		rs = PQresultStatus(res);
 		if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK &&
 		    rs != PGRES_PIPELINE_ABORTED && st == ORC_OK)
-			st = orc_store_fail(store, res, stmts[i].what, err);
+			st = orc_store_fail(store, res, store->in_flight[i],
+					    err);
 		PQclear(res);
 		while ((res = PQgetResult(store->conn)) != NULL)
 			PQclear(res);
@@ -323,6 +352,15 @@ orc_store_pipeline(struct orc_store *store, const struct orc_store_stmt *stmts,
 	if (PQexitPipelineMode(store->conn) != 1 && st == ORC_OK)
 		st = orc_store_fail(store, NULL, "leaving pipeline mode", err);
 	return st;
+}
+
+enum orc_status
+orc_store_pipeline(struct orc_store *store, const struct orc_store_stmt *stmts,
+		   size_t n, struct orc_error *err)
+{
+	enum orc_status st = orc_store_pipeline_send(store, stmts, n, err);
+
+	return st == ORC_OK ? orc_store_pipeline_wait(store, err) : st;
 }
 
 enum orc_status
@@ -463,6 +501,7 @@ enum orc_status
 orc_store_reconnect(struct orc_store *store, struct orc_error *err)
 {
 	store->n_prepared = 0;
+	store->n_in_flight = 0;
 	PQreset(store->conn);
 	if (PQstatus(store->conn) != CONNECTION_OK) {
 		orc_error_set(err, ORC_TRANSIENT, "cannot reconnect to postgresql: %s",

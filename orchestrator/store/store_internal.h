@@ -22,6 +22,7 @@
 #include "store.h"
 
 #define ORC_STORE_PREPARED_MAX 32
+#define ORC_STORE_PIPELINE_MAX 8 /* statements in one pipeline */
 
 struct orc_store {
 	PGconn *conn;
@@ -34,6 +35,9 @@ struct orc_store {
 	 */
 	const char *prepared[ORC_STORE_PREPARED_MAX];
 	int n_prepared;
+	/* what each statement of the pipeline in flight does (static) */
+	const char *in_flight[ORC_STORE_PIPELINE_MAX];
+	size_t n_in_flight;
 };
 
 /*
@@ -130,8 +134,6 @@ struct orc_store_stmt {
 	const char *what;
 };
 
-#define ORC_STORE_PIPELINE_MAX 8
-
 /*
  * Run stmts[0..n) (at most ORC_STORE_PIPELINE_MAX, no result rows wanted)
  * in one round trip: libpq pipeline mode, every statement sent, then one
@@ -142,6 +144,20 @@ struct orc_store_stmt {
 enum orc_status orc_store_pipeline(struct orc_store *store,
 				   const struct orc_store_stmt *stmts, size_t n,
 				   struct orc_error *err);
+
+/*
+ * orc_store_pipeline() in two halves: _send() sends stmts[0..n) and the
+ * sync and returns without reading a result (the parameters may be freed
+ * then); _wait() reads them, with the same answer orc_store_pipeline()
+ * gives.  Between the two the connection takes no other statement (one
+ * pipeline in flight at a time).  A failed _send() has read what there
+ * was to read: no _wait() follows it.
+ */
+enum orc_status orc_store_pipeline_send(struct orc_store *store,
+					const struct orc_store_stmt *stmts,
+					size_t n, struct orc_error *err);
+enum orc_status orc_store_pipeline_wait(struct orc_store *store,
+					struct orc_error *err);
 
 /*
  * Run a command with no result rows (BEGIN, COMMIT, SET ...).  Returns

@@ -279,6 +279,18 @@ enum orc_status orc_store_write_commit(struct orc_store *store,
 				       struct orc_error *err);
 
 /*
+ * orc_store_write_commit() in two halves, so that the caller can work
+ * while the server writes and flushes the commit: _send() sends it all
+ * and returns (wb may be reset then; a failed _send() needs no _wait()),
+ * _wait() reads the answer.  Between the two, store takes no statement.
+ */
+enum orc_status orc_store_write_commit_send(struct orc_store *store,
+					    struct orc_write_batch *wb,
+					    struct orc_error *err);
+enum orc_status orc_store_write_commit_wait(struct orc_store *store,
+					    struct orc_error *err);
+
+/*
  * Delete, in the open transaction, the step rows of saga_id whose names
  * are not among names[0..n) (borrowed): the steps a saga left behind when
  * it moved to another version of its definition.

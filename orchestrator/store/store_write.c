@@ -459,8 +459,8 @@ plan_cols(struct write_plan *plan, struct orc_pgarray *cols, int n,
  * roll the batch back, not a lost update.
  */
 enum orc_status
-orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
-		       struct orc_error *err)
+orc_store_write_commit_send(struct orc_store *store,
+			    struct orc_write_batch *wb, struct orc_error *err)
 {
 	struct write_plan plan = {.n = 0};
 	enum orc_status st = ORC_OK;
@@ -563,6 +563,21 @@ orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
 		return st;
 	plan.stmts[plan.n++] = (struct orc_store_stmt){
 		.tmpl = "COMMIT", .what = "committing"};
-	return orc_store_pipeline(store, plan.stmts, plan.n, err);
+	return orc_store_pipeline_send(store, plan.stmts, plan.n, err);
+}
+
+enum orc_status
+orc_store_write_commit_wait(struct orc_store *store, struct orc_error *err)
+{
+	return orc_store_pipeline_wait(store, err);
+}
+
+enum orc_status
+orc_store_write_commit(struct orc_store *store, struct orc_write_batch *wb,
+		       struct orc_error *err)
+{
+	enum orc_status st = orc_store_write_commit_send(store, wb, err);
+
+	return st == ORC_OK ? orc_store_write_commit_wait(store, err) : st;
 }
 

@@ -6,12 +6,15 @@
  * to the key's open saga, `status --key` listing the earlier sagas; and
  * events that arrive before their saga: parked, taken by the saga when it
  * starts (the first for a step wins), also within one batch, and
- * dead-lettered when they expire, with their inbox id released.
+ * dead-lettered when they expire, with their inbox id released; and a
+ * trigger and its awaited event in consecutive batches, which the
+ * overlapped apply runs side by side.
  *
  * Every definition here awaits its "done" event, so a saga ends when the
  * test says: done (completed), or `cancel` (cancelled).
  */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,12 +344,87 @@ START_TEST(test_parked_events)
 }
 END_TEST
 
+/* ---- 3. a saga's trigger, and its awaited event in the next batch ---- */
+
+/* A counter's value in `run`'s /metrics on port, or -1. */
+static long
+metric(struct orc_it_scene *s, int port, const char *name)
+{
+	static char body[1 << 16];
+	char *at;
+
+	if (orc_it_http_get(port, "/metrics", 5000, body, sizeof(body)) != 200)
+		orc_it_scene_fail(s, "GET /metrics failed");
+	for (at = strstr(body, name); at != NULL; at = strstr(at + 1, name))
+		if ((at == body || at[-1] == '\n') && at[strlen(name)] == ' ')
+			return atol(at + strlen(name) + 1);
+	return -1;
+}
+
+/*
+ * With apply_overlap the next batch is run while the one before commits;
+ * an event for the key of a saga that batch starts must wait for that
+ * commit, or it would find no saga and be parked (for a saga that has
+ * started, so nobody would take it).  Tiny batches, and each trigger
+ * followed by its awaited event: every saga completes, nothing is left
+ * parked or dead, and batches were overlapped.  Then the same with
+ * apply_overlap off.
+ */
+START_TEST(test_overlapped_batches)
+{
+	static const char *const topics[] = {"orders", "events"};
+	enum { PAIRS = 150 };
+	struct orc_it_scene s;
+	char port_env[32], key[32], id[32], sql[256];
+	int port = orc_it_free_port();
+	const char *env[] = {"ORC_BATCH_SIZE=4", "ORC_BATCH_LINGER_MS=1",
+			     port_env, NULL, NULL};
+
+	snprintf(port_env, sizeof(port_env), "ORC_HTTP_PORT=%d", port);
+	orc_it_scene_init(&s, topics, 2);
+	load_def(&s, "ov", NULL, NULL);
+	for (int round = 0; round < 2; round++) {
+		int proc;
+
+		env[3] = round == 0 ? NULL : "ORC_APPLY_OVERLAP=false";
+		proc = orc_it_scene_run(&s, "run", env);
+		for (int i = 0; i < PAIRS; i++) {
+			snprintf(key, sizeof(key), "o-%d-%d", round, i);
+			snprintf(id, sizeof(id), "s%d-%d", round, i);
+			event(&s, "ov", "start", key, id, NULL);
+			orc_it_scene_flush(&s);
+			snprintf(id, sizeof(id), "d%d-%d", round, i);
+			event(&s, "ov", "done", key, id, "x");
+			orc_it_scene_flush(&s);
+		}
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) = %d FROM sagas WHERE"
+			 " definition_name = 'ov' AND status = 'completed'",
+			 PAIRS * (round + 1));
+		orc_it_scene_await(&s, WAIT_MS, "every saga completed", sql);
+		ck_assert_int_eq(orc_it_scene_long(&s,
+				 "SELECT count(*) FROM parked_events"), 0);
+		ck_assert_int_eq(orc_it_scene_long(&s,
+				 "SELECT count(*) FROM dead_letters"), 0);
+		if (round == 0)
+			ck_assert_int_gt(metric(&s, port,
+				"orchestrator_batches_overlapped_total"), 0);
+		else
+			ck_assert_int_eq(metric(&s, port,
+				"orchestrator_batches_overlapped_total"), 0);
+		orc_it_scene_stop(&s, proc, SIGTERM);
+	}
+	orc_it_scene_finish(&s);
+}
+END_TEST
+
 int
 main(void)
 {
 	const struct orc_it_case cases[] = {
 		ORC_IT_CASE(key_reuse_policies),
 		ORC_IT_CASE(parked_events),
+		ORC_IT_CASE(overlapped_batches),
 	};
 
 	return orc_it_run_suite("keys", cases, sizeof(cases) / sizeof(cases[0]),
