@@ -100,6 +100,7 @@ struct orc_worker {
 	 * own (stores[], aps[]: owned).
 	 */
 	bool overlap;
+	struct orc_apply *ap; /* the process's (borrowed) */
 	struct batch b[2];
 	int head;
 	struct orc_store *stores[2];
@@ -188,17 +189,7 @@ orc_worker_create(const struct orc_config *cfg, struct orc_apply *ap,
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto fail;
 	}
-	for (int i = 0; w->overlap && i < 2; i++) {
-		st = orc_store_connect(orc_config_str(cfg, ORC_CFG_PG_DSN),
-				       orc_config_str(cfg, ORC_CFG_PG_SCHEMA),
-				       &w->stores[i], err);
-		if (st == ORC_OK)
-			st = orc_apply_create_sibling(ap, w->stores[i],
-						      &w->aps[i], err);
-		if (st != ORC_OK)
-			goto fail;
-		w->b[i].ap = w->aps[i];
-	}
+	w->ap = ap; /* the overlap's connections are made by the first turn */
 	st = orc_producer_create(cfg, on_dlq_delivery, w, &w->producer, err);
 	if (st != ORC_OK)
 		goto fail;
@@ -815,10 +806,33 @@ rejoin(struct orc_worker *w, struct orc_error *err)
 	return ORC_TRANSIENT;
 }
 
-/* The worker's own connections, after one was lost. */
+/*
+ * The worker's own connections: made by the first turn (so that a
+ * PostgreSQL restarting then is a transient failure, backed off), and
+ * again after one was lost.
+ */
 static enum orc_status
 reconnect(struct orc_worker *w, struct orc_error *err)
 {
+	for (int i = 0; w->overlap && i < 2; i++) {
+		enum orc_status st;
+
+		if (w->aps[i] != NULL)
+			continue;
+		if (w->stores[i] == NULL) {
+			st = orc_store_connect(
+				orc_config_str(w->cfg, ORC_CFG_PG_DSN),
+				orc_config_str(w->cfg, ORC_CFG_PG_SCHEMA),
+				&w->stores[i], err);
+			if (st != ORC_OK)
+				return st;
+		}
+		st = orc_apply_create_sibling(w->ap, w->stores[i], &w->aps[i],
+					      err);
+		if (st != ORC_OK)
+			return st;
+		w->b[i].ap = w->aps[i];
+	}
 	for (int i = 0; i < 2; i++) {
 		if (w->stores[i] == NULL || orc_store_connected(w->stores[i]))
 			continue;
