@@ -1,6 +1,8 @@
 /*
- * apply.c - events, timers and operator commands through the engine, in
- * PostgreSQL transactions.
+ * apply.c - a batch of events through the engine, in PostgreSQL
+ * transactions (the definition switches: apply_gate.c; the overlapped
+ * apply: apply_overlap.c; timers: apply_timers.c; operators:
+ * apply_operator.c).
  *
  * A batch of events takes five steps in one transaction, each a function
  * below: route (where each event goes; no database), claim (the inbox
@@ -198,14 +200,6 @@ orc_apply_new_uuid(struct orc_apply *ap, char *buf, struct orc_error *err)
 		 b[10], b[11], b[12], b[13], b[14], b[15]);
 	return ORC_OK;
 }
-
-/*
- * realloc array (any pointer type) to cap elements through tmp (a void *);
- * false when out of memory, and array stays as it was.
- */
-#define GROW(tmp, array, cap)                                                 \
-	(((tmp) = realloc((array), (cap) * sizeof(*(array)))) != NULL &&      \
-	 ((array) = (tmp), true))
 
 /* Room for a batch of items with up to routes routes. */
 static bool
@@ -430,6 +424,28 @@ commit_stats(struct orc_apply *ap)
 	ap->stats->parked_taken += ap->taken;
 }
 
+/*
+ * Write back what the open transaction changed and commit it (after the
+ * caller's hook, when one is set); on failure, roll it back.
+ */
+enum orc_status
+orc_apply_commit_writes(struct orc_apply *ap, struct orc_error *err)
+{
+	enum orc_status st = ORC_OK;
+
+	if (ap->hook != NULL)
+		st = ap->hook->fn(ap->hook->arg, ap->store, err);
+	if (st == ORC_OK)
+		st = write_back_commit(ap, err);
+
+	if (st != ORC_OK) {
+		orc_store_rollback(ap->store);
+		return st;
+	}
+	commit_stats(ap);
+	return ORC_OK;
+}
+
 static enum orc_status
 dead_letter(struct orc_apply *ap, struct orc_apply_item *it,
 	    struct orc_error *err)
@@ -578,156 +594,6 @@ route_quarantined(struct orc_apply *ap, const struct route *ro,
 	return true;
 }
 
-/* ---- definition switches: triggers held back ---- */
-
-void
-orc_apply_controls_refresh(struct orc_apply *ap, int64_t refresh_ms)
-{
-	ap->controls_refresh_ms = refresh_ms;
-}
-
-/* Read the switches again when they are refresh_ms old (or never read). */
-static enum orc_status
-refresh_controls(struct orc_apply *ap, int64_t now_ms, struct orc_error *err)
-{
-	enum orc_status st;
-
-	if (ap->controls_read && now_ms >= ap->controls_read_ms &&
-	    now_ms - ap->controls_read_ms < ap->controls_refresh_ms)
-		return ORC_OK;
-	st = orc_store_controls_read(ap->store, &ap->controls, err);
-	if (st != ORC_OK)
-		return st;
-	ap->controls_read = true;
-	ap->controls_read_ms = now_ms;
-	return ORC_OK;
-}
-
-/*
- * The open transaction's slot of limited definition c, locked and
- * counted (orc_store_limit_lock()) the first time it is asked for.
- */
-static enum orc_status
-limit_slot(struct orc_apply *ap, const struct orc_control *c,
-	   struct limit_slot **out, struct orc_error *err)
-{
-	struct limit_slot *l;
-	enum orc_status st;
-	void *p;
-
-	for (size_t i = 0; i < ap->n_limits; i++) {
-		if (ap->limits[i].name == c->name) {
-			*out = &ap->limits[i];
-			return ORC_OK;
-		}
-	}
-	if (ap->n_limits == ap->cap_limits) {
-		size_t cap = ap->cap_limits ? ap->cap_limits * 2 : 4;
-
-		if (!GROW(p, ap->limits, cap))
-			return orc_error_set(err, ORC_FATAL, "out of memory");
-		ap->cap_limits = cap;
-	}
-	l = &ap->limits[ap->n_limits];
-	*l = (struct limit_slot){.name = c->name};
-	st = orc_store_limit_lock(ap->store, c->name, &l->running, &l->held,
-				  err);
-	if (st != ORC_OK)
-		return st;
-	ap->n_limits++;
-	*out = l;
-	return ORC_OK;
-}
-
-/*
- * Write the trigger of item it for route ro to held_triggers (in the open
- * transaction, its inbox id kept); it is HELD unless another route of it
- * reached a saga.
- */
-static enum orc_status
-hold(struct orc_apply *ap, const struct route *ro, struct orc_apply_item *it,
-     const char *why, struct orc_error *err)
-{
-	const struct orc_event *ev = it->event;
-	struct orc_held_trigger h;
-	char *data = NULL;
-	enum orc_status st;
-
-	if (ev->data != NULL) {
-		data = json_dumps(ev->data, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (data == NULL)
-			return orc_error_set(err, ORC_FATAL, "out of memory");
-	}
-	h = (struct orc_held_trigger){
-		.def_name = ro->def_name,
-		.business_key = ro->key,
-		.event_id = ev->id,
-		.type = ev->type,
-		.data = data,
-		.message_id = orc_event_dedup_id(ev),
-		.topic = it->topic,
-		.partition = it->partition,
-		.offset = it->offset,
-		.why = why,
-	};
-	st = orc_store_hold_trigger(ap->store, &h, err);
-	free(data);
-	if (st != ORC_OK)
-		return st;
-	if (it->outcome == ORC_APPLY_PENDING) {
-		it->outcome = ORC_APPLY_HELD;
-		snprintf(it->reason, sizeof(it->reason),
-			 "held: %s is %s", ro->def_name,
-			 strcmp(why, "paused") == 0  ? "paused"
-			 : strcmp(why, "limit") == 0 ? "at its max_running"
-						     : "holding older triggers");
-	}
-	return ORC_OK;
-}
-
-/*
- * May the trigger of route ro start a new saga of its definition now?
- * Not while the definition is paused, is at its max_running (counted
- * exactly, under its lock), or holds older triggers (they start first):
- * then the trigger is held and *held is true.  A definition without
- * switches or held triggers costs a look through a short list.
- */
-static enum orc_status
-gate_start(struct orc_apply *ap, const struct route *ro,
-	   struct orc_apply_item *it, bool *held, struct orc_error *err)
-{
-	const struct orc_control *c =
-		orc_control_list_find(&ap->controls, ro->def_name);
-	const char *why = NULL;
-	struct limit_slot *l = NULL;
-	enum orc_status st;
-
-	*held = false;
-	if (c == NULL)
-		return ORC_OK;
-	if (c->paused) {
-		why = "paused";
-	} else if (c->max_running < 0) {
-		why = c->held ? "queued" : NULL;
-	} else {
-		st = limit_slot(ap, c, &l, err);
-		if (st != ORC_OK)
-			return st;
-		if (l->held)
-			why = "queued";
-		else if (l->running + l->started >= c->max_running)
-			why = "limit";
-		else
-			l->started++;
-		l->held |= why != NULL;
-	}
-	if (why == NULL)
-		return ORC_OK;
-	st = hold(ap, ro, it, why, err);
-	*held = st == ORC_OK;
-	return st;
-}
-
 /*
  * The saga route ro of item it goes to, into *out, and the engine input
  * for it, into *in.  A trigger whose saga does not exist yet gets a new
@@ -778,7 +644,7 @@ route_target(struct orc_apply *ap, const struct route *ro,
 		} else {
 			bool held;
 
-			st = gate_start(ap, ro, it, &held, err);
+			st = orc_apply_gate_start(ap, ro, it, &held, err);
 			if (st != ORC_OK || held)
 				return st;
 			st = orc_apply_new_uuid(ap, new_id, err);
@@ -1047,11 +913,11 @@ run_routes(struct orc_apply *ap, struct orc_apply_item *items,
  * Write: an item still PENDING reached no saga and is DEAD; the inbox ids
  * of DEAD items are released, so that a replay of them is applied.  Then
  * the dead letters, and the touched sagas and every queued row with the
- * commit, in one round trip.
+ * commit, in one round trip (only sent when send_only).
  */
-static enum orc_status
-write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
-		 size_t n, bool send_only, struct orc_error *err)
+enum orc_status
+orc_apply_write(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
+		bool send_only, struct orc_error *err)
 {
 	size_t n_released = 0;
 	enum orc_status st;
@@ -1083,15 +949,18 @@ write_and_commit(struct orc_apply *ap, struct orc_apply_item *items,
 	return st;
 }
 
-/*
- * items[0..n) in one transaction.  ORC_OK: committed, every item has its
- * outcome.  Otherwise the caller rolls back; err says which item when it
- * knows.
- */
-/* Open the transaction, claim, lock and run: all of it but the writes. */
-static enum orc_status
-open_and_run(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
-	     int64_t now_ms, struct orc_error *err)
+enum orc_status
+orc_apply_route(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
+		int64_t now_ms, struct orc_error *err)
+{
+	enum orc_status st = orc_apply_refresh_controls(ap, now_ms, err);
+
+	return st == ORC_OK ? route_batch(ap, items, n, err) : st;
+}
+
+enum orc_status
+orc_apply_open_and_run(struct orc_apply *ap, struct orc_apply_item *items,
+		       size_t n, int64_t now_ms, struct orc_error *err)
 {
 	enum orc_status st = orc_store_begin(ap->store, err);
 
@@ -1103,22 +972,6 @@ open_and_run(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 		st = lock_parked(ap, items, err);
 	if (st == ORC_OK)
 		st = run_routes(ap, items, now_ms, err);
-	return st;
-}
-
-static enum orc_status
-apply_once(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
-	   int64_t now_ms, struct orc_error *err)
-{
-	enum orc_status st;
-
-	st = refresh_controls(ap, now_ms, err);
-	if (st == ORC_OK)
-		st = route_batch(ap, items, n, err);
-	if (st == ORC_OK)
-		st = open_and_run(ap, items, n, now_ms, err);
-	if (st == ORC_OK)
-		st = write_and_commit(ap, items, n, false, err);
 	return st;
 }
 
@@ -1153,20 +1006,35 @@ count(struct orc_apply *ap, const struct orc_apply_item *items, size_t n)
 	}
 }
 
-/* apply_once(), then its statistics, or the rollback. */
+void
+orc_apply_batch_done(struct orc_apply *ap, const struct orc_apply_item *items,
+		     size_t n)
+{
+	ap->stats->batches++;
+	commit_stats(ap);
+	count(ap, items, n);
+}
+
+/*
+ * items[0..n) in one transaction: route, open and run, write and commit,
+ * then the statistics.  ORC_OK: committed, every item has its outcome.
+ * Otherwise it is rolled back; err says which item when it knows.
+ */
 static enum orc_status
 apply_batch(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 	    int64_t now_ms, struct orc_error *err)
 {
-	enum orc_status st = apply_once(ap, items, n, now_ms, err);
+	enum orc_status st = orc_apply_route(ap, items, n, now_ms, err);
 
+	if (st == ORC_OK)
+		st = orc_apply_open_and_run(ap, items, n, now_ms, err);
+	if (st == ORC_OK)
+		st = orc_apply_write(ap, items, n, false, err);
 	if (st != ORC_OK) {
 		orc_store_rollback(ap->store);
 		return st;
 	}
-	ap->stats->batches++;
-	commit_stats(ap);
-	count(ap, items, n);
+	orc_apply_batch_done(ap, items, n);
 	return ORC_OK;
 }
 
@@ -1230,236 +1098,5 @@ orc_apply_events(struct orc_apply *ap, struct orc_apply_item *items, size_t n,
 			return st; /* the caller retries the whole batch */
 	}
 	ap->stats->batches++;
-	return ORC_OK;
-}
-
-/* ---- the overlapped apply: a batch run while the one before commits ---- */
-
-/*
- * Must the batch routed in ap wait for the commit in flight on before?
- * Its claim and its locks wait for before's by themselves, and then read
- * what before wrote (a row locked by before is read again when before
- * commits), but a saga that before inserts is invisible to the lock until
- * then: an event for its key would find no saga (and be parked or
- * dead-lettered), a trigger would start it a second time.  So a batch
- * with a key route (a trigger, or an awaited event) to a saga before
- * started waits.  An id route cannot name such a saga: a new saga's id
- * reaches a service only through the outbox, after the commit.
- */
-static bool
-needs_before(const struct orc_apply *ap, const struct orc_apply_item *items,
-	     const struct orc_apply *before)
-{
-	for (size_t r = 0; r < ap->n_routes; r++) {
-		const struct route *ro = &ap->routes[r];
-		const struct orc_stored_saga *ss;
-
-		if (ro->kind == ROUTE_ID ||
-		    items[ro->item].outcome != ORC_APPLY_PENDING)
-			continue;
-		ss = orc_saga_set_find_key(&before->set, ro->def_name, ro->key);
-		if (ss != NULL && ss->is_new)
-			return true;
-	}
-	return false;
-}
-
-enum orc_status
-orc_apply_events_prepare(struct orc_apply *ap, struct orc_apply_item *items,
-			 size_t n, int64_t now_ms,
-			 const struct orc_apply *before, bool *blocked,
-			 struct orc_error *err)
-{
-	enum orc_status st;
-
-	*blocked = false;
-	if (ap->prepared || ap->in_flight)
-		return orc_error_set(err, ORC_FATAL,
-				     "a batch is already open on this apply");
-	st = refresh_controls(ap, now_ms, err);
-	if (st == ORC_OK)
-		st = route_batch(ap, items, n, err);
-	if (st != ORC_OK)
-		return st;
-	if (before != NULL && before->in_flight && needs_before(ap, items, before)) {
-		*blocked = true;
-		return ORC_OK;
-	}
-	st = open_and_run(ap, items, n, now_ms, err);
-	if (st != ORC_OK) {
-		orc_store_rollback(ap->store);
-		return st;
-	}
-	ap->prepared = true;
-	return ORC_OK;
-}
-
-enum orc_status
-orc_apply_events_send(struct orc_apply *ap, struct orc_apply_item *items,
-		      size_t n, struct orc_error *err)
-{
-	enum orc_status st;
-
-	if (!ap->prepared)
-		return orc_error_set(err, ORC_FATAL, "no batch prepared");
-	ap->prepared = false;
-	st = write_and_commit(ap, items, n, true, err);
-	if (st != ORC_OK) {
-		orc_store_rollback(ap->store);
-		return st;
-	}
-	ap->in_flight = true;
-	return ORC_OK;
-}
-
-enum orc_status
-orc_apply_events_wait(struct orc_apply *ap, struct orc_apply_item *items,
-		      size_t n, struct orc_error *err)
-{
-	enum orc_status st;
-
-	if (!ap->in_flight)
-		return orc_error_set(err, ORC_FATAL, "no commit in flight");
-	ap->in_flight = false;
-	st = orc_store_write_commit_wait(ap->store, err);
-	if (st != ORC_OK) {
-		orc_store_rollback(ap->store);
-		return st;
-	}
-	ap->stats->batches++;
-	commit_stats(ap);
-	count(ap, items, n);
-	return ORC_OK;
-}
-
-void
-orc_apply_events_abandon(struct orc_apply *ap)
-{
-	if (!ap->prepared)
-		return;
-	ap->prepared = false;
-	orc_store_rollback(ap->store);
-}
-
-bool
-orc_apply_in_flight(const struct orc_apply *ap)
-{
-	return ap->in_flight;
-}
-
-/* ---- timers (operator actions: apply_operator.c) ---- */
-
-/*
- * Write back what the open transaction changed and commit it (after the
- * caller's hook, when one is set); on failure, roll it back.
- */
-enum orc_status
-orc_apply_commit_writes(struct orc_apply *ap, struct orc_error *err)
-{
-	enum orc_status st = ORC_OK;
-
-	if (ap->hook != NULL)
-		st = ap->hook->fn(ap->hook->arg, ap->store, err);
-	if (st == ORC_OK)
-		st = write_back_commit(ap, err);
-
-	if (st != ORC_OK) {
-		orc_store_rollback(ap->store);
-		return st;
-	}
-	commit_stats(ap);
-	return ORC_OK;
-}
-
-/*
- * Did the engine refuse saga's input for the state its row holds?  Its
- * answer (engine.h) is ORC_INVALID: for a timer, a saga the row did not
- * set up, or a transition the tables refuse, which only a row edited by
- * hand can hold.  ORC_FATAL is out of memory, the process's fault.
- */
-static bool
-engine_refused(enum orc_status st)
-{
-	return st == ORC_INVALID;
-}
-
-/*
- * Quarantine saga id for the engine's refusal that err holds, in a
- * transaction of its own (the one that met it was rolled back); err is
- * then overwritten only when that fails.
- */
-static enum orc_status
-quarantine_alone(struct orc_apply *ap, const char *id, struct orc_error *err)
-{
-	char reason[ORC_ERROR_MSG_MAX];
-	enum orc_status st;
-
-	if (err->detail[0] != '\0')
-		snprintf(reason, sizeof(reason), "%.200s (%.300s)",
-			 err->message, err->detail);
-	else
-		snprintf(reason, sizeof(reason), "%s", err->message);
-	st = orc_store_begin(ap->store, err);
-	if (st == ORC_OK)
-		st = orc_store_quarantine_saga(ap->store, id, reason, err);
-	if (st == ORC_OK)
-		st = orc_store_commit(ap->store, err);
-	if (st != ORC_OK)
-		orc_store_rollback(ap->store);
-	return st;
-}
-
-enum orc_status
-orc_apply_timers(struct orc_apply *ap, int64_t now_ms, int limit, int *fired,
-		 struct orc_error *err)
-{
-	struct orc_engine_input in = {.kind = ORC_INPUT_TIMER};
-	enum orc_status st;
-
-	*fired = 0;
-	orc_apply_begin_batch(ap);
-	st = orc_store_begin(ap->store, err);
-	if (st == ORC_OK)
-		st = orc_store_claim_due(ap->store, ap->cat, now_ms, limit,
-					 &ap->set, err);
-	for (size_t i = 0; st == ORC_OK && i < ap->set.n; i++) {
-		struct orc_stored_saga *ss = ap->set.v[i];
-
-		st = orc_apply_run_engine(ap, ss, &in, NULL, now_ms, err);
-		if (st == ORC_CONFLICT)
-			st = ORC_OK;
-		if (st == ORC_FATAL || st == ORC_INVALID) {
-			/*
-			 * A timer the engine refuses would fire forever, and
-			 * fail every pass with it.  A refusal is the row's
-			 * fault: roll back and quarantine the saga (the claim
-			 * skips it from then on), so the other sagas' timers
-			 * fire on the next turn.  Out of memory is the
-			 * process's: roll back, move this saga's wake-up a
-			 * minute on and record why, and give up.
-			 */
-			char id[40];
-			struct orc_error derr;
-
-			snprintf(id, sizeof(id), "%s", ss->saga.id);
-			orc_store_rollback(ap->store);
-			if (engine_refused(st))
-				return quarantine_alone(ap, id, err);
-			orc_error_prefix(err, "saga %s", id);
-			if (orc_store_defer_wake(ap->store, id, now_ms + 60000,
-						 err->message, &derr) != ORC_OK)
-				return derr.status;
-			return st;
-		}
-	}
-	if (st != ORC_OK) {
-		orc_store_rollback(ap->store);
-		return st;
-	}
-	st = orc_apply_commit_writes(ap, err);
-	if (st != ORC_OK)
-		return st;
-	*fired = (int)ap->set.n;
-	ap->stats->timers += ap->set.n;
 	return ORC_OK;
 }

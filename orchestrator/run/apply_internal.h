@@ -1,8 +1,10 @@
 /*
- * apply_internal.h - what apply.c (events, timers, the batch) and
- * apply_operator.c (operator actions, start, migrations) share: the apply
- * context and the steps every transaction of theirs takes.  Internal to
- * run/apply*.c; the contract is apply.h.
+ * apply_internal.h - what the files of the apply share: apply.c (a batch
+ * of events: route, claim, lock, run, write), apply_gate.c (definition
+ * switches), apply_overlap.c (a batch run while the one before commits),
+ * apply_timers.c, apply_operator.c (operator actions, start, migrations)
+ * and apply_child.c: the apply context and the steps every transaction of
+ * theirs takes.  Internal to run/apply*.c; the contract is apply.h.
  */
 #ifndef ORC_APPLY_INTERNAL_H
 #define ORC_APPLY_INTERNAL_H
@@ -10,6 +12,14 @@
 #include "apply.h"
 #include "store_requests.h"
 #include "store_saga.h"
+
+/*
+ * realloc array (any pointer type) to cap elements through tmp (a void *);
+ * false when out of memory, and array stays as it was.
+ */
+#define GROW(tmp, array, cap)                                                 \
+	(((tmp) = realloc((array), (cap) * sizeof(*(array)))) != NULL &&      \
+	 ((array) = (tmp), true))
 
 #define MAX_TARGETS 8 /* definitions one event may trigger or feed */
 /* An event's routes: one by id, or MAX_TARGETS triggers and as many waits */
@@ -138,6 +148,42 @@ enum orc_status orc_apply_children(struct orc_apply *ap,
 				   const char *event_id,
 				   const char *traceparent, int64_t now_ms,
 				   struct orc_error *err);
+/*
+ * The steps of a batch of events items[0..n), which the caller rolls back
+ * (orc_store_rollback()) when one fails; err then says which item when it
+ * knows.  Route: where each item goes, no database (the definition
+ * switches read again when due).  Open and run: begin, claim the inbox,
+ * lock the sagas and the parked events, run the engine.  Write: dead
+ * letters, released inbox ids, the touched sagas and every queued row and
+ * the commit; with send_only the commit is only sent
+ * (orc_store_write_commit_wait() takes its answer).  Done: the batch's
+ * statistics, once committed.
+ */
+enum orc_status orc_apply_route(struct orc_apply *ap,
+				struct orc_apply_item *items, size_t n,
+				int64_t now_ms, struct orc_error *err);
+enum orc_status orc_apply_open_and_run(struct orc_apply *ap,
+				       struct orc_apply_item *items, size_t n,
+				       int64_t now_ms, struct orc_error *err);
+enum orc_status orc_apply_write(struct orc_apply *ap,
+				struct orc_apply_item *items, size_t n,
+				bool send_only, struct orc_error *err);
+void orc_apply_batch_done(struct orc_apply *ap,
+			  const struct orc_apply_item *items, size_t n);
+/* Read the switches again when they are refresh_ms old (or never read). */
+enum orc_status orc_apply_refresh_controls(struct orc_apply *ap,
+					   int64_t now_ms,
+					   struct orc_error *err);
+/*
+ * May the trigger of route ro (of item it) start a new saga now?  When
+ * its definition is paused, at its max_running or holding older
+ * triggers, it is written to held_triggers and *held is true
+ * (apply_gate.c).
+ */
+enum orc_status orc_apply_gate_start(struct orc_apply *ap,
+				     const struct route *ro,
+				     struct orc_apply_item *it, bool *held,
+				     struct orc_error *err);
 /* Can a saga of def have parked events (does it await any)? */
 bool orc_apply_has_waits(const struct orc_definition *def);
 /*

@@ -10,8 +10,14 @@
  * applied for a transient reason the worker keeps it and tries it again
  * next turn; it never skips a message.
  *
- * Before partitions are taken away (a rebalance), the batch in hand is
- * finished and its offsets stored.
+ * With apply_overlap (the default) a worker holds up to two batches: the
+ * next is polled, locked and run while the one before commits, and is
+ * sent only once that commit succeeded (apply.h, orc_apply_events_*).
+ * Offsets are stored in batch order, so what a crash replays is still
+ * everything from the oldest batch not finished.
+ *
+ * Before partitions are taken away (a rebalance), the batches in hand are
+ * finished and their offsets stored.
  */
 #ifndef ORC_WORKER_H
 #define ORC_WORKER_H
@@ -40,7 +46,7 @@ enum orc_status orc_worker_create(const struct orc_config *cfg,
 				  struct orc_worker **out,
 				  struct orc_error *err);
 
-/* Leave the group (after finishing the batch in hand) and free; NULL ok. */
+/* Leave the group (after finishing the batches in hand) and free; NULL ok. */
 void orc_worker_destroy(struct orc_worker *w);
 
 /* Change the subscription (new definitions name new topics). */
@@ -56,7 +62,7 @@ enum orc_status orc_worker_subscribe(struct orc_worker *w,
 enum orc_status orc_worker_turn(struct orc_worker *w, int wait_ms,
 				size_t *n_messages, struct orc_error *err);
 
-/* True while a batch is held (applied or not yet). */
+/* True while a batch is held (applied or not yet), either of two. */
 bool orc_worker_busy(const struct orc_worker *w);
 
 struct orc_worker_stats {
