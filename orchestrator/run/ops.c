@@ -255,6 +255,10 @@ update_counters(struct orc_ops *o)
 		    "Batches that waited for the commit before them, since they "
 		    "had an event for the key of a saga it started",
 		    NULL, w ? w->overlap_blocked : 0);
+	set_counter(o, "orchestrator_batches_overlap_failures_total",
+		    "Batches whose early run or send failed while the batch "
+		    "before them committed (applied again in their turn)",
+		    NULL, w ? w->overlap_failed : 0);
 	set_counter(o, "orchestrator_timers_fired_total",
 		    "Sagas woken by a due timer (timeouts, retries, delays) by "
 		    "this process",

@@ -499,16 +499,32 @@ static enum orc_status collect(struct orc_worker *w, struct batch *b,
 			       int wait_ms, struct orc_error *err);
 
 /*
+ * The younger batch b failed to run or send early (at stage): it stays
+ * collected, and meets the failure again, returned and logged where it is
+ * handled, when it is the oldest.  Here it is only counted, and logged
+ * at debug level for whoever follows the overlap itself.
+ */
+static void
+early_failed(struct orc_worker *w, struct batch *b, const char *stage,
+	     const struct orc_error *err)
+{
+	b->state = BATCH_COLLECTED;
+	w->stats.overlap_failed++;
+	orc_log(ORC_LOG_DEBUG, "overlapped batch failed, applied later",
+		ORC_LOG_STR("stage", stage), ORC_LOG_UINT("events", b->n),
+		ORC_LOG_ERR(err));
+}
+
+/*
  * While the oldest batch's commit is in flight: collect the next one and
  * run it in a transaction of its own (prepared), unless it has to wait
- * for that commit.  Its failures are not returned: the batch stays
- * collected, and meets them again when it is the oldest.
+ * for that commit.  Its failures are not returned (early_failed()).
  */
 static enum orc_status
 overlap_next(struct orc_worker *w, struct batch *a, struct orc_error *err)
 {
 	struct batch *b = younger(w);
-	struct orc_error ignored;
+	struct orc_error early;
 	enum orc_status st;
 	bool blocked;
 
@@ -525,10 +541,12 @@ overlap_next(struct orc_worker *w, struct batch *a, struct orc_error *err)
 	b->t0_us = orc_clock_mono_us();
 	st = orc_apply_events_prepare(b->ap, b->items, b->n,
 				      orc_clock_wall_ms(), a->ap, &blocked,
-				      &ignored);
-	if (st == ORC_OK && blocked)
+				      &early);
+	if (st != ORC_OK)
+		early_failed(w, b, "prepare", &early);
+	else if (blocked)
 		w->stats.overlap_blocked++;
-	else if (st == ORC_OK)
+	else
 		b->state = BATCH_PREPARED;
 	return ORC_OK;
 }
@@ -580,15 +598,14 @@ advance(struct orc_worker *w, int64_t dlq_wait_ms, bool more,
 		}
 	}
 	if (b != NULL && b->state == BATCH_PREPARED) {
-		struct orc_error ignored;
+		struct orc_error early;
 
-		/* a failure is met again when b is the oldest */
-		if (orc_apply_events_send(b->ap, b->items, b->n, &ignored) ==
+		if (orc_apply_events_send(b->ap, b->items, b->n, &early) ==
 		    ORC_OK) {
 			b->state = BATCH_SENT;
 			w->stats.overlapped++;
 		} else {
-			b->state = BATCH_COLLECTED;
+			early_failed(w, b, "send", &early);
 		}
 	}
 	if (!a->published) {

@@ -79,6 +79,8 @@ struct orc_worker_stats {
 	uint64_t overlapped;
 	/* ... and those that had to wait for it (an event for a new saga) */
 	uint64_t overlap_blocked;
+	/* ... and those whose early run or send failed (applied later) */
+	uint64_t overlap_failed;
 };
 
 /* The worker's consumer (borrowed), for its health and lag. */
