@@ -392,7 +392,7 @@ orc_store_admin_history(struct orc_store *store, const char *id, json_t **out,
 			  " 'detail', h.detail)::text END"
 			  " FROM %1$s.sagas s"
 			  " LEFT JOIN %1$s.saga_history h ON h.saga_id = s.id"
-			  " WHERE s.id = $1::uuid ORDER BY h.id",
+			  " WHERE s.id = $1::uuid ORDER BY h.id, h.n",
 			  true, out, "reading saga history", err);
 }
 

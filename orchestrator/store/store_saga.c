@@ -715,7 +715,7 @@ orc_store_quarantine_saga(struct orc_store *store, const char *id,
 			     "WITH s AS (UPDATE %1$s.sagas SET quarantined_at ="
 			     " now(), quarantine_reason = $2 WHERE id = $1::uuid"
 			     " AND quarantined_at IS NULL RETURNING id)"
-			     " INSERT INTO %1$s.saga_history (saga_id, kind,"
+			     " INSERT INTO %1$s.saga_transitions (saga_id, kind,"
 			     " detail) SELECT id, 'saga.quarantined',"
 			     " jsonb_build_object('reason', $2::text) FROM s",
 			     2, params, NULL, "quarantining a saga", err);
@@ -758,7 +758,7 @@ orc_store_release_saga(struct orc_store *store, struct orc_catalog *cat,
 				   "WITH s AS (UPDATE %1$s.sagas SET"
 				   " quarantined_at = NULL, quarantine_reason = NULL"
 				   " WHERE id = $1::uuid RETURNING id)"
-				   " INSERT INTO %1$s.saga_history (saga_id, kind,"
+				   " INSERT INTO %1$s.saga_transitions (saga_id, kind,"
 				   " detail) SELECT id, 'saga.released',"
 				   " jsonb_build_object('quarantined_for', $2::text)"
 				   " FROM s",
@@ -789,7 +789,7 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 			   "WITH s AS (UPDATE %1$s.sagas SET wake_at ="
 			   " to_timestamp($2::bigint / 1000.0) WHERE id = $1::uuid"
 			   " RETURNING id)"
-			   " INSERT INTO %1$s.saga_history (saga_id, kind, detail)"
+			   " INSERT INTO %1$s.saga_transitions (saga_id, kind, detail)"
 			   " SELECT id, 'timer.deferred', $3::jsonb FROM s",
 			   3, params, NULL, "deferring wake-up", err);
 	free(text);

@@ -254,9 +254,10 @@ struct orc_effect_origin {
 
 /*
  * Queue the history and outbox rows of fx (borrowed; copied), decided for
- * saga: a command's row, and a lifecycle event's when the batch has a
- * lifecycle topic, in the order of the effects (the relay publishes a
- * saga's rows in that order).
+ * saga: one history row for the transition (its entries in order, the
+ * headline first: migration 020), a command's row, and a lifecycle
+ * event's when the batch has a lifecycle topic, in the order of the
+ * effects (the relay publishes a saga's rows in that order).
  */
 enum orc_status orc_write_batch_effects(struct orc_write_batch *wb,
 					const struct orc_saga *saga,
@@ -264,7 +265,7 @@ enum orc_status orc_write_batch_effects(struct orc_write_batch *wb,
 					const struct orc_effect_origin *origin,
 					struct orc_error *err);
 
-/* Rows queued so far (for metrics). */
+/* Rows queued so far (for metrics): outbox rows, history transitions. */
 size_t orc_write_batch_outbox_rows(const struct orc_write_batch *wb);
 size_t orc_write_batch_history_rows(const struct orc_write_batch *wb);
 

@@ -5,7 +5,8 @@
  * Every row to write is queued into column arrays (pgarray.h, one text
  * array literal per column, reused from batch to batch), and one
  * INSERT ... SELECT FROM unnest(...) each writes sagas, steps, map items,
- * history and outbox rows, whatever the batch size; with the COMMIT they
+ * history (one saga_transitions row per transition: what one applied
+ * input did) and outbox rows, whatever the batch size; with the COMMIT they
  * go to the server in one round trip (orc_store_pipeline()).  Times are
  * int64 milliseconds here and timestamptz there; 0 means NULL.  The
  * reading side, and the write batch's contract, are store_saga.h's.
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "pgarray.h"
+#include "strbuf.h"
 #include "saga_row.h"
 #include "store_internal.h"
 #include "store_items.h"
@@ -76,7 +78,8 @@
 	Y(H_KIND, 3, text, kind)                                               \
 	Y(H_STEP, 4, text, step)                                               \
 	Y(H_EVENT, 5, text, event)                                             \
-	Y(H_DETAIL, 6, text, detail)
+	Y(H_DETAIL, 6, text, detail)                                           \
+	Y(H_MORE, 7, text, more)
 
 #define OUTBOX_PARAMS(X, Y)                                                    \
 	X(O_SAGA, 1, uuid, saga)                                               \
@@ -115,6 +118,7 @@ struct orc_write_batch {
 	struct orc_pgarray history[H_COLS];
 	struct orc_pgarray outbox[O_COLS];
 	struct orc_item_writes items; /* map items (store_items.h) */
+	struct orc_strbuf more;	      /* a transition's other entries */
 	size_t n_sagas, n_steps, n_history, n_outbox;
 	char *lifecycle_topic; /* NULL: lifecycle events are not written */
 };
@@ -144,6 +148,7 @@ orc_write_batch_destroy(struct orc_write_batch *wb)
 	cols_each(wb->history, H_COLS, orc_pgarray_finish);
 	cols_each(wb->outbox, O_COLS, orc_pgarray_finish);
 	orc_item_writes_finish(&wb->items);
+	orc_strbuf_finish(&wb->more);
 	free(wb->lifecycle_topic);
 	free(wb);
 }
@@ -169,6 +174,7 @@ orc_write_batch_reset(struct orc_write_batch *wb)
 	cols_each(wb->history, H_COLS, orc_pgarray_reset);
 	cols_each(wb->outbox, O_COLS, orc_pgarray_reset);
 	orc_item_writes_reset(&wb->items);
+	orc_strbuf_reset(&wb->more);
 	wb->n_sagas = wb->n_steps = wb->n_history = wb->n_outbox = 0;
 }
 
@@ -304,15 +310,124 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	return orc_item_writes_saga(&wb->items, saga, err);
 }
 
+/*
+ * The headline of a transition's history: its operator action (whose
+ * index and views read the headline alone), else its first entry;
+ * SIZE_MAX when it has none.
+ */
+static size_t
+headline(const struct orc_effects *fx)
+{
+	size_t first = SIZE_MAX;
+
+	for (size_t i = 0; i < fx->n; i++) {
+		if (fx->v[i].kind != ORC_EFFECT_HISTORY)
+			continue;
+		if (strncmp(fx->v[i].history, "operator.", 9) == 0)
+			return i;
+		if (first == SIZE_MAX)
+			first = i;
+	}
+	return first;
+}
+
+/*
+ * Append s as a JSON string.  Kinds and step names ([a-z][a-z0-9_]*,
+ * "step.succeeded") need no escape; anything else goes through jansson.
+ */
+static void
+put_json_name(struct orc_strbuf *sb, const char *s)
+{
+	char *quoted;
+
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.") == strlen(s)) {
+		orc_strbuf_putc(sb, '"');
+		orc_strbuf_puts(sb, s);
+		orc_strbuf_putc(sb, '"');
+		return;
+	}
+	json_t *j = json_string(s);
+
+	quoted = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	json_decref(j);
+	if (quoted == NULL) {
+		sb->oom = true;
+		return;
+	}
+	orc_strbuf_puts(sb, quoted);
+	free(quoted);
+}
+
+/*
+ * Queue the history of fx, one transition, as one row: its headline
+ * entry in kind, step_name and detail, the others in more, in order
+ * ([{"kind", "step", "detail"}, ...], NULL for none; migration 020).
+ * ORC_FATAL when out of memory.
+ */
+static enum orc_status
+queue_transition(struct orc_write_batch *wb, const struct orc_saga *saga,
+		 const struct orc_effects *fx,
+		 const struct orc_effect_origin *origin)
+{
+	struct orc_pgarray *h = wb->history;
+	struct orc_strbuf *more = &wb->more;
+	size_t head = headline(fx);
+	char *text;
+
+	if (head == SIZE_MAX)
+		return ORC_OK;
+	orc_strbuf_reset(more);
+	for (size_t i = 0; i < fx->n; i++) {
+		const struct orc_effect *e = &fx->v[i];
+
+		if (e->kind != ORC_EFFECT_HISTORY || i == head)
+			continue;
+		text = json_dumps(e->detail, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text == NULL)
+			return ORC_FATAL;
+		orc_strbuf_puts(more, more->len == 0 ? "[{\"kind\":" : ",{\"kind\":");
+		put_json_name(more, e->history);
+		orc_strbuf_puts(more, ",\"step\":");
+		if (e->step_name != NULL)
+			put_json_name(more, e->step_name);
+		else
+			orc_strbuf_puts(more, "null");
+		orc_strbuf_puts(more, ",\"detail\":");
+		orc_strbuf_puts(more, text);
+		orc_strbuf_putc(more, '}');
+		free(text);
+	}
+	if (more->len > 0)
+		orc_strbuf_putc(more, ']');
+	text = json_dumps(fx->v[head].detail, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text == NULL || more->oom) {
+		free(text);
+		return ORC_FATAL;
+	}
+	orc_pgarray_text(&h[H_SAGA], saga->id);
+	orc_pgarray_int(&h[H_AT], origin->now_ms);
+	orc_pgarray_text(&h[H_KIND], fx->v[head].history);
+	orc_pgarray_text(&h[H_STEP], fx->v[head].step_name);
+	orc_pgarray_text(&h[H_EVENT], origin->event_id);
+	orc_pgarray_text(&h[H_DETAIL], text);
+	orc_pgarray_text(&h[H_MORE], more->len > 0 ? more->data : NULL);
+	free(text);
+	wb->n_history++;
+	return ORC_OK;
+}
+
 enum orc_status
 orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 			const struct orc_effects *fx,
 			const struct orc_effect_origin *origin,
 			struct orc_error *err)
 {
-	struct orc_pgarray *h = wb->history, *o = wb->outbox;
+	struct orc_pgarray *o = wb->outbox;
 	char source[ORC_NAME_MAX + 16];
+	enum orc_status st = queue_transition(wb, saga, fx, origin);
 
+	if (st != ORC_OK)
+		return orc_error_set(err, st, "out of memory");
 	snprintf(source, sizeof(source), "/orchestrator/%s", saga->def->name);
 	for (size_t i = 0; i < fx->n; i++) {
 		const struct orc_effect *e = &fx->v[i];
@@ -321,18 +436,7 @@ orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 
 		switch (e->kind) {
 		case ORC_EFFECT_HISTORY:
-			text = json_dumps(e->detail, JSON_COMPACT | JSON_SORT_KEYS);
-			if (text == NULL)
-				return orc_error_set(err, ORC_FATAL, "out of memory");
-			orc_pgarray_text(&h[H_SAGA], saga->id);
-			orc_pgarray_int(&h[H_AT], origin->now_ms);
-			orc_pgarray_text(&h[H_KIND], e->history);
-			orc_pgarray_text(&h[H_STEP], e->step_name);
-			orc_pgarray_text(&h[H_EVENT], origin->event_id);
-			orc_pgarray_text(&h[H_DETAIL], text);
-			free(text);
-			wb->n_history++;
-			break;
+			break; /* queue_transition() */
 		case ORC_EFFECT_COMMAND:
 			text = e->data ? json_dumps(e->data, JSON_COMPACT |
 							     JSON_ENCODE_ANY)
@@ -543,10 +647,10 @@ orc_store_write_commit_send(struct orc_store *store,
 	/* history and outbox rows keep the order they were queued in */
 	if (st == ORC_OK && wb->n_history > 0)
 		st = plan_cols(&plan, wb->history, H_COLS,
-			"INSERT INTO %1$s.saga_history (saga_id, at, kind, step_name,"
-			" event_id, detail)"
+			"INSERT INTO %1$s.saga_transitions (saga_id, at, kind,"
+			" step_name, event_id, detail, more)"
 			" SELECT u.saga, to_timestamp(u.at / 1000.0), u.kind, u.step,"
-			" u.event, u.detail::jsonb"
+			" u.event, u.detail::jsonb, u.more::jsonb"
 			" FROM " UNNEST(HISTORY_PARAMS) " WITH ORDINALITY"
 			" AS u(" UNNEST_AS(HISTORY_PARAMS) ", n) ORDER BY u.n",
 			"writing saga history", err);

@@ -12,7 +12,7 @@
 #   2. starts a throw-away stack with `deploy/local/stack.sh run` and turns on
 #      track_commit_timestamp (PostgreSQL restart), so every transition's
 #      commit time can be read back: pg_xact_commit_timestamp(xmin) of its
-#      saga_history rows (that table is append-only);
+#      saga_transitions rows (that table is append-only);
 #   3. a template database holding 100,000 completed sagas (tables of a
 #      realistic size, analyzed), copied for every run;
 #   4. warms the whole stack before anything is measured, so that the order
@@ -59,7 +59,7 @@
 #   latency parts where an action step's latency goes: command commit ->
 #                 command appended by the broker (outbox lag) -> reply
 #                 appended (the service: consume, answer, produce) -> the
-#                 worker starts the batch that applies it (saga_history.at:
+#                 worker starts the batch that applies it (saga_transitions.at:
 #                 consume, batch linger, the loop's other work) -> that
 #                 transaction commits; both topics are tapped after the run
 #   outbox lag    that same command commit -> the broker appending the
@@ -740,13 +740,24 @@ SELECT st->>'name' AS name FROM saga_definitions d, jsonb_array_elements(d.body 
 -- the run's history; a map's items are steps of their own ("unit" names
 -- one: "reserve[17]", as in its commands' ce_id and sagastep), the map's own
 -- entries (it started, it succeeded) are no command and are left out
+-- (saga_history is a view of the transitions' entries; xmin is the table's:
+-- this run's transitions first, then their entries)
+CREATE TEMP TABLE ht AS
+SELECT t.saga_id, t.kind, t.step_name, t.detail, t.more, t.at,
+       pg_xact_commit_timestamp(t.xmin) AS ct, t.xmin::text::bigint AS x
+  FROM saga_transitions t
+ WHERE t.saga_id IN (SELECT id FROM sagas WHERE definition_name = :'defname');
 CREATE TEMP TABLE h AS
 SELECT saga_id, kind, step_name, (detail->>'item')::int AS item,
        step_name || coalesce('[' || (detail->>'item') || ']', '') AS unit,
-       pg_xact_commit_timestamp(xmin) AS ct, xmin::text::bigint AS x, at
-  FROM saga_history
- WHERE saga_id IN (SELECT id FROM sagas WHERE definition_name = :'defname')
-   AND NOT coalesce(detail->>'item' IS NULL AND step_name IN (SELECT name FROM mapsteps), false);
+       ct, x, at
+  FROM (SELECT saga_id, kind, step_name, detail, ct, x, at FROM ht
+        UNION ALL
+        SELECT ht.saga_id, e->>'kind', e->>'step', e->'detail', ht.ct, ht.x, ht.at
+          FROM ht, jsonb_array_elements(ht.more) e
+         WHERE ht.more IS NOT NULL) e
+ WHERE NOT coalesce(detail->>'item' IS NULL AND step_name IN (SELECT name FROM mapsteps), false);
+DROP TABLE ht;
 -- this run's sagas (the database may hold preloaded ones of bench_history)
 CREATE TEMP VIEW rs AS SELECT * FROM sagas WHERE definition_name = :'defname';
 CREATE INDEX ON h (saga_id, unit, kind);
@@ -1176,9 +1187,9 @@ summary_line() { # summary_line SECTION TAG
 # ------------------------------------------------------------ preload
 
 # make_template: a database with the schema and PRELOAD completed sagas of a
-# definition of their own (bench_history: 3 steps, 8 history entries and 4
-# inbox ids each), vacuumed and analyzed, that every run's database is
-# copied from.  A production database is not empty: tables of some size,
+# definition of their own (bench_history: 3 steps, 4 history transitions of
+# 8 entries and 4 inbox ids each), vacuumed and analyzed, that every run's
+# database is copied from.  A production database is not empty: tables of some size,
 # with statistics, make the planner and the indexes work as they will there.
 TEMPLATE_DB=""
 make_template() {
@@ -1223,15 +1234,20 @@ SELECT s.id, st.name, st.idx, 'succeeded', 1, s.created_at + st.idx * interval '
        s.created_at + (st.idx + 1) * interval '25 ms', st.idx + 1
   FROM sagas s, (VALUES ('reserve', 0), ('charge', 1), ('ship', 2)) AS st(name, idx)
  WHERE s.definition_name = 'bench_history';
-INSERT INTO saga_history (saga_id, at, kind, step_name, event_id, detail)
-SELECT s.id, s.created_at + k.n * interval '10 ms', k.kind, k.step, 'preload-' || k.n,
+-- one row per transition (migration 020): the trigger, then each reply
+-- with what it did next
+INSERT INTO saga_transitions (saga_id, at, kind, step_name, event_id, detail, more)
+SELECT s.id, s.created_at + k.n * interval '25 ms', k.kind, k.step, 'preload-' || k.n,
        CASE WHEN k.step IS NULL THEN '{}'::jsonb
-            ELSE jsonb_build_object('attempt', 1, 'type', 'service.succeeded') END
+            ELSE '{"attempt": 1, "type": "service.succeeded"}'::jsonb END,
+       jsonb_build_array(CASE WHEN k.next IS NULL
+                              THEN '{"kind": "saga.completed", "step": null, "detail": {}}'::jsonb
+                              ELSE jsonb_build_object('kind', 'step.started', 'step', k.next,
+                                                      'detail', '{"attempt": 1}'::jsonb) END)
   FROM sagas s,
-       (VALUES (0, 'saga.started', NULL), (1, 'step.started', 'reserve'),
-               (2, 'step.succeeded', 'reserve'), (3, 'step.started', 'charge'),
-               (4, 'step.succeeded', 'charge'), (5, 'step.started', 'ship'),
-               (6, 'step.succeeded', 'ship'), (7, 'saga.completed', NULL)) AS k(n, kind, step)
+       (VALUES (0, 'saga.started', NULL, 'reserve'), (1, 'step.succeeded', 'reserve', 'charge'),
+               (2, 'step.succeeded', 'charge', 'ship'),
+               (3, 'step.succeeded', 'ship', NULL)) AS k(n, kind, step, next)
  WHERE s.definition_name = 'bench_history'
  ORDER BY s.created_at, k.n;
 INSERT INTO inbox (consumer, message_id, received_at)
@@ -1635,9 +1651,9 @@ inside() {
  "step_latency": "PostgreSQL commit timestamp of the transition that wrote the command to the outbox (its step.started or compensation.started history row) -> commit timestamp of the transition that applied the reply; steps whose reply was applied in the window",
  "outbox_lag": "commit timestamp of the command's transition -> broker LogAppendTime of the command message (+0.5 ms for the whole-ms broker clock); commands committed in the window",
  "trigger_to_start": "loadgen's wall clock when it produced the trigger -> commit of saga.started",
- "step_latency_parts": "action steps whose reply was applied in the window: outbox_lag = command commit -> command LogAppendTime; service = command LogAppendTime -> reply LogAppendTime; reply_to_batch = reply LogAppendTime -> saga_history.at of the applying batch (the worker's clock when it began applying the batch); apply_transaction = that -> the batch's commit timestamp",
- "apply_transaction": "per apply transaction with history rows committed in the window: commit timestamp - saga_history.at (the worker's clock when it began applying the batch)",
- "commit_timestamp": "pg_xact_commit_timestamp(xmin) of saga_history rows (track_commit_timestamp = on); taken when the commit record is written, before its WAL flush",
+ "step_latency_parts": "action steps whose reply was applied in the window: outbox_lag = command commit -> command LogAppendTime; service = command LogAppendTime -> reply LogAppendTime; reply_to_batch = reply LogAppendTime -> saga_transitions.at of the applying batch (the worker's clock when it began applying the batch); apply_transaction = that -> the batch's commit timestamp",
+ "apply_transaction": "per apply transaction with history rows committed in the window: commit timestamp - saga_transitions.at (the worker's clock when it began applying the batch)",
+ "commit_timestamp": "pg_xact_commit_timestamp(xmin) of saga_transitions rows (track_commit_timestamp = on); taken when the commit record is written, before its WAL flush",
  "throughput_load": "closed loop: a backlog of about 0.25 s of recent saga starts (at least 50) is kept on the trigger topic",
  "latency_load": "open loop: loadgen --rate at latency_load x the sagas/s of the throughput run",
  "cpu": "utime+stime from /proc/<pid>/stat over the samples (0.5 s apart) enclosing the window; postgres = postmaster + children",

@@ -309,14 +309,14 @@ START_TEST(test_completed_child_undone)
 					     " 'payment'"));
 	/* the child undid its own steps, latest first: refund, then void */
 	v = orc_it_scene_value(&s, "SELECT string_agg(h.step_name, ','"
-				   " ORDER BY h.id) FROM saga_history h JOIN"
+				   " ORDER BY h.id, h.n) FROM saga_history h JOIN"
 				   " sagas g ON g.id = h.saga_id WHERE"
 				   " g.definition_name = 'payment' AND h.kind ="
 				   " 'compensation.started'");
 	orc_it_expect(&s, "charge,authorize", "the child's compensations", v);
 	/* and the parent undid pay (its child) before reserve */
 	v = orc_it_scene_value(&s, "SELECT string_agg(h.step_name, ','"
-				   " ORDER BY h.id) FROM saga_history h JOIN"
+				   " ORDER BY h.id, h.n) FROM saga_history h JOIN"
 				   " sagas g ON g.id = h.saga_id WHERE"
 				   " g.definition_name = 'order' AND h.kind ="
 				   " 'compensation.succeeded'");

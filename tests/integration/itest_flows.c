@@ -41,7 +41,7 @@ kinds(struct orc_it_scene *s, const char *saga, const char *step)
 	if (step != NULL)
 		snprintf(cond, sizeof(cond), " AND step_name = '%s'", step);
 	return orc_it_scene_value(s,
-				  "SELECT coalesce(string_agg(kind, ',' ORDER BY id), '')"
+				  "SELECT coalesce(string_agg(kind, ',' ORDER BY id, n), '')"
 				  " FROM saga_history WHERE saga_id = '%s'%s",
 				  saga, cond);
 }
@@ -158,11 +158,34 @@ START_TEST(test_fanout_fanin)
 	ck_assert_int_eq(
 		orc_it_scene_long(&s,
 			"SELECT count(*) FROM sagas g WHERE"
-			" (SELECT min(id) FROM saga_history WHERE saga_id = g.id"
-			"   AND kind = 'step.started' AND step_name = 'ship') >"
-			" (SELECT max(id) FROM saga_history WHERE saga_id = g.id"
+			" (SELECT ROW(id, n) FROM saga_history WHERE saga_id = g.id"
+			"   AND kind = 'step.started' AND step_name = 'ship'"
+			"   ORDER BY id, n LIMIT 1) >"
+			" (SELECT ROW(id, n) FROM saga_history WHERE saga_id = g.id"
 			"   AND kind = 'step.succeeded'"
-			"   AND step_name IN ('charge', 'notify'))"),
+			"   AND step_name IN ('charge', 'notify')"
+			"   ORDER BY id DESC, n DESC LIMIT 1)"),
+		FANOUT_SAGAS);
+	/*
+	 * One history row per transition (migration 020): the trigger and
+	 * the four replies; reserve's reply succeeded it and started charge
+	 * and notify, ship's succeeded ship and completed the saga.
+	 */
+	ck_assert_int_eq(orc_it_scene_long(&s,
+			"SELECT count(*) FROM sagas g WHERE (SELECT count(*) FROM"
+			" saga_transitions t WHERE t.saga_id = g.id) = 5"),
+		FANOUT_SAGAS);
+	ck_assert_int_eq(orc_it_scene_long(&s,
+			"SELECT count(*) FROM saga_transitions WHERE"
+			" kind = 'step.succeeded' AND step_name = 'reserve' AND"
+			" jsonb_path_query_array(more, '$[*].kind') ="
+			" '[\"step.started\", \"step.started\"]' AND"
+			" jsonb_path_query_array(more, '$[*].step') ="
+			" '[\"charge\", \"notify\"]'"),
+		FANOUT_SAGAS);
+	ck_assert_int_eq(orc_it_scene_long(&s,
+			"SELECT count(*) FROM saga_history WHERE"
+			" kind = 'saga.completed' AND n = 1"),
 		FANOUT_SAGAS);
 	/* exactly one step.succeeded per step, one saga.completed per saga */
 	ck_assert_int_eq(orc_it_scene_long(&s,
@@ -341,7 +364,8 @@ START_TEST(test_failure_compensates_in_reverse)
 				" WHERE a.saga_id = '%1$s' AND b.saga_id = '%1$s'"
 				"   AND b.step_name = 'b' AND a.step_name = 'a'"
 				"   AND b.kind = 'compensation.succeeded'"
-				"   AND a.kind = 'compensation.started' AND b.id < a.id",
+				"   AND a.kind = 'compensation.started'"
+				"   AND (b.id, b.n) < (a.id, a.n)",
 				id),
 			1);
 		ck_assert_int_eq(orc_it_scene_long(&s,
@@ -467,7 +491,7 @@ START_TEST(test_failure_awaits_commands_in_flight)
 		     "compensation.started,compensation.succeeded,saga.compensated");
 	orc_it_expect(&s, "notify,reserve", "compensation order",
 		      orc_it_scene_value(&s,
-			"SELECT string_agg(step_name, ',' ORDER BY id) FROM saga_history"
+			"SELECT string_agg(step_name, ',' ORDER BY id, n) FROM saga_history"
 			" WHERE saga_id = '%s' AND kind = 'compensation.started'", slow));
 	orc_it_expect(&s,
 		      "charge=failed notify=compensated reserve=compensated",
@@ -790,7 +814,7 @@ START_TEST(test_wait_for_correlated_event)
 			"SELECT count(*) FROM saga_history e, saga_history p"
 			" WHERE e.saga_id = '%1$s' AND p.saga_id = '%1$s'"
 			"   AND e.kind = 'step.event_stored' AND p.kind = 'step.succeeded'"
-			"   AND p.step_name = 'pay' AND e.id < p.id", early),
+			"   AND p.step_name = 'pay' AND (e.id, e.n) < (p.id, p.n)", early),
 		1);
 	orc_it_expect(&s, "early_event", "how approval succeeded",
 		      orc_it_scene_value(&s,

@@ -59,7 +59,7 @@ seed_sagas(PGconn *conn, const char *name, int n)
 		" FROM generate_series(1, $2::integer) AS i RETURNING id),"
 		" st AS (INSERT INTO orchestrator.saga_steps (saga_id, step_name,"
 		" step_index, status) SELECT id, 'work', 0, 'succeeded' FROM s)"
-		" INSERT INTO orchestrator.saga_history (saga_id, kind)"
+		" INSERT INTO orchestrator.saga_transitions (saga_id, kind)"
 		" SELECT id, k FROM s, unnest(ARRAY['saga.started', 'step.started']) k",
 		2, params);
 }

@@ -215,7 +215,7 @@ START_TEST(test_retry_then_compensate)
 	ck_assert_int_eq(
 		orc_it_scene_long(
 			&s, "SELECT count(*) FROM (SELECT i.completed_seq,"
-			    " lag(i.completed_seq) OVER (ORDER BY h.id) AS prev"
+			    " lag(i.completed_seq) OVER (ORDER BY h.id, h.n) AS prev"
 			    " FROM saga_history h JOIN saga_map_items i ON"
 			    " i.saga_id = h.saga_id AND i.step_name ="
 			    " h.step_name AND i.item_index = (h.detail->>"

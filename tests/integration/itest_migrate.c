@@ -202,10 +202,10 @@ START_TEST(test_history_is_append_only)
 		       "INSERT INTO sagas (id, definition_name, definition_version,"
 		       " business_key, status) VALUES"
 		       " ('00000000-0000-0000-0000-000000000001', 'd', 1, 'k', 'running');"
-		       "INSERT INTO saga_history (saga_id, kind) VALUES"
+		       "INSERT INTO saga_transitions (saga_id, kind) VALUES"
 		       " ('00000000-0000-0000-0000-000000000001', 'saga.started')",
 		       0, NULL);
-	res = PQexec(db.conn, "UPDATE orchestrator.saga_history SET kind = 'x'");
+	res = PQexec(db.conn, "UPDATE orchestrator.saga_transitions SET kind = 'x'");
 	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
 	ck_assert_ptr_nonnull(strstr(PQerrorMessage(db.conn), "append-only"));
 	PQclear(res);

@@ -70,7 +70,7 @@ history_of(struct orc_it_scene *s, const char *id)
 {
 	return orc_it_scene_value(s,
 		"SELECT string_agg(kind || coalesce(':' || step_name, ''), ','"
-		" ORDER BY id) FROM saga_history WHERE saga_id = '%s'", id);
+		" ORDER BY id, n) FROM saga_history WHERE saga_id = '%s'", id);
 }
 
 /* The messages of type type among msgs (borrowed), as a new array. */
