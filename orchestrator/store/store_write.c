@@ -6,8 +6,8 @@
  * array literal per column, reused from batch to batch), and one
  * INSERT ... SELECT FROM unnest(...) each writes sagas, steps, map items,
  * history (one saga_transitions row per transition: what one applied
- * input did) and outbox rows, whatever the batch size; with the COMMIT they
- * go to the server in one round trip (orc_store_pipeline()).  Times are
+ * input did) and outbox rows, whatever the batch size; with the COMMIT
+ * they go to the server in one round trip (orc_store_pipeline()).  Times are
  * int64 milliseconds here and timestamptz there; 0 means NULL.  The
  * reading side, and the write batch's contract, are store_saga.h's.
  */
@@ -18,10 +18,10 @@
 #include <string.h>
 
 #include "pgarray.h"
-#include "strbuf.h"
 #include "saga_row.h"
 #include "store_internal.h"
 #include "store_items.h"
+#include "strbuf.h"
 
 #define TS(arg) "CASE WHEN " arg " = 0 THEN NULL ELSE to_timestamp(" arg " / 1000.0) END"
 
@@ -338,6 +338,7 @@ headline(const struct orc_effects *fx)
 static void
 put_json_name(struct orc_strbuf *sb, const char *s)
 {
+	json_t *j;
 	char *quoted;
 
 	if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.") == strlen(s)) {
@@ -346,8 +347,7 @@ put_json_name(struct orc_strbuf *sb, const char *s)
 		orc_strbuf_putc(sb, '"');
 		return;
 	}
-	json_t *j = json_string(s);
-
+	j = json_string(s);
 	quoted = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
 	json_decref(j);
 	if (quoted == NULL) {
@@ -385,7 +385,8 @@ queue_transition(struct orc_write_batch *wb, const struct orc_saga *saga,
 		text = json_dumps(e->detail, JSON_COMPACT | JSON_SORT_KEYS);
 		if (text == NULL)
 			return ORC_FATAL;
-		orc_strbuf_puts(more, more->len == 0 ? "[{\"kind\":" : ",{\"kind\":");
+		orc_strbuf_puts(more, more->len == 0 ? "[{\"kind\":"
+						      : ",{\"kind\":");
 		put_json_name(more, e->history);
 		orc_strbuf_puts(more, ",\"step\":");
 		if (e->step_name != NULL)
