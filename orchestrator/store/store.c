@@ -470,9 +470,18 @@ orc_store_destroy(struct orc_store *store)
 	if (store == NULL)
 		return;
 	PQfinish(store->conn);
+	for (int i = 0; i < ORC_SCRATCH_COUNT; i++)
+		orc_pgarray_finish(&store->scratch[i]);
 	free(store->schema);
 	free(store->schema_quoted);
 	free(store);
+}
+
+struct orc_pgarray *
+orc_store_scratch(struct orc_store *store, enum orc_store_scratch slot)
+{
+	orc_pgarray_reset(&store->scratch[slot]);
+	return &store->scratch[slot];
 }
 
 const char *

@@ -51,15 +51,16 @@ orc_store_inbox_claim(struct orc_store *store, const char *consumer,
 		      const char *const *ids, size_t n, bool *fresh,
 		      struct orc_error *err)
 {
-	struct orc_pgarray arr;
-	const char *params[2] = {consumer, ids_param(&arr, ids, n, err)};
+	struct orc_pgarray *arr = orc_store_scratch(store, ORC_SCRATCH_INBOX_IDS);
+	const char *params[2];
 	PGresult *res;
 	enum orc_status st;
 
-	if (params[1] == NULL) {
-		orc_pgarray_finish(&arr);
-		return ORC_FATAL;
-	}
+	orc_pgarray_texts(arr, ids, n);
+	params[0] = consumer;
+	params[1] = orc_pgarray_done(arr);
+	if (params[1] == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
 	/*
 	 * The server answers with the (1-based) position of the first
 	 * occurrence of every id it inserted, so marking them is O(n).
@@ -71,7 +72,6 @@ orc_store_inbox_claim(struct orc_store *store, const char *consumer,
 			   " SELECT min(u.i) FROM unnest($2::text[]) WITH ORDINALITY"
 			   " AS u(m, i) JOIN ins ON ins.message_id = u.m GROUP BY u.m",
 			   2, params, &res, "claiming inbox ids", err);
-	orc_pgarray_finish(&arr);
 	if (st != ORC_OK)
 		return st;
 	for (size_t i = 0; i < n; i++)

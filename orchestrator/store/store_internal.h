@@ -4,8 +4,8 @@
  *
  * store.c implements all of it: the connection, the one mapping of libpq
  * failures to orc_status, statements (schema expansion, the per-connection
- * cache of prepared statements), transactions, and reading values out of a
- * result.  The other files hold the SQL of one subject each:
+ * cache of prepared statements), transactions, reading values out of a
+ * result, and the hot path's reusable array parameters.  The other files hold the SQL of one subject each:
  * store_definitions.c, store_inbox.c (inbox ids, dead letters),
  * store_saga.c (sagas and steps read under lock, a batch written back),
  * store_outbox.c (the relay), store_admin.c (operator reads),
@@ -19,7 +19,18 @@
 #include <libpq-fe.h>
 
 #include "catalog.h"
+#include "pgarray.h"
 #include "store.h"
+
+/* The slots of orc_store_scratch(), one per array of each hot read. */
+enum orc_store_scratch {
+	ORC_SCRATCH_INBOX_IDS, /* orc_store_inbox_claim() */
+	ORC_SCRATCH_LOCK_IDS,  /* orc_store_lock_sagas(): ids, names, keys */
+	ORC_SCRATCH_LOCK_NAMES,
+	ORC_SCRATCH_LOCK_KEYS,
+	ORC_SCRATCH_STEP_IDS, /* the steps of the sagas it read */
+	ORC_SCRATCH_COUNT
+};
 
 #define ORC_STORE_PREPARED_MAX 32
 #define ORC_STORE_PIPELINE_MAX 8 /* statements in one pipeline */
@@ -38,7 +49,20 @@ struct orc_store {
 	/* what each statement of the pipeline in flight does (static) */
 	const char *in_flight[ORC_STORE_PIPELINE_MAX];
 	size_t n_in_flight;
+	/* the hot path's array parameters (orc_store_scratch()) */
+	struct orc_pgarray scratch[ORC_SCRATCH_COUNT];
 };
+
+/*
+ * An array parameter of one of the reads every batch makes, emptied and
+ * kept by the store from batch to batch: once warm, building it allocates
+ * nothing (grown afresh by realloc each time, these arrays were a third
+ * of the orchestrator's time in malloc).  The store owns it; it holds its
+ * contents until the next orc_store_scratch() of the same slot, so calls
+ * that nest use different slots.
+ */
+struct orc_pgarray *orc_store_scratch(struct orc_store *store,
+				      enum orc_store_scratch slot);
 
 /*
  * Result columns named once.  A statement's select list is written as a

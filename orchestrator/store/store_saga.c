@@ -588,7 +588,7 @@ static enum orc_status
 read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
 	   struct orc_saga_set *set, enum read_mode mode, struct orc_error *err)
 {
-	struct orc_pgarray ids;
+	struct orc_pgarray *ids;
 	const char *params[1];
 	PGresult *steps = NULL;
 	enum orc_status st = ORC_OK;
@@ -596,20 +596,17 @@ read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
 
 	if (PQntuples(sagas) == 0)
 		return ORC_OK;
-	orc_pgarray_init(&ids);
+	ids = orc_store_scratch(store, ORC_SCRATCH_STEP_IDS);
 	for (int i = 0; i < PQntuples(sagas); i++)
-		orc_pgarray_text(&ids, PQgetvalue(sagas, i, SAGA_ID));
-	params[0] = orc_pgarray_done(&ids);
-	if (params[0] == NULL) {
-		orc_pgarray_finish(&ids);
+		orc_pgarray_text(ids, PQgetvalue(sagas, i, SAGA_ID));
+	params[0] = orc_pgarray_done(ids);
+	if (params[0] == NULL)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
-	}
 	st = orc_store_run(store,
 			   "SELECT " ORC_STORE_SELECT_LIST(STEP_COLUMNS)
 			   " FROM %1$s.saga_steps WHERE saga_id = ANY($1::uuid[])"
 			   " ORDER BY saga_id, step_index",
 			   1, params, &steps, "reading saga steps", err);
-	orc_pgarray_finish(&ids);
 	for (int i = 0; st == ORC_OK && i < PQntuples(sagas); i++)
 		st = take_saga(store, cat, sagas, i, steps, set, mode, err);
 	PQclear(steps);
@@ -625,26 +622,24 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 		     size_t n_keys, struct orc_saga_set *set,
 		     struct orc_error *err)
 {
-	struct orc_pgarray a, b, c;
+	struct orc_pgarray *a, *b, *c;
 	const char *params[3];
 	PGresult *res = NULL;
 	enum orc_status st;
 
 	if (n_ids == 0 && n_keys == 0)
 		return ORC_OK;
-	orc_pgarray_init(&a);
-	orc_pgarray_init(&b);
-	orc_pgarray_init(&c);
-	orc_pgarray_texts(&a, ids, n_ids);
-	orc_pgarray_texts(&b, names, n_keys);
-	orc_pgarray_texts(&c, keys, n_keys);
-	params[0] = orc_pgarray_done(&a);
-	params[1] = orc_pgarray_done(&b);
-	params[2] = orc_pgarray_done(&c);
-	if (params[0] == NULL || params[1] == NULL || params[2] == NULL) {
-		st = orc_error_set(err, ORC_FATAL, "out of memory");
-		goto done;
-	}
+	a = orc_store_scratch(store, ORC_SCRATCH_LOCK_IDS);
+	b = orc_store_scratch(store, ORC_SCRATCH_LOCK_NAMES);
+	c = orc_store_scratch(store, ORC_SCRATCH_LOCK_KEYS);
+	orc_pgarray_texts(a, ids, n_ids);
+	orc_pgarray_texts(b, names, n_keys);
+	orc_pgarray_texts(c, keys, n_keys);
+	params[0] = orc_pgarray_done(a);
+	params[1] = orc_pgarray_done(b);
+	params[2] = orc_pgarray_done(c);
+	if (params[0] == NULL || params[1] == NULL || params[2] == NULL)
+		return orc_error_set(err, ORC_FATAL, "out of memory");
 	st = orc_store_run(store,
 			   /*
 			    * Index lookups; "id = ANY(...) OR (name, key)
@@ -671,11 +666,7 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 			   3, params, &res, "locking sagas", err);
 	if (st == ORC_OK)
 		st = read_sagas(store, cat, res, set, READ_QUARANTINE, err);
-done:
 	PQclear(res);
-	orc_pgarray_finish(&a);
-	orc_pgarray_finish(&b);
-	orc_pgarray_finish(&c);
 	return st;
 }
 
