@@ -158,7 +158,10 @@ struct orc_stored_saga *orc_saga_set_add_new(struct orc_saga_set *set,
  * given (definition name, business key) pairs (all borrowed), with their
  * steps.  A pair names one saga: the key's saga that is not over (running,
  * compensating or stuck; the database keeps at most one), else its newest.
- * Definitions that cat lacks are read from the database into it.
+ * Definitions that cat lacks are read from the database into it.  Ids the
+ * lock query did not return are asked for again (a row updated by a
+ * concurrent commit can drop out of it), so an id missing from set after
+ * the call names no saga.
  *
  * A saga whose row cannot be read (ORC_INVALID from the row codec, JSON
  * that does not parse, a definition that is not stored or no longer
