@@ -56,124 +56,6 @@ orc_store_rollback(struct orc_store *store)
 	orc_store_exec(store, "ROLLBACK", NULL);
 }
 
-/* ---- saga sets ---- */
-
-void
-orc_saga_set_init(struct orc_saga_set *set)
-{
-	memset(set, 0, sizeof(*set));
-}
-
-/* Free ss and everything it holds. */
-static void
-stored_destroy(struct orc_stored_saga *ss)
-{
-	orc_saga_finish(&ss->saga);
-	json_decref(ss->row_context);
-	free(ss);
-}
-
-void
-orc_saga_set_reset(struct orc_saga_set *set)
-{
-	for (size_t i = 0; i < set->n; i++)
-		stored_destroy(set->v[i]);
-	set->n = 0;
-	set->n_quarantined = 0;
-}
-
-void
-orc_saga_set_finish(struct orc_saga_set *set)
-{
-	orc_saga_set_reset(set);
-	free(set->v);
-	free(set->quarantined);
-	memset(set, 0, sizeof(*set));
-}
-
-struct orc_stored_saga *
-orc_saga_set_find(const struct orc_saga_set *set, const char *id)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (set->v[i]->saga.id != NULL &&
-		    strcmp(set->v[i]->saga.id, id) == 0)
-			return set->v[i];
-	return NULL;
-}
-
-struct orc_stored_saga *
-orc_saga_set_find_key(const struct orc_saga_set *set, const char *def_name,
-		      const char *key)
-{
-	/* Newest first: a saga started in this batch after one that ended. */
-	for (size_t i = set->n; i-- > 0;) {
-		const struct orc_saga *s = &set->v[i]->saga;
-
-		if (s->key != NULL && strcmp(s->key, key) == 0 &&
-		    strcmp(s->def->name, def_name) == 0)
-			return set->v[i];
-	}
-	return NULL;
-}
-
-const struct orc_quarantined_saga *
-orc_saga_set_quarantined(const struct orc_saga_set *set, const char *id)
-{
-	for (size_t i = 0; i < set->n_quarantined; i++)
-		if (strcmp(set->quarantined[i].id, id) == 0)
-			return &set->quarantined[i];
-	return NULL;
-}
-
-const struct orc_quarantined_saga *
-orc_saga_set_quarantined_key(const struct orc_saga_set *set,
-			     const char *def_name, const char *key)
-{
-	for (size_t i = 0; i < set->n_quarantined; i++) {
-		const struct orc_quarantined_saga *q = &set->quarantined[i];
-
-		if (strcmp(q->key, key) == 0 && strcmp(q->def_name, def_name) == 0)
-			return q;
-	}
-	return NULL;
-}
-
-static struct orc_stored_saga *
-set_push(struct orc_saga_set *set)
-{
-	struct orc_stored_saga *ss;
-
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 64;
-		struct orc_stored_saga **v = realloc(set->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return NULL;
-		set->v = v;
-		set->cap = cap;
-	}
-	ss = calloc(1, sizeof(*ss));
-	if (ss != NULL)
-		set->v[set->n++] = ss;
-	return ss;
-}
-
-struct orc_stored_saga *
-orc_saga_set_add_new(struct orc_saga_set *set, const struct orc_definition *def)
-{
-	struct orc_stored_saga *ss = set_push(set);
-
-	if (ss == NULL)
-		return NULL;
-	if (orc_saga_init(&ss->saga, def) != ORC_OK) {
-		free(ss);
-		set->n--;
-		return NULL;
-	}
-	ss->is_new = true;
-	return ss;
-}
-
 /* ---- reading sagas ---- */
 
 /* A saga row, as the engine's struct orc_saga_row wants it. */
@@ -401,7 +283,7 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 			goto done;
 		n++;
 	}
-	ss = set_push(set);
+	ss = orc_saga_set_push(set);
 	if (ss == NULL) {
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto done;
@@ -414,10 +296,8 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 		snprintf(ss->parent_step, sizeof(ss->parent_step), "%s",
 			 PQgetvalue(sagas, r, SAGA_PARENT_STEP));
 	}
-	if (st != ORC_OK) {
-		free(ss);
-		set->n--;
-	}
+	if (st != ORC_OK)
+		orc_saga_set_pop(set);
 done:
 	for (size_t i = 0; js != NULL && i < cap; i++) {
 		json_decref(js[i].early);
@@ -442,20 +322,11 @@ enum read_mode {
 static struct orc_quarantined_saga *
 push_quarantined(struct orc_saga_set *set, struct orc_error *err)
 {
-	struct orc_quarantined_saga *q;
+	struct orc_quarantined_saga *q = orc_saga_set_push_quarantined(set);
 
-	if (set->n_quarantined == set->cap_quarantined) {
-		size_t cap = set->cap_quarantined ? set->cap_quarantined * 2 : 4;
-
-		q = realloc(set->quarantined, cap * sizeof(*q));
-		if (q == NULL) {
-			orc_error_set(err, ORC_FATAL, "out of memory");
-			return NULL;
-		}
-		set->quarantined = q;
-		set->cap_quarantined = cap;
-	}
-	return &set->quarantined[set->n_quarantined++];
+	if (q == NULL)
+		orc_error_set(err, ORC_FATAL, "out of memory");
+	return q;
 }
 
 /* List saga row r of sagas in set->quarantined, for reason. */
@@ -575,10 +446,7 @@ read_items(struct orc_store *store, struct orc_saga_set *set, size_t first,
 		if (st != ORC_OK)
 			return st;
 		/* out of the set; those before it have their items */
-		stored_destroy(ss);
-		memmove(&set->v[first + bad], &set->v[first + bad + 1],
-			(set->n - first - bad - 1) * sizeof(set->v[0]));
-		set->n--;
+		orc_saga_set_remove(set, first + bad);
 		first += bad;
 	}
 }

@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "envelope.h"
 #include "error.h"
+#include "saga_set.h"
 #include "store.h"
 #include "text.h"
 
@@ -82,76 +83,7 @@ enum orc_status orc_store_inbox_release(struct orc_store *store,
 
 /* ---- sagas ---- */
 
-/* A saga read from (or about to be inserted into) the database. */
-struct orc_stored_saga {
-	struct orc_saga saga;
-	bool is_new;  /* not in the database yet: INSERT */
-	bool touched; /* an input was applied: write it back */
-	/*
-	 * The row's context as read (owned reference, NULL for a new saga).
-	 * Its members are shared with saga.context; while they are all still
-	 * the ones read, the write leaves the column as it is
-	 * (orc_saga_row_context_same()).
-	 */
-	json_t *row_context;
-	/*
-	 * The saga whose saga step started it, and that step ("" for
-	 * none): written when it is inserted, never changed.
-	 */
-	char parent_id[37];
-	char parent_step[ORC_NAME_MAX + 1];
-};
-
-/*
- * A saga that was locked but not built, because it is quarantined: its row
- * could not be read (now, or before).  The engine never sees it.
- */
-struct orc_quarantined_saga {
-	char id[ORC_SAGA_ID_MAX];
-	char def_name[ORC_NAME_MAX + 1];
-	char key[ORC_SAGA_KEY_MAX];
-	char reason[ORC_ERROR_MSG_MAX];
-};
-
-/* The sagas of one transaction; caller-owned, reusable. */
-struct orc_saga_set {
-	struct orc_stored_saga **v; /* stable pointers */
-	size_t n;
-	size_t cap;
-	struct orc_quarantined_saga *quarantined; /* n_quarantined of them */
-	size_t n_quarantined;
-	size_t cap_quarantined;
-};
-
-void orc_saga_set_init(struct orc_saga_set *set);
-/* Finish every saga, keep the memory for the next batch. */
-void orc_saga_set_reset(struct orc_saga_set *set);
-void orc_saga_set_finish(struct orc_saga_set *set);
-
-/*
- * Find by id, or by definition name and business key (borrowed): the
- * newest of the key in the set (one started in this batch comes after
- * the key's earlier saga that the lock read).
- */
-struct orc_stored_saga *orc_saga_set_find(const struct orc_saga_set *set,
-					  const char *id);
-struct orc_stored_saga *orc_saga_set_find_key(const struct orc_saga_set *set,
-					      const char *def_name,
-					      const char *key);
-
-/* The quarantined saga with this id, or this (definition, key); or NULL. */
-const struct orc_quarantined_saga *
-orc_saga_set_quarantined(const struct orc_saga_set *set, const char *id);
-const struct orc_quarantined_saga *
-orc_saga_set_quarantined_key(const struct orc_saga_set *set,
-			     const char *def_name, const char *key);
-
-/*
- * Add a new saga for def (borrowed), ready for ORC_INPUT_START; returns it
- * (owned by the set) or NULL when out of memory.
- */
-struct orc_stored_saga *orc_saga_set_add_new(struct orc_saga_set *set,
-					     const struct orc_definition *def);
+/* The sets of sagas these read into: saga_set.h. */
 
 /*
  * Lock and read into set the sagas with the given ids and those with the
