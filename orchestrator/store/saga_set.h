@@ -2,8 +2,15 @@
  * saga_set.h - the sagas of one transaction, found by id or business key.
  *
  * A batch reads every saga it touches into a set, the engine changes them
- * there, and the set is written back.  The set is plain memory (no
- * libpq): the store fills it, the apply path and the engine use it.
+ * there, and the set is written back: the apply path looks a saga up once
+ * per route of every event, so lookups are hashed, not scanned.  The set
+ * is plain memory (no libpq): the store fills it, the apply path and the
+ * engine use it.
+ *
+ * A saga's id and key may be set after it joined the set (a new saga gets
+ * them from the engine's ORC_INPUT_START), but never change once set; the
+ * index takes a saga in when the next one is pushed, and a lookup scans
+ * the few not taken in yet.
  */
 #ifndef ORC_SAGA_SET_H
 #define ORC_SAGA_SET_H
@@ -58,6 +65,20 @@ struct orc_saga_set {
 	struct orc_quarantined_saga *quarantined; /* n_quarantined of them */
 	size_t n_quarantined;
 	size_t cap_quarantined;
+	/*
+	 * The index (saga_set.c): open-addressed tables of positions in v
+	 * plus one (0 is an empty slot), by id and by (definition, key).
+	 * v[0..n_indexed) have been taken in; those of them that had no id
+	 * then are listed in unnamed.
+	 */
+	uint32_t *by_id;
+	uint32_t *by_key;
+	size_t n_slots; /* of each table: 0 or a power of two */
+	size_t n_named; /* entries in each table */
+	size_t n_indexed;
+	uint32_t *unnamed;
+	size_t n_unnamed;
+	size_t cap_unnamed;
 };
 
 void orc_saga_set_init(struct orc_saga_set *set);

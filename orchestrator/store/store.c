@@ -472,6 +472,7 @@ orc_store_destroy(struct orc_store *store)
 	PQfinish(store->conn);
 	for (int i = 0; i < ORC_SCRATCH_COUNT; i++)
 		orc_pgarray_finish(&store->scratch[i]);
+	free(store->lock_missing);
 	free(store->schema);
 	free(store->schema_quoted);
 	free(store);

@@ -51,6 +51,9 @@ struct orc_store {
 	size_t n_in_flight;
 	/* the hot path's array parameters (orc_store_scratch()) */
 	struct orc_pgarray scratch[ORC_SCRATCH_COUNT];
+	/* the ids orc_store_lock_sagas() asks for again (borrowed strings) */
+	const char **lock_missing;
+	size_t cap_lock_missing;
 };
 
 /*

@@ -577,15 +577,20 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 		     struct orc_error *err)
 {
 	const char **missing;
-	size_t n_missing = n_ids, before;
+	size_t n_missing, before;
 	enum orc_status st = lock_sagas_once(store, cat, ids, n_ids, names,
 					     keys, n_keys, set, err);
 
 	if (st != ORC_OK || n_ids == 0)
 		return st;
-	missing = malloc(n_ids * sizeof(*missing));
-	if (missing == NULL)
-		return orc_error_set(err, ORC_FATAL, "out of memory");
+	if (store->cap_lock_missing < n_ids) {
+		missing = realloc(store->lock_missing, n_ids * sizeof(*missing));
+		if (missing == NULL)
+			return orc_error_set(err, ORC_FATAL, "out of memory");
+		store->lock_missing = missing;
+		store->cap_lock_missing = n_ids;
+	}
+	missing = store->lock_missing;
 	n_missing = missing_ids(set, ids, n_ids, missing);
 	for (int i = 1; st == ORC_OK && n_missing > 0 && i < LOCK_ATTEMPTS;
 	     i++) {
@@ -596,7 +601,6 @@ orc_store_lock_sagas(struct orc_store *store, struct orc_catalog *cat,
 		if (n_missing == before)
 			break; /* they do not exist */
 	}
-	free(missing);
 	return st;
 }
 
