@@ -118,6 +118,9 @@
 #   BENCH_PROCS [1]         orchestrator processes per run
 #   BENCH_BATCH_SIZE        ORC_BATCH_SIZE of the scenario runs (default: the
 #                           orchestrator's own default)
+#   BENCH_ORCH_ENV          more NAME=VALUE words for the orchestrators' own
+#                           environment only, for A/B runs (e.g.
+#                           GLIBC_TUNABLES=glibc.malloc.mxfast=0)
 #   BENCH_LATENCY_LOAD [0.5]  offered rate of the latency runs, as a fraction
 #                           of the throughput run's sagas/s
 #   BENCH_PGBENCH_S [10]    seconds per pgbench run (0 = skip pgbench)
@@ -452,7 +455,7 @@ run_one() {
   for ((i = 1; i <= PROCS; i++)); do
     env ORC_PG_DSN="$dsn" ORC_GROUP="orc-$RUNID-$tag" ORC_REPLY_TOPIC="$topic_prefix.replies" \
       ORC_HTTP_PORT=0 ${batch:+ORC_BATCH_SIZE=$batch} ORC_KAFKA_CLIENT_ID="orchestrator-$i" \
-      "$ORCH" run >"$dir/orchestrator-$i.out" 2>"$dir/orchestrator-$i.log" &
+      ${BENCH_ORCH_ENV:-} "$ORCH" run >"$dir/orchestrator-$i.out" 2>"$dir/orchestrator-$i.log" &
     orch_logs+=("$dir/orchestrator-$i.log")
     orch_pids+=("$!")
     PIDS+=("$!")
