@@ -2,15 +2,10 @@
  * main.c - the orchestrator command line: find the subcommand, run it.
  *
  * Everything a command does lives in cmd_*.c; this file only dispatches,
- * prints the overview, and sets up what every command shares (logging,
- * the allocator).
+ * prints the overview, and sets up what every command shares (logging).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #include <jansson.h>
 
@@ -90,32 +85,9 @@ cmd_config(int argc, char **argv)
 	return 0;
 }
 
-/*
- * glibc's fastbins keep small freed chunks apart, and every request of
- * 1 KB or more first merges them all back (malloc_consolidate).  A batch
- * frees thousands of small JSON nodes (jansson) between the large blocks
- * libpq allocates for every result it reads, so with fastbins that merge
- * ran once per block: 8 % of the orchestrator's CPU in the benchmark, and
- * without them (tcache still keeps the small chunks) scenario (a) did 38 %
- * more steps per second at 21 % less orchestrator CPU per step, RSS the
- * same (README, Performance).  An mxfast an operator set in GLIBC_TUNABLES
- * is left as it is.
- */
-static void
-tune_allocator(void)
-{
-#if defined(__GLIBC__) && defined(M_MXFAST)
-	const char *tunables = getenv("GLIBC_TUNABLES");
-
-	if (tunables == NULL || strstr(tunables, "glibc.malloc.mxfast") == NULL)
-		mallopt(M_MXFAST, 0);
-#endif
-}
-
 int
 main(int argc, char **argv)
 {
-	tune_allocator();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
