@@ -45,6 +45,25 @@ next_element(struct orc_pgarray *a)
 	a->n++;
 }
 
+/*
+ * Append s[0..n) inside an element's quotes, with a backslash before each
+ * '"' and '\\' (which then starts the next run of plain bytes).
+ */
+static void
+put_escaped(struct orc_pgarray *a, const char *s, size_t n)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '"' && s[i] != '\\')
+			continue;
+		orc_strbuf_append(&a->sb, s + run, i - run);
+		orc_strbuf_putc(&a->sb, '\\');
+		run = i;
+	}
+	orc_strbuf_append(&a->sb, s + run, n - run);
+}
+
 void
 orc_pgarray_text(struct orc_pgarray *a, const char *s)
 {
@@ -54,16 +73,31 @@ orc_pgarray_text(struct orc_pgarray *a, const char *s)
 		return;
 	}
 	orc_strbuf_putc(&a->sb, '"');
-	while (*s != '\0') {
-		size_t plain = strcspn(s, "\"\\");
+	put_escaped(a, s, strlen(s));
+	orc_strbuf_putc(&a->sb, '"');
+}
 
-		orc_strbuf_append(&a->sb, s, plain);
-		s += plain;
-		if (*s != '\0') {
-			orc_strbuf_putc(&a->sb, '\\');
-			orc_strbuf_putc(&a->sb, *s++);
-		}
+/* json_dump_callback()'s sink: the dump's bytes, escaped, into a. */
+static int
+dump_into(const char *buffer, size_t size, void *data)
+{
+	struct orc_pgarray *a = data;
+
+	put_escaped(a, buffer, size);
+	return a->sb.oom ? -1 : 0;
+}
+
+void
+orc_pgarray_json(struct orc_pgarray *a, const json_t *j, size_t flags)
+{
+	next_element(a);
+	if (j == NULL) {
+		orc_strbuf_puts(&a->sb, "NULL");
+		return;
 	}
+	orc_strbuf_putc(&a->sb, '"');
+	if (json_dump_callback(j, dump_into, a, flags) != 0)
+		a->sb.oom = true;
 	orc_strbuf_putc(&a->sb, '"');
 }
 

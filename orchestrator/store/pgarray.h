@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "strbuf.h"
 
 struct orc_pgarray {
@@ -42,6 +44,15 @@ void orc_pgarray_reset(struct orc_pgarray *a);
 
 /* Append s (borrowed) as a quoted text element; NULL appends SQL NULL. */
 void orc_pgarray_text(struct orc_pgarray *a, const char *s);
+
+/*
+ * Append the JSON text of j (borrowed; jansson's dump flags) as a quoted
+ * text element, written straight into the literal (no string of its own
+ * to allocate and copy); NULL appends SQL NULL.  A dump that fails latches
+ * the oom flag: jansson fails only when out of memory, or for a value
+ * that is not an array or object without JSON_ENCODE_ANY.
+ */
+void orc_pgarray_json(struct orc_pgarray *a, const json_t *j, size_t flags);
 
 /* Append v[0..n) (borrowed) as text elements, as orc_pgarray_text(). */
 void orc_pgarray_texts(struct orc_pgarray *a, const char *const *v, size_t n);

@@ -201,7 +201,6 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	struct orc_saga *saga = &ss->saga;
 	struct orc_pgarray *c = wb->sagas, *t = wb->steps;
 	struct orc_saga_row row;
-	char *ctx, *saga_output = NULL;
 	bool same_ctx;
 
 	if (orc_saga_to_row(saga, &row) != ORC_OK)
@@ -209,64 +208,37 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	/* NULL: the context column stays as it is (the UPDATE's coalesce) */
 	same_ctx = !ss->is_new &&
 		   orc_saga_row_context_same(ss->row_context, row.context);
-	ctx = same_ctx ? NULL : json_dumps(row.context, JSON_COMPACT);
-	if (row.output != NULL)
-		saga_output = json_dumps(row.output,
-					 JSON_COMPACT | JSON_ENCODE_ANY);
-	orc_saga_row_finish(&row);
-	if ((!same_ctx && ctx == NULL) ||
-	    (row.output != NULL && saga_output == NULL)) {
-		free(ctx);
-		free(saga_output);
-		return orc_error_set(err, ORC_FATAL, "out of memory");
-	}
 	orc_pgarray_text(&c[S_ID], row.id);
 	orc_pgarray_text(&c[S_NAME], saga->def->name);
 	orc_pgarray_int(&c[S_VERSION], saga->def->version);
 	orc_pgarray_text(&c[S_KEY], row.key);
 	orc_pgarray_text(&c[S_STATUS], row.status);
 	orc_pgarray_text(&c[S_CAUSE], none_as_null(row.cause));
-	orc_pgarray_text(&c[S_CONTEXT], ctx);
+	orc_pgarray_json(&c[S_CONTEXT], same_ctx ? NULL : row.context,
+			 JSON_COMPACT);
 	orc_pgarray_int(&c[S_STARTED], row.started_ms);
 	orc_pgarray_int(&c[S_DEADLINE], row.deadline_ms);
 	orc_pgarray_int(&c[S_WAKE], row.wake_ms);
 	orc_pgarray_int(&c[S_SEQ], row.seq);
 	orc_pgarray_text(&c[S_FAILURE], row.failure_reason);
-	orc_pgarray_text(&c[S_OUTPUT], saga_output);
+	orc_pgarray_json(&c[S_OUTPUT], row.output,
+			 JSON_COMPACT | JSON_ENCODE_ANY);
 	orc_pgarray_int(&c[S_LIFECYCLE], row.lifecycle_seq);
 	orc_pgarray_int(&c[S_PAUSED], row.paused_ms);
 	orc_pgarray_text(&c[S_PARENT],
 			 ss->parent_id[0] != '\0' ? ss->parent_id : NULL);
 	orc_pgarray_text(&c[S_PARENT_STEP],
 			 ss->parent_step[0] != '\0' ? ss->parent_step : NULL);
-	free(ctx);
-	free(saga_output);
+	orc_saga_row_finish(&row);
 	wb->n_sagas++;
 
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		struct orc_step_row s;
-		char *early = NULL, *output = NULL, *replies = NULL;
 
 		if (!saga->steps[i].changed)
 			continue;
 		saga->steps[i].changed = false;
 		orc_saga_step_to_row(saga, i, &s);
-		if (s.early_event != NULL)
-			early = json_dumps(s.early_event,
-					   JSON_COMPACT | JSON_ENCODE_ANY);
-		if (s.output != NULL)
-			output = json_dumps(s.output,
-					    JSON_COMPACT | JSON_ENCODE_ANY);
-		if (s.replies != NULL)
-			replies = json_dumps(s.replies, JSON_COMPACT);
-		if ((s.early_event != NULL && early == NULL) ||
-		    (s.output != NULL && output == NULL) ||
-		    (s.replies != NULL && replies == NULL)) {
-			free(early);
-			free(output);
-			free(replies);
-			return orc_error_set(err, ORC_FATAL, "out of memory");
-		}
 		orc_pgarray_text(&t[T_SAGA], row.id);
 		orc_pgarray_text(&t[T_NAME], s.name);
 		orc_pgarray_int(&t[T_INDEX], (int64_t)i);
@@ -281,9 +253,11 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 		orc_pgarray_text(&t[T_REASON], none_as_null(s.wake_reason));
 		orc_pgarray_int(&t[T_SEQ], s.completed_seq);
 		orc_pgarray_text(&t[T_ERROR], s.last_error);
-		orc_pgarray_text(&t[T_EARLY], early);
-		orc_pgarray_text(&t[T_OUTPUT], output);
-		orc_pgarray_text(&t[T_REPLIES], replies);
+		orc_pgarray_json(&t[T_EARLY], s.early_event,
+				 JSON_COMPACT | JSON_ENCODE_ANY);
+		orc_pgarray_json(&t[T_OUTPUT], s.output,
+				 JSON_COMPACT | JSON_ENCODE_ANY);
+		orc_pgarray_json(&t[T_REPLIES], s.replies, JSON_COMPACT);
 		if (s.map.has) {
 			char map[9 * 24];
 
@@ -300,9 +274,6 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 		} else {
 			orc_pgarray_text(&t[T_MAP], NULL);
 		}
-		free(early);
-		free(output);
-		free(replies);
 		wb->n_steps++;
 	}
 	if (cols_oom(wb->sagas, S_COLS) || cols_oom(wb->steps, T_COLS))
@@ -358,6 +329,16 @@ put_json_name(struct orc_strbuf *sb, const char *s)
 	free(quoted);
 }
 
+/* json_dump_callback()'s sink: the dump's bytes into the strbuf data. */
+static int
+dump_into(const char *buffer, size_t size, void *data)
+{
+	struct orc_strbuf *sb = data;
+
+	orc_strbuf_append(sb, buffer, size);
+	return sb->oom ? -1 : 0;
+}
+
 /*
  * Queue the history of fx, one transition, as one row: its headline
  * entry in kind, step_name and detail, the others in more, in order
@@ -372,7 +353,6 @@ queue_transition(struct orc_write_batch *wb, const struct orc_saga *saga,
 	struct orc_pgarray *h = wb->history;
 	struct orc_strbuf *more = &wb->more;
 	size_t head = headline(fx);
-	char *text;
 
 	if (head == SIZE_MAX)
 		return ORC_OK;
@@ -382,9 +362,6 @@ queue_transition(struct orc_write_batch *wb, const struct orc_saga *saga,
 
 		if (e->kind != ORC_EFFECT_HISTORY || i == head)
 			continue;
-		text = json_dumps(e->detail, JSON_COMPACT | JSON_SORT_KEYS);
-		if (text == NULL)
-			return ORC_FATAL;
 		orc_strbuf_puts(more, more->len == 0 ? "[{\"kind\":"
 						      : ",{\"kind\":");
 		put_json_name(more, e->history);
@@ -394,25 +371,23 @@ queue_transition(struct orc_write_batch *wb, const struct orc_saga *saga,
 		else
 			orc_strbuf_puts(more, "null");
 		orc_strbuf_puts(more, ",\"detail\":");
-		orc_strbuf_puts(more, text);
+		if (json_dump_callback(e->detail, dump_into, more,
+				       JSON_COMPACT | JSON_SORT_KEYS) != 0)
+			return ORC_FATAL;
 		orc_strbuf_putc(more, '}');
-		free(text);
 	}
 	if (more->len > 0)
 		orc_strbuf_putc(more, ']');
-	text = json_dumps(fx->v[head].detail, JSON_COMPACT | JSON_SORT_KEYS);
-	if (text == NULL || more->oom) {
-		free(text);
+	if (more->oom)
 		return ORC_FATAL;
-	}
 	orc_pgarray_text(&h[H_SAGA], saga->id);
 	orc_pgarray_int(&h[H_AT], origin->now_ms);
 	orc_pgarray_text(&h[H_KIND], fx->v[head].history);
 	orc_pgarray_text(&h[H_STEP], fx->v[head].step_name);
 	orc_pgarray_text(&h[H_EVENT], origin->event_id);
-	orc_pgarray_text(&h[H_DETAIL], text);
+	orc_pgarray_json(&h[H_DETAIL], fx->v[head].detail,
+			 JSON_COMPACT | JSON_SORT_KEYS);
 	orc_pgarray_text(&h[H_MORE], more->len > 0 ? more->data : NULL);
-	free(text);
 	wb->n_history++;
 	return ORC_OK;
 }
@@ -433,17 +408,11 @@ orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 	for (size_t i = 0; i < fx->n; i++) {
 		const struct orc_effect *e = &fx->v[i];
 		char step[ORC_NAME_MAX + 24];
-		char *text;
 
 		switch (e->kind) {
 		case ORC_EFFECT_HISTORY:
 			break; /* queue_transition() */
 		case ORC_EFFECT_COMMAND:
-			text = e->data ? json_dumps(e->data, JSON_COMPACT |
-							     JSON_ENCODE_ANY)
-				       : strdup("null");
-			if (text == NULL)
-				return orc_error_set(err, ORC_FATAL, "out of memory");
 			orc_pgarray_text(&o[O_SAGA], saga->id);
 			orc_pgarray_text(&o[O_MSGID], e->message_id);
 			orc_pgarray_text(&o[O_TOPIC], e->topic);
@@ -456,9 +425,12 @@ orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 			orc_pgarray_text(&o[O_STEP],
 					 e->item >= 0 ? step : e->step_name);
 			orc_pgarray_text(&o[O_REPLY], origin->reply_to);
-			orc_pgarray_text(&o[O_PAYLOAD], text);
+			if (e->data != NULL)
+				orc_pgarray_json(&o[O_PAYLOAD], e->data,
+						 JSON_COMPACT | JSON_ENCODE_ANY);
+			else
+				orc_pgarray_text(&o[O_PAYLOAD], "null");
 			orc_pgarray_text(&o[O_TRACE], origin->traceparent);
-			free(text);
 			wb->n_outbox++;
 			break;
 		case ORC_EFFECT_CHILD:
@@ -472,9 +444,6 @@ orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 			 */
 			if (wb->lifecycle_topic == NULL)
 				break;
-			text = json_dumps(e->data, JSON_COMPACT);
-			if (text == NULL)
-				return orc_error_set(err, ORC_FATAL, "out of memory");
 			orc_pgarray_text(&o[O_SAGA], saga->id);
 			orc_pgarray_text(&o[O_MSGID], e->message_id);
 			orc_pgarray_text(&o[O_TOPIC], wb->lifecycle_topic);
@@ -482,9 +451,8 @@ orc_write_batch_effects(struct orc_write_batch *wb, const struct orc_saga *saga,
 			orc_pgarray_text(&o[O_SOURCE], source);
 			orc_pgarray_text(&o[O_STEP], NULL);
 			orc_pgarray_text(&o[O_REPLY], NULL);
-			orc_pgarray_text(&o[O_PAYLOAD], text);
+			orc_pgarray_json(&o[O_PAYLOAD], e->data, JSON_COMPACT);
 			orc_pgarray_text(&o[O_TRACE], origin->traceparent);
-			free(text);
 			wb->n_outbox++;
 			break;
 		}

@@ -181,6 +181,56 @@ START_TEST(test_tricky_read_back)
 }
 END_TEST
 
+/*
+ * A JSON value dumped straight into the literal reads back as jansson's
+ * own dump of it (quotes, backslashes and escapes inside strings, a dump
+ * that jansson writes in several pieces); NULL is SQL NULL, and a value
+ * jansson refuses latches the oom flag.
+ */
+START_TEST(test_json_reads_back)
+{
+	enum { N = 5 };
+	json_t *v[N];
+	char *want[N + 1];
+	char big[5000];
+	struct orc_pgarray a;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[10] = '"';
+	big[4000] = '\\';
+	v[0] = json_pack("{s:s, s:i, s:[s, n, b]}", "note", "say \"hi\" \\ back",
+			 "n", 7, "list", "caf\xc3\xa9\ttab", 1);
+	v[1] = json_string("\"quoted\"");
+	v[2] = json_integer(-3);
+	v[3] = json_pack("{s:s}", "big", big);
+	v[4] = json_pack("{s:{s:s}}", "ctx", "k", "\\\"\\");
+	orc_pgarray_init(&a);
+	for (int i = 0; i < N; i++) {
+		ck_assert_ptr_nonnull(v[i]);
+		want[i] = json_dumps(v[i], JSON_COMPACT | JSON_ENCODE_ANY |
+						   JSON_SORT_KEYS);
+		orc_pgarray_json(&a, v[i],
+				 JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+	}
+	want[N] = NULL;
+	orc_pgarray_json(&a, NULL, JSON_COMPACT);
+	ck_assert(!orc_pgarray_oom(&a));
+	assert_reads_back(orc_pgarray_done(&a), (const char *const *)want,
+			  N + 1);
+	/* a bare string without JSON_ENCODE_ANY is refused */
+	orc_pgarray_reset(&a);
+	orc_pgarray_json(&a, v[1], JSON_COMPACT);
+	ck_assert(orc_pgarray_oom(&a));
+	ck_assert_ptr_null(orc_pgarray_done(&a));
+	orc_pgarray_finish(&a);
+	for (int i = 0; i < N; i++) {
+		free(want[i]);
+		json_decref(v[i]);
+	}
+}
+END_TEST
+
 START_TEST(test_embedded_nul)
 {
 	/* elements are C strings: the text ends at its first NUL */
@@ -314,6 +364,7 @@ pgarray_suite(void)
 	tcase_add_test(tc, test_text_quoting);
 	tcase_add_test(tc, test_null_elements);
 	tcase_add_test(tc, test_tricky_read_back);
+	tcase_add_test(tc, test_json_reads_back);
 	tcase_add_test(tc, test_embedded_nul);
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_done_then_more);
