@@ -104,6 +104,7 @@ START_TEST(test_many)
 	struct orc_saga_set set;
 	char key[32];
 
+	ck_assert_ptr_nonnull(want);
 	orc_saga_set_init(&set);
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "k%d", i % KEYS);
