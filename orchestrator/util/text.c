@@ -24,42 +24,69 @@ orc_text_name_valid(const char *s)
 	return true;
 }
 
+/*
+ * The length of the valid UTF-8 sequence at s[0..n) (n > 0), or 0 when
+ * s[0] does not start one.
+ */
+static size_t
+utf8_sequence(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned long cp, min;
+
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0) {
+		len = 2, cp = c & 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3, cp = c & 0x0f, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		len = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
 bool
 orc_text_utf8_valid(const void *bytes, size_t n)
 {
 	const unsigned char *s = bytes;
-	size_t i = 0;
+	size_t i = 0, len;
 
 	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		unsigned long cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			len = 2, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		len = utf8_sequence(s + i, n - i);
+		if (len == 0)
 			return false;
 		i += len;
 	}
 	return true;
+}
+
+void
+orc_text_utf8_repair(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n = strlen(s), i = 0, len;
+
+	while (i < n) {
+		len = utf8_sequence(p + i, n - i);
+		if (len == 0) {
+			p[i] = '?';
+			len = 1;
+		}
+		i += len;
+	}
 }
 
 static int

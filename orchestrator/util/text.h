@@ -26,6 +26,15 @@ bool orc_text_name_valid(const char *s);
 bool orc_text_utf8_valid(const void *bytes, size_t n);
 
 /*
+ * Make the C string s (caller's, changed in place) UTF-8 as
+ * orc_text_utf8_valid() has it: every byte that does not belong to a valid
+ * sequence becomes '?'.  For text made from input that may hold anything
+ * (a parser's message quoting the bytes it choked on, a message cut short
+ * inside a character), before it is logged or stored as text.
+ */
+void orc_text_utf8_repair(char *s);
+
+/*
  * Decode s[0..n) (RFC 4648 standard alphabet, padding optional, no
  * whitespace) into *out (new, never NULL on ORC_OK).  ORC_INVALID when it
  * is not base64, ORC_FATAL when out of memory.

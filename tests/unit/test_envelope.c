@@ -794,6 +794,35 @@ START_TEST(test_structured_rejections)
 }
 END_TEST
 
+/*
+ * jansson's message quotes the token it choked on, bytes and all: an
+ * escape cut short before bytes that are not UTF-8 (found by fuzz_envelope)
+ * must still give a message that is text, with those bytes as '?'.
+ */
+START_TEST(test_message_of_bad_bytes_is_text)
+{
+	static const struct orc_header ce[] = {
+		H("content-type", "application/cloudevents+json"),
+	};
+	static const char value[] =
+		"{\"specversion\":\"1.0\",\"id\":\"evt-2\",\"source\":\"/scanner\","
+		"\"type\":\"labelrinted\",\"datacontenttype\":\"applicat\\ud8"
+		"\xd0\x9b\xa3\x8a" "de00ion/octet-stream\","
+		"\"data_base64\":\"aGVsbG8gd29ybGQ=\"}";
+	struct orc_event ev;
+	struct orc_error err;
+
+	ck_assert_int_eq(parse(&ev, ce, N(ce), value, &err), ORC_INVALID);
+	ck_assert_msg(orc_text_utf8_valid(err.message, strlen(err.message)),
+		      "message is not UTF-8: %s", err.message);
+	ck_assert_str_eq(err.message,
+			 "structured event is not a valid JSON object: invalid "
+			 "escape near '\"applicat\\ud8?' at line 1 column 107");
+	ck_assert_ptr_null(ev.id);
+	orc_event_finish(&ev);
+}
+END_TEST
+
 START_TEST(test_neither_mode)
 {
 	static const char *const values[] = {
@@ -1302,6 +1331,7 @@ suite(void)
 	tcase_add_test(tc, test_extension_names);
 	tcase_add_test(tc, test_structured_rejections);
 	tcase_add_test(tc, test_neither_mode);
+	tcase_add_test(tc, test_message_of_bad_bytes_is_text);
 	tcase_add_test(tc, test_traceparent);
 	tcase_add_test(tc, test_uuid_valid);
 	tcase_add_test(tc, test_time_format);

@@ -5,12 +5,14 @@
  * in test_envelope.c.)
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backoff.h"
 #include "check_runner.h"
 #include "duration.h"
+#include "error.h"
 #include "strbuf.h"
 #include "text.h"
 
@@ -182,6 +184,64 @@ START_TEST(test_names_and_utf8)
 }
 END_TEST
 
+/* Every byte outside a valid sequence becomes '?'; the rest is kept. */
+START_TEST(test_utf8_repair)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"", ""},
+		{"plain", "plain"},
+		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		 "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+		{"cut \xc3", "cut ?"},
+		{"\xe2\x82", "??"},
+		{"over\xc0\xaflong", "over??long"},
+		{"sur\xed\xa0\x80gate", "sur???gate"},
+		{"\xf4\x90\x80\x80", "????"},
+		{"\xff\xfe ok \xc3\xa9", "?? ok \xc3\xa9"},
+		{"\x80\xc3\xa9", "?\xc3\xa9"},
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		orc_text_utf8_repair(buf);
+		ck_assert_str_eq(buf, cases[i].out);
+		ck_assert(orc_text_utf8_valid(buf, strlen(buf)));
+	}
+}
+END_TEST
+
+/*
+ * An error's parts are text whatever they quote, and whatever the
+ * truncation to the record's size cuts: here a two-byte character at the
+ * last byte that fits.
+ */
+START_TEST(test_error_parts_are_text)
+{
+	char long_text[ORC_ERROR_MSG_MAX + 8];
+	struct orc_error err;
+
+	memset(long_text, 'a', sizeof(long_text));
+	long_text[ORC_ERROR_MSG_MAX - 2] = '\xc3';
+	long_text[ORC_ERROR_MSG_MAX - 1] = '\xa9';
+	long_text[sizeof(long_text) - 1] = '\0';
+	orc_error_set(&err, ORC_INVALID, "%s", long_text);
+	ck_assert_uint_eq(strlen(err.message), ORC_ERROR_MSG_MAX - 1);
+	ck_assert_int_eq(err.message[ORC_ERROR_MSG_MAX - 2], '?');
+	ck_assert(orc_text_utf8_valid(err.message, strlen(err.message)));
+	orc_error_set(&err, ORC_INVALID, "near '%s'", "\xd0");
+	ck_assert_str_eq(err.message, "near '?'");
+	orc_error_detail(&err, "got \xff");
+	ck_assert_str_eq(err.detail, "got ?");
+	orc_error_hint(&err, "try \xc3\xa9 or \xc3");
+	ck_assert_str_eq(err.hint, "try \xc3\xa9 or ?");
+	orc_error_prefix(&err, "in \xe2\x82");
+	ck_assert_str_eq(err.message, "in ??: near '?'");
+}
+END_TEST
+
 /*
  * Found by tests/fuzz/fuzz_envelope: a later version's extra fields were
  * taken whatever their bytes (the envelope screened them); the check is
@@ -249,6 +309,8 @@ suite(void)
 	tcase_add_test(tc, test_duration_format);
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_names_and_utf8);
+	tcase_add_test(tc, test_utf8_repair);
+	tcase_add_test(tc, test_error_parts_are_text);
 	tcase_add_test(tc, test_base64_round_trip);
 	tcase_add_test(tc, test_traceparent_later_version);
 	suite_add_tcase(s, tc);
