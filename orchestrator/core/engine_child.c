@@ -28,19 +28,7 @@
 
 #include "engine_txn.h"
 #include "expr.h"
-
-/* FNV-1a, 64 bits, from basis. */
-static uint64_t
-fnv1a(const char *s, uint64_t basis)
-{
-	uint64_t h = basis;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
+#include "text.h"
 
 void
 orc_child_saga_id(const char *parent_id, const char *step, int attempt,
@@ -51,8 +39,8 @@ orc_child_saga_id(const char *parent_id, const char *step, int attempt,
 	uint64_t h[2];
 
 	snprintf(text, sizeof(text), "%s/%s/%d", parent_id, step, attempt);
-	h[0] = fnv1a(text, 0xcbf29ce484222325ULL);
-	h[1] = fnv1a(text, 0x84222325cbf29ce4ULL ^ h[0]);
+	h[0] = orc_text_fnv1a(text, ORC_TEXT_FNV1A_BASIS);
+	h[1] = orc_text_fnv1a(text, 0x84222325cbf29ce4ULL ^ h[0]);
 	for (int k = 0; k < 8; k++) {
 		b[k] = (unsigned char)(h[0] >> (56 - 8 * k));
 		b[8 + k] = (unsigned char)(h[1] >> (56 - 8 * k));

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 #define MIN_SLOTS 64
 
 void
@@ -74,29 +76,19 @@ orc_saga_set_finish(struct orc_saga_set *set)
 
 /* ---- the index ---- */
 
-/* FNV-1a over s and its terminating NUL, continuing from h. */
-static uint32_t
-hash_str(uint32_t h, const char *s)
-{
-	do {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	} while (*s++ != '\0');
-	return h;
-}
-
-#define HASH_START 2166136261u
-
 static uint32_t
 hash_id(const char *id)
 {
-	return hash_str(HASH_START, id);
+	return (uint32_t)orc_text_fnv1a(id, ORC_TEXT_FNV1A_BASIS);
 }
 
+/* The name, a NUL between (so "ab"+"c" is not "a"+"bc"), the key. */
 static uint32_t
 hash_key(const char *def_name, const char *key)
 {
-	return hash_str(hash_str(HASH_START, def_name), key);
+	uint64_t h = orc_text_fnv1a(def_name, ORC_TEXT_FNV1A_BASIS);
+
+	return (uint32_t)orc_text_fnv1a(key, h * ORC_TEXT_FNV1A_PRIME);
 }
 
 static bool

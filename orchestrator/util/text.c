@@ -73,6 +73,16 @@ orc_text_utf8_valid(const void *bytes, size_t n)
 	return true;
 }
 
+uint64_t
+orc_text_fnv1a(const char *s, uint64_t h)
+{
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= ORC_TEXT_FNV1A_PRIME;
+	}
+	return h;
+}
+
 void
 orc_text_utf8_repair(char *s)
 {

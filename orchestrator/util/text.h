@@ -26,6 +26,15 @@ bool orc_text_name_valid(const char *s);
 bool orc_text_utf8_valid(const void *bytes, size_t n);
 
 /*
+ * FNV-1a (64 bits) of the C string s, its bytes only, continuing from h:
+ * start from ORC_TEXT_FNV1A_BASIS.  For hash tables and derived ids, not
+ * for anything an adversary may choose to collide with.
+ */
+#define ORC_TEXT_FNV1A_BASIS 0xcbf29ce484222325ULL
+#define ORC_TEXT_FNV1A_PRIME 0x100000001b3ULL
+uint64_t orc_text_fnv1a(const char *s, uint64_t h);
+
+/*
  * Make the C string s (caller's, changed in place) UTF-8 as
  * orc_text_utf8_valid() has it: every byte that does not belong to a valid
  * sequence becomes '?'.  For text made from input that may hold anything

@@ -184,6 +184,21 @@ START_TEST(test_names_and_utf8)
 }
 END_TEST
 
+/* FNV-1a 64 against the published test vectors; chaining continues. */
+START_TEST(test_fnv1a)
+{
+	ck_assert_uint_eq(orc_text_fnv1a("", ORC_TEXT_FNV1A_BASIS),
+			  ORC_TEXT_FNV1A_BASIS);
+	ck_assert_uint_eq(orc_text_fnv1a("a", ORC_TEXT_FNV1A_BASIS),
+			  0xaf63dc4c8601ec8cULL);
+	ck_assert_uint_eq(orc_text_fnv1a("foobar", ORC_TEXT_FNV1A_BASIS),
+			  0x85944171f73967e8ULL);
+	ck_assert_uint_eq(
+		orc_text_fnv1a("bar", orc_text_fnv1a("foo", ORC_TEXT_FNV1A_BASIS)),
+		0x85944171f73967e8ULL);
+}
+END_TEST
+
 /* Every byte outside a valid sequence becomes '?'; the rest is kept. */
 START_TEST(test_utf8_repair)
 {
@@ -309,6 +324,7 @@ suite(void)
 	tcase_add_test(tc, test_duration_format);
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_names_and_utf8);
+	tcase_add_test(tc, test_fnv1a);
 	tcase_add_test(tc, test_utf8_repair);
 	tcase_add_test(tc, test_error_parts_are_text);
 	tcase_add_test(tc, test_base64_round_trip);
