@@ -19,7 +19,7 @@ set -euo pipefail
 # openssl and the JRE's keytool make the throw-away CA of itest_security.
 BUILD_PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-dev
-  librdkafka-dev libjansson-dev libpq-dev
+  librdkafka-dev libjansson-dev libpq-dev libjemalloc-dev
   check libsubunit-dev
   postgresql-15 postgresql-contrib-15
   openjdk-17-jre-headless maven
@@ -27,7 +27,7 @@ BUILD_PACKAGES=(
   curl ca-certificates procps openssl
 )
 # What a built orchestrator binary needs at run time.
-RUNTIME_PACKAGES=(librdkafka1 libjansson4 libpq5)
+RUNTIME_PACKAGES=(librdkafka1 libjansson4 libpq5 libjemalloc2)
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 

@@ -19,8 +19,9 @@ step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 step "installing dependencies"
 bash deploy/install-deps.sh
 
-step "building (warnings are errors)"
-cmake -S . -B build -DORC_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+step "building (warnings are errors; on jemalloc, as the release is)"
+cmake -S . -B build -DORC_WERROR=ON -DORC_MALLOC=jemalloc \
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 
 step "README's settings table matches the binary's"

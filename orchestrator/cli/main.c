@@ -12,6 +12,7 @@
 #include "broker.h"
 #include "commands.h"
 #include "config.h"
+#include "malloc.h"
 #include "store.h"
 #include "version.h"
 
@@ -72,6 +73,7 @@ cmd_version(int argc, char **argv)
 	printf("librdkafka %s\n", orc_broker_library_version());
 	printf("libpq %s\n", orc_store_library_version());
 	printf("jansson %s\n", JANSSON_VERSION);
+	printf("malloc %s %s\n", orc_malloc_name(), orc_malloc_version());
 	return 0;
 }
 
