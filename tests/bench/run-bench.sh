@@ -1630,9 +1630,10 @@ inside() {
       "$SUB_WINDOW" "$WARMUP_STACK" "$WARMUP_STACK_WINDOW"
     printf ' "db_setup_sql": "%s", "build_dir": "%s", "preloaded_sagas": %s,' \
       "${BENCH_DB_SETUP_SQL:-}" "$BUILD" "$PRELOAD"
-    printf ' "git": "%s", "orchestrator": "%s",' \
+    printf ' "git": "%s", "orchestrator": "%s", "malloc": "%s",' \
       "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
-      "$("$ORCH" version 2>/dev/null | head -n1 | tr -d '"')"
+      "$("$ORCH" version 2>/dev/null | head -n1 | tr -d '"')" \
+      "$("$ORCH" version 2>/dev/null | sed -n 's/^malloc //p' | tr -d '"')"
     printf ' "cpu": "%s", "cores": %s, "mem_gb": %s, "kernel": "%s",' \
       "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" "$(nproc)" \
       "$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)" "$(uname -r)"
