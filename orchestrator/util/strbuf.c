@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 void
 orc_strbuf_init(struct orc_strbuf *sb)
 {
@@ -127,4 +129,48 @@ orc_strbuf_take(struct orc_strbuf *sb)
 	out = sb->data;
 	memset(sb, 0, sizeof(*sb));
 	return out;
+}
+
+void
+orc_strbuf_put_json_string(struct orc_strbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+
+	orc_strbuf_putc(sb, '"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		orc_strbuf_append(sb, run, (size_t)(s - run));
+		run = s + 1;
+		if (c == '"' || c == '\\') {
+			esc[1] = (char)c;
+			orc_strbuf_append(sb, esc, 2);
+		} else {
+			orc_strbuf_append(sb, esc, sizeof(esc));
+		}
+	}
+	orc_strbuf_append(sb, run, (size_t)(s - run));
+	orc_strbuf_putc(sb, '"');
+}
+
+/* json_dump_callback()'s sink: the dump's bytes into the strbuf data. */
+static int
+dump_into(const char *buffer, size_t size, void *data)
+{
+	struct orc_strbuf *sb = data;
+
+	orc_strbuf_append(sb, buffer, size);
+	return sb->oom ? -1 : 0;
+}
+
+void
+orc_strbuf_put_json(struct orc_strbuf *sb, const struct json_t *value,
+		    size_t flags)
+{
+	if (json_dump_callback(value, dump_into, sb, flags) != 0)
+		sb->oom = true;
 }

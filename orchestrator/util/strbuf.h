@@ -49,6 +49,20 @@ void orc_strbuf_printf(struct orc_strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * Append s (borrowed, NUL-terminated UTF-8) as a JSON string: quoted, with
+ * '"', '\\' and control characters escaped, other bytes as they are.
+ */
+void orc_strbuf_put_json_string(struct orc_strbuf *sb, const char *s);
+
+/*
+ * Append the JSON text of value (borrowed; jansson's json_t) with
+ * json_dump_callback() flags; a value jansson will not dump sets oom.
+ */
+struct json_t;
+void orc_strbuf_put_json(struct orc_strbuf *sb, const struct json_t *value,
+			 size_t flags);
+
+/*
  * The contents, returned new (the caller frees them), and the buffer is
  * empty again.  NULL when oom was set (the partial text is freed) or when
  * nothing was appended and an empty string cannot be allocated.

@@ -12,9 +12,50 @@
 #include "backoff.h"
 #include "check_runner.h"
 #include "duration.h"
+#include <jansson.h>
+
 #include "error.h"
 #include "strbuf.h"
 #include "text.h"
+
+/* JSON strings and values appended as jansson would read them back. */
+START_TEST(test_strbuf_json)
+{
+	static const char *const texts[] = {
+		"", "plain", "quote \" and \\ back", "tab\tnl\ncr\r",
+		"\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac",
+	};
+	struct orc_strbuf sb;
+	json_t *v;
+
+	orc_strbuf_init(&sb);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		orc_strbuf_reset(&sb);
+		orc_strbuf_put_json_string(&sb, texts[i]);
+		ck_assert(!sb.oom);
+		v = json_loads(sb.data, JSON_DECODE_ANY, NULL);
+		ck_assert_msg(v != NULL, "%s does not parse", sb.data);
+		ck_assert_str_eq(json_string_value(v), texts[i]);
+		json_decref(v);
+	}
+	orc_strbuf_reset(&sb);
+	orc_strbuf_put_json_string(&sb, "a\"\x01");
+	ck_assert_str_eq(sb.data, "\"a\\\"\\u0001\"");
+
+	orc_strbuf_reset(&sb);
+	v = json_pack("[s,i,{s:b}]", "x", 3, "k", 1);
+	orc_strbuf_puts(&sb, "=");
+	orc_strbuf_put_json(&sb, v, JSON_COMPACT);
+	ck_assert_str_eq(sb.data, "=[\"x\",3,{\"k\":true}]");
+	json_decref(v);
+	/* a value jansson will not dump (a bare number without ENCODE_ANY) */
+	v = json_integer(1);
+	orc_strbuf_put_json(&sb, v, JSON_COMPACT);
+	ck_assert(sb.oom);
+	json_decref(v);
+	orc_strbuf_finish(&sb);
+}
+END_TEST
 
 START_TEST(test_strbuf_grows)
 {
@@ -319,6 +360,7 @@ suite(void)
 	TCase *tc = tcase_create("helpers");
 
 	tcase_add_test(tc, test_strbuf_grows);
+	tcase_add_test(tc, test_strbuf_json);
 	tcase_add_test(tc, test_strbuf_printf_long);
 	tcase_add_test(tc, test_strbuf_take_empty_and_oom);
 	tcase_add_test(tc, test_duration_format);
