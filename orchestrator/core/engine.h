@@ -213,6 +213,12 @@ struct orc_saga_step {
 	 * it.  The store writes the rows of changed steps and clears the flag.
 	 */
 	bool changed;
+	/*
+	 * The store's, like changed: the step has a row of its own
+	 * (saga_row.h, orc_saga_step_open()).  The engine copies it with the
+	 * step and never reads or sets it.
+	 */
+	bool has_row;
 };
 
 /*

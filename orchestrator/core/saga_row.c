@@ -11,8 +11,12 @@
  */
 #include "saga_row.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "strbuf.h"
 
 /* The context members that live elsewhere than the saga row's context. */
 static bool
@@ -54,6 +58,194 @@ fail:
 	json_decref(meta);
 	json_decref(ctx);
 	return NULL;
+}
+
+/*
+ * Set the step sr names (a row of its own when has_row, else an open
+ * step) from sr; *oom latches out of memory.
+ */
+static enum orc_status
+take_step_row(struct orc_saga *saga, const struct orc_definition *def,
+	      const char *saga_id, const struct orc_step_row *sr, bool has_row,
+	      bool *oom, struct orc_error *err)
+{
+	ptrdiff_t i = orc_definition_step_index(def, sr->name);
+	struct orc_saga_step *st;
+
+	if (i < 0)
+		return orc_error_set(err, ORC_INVALID,
+				     "saga %s: unknown step \"%s\"", saga_id,
+				     sr->name ? sr->name : "");
+	st = &saga->steps[i];
+	if (!orc_step_status_parse(sr->status, &st->status) ||
+	    !orc_wake_reason_parse(sr->wake_reason, &st->wake_reason))
+		return orc_error_set(
+			err, ORC_INVALID,
+			"saga %s: step %s: bad status or wake reason", saga_id,
+			sr->name);
+	if (has_row)
+		st->has_row = true;
+	st->attempt = sr->attempt;
+	st->attempt_base = sr->attempt_base;
+	st->comp_attempt = sr->comp_attempt;
+	st->comp_attempt_base = sr->comp_attempt_base;
+	st->started_ms = sr->started_ms;
+	st->finished_ms = sr->finished_ms;
+	st->wake_ms = sr->wake_ms;
+	st->completed_seq = sr->completed_seq;
+	/* a name given twice: the last row wins */
+	free(st->last_error);
+	st->last_error = NULL;
+	if (sr->last_error != NULL) {
+		st->last_error = strdup(sr->last_error);
+		*oom = *oom || st->last_error == NULL;
+	}
+	json_decref(st->early_event);
+	st->early_event = sr->early_event ? json_incref(sr->early_event) : NULL;
+	json_decref(st->replies);
+	st->replies = NULL;
+	if (sr->replies != NULL && !json_is_array(sr->replies))
+		return orc_error_set(err, ORC_INVALID,
+				     "saga %s: step %s: replies is not an array",
+				     saga_id, sr->name);
+	if (sr->replies != NULL)
+		st->replies = json_incref(sr->replies);
+	if (sr->map.has) {
+		if (!def->steps[i].has_map || sr->map.items < 0 ||
+		    sr->map.items > ORC_MAP_ITEMS_MAX ||
+		    sr->map.started > sr->map.items ||
+		    sr->map.concurrency < 1)
+			return orc_error_set(
+				err, ORC_INVALID,
+				"saga %s: step %s: map state of a step "
+				"that is no map, or out of range",
+				saga_id, sr->name);
+		orc_map_state_destroy(st->map);
+		st->map = calloc(1, sizeof(*st->map));
+		if (st->map == NULL) {
+			*oom = true;
+			return ORC_OK;
+		}
+		st->map->n_items = sr->map.items;
+		st->map->concurrency = sr->map.concurrency;
+		st->map->min_success = sr->map.min_success;
+		st->map->started = sr->map.started;
+		st->map->succeeded = sr->map.succeeded;
+		st->map->failed = sr->map.failed;
+		st->map->compensated = sr->map.compensated;
+		st->map->last_seq = sr->map.last_seq;
+		st->map->run = sr->map.run;
+	}
+	if (sr->output != NULL && saga->context != NULL &&
+	    json_object_set_nocheck(json_object_get(saga->context, "steps"),
+				    sr->name, sr->output) != 0)
+		*oom = true;
+	return ORC_OK;
+}
+
+/* The integer members of an open step, and the largest each may be. */
+enum open_int { OI_ATTEMPT, OI_ABASE, OI_COMP, OI_CBASE, OI_STARTED,
+		OI_FINISHED, OI_WAKE, OI_SEQ, OI_COUNT };
+static const struct {
+	const char *key;
+	json_int_t max;
+} open_ints[OI_COUNT] = {
+	[OI_ATTEMPT] = {"attempt", INT_MAX},
+	[OI_ABASE] = {"attempt_base", INT_MAX},
+	[OI_COMP] = {"compensation_attempt", INT_MAX},
+	[OI_CBASE] = {"compensation_attempt_base", INT_MAX},
+	[OI_STARTED] = {"started_ms", INT64_MAX},
+	[OI_FINISHED] = {"finished_ms", INT64_MAX},
+	[OI_WAKE] = {"wake_ms", INT64_MAX},
+	[OI_SEQ] = {"completed_seq", INT64_MAX},
+};
+
+/* Member key of object at, an integer in [0, max], into *out (absent: 0). */
+static bool
+open_int(const json_t *at, const char *key, json_int_t max, json_int_t *out)
+{
+	const json_t *v = json_object_get(at, key);
+
+	*out = 0;
+	if (v == NULL)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > max)
+		return false;
+	*out = json_integer_value(v);
+	return true;
+}
+
+/* Member key of object at, a string (absent: dflt). */
+static bool
+open_text(const json_t *at, const char *key, const char *dflt,
+	  const char **out)
+{
+	const json_t *v = json_object_get(at, key);
+
+	*out = v == NULL ? dflt : json_string_value(v);
+	return v == NULL || json_is_string(v);
+}
+
+/* Take the open steps of row (orc_saga_open_steps_put()'s array). */
+static enum orc_status
+take_open_steps(struct orc_saga *saga, const struct orc_definition *def,
+		const struct orc_saga_row *row, bool *oom,
+		struct orc_error *err)
+{
+	const json_t *open = row->open_steps, *at;
+	size_t k;
+
+	if (open == NULL || json_is_null(open))
+		return ORC_OK;
+	if (!json_is_array(open))
+		return orc_error_set(err, ORC_INVALID,
+				     "saga %s: open_steps is not an array",
+				     row->id);
+	json_array_foreach (open, k, at) {
+		struct orc_step_row sr = {.map = {.has = false}};
+		json_int_t v[OI_COUNT];
+		const char *bad = NULL;
+		enum orc_status st;
+
+		if (!json_is_object(at))
+			bad = "";
+		else if (!open_text(at, "step", NULL, &sr.name) ||
+			 sr.name == NULL)
+			bad = "step";
+		else if (!open_text(at, "status", NULL, &sr.status) ||
+			 sr.status == NULL)
+			bad = "status";
+		else if (!open_text(at, "wake_reason", "none",
+				    &sr.wake_reason))
+			bad = "wake_reason";
+		else if (!open_text(at, "last_error", NULL, &sr.last_error))
+			bad = "last_error";
+		for (int j = 0; bad == NULL && j < OI_COUNT; j++)
+			if (!open_int(at, open_ints[j].key, open_ints[j].max,
+				      &v[j]))
+				bad = open_ints[j].key;
+		if (bad != NULL)
+			return orc_error_set(err, ORC_INVALID,
+					     "saga %s: open_steps/%zu%s%s: "
+					     "missing, or of the wrong type or "
+					     "range",
+					     row->id, k, *bad != '\0' ? "/" : "",
+					     bad);
+		sr.attempt = (int)v[OI_ATTEMPT];
+		sr.attempt_base = (int)v[OI_ABASE];
+		sr.comp_attempt = (int)v[OI_COMP];
+		sr.comp_attempt_base = (int)v[OI_CBASE];
+		sr.started_ms = v[OI_STARTED];
+		sr.finished_ms = v[OI_FINISHED];
+		sr.wake_ms = v[OI_WAKE];
+		sr.completed_seq = v[OI_SEQ];
+		sr.replies = json_object_get(at, "replies");
+		st = take_step_row(saga, def, row->id, &sr, false, oom, err);
+		if (st != ORC_OK)
+			return st;
+	}
+	return ORC_OK;
 }
 
 enum orc_status
@@ -105,91 +297,14 @@ orc_saga_from_rows(struct orc_saga *saga, const struct orc_definition *def,
 	saga->paused_ms = row->paused_ms;
 
 	for (size_t r = 0; r < n_steps; r++) {
-		const struct orc_step_row *sr = &steps[r];
-		ptrdiff_t i = orc_definition_step_index(def, sr->name);
-		struct orc_saga_step *st;
-
-		if (i < 0) {
-			status = orc_error_set(err, ORC_INVALID,
-					       "saga %s: unknown step \"%s\"",
-					       row->id,
-					       sr->name ? sr->name : "");
+		status = take_step_row(saga, def, row->id, &steps[r], true,
+				       &oom, err);
+		if (status != ORC_OK)
 			goto fail;
-		}
-		st = &saga->steps[i];
-		if (!orc_step_status_parse(sr->status, &st->status) ||
-		    !orc_wake_reason_parse(sr->wake_reason,
-					   &st->wake_reason)) {
-			status = orc_error_set(
-				err, ORC_INVALID,
-				"saga %s: step %s: bad status or wake reason",
-				row->id, sr->name);
-			goto fail;
-		}
-		st->attempt = sr->attempt;
-		st->attempt_base = sr->attempt_base;
-		st->comp_attempt = sr->comp_attempt;
-		st->comp_attempt_base = sr->comp_attempt_base;
-		st->started_ms = sr->started_ms;
-		st->finished_ms = sr->finished_ms;
-		st->wake_ms = sr->wake_ms;
-		st->completed_seq = sr->completed_seq;
-		/* a name given twice: the last row wins */
-		free(st->last_error);
-		st->last_error = NULL;
-		if (sr->last_error != NULL) {
-			st->last_error = strdup(sr->last_error);
-			oom = oom || st->last_error == NULL;
-		}
-		json_decref(st->early_event);
-		st->early_event =
-			sr->early_event ? json_incref(sr->early_event) : NULL;
-		json_decref(st->replies);
-		st->replies = NULL;
-		if (sr->replies != NULL && !json_is_array(sr->replies)) {
-			status = orc_error_set(
-				err, ORC_INVALID,
-				"saga %s: step %s: replies is not an array",
-				row->id, sr->name);
-			goto fail;
-		}
-		if (sr->replies != NULL)
-			st->replies = json_incref(sr->replies);
-		if (sr->map.has) {
-			if (!def->steps[i].has_map ||
-			    sr->map.items < 0 ||
-			    sr->map.items > ORC_MAP_ITEMS_MAX ||
-			    sr->map.started > sr->map.items ||
-			    sr->map.concurrency < 1) {
-				status = orc_error_set(
-					err, ORC_INVALID,
-					"saga %s: step %s: map state of a step "
-					"that is no map, or out of range",
-					row->id, sr->name);
-				goto fail;
-			}
-			orc_map_state_destroy(st->map);
-			st->map = calloc(1, sizeof(*st->map));
-			if (st->map == NULL) {
-				oom = true;
-				continue;
-			}
-			st->map->n_items = sr->map.items;
-			st->map->concurrency = sr->map.concurrency;
-			st->map->min_success = sr->map.min_success;
-			st->map->started = sr->map.started;
-			st->map->succeeded = sr->map.succeeded;
-			st->map->failed = sr->map.failed;
-			st->map->compensated = sr->map.compensated;
-			st->map->last_seq = sr->map.last_seq;
-			st->map->run = sr->map.run;
-		}
-		if (sr->output != NULL && saga->context != NULL &&
-		    json_object_set_nocheck(
-			    json_object_get(saga->context, "steps"), sr->name,
-			    sr->output) != 0)
-			oom = true;
 	}
+	status = take_open_steps(saga, def, row, &oom, err);
+	if (status != ORC_OK)
+		goto fail;
 	if (oom) {
 		status = orc_error_set(err, ORC_FATAL, "out of memory");
 		goto fail;
@@ -218,6 +333,7 @@ orc_saga_to_row(const struct orc_saga *saga, struct orc_saga_row *row)
 	}
 	row->id = saga->id;
 	row->key = saga->key;
+	row->open_steps = NULL; /* orc_saga_open_steps_put() writes them */
 	row->status = orc_saga_status_name(saga->status);
 	row->cause = orc_saga_cause_name(saga->cause);
 	row->started_ms = saga->started_ms;
@@ -427,4 +543,67 @@ orc_saga_step_to_row(const struct orc_saga *saga, size_t index,
 			.last_seq = m->last_seq,
 			.run = m->run,
 		};
+}
+
+bool
+orc_saga_step_open(const struct orc_saga *saga, size_t index)
+{
+	const struct orc_saga_step *st = &saga->steps[index];
+
+	return st->status == ORC_STEP_RUNNING && !st->has_row &&
+	       st->map == NULL && st->early_event == NULL &&
+	       json_object_get(json_object_get(saga->context, "steps"),
+			       saga->def->steps[index].name) == NULL;
+}
+
+/* Append ,"key":v when v is not 0. */
+static void
+put_int(struct orc_strbuf *sb, const char *key, int64_t v)
+{
+	if (v != 0)
+		orc_strbuf_printf(sb, ",\"%s\":%lld", key, (long long)v);
+}
+
+void
+orc_saga_open_steps_put(const struct orc_saga *saga, struct orc_strbuf *sb)
+{
+	size_t before = sb->len;
+
+	for (size_t i = 0; i < saga->n_steps; i++) {
+		const struct orc_saga_step *st = &saga->steps[i];
+
+		if (!orc_saga_step_open(saga, i))
+			continue;
+		orc_strbuf_puts(sb, sb->len == before ? "[{\"step\":"
+						       : ",{\"step\":");
+		orc_strbuf_put_json_string(sb, saga->def->steps[i].name);
+		orc_strbuf_puts(sb, ",\"status\":");
+		orc_strbuf_put_json_string(sb, orc_step_status_name(st->status));
+		/* for the saga_steps view's order; the reader goes by name */
+		put_int(sb, "step_index", (int64_t)i);
+		put_int(sb, "attempt", st->attempt);
+		put_int(sb, "attempt_base", st->attempt_base);
+		put_int(sb, "compensation_attempt", st->comp_attempt);
+		put_int(sb, "compensation_attempt_base", st->comp_attempt_base);
+		put_int(sb, "started_ms", st->started_ms);
+		put_int(sb, "finished_ms", st->finished_ms);
+		put_int(sb, "wake_ms", st->wake_ms);
+		if (st->wake_reason != ORC_WAKE_NONE) {
+			orc_strbuf_puts(sb, ",\"wake_reason\":");
+			orc_strbuf_put_json_string(
+				sb, orc_wake_reason_name(st->wake_reason));
+		}
+		put_int(sb, "completed_seq", st->completed_seq);
+		if (st->last_error != NULL) {
+			orc_strbuf_puts(sb, ",\"last_error\":");
+			orc_strbuf_put_json_string(sb, st->last_error);
+		}
+		if (st->replies != NULL) {
+			orc_strbuf_puts(sb, ",\"replies\":");
+			orc_strbuf_put_json(sb, st->replies, JSON_COMPACT);
+		}
+		orc_strbuf_putc(sb, '}');
+	}
+	if (sb->len > before)
+		orc_strbuf_putc(sb, ']');
 }

@@ -8,6 +8,15 @@
  * name, version) is rebuilt from the columns; the saga row keeps the rest
  * (the input), which no step changes.  So a transition rewrites no context
  * bytes in the saga row, and its update can stay small (and HOT).
+ *
+ * A step gets its own row once it settles: a step that is running and has
+ * never had a row (no map, no early event, no output) is an "open" step,
+ * kept in the saga row's open_steps, an array of small objects, because
+ * the saga row is rewritten at every transition anyway and the reply that
+ * ends the step will change it again.  So a step of a sequence is written
+ * as one INSERT when its reply comes, not an INSERT when it starts and an
+ * UPDATE at its reply.  A step that has a row keeps it (has_row).
+ *
  * orc_saga_to_row() and orc_saga_step_to_row() flatten a saga for writing;
  * orc_saga_from_rows() rebuilds one from what was read and refuses rows
  * that do not describe a saga of the definition.  The conversion does no
@@ -50,6 +59,11 @@ struct orc_saga_row {
 	json_t *output;             /* the rendered "output"; NULL = none */
 	int64_t lifecycle_seq;
 	int64_t paused_ms; /* paused_at; 0 = not paused */
+	/*
+	 * The open steps (orc_saga_open_steps_put()'s array); read only by
+	 * orc_saga_from_rows(), NULL = none.
+	 */
+	json_t *open_steps;
 };
 
 /* A started map step's counters, in its step row (engine.h). */
@@ -107,12 +121,16 @@ struct orc_item_row {
 /*
  * Build saga (uninitialised caller memory) for def (borrowed) from stored
  * rows (borrowed for the call).  Step rows are matched by name, in any
- * order; a step without a row is pending.  The context is row->context
+ * order, and their steps marked has_row; then the open steps of
+ * row->open_steps, which win over a row of the same name (the saga row is
+ * the newer).  A step with neither is pending.  The context is row->context
  * with "steps" made of the step rows' outputs (over a "steps" object the
  * row's context may still hold, as rows written before the split do) and
  * "saga" made of the columns.  Returns ORC_INVALID (err says which column)
- * for an unknown status or step name, a missing id or key, or a context
- * that is not an object; ORC_FATAL when out of memory.  On failure saga
+ * for an unknown status or step name, a missing id or key, a context that
+ * is not an object, or open steps that are not an array of objects with
+ * the members and types orc_saga_open_steps_put() writes (err gives the
+ * JSON Pointer); ORC_FATAL when out of memory.  On failure saga
  * holds nothing to free.  Step changed flags start false.
  */
 enum orc_status orc_saga_from_rows(struct orc_saga *saga,
@@ -182,6 +200,22 @@ void orc_saga_row_finish(struct orc_saga_row *row);
  * written.  Both borrowed; false when read is NULL.
  */
 bool orc_saga_row_context_same(const json_t *read, const json_t *now);
+
+/*
+ * Whether step index of saga is open: kept in the saga row's open_steps,
+ * not in a row of its own (the header says which steps are).
+ */
+bool orc_saga_step_open(const struct orc_saga *saga, size_t index);
+
+/*
+ * Append to sb the JSON array of the open steps of saga (borrowed), each
+ * an object of the step's name ("step") and of its fields that are not
+ * zero, in the store's column names (times in ms: "started_ms"), or
+ * nothing when there are none.  Out of memory latches sb->oom.
+ */
+struct orc_strbuf;
+void orc_saga_open_steps_put(const struct orc_saga *saga,
+			     struct orc_strbuf *sb);
 
 /*
  * Fill *row (caller memory) from saga->steps[index] (index < n_steps);

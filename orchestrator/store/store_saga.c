@@ -3,8 +3,8 @@
  * written back from arrays.
  *
  * A batch locks every saga it touches in one statement (ORDER BY id FOR
- * UPDATE, so two workers never deadlock) and reads all their steps in a
- * second (and the map items their engine needs, store_items.c); rows
+ * UPDATE, so two workers never deadlock), with their open steps
+ * (saga_row.h), and reads all their step rows in a second (and the map items their engine needs, store_items.c); rows
  * become sagas through the engine's row codec.  Writing is the reverse,
  * in set-based statements (store_write.c).  Times are int64 milliseconds
  * here and timestamptz there; 0 means NULL.
@@ -77,7 +77,8 @@ orc_store_rollback(struct orc_store *store)
 	Y(SAGA_LIFECYCLE, "lifecycle_seq")                                     \
 	Y(SAGA_PAUSED, MS("paused_at"))                                        \
 	Y(SAGA_PARENT, "coalesce(parent_id::text, '')")                        \
-	Y(SAGA_PARENT_STEP, "coalesce(parent_step, '')")
+	Y(SAGA_PARENT_STEP, "coalesce(parent_step, '')")                      \
+	Y(SAGA_OPEN, "open_steps::text")
 
 enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };
 
@@ -251,8 +252,12 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 	if (row.context == NULL)
 		return orc_store_json_failed(&jerr, "context", err);
 	st = orc_store_json(sagas, r, SAGA_OUTPUT, &row.output, "output", err);
+	if (st == ORC_OK)
+		st = orc_store_json(sagas, r, SAGA_OPEN, &row.open_steps,
+				    "open_steps", err);
 	if (st != ORC_OK) {
 		json_decref(row.context);
+		json_decref(row.output);
 		return st;
 	}
 	if (def->n_steps > cap) {
@@ -261,6 +266,7 @@ build_saga(struct orc_store *store, struct orc_catalog *cat,
 		if (rows == NULL) {
 			json_decref(row.context);
 			json_decref(row.output);
+			json_decref(row.open_steps);
 			return orc_error_set(err, ORC_FATAL, "out of memory");
 		}
 	}
@@ -309,6 +315,7 @@ done:
 		free(rows);
 	json_decref(row.context);
 	json_decref(row.output);
+	json_decref(row.open_steps);
 	return st;
 }
 
@@ -472,7 +479,7 @@ read_sagas(struct orc_store *store, struct orc_catalog *cat, PGresult *sagas,
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	st = orc_store_run(store,
 			   "SELECT " ORC_STORE_SELECT_LIST(STEP_COLUMNS)
-			   " FROM %1$s.saga_steps WHERE saga_id = ANY($1::uuid[])"
+			   " FROM %1$s.saga_step_rows WHERE saga_id = ANY($1::uuid[])"
 			   " ORDER BY saga_id, step_index",
 			   1, params, &steps, "reading saga steps", err);
 	for (int i = 0; st == ORC_OK && i < PQntuples(sagas); i++)
@@ -739,7 +746,7 @@ orc_store_prune_steps(struct orc_store *store, const char *saga_id,
 		st = orc_error_set(err, ORC_FATAL, "out of memory");
 	else
 		st = orc_store_run(store,
-				   "DELETE FROM %1$s.saga_steps WHERE saga_id ="
+				   "DELETE FROM %1$s.saga_step_rows WHERE saga_id ="
 				   " $1::uuid AND step_name <> ALL($2::text[])",
 				   2, params, &res, "deleting old step rows", err);
 	PQclear(res);

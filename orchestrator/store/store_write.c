@@ -10,6 +10,10 @@
  * they go to the server in one round trip (orc_store_pipeline()).  Times are
  * int64 milliseconds here and timestamptz there; 0 means NULL.  The
  * reading side, and the write batch's contract, are store_saga.h's.
+ *
+ * A saga's open steps (running, no row of their own: saga_row.h) go into
+ * its saga row's open_steps, rewritten whole at every write; every other
+ * changed step gets its row in saga_step_rows.
  */
 #include "store_saga.h"
 
@@ -50,7 +54,8 @@
 	Y(S_LIFECYCLE, 14, int, lifecycle)                                     \
 	Y(S_PAUSED, 15, bigint, paused)                                        \
 	Y(S_PARENT, 16, uuid, parent)                                          \
-	Y(S_PARENT_STEP, 17, text, pstep)
+	Y(S_PARENT_STEP, 17, text, pstep)                                      \
+	Y(S_OPEN, 18, text, open)
 
 #define STEP_PARAMS(X, Y)                                                      \
 	X(T_SAGA, 1, uuid, saga)                                               \
@@ -119,6 +124,7 @@ struct orc_write_batch {
 	struct orc_pgarray outbox[O_COLS];
 	struct orc_item_writes items; /* map items (store_items.h) */
 	struct orc_strbuf more;	      /* a transition's other entries */
+	struct orc_strbuf open;	      /* a saga's open steps */
 	size_t n_sagas, n_steps, n_history, n_outbox;
 	char *lifecycle_topic; /* NULL: lifecycle events are not written */
 };
@@ -149,6 +155,7 @@ orc_write_batch_destroy(struct orc_write_batch *wb)
 	cols_each(wb->outbox, O_COLS, orc_pgarray_finish);
 	orc_item_writes_finish(&wb->items);
 	orc_strbuf_finish(&wb->more);
+	orc_strbuf_finish(&wb->open);
 	free(wb->lifecycle_topic);
 	free(wb);
 }
@@ -229,15 +236,22 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 			 ss->parent_id[0] != '\0' ? ss->parent_id : NULL);
 	orc_pgarray_text(&c[S_PARENT_STEP],
 			 ss->parent_step[0] != '\0' ? ss->parent_step : NULL);
+	orc_strbuf_reset(&wb->open);
+	orc_saga_open_steps_put(saga, &wb->open);
+	orc_pgarray_text(&c[S_OPEN], wb->open.len > 0 ? wb->open.data : NULL);
 	orc_saga_row_finish(&row);
 	wb->n_sagas++;
 
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		struct orc_step_row s;
 
-		if (!saga->steps[i].changed)
+		/* an open step is in the saga row's open_steps just queued */
+		if (!saga->steps[i].changed || orc_saga_step_open(saga, i)) {
+			saga->steps[i].changed = false;
 			continue;
+		}
 		saga->steps[i].changed = false;
+		saga->steps[i].has_row = true;
 		orc_saga_step_to_row(saga, i, &s);
 		orc_pgarray_text(&t[T_SAGA], row.id);
 		orc_pgarray_text(&t[T_NAME], s.name);
@@ -276,7 +290,8 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 		}
 		wb->n_steps++;
 	}
-	if (cols_oom(wb->sagas, S_COLS) || cols_oom(wb->steps, T_COLS))
+	if (cols_oom(wb->sagas, S_COLS) || cols_oom(wb->steps, T_COLS) ||
+	    wb->open.oom)
 		return orc_error_set(err, ORC_FATAL, "out of memory");
 	return orc_item_writes_saga(&wb->items, saga, err);
 }
@@ -300,43 +315,6 @@ headline(const struct orc_effects *fx)
 			first = i;
 	}
 	return first;
-}
-
-/*
- * Append s as a JSON string.  Kinds and step names ([a-z][a-z0-9_]*,
- * "step.succeeded") need no escape; anything else goes through jansson.
- */
-static void
-put_json_name(struct orc_strbuf *sb, const char *s)
-{
-	json_t *j;
-	char *quoted;
-
-	if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.") == strlen(s)) {
-		orc_strbuf_putc(sb, '"');
-		orc_strbuf_puts(sb, s);
-		orc_strbuf_putc(sb, '"');
-		return;
-	}
-	j = json_string(s);
-	quoted = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-	json_decref(j);
-	if (quoted == NULL) {
-		sb->oom = true;
-		return;
-	}
-	orc_strbuf_puts(sb, quoted);
-	free(quoted);
-}
-
-/* json_dump_callback()'s sink: the dump's bytes into the strbuf data. */
-static int
-dump_into(const char *buffer, size_t size, void *data)
-{
-	struct orc_strbuf *sb = data;
-
-	orc_strbuf_append(sb, buffer, size);
-	return sb->oom ? -1 : 0;
 }
 
 /*
@@ -364,16 +342,15 @@ queue_transition(struct orc_write_batch *wb, const struct orc_saga *saga,
 			continue;
 		orc_strbuf_puts(more, more->len == 0 ? "[{\"kind\":"
 						      : ",{\"kind\":");
-		put_json_name(more, e->history);
+		orc_strbuf_put_json_string(more, e->history);
 		orc_strbuf_puts(more, ",\"step\":");
 		if (e->step_name != NULL)
-			put_json_name(more, e->step_name);
+			orc_strbuf_put_json_string(more, e->step_name);
 		else
 			orc_strbuf_puts(more, "null");
 		orc_strbuf_puts(more, ",\"detail\":");
-		if (json_dump_callback(e->detail, dump_into, more,
-				       JSON_COMPACT | JSON_SORT_KEYS) != 0)
-			return ORC_FATAL;
+		orc_strbuf_put_json(more, e->detail,
+				    JSON_COMPACT | JSON_SORT_KEYS);
 		orc_strbuf_putc(more, '}');
 	}
 	if (more->len > 0)
@@ -551,6 +528,7 @@ orc_store_write_commit_send(struct orc_store *store,
 			" failure = u.failure, output = u.output::jsonb,"
 			" lifecycle_seq = u.lifecycle,"
 			" paused_at = " TS("u.paused") ","
+			" open_steps = u.open::jsonb,"
 			" version = s.version + 1, updated_at = now(),"
 			" finished_at = CASE WHEN u.status IN " FINAL_STATUSES
 			" THEN coalesce(s.finished_at, now()) END"
@@ -559,13 +537,13 @@ orc_store_write_commit_send(struct orc_store *store,
 			" definition_version, business_key, status, failing_reason,"
 			" context, created_at, deadline_at, wake_at, completion_seq,"
 			" failure, output, lifecycle_seq, paused_at, finished_at,"
-			" parent_id, parent_step)"
+			" parent_id, parent_step, open_steps)"
 			" SELECT u.id, u.name, u.version, u.key, u.status, u.cause,"
 			" u.ctx::jsonb, to_timestamp(u.started / 1000.0), "
 			TS("u.deadline") ", " TS("u.wake") ", u.seq, u.failure,"
 			" u.output::jsonb, u.lifecycle, " TS("u.paused") ","
 			" CASE WHEN u.status IN " FINAL_STATUSES " THEN now() END,"
-			" u.parent, u.pstep"
+			" u.parent, u.pstep, u.open::jsonb"
 			" FROM u WHERE NOT EXISTS"
 			" (SELECT FROM upd WHERE upd.id = u.id)",
 			"writing sagas", err);
@@ -573,7 +551,7 @@ orc_store_write_commit_send(struct orc_store *store,
 		st = plan_cols(&plan, wb->steps, T_COLS,
 			"WITH u AS (SELECT x.*, x.map::int[] AS m FROM "
 			UNNEST(STEP_PARAMS) " AS x(" UNNEST_AS(STEP_PARAMS) ")),"
-			" upd AS (UPDATE %1$s.saga_steps t SET status = u.status,"
+			" upd AS (UPDATE %1$s.saga_step_rows t SET status = u.status,"
 			" attempt = u.attempt, attempt_base = u.abase,"
 			" compensation_attempt = u.comp,"
 			" compensation_attempt_base = u.cbase,"
@@ -589,7 +567,7 @@ orc_store_write_commit_send(struct orc_store *store,
 			" map_last_seq = u.m[8], map_run = u.m[9]"
 			" FROM u WHERE t.saga_id = u.saga AND t.step_name = u.name"
 			" RETURNING t.saga_id, t.step_name)"
-			" INSERT INTO %1$s.saga_steps (saga_id, step_name, step_index,"
+			" INSERT INTO %1$s.saga_step_rows (saga_id, step_name, step_index,"
 			" status, attempt, attempt_base, compensation_attempt,"
 			" compensation_attempt_base, started_at, finished_at, wake_at,"
 			" wake_reason, completed_seq, last_error, early_event, output,"

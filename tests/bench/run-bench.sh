@@ -91,7 +91,7 @@
 #                 only reads), but autovacuum and checkpoints are counted,
 #                 and so are the full-page images that follow the CHECKPOINT
 #                 before the run
-#   HOT           n_tup_hot_upd / n_tup_upd of the sagas and saga_steps
+#   HOT           n_tup_hot_upd / n_tup_upd of the sagas and saga_step_rows
 #                 tables in pg_stat_user_tables of the run's database, over
 #                 that same interval (a new database's counters start at 0)
 #   RSS           VmHWM of each orchestrator process at the end of its run
@@ -383,7 +383,7 @@ wait_lanes() {
 }
 
 # pg_counters DB [after]: the cluster's WAL counters and the update counters
-# of DB's sagas and saga_steps tables, as a PostgreSQL array literal
+# of DB's sagas and saga_step_rows tables, as a PostgreSQL array literal
 # {wal_bytes,wal_records,wal_fpi,sagas_upd,sagas_hot,steps_upd,steps_hot}.
 # A backend reports its counters at most once a second and at its exit:
 # "after" (the orchestrators stopped) first waits, at most 5 s, until no
@@ -401,7 +401,7 @@ pg_counters() {
                   coalesce(t.n_tup_upd, 0), coalesce(t.n_tup_hot_upd, 0))
       FROM pg_stat_wal w
       LEFT JOIN pg_stat_user_tables s ON s.schemaname = 'orchestrator' AND s.relname = 'sagas'
-      LEFT JOIN pg_stat_user_tables t ON t.schemaname = 'orchestrator' AND t.relname = 'saga_steps'" |
+      LEFT JOIN pg_stat_user_tables t ON t.schemaname = 'orchestrator' AND t.relname = 'saga_step_rows'" |
     tail -n1
 }
 
@@ -1231,7 +1231,7 @@ SELECT md5('preload-' || i)::uuid, 'bench_history', 1, 'preload-' || i, 'complet
        4, t, t + interval '80 ms', t + interval '80 ms', 3
   FROM generate_series(1, :n) AS i,
        LATERAL (SELECT now() - interval '2 days' + i * interval '1 ms' AS t) AS x;
-INSERT INTO saga_steps (saga_id, step_name, step_index, status, attempt, started_at, finished_at,
+INSERT INTO saga_step_rows (saga_id, step_name, step_index, status, attempt, started_at, finished_at,
                         completed_seq)
 SELECT s.id, st.name, st.idx, 'succeeded', 1, s.created_at + st.idx * interval '25 ms',
        s.created_at + (st.idx + 1) * interval '25 ms', st.idx + 1
@@ -1664,7 +1664,7 @@ inside() {
  "sub_windows": "the window cut into whole sub-windows of sub_windows.seconds (a partial last one left out): steps/s of each, median, min, max, spread = (max - min) / median",
  "cpu_per_step": "orchestrator_us_per_step, postgres_us_per_step: CPU microseconds over the samples enclosing the window / steps applied between those samples; cores_used.orchestrator_per_process: each orchestrator process",
  "wal": "pg_stat_wal (cluster-wide) read just before the load and after the drain once the orchestrators stopped and their backends reported; bytes, records and full-page images per step applied in between (all the run's steps) and per saga of the run that finished; nothing else writes during a run (the feeder only reads), autovacuum and checkpoints are included, and so are the full-page images after the CHECKPOINT before the run",
- "hot": "pg_stat_user_tables of the run's database, same interval: n_tup_upd (updates), n_tup_hot_upd (hot), ratio = hot / updates, for sagas and saga_steps",
+ "hot": "pg_stat_user_tables of the run's database, same interval: n_tup_upd (updates), n_tup_hot_upd (hot), ratio = hot / updates, for sagas and saga_step_rows (key saga_steps), which since migration 021 a step of a sequence inserts into once and never updates",
  "warmup_stack": "meta.warmup_stack: steps/s of the throw-away runs of scenario (a) made before anything is measured, and whether two in a row agreed within 10%",
  "rss": "VmHWM of each orchestrator process at the end of its run",
  "preload": "every run's database is a copy of a template holding preloaded_sagas completed sagas of another definition (bench_history: 3 steps, 8 history rows, 4 inbox ids each), vacuumed and analyzed; the figures count only the run's own definition"}

@@ -210,6 +210,23 @@ START_TEST(test_fanout_fanin)
 		FANOUT_SAGAS);
 	orc_it_scene_await(&s, 10000, "an empty outbox",
 			   "SELECT count(*) = 0 FROM outbox");
+	/*
+	 * Each step's row was written once, when its reply came (migration
+	 * 021): 80 inserts into saga_step_rows, no update; while it ran, the
+	 * step was in its saga row.  The statistics lag the commits a little.
+	 */
+	orc_it_scene_await(&s, 10000, "the step rows' statistics",
+			   "SELECT n_tup_ins = 4 * 20 FROM pg_stat_user_tables"
+			   " WHERE relname = 'saga_step_rows'"
+			   " AND schemaname = current_schema()");
+	ck_assert_int_eq(orc_it_scene_long(&s,
+			"SELECT n_tup_upd + n_tup_del FROM pg_stat_user_tables"
+			" WHERE relname = 'saga_step_rows'"
+			" AND schemaname = current_schema()"),
+		0);
+	ck_assert_int_eq(orc_it_scene_long(&s,
+			"SELECT count(*) FROM sagas WHERE open_steps IS NOT NULL"),
+		0);
 
 	/* the commands as services see them */
 	sagas = orc_it_scene_rows(&s, "SELECT id, business_key FROM sagas");
@@ -784,6 +801,23 @@ START_TEST(test_wait_for_correlated_event)
 			   " ON g.id = t.saga_id WHERE g.business_key = 'w-1'"
 			   " AND t.step_name = 'approval' AND t.status = 'running'");
 	late = saga_of(&s, "w-1");
+	/*
+	 * A running step is held in its saga row (migration 021): the view
+	 * shows it, open, and running_sagas names it; it has no row yet.
+	 */
+	orc_it_expect(&s, "true running 1 0 {approval}",
+		      "the waiting step, open",
+		      orc_it_scene_value(&s,
+			"SELECT t.open || ' ' || t.status || ' ' ||"
+			" (t.started_at IS NOT NULL AND t.wake_at IS NOT NULL"
+			"  AND t.wake_reason = 'wait_timeout')::int || ' ' ||"
+			" (SELECT count(*) FROM saga_step_rows r"
+			"   WHERE r.saga_id = t.saga_id"
+			"   AND r.step_name = 'approval') || ' {' ||"
+			" (SELECT current_steps FROM running_sagas"
+			"   WHERE id = t.saga_id) || '}'"
+			" FROM saga_steps t WHERE t.saga_id = '%s'"
+			" AND t.step_name = 'approval'", late));
 	review(&s, "w-1", "ann");
 	orc_it_scene_await(&s, WAIT_MS, "w-1 completed",
 			   "SELECT count(*) = 1 FROM sagas WHERE business_key = 'w-1'"

@@ -134,12 +134,12 @@ while :; do
     'BEGIN { printf "%.1f", (c - pc) / (t - pt) }')
   rows=$(q "SELECT (SELECT count(*) FROM orchestrator.sagas),
       (SELECT count(*) FROM orchestrator.sagas WHERE status IN ('running', 'compensating', 'stuck')),
-      (SELECT count(*) FROM orchestrator.saga_steps), (SELECT count(*) FROM orchestrator.saga_transitions),
+      (SELECT count(*) FROM orchestrator.saga_step_rows), (SELECT count(*) FROM orchestrator.saga_transitions),
       (SELECT count(*) FROM orchestrator.inbox), (SELECT count(*) FROM orchestrator.outbox),
       (SELECT string_agg(total_bytes::text, ',' ORDER BY array_position(ARRAY['sagas',
-         'saga_steps', 'saga_transitions', 'inbox', 'outbox']::name[], table_name))
+         'saga_step_rows', 'saga_transitions', 'inbox', 'outbox']::name[], table_name))
          FROM orchestrator.storage_usage
-        WHERE table_name IN ('sagas', 'saga_steps', 'saga_transitions', 'inbox', 'outbox')),
+        WHERE table_name IN ('sagas', 'saga_step_rows', 'saga_transitions', 'inbox', 'outbox')),
       pg_database_size(current_database())")
   echo "$t,$phase,$c,$d,$rate,$rows" >>"$OUT/samples.csv"
   say "t=${t}s $phase completed=$c deleted=$d sagas/s=$rate rows(sagas,unfinished,steps,history,inbox,outbox,...)=$rows"

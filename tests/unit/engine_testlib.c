@@ -176,25 +176,44 @@ orc_et_reload(struct orc_saga *saga)
 	struct orc_saga_row row;
 	struct orc_step_row steps[RELOAD_STEPS_MAX];
 	json_t *owned[3 * RELOAD_STEPS_MAX] = {0}, *stored, *output = NULL;
+	json_t *open = NULL;
 	struct orc_saga fresh;
 	struct orc_error err;
 	struct orc_strbuf why;
 	enum orc_status status;
+	size_t n = 0;
 	char *before, *after;
 
 	ck_assert_uint_le(saga->n_steps, RELOAD_STEPS_MAX);
 	ck_assert_int_eq(orc_saga_to_row(saga, &row), ORC_OK);
+	/* as the store does: open steps in the saga row, rows for the rest */
+	orc_strbuf_init(&why);
+	orc_saga_open_steps_put(saga, &why);
+	ck_assert(!why.oom);
+	if (why.len > 0) {
+		json_error_t jerr;
+
+		open = json_loads(why.data, 0, &jerr);
+		ck_assert_msg(open != NULL, "open steps %s: %s", why.data,
+			      jerr.text);
+	}
+	orc_strbuf_finish(&why);
 	for (size_t i = 0; i < saga->n_steps; i++) {
-		orc_saga_step_to_row(saga, i, &steps[i]);
-		if (steps[i].early_event != NULL)
-			steps[i].early_event = owned[i] =
-				through_text(steps[i].early_event);
-		if (steps[i].output != NULL)
-			steps[i].output = owned[RELOAD_STEPS_MAX + i] =
-				through_text(steps[i].output);
-		if (steps[i].replies != NULL)
-			steps[i].replies = owned[2 * RELOAD_STEPS_MAX + i] =
-				through_text(steps[i].replies);
+		struct orc_step_row *s = &steps[n];
+
+		if (orc_saga_step_open(saga, i) ||
+		    (!saga->steps[i].changed && !saga->steps[i].has_row))
+			continue;
+		orc_saga_step_to_row(saga, i, s);
+		if (s->early_event != NULL)
+			s->early_event = owned[n] = through_text(s->early_event);
+		if (s->output != NULL)
+			s->output = owned[RELOAD_STEPS_MAX + n] =
+				through_text(s->output);
+		if (s->replies != NULL)
+			s->replies = owned[2 * RELOAD_STEPS_MAX + n] =
+				through_text(s->replies);
+		n++;
 	}
 	stored = through_text(row.context);
 	if (row.output != NULL)
@@ -202,12 +221,13 @@ orc_et_reload(struct orc_saga *saga)
 	orc_saga_row_finish(&row);
 	row.context = stored;
 	row.output = output;
-	status = orc_saga_from_rows(&fresh, saga->def, &row, steps,
-				    saga->n_steps, &err);
+	row.open_steps = open;
+	status = orc_saga_from_rows(&fresh, saga->def, &row, steps, n, &err);
 	orc_saga_row_finish(&row);
 	for (size_t i = 0; i < 3 * RELOAD_STEPS_MAX; i++)
 		json_decref(owned[i]);
 	json_decref(output);
+	json_decref(open);
 	for (size_t i = 0; status == ORC_OK && i < saga->n_steps; i++)
 		if (saga->steps[i].map != NULL)
 			status = reload_items(saga, &fresh, i, &err);

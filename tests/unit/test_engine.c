@@ -17,6 +17,7 @@
 #include "engine_testlib.h"
 #include "jsonp.h"
 #include "saga_row.h"
+#include "strbuf.h"
 
 #define SAGA_ID "7d1f7f4e-0000-4000-8000-000000000001"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -1063,6 +1064,136 @@ START_TEST(test_rows_round_trip)
 	free(lb);
 	orc_et_rig_finish(&a);
 	orc_et_rig_finish(&b);
+}
+END_TEST
+
+/* The open steps of a saga's row: what goes there and what comes back. */
+static char *
+open_text(const struct orc_saga *saga)
+{
+	struct orc_strbuf sb;
+
+	orc_strbuf_init(&sb);
+	orc_saga_open_steps_put(saga, &sb);
+	ck_assert(!sb.oom);
+	return orc_strbuf_take(&sb);
+}
+
+/* orc_saga_from_rows() of row with open steps text (single quotes). */
+static enum orc_status
+from_open(struct orc_saga *saga, const struct orc_definition *def,
+	  struct orc_saga_row *row, const struct orc_step_row *steps,
+	  size_t n, const char *open, struct orc_error *err)
+{
+	enum orc_status st;
+
+	row->open_steps = orc_et_json(open);
+	st = orc_saga_from_rows(saga, def, row, steps, n, err);
+	json_decref(row->open_steps);
+	row->open_steps = NULL;
+	return st;
+}
+
+START_TEST(test_rows_open_steps)
+{
+	struct orc_et_rig r;
+	struct orc_saga saga;
+	struct orc_error err;
+	struct orc_step_row row_a = {.name = "a", .status = "succeeded",
+				     .wake_reason = "none", .attempt = 1};
+	json_t *ctx = orc_et_json("{'input':{}}");
+	struct orc_saga_row row = {.id = SAGA_ID, .key = "k1",
+				   .status = "running", .cause = "none",
+				   .context = ctx};
+	char *text;
+
+	/* a running step without a row of its own is open */
+	rig_init(&r, orc_et_def(def_seq));
+	orc_et_script(&r, "start");
+	ck_assert(orc_saga_step_open(&r.saga, 0));
+	ck_assert(!orc_saga_step_open(&r.saga, 1)); /* pending */
+	text = open_text(&r.saga);
+	ck_assert_ptr_nonnull(strstr(text, "[{\"step\":\"a\",\"status\":"
+					   "\"running\",\"attempt\":1,"));
+	ck_assert_ptr_nonnull(strstr(text, "\"wake_reason\":\"timeout\""));
+	free(text);
+	reload(&r); /* through the open steps: nothing lost */
+	ck_assert(!r.saga.steps[0].has_row);
+	ck_assert_int_eq(r.saga.steps[0].attempt, 1);
+
+	/* a retry keeps it open, with its error */
+	orc_et_script(&r, "reply a a.flaky");
+	orc_et_script(&r, "wake");
+	ck_assert(orc_saga_step_open(&r.saga, 0));
+	text = open_text(&r.saga);
+	ck_assert_ptr_nonnull(strstr(text, "\"attempt\":2"));
+	ck_assert_ptr_nonnull(strstr(text, "\"last_error\":"));
+	free(text);
+	reload(&r);
+
+	/* settled, it gets its row; the next step is open */
+	orc_et_script(&r, "reply a a.ok {'r':5}");
+	ck_assert(!orc_saga_step_open(&r.saga, 0));
+	ck_assert(orc_saga_step_open(&r.saga, 1));
+	reload(&r);
+	ck_assert(r.saga.steps[0].has_row);
+	ck_assert(!r.saga.steps[1].has_row);
+
+	/* an open step wins over a row of the same name, which it keeps */
+	ck_assert_int_eq(from_open(&saga, r.def, &row, &row_a, 1,
+				   "[{'step':'a','status':'running',"
+				   "'attempt':2,'wake_ms':7,'replies':['s 1']}]",
+				   &err),
+			 ORC_OK);
+	ck_assert_int_eq(saga.steps[0].status, ORC_STEP_RUNNING);
+	ck_assert_int_eq(saga.steps[0].attempt, 2);
+	ck_assert_int_eq(saga.steps[0].wake_ms, 7);
+	ck_assert_int_eq(json_array_size(saga.steps[0].replies), 1);
+	ck_assert(saga.steps[0].has_row);
+	text = open_text(&saga);
+	ck_assert_str_eq(text, "");
+	free(text);
+	ck_assert(!orc_saga_step_open(&saga, 0)); /* stays in its row */
+	orc_saga_finish(&saga);
+
+	/* what a damaged saga row may hold is refused with its place */
+	static const struct {
+		const char *open, *message;
+	} bad[] = {
+		{"{}", "saga " SAGA_ID ": open_steps is not an array"},
+		{"[1]", "saga " SAGA_ID ": open_steps/0: missing, or of the "
+			"wrong type or range"},
+		{"[{'status':'running'}]",
+		 "saga " SAGA_ID ": open_steps/0/step: missing, or of the "
+		 "wrong type or range"},
+		{"[{'step':'b','status':'running'},{'step':'a','status':1}]",
+		 "saga " SAGA_ID ": open_steps/1/status: missing, or of the "
+		 "wrong type or range"},
+		{"[{'step':'a','status':'running','attempt':-1}]",
+		 "saga " SAGA_ID ": open_steps/0/attempt: missing, or of the "
+		 "wrong type or range"},
+		{"[{'step':'a','status':'running','attempt':2147483648}]",
+		 "saga " SAGA_ID ": open_steps/0/attempt: missing, or of the "
+		 "wrong type or range"},
+		{"[{'step':'a','status':'running','wake_ms':'soon'}]",
+		 "saga " SAGA_ID ": open_steps/0/wake_ms: missing, or of the "
+		 "wrong type or range"},
+		{"[{'step':'zz','status':'running'}]",
+		 "saga " SAGA_ID ": unknown step \"zz\""},
+		{"[{'step':'a','status':'walking'}]",
+		 "saga " SAGA_ID ": step a: bad status or wake reason"},
+		{"[{'step':'a','status':'running','replies':3}]",
+		 "saga " SAGA_ID ": step a: replies is not an array"},
+	};
+	for (size_t k = 0; k < COUNT(bad); k++) {
+		ck_assert_int_eq(from_open(&saga, r.def, &row, NULL, 0,
+					   bad[k].open, &err),
+				 ORC_INVALID);
+		ck_assert_str_eq(err.message, bad[k].message);
+		ck_assert_ptr_null(saga.steps);
+	}
+	json_decref(ctx);
+	orc_et_rig_finish(&r);
 }
 END_TEST
 
@@ -2210,6 +2341,7 @@ suite(void)
 	tcase_add_test(tc, test_invalid_transition_is_fatal);
 	tcase_add_test(tc, test_rows_reject);
 	tcase_add_test(tc, test_rows_round_trip);
+	tcase_add_test(tc, test_rows_open_steps);
 	tcase_add_test(tc, test_determinism);
 	tcase_add_test(tc, test_copy_is_independent);
 	tcase_add_test(tc, test_changed_flags_and_wake);
