@@ -21,7 +21,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$top/tests/fuzz
 build=$top/build-fuzz
 seconds=${FUZZ_SECONDS:-30}
-targets=(${FUZZ_TARGETS:-envelope definition expr jsonp http})
+targets=(${FUZZ_TARGETS:-envelope definition expr jsonp http open_steps})
 if (($# > 0)); then targets=("$@"); fi
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -74,6 +74,7 @@ dicts() {
 	case $1 in
 	envelope) echo json envelope ;;
 	definition | expr | jsonp) echo json expr ;;
+	open_steps) echo json ;;
 	http) echo http ;;
 	esac
 }
