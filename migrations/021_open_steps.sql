@@ -30,7 +30,7 @@ COMMENT ON TABLE saga_step_rows IS
 
 ALTER TABLE sagas ADD COLUMN open_steps jsonb;
 COMMENT ON COLUMN sagas.open_steps IS
-  'The saga''s open steps: running, with no row in saga_step_rows yet, as [{"step": name, "status": "running", "step_index", "attempt", "started_ms", "wake_ms", "wake_reason", "last_error", "replies", ...}, ...] (members that are 0 or none left out, times in ms since the epoch); NULL for none. The view saga_steps shows them as rows.';
+  'The saga''s open steps: running, with no row in saga_step_rows yet, as [{"step": name, "attempt", "started_ms", "wake_ms", "wake_reason", "last_error", "replies", ...}, ...] (the columns of saga_step_rows, times in ms since the epoch; members that are 0, none or, for status, running left out); NULL for none. The view saga_steps shows them as rows.';
 
 CREATE VIEW saga_steps AS
 SELECT r.saga_id, r.step_name, r.step_index, r.status, r.attempt,
@@ -42,8 +42,18 @@ SELECT r.saga_id, r.step_name, r.step_index, r.status, r.attempt,
        r.map_run, false AS open
   FROM saga_step_rows r
 UNION ALL
-SELECT s.id, o.e ->> 'step', coalesce((o.e ->> 'step_index')::int, 0),
-       o.e ->> 'status', coalesce((o.e ->> 'attempt')::int, 0),
+SELECT s.id, o.e ->> 'step',
+       (SELECT (d.n - 1)::int
+          FROM saga_definitions sd
+         CROSS JOIN LATERAL jsonb_array_elements(
+                 CASE WHEN jsonb_typeof(sd.body -> 'steps') = 'array'
+                      THEN sd.body -> 'steps' ELSE '[]' END)
+               WITH ORDINALITY AS d(def, n)
+         WHERE sd.name = s.definition_name
+           AND sd.version = s.definition_version
+           AND d.def ->> 'name' = o.e ->> 'step'),
+       coalesce(o.e ->> 'status', 'running'),
+       coalesce((o.e ->> 'attempt')::int, 0),
        coalesce((o.e ->> 'attempt_base')::int, 0),
        coalesce((o.e ->> 'compensation_attempt')::int, 0),
        coalesce((o.e ->> 'compensation_attempt_base')::int, 0),

@@ -213,8 +213,7 @@ take_open_steps(struct orc_saga *saga, const struct orc_definition *def,
 		else if (!open_text(at, "step", NULL, &sr.name) ||
 			 sr.name == NULL)
 			bad = "step";
-		else if (!open_text(at, "status", NULL, &sr.status) ||
-			 sr.status == NULL)
+		else if (!open_text(at, "status", "running", &sr.status))
 			bad = "status";
 		else if (!open_text(at, "wake_reason", "none",
 				    &sr.wake_reason))
@@ -577,10 +576,15 @@ orc_saga_open_steps_put(const struct orc_saga *saga, struct orc_strbuf *sb)
 		orc_strbuf_puts(sb, sb->len == before ? "[{\"step\":"
 						       : ",{\"step\":");
 		orc_strbuf_put_json_string(sb, saga->def->steps[i].name);
-		orc_strbuf_puts(sb, ",\"status\":");
-		orc_strbuf_put_json_string(sb, orc_step_status_name(st->status));
-		/* for the saga_steps view's order; the reader goes by name */
-		put_int(sb, "step_index", (int64_t)i);
+		/*
+		 * Every saga update writes these again: a member whose value
+		 * goes without saying (running, zero, none) is left out.
+		 */
+		if (st->status != ORC_STEP_RUNNING) {
+			orc_strbuf_puts(sb, ",\"status\":");
+			orc_strbuf_put_json_string(
+				sb, orc_step_status_name(st->status));
+		}
 		put_int(sb, "attempt", st->attempt);
 		put_int(sb, "attempt_base", st->attempt_base);
 		put_int(sb, "compensation_attempt", st->comp_attempt);

@@ -210,8 +210,9 @@ bool orc_saga_step_open(const struct orc_saga *saga, size_t index);
 /*
  * Append to sb the JSON array of the open steps of saga (borrowed), each
  * an object of the step's name ("step") and of its fields that are not
- * zero, in the store's column names (times in ms: "started_ms"), or
- * nothing when there are none.  Out of memory latches sb->oom.
+ * zero, in the store's column names (times in ms: "started_ms"; status
+ * only when it is not "running"), or nothing when there are none.  Out
+ * of memory latches sb->oom.
  */
 struct orc_strbuf;
 void orc_saga_open_steps_put(const struct orc_saga *saga,
