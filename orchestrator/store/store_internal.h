@@ -87,6 +87,21 @@ struct orc_pgarray *orc_store_scratch(struct orc_store *store,
 	COLUMNS(ORC_STORE_COLUMN_NAME, ORC_STORE_COLUMN_NAME)
 
 /*
+ * Times cross the wire as int64 milliseconds since the epoch, 0 for NULL:
+ * ORC_STORE_MS(col) reads a timestamptz column so, ORC_STORE_TS(arg) and
+ * ORC_STORE_TS_SET(arg) (never NULL) turn a bigint parameter back.  Both
+ * compute in double precision, not numeric: since PostgreSQL 14 extract()
+ * answers numeric, and a batch converts several times per step.  The
+ * epoch in seconds as a double is off by well under a microsecond, so a
+ * time written from milliseconds reads back as the same milliseconds.
+ */
+#define ORC_STORE_MS(col)                                                      \
+	"coalesce((date_part('epoch', " col ") * 1000)::bigint, 0)"
+#define ORC_STORE_TS_SET(arg) "to_timestamp(" arg " / 1000::float8)"
+#define ORC_STORE_TS(arg)                                                      \
+	"CASE WHEN " arg " = 0 THEN NULL ELSE " ORC_STORE_TS_SET(arg) " END"
+
+/*
  * Array parameters of a set-based write, named once: a table of
  * X(enum name, parameter number, element type, name in the statement)
  * rows, X for the first and Y for every other one.  ORC_STORE_UNNEST()

@@ -18,9 +18,8 @@
 
 #include "saga_row.h"
 
-#define MS(col) "coalesce((extract(epoch from " col ") * 1000)::bigint, 0)"
-#define TS(arg)                                                                \
-	"CASE WHEN " arg " = 0 THEN NULL ELSE to_timestamp(" arg " / 1000.0) END"
+#define MS ORC_STORE_MS
+#define TS ORC_STORE_TS
 
 ORC_ITEM_PARAMS(ORC_STORE_PARAM_CHECK, ORC_STORE_PARAM_CHECK)
 

@@ -32,7 +32,7 @@
 #include "store_internal.h"
 #include "store_items.h"
 
-#define MS(col) "coalesce((extract(epoch from " col ") * 1000)::bigint, 0)"
+#define MS ORC_STORE_MS
 /* The statuses of a saga that is not over (sagas_open_key_idx). */
 #define OPEN_STATUSES "('running', 'compensating', 'stuck')"
 
@@ -626,7 +626,7 @@ orc_store_claim_due(struct orc_store *store, struct orc_catalog *cat,
 	st = orc_store_run(store,
 			   "SELECT " ORC_STORE_SELECT_LIST(SAGA_COLUMNS)
 			   " FROM %1$s.sagas"
-			   " WHERE wake_at <= to_timestamp($1::bigint / 1000.0)"
+			   " WHERE wake_at <= " ORC_STORE_TS_SET("$1::bigint")
 			   " AND quarantined_at IS NULL"
 			   " ORDER BY wake_at LIMIT $2::int FOR UPDATE SKIP LOCKED",
 			   2, params, &res, "claiming due sagas", err);
@@ -719,7 +719,7 @@ orc_store_defer_wake(struct orc_store *store, const char *id, int64_t until_ms,
 	snprintf(until, sizeof(until), "%lld", (long long)until_ms);
 	st = orc_store_run(store,
 			   "WITH s AS (UPDATE %1$s.sagas SET wake_at ="
-			   " to_timestamp($2::bigint / 1000.0) WHERE id = $1::uuid"
+			   " " ORC_STORE_TS_SET("$2::bigint") " WHERE id = $1::uuid"
 			   " RETURNING id)"
 			   " INSERT INTO %1$s.saga_transitions (saga_id, kind, detail)"
 			   " SELECT id, 'timer.deferred', $3::jsonb FROM s",

@@ -27,7 +27,7 @@
 #include "store_items.h"
 #include "strbuf.h"
 
-#define TS(arg) "CASE WHEN " arg " = 0 THEN NULL ELSE to_timestamp(" arg " / 1000.0) END"
+#define TS ORC_STORE_TS
 
 
 /*
@@ -539,7 +539,7 @@ orc_store_write_commit_send(struct orc_store *store,
 			" failure, output, lifecycle_seq, paused_at, finished_at,"
 			" parent_id, parent_step, open_steps)"
 			" SELECT u.id, u.name, u.version, u.key, u.status, u.cause,"
-			" u.ctx::jsonb, to_timestamp(u.started / 1000.0), "
+			" u.ctx::jsonb, " ORC_STORE_TS_SET("u.started") ", "
 			TS("u.deadline") ", " TS("u.wake") ", u.seq, u.failure,"
 			" u.output::jsonb, u.lifecycle, " TS("u.paused") ","
 			" CASE WHEN u.status IN " FINAL_STATUSES " THEN now() END,"
@@ -596,7 +596,7 @@ orc_store_write_commit_send(struct orc_store *store,
 		st = plan_cols(&plan, wb->history, H_COLS,
 			"INSERT INTO %1$s.saga_transitions (saga_id, at, kind,"
 			" step_name, event_id, detail, more)"
-			" SELECT u.saga, to_timestamp(u.at / 1000.0), u.kind, u.step,"
+			" SELECT u.saga, " ORC_STORE_TS_SET("u.at") ", u.kind, u.step,"
 			" u.event, u.detail::jsonb, u.more::jsonb"
 			" FROM " UNNEST(HISTORY_PARAMS) " WITH ORDINALITY"
 			" AS u(" UNNEST_AS(HISTORY_PARAMS) ", n) ORDER BY u.n",
