@@ -1083,7 +1083,8 @@ SELECT jsonb_build_object(
                             + (SELECT count(*) FROM mapsteps) * (:items - 1) AS n
                  FROM saga_definitions),
     mi AS (SELECT i.* FROM saga_map_items i JOIN rs s ON s.id = i.saga_id),
-    ms AS (SELECT t.* FROM saga_steps t JOIN rs s ON s.id = t.saga_id
+    -- a started map step always has a row of its own (migration 021)
+    ms AS (SELECT t.* FROM saga_step_rows t JOIN rs s ON s.id = t.saga_id
             WHERE t.step_name IN (SELECT name FROM mapsteps))
     SELECT jsonb_build_object(
       'sagas', (SELECT count(*) FROM rs),
