@@ -43,6 +43,7 @@
 #include "definition.h"
 #include "engine.h"
 #include "error.h"
+#include "strbuf.h"
 
 /* The columns of the saga row; NUL-terminated strings, all borrowed. */
 struct orc_saga_row {
@@ -214,7 +215,6 @@ bool orc_saga_step_open(const struct orc_saga *saga, size_t index);
  * only when it is not "running"), or nothing when there are none.  Out
  * of memory latches sb->oom.
  */
-struct orc_strbuf;
 void orc_saga_open_steps_put(const struct orc_saga *saga,
 			     struct orc_strbuf *sb);
 

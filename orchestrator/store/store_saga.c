@@ -4,8 +4,9 @@
  *
  * A batch locks every saga it touches in one statement (ORDER BY id FOR
  * UPDATE, so two workers never deadlock), with their open steps
- * (saga_row.h), and reads all their step rows in a second (and the map items their engine needs, store_items.c); rows
- * become sagas through the engine's row codec.  Writing is the reverse,
+ * (saga_row.h), and reads all their step rows in a second (and the map
+ * items their engine needs, store_items.c); rows become sagas through the
+ * engine's row codec.  Writing is the reverse,
  * in set-based statements (store_write.c).  Times are int64 milliseconds
  * here and timestamptz there; 0 means NULL.
  *
@@ -77,7 +78,7 @@ orc_store_rollback(struct orc_store *store)
 	Y(SAGA_LIFECYCLE, "lifecycle_seq")                                     \
 	Y(SAGA_PAUSED, MS("paused_at"))                                        \
 	Y(SAGA_PARENT, "coalesce(parent_id::text, '')")                        \
-	Y(SAGA_PARENT_STEP, "coalesce(parent_step, '')")                      \
+	Y(SAGA_PARENT_STEP, "coalesce(parent_step, '')")                       \
 	Y(SAGA_OPEN, "open_steps::text")
 
 enum saga_col { ORC_STORE_COLUMN_ENUM(SAGA_COLUMNS) SAGA_NCOLS };

@@ -243,15 +243,15 @@ orc_write_batch_saga(struct orc_write_batch *wb, struct orc_stored_saga *ss,
 	wb->n_sagas++;
 
 	for (size_t i = 0; i < saga->n_steps; i++) {
+		struct orc_saga_step *st = &saga->steps[i];
+		/* an open step is in the saga row's open_steps just queued */
+		bool write = st->changed && !orc_saga_step_open(saga, i);
 		struct orc_step_row s;
 
-		/* an open step is in the saga row's open_steps just queued */
-		if (!saga->steps[i].changed || orc_saga_step_open(saga, i)) {
-			saga->steps[i].changed = false;
+		st->changed = false;
+		if (!write)
 			continue;
-		}
-		saga->steps[i].changed = false;
-		saga->steps[i].has_row = true;
+		st->has_row = true;
 		orc_saga_step_to_row(saga, i, &s);
 		orc_pgarray_text(&t[T_SAGA], row.id);
 		orc_pgarray_text(&t[T_NAME], s.name);

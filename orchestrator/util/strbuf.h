@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct json_t; /* jansson's; this header does not need jansson.h */
+
 struct orc_strbuf {
 	char *data; /* NULL until the first append */
 	size_t len;
@@ -58,7 +60,6 @@ void orc_strbuf_put_json_string(struct orc_strbuf *sb, const char *s);
  * Append the JSON text of value (borrowed; jansson's json_t) with
  * json_dump_callback() flags; a value jansson will not dump sets oom.
  */
-struct json_t;
 void orc_strbuf_put_json(struct orc_strbuf *sb, const struct json_t *value,
 			 size_t flags);
 

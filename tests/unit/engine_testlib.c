@@ -177,6 +177,7 @@ orc_et_reload(struct orc_saga *saga)
 	struct orc_step_row steps[RELOAD_STEPS_MAX];
 	json_t *owned[3 * RELOAD_STEPS_MAX] = {0}, *stored, *output = NULL;
 	json_t *open = NULL;
+	struct orc_strbuf open_text;
 	struct orc_saga fresh;
 	struct orc_error err;
 	struct orc_strbuf why;
@@ -187,17 +188,17 @@ orc_et_reload(struct orc_saga *saga)
 	ck_assert_uint_le(saga->n_steps, RELOAD_STEPS_MAX);
 	ck_assert_int_eq(orc_saga_to_row(saga, &row), ORC_OK);
 	/* as the store does: open steps in the saga row, rows for the rest */
-	orc_strbuf_init(&why);
-	orc_saga_open_steps_put(saga, &why);
-	ck_assert(!why.oom);
-	if (why.len > 0) {
+	orc_strbuf_init(&open_text);
+	orc_saga_open_steps_put(saga, &open_text);
+	ck_assert(!open_text.oom);
+	if (open_text.len > 0) {
 		json_error_t jerr;
 
-		open = json_loads(why.data, 0, &jerr);
-		ck_assert_msg(open != NULL, "open steps %s: %s", why.data,
-			      jerr.text);
+		open = json_loads(open_text.data, 0, &jerr);
+		ck_assert_msg(open != NULL, "open steps %s: %s",
+			      open_text.data, jerr.text);
 	}
-	orc_strbuf_finish(&why);
+	orc_strbuf_finish(&open_text);
 	for (size_t i = 0; i < saga->n_steps; i++) {
 		struct orc_step_row *s = &steps[n];
 
