@@ -559,8 +559,12 @@ orc_saga_step_open(const struct orc_saga *saga, size_t index)
 static void
 put_int(struct orc_strbuf *sb, const char *key, int64_t v)
 {
-	if (v != 0)
-		orc_strbuf_printf(sb, ",\"%s\":%lld", key, (long long)v);
+	if (v == 0)
+		return;
+	orc_strbuf_puts(sb, ",\"");
+	orc_strbuf_puts(sb, key);
+	orc_strbuf_puts(sb, "\":");
+	orc_strbuf_put_int(sb, v);
 }
 
 void

@@ -112,7 +112,7 @@ void
 orc_pgarray_int(struct orc_pgarray *a, int64_t v)
 {
 	next_element(a);
-	orc_strbuf_printf(&a->sb, "%" PRId64, v);
+	orc_strbuf_put_int(&a->sb, v);
 }
 
 bool

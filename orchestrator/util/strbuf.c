@@ -88,6 +88,23 @@ orc_strbuf_putc(struct orc_strbuf *sb, char c)
 }
 
 void
+orc_strbuf_put_int(struct orc_strbuf *sb, int64_t v)
+{
+	char buf[21]; /* "-9223372036854775808" and no terminator */
+	char *p = buf + sizeof(buf);
+	/* negate as unsigned: INT64_MIN has no positive int64_t */
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	orc_strbuf_append(sb, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void
 orc_strbuf_printf(struct orc_strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_t; /* jansson's; this header does not need jansson.h */
 
@@ -45,6 +46,9 @@ void orc_strbuf_puts(struct orc_strbuf *sb, const char *s);
 
 /* Append one byte. */
 void orc_strbuf_putc(struct orc_strbuf *sb, char c);
+
+/* Append v in decimal (what "%" PRId64 prints, without printf). */
+void orc_strbuf_put_int(struct orc_strbuf *sb, int64_t v);
 
 /* Append printf-formatted text. */
 void orc_strbuf_printf(struct orc_strbuf *sb, const char *fmt, ...)

@@ -5,6 +5,7 @@
  * in test_envelope.c.)
  */
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,29 @@ START_TEST(test_strbuf_json)
 	orc_strbuf_put_json(&sb, v, JSON_COMPACT);
 	ck_assert(sb.oom);
 	json_decref(v);
+	orc_strbuf_finish(&sb);
+}
+END_TEST
+
+/* Integers as printf's "%" PRId64 writes them, the extremes too. */
+START_TEST(test_strbuf_put_int)
+{
+	static const int64_t values[] = {
+		0, 1, -1, 9, 10, -10, 1796420335070, INT64_MAX, INT64_MIN,
+		INT64_MIN + 1,
+	};
+	struct orc_strbuf sb;
+	char want[32];
+
+	orc_strbuf_init(&sb);
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		orc_strbuf_reset(&sb);
+		orc_strbuf_puts(&sb, "<");
+		orc_strbuf_put_int(&sb, values[i]);
+		snprintf(want, sizeof(want), "<%" PRId64, values[i]);
+		ck_assert_str_eq(sb.data, want);
+		ck_assert_uint_eq(sb.len, strlen(want));
+	}
 	orc_strbuf_finish(&sb);
 }
 END_TEST
@@ -361,6 +385,7 @@ suite(void)
 
 	tcase_add_test(tc, test_strbuf_grows);
 	tcase_add_test(tc, test_strbuf_json);
+	tcase_add_test(tc, test_strbuf_put_int);
 	tcase_add_test(tc, test_strbuf_printf_long);
 	tcase_add_test(tc, test_strbuf_take_empty_and_oom);
 	tcase_add_test(tc, test_duration_format);
