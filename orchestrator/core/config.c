@@ -39,7 +39,7 @@ static const struct orc_config_def table[ORC_CFG_COUNT] = {
 	[ORC_CFG_BATCH_SIZE] = {"batch_size", "ORC_BATCH_SIZE", ORC_CONFIG_INT,
 		"500", 1, 10000, "Most events applied in one transaction"},
 	[ORC_CFG_BATCH_LINGER_MS] = {"batch_linger_ms", "ORC_BATCH_LINGER_MS",
-		ORC_CONFIG_INT, "5", 0, 10000,
+		ORC_CONFIG_INT, "1", 0, 10000,
 		"How long to wait for more events before applying a batch"},
 	[ORC_CFG_APPLY_OVERLAP] = {"apply_overlap", "ORC_APPLY_OVERLAP",
 		ORC_CONFIG_BOOL, "true", 0, 0,
