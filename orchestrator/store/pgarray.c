@@ -8,7 +8,6 @@
  */
 #include "pgarray.h"
 
-#include <inttypes.h>
 #include <string.h>
 
 void
